@@ -1,0 +1,62 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One set of compiler settings for every target: Swift 6 language mode (strict concurrency)
+/// plus the upcoming features the style guide asks for.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+var dependencies: [Package.Dependency] = [
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+]
+
+var products: [Product] = []
+var targets: [Target] = []
+
+// MARK: - VampModel: artifact value types, units, names, validation (no I/O)
+products.append(.library(name: "VampModel", targets: ["VampModel"]))
+targets.append(.target(name: "VampModel", swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "VampModelTests",
+    dependencies: ["VampModel", .product(name: "PropertyBased", package: "swift-property-based")],
+    swiftSettings: swiftSettings))
+
+// MARK: - VampDSL: YAML/JSON <-> model, conditions, value references
+products.append(.library(name: "VampDSL", targets: ["VampDSL"]))
+targets.append(.target(
+    name: "VampDSL",
+    dependencies: ["VampModel", .product(name: "Yams", package: "Yams")],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "VampDSLTests",
+    dependencies: ["VampDSL", "VampModel", .product(name: "PropertyBased", package: "swift-property-based")],
+    resources: [.copy("Fixtures")],
+    swiftSettings: swiftSettings))
+
+// MARK: - VampTesting: fixtures that start real servers for tests
+products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
+targets.append(.target(name: "VampTesting", swiftSettings: swiftSettings))
+
+// MARK: - vamp: the command-line interface
+products.append(.executable(name: "vamp", targets: ["VampCLI"]))
+targets.append(.executableTarget(
+    name: "VampCLI",
+    dependencies: [
+        "VampModel", "VampDSL",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ],
+    path: "Hosts/VampCLI",
+    swiftSettings: swiftSettings))
+
+let package = Package(
+    name: "Vamp",
+    platforms: [.macOS(.v15)],
+    products: products,
+    dependencies: dependencies,
+    targets: targets
+)

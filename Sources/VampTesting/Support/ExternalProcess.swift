@@ -1,0 +1,102 @@
+import Foundation
+
+/// A real server process started by a test fixture: its output goes to a log file in a
+/// temporary folder, and `stop()` (or deinit) terminates it.
+public final class ExternalProcess: @unchecked Sendable {
+    /// The command that was started, for error messages.
+    public let commandLine: String
+    /// Where stdout and stderr of the process are written.
+    public let logFile: URL
+    private let process: Process
+    private let lock = NSLock()
+
+    /// Starts `executable` with `arguments`. Throws a ``FixtureError`` naming `installHint` when
+    /// the executable does not exist.
+    public init(
+        executable: String,
+        arguments: [String],
+        environment: [String: String]? = nil,
+        workingDirectory: URL? = nil,
+        logFile: URL,
+        installHint: String
+    ) throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw FixtureError("\(executable) not found. \(installHint)")
+        }
+        self.commandLine = ([executable] + arguments).joined(separator: " ")
+        self.logFile = logFile
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: logFile)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+    }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// True while the process runs.
+    public var isRunning: Bool { process.isRunning }
+
+    /// The last `maxBytes` of the process's log, for error messages.
+    public func logTail(maxBytes: Int = 4000) -> String {
+        guard let data = try? Data(contentsOf: logFile) else { return "" }
+        return String(decoding: data.suffix(maxBytes), as: UTF8.self)
+    }
+
+    /// Sends `signal` (SIGTERM by default) and waits up to `timeout` for the process to exit,
+    /// then SIGKILLs it.
+    public func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop(timeout: .seconds(5)) }
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes.
+public func waitUntil(
+    timeout: Duration,
+    _ what: @autoclosure () -> String,
+    condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw FixtureError("timed out after \(timeout) waiting for \(what())")
+}
+
+/// A fresh temporary folder under the system temp dir, removed by ``remove()``.
+public struct TemporaryDirectory: Sendable {
+    /// The folder.
+    public let url: URL
+
+    /// Creates `/tmp/<prefix>-<uuid>/`.
+    public init(prefix: String = "vamp-test") throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// Deletes the folder and everything in it.
+    public func remove() { try? FileManager.default.removeItem(at: url) }
+}
