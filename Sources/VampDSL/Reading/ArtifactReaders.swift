@@ -135,16 +135,16 @@ extension ReadContext {
     }
 
     /// `[{privileged: true}]` or the map short form `{privileged: true}`.
-    func arguments(_ node: DSLNode, _ path: String) throws -> [Argument] {
+    func arguments(_ node: DSLNode, _ path: String) throws -> [RunArgument] {
         if case .mapping(let entries, _) = node {
-            return try entries.map { Argument(key: $0.key, value: try string($0.value, join(path, $0.key))) }
+            return try entries.map { RunArgument(key: $0.key, value: try string($0.value, join(path, $0.key))) }
         }
         return try list(node, path).enumerated().map { index, item in
             let p = "\(path)[\(index)]"
             guard case .mapping(let entries, _) = item, entries.count == 1 else {
                 throw error(.invalidValue, "each argument is a map with one key, such as '- privileged: true'", path: p, at: item)
             }
-            return Argument(key: entries[0].key, value: try string(entries[0].value, join(p, entries[0].key)))
+            return RunArgument(key: entries[0].key, value: try string(entries[0].value, join(p, entries[0].key)))
         }
     }
 

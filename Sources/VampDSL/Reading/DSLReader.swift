@@ -9,6 +9,8 @@ public struct DSLDocument: Sendable {
     public var index: Int
     /// Field paths → source positions.
     public var sourceMap: SourceMap
+    /// True when the input held several documents (errors then name the document).
+    var numbered = false
 
     /// Runs ``Validation`` on the artifact and adds the source line to each error.
     public func validate() -> [VampError] {
@@ -18,7 +20,7 @@ public struct DSLDocument: Sendable {
                 located.line = position.line
                 located.column = position.column
             }
-            located.document = index
+            located.document = numbered ? index : nil
             return located
         }
     }
@@ -115,6 +117,8 @@ public enum DSLReader {
         case .template: artifact = .template(try context.template(node, ""))
         case .event: artifact = .event(try context.event(node, ""))
         }
-        return DSLDocument(artifact: artifact, index: index, sourceMap: context.sourceMap)
+        var document = DSLDocument(artifact: artifact, index: index, sourceMap: context.sourceMap)
+        document.numbered = numbered
+        return document
     }
 }

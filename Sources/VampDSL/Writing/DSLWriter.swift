@@ -54,7 +54,7 @@ public enum DSLWriter {
         .map(variables.map { ($0.key, $0.value.map(OutNode.string) ?? .null) })
     }
 
-    static func arguments(_ arguments: [Argument]) -> OutNode {
+    static func arguments(_ arguments: [RunArgument]) -> OutNode {
         .list(arguments.map { .map([($0.key, .string($0.value))]) })
     }
 

@@ -73,7 +73,7 @@ public struct Service: Sendable, Hashable {
     /// Overrides of breed variables (each must exist in the breed and have a value).
     public var environmentVariables: [EnvironmentVariable]
     /// Run arguments.
-    public var arguments: [Argument]
+    public var arguments: [RunArgument]
     /// Health checks; an empty list disables them, `nil` inherits.
     public var healthChecks: [HealthCheck]?
     /// Network.
@@ -84,7 +84,7 @@ public struct Service: Sendable, Hashable {
     /// Creates a service.
     public init(
         breed: ArtifactReference<Breed>, scale: ArtifactReference<Scale>? = nil,
-        environmentVariables: [EnvironmentVariable] = [], arguments: [Argument] = [], healthChecks: [HealthCheck]? = nil,
+        environmentVariables: [EnvironmentVariable] = [], arguments: [RunArgument] = [], healthChecks: [HealthCheck]? = nil,
         network: String? = nil, dialects: [String: JSONValue] = [:]
     ) {
         self.breed = breed

@@ -11,7 +11,7 @@ public struct Breed: Sendable, Hashable {
     /// Constants: never injected, referencable by dependents.
     public var constants: [Constant]
     /// Run arguments (`privileged: true`).
-    public var arguments: [Argument]
+    public var arguments: [RunArgument]
     /// Alias → breed this breed depends on.
     public var dependencies: [Dependency]
     /// Health checks; `nil` when not given.
@@ -22,7 +22,7 @@ public struct Breed: Sendable, Hashable {
     /// Creates a breed.
     public init(
         name: String, deployable: Deployable? = nil, ports: [BreedPort] = [], environmentVariables: [EnvironmentVariable] = [],
-        constants: [Constant] = [], arguments: [Argument] = [], dependencies: [Dependency] = [],
+        constants: [Constant] = [], arguments: [RunArgument] = [], dependencies: [Dependency] = [],
         healthChecks: [HealthCheck]? = nil, metadata: [String: JSONValue] = [:]
     ) {
         self.name = name
@@ -122,7 +122,7 @@ public struct Constant: Sendable, Hashable {
 }
 
 /// A run argument (`privileged: true`), passed to the container driver.
-public struct Argument: Sendable, Hashable {
+public struct RunArgument: Sendable, Hashable {
     /// Key.
     public var key: String
     /// Value, as text.

@@ -71,7 +71,7 @@ public struct DeploymentService: Sendable, Hashable {
     /// Resolved ("interpolated") variables.
     public var environmentVariables: [EnvironmentVariable]
     /// Run arguments.
-    public var arguments: [Argument]
+    public var arguments: [RunArgument]
     /// Health checks.
     public var healthChecks: [HealthCheck]?
     /// Dependency alias → cluster that runs it.
@@ -84,7 +84,7 @@ public struct DeploymentService: Sendable, Hashable {
     /// Creates a service.
     public init(
         status: ServiceStatus, breed: Breed, scale: Scale, instances: [Instance] = [],
-        environmentVariables: [EnvironmentVariable] = [], arguments: [Argument] = [], healthChecks: [HealthCheck]? = nil,
+        environmentVariables: [EnvironmentVariable] = [], arguments: [RunArgument] = [], healthChecks: [HealthCheck]? = nil,
         dependencies: [String: String] = [:], dialects: [String: JSONValue] = [:], health: ServiceHealth? = nil
     ) {
         self.status = status

@@ -30,7 +30,7 @@ public struct Workflow: Sendable, Hashable {
     /// Scale.
     public var scale: ArtifactReference<Scale>?
     /// Run arguments.
-    public var arguments: [Argument]
+    public var arguments: [RunArgument]
     /// Network.
     public var network: String?
     /// Health checks.
@@ -42,7 +42,7 @@ public struct Workflow: Sendable, Hashable {
     public init(
         name: String, breed: ArtifactReference<Breed>, schedule: Schedule, status: Status = .starting,
         environmentVariables: [EnvironmentVariable] = [], scale: ArtifactReference<Scale>? = nil,
-        arguments: [Argument] = [], network: String? = nil, healthChecks: [HealthCheck]? = nil,
+        arguments: [RunArgument] = [], network: String? = nil, healthChecks: [HealthCheck]? = nil,
         dialects: [String: JSONValue] = [:]
     ) {
         self.name = name

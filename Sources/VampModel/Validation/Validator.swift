@@ -131,7 +131,7 @@ public enum Validation {
         }
     }
 
-    static func validateArguments(_ arguments: [Argument], path: String, into c: inout ErrorCollector) {
+    static func validateArguments(_ arguments: [RunArgument], path: String, into c: inout ErrorCollector) {
         for (index, argument) in arguments.enumerated() {
             if argument.key.isEmpty { c.add(.invalidValue, "\(path)[\(index)]", "an argument has an empty key") }
             if argument.key == "privileged", !["true", "false"].contains(argument.value.lowercased()) {

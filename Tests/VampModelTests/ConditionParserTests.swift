@@ -1,0 +1,120 @@
+import Testing
+import VampModel
+
+@Suite("Condition grammar")
+struct ConditionParserTests {
+    @Test("every operand form parses", arguments: [
+        ("user-agent == Firefox", ConditionExpression.userAgent("Firefox")),
+        ("User-Agent = Chrome", .userAgent("Chrome")),
+        ("user.agent is Safari", .userAgent("Safari")),
+        ("user-agent != Firefox", .not(.userAgent("Firefox"))),
+        ("user-agent is not Edge", .not(.userAgent("Edge"))),
+        ("host == shop.example.test", .host("shop.example.test")),
+        ("host has www.example.test", .host("www.example.test")),
+        ("has cookie group", .cookieExists("group")),
+        ("contains cookie group", .cookieExists("group")),
+        ("misses cookie group", .not(.cookieExists("group"))),
+        ("has header X-Beta", .headerExists("X-Beta")),
+        ("misses header X-Beta", .not(.headerExists("X-Beta"))),
+        ("cookie group has beta", .cookieContains(name: "group", value: "beta")),
+        ("cookie group contains beta", .cookieContains(name: "group", value: "beta")),
+        ("cookie group misses beta", .not(.cookieContains(name: "group", value: "beta"))),
+        ("header X-Version has 2", .headerContains(name: "X-Version", value: "2")),
+        ("< hdr_beg(host) -i api >", .raw("hdr_beg(host) -i api")),
+        ("true", .constant(true)), ("T", .constant(true)), ("1", .constant(true)),
+        ("false", .constant(false)), ("f", .constant(false)), ("0", .constant(false)),
+        ("user-agent == \"Mozilla Firefox\"", .userAgent("Mozilla Firefox")),
+        ("header 'X Name' has 'a b'", .headerContains(name: "X Name", value: "a b")),
+    ])
+    func operands(text: String, expected: ConditionExpression) throws {
+        #expect(try ConditionParser.parse(text) == expected)
+    }
+
+    @Test("and binds tighter than or; not binds tightest; parentheses group")
+    func precedence() throws {
+        let a = ConditionExpression.userAgent("A"), b = ConditionExpression.userAgent("B"), c = ConditionExpression.userAgent("C")
+        #expect(try ConditionParser.parse("user-agent == A or user-agent == B and user-agent == C") == .or(a, .and(b, c)))
+        #expect(try ConditionParser.parse("(user-agent == A or user-agent == B) && user-agent == C") == .and(.or(a, b), c))
+        #expect(try ConditionParser.parse("! user-agent == A | user-agent == B") == .or(.not(a), b))
+        #expect(try ConditionParser.parse("NOT (user-agent == A & user-agent == B)") == .not(.and(a, b)))
+        #expect(try ConditionParser.parse("user-agent == A || user-agent == B || user-agent == C") == .or(.or(a, b), c))
+    }
+
+    @Test("the canonical text parses back to the same expression", arguments: [
+        "user-agent == Firefox and has cookie beta",
+        "not (host == a.test or header X has \"y z\")",
+        "(cookie c misses v or < src 10.0.0.0/8 >) and not true",
+        "header 'say \"hi\"' has x",
+    ])
+    func canonicalRoundTrip(text: String) throws {
+        let expression = try ConditionParser.parse(text)
+        #expect(try ConditionParser.parse(expression.description) == expression)
+    }
+
+    @Test("unparsable conditions are errors with a column, never raw ACLs", arguments: [
+        ("user-agent ==", "expected a value", 14),
+        ("user-agent Firefox", "expected '=='", 12),
+        ("cookie", "expected a cookie name", 7),
+        ("has cookie", "expected a cookie name", 11),
+        ("has banana x", "expected 'cookie' or 'header'", 5),
+        ("user-agent == Firefox and", "ends where an operand", 26),
+        ("(host == a", "missing ')'", 11),
+        ("host == a)", "unexpected ')'", 10),
+        ("hdr_sub(user-agent) Firefox", "unknown operand", 1),
+        ("< raw", "not closed", 1),
+        ("user-agent == Firefox\nuse_backend evil", "control character", 22),
+        ("host == a # comment", "'#' is not allowed", 11),
+        ("", "empty", 1),
+        ("host == \"unterminated", "not closed", 9),
+        ("user-agent == and", "keyword 'and'", 15),
+        ("host == a host == b", "unexpected 'host'", 11),
+    ])
+    func errors(text: String, fragment: String, column: Int) {
+        do {
+            _ = try ConditionParser.parse(text)
+            Issue.record("'\(text)' should not parse")
+        } catch {
+            #expect(error.message.contains(fragment), "\(error)")
+            #expect(error.column == column, "\(error)")
+        }
+    }
+
+    @Test("deep nesting and huge conditions are refused, not a crash")
+    func limits() {
+        let deep = String(repeating: "(", count: 10_000) + "true" + String(repeating: ")", count: 10_000)
+        #expect(throws: ConditionSyntaxError.self) { try ConditionParser.parse(deep) }
+        let nots = String(repeating: "not ", count: 200) + "true"
+        #expect(throws: ConditionSyntaxError.self) { try ConditionParser.parse(nots) }
+        let long = Array(repeating: "has cookie c", count: 1000).joined(separator: " and ")
+        #expect(throws: ConditionSyntaxError.self) { try ConditionParser.parse(long) }
+    }
+}
+
+@Suite("Value references")
+struct ValueReferenceTests {
+    @Test("references of every form")
+    func forms() throws {
+        let value = try ValueExpression.parse("http://$api.host:$api.ports.port/v1,${db.environment_variables.URL},$db.constants.SCHEMA;${LOCAL} ${config://vamp.some.key} $$5")
+        #expect(value.parts == [
+            .literal("http://"), .host(cluster: "api"), .literal(":"), .trait(cluster: "api", group: .ports, name: "port"),
+            .literal("/v1,"), .trait(cluster: "db", group: .environmentVariables, name: "URL"), .literal(","),
+            .trait(cluster: "db", group: .constants, name: "SCHEMA"), .literal(";"), .local("LOCAL"), .literal(" "),
+            .global(scheme: "config", path: "vamp.some.key"), .literal(" $5"),
+        ])
+        #expect(try ValueExpression.parse(value.description) == value)
+        #expect(try ValueExpression.parse("plain text").hasReferences == false)
+    }
+
+    @Test("bad references say what is wrong", arguments: [
+        ("${unclosed", "not closed"), ("cost: $", "'$$'"), ("$api.nothing", "not a valid reference"),
+        ("${api.things.x}", "unknown trait group"), ("${}", "not a valid reference"),
+    ])
+    func errors(text: String, fragment: String) {
+        do {
+            _ = try ValueExpression.parse(text)
+            Issue.record("'\(text)' should not parse")
+        } catch {
+            #expect(error.message.contains(fragment), "\(error)")
+        }
+    }
+}
