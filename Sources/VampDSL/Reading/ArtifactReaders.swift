@@ -418,7 +418,9 @@ extension ReadContext {
                 try rewriteReference(item, "\(path).rewrites[\(index)]")
             }
         }
-        if let balance = try reader.take("balance") { route.balance = try optionalString(balance, join(path, "balance")) }
+        if let balance = try reader.take("balance"), let text = try optionalString(balance, join(path, "balance")), text != "default" {
+            route.balance = text
+        }
         if let targets = try reader.take("targets") { route.targets = try self.targets(targets, join(path, "targets")) }
         reader.ignore("kind", "lookup_name")
         try reader.finish()

@@ -37,7 +37,14 @@ final class ReadContext {
         VampError(code, message, kind: kind, name: name, path: path, line: mark?.line, column: mark?.column, document: document)
     }
 
-    func record(_ path: String, _ node: DSLNode) { sourceMap.marks[path] = node.mark }
+    /// Remembers where `path` is. A map or list keeps an earlier mark (its key's line).
+    func record(_ path: String, _ node: DSLNode) {
+        if case .scalar = node {
+            sourceMap.marks[path] = node.mark
+        } else if sourceMap.marks[path] == nil {
+            sourceMap.marks[path] = node.mark
+        }
+    }
 
     func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
@@ -203,7 +210,7 @@ final class MapReader {
                 path: context.join(path, found[1].key), mark: found[1].keyMark)
         }
         guard let entry = found.first else { return nil }
-        context.record(context.join(path, names[0]), entry.value)
+        record(entry, as: names[0])
         return entry.value
     }
 
@@ -214,11 +221,21 @@ final class MapReader {
             throw context.error(.missingField, "the field '\(names[0])' is required", path: context.join(path, names[0]), mark: mark)
         }
         consumed.insert(first.key)
-        context.record(context.join(path, names[0]), first.value)
+        record(first, as: names[0])
         return first.value
     }
 
     func ignore(_ names: String...) { consumed.formUnion(names) }
+
+    /// Scalars point at their value; maps and lists at their key line.
+    private func record(_ entry: (key: String, keyMark: SourceMark, value: DSLNode), as name: String) {
+        let fieldPath = context.join(path, name)
+        if case .scalar = entry.value {
+            context.record(fieldPath, entry.value)
+        } else {
+            context.sourceMap.marks[fieldPath] = entry.keyMark
+        }
+    }
 
     /// Throws for the first key that was not taken.
     func finish() throws {
