@@ -52,6 +52,10 @@ targets.append(.executableTarget(
     ],
     path: "Hosts/VampCLI",
     swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "VampCLITests",
+    dependencies: ["VampDSL", "VampModel"],
+    swiftSettings: swiftSettings))
 
 let package = Package(
     name: "Vamp",
