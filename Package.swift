@@ -57,6 +57,13 @@ targets.append(.testTarget(
     dependencies: ["VampDSL", "VampModel"],
     swiftSettings: swiftSettings))
 
+// MARK: - Benchmarks: release-mode timing of the user-facing figures (Documentation/performance.md)
+targets.append(.executableTarget(
+    name: "vamp-benchmarks",
+    dependencies: ["VampDSL", "VampModel"],
+    path: "Benchmarks/VampBenchmarks",
+    swiftSettings: swiftSettings))
+
 let package = Package(
     name: "Vamp",
     platforms: [.macOS(.v15)],

@@ -174,7 +174,7 @@ struct ArtifactGenerator {
             return g
         }
         return Blueprint(name: name(), gateways: gateways, clusters: clusters,
-                         environmentVariables: (0..<int(0...2)).map { _ in EnvironmentVariable(name: "\(trait()).\(trait())", value: text()) },
+                         environmentVariables: unique(int(0...2)) { "\($0.trait()).\($0.trait())" }.map { EnvironmentVariable(name: $0, value: text()) },
                          dialects: metadata(), metadata: metadata())
     }
 

@@ -261,8 +261,10 @@ public enum Validation {
             }
             checkExternalWeights(gateway, path: gp, into: &c)
         }
+        var blueprintVariables = Set<String>()
         for variable in blueprint.environmentVariables {
             let vp = "environment_variables.\(variable.key)"
+            if !blueprintVariables.insert(variable.name).inserted { c.add(.invalidArtifact, vp, "the variable '\(variable.name)' is defined twice") }
             let parts = variable.name.split(separator: ".", omittingEmptySubsequences: false)
             if parts.count != 2 || parts.contains(where: \.isEmpty) {
                 c.add(.invalidValue, vp, "blueprint variables are keyed 'cluster.VARIABLE', not '\(variable.name)'")
