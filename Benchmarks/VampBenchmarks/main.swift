@@ -4,6 +4,7 @@
 import Foundation
 import VampDSL
 import VampModel
+import Yams
 
 func peakResidentMegabytes() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
@@ -120,6 +121,18 @@ func option(_ name: String, default value: Int) -> Int {
     return number
 }
 switch arguments.first {
+case "phases":
+    let documents = (0..<option("--documents", default: 2000)).map(blueprintDocument)
+    var start = ContinuousClock.now
+    if !arguments.contains("--no-yams") { for text in documents { var seq = try Yams.compose_all(yaml: text); while seq.next() != nil {} } }
+    print("yams compose", Double(documents.count) / (ContinuousClock.now - start).seconds)
+    start = ContinuousClock.now
+    for text in documents { _ = try DSLReader.read(text) }
+    print("read", Double(documents.count) / (ContinuousClock.now - start).seconds)
+    let read = try documents.map { try DSLReader.read($0)[0] }
+    start = ContinuousClock.now
+    for d in read { _ = d.validate() }
+    print("validate", Double(documents.count) / (ContinuousClock.now - start).seconds)
 case "dsl":
     try benchmarkDSL(documents: option("--documents", default: 10_000), rounds: option("--rounds", default: 5))
 default:

@@ -29,7 +29,7 @@ struct ErrorTests {
         Case(yaml: "name: b\nclusters:\n  web:\n    services:\n      - breed: a\n        scale: {name: big, cpu: 1, memory: 1GB}\n", kind: .blueprint, code: .referenceOrAnonymous, path: "clusters.web.services[0].scale.name", line: 6, fragment: "either a reference"),
         Case(yaml: "name: b\nclusters:\n  web:\n    services:\n      - breed: {deployable: x}\n", kind: .blueprint, code: .missingField, path: "clusters.web.services[0].breed.name", line: 5, fragment: "inline breed needs a name"),
         Case(yaml: "kind: gateway\nname: g\nport: 80\nsticky: always\n", code: .invalidValue, path: "sticky", line: 4, fragment: "route, instance or none"),
-        Case(yaml: "kind: gateway\nname: g\nport: 80\nroutes:\n  a: {}\n  a: {}\n", code: .syntax, path: nil, line: 5, fragment: "appears twice"),
+        Case(yaml: "kind: gateway\nname: g\nport: 80\nroutes:\n  a: {}\n  a: {}\n", code: .syntax, path: nil, line: 6, fragment: "appears twice"),
         Case(yaml: "kind: breed\nname: a\nports: [80\n", code: .syntax, path: nil, line: 4, fragment: "invalid YAML"),
         Case(yaml: "kind: rewrite\nname: r\npath: /new\n", code: .invalidValue, path: "path", line: 3, fragment: "NEW_PATH if CONDITION"),
         Case(yaml: "kind: workflow\nname: w\nbreed: b\nschedule: daemon\nstatus: sleeping\n", code: .invalidValue, path: "status", line: 5, fragment: "illegal workflow status"),

@@ -712,7 +712,3 @@ extension ReadContext {
         return Template(name: name!, definition: definition)
     }
 }
-
-extension MapReader {
-    func ignore(contentsOf names: [String]) { for name in names { ignore(name) } }
-}

@@ -117,7 +117,7 @@ public enum DSLReader {
         case .template: artifact = .template(try context.template(node, ""))
         case .event: artifact = .event(try context.event(node, ""))
         }
-        var document = DSLDocument(artifact: artifact, index: index, sourceMap: context.sourceMap)
+        var document = DSLDocument(artifact: artifact, index: index, sourceMap: SourceMap(root: node))
         document.numbered = numbered
         return document
     }

@@ -1,19 +1,81 @@
 import Foundation
 import VampModel
 
-/// Field path → source position, so validation errors found later can name the line.
+/// Finds where a field path (`clusters.web.services[0].scale.memory`) is in the source
+/// document, so errors found after reading (validation) can name a line. The tree is walked
+/// only when an error needs a position; reading records nothing.
 public struct SourceMap: Sendable {
-    var marks: [String: SourceMark] = [:]
+    let root: DSLNode?
 
-    /// The line and column of `path`, or of its closest recorded parent.
+    static let aliases: [String: String] = [
+        "environment_variables": "env", "dialects": "dialect", "definition": "def", "reference": "ref",
+    ]
+
+    /// The line and column of `path`, or of its closest parent present in the source.
     public func position(of path: String) -> (line: Int, column: Int)? {
-        var current = Substring(path)
-        while true {
-            if let mark = marks[String(current)] { return (mark.line, mark.column) }
-            guard let cut = current.lastIndex(where: { $0 == "." || $0 == "[" }) else { break }
-            current = current[..<cut]
+        guard var node = root else { return nil }
+        var best = node.mark
+        var segments = Self.segments(path)[...]
+        while let segment = segments.first {
+            if case .index(let index) = segment {
+                if case .sequence(let items, _) = node, index < items.count {
+                    node = items[index]
+                    best = node.mark
+                } else if index != 0 {
+                    break
+                }
+                // A single item written without its list (short form): stay on the node.
+                segments = segments.dropFirst()
+                continue
+            }
+            guard case .mapping(let entries, _) = node else { break }
+            // Keys may contain dots (`web.LOG_LEVEL`): try the longest run of segments first.
+            var matched = false
+            var run = segments.prefix { if case .key = $0 { true } else { false } }
+            while !run.isEmpty && !matched {
+                let key = run.map { if case .key(let k) = $0 { k } else { "" } }.joined(separator: ".")
+                if let entry = entries.first(where: { $0.key == key || $0.key == Self.aliases[key] }) {
+                    if case .scalar = entry.value { best = entry.value.mark } else { best = entry.keyMark }
+                    node = entry.value
+                    segments = segments.dropFirst(run.count)
+                    matched = true
+                }
+                run = run.dropLast()
+            }
+            if matched { continue }
+            // A level the short form leaves out (`services`, a service's `breed`): skip it when
+            // what follows is found here.
+            var rest = segments.dropFirst()
+            if case .index = rest.first { rest = rest.dropFirst() }
+            guard case .key(let next) = rest.first, entries.contains(where: { $0.key == next || $0.key == Self.aliases[next] }) else { break }
+            segments = rest
         }
-        return marks[""].map { ($0.line, $0.column) }
+        return (best.line, best.column)
+    }
+
+    enum Segment { case key(String), index(Int) }
+
+    static func segments(_ path: String) -> [Segment] {
+        var result: [Segment] = []
+        var current = ""
+        var index = path.startIndex
+        while index < path.endIndex {
+            let character = path[index]
+            if character == "." {
+                if !current.isEmpty { result.append(.key(current)) }
+                current = ""
+            } else if character == "[", let close = path[index...].firstIndex(of: "]"), let number = Int(path[path.index(after: index)..<close]) {
+                if !current.isEmpty { result.append(.key(current)) }
+                current = ""
+                result.append(.index(number))
+                index = close
+            } else {
+                current.append(character)
+            }
+            index = path.index(after: index)
+        }
+        if !current.isEmpty { result.append(.key(current)) }
+        return result
     }
 }
 
@@ -22,7 +84,6 @@ final class ReadContext {
     let kind: String
     var name: String?
     let document: Int?
-    var sourceMap = SourceMap()
 
     init(kind: String, document: Int?) {
         self.kind = kind
@@ -37,14 +98,8 @@ final class ReadContext {
         VampError(code, message, kind: kind, name: name, path: path, line: mark?.line, column: mark?.column, document: document)
     }
 
-    /// Remembers where `path` is. A map or list keeps an earlier mark (its key's line).
-    func record(_ path: String, _ node: DSLNode) {
-        if case .scalar = node {
-            sourceMap.marks[path] = node.mark
-        } else if sourceMap.marks[path] == nil {
-            sourceMap.marks[path] = node.mark
-        }
-    }
+    /// Field positions are found lazily (``SourceMap``); nothing to record while reading.
+    @inline(__always) func record(_ path: String, _ node: DSLNode) {}
 
     func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
@@ -65,7 +120,7 @@ final class ReadContext {
 
     func int(_ node: DSLNode, _ path: String, range: ClosedRange<Int>? = nil) throws -> Int {
         let text = try string(node, path)
-        guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+        guard let value = Int(text.trimmedSpaces) else {
             throw error(.invalidValue, "expected a whole number but found '\(Self.short(text))'", path: path, at: node)
         }
         if let range, !range.contains(value) {
@@ -76,7 +131,7 @@ final class ReadContext {
 
     func double(_ node: DSLNode, _ path: String) throws -> Double {
         let text = try string(node, path)
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+        guard let value = Double(text.trimmedSpaces), value.isFinite else {
             throw error(.invalidValue, "expected a number but found '\(Self.short(text))'", path: path, at: node)
         }
         return value
@@ -185,61 +240,59 @@ final class MapReader {
     let path: String
     let context: ReadContext
     let mark: SourceMark
-    private var consumed = Set<String>()
+    private var consumed: [Bool]
 
     init(entries: [(key: String, keyMark: SourceMark, value: DSLNode)], path: String, context: ReadContext, mark: SourceMark) {
         self.entries = entries
         self.path = path
         self.context = context
         self.mark = mark
+        self.consumed = Array(repeating: false, count: entries.count)
     }
 
     var keys: [String] { entries.map(\.key) }
     var isEmpty: Bool { entries.isEmpty }
 
-    func has(_ names: String...) -> Bool { entries.contains { names.contains($0.key) } }
+    func has(_ names: String...) -> Bool {
+        for entry in entries where names.contains(entry.key) { return true }
+        return false
+    }
 
     /// The value of the first of `names` present (aliases such as `env`/`environment_variables`);
     /// an error when two aliases are both given.
     func take(_ names: String...) throws -> DSLNode? {
-        let found = entries.filter { names.contains($0.key) }
-        for entry in found { consumed.insert(entry.key) }
-        if found.count > 1 {
-            throw context.error(
-                .invalidValue, "'\(found[0].key)' and '\(found[1].key)' mean the same; give only one",
-                path: context.join(path, found[1].key), mark: found[1].keyMark)
+        var first: Int?
+        for index in entries.indices where names.contains(entries[index].key) {
+            consumed[index] = true
+            if let earlier = first {
+                throw context.error(
+                    .invalidValue, "'\(entries[earlier].key)' and '\(entries[index].key)' mean the same; give only one",
+                    path: context.join(path, entries[index].key), mark: entries[index].keyMark)
+            }
+            first = index
         }
-        guard let entry = found.first else { return nil }
-        record(entry, as: names[0])
-        return entry.value
+        return first.map { entries[$0].value }
     }
 
     /// Like ``take(_:)`` but the field must be present.
     func require(_ names: String...) throws -> DSLNode {
-        let found = entries.filter { names.contains($0.key) }
-        guard let first = found.first else {
-            throw context.error(.missingField, "the field '\(names[0])' is required", path: context.join(path, names[0]), mark: mark)
+        for index in entries.indices where names.contains(entries[index].key) {
+            consumed[index] = true
+            return entries[index].value
         }
-        consumed.insert(first.key)
-        record(first, as: names[0])
-        return first.value
+        throw context.error(.missingField, "the field '\(names[0])' is required", path: context.join(path, names[0]), mark: mark)
     }
 
-    func ignore(_ names: String...) { consumed.formUnion(names) }
+    func ignore(_ names: String...) { ignore(contentsOf: names) }
 
-    /// Scalars point at their value; maps and lists at their key line.
-    private func record(_ entry: (key: String, keyMark: SourceMark, value: DSLNode), as name: String) {
-        let fieldPath = context.join(path, name)
-        if case .scalar = entry.value {
-            context.record(fieldPath, entry.value)
-        } else {
-            context.sourceMap.marks[fieldPath] = entry.keyMark
-        }
+    func ignore(contentsOf names: [String]) {
+        for index in entries.indices where names.contains(entries[index].key) { consumed[index] = true }
     }
 
     /// Throws for the first key that was not taken.
     func finish() throws {
-        for entry in entries where !consumed.contains(entry.key) {
+        for index in entries.indices where !consumed[index] {
+            let entry = entries[index]
             throw context.error(
                 .unexpectedKey, "unexpected in DSL: '\(ReadContext.short(entry.key))' is not a field here",
                 path: context.join(path, entry.key), mark: entry.keyMark)

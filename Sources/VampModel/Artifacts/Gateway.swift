@@ -172,10 +172,10 @@ public struct Rewrite: Sendable, Hashable {
     /// Parses `"NEW if COND"` (case-insensitive `if`).
     public static func parse(_ text: String) -> (path: String, condition: String)? {
         guard let range = text.range(of: " if ", options: .caseInsensitive) else { return nil }
-        let path = text[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
-        let condition = text[range.upperBound...].trimmingCharacters(in: .whitespaces)
+        let path = text[..<range.lowerBound].trimmedSpaces
+        let condition = text[range.upperBound...].trimmedSpaces
         guard !path.isEmpty, !condition.isEmpty else { return nil }
-        return (path, condition)
+        return (String(path), String(condition))
     }
 
     /// `"NEW if COND"`.

@@ -247,7 +247,7 @@ enum ConditionLexer {
                     throw ConditionSyntaxError(message: "a raw ACL opened with '<' is not closed with '>'", column: column)
                 }
                 var body = String(String.UnicodeScalarView(scalars[(i + 1)..<close]))
-                body = body.trimmingCharacters(in: .whitespaces)
+                body = String(body.trimmedSpaces)
                 if body.isEmpty { throw ConditionSyntaxError(message: "the raw ACL between '<' and '>' is empty", column: column) }
                 tokens.append(Token(kind: .raw, text: body, column: column))
                 i = close + 1

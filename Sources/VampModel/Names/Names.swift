@@ -6,6 +6,8 @@ public enum Names {
     /// `name:version` is one opaque name (`catalog:2.1`).
     public static func artifactNameProblem(_ name: String) -> String? {
         if name.isEmpty { return "the name is empty" }
+        // Fast path: printable ASCII without the forbidden characters.
+        if name.utf8.count <= 255, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x2F && $0 != 0x5B && $0 != 0x5D }) { return nil }
         if name.count > 255 { return "the name is longer than 255 characters" }
         if let bad = name.unicodeScalars.first(where: { isWhitespaceOrControl($0) || "/[]".unicodeScalars.contains($0) }) {
             return "the name '\(printable(name))' contains \(describe(bad)); names may not contain whitespace, '/', '[' or ']'"

@@ -13,8 +13,8 @@ public struct Percentage: Sendable, Hashable, Comparable, CustomStringConvertibl
 
     /// Parses `"NN%"` (optional spaces before `%`).
     public init?(parsing text: String) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard trimmed.hasSuffix("%"), let number = Int(trimmed.dropLast().trimmingCharacters(in: .whitespaces)) else {
+        let trimmed = text.trimmedSpaces
+        guard trimmed.hasSuffix("%"), let number = Int(trimmed.dropLast().trimmedSpaces) else {
             return nil
         }
         self.init(number)
@@ -45,9 +45,9 @@ public struct Memory: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// Parses `256MB`, `0.5GB`, `256Mi`, `1G`, … (case-insensitive unit).
     public init?(parsing text: String) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmedSpaces
         let digits = trimmed.prefix { $0.isNumber || $0 == "." }
-        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).uppercased()
+        let unit = trimmed.dropFirst(digits.count).trimmedSpaces.uppercased()
         guard !digits.isEmpty, let number = Double(digits) else { return nil }
         let factor: Double
         switch unit {
@@ -76,7 +76,7 @@ public struct CPU: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// Parses `0.5`, `2`, or `500m`.
     public init?(parsing text: String) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmedSpaces
         if trimmed.hasSuffix("m"), let milli = Double(trimmed.dropLast()) {
             self.init(cores: milli / 1000)
         } else if let cores = Double(trimmed), !trimmed.lowercased().contains("n") {  // no nan/inf
@@ -104,9 +104,9 @@ public struct TimeValue: Sendable, Hashable, Comparable, CustomStringConvertible
 
     /// Parses `30`, `10s`, `10 sec`, `1m`, `5 minutes`, `1h`, `2 hrs`, …
     public init?(parsing text: String) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let trimmed = text.trimmedSpaces.lowercased()
         let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
-        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        let unit = trimmed.dropFirst(digits.count).trimmedSpaces
         guard !digits.isEmpty, digits.count <= 9, let number = Int(digits) else { return nil }
         let factor: Int
         switch unit {
