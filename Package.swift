@@ -38,6 +38,15 @@ targets.append(.testTarget(
     resources: [.copy("Fixtures")],
     swiftSettings: swiftSettings))
 
+// MARK: - HAProxyConfigGen: gateways to HAProxy 2.6 configuration text (pure)
+products.append(.library(name: "HAProxyConfigGen", targets: ["HAProxyConfigGen"]))
+targets.append(.target(name: "HAProxyConfigGen", dependencies: ["VampModel"], swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "HAProxyConfigGenTests",
+    dependencies: ["HAProxyConfigGen", "VampModel", "VampDSL", "VampTesting"],
+    resources: [.copy("Golden")],
+    swiftSettings: swiftSettings))
+
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
 targets.append(.target(name: "VampTesting", swiftSettings: swiftSettings))

@@ -1,0 +1,77 @@
+/// The sections the gateway agent puts before the generated gateways: `global`, `defaults`
+/// and a stats/health listener. No `nbproc` (fatal since HAProxy 2.5), no `daemon` (the agent
+/// runs HAProxy in master-worker mode).
+public struct HAProxyBaseConfiguration: Sendable, Hashable {
+    /// Where HAProxy sends its log lines: `/path/log.sock` (unix datagram) or `host:port` (UDP);
+    /// `nil` for no logging.
+    public var logTarget: String?
+    /// Runtime API socket (`stats socket`), or `nil` for none.
+    public var statsSocket: String?
+    /// `host:port` of the stats page with `/health` as monitor URI, or `nil` for none.
+    public var statsAddress: String?
+    /// `maxconn` of the process.
+    public var maxConnections: Int
+    /// How long old workers may linger after a reload, in seconds.
+    public var hardStopAfterSeconds: Int
+
+    /// Creates a base configuration.
+    public init(
+        logTarget: String? = nil, statsSocket: String? = nil, statsAddress: String? = "127.0.0.1:1988",
+        maxConnections: Int = 4096, hardStopAfterSeconds: Int = 30
+    ) {
+        self.logTarget = logTarget
+        self.statsSocket = statsSocket
+        self.statsAddress = statsAddress
+        self.maxConnections = maxConnections
+        self.hardStopAfterSeconds = hardStopAfterSeconds
+    }
+
+    /// The text, or an error when a setting could reach the file unsafely.
+    public func render() throws(HAProxyConfigError) -> String {
+        for value in [logTarget, statsSocket, statsAddress].compactMap({ $0 }) where !Self.isSafeSetting(value) {
+            throw HAProxyConfigError(code: .unsafeValue, message: "the setting '\(HAProxyText.comment(value))' may contain only letters, digits and '/:._-@'")
+        }
+        var out = "global\n"
+        if let logTarget { out += "  log \(logTarget) len 8192 local0\n" }
+        out += "  maxconn \(maxConnections)\n"
+        if let statsSocket { out += "  stats socket \(statsSocket) mode 600 level admin expose-fd listeners\n" }
+        out += "  hard-stop-after \(hardStopAfterSeconds)s\n"
+        out += """
+
+        defaults
+          log global
+          mode http
+          option dontlognull
+          option redispatch
+          option clitcpka
+          option srvtcpka
+          retries 3
+          timeout http-request 5s
+          timeout connect 5s
+          timeout client 50s
+          timeout server 50s
+          timeout check 5s
+          default-server init-addr last,libc,none
+
+        """
+        if let statsAddress {
+            out += """
+
+            listen stats
+              bind \(statsAddress)
+              mode http
+              monitor-uri /health
+              stats enable
+              stats uri /
+              stats refresh 5s
+
+            """
+        }
+        return out
+    }
+
+    static func isSafeSetting(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.count <= 200
+            && value.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || "/:._-@".utf8.contains($0) }
+    }
+}

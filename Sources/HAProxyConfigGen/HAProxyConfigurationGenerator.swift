@@ -1,0 +1,310 @@
+import VampModel
+
+/// Renders gateways into HAProxy 2.6+ configuration text (reference §2.8, gateway-haproxy-kv A6).
+///
+/// Layout per gateway `G` (ids are stable lookup names, so logs stay attributable across
+/// reloads): a public `frontend G` on the gateway port sends requests whose condition matches
+/// to `backend im_R` (condition strength: `R` or back to the weighted split) and everything
+/// else to `backend o_G`, the weighted split over one pseudo-server per route. Each route `R`
+/// has a `frontend R` on a unix socket (PROXY protocol) and a `backend R` with its targets,
+/// rewrites and balance. Virtual hosts share one `frontend virtual_hosts`.
+///
+/// Output is deterministic: the same gateways give the same bytes.
+public struct HAProxyConfigurationGenerator: Sendable {
+    /// Where and how the generated frontends listen.
+    public struct Options: Sendable, Hashable {
+        /// Address the gateway frontends bind (`0.0.0.0` for all interfaces).
+        public var bindAddress: String
+        /// Folder of the unix sockets between frontends and backends.
+        public var socketDirectory: String
+        /// Port of the shared virtual-hosts frontend.
+        public var virtualHostsPort: Int
+
+        /// Creates options.
+        public init(bindAddress: String = "0.0.0.0", socketDirectory: String = "/var/run/vamp", virtualHostsPort: Int = 80) {
+            self.bindAddress = bindAddress
+            self.socketDirectory = socketDirectory
+            self.virtualHostsPort = virtualHostsPort
+        }
+    }
+
+    /// The options.
+    public var options: Options
+
+    /// Creates a generator.
+    public init(options: Options = Options()) { self.options = options }
+
+    /// The configuration for `gateways`: frontends and backends, without the base sections
+    /// (see ``HAProxyBaseConfiguration``). Route targets must be resolved and conditions and
+    /// rewrites inline; unweighted routes share what the weighted ones leave.
+    public func render(_ gateways: [Gateway]) throws(HAProxyConfigError) -> String {
+        try checkOptions()
+        let ordered = gateways.sorted { lhs, rhs in
+            let l = lhs.name.split(separator: "/").count, r = rhs.name.split(separator: "/").count
+            return l != r ? l < r : lhs.name < rhs.name
+        }
+        var ports: [Int: String] = [:]
+        var virtualHosts: [String: Gateway] = [:]
+        var out = ""
+        for gateway in ordered {
+            guard (1...65535).contains(gateway.port.number) else {
+                throw HAProxyConfigError(code: .invalidGateway, message: "port \(gateway.port.number) is not assigned; give the gateway a port 1-65535", gateway: gateway.name)
+            }
+            if let other = ports[gateway.port.number] {
+                throw HAProxyConfigError(code: .invalidGateway, message: "port \(gateway.port.number) is also used by gateway '\(other)'", gateway: gateway.name)
+            }
+            if !gateway.virtualHosts.isEmpty, gateway.port.number == options.virtualHostsPort {
+                throw HAProxyConfigError(code: .invalidGateway, message: "port \(gateway.port.number) is the virtual hosts port", gateway: gateway.name)
+            }
+            ports[gateway.port.number] = gateway.name
+            for host in gateway.virtualHosts {
+                guard HAProxyText.isHost(host) else {
+                    throw HAProxyConfigError(code: .unsafeValue, message: "the virtual host '\(HAProxyText.comment(host))' is not a host name", gateway: gateway.name)
+                }
+                guard gateway.port.type == .http else {
+                    throw HAProxyConfigError(code: .invalidGateway, message: "virtual hosts need an http gateway", gateway: gateway.name)
+                }
+                if let other = virtualHosts[host.lowercased()] {
+                    throw HAProxyConfigError(code: .invalidGateway, message: "the virtual host '\(host)' also routes to gateway '\(other.name)'", gateway: gateway.name)
+                }
+                virtualHosts[host.lowercased()] = gateway
+            }
+            out += try render(gateway)
+        }
+        if !virtualHosts.isEmpty { out += renderVirtualHosts(ordered.filter { !$0.virtualHosts.isEmpty }) }
+        return out
+    }
+
+    // MARK: One gateway
+
+    struct RenderedRoute {
+        var route: Route
+        var id: String
+        var weight: Int
+        var condition: ACLCondition?
+        var strength: Int
+    }
+
+    func render(_ gateway: Gateway) throws(HAProxyConfigError) -> String {
+        let g = gateway.lookupName
+        let mode = gateway.port.type.rawValue
+        let http = gateway.port.type == .http
+        let weights: [Int]
+        do {
+            weights = try Self.resolveWeights(gateway.routes.map(\.weight?.value))
+        } catch {
+            throw HAProxyConfigError(code: .invalidGateway, message: error.message, gateway: gateway.name)
+        }
+        var routes: [RenderedRoute] = []
+        var seen = Set<String>()
+        for (index, route) in gateway.routes.enumerated() {
+            guard seen.insert(route.path).inserted else {
+                throw HAProxyConfigError(code: .invalidGateway, message: "the route is defined twice", gateway: gateway.name, route: route.path)
+            }
+            var condition: ACLCondition?
+            if let reference = route.condition {
+                guard http else { throw HAProxyConfigError(code: .invalidGateway, message: "conditions need an http gateway", gateway: gateway.name, route: route.path) }
+                guard case .inline(let inline) = reference else {
+                    throw HAProxyConfigError(code: .unresolvedReference, message: "the condition reference '\(reference.referenceName ?? "")' must be resolved before rendering", gateway: gateway.name, route: route.path)
+                }
+                do {
+                    condition = try ConditionTranslator.translate(try inline.expression())
+                } catch let error as HAProxyConfigError {
+                    throw HAProxyConfigError(code: error.code, message: error.message, gateway: gateway.name, route: route.path)
+                } catch {
+                    throw HAProxyConfigError(code: .condition, message: "the condition does not parse: \(error)", gateway: gateway.name, route: route.path)
+                }
+            }
+            let strength = route.conditionStrength?.value ?? (condition == nil ? 0 : 100)
+            routes.append(RenderedRoute(
+                route: route, id: Names.lookupName(kind: "route", name: "\(gateway.name)//\(route.path)"),
+                weight: weights[index], condition: condition, strength: strength))
+        }
+        if gateway.sticky != nil && !http {
+            throw HAProxyConfigError(code: .invalidGateway, message: "sticky sessions need an http gateway", gateway: gateway.name)
+        }
+
+        var out = "\n# gateway \(HAProxyText.comment(gateway.name)) (\(gateway.port))\n"
+        // Public frontend.
+        out += "frontend \(g)\n"
+        out += "  bind \(options.bindAddress):\(gateway.port.number)\n"
+        out += "  mode \(mode)\n"
+        out += logLines(http: http)
+        var declared = Set<ACL>()
+        for route in routes {
+            guard let condition = route.condition else { continue }
+            for acl in condition.acls where declared.insert(acl).inserted {
+                out += "  acl \(acl.id) \(acl.definition)\n"
+            }
+        }
+        for route in routes {
+            guard let condition = route.condition else { continue }
+            if condition.always {
+                out += "  use_backend im_\(route.id)\n"
+            } else if !condition.terms.isEmpty {
+                out += "  use_backend im_\(route.id) if \(condition.expression)\n"
+            }
+        }
+        out += "  default_backend o_\(g)\n"
+
+        // The weighted split, reachable again from the condition-strength backends.
+        out += "\nfrontend o_\(g)\n"
+        out += "  bind \(socket("o_\(g)")) accept-proxy\n"
+        out += "  mode \(mode)\n"
+        out += logLines(http: http)
+        out += "  default_backend o_\(g)\n"
+
+        out += "\nbackend o_\(g)\n"
+        out += "  mode \(mode)\n"
+        out += "  balance \(http ? "roundrobin" : "leastconn")\n"
+        if gateway.sticky != nil { out += "  cookie o_\(g) insert indirect nocache\n" }
+        for route in routes {
+            out += "  server \(route.id) \(socket(route.id)) send-proxy weight \(route.weight)\(gateway.sticky != nil ? " cookie \(route.id)" : "")\n"
+        }
+
+        for route in routes {
+            if route.condition != nil {
+                out += "\nbackend im_\(route.id)\n"
+                out += "  mode \(mode)\n"
+                out += "  balance roundrobin\n"
+                if gateway.sticky != nil { out += "  cookie o_\(g) insert indirect nocache\n" }
+                out += "  server \(route.id) \(socket(route.id)) send-proxy weight \(route.strength)\(gateway.sticky != nil ? " cookie \(route.id)" : "")\n"
+                out += "  server o_\(g) \(socket("o_\(g)")) send-proxy weight \(100 - route.strength)\n"
+            }
+            out += "\n# route \(HAProxyText.comment(gateway.name))//\(HAProxyText.comment(route.route.path))\n"
+            out += "frontend \(route.id)\n"
+            out += "  bind \(socket(route.id)) accept-proxy\n"
+            out += "  mode \(mode)\n"
+            out += logLines(http: http)
+            out += "  default_backend \(route.id)\n"
+            out += try renderRouteBackend(route, gateway: gateway)
+        }
+        return out
+    }
+
+    func renderRouteBackend(_ rendered: RenderedRoute, gateway: Gateway) throws(HAProxyConfigError) -> String {
+        let route = rendered.route
+        let http = gateway.port.type == .http
+        var out = "\nbackend \(rendered.id)\n"
+        out += "  mode \(gateway.port.type.rawValue)\n"
+        let balance = route.balance.flatMap { $0 == "default" ? nil : $0 } ?? (http ? "roundrobin" : "leastconn")
+        guard Validation.balanceAlgorithms.contains(balance) else {
+            throw HAProxyConfigError(code: .unsafeValue, message: "unknown balance '\(HAProxyText.comment(balance))'", gateway: gateway.name, route: route.path)
+        }
+        out += "  balance \(balance)\n"
+        if http { out += "  option forwardfor\n" }
+        if gateway.sticky == .instance { out += "  cookie \(rendered.id) insert indirect nocache\n" }
+        for rewrite in route.rewrites {
+            guard http else { throw HAProxyConfigError(code: .invalidGateway, message: "rewrites need an http gateway", gateway: gateway.name, route: route.path) }
+            guard case .inline(let value) = rewrite else {
+                throw HAProxyConfigError(code: .unresolvedReference, message: "the rewrite reference '\(rewrite.referenceName ?? "")' must be resolved before rendering", gateway: gateway.name, route: route.path)
+            }
+            guard HAProxyText.isSingleLine(value.path), !value.path.contains(" "), !value.path.isEmpty,
+                  HAProxyText.isSingleLine(value.condition), !value.condition.contains("#"), !value.condition.isEmpty
+            else {
+                throw HAProxyConfigError(code: .unsafeValue, message: "the rewrite '\(HAProxyText.comment(value.definition))' must be one line, the path without spaces, the condition without '#'", gateway: gateway.name, route: route.path)
+            }
+            let condition = value.condition.hasPrefix("{") ? value.condition : "{ \(value.condition) }"
+            out += "  http-request set-path \(HAProxyText.quoted(value.path)) if \(condition)\n"
+        }
+        var servers = Set<String>()
+        for target in route.targets {
+            let name: String
+            let address: String
+            switch target {
+            case .instance(let targetName, let host, let port):
+                guard HAProxyText.isHost(host), (1...65535).contains(port) else {
+                    throw HAProxyConfigError(code: .unsafeValue, message: "the target '\(HAProxyText.comment(targetName))' has an invalid address \(HAProxyText.comment(host)):\(port)", gateway: gateway.name, route: route.path)
+                }
+                name = Names.lookupName(kind: "target", name: "\(targetName)@\(host):\(port)")
+                address = "\(host):\(port)"
+            case .url(let url):
+                let parts = url.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 2, HAProxyText.isHost(String(parts[0])), let port = Int(parts[1]), (1...65535).contains(port) else {
+                    throw HAProxyConfigError(code: .unsafeValue, message: "the external target '\(HAProxyText.comment(url))' must be host:port", gateway: gateway.name, route: route.path)
+                }
+                name = Names.lookupName(kind: "target", name: url)
+                address = url
+            }
+            guard servers.insert(name).inserted else { continue }
+            let cookie = http ? " cookie \(String(name.prefix(16)))" : ""
+            out += "  server \(name) \(address)\(cookie) weight 100 check\n"
+        }
+        return out
+    }
+
+    func renderVirtualHosts(_ gateways: [Gateway]) -> String {
+        var out = "\n# virtual hosts\nfrontend virtual_hosts\n"
+        out += "  bind \(options.bindAddress):\(options.virtualHostsPort)\n"
+        out += "  mode http\n"
+        out += logLines(http: true)
+        let address = options.bindAddress == "0.0.0.0" ? "127.0.0.1" : options.bindAddress
+        for gateway in gateways {
+            for host in gateway.virtualHosts {
+                let acl = ACL(definition: "req.hdr(host),field(1,:) -m str -i \(HAProxyText.quoted(host))")
+                out += "  acl \(acl.id) \(acl.definition)\n"
+                out += "  use_backend vh_\(gateway.lookupName) if \(acl.id)\n"
+            }
+        }
+        for gateway in gateways {
+            out += "\nbackend vh_\(gateway.lookupName)\n"
+            out += "  mode http\n"
+            out += "  option forwardfor\n"
+            out += "  http-request set-header X-Forwarded-Port %[dst_port]\n"
+            out += "  server \(gateway.lookupName) \(address):\(gateway.port.number)\n"
+        }
+        return out
+    }
+
+    // MARK: Pieces
+
+    func socket(_ id: String) -> String { "unix@\(options.socketDirectory)/\(id).sock" }
+
+    func logLines(http: Bool) -> String {
+        http ? "  option httplog\n  log-format \(LogFormat.http)\n" : "  option tcplog\n  log-format \(LogFormat.tcp)\n"
+    }
+
+    func checkOptions() throws(HAProxyConfigError) {
+        guard HAProxyText.isHost(options.bindAddress) else {
+            throw HAProxyConfigError(code: .unsafeValue, message: "the bind address '\(HAProxyText.comment(options.bindAddress))' is not an IPv4 address or host name")
+        }
+        guard Self.isSafePath(options.socketDirectory) else {
+            throw HAProxyConfigError(code: .unsafeValue, message: "the socket directory '\(HAProxyText.comment(options.socketDirectory))' must be an absolute path of letters, digits, '/', '.', '_' and '-'")
+        }
+        guard (1...65535).contains(options.virtualHostsPort) else {
+            throw HAProxyConfigError(code: .invalidGateway, message: "the virtual hosts port \(options.virtualHostsPort) is outside 1-65535")
+        }
+    }
+
+    /// Absolute paths of `[A-Za-z0-9/._-]`, short enough for a unix socket with a 48-character id.
+    static func isSafePath(_ path: String) -> Bool {
+        path.hasPrefix("/") && path.utf8.count <= 48
+            && path.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || "/._-".utf8.contains($0) }
+    }
+
+    struct WeightError: Error { var message: String }
+
+    /// Vamp's weight rule: explicit weights stay; routes without one share the remainder
+    /// equally (the last takes the rounding rest). Weights must end up totalling 100 (or 0).
+    static func resolveWeights(_ weights: [Int?]) throws(WeightError) -> [Int] {
+        let explicit = weights.compactMap { $0 }.reduce(0, +)
+        let missing = weights.filter { $0 == nil }.count
+        if explicit > 100 { throw WeightError(message: "route weights total \(explicit)%; they may not exceed 100%") }
+        if missing == 0 {
+            if explicit != 100 && explicit != 0 {
+                throw WeightError(message: "route weights total \(explicit)%; they must total 100% (or 0%)")
+            }
+            return weights.map { $0! }
+        }
+        let share = (100 - explicit) / missing
+        var remaining = 100 - explicit
+        var seen = 0
+        return weights.map { weight in
+            if let weight { return weight }
+            seen += 1
+            if seen == missing { return remaining }
+            remaining -= share
+            return share
+        }
+    }
+}
