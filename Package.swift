@@ -69,7 +69,7 @@ targets.append(.testTarget(
 // MARK: - Benchmarks: release-mode timing of the user-facing figures (Documentation/performance.md)
 targets.append(.executableTarget(
     name: "vamp-benchmarks",
-    dependencies: ["VampDSL", "VampModel", .product(name: "Yams", package: "Yams")],
+    dependencies: ["VampDSL", "VampModel", "HAProxyConfigGen", .product(name: "Yams", package: "Yams")],
     path: "Benchmarks/VampBenchmarks",
     swiftSettings: swiftSettings))
 

@@ -3,6 +3,7 @@
 // Prints artifacts per second (best and median of the rounds) and the peak resident memory.
 import Foundation
 import VampDSL
+import HAProxyConfigGen
 import VampModel
 import Yams
 
@@ -111,6 +112,51 @@ func benchmarkDSL(documents count: Int, rounds: Int) throws {
     print(String(format: "peak resident memory: %.1f MB", peakResidentMegabytes()))
 }
 
+/// Gateways with two routes each, one of them conditional, with two targets per route.
+func benchmarkGateways(_ count: Int) -> [Gateway] {
+    (0..<count).map { i in
+        Gateway(name: "shop-\(i)/\(10_000 + i)", port: GatewayPort(number: 10_000 + i), sticky: i % 3 == 0 ? .route : nil, routes: [
+            Route(path: "shop-\(i)/web/web:1.0/web", weight: Percentage(90),
+                  targets: [.instance(name: "shop-\(i)-a", host: "10.0.\(i % 250).1", port: 31_000 + i % 1000), .instance(name: "shop-\(i)-b", host: "10.0.\(i % 250).2", port: 31_000 + i % 1000)]),
+            Route(path: "shop-\(i)/web/web:1.1/web", weight: Percentage(10), condition: .inline(Condition(definition: "user-agent == Firefox and has cookie beta-\(i)")),
+                  conditionStrength: Percentage(50), targets: [.instance(name: "shop-\(i)-c", host: "10.0.\(i % 250).3", port: 32_000 + i % 1000)]),
+        ])
+    }
+}
+
+func benchmarkHAProxy(counts: [Int], rounds: Int) throws {
+    let generator = HAProxyConfigurationGenerator(options: .init(socketDirectory: "/tmp/vamp-bench-sockets"))
+    let base = try HAProxyBaseConfiguration().render()
+    print("| gateways | render (best of \(rounds)) | per gateway | config size | haproxy -c | render / haproxy -c |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for count in counts {
+        let gateways = benchmarkGateways(count)
+        var best = Double.infinity
+        var text = ""
+        for _ in 0..<rounds {
+            let start = ContinuousClock.now
+            text = try generator.render(gateways)
+            best = min(best, (ContinuousClock.now - start).seconds)
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-bench-\(count).cfg")
+        try (base + text).write(to: file, atomically: true, encoding: .utf8)
+        var check = Double.infinity
+        for _ in 0..<max(1, min(rounds, count >= 10_000 ? 2 : rounds)) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
+            process.arguments = ["-c", "-q", "-f", file.path]
+            let start = ContinuousClock.now
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { fatalError("haproxy -c rejected \(file.path)") }
+            check = min(check, (ContinuousClock.now - start).seconds)
+        }
+        print(String(format: "| %d | %.1f ms | %.1f µs | %.1f MB | %.1f ms | %.1f%% |", count, best * 1000, best / Double(count) * 1e6,
+                     Double(text.utf8.count) / 1e6, check * 1000, best / check * 100))
+    }
+    print(String(format: "peak resident memory of the benchmark process: %.1f MB", peakResidentMegabytes()))
+}
+
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
@@ -133,6 +179,16 @@ case "phases":
     start = ContinuousClock.now
     for d in read { _ = d.validate() }
     print("validate", Double(documents.count) / (ContinuousClock.now - start).seconds)
+case "render":
+    let gateways = benchmarkGateways(option("--gateways", default: 10_000))
+    let generator = HAProxyConfigurationGenerator(options: .init(socketDirectory: "/tmp/vamp-bench-sockets"))
+    for _ in 0..<option("--rounds", default: 5) {
+        let start = ContinuousClock.now
+        let text = try generator.render(gateways)
+        print(String(format: "render %d gateways: %.1f ms (%d bytes)", gateways.count, (ContinuousClock.now - start).seconds * 1000, text.utf8.count))
+    }
+case "haproxy":
+    try benchmarkHAProxy(counts: [100, 1_000, 10_000], rounds: option("--rounds", default: 5))
 case "dsl":
     try benchmarkDSL(documents: option("--documents", default: 10_000), rounds: option("--rounds", default: 5))
 default:

@@ -4,7 +4,12 @@ import VampModel
 /// the text after `acl <id>`.
 struct ACL: Hashable {
     let definition: String
-    var id: String { String(Names.lookupName(kind: "acl", name: definition).prefix(16)) }
+    let id: String
+
+    init(definition: String) {
+        self.definition = definition
+        self.id = String(Names.lookupName(kind: "acl", name: definition).prefix(16))
+    }
 }
 
 /// A condition turned into HAProxy terms: `use_backend X if <term1> or <term2> …`, each term a

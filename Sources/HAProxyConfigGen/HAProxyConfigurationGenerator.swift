@@ -39,13 +39,18 @@ public struct HAProxyConfigurationGenerator: Sendable {
     /// rewrites inline; unweighted routes share what the weighted ones leave.
     public func render(_ gateways: [Gateway]) throws(HAProxyConfigError) -> String {
         try checkOptions()
-        let ordered = gateways.sorted { lhs, rhs in
-            let l = lhs.name.split(separator: "/").count, r = rhs.name.split(separator: "/").count
-            return l != r ? l < r : lhs.name < rhs.name
+        let keyed: [(segments: Int, gateway: Gateway)] = gateways.map { gateway in
+            var segments = 1
+            for byte in gateway.name.utf8 where byte == UInt8(ascii: "/") { segments += 1 }
+            return (segments, gateway)
         }
+        let ordered: [Gateway] = keyed
+            .sorted { $0.segments != $1.segments ? $0.segments < $1.segments : $0.gateway.name < $1.gateway.name }
+            .map(\.gateway)
         var ports: [Int: String] = [:]
         var virtualHosts: [String: Gateway] = [:]
         var out = ""
+        out.reserveCapacity(ordered.count * 4500)
         for gateway in ordered {
             guard (1...65535).contains(gateway.port.number) else {
                 throw HAProxyConfigError(code: .invalidGateway, message: "port \(gateway.port.number) is not assigned; give the gateway a port 1-65535", gateway: gateway.name)
@@ -69,7 +74,7 @@ public struct HAProxyConfigurationGenerator: Sendable {
                 }
                 virtualHosts[host.lowercased()] = gateway
             }
-            out += try render(gateway)
+            try render(gateway, into: &out)
         }
         if !virtualHosts.isEmpty { out += renderVirtualHosts(ordered.filter { !$0.virtualHosts.isEmpty }) }
         return out
@@ -85,7 +90,7 @@ public struct HAProxyConfigurationGenerator: Sendable {
         var strength: Int
     }
 
-    func render(_ gateway: Gateway) throws(HAProxyConfigError) -> String {
+    func render(_ gateway: Gateway, into out: inout String) throws(HAProxyConfigError) {
         let g = gateway.lookupName
         let mode = gateway.port.type.rawValue
         let http = gateway.port.type == .http
@@ -124,7 +129,7 @@ public struct HAProxyConfigurationGenerator: Sendable {
             throw HAProxyConfigError(code: .invalidGateway, message: "sticky sessions need an http gateway", gateway: gateway.name)
         }
 
-        var out = "\n# gateway \(HAProxyText.comment(gateway.name)) (\(gateway.port))\n"
+        out += "\n# gateway \(HAProxyText.comment(gateway.name)) (\(gateway.port))\n"
         // Public frontend.
         out += "frontend \(g)\n"
         out += "  bind \(options.bindAddress):\(gateway.port.number)\n"
@@ -177,15 +182,14 @@ public struct HAProxyConfigurationGenerator: Sendable {
             out += "  mode \(mode)\n"
             out += logLines(http: http)
             out += "  default_backend \(route.id)\n"
-            out += try renderRouteBackend(route, gateway: gateway)
+            try renderRouteBackend(route, gateway: gateway, into: &out)
         }
-        return out
     }
 
-    func renderRouteBackend(_ rendered: RenderedRoute, gateway: Gateway) throws(HAProxyConfigError) -> String {
+    func renderRouteBackend(_ rendered: RenderedRoute, gateway: Gateway, into out: inout String) throws(HAProxyConfigError) {
         let route = rendered.route
         let http = gateway.port.type == .http
-        var out = "\nbackend \(rendered.id)\n"
+        out += "\nbackend \(rendered.id)\n"
         out += "  mode \(gateway.port.type.rawValue)\n"
         let balance = route.balance.flatMap { $0 == "default" ? nil : $0 } ?? (http ? "roundrobin" : "leastconn")
         guard Validation.balanceAlgorithms.contains(balance) else {
@@ -230,7 +234,6 @@ public struct HAProxyConfigurationGenerator: Sendable {
             let cookie = http ? " cookie \(String(name.prefix(16)))" : ""
             out += "  server \(name) \(address)\(cookie) weight 100 check\n"
         }
-        return out
     }
 
     func renderVirtualHosts(_ gateways: [Gateway]) -> String {

@@ -12,11 +12,23 @@ enum HAProxyText {
 
     /// A DNS name or IPv4 address.
     static func isHost(_ text: String) -> Bool {
-        guard !text.isEmpty, text.utf8.count <= 253 else { return false }
-        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D }
+        let bytes = text.utf8
+        guard !bytes.isEmpty, bytes.count <= 253 else { return false }
+        var labelLength = 0
+        var previous: UInt8 = UInt8(ascii: ".")
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                if labelLength == 0 || previous == UInt8(ascii: "-") { return false }
+                labelLength = 0
+            } else {
+                let alphanumeric = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                guard alphanumeric || (byte == UInt8(ascii: "-") && labelLength > 0) else { return false }
+                labelLength += 1
+                if labelLength > 63 { return false }
+            }
+            previous = byte
         }
+        return labelLength > 0 && previous != UInt8(ascii: "-")
     }
 
     /// Printable ASCII or any non-ASCII scalar, no control characters (newline, CR, tab, NUL, DEL).
@@ -41,6 +53,7 @@ enum HAProxyText {
 
     /// Text safe inside a `#` comment: one line, printable.
     static func comment(_ text: String) -> String {
-        String(text.unicodeScalars.map { isSingleLine(String($0)) ? Character($0) : "?" }.prefix(200))
+        if text.utf8.count <= 200, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
+        return String(text.unicodeScalars.map { isSingleLine(String($0)) ? Character($0) : "?" }.prefix(200))
     }
 }

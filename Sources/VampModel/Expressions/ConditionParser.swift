@@ -212,62 +212,86 @@ enum ConditionLexer {
     ]
 
     static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
-        !(scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F || "()!&|=<>\"'#".unicodeScalars.contains(scalar))
+        if scalar.isASCII { return isWordByte(UInt8(scalar.value)) }
+        return !(scalar.properties.isWhitespace || (0x80..<0xA0).contains(scalar.value))
     }
 
+    /// ASCII bytes that may be part of a word: printable, not space, not an operator character.
+    static func isWordByte(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte != 0x7F && !"()!&|=<>\"'#".utf8.contains(byte)
+    }
+
+    /// Splits on UTF-8 bytes: every delimiter is ASCII, and non-ASCII text only occurs inside
+    /// words and quoted values (columns count Unicode scalars, as in error messages).
     static func tokenize(_ text: String) throws(ConditionSyntaxError) -> [Token] {
-        let scalars = Array(text.unicodeScalars)
+        // Control characters, including Unicode line separators, are never allowed.
+        for (offset, scalar) in text.unicodeScalars.enumerated()
+        where scalar.value < 0x20 && scalar != " " && scalar != "\t" || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}" {
+            throw ConditionSyntaxError(message: "the condition contains a control character (U+\(String(scalar.value, radix: 16, uppercase: true))); conditions are one line of text", column: offset + 1)
+        }
+        let bytes = Array(text.utf8)
         var tokens: [Token] = []
         var i = 0
-        while i < scalars.count {
-            let scalar = scalars[i]
-            let column = i + 1
-            if scalar == " " || scalar == "\t" {
-                i += 1
-                continue
-            }
-            if scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\u{2028}" || scalar == "\u{2029}" {
-                throw ConditionSyntaxError(message: "the condition contains a control character (U+\(String(scalar.value, radix: 16, uppercase: true))); conditions are one line of text", column: column)
-            }
-            switch scalar {
-            case "(", ")":
-                tokens.append(Token(kind: .symbol, text: String(scalar), column: column))
-                i += 1
-            case "&", "|", "=", "!":
-                let nextScalar = i + 1 < scalars.count ? scalars[i + 1] : nil
-                if scalar == "!" && nextScalar == "=" || (scalar == "&" || scalar == "|" || scalar == "=") && nextScalar == scalar {
-                    tokens.append(Token(kind: .symbol, text: String(scalar) + String(nextScalar!), column: column))
-                    i += 2
-                } else {
-                    tokens.append(Token(kind: .symbol, text: String(scalar), column: column))
-                    i += 1
+        var column = 1  // scalar column of bytes[i]
+        func advance(to end: Int) {
+            for byte in bytes[i..<end] where byte & 0xC0 != 0x80 { column += 1 }
+            i = end
+        }
+        func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        while i < bytes.count {
+            let byte = bytes[i]
+            let start = column
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                advance(to: i + 1)
+            case UInt8(ascii: "("), UInt8(ascii: ")"):
+                tokens.append(Token(kind: .symbol, text: string(i..<(i + 1)), column: start))
+                advance(to: i + 1)
+            case UInt8(ascii: "&"), UInt8(ascii: "|"), UInt8(ascii: "="), UInt8(ascii: "!"):
+                let next = i + 1 < bytes.count ? bytes[i + 1] : 0
+                let double = byte == UInt8(ascii: "!") ? next == UInt8(ascii: "=") : next == byte
+                let end = i + (double ? 2 : 1)
+                tokens.append(Token(kind: .symbol, text: string(i..<end), column: start))
+                advance(to: end)
+            case UInt8(ascii: "<"):
+                guard let close = bytes[(i + 1)...].firstIndex(of: UInt8(ascii: ">")) else {
+                    throw ConditionSyntaxError(message: "a raw ACL opened with '<' is not closed with '>'", column: start)
                 }
-            case "<":
-                guard let close = scalars[(i + 1)...].firstIndex(of: ">") else {
-                    throw ConditionSyntaxError(message: "a raw ACL opened with '<' is not closed with '>'", column: column)
+                let body = String(string((i + 1)..<close).trimmedSpaces)
+                if body.isEmpty { throw ConditionSyntaxError(message: "the raw ACL between '<' and '>' is empty", column: start) }
+                tokens.append(Token(kind: .raw, text: body, column: start))
+                advance(to: close + 1)
+            case UInt8(ascii: ">"):
+                throw ConditionSyntaxError(message: "'>' without an opening '<'", column: start)
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                guard let close = bytes[(i + 1)...].firstIndex(of: byte) else {
+                    throw ConditionSyntaxError(message: "the quoted value starting here is not closed with \(Character(Unicode.Scalar(byte)))", column: start)
                 }
-                var body = String(String.UnicodeScalarView(scalars[(i + 1)..<close]))
-                body = String(body.trimmedSpaces)
-                if body.isEmpty { throw ConditionSyntaxError(message: "the raw ACL between '<' and '>' is empty", column: column) }
-                tokens.append(Token(kind: .raw, text: body, column: column))
-                i = close + 1
-            case ">":
-                throw ConditionSyntaxError(message: "'>' without an opening '<'", column: column)
-            case "\"", "'":
-                guard let close = scalars[(i + 1)...].firstIndex(of: scalar) else {
-                    throw ConditionSyntaxError(message: "the quoted value starting here is not closed with \(scalar)", column: column)
-                }
-                let body = String(String.UnicodeScalarView(scalars[(i + 1)..<close]))
-                if body.isEmpty { throw ConditionSyntaxError(message: "the quoted value is empty", column: column) }
-                tokens.append(Token(kind: .quoted, text: body, column: column))
-                i = close + 1
-            case "#":
-                throw ConditionSyntaxError(message: "'#' is not allowed in a condition (quote the value if it belongs to it)", column: column)
+                let body = string((i + 1)..<close)
+                if body.isEmpty { throw ConditionSyntaxError(message: "the quoted value is empty", column: start) }
+                tokens.append(Token(kind: .quoted, text: body, column: start))
+                advance(to: close + 1)
+            case UInt8(ascii: "#"):
+                throw ConditionSyntaxError(message: "'#' is not allowed in a condition (quote the value if it belongs to it)", column: start)
             default:
                 var j = i
-                while j < scalars.count, isWordScalar(scalars[j]) { j += 1 }
-                tokens.append(Token(kind: .word, text: String(String.UnicodeScalarView(scalars[i..<j])), column: column))
-                i = j
+                while j < bytes.count, bytes[j] >= 0x80 || isWordByte(bytes[j]) { j += 1 }
+                // Non-ASCII whitespace ends a word too.
+                let word = string(i..<j)
+                if let cut = word.unicodeScalars.firstIndex(where: { !isWordScalar($0) }) {
+                    let prefix = String(word.unicodeScalars[..<cut])
+                    if prefix.isEmpty {
+                        throw ConditionSyntaxError(message: "unexpected character U+\(String(word.unicodeScalars[cut].value, radix: 16, uppercase: true))", column: start)
+                    }
+                    tokens.append(Token(kind: .word, text: prefix, column: start))
+                    advance(to: i + prefix.utf8.count)
+                    // Skip the whitespace scalar.
+                    let skip = String(word.unicodeScalars[cut]).utf8.count
+                    advance(to: i + skip)
+                } else {
+                    tokens.append(Token(kind: .word, text: word, column: start))
+                    advance(to: j)
+                }
             }
         }
         return tokens
