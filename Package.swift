@@ -60,6 +60,7 @@ targets.append(.testTarget(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
     ],
     swiftSettings: swiftSettings))
 
