@@ -31,7 +31,18 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
         return StoreUnderTest(store: store, tearDown: { server.remove() })
     }
 
-    static let all: [StoreFactory] = [.memory, .file, .etcd]
+    static let zooKeeper = StoreFactory(name: "ZooKeeper (real server)") {
+        let server = try await ZooKeeperServer.start()
+        let store = ZooKeeperKeyValueStore(configuration: .init(servers: [server.address]))
+        return StoreUnderTest(
+            store: store,
+            tearDown: {
+                await store.shutdown()
+                server.remove()
+            })
+    }
+
+    static let all: [StoreFactory] = [.memory, .file, .etcd, .zooKeeper]
 }
 
 /// The same assertions for every ``KeyValueStore`` implementation.
@@ -76,7 +87,7 @@ struct ConformanceTests {
     }
 
     static func setIfChanged(_ store: any KeyValueStore, base: String) async throws {
-        let key = base + "/gateways"
+        let key = base + "/set-if-changed"
         #expect(try await store.setIfChanged(key, string: "[]") == true)
         let written = try #require(try await store.get(key))
         #expect(try await store.setIfChanged(key, string: "[]") == false)

@@ -9,7 +9,7 @@ struct RestartableStore: Sendable {
     let store: any KeyValueStore
     let stop: @Sendable () -> Void
     let start: @Sendable () async throws -> Void
-    let remove: @Sendable () -> Void
+    let remove: @Sendable () async -> Void
 }
 
 /// How to start one real server and make a store on it, with a logger the store reports to.
@@ -25,7 +25,18 @@ struct ServerFactory: Sendable, CustomTestStringConvertible {
             store: store, stop: { server.stop() }, start: { try await server.start() }, remove: { server.remove() })
     }
 
-    static let all: [ServerFactory] = [.etcd]
+    static let zooKeeper = ServerFactory(name: "ZooKeeper") { logger in
+        let server = try await ZooKeeperServer.start()
+        let store = ZooKeeperKeyValueStore(configuration: .init(servers: [server.address]), logger: logger)
+        return RestartableStore(
+            store: store, stop: { server.stop() }, start: { try await server.start() },
+            remove: {
+                await store.shutdown()
+                server.remove()
+            })
+    }
+
+    static let all: [ServerFactory] = [.etcd, .zooKeeper]
 }
 
 /// Counts the log messages a store emits, to bound its reconnect attempts.
@@ -55,7 +66,16 @@ struct OutageTests {
     func reconnectsAfterRestart(_ factory: ServerFactory) async throws {
         let handler = CountingLogHandler()
         let subject = try await factory.make(Logger(label: "test", factory: { _ in handler }))
-        defer { subject.remove() }
+        do {
+            try await reconnectsAfterRestart(subject, handler: handler)
+        } catch {
+            await subject.remove()
+            throw error
+        }
+        await subject.remove()
+    }
+
+    func reconnectsAfterRestart(_ subject: RestartableStore, handler: CountingLogHandler) async throws {
         let key = KeyPath.haproxyConfiguration(namespace: "outage-\(UUID().uuidString.prefix(6))", version: "2.6")
         try await subject.store.set(key, string: "before")
         var changes = subject.store.watch(key).makeAsyncIterator()
@@ -78,7 +98,16 @@ struct OutageTests {
     @Test("changes made while the watcher was cut off end in the final value", arguments: ServerFactory.all)
     func finalValueAfterOutage(_ factory: ServerFactory) async throws {
         let subject = try await factory.make(Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        defer { subject.remove() }
+        do {
+            try await finalValueAfterOutage(subject)
+        } catch {
+            await subject.remove()
+            throw error
+        }
+        await subject.remove()
+    }
+
+    func finalValueAfterOutage(_ subject: RestartableStore) async throws {
         let key = KeyPath.haproxyConfiguration(namespace: "outage-\(UUID().uuidString.prefix(6))", version: "2.6")
         try await subject.store.set(key, string: "v0")
         var changes = subject.store.watch(key).makeAsyncIterator()
