@@ -42,7 +42,15 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
             })
     }
 
-    static let all: [StoreFactory] = [.memory, .file, .etcd, .zooKeeper]
+    static let fakeConsul = StoreFactory(name: "Consul (fake server)") {
+        let fake = try await FakeConsulServer.start()
+        fake.requireToken("secret")
+        let store = ConsulKeyValueStore(
+            configuration: .init(address: fake.address, token: "secret", datacenter: "dc1", watchWait: .seconds(2)))
+        return StoreUnderTest(store: store, tearDown: { await fake.stop() })
+    }
+
+    static let all: [StoreFactory] = [.memory, .file, .etcd, .zooKeeper, .fakeConsul]
 }
 
 /// The same assertions for every ``KeyValueStore`` implementation.

@@ -165,8 +165,11 @@ public struct EtcdKeyValueStore: KeyValueStore {
     private func followStream(_ key: String, progress: inout WatchProgress, emitter: WatchEmitter) async throws {
         var create: [String: Any] = ["key": Base64.encode(key)]
         if let revision = progress.revision { create["start_revision"] = revision + 1 }
+        // The deadline covers only the response head: once the stream is open it runs until it
+        // breaks. Kept short so that while etcd is down this loop, not the HTTP client's
+        // connection pool, paces the retries.
         let response = try await client.execute(
-            try request("/watch", ["create_request": create]), deadline: .now() + .hours(24 * 365))
+            try request("/watch", ["create_request": create]), deadline: .now() + .seconds(2))
         guard response.status == .ok else {
             throw KeyValueStoreError(
                 .serverError, "POST \(configuration.apiPrefix)/watch answered \(response.status.code)",
