@@ -1,5 +1,6 @@
 import Foundation
 import KVStores
+import Logging
 import Testing
 import VampTesting
 
@@ -24,6 +25,35 @@ struct ZooKeeperTests {
             try await waitUntil(timeout: .seconds(10), "the store to reconnect") {
                 try await store.get(key)?.string == "frontend x"
             }
+        } catch {
+            await store.shutdown()
+            server.remove()
+            throw error
+        }
+        await store.shutdown()
+        server.remove()
+    }
+
+    @Test("after the server lost the session and data, a watch starts a new session and reports the real state")
+    func newSessionAfterDataLoss() async throws {
+        let server = try await ZooKeeperServer.start()
+        let handler = CountingLogHandler()
+        let store = ZooKeeperKeyValueStore(
+            configuration: .init(servers: [server.address]), logger: Logger(label: "test", factory: { _ in handler }))
+        do {
+            let key = KeyPath.haproxyConfiguration(namespace: "zk-loss", version: "2.6")
+            try await store.set(key, string: "old")
+            var changes = store.watch(key).makeAsyncIterator()
+            #expect(try await next(&changes)?.string == "old")
+
+            server.stop()
+            try FileManager.default.removeItem(at: server.directory.url.appendingPathComponent("data"))
+            try await server.start()
+            // The server knows neither the session nor the key any more.
+            #expect(try await next(&changes, timeout: .seconds(10)) == .deleted(key: key))
+            try await store.set(key, string: "new")
+            #expect(try await next(&changes, timeout: .seconds(2))?.string == "new")
+            #expect(handler.count(containing: "starting a new") >= 1, "a new session was built")
         } catch {
             await store.shutdown()
             server.remove()

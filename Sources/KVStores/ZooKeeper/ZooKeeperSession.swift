@@ -14,6 +14,8 @@ actor ZooKeeperSession {
     private var lastZxid: Int64 = 0
     private var nextServer = 0
     private var isShutDown = false
+    /// Handshakes the server ended without an answer, in a row.
+    private var silentRejections = 0
 
     /// Watchers to wake when their path fires or the connection drops; touched from the event
     /// loop, hence a lock rather than actor state.
@@ -88,7 +90,25 @@ actor ZooKeeperSession {
                 }
                 sessionId = opened.response.sessionId
                 password = opened.response.password
+                silentRejections = 0
                 return opened
+            } catch is ZKConnectionLost {
+                // The server closed the socket without answering the ConnectRequest: it does that
+                // when our last zxid is ahead of its own (its data was reset). Twice in a row,
+                // forget the old session and history and start afresh.
+                silentRejections += 1
+                failures.append("\(address): closed the connection during the handshake")
+                if silentRejections >= 2 {
+                    logger.info(
+                        "ZooKeeper rejected the session handshake; starting a new session",
+                        metadata: ["vamp.kv.server": "\(address)"])
+                    sessionId = 0
+                    password = []
+                    lastZxid = 0
+                    connection = nil
+                    silentRejections = 0
+                    wakeAllWatchers()
+                }
             } catch {
                 failures.append("\(address): \(error)")
             }
