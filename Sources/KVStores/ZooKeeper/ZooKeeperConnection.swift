@@ -164,14 +164,9 @@ final class ZooKeeperConnection: Sendable {
                 }
             }
             .connect(host: host, port: port).get()
-        let request = frame(channel.allocator) { buffer in
-            buffer.writeInteger(Int32(0))  // protocolVersion
-            buffer.writeInteger(lastZxid)
-            buffer.writeInteger(sessionTimeout)
-            buffer.writeInteger(sessionId)
-            buffer.writeJuteBuffer(password.count == 16 ? password : [UInt8](repeating: 0, count: 16))
-            buffer.writeJuteBool(false)  // readOnly
-        }
+        let request = connectRequest(
+            channel.allocator, lastZxid: lastZxid, sessionTimeout: sessionTimeout, sessionId: sessionId,
+            password: password)
         let response: ZKConnectResponse
         do {
             response = try await withCheckedThrowingContinuation { continuation in
@@ -253,6 +248,21 @@ final class ZooKeeperConnection: Sendable {
     func close() async {
         _ = try? await request(.closeSession) { _ in }
         try? await channel.close()
+    }
+
+    /// The ConnectRequest frame (protocol 0, readOnly false); a zero session id asks for a new
+    /// session, and then the password is 16 zero bytes.
+    static func connectRequest(
+        _ allocator: ByteBufferAllocator, lastZxid: Int64, sessionTimeout: Int32, sessionId: Int64, password: [UInt8]
+    ) -> ByteBuffer {
+        frame(allocator) { buffer in
+            buffer.writeInteger(Int32(0))  // protocolVersion
+            buffer.writeInteger(lastZxid)
+            buffer.writeInteger(sessionTimeout)
+            buffer.writeInteger(sessionId)
+            buffer.writeJuteBuffer(password.count == 16 ? password : [UInt8](repeating: 0, count: 16))
+            buffer.writeJuteBool(false)  // readOnly
+        }
     }
 
     static func frame(_ allocator: ByteBufferAllocator, _ build: (inout ByteBuffer) -> Void) -> ByteBuffer {
