@@ -63,6 +63,12 @@ targets.append(.testTarget(
         .product(name: "Logging", package: "swift-log"),
     ],
     swiftSettings: swiftSettings))
+// set → watch-event latency on real etcd and ZooKeeper: `swift run -c release KVStoresLatency`
+targets.append(.executableTarget(
+    name: "KVStoresLatency",
+    dependencies: ["KVStores", "VampTesting"],
+    path: "Benchmarks/KVStoresLatency",
+    swiftSettings: swiftSettings))
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
