@@ -93,6 +93,7 @@ extension KeyValueStore {
 
 /// The changes of one watched key, as an `AsyncSequence` that never throws.
 public struct KeyValueWatch: AsyncSequence, Sendable {
+    /// Each element is the key's state after a change.
     public typealias Element = KeyValueChange
 
     let stream: AsyncStream<KeyValueChange>

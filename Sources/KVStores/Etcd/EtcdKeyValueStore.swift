@@ -162,7 +162,7 @@ public struct EtcdKeyValueStore: KeyValueStore {
     }
 
     /// Opens one watch stream and follows it until it breaks (throws) or ends.
-    private func followStream(_ key: String, progress: inout WatchProgress, emitter: WatchEmitter) async throws {
+    func followStream(_ key: String, progress: inout WatchProgress, emitter: WatchEmitter) async throws {
         var create: [String: Any] = ["key": Base64.encode(key)]
         if let revision = progress.revision { create["start_revision"] = revision + 1 }
         // The deadline covers only the response head: once the stream is open it runs until it
