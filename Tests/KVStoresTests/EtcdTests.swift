@@ -36,17 +36,16 @@ struct EtcdTests {
             let (stream, continuation) = AsyncStream<KeyValueChange>.makeStream()
             let emitter = WatchEmitter(key: key, continuation: continuation)
             // Pretend the watcher last saw revision 1, long compacted away.
-            var progress = EtcdKeyValueStore.WatchProgress(revision: 1)
+            let progress = EtcdKeyValueStore.WatchProgress(revision: 1)
             await #expect(throws: KeyValueStoreError.self) {
-                try await store.followStream(key, progress: &progress, emitter: emitter)
+                try await store.followStream(key, progress: progress, emitter: emitter)
             }
             #expect(progress.revision == nil, "the resume point is dropped after a compaction")
 
             // The next attempt starts without start_revision and delivers the current value.
             await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { [progress] in
-                    var progress = progress
-                    try await store.followStream(key, progress: &progress, emitter: emitter)
+                group.addTask {
+                    try await store.followStream(key, progress: progress, emitter: emitter)
                 }
                 var changes = stream.makeAsyncIterator()
                 #expect(await changes.next()?.string == "three")

@@ -9,6 +9,8 @@ struct RestartableStore: Sendable {
     let store: any KeyValueStore
     let stop: @Sendable () -> Void
     let start: @Sendable () async throws -> Void
+    let pause: @Sendable () -> Void
+    let resume: @Sendable () -> Void
     let remove: @Sendable () async -> Void
 }
 
@@ -20,16 +22,21 @@ struct ServerFactory: Sendable, CustomTestStringConvertible {
 
     static let etcd = ServerFactory(name: "etcd") { logger in
         let server = try await EtcdServer.start()
-        let store = EtcdKeyValueStore(configuration: .init(endpoint: server.endpoint), logger: logger)
+        let store = EtcdKeyValueStore(
+            configuration: .init(endpoint: server.endpoint, livenessCheckInterval: .milliseconds(500)), logger: logger)
         return RestartableStore(
-            store: store, stop: { server.stop() }, start: { try await server.start() }, remove: { server.remove() })
+            store: store, stop: { server.stop() }, start: { try await server.start() },
+            pause: { server.pause() }, resume: { server.resume() }, remove: { server.remove() })
     }
 
     static let zooKeeper = ServerFactory(name: "ZooKeeper") { logger in
         let server = try await ZooKeeperServer.start()
-        let store = ZooKeeperKeyValueStore(configuration: .init(servers: [server.address]), logger: logger)
+        // The shortest session the server allows (2 ticks): a frozen server is noticed in 2T/3.
+        let store = ZooKeeperKeyValueStore(
+            configuration: .init(servers: [server.address], sessionTimeout: .seconds(4)), logger: logger)
         return RestartableStore(
             store: store, stop: { server.stop() }, start: { try await server.start() },
+            pause: { server.pause() }, resume: { server.resume() },
             remove: {
                 await store.shutdown()
                 server.remove()
@@ -129,6 +136,39 @@ struct OutageTests {
             #expect(change != nil)
         }
         #expect(try await subject.store.get(key)?.string == "final")
+    }
+
+    @Test("a frozen server (SIGSTOP) is noticed, and the watch recovers once it runs again", arguments: ServerFactory.all)
+    func frozenServer(_ factory: ServerFactory) async throws {
+        let handler = CountingLogHandler()
+        let subject = try await factory.make(Logger(label: "test", factory: { _ in handler }))
+        do {
+            let key = KeyPath.haproxyConfiguration(namespace: "frozen-\(UUID().uuidString.prefix(6))", version: "2.6")
+            try await subject.store.set(key, string: "before")
+            var changes = subject.store.watch(key).makeAsyncIterator()
+            #expect(try await next(&changes)?.string == "before")
+
+            subject.pause()
+            do {
+                // The socket stays open, so only pings (ZooKeeper) or liveness reads (etcd) tell.
+                try await waitUntil(timeout: .seconds(8), "the watch to notice the frozen server") {
+                    handler.count(containing: "reconnecting") > 0
+                }
+            } catch {
+                subject.resume()
+                throw error
+            }
+            subject.resume()
+            try await writeEventually(subject.store, key, "after")
+            var last: String? = nil
+            while last != "after" {
+                last = try await next(&changes, timeout: .seconds(5))?.string
+            }
+        } catch {
+            await subject.remove()
+            throw error
+        }
+        await subject.remove()
     }
 
     /// Writes once the restarted server accepts writes (within 10 s).

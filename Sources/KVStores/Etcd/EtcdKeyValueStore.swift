@@ -21,18 +21,23 @@ public struct EtcdKeyValueStore: KeyValueStore {
         public var requestTimeout: Duration
         /// Backoff limit between reconnect attempts of a watch.
         public var maximumReconnectDelay: Duration
+        /// How often an open watch checks that etcd still answers (a read of the key with a
+        /// 2 s timeout). A watch stream alone cannot tell a quiet key from a frozen server.
+        public var livenessCheckInterval: Duration
 
         /// Creates a configuration.
         public init(
             endpoint: String = "http://127.0.0.1:2379",
             apiPrefix: String = "/v3",
             requestTimeout: Duration = .seconds(10),
-            maximumReconnectDelay: Duration = .seconds(1)
+            maximumReconnectDelay: Duration = .seconds(1),
+            livenessCheckInterval: Duration = .seconds(5)
         ) {
             self.endpoint = endpoint
             self.apiPrefix = apiPrefix
             self.requestTimeout = requestTimeout
             self.maximumReconnectDelay = maximumReconnectDelay
+            self.livenessCheckInterval = livenessCheckInterval
         }
     }
 
@@ -81,8 +86,9 @@ public struct EtcdKeyValueStore: KeyValueStore {
         return KeyPath.childNames(of: key, in: keys)
     }
 
-    private func range(_ key: String) async throws -> (entry: KeyValueEntry?, revision: Int64) {
-        let response: EtcdRangeResponse = try await call("/kv/range", ["key": Base64.encode(key)], key: key)
+    private func range(_ key: String, timeout: Duration? = nil) async throws -> (entry: KeyValueEntry?, revision: Int64) {
+        let response: EtcdRangeResponse = try await call(
+            "/kv/range", ["key": Base64.encode(key)], key: key, timeout: timeout)
         let revision = response.header?.revision?.value ?? 0
         guard let kv = response.kvs?.first else { return (nil, revision) }
         let entry = KeyValueEntry(
@@ -98,14 +104,14 @@ public struct EtcdKeyValueStore: KeyValueStore {
         return request
     }
 
-    private func call<Response: Decodable>(_ path: String, _ body: [String: Any], key: String) async throws
-        -> Response
-    {
+    private func call<Response: Decodable>(
+        _ path: String, _ body: [String: Any], key: String, timeout: Duration? = nil
+    ) async throws -> Response {
         let response: HTTPClientResponse
         let bytes: [UInt8]
         do {
             response = try await client.execute(
-                try request(path, body), timeout: .nanoseconds(configuration.requestTimeout.nanoseconds))
+                try request(path, body), timeout: .nanoseconds((timeout ?? configuration.requestTimeout).nanoseconds))
             bytes = try await response.body.bytes()
         } catch {
             throw KeyValueStoreError(
@@ -134,35 +140,68 @@ public struct EtcdKeyValueStore: KeyValueStore {
         return KeyValueWatch.running(key: key) { emitter in
             guard (try? KeyPath.validate(key, server: store.server)) != nil else { return }
             var backoff = Backoff(maximum: store.configuration.maximumReconnectDelay)
-            var progress = WatchProgress()
+            let progress = WatchProgress()
             while !Task.isCancelled {
                 do {
-                    try await store.followStream(key, progress: &progress, emitter: emitter)
+                    try await store.followStream(key, progress: progress, emitter: emitter)
                 } catch {
                     if Task.isCancelled { return }
                     store.logger.debug(
                         "etcd watch interrupted, reconnecting",
                         metadata: ["vamp.kv.key": "\(key)", "vamp.kv.error": "\(error)"])
                 }
-                if progress.connected {
-                    backoff.reset()
-                    progress.connected = false
-                }
+                if progress.takeConnected() { backoff.reset() }
                 do { try await backoff.sleep() } catch { return }
             }
         }
     }
 
-    struct WatchProgress {
+    /// How far a watch got, shared by its successive streams.
+    final class WatchProgress: Sendable {
+        private let state: LockedBox<(revision: Int64?, connected: Bool)>
+
+        init(revision: Int64? = nil) { state = LockedBox((revision, false)) }
+
         /// The store revision up to which the emitter is in sync; nil before the first sync or
         /// after a compaction.
-        var revision: Int64? = nil
-        /// True once a stream got as far as its first sync (resets the backoff).
-        var connected = false
+        var revision: Int64? {
+            get { state.withLock { $0.revision } }
+            set { state.withLock { $0.revision = newValue } }
+        }
+
+        /// Notes that a stream got as far as its first sync.
+        func markConnected() { state.withLock { $0.connected = true } }
+
+        /// True once after a stream got as far as its first sync (to reset the backoff).
+        func takeConnected() -> Bool {
+            state.withLock { state in
+                defer { state.connected = false }
+                return state.connected
+            }
+        }
+    }
+
+    /// Follows one watch stream, next to a liveness check, until either fails.
+    func followStream(_ key: String, progress: WatchProgress, emitter: WatchEmitter) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.readStream(key, progress: progress, emitter: emitter) }
+            group.addTask { try await self.checkLiveness(key) }
+            // Whichever ends first (both end only by throwing) ends the other.
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// Reads the key every `livenessCheckInterval`; throws when etcd does not answer in 2 s.
+    private func checkLiveness(_ key: String) async throws {
+        while true {
+            try await Task.sleep(for: configuration.livenessCheckInterval)
+            _ = try await range(key, timeout: .seconds(2))
+        }
     }
 
     /// Opens one watch stream and follows it until it breaks (throws) or ends.
-    func followStream(_ key: String, progress: inout WatchProgress, emitter: WatchEmitter) async throws {
+    private func readStream(_ key: String, progress: WatchProgress, emitter: WatchEmitter) async throws {
         var create: [String: Any] = ["key": Base64.encode(key)]
         if let revision = progress.revision { create["start_revision"] = revision + 1 }
         // The deadline covers only the response head: once the stream is open it runs until it
@@ -204,7 +243,7 @@ public struct EtcdKeyValueStore: KeyValueStore {
                     let (entry, revision) = try await range(key)
                     emitter.emit(entry)
                     progress.revision = revision
-                    progress.connected = true
+                    progress.markConnected()
                     synced = true
                     continue
                 }

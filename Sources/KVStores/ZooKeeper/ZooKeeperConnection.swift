@@ -167,6 +167,11 @@ final class ZooKeeperConnection: Sendable {
         let request = connectRequest(
             channel.allocator, lastZxid: lastZxid, sessionTimeout: sessionTimeout, sessionId: sessionId,
             password: password)
+        // A server that accepts TCP but never answers (frozen, overloaded) must not hang us.
+        let handshakeTimeout = channel.eventLoop.scheduleTask(
+            in: .nanoseconds(connectTimeout.nanoseconds)
+        ) { channel.close(promise: nil) }
+        defer { handshakeTimeout.cancel() }
         let response: ZKConnectResponse
         do {
             response = try await withCheckedThrowingContinuation { continuation in

@@ -69,7 +69,18 @@ public final class EtcdServer: @unchecked Sendable {
     /// Stops etcd (SIGTERM, then SIGKILL after 10 s); the ports and data stay for ``start()``.
     public func stop() {
         let process = lock.withLock { self.process }
+        if let process, process.isRunning { kill(process.pid, SIGCONT) }
         process?.stop()
+    }
+
+    /// Freezes the server (SIGSTOP): its sockets stay open but nothing answers.
+    public func pause() {
+        if let process = lock.withLock({ self.process }), process.isRunning { kill(process.pid, SIGSTOP) }
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    public func resume() {
+        if let process = lock.withLock({ self.process }), process.isRunning { kill(process.pid, SIGCONT) }
     }
 
     /// Stops etcd and deletes its data folder.

@@ -78,7 +78,18 @@ public final class ZooKeeperServer: @unchecked Sendable {
     /// Stops ZooKeeper; the port and data stay for ``start()``.
     public func stop() {
         let process = lock.withLock { self.process }
+        if let process, process.isRunning { kill(process.pid, SIGCONT) }
         process?.stop()
+    }
+
+    /// Freezes the server (SIGSTOP): its sockets stay open but nothing answers.
+    public func pause() {
+        if let process = lock.withLock({ self.process }), process.isRunning { kill(process.pid, SIGSTOP) }
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    public func resume() {
+        if let process = lock.withLock({ self.process }), process.isRunning { kill(process.pid, SIGCONT) }
     }
 
     /// Stops ZooKeeper and deletes its folder.
