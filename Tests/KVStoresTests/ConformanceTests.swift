@@ -145,6 +145,16 @@ struct ConformanceTests {
         try await store.delete(key)
         #expect(try await next(&changes) == .deleted(key: key))
 
+        // Two watches on one key both see a change.
+        var first = store.watch(key).makeAsyncIterator()
+        var second = store.watch(key).makeAsyncIterator()
+        #expect(try await next(&first) == .deleted(key: key))
+        #expect(try await next(&second) == .deleted(key: key))
+        try await store.set(key, string: "shared")
+        #expect(try await next(&first)?.string == "shared")
+        #expect(try await next(&second)?.string == "shared")
+        try await store.delete(key)
+
         // A watch on a missing key starts with .deleted.
         var missing = store.watch(key + "-missing").makeAsyncIterator()
         #expect(try await next(&missing) == .deleted(key: key + "-missing"))
