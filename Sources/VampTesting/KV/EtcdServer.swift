@@ -49,7 +49,7 @@ public final class EtcdServer: @unchecked Sendable {
                 "--initial-cluster", "vamp-test=\(peer)",
             ],
             logFile: directory.url.appendingPathComponent("etcd-\(UUID().uuidString.prefix(4)).log"),
-            installHint: "Install it with: apt-get install -y etcd-server etcd-client")
+            installHint: "Install it with: apt-get install -y etcd-server")
         lock.withLock { self.process = process }
         let port = clientPort
         do {
