@@ -42,10 +42,10 @@ let etcd = try await EtcdServer.start()
 do {
     rows.append(try await measure("etcd 3.4 (HTTP/JSON gateway)", EtcdKeyValueStore(configuration: .init(endpoint: etcd.endpoint)), changes: changes))
 } catch {
-    etcd.remove()
+    await etcd.remove()
     throw error
 }
-etcd.remove()
+await etcd.remove()
 
 let zooKeeper = try await ZooKeeperServer.start()
 let zkStore = ZooKeeperKeyValueStore(configuration: .init(servers: [zooKeeper.address]))
@@ -53,11 +53,11 @@ do {
     rows.append(try await measure("ZooKeeper 3.8 (NIO client)", zkStore, changes: changes))
 } catch {
     await zkStore.shutdown()
-    zooKeeper.remove()
+    await zooKeeper.remove()
     throw error
 }
 await zkStore.shutdown()
-zooKeeper.remove()
+await zooKeeper.remove()
 
 print("| store | changes | p50 | p90 | p99 | max |")
 print("|---|---|---|---|---|---|")

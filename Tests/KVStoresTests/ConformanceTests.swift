@@ -28,7 +28,7 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
     static let etcd = StoreFactory(name: "etcd (real server)") {
         let server = try await EtcdServer.start()
         let store = EtcdKeyValueStore(configuration: .init(endpoint: server.endpoint))
-        return StoreUnderTest(store: store, tearDown: { server.remove() })
+        return StoreUnderTest(store: store, tearDown: { await server.remove() })
     }
 
     static let zooKeeper = StoreFactory(name: "ZooKeeper (real server)") {
@@ -38,7 +38,7 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
             store: store,
             tearDown: {
                 await store.shutdown()
-                server.remove()
+                await server.remove()
             })
     }
 

@@ -52,9 +52,9 @@ struct EtcdTests {
                 group.cancelAll()
             }
         } catch {
-            server.remove()
+            await server.remove()
             throw error
         }
-        server.remove()
+        await server.remove()
     }
 }

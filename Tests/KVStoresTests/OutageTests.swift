@@ -7,7 +7,7 @@ import VampTesting
 /// A store on a real server that the test can stop and start again (same port, same data).
 struct RestartableStore: Sendable {
     let store: any KeyValueStore
-    let stop: @Sendable () -> Void
+    let stop: @Sendable () async -> Void
     let start: @Sendable () async throws -> Void
     let pause: @Sendable () -> Void
     let resume: @Sendable () -> Void
@@ -25,8 +25,8 @@ struct ServerFactory: Sendable, CustomTestStringConvertible {
         let store = EtcdKeyValueStore(
             configuration: .init(endpoint: server.endpoint, livenessCheckInterval: .milliseconds(500)), logger: logger)
         return RestartableStore(
-            store: store, stop: { server.stop() }, start: { try await server.start() },
-            pause: { server.pause() }, resume: { server.resume() }, remove: { server.remove() })
+            store: store, stop: { await server.stop() }, start: { try await server.start() },
+            pause: { server.pause() }, resume: { server.resume() }, remove: { await server.remove() })
     }
 
     static let zooKeeper = ServerFactory(name: "ZooKeeper") { logger in
@@ -35,11 +35,11 @@ struct ServerFactory: Sendable, CustomTestStringConvertible {
         let store = ZooKeeperKeyValueStore(
             configuration: .init(servers: [server.address], sessionTimeout: .seconds(4)), logger: logger)
         return RestartableStore(
-            store: store, stop: { server.stop() }, start: { try await server.start() },
+            store: store, stop: { await server.stop() }, start: { try await server.start() },
             pause: { server.pause() }, resume: { server.resume() },
             remove: {
                 await store.shutdown()
-                server.remove()
+                await server.remove()
             })
     }
 
@@ -88,7 +88,7 @@ struct OutageTests {
         var changes = subject.store.watch(key).makeAsyncIterator()
         #expect(try await next(&changes)?.string == "before")
 
-        subject.stop()
+        await subject.stop()
         try await waitUntil(timeout: .seconds(5), "the watch to notice the outage") {
             handler.count(containing: "reconnecting") > 0
         }
@@ -122,7 +122,7 @@ struct OutageTests {
         var changes = subject.store.watch(key).makeAsyncIterator()
         #expect(try await next(&changes)?.string == "v0")
 
-        subject.stop()
+        await subject.stop()
         try await subject.start()
         // Write at once, most likely before the watcher's backoff lets it reconnect.
         try await writeEventually(subject.store, key, "v1")

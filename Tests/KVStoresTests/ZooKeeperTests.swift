@@ -20,18 +20,18 @@ struct ZooKeeperTests {
             #expect(error?.description.contains(server.address) == true)
 
             // A restart drops the connection; the next call reconnects by itself.
-            server.stop()
+            await server.stop()
             try await server.start()
             try await waitUntil(timeout: .seconds(10), "the store to reconnect") {
                 try await store.get(key)?.string == "frontend x"
             }
         } catch {
             await store.shutdown()
-            server.remove()
+            await server.remove()
             throw error
         }
         await store.shutdown()
-        server.remove()
+        await server.remove()
     }
 
     @Test("after the server lost the session and data, a watch starts a new session and reports the real state")
@@ -46,7 +46,7 @@ struct ZooKeeperTests {
             var changes = store.watch(key).makeAsyncIterator()
             #expect(try await next(&changes)?.string == "old")
 
-            server.stop()
+            await server.stop()
             try FileManager.default.removeItem(at: server.directory.url.appendingPathComponent("data"))
             try await server.start()
             // The server knows neither the session nor the key any more.
@@ -56,11 +56,11 @@ struct ZooKeeperTests {
             #expect(handler.count(containing: "starting a new") >= 1, "a new session was built")
         } catch {
             await store.shutdown()
-            server.remove()
+            await server.remove()
             throw error
         }
         await store.shutdown()
-        server.remove()
+        await server.remove()
     }
 
     @Test("a stopped server gives .unavailable naming the address")

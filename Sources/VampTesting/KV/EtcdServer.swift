@@ -24,7 +24,7 @@ public final class EtcdServer: @unchecked Sendable {
         do {
             try await server.start()
         } catch {
-            server.remove()
+            await server.remove()
             throw error
         }
         return server
@@ -67,10 +67,17 @@ public final class EtcdServer: @unchecked Sendable {
     }
 
     /// Stops etcd (SIGTERM, then SIGKILL after 10 s); the ports and data stay for ``start()``.
-    public func stop() {
-        let process = lock.withLock { self.process }
-        if let process, process.isRunning { kill(process.pid, SIGCONT) }
-        process?.stop()
+    public func stop() async {
+        guard let process = lock.withLock({ self.process }) else { return }
+        if process.isRunning { kill(process.pid, SIGCONT) }
+        // ExternalProcess.stop() waits by polling; keep that off the cooperative thread pool so
+        // other tests' tasks are not starved meanwhile.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                process.stop()
+                done.resume()
+            }
+        }
     }
 
     /// Freezes the server (SIGSTOP): its sockets stay open but nothing answers.
@@ -84,8 +91,8 @@ public final class EtcdServer: @unchecked Sendable {
     }
 
     /// Stops etcd and deletes its data folder.
-    public func remove() {
-        stop()
+    public func remove() async {
+        await stop()
         directory.remove()
     }
 }

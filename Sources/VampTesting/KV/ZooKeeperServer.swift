@@ -25,7 +25,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
         do {
             try await server.start()
         } catch {
-            server.remove()
+            await server.remove()
             throw error
         }
         return server
@@ -76,10 +76,17 @@ public final class ZooKeeperServer: @unchecked Sendable {
     }
 
     /// Stops ZooKeeper; the port and data stay for ``start()``.
-    public func stop() {
-        let process = lock.withLock { self.process }
-        if let process, process.isRunning { kill(process.pid, SIGCONT) }
-        process?.stop()
+    public func stop() async {
+        guard let process = lock.withLock({ self.process }) else { return }
+        if process.isRunning { kill(process.pid, SIGCONT) }
+        // ExternalProcess.stop() waits by polling; keep that off the cooperative thread pool so
+        // other tests' tasks are not starved meanwhile.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                process.stop()
+                done.resume()
+            }
+        }
     }
 
     /// Freezes the server (SIGSTOP): its sockets stay open but nothing answers.
@@ -93,8 +100,8 @@ public final class ZooKeeperServer: @unchecked Sendable {
     }
 
     /// Stops ZooKeeper and deletes its folder.
-    public func remove() {
-        stop()
+    public func remove() async {
+        await stop()
         directory.remove()
     }
 }
