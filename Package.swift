@@ -13,6 +13,9 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
 ]
 
 var products: [Product] = []
@@ -45,6 +48,35 @@ targets.append(.testTarget(
     name: "HAProxyConfigGenTests",
     dependencies: ["HAProxyConfigGen", "VampModel", "VampDSL", "VampTesting"],
     resources: [.copy("Golden")],
+    swiftSettings: swiftSettings))
+
+// MARK: - KVStores: KeyValueStore protocol; memory, file, etcd v3, ZooKeeper and Consul stores
+products.append(.library(name: "KVStores", targets: ["KVStores"]))
+targets.append(.target(
+    name: "KVStores",
+    dependencies: [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "KVStoresTests",
+    dependencies: [
+        "KVStores", "VampTesting",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
+    swiftSettings: swiftSettings))
+// set → watch-event latency on real etcd and ZooKeeper: `swift run -c release KVStoresLatency`
+targets.append(.executableTarget(
+    name: "KVStoresLatency",
+    dependencies: ["KVStores", "VampTesting"],
+    path: "Benchmarks/KVStoresLatency",
     swiftSettings: swiftSettings))
 
 // MARK: - VampTesting: fixtures that start real servers for tests

@@ -1,0 +1,155 @@
+/// One stored value and the store's version of it.
+public struct KeyValueEntry: Sendable, Hashable {
+    /// The full key, for example `/vamp/acme/gateways/haproxy/2.6/configuration`.
+    public var key: String
+    /// The stored bytes.
+    public var value: [UInt8]
+    /// The store's version of this value: etcd's `mod_revision`, ZooKeeper's `mzxid`, Consul's
+    /// `ModifyIndex`, a counter in the memory store, the modification time in the file store.
+    /// It only grows while the key exists; compare versions of the same store only.
+    public var version: UInt64
+
+    /// Creates an entry.
+    public init(key: String, value: [UInt8], version: UInt64) {
+        self.key = key
+        self.value = value
+        self.version = version
+    }
+
+    /// The value decoded as UTF-8 (invalid sequences are replaced).
+    public var string: String { String(decoding: value, as: UTF8.self) }
+}
+
+/// What a watch reports: the key's current value, or that it does not exist.
+public enum KeyValueChange: Sendable, Hashable {
+    /// The key holds this value.
+    case value(KeyValueEntry)
+    /// The key does not exist (it was deleted or was never written).
+    case deleted(key: String)
+
+    /// The value's bytes, or nil when the key does not exist.
+    public var bytes: [UInt8]? {
+        if case .value(let entry) = self { return entry.value }
+        return nil
+    }
+
+    /// The value as UTF-8 text, or nil when the key does not exist.
+    public var string: String? {
+        if case .value(let entry) = self { return entry.string }
+        return nil
+    }
+}
+
+/// A key-value store that Vamp writes gateway configurations into and gateway agents watch.
+///
+/// Keys are absolute, `/`-separated paths (see ``KeyPath``). A key may hold a value and have
+/// children at the same time (as in ZooKeeper). Every implementation passes the same conformance
+/// suite; the etcd and ZooKeeper ones are also tested against real servers during outages.
+public protocol KeyValueStore: Sendable {
+    /// Reads a key; nil when it does not exist.
+    func get(_ key: String) async throws -> KeyValueEntry?
+
+    /// Writes `value` to `key`, creating the key (and, where the store needs them, its parents).
+    func set(_ key: String, value: [UInt8]) async throws
+
+    /// Deletes `key`. Deleting a key that does not exist is not an error.
+    func delete(_ key: String) async throws
+
+    /// The names (last path component, not full keys) of the direct children of `key`, sorted.
+    /// A child is listed when it or anything below it exists. Empty when there are none.
+    func children(of key: String) async throws -> [String]
+
+    /// Watches one key.
+    ///
+    /// The sequence first yields the key's current state, then every change (a value or a
+    /// deletion). Consecutive identical states are reported once. When the server goes away the
+    /// watch reconnects by itself with bounded exponential backoff and, once reconnected, yields
+    /// the key's state as it is then, so the last value written during an outage is never lost
+    /// (intermediate values may be). It ends only when the consuming task is cancelled.
+    func watch(_ key: String) -> KeyValueWatch
+}
+
+extension KeyValueStore {
+    /// Writes `value` to `key` unless the key already holds exactly these bytes.
+    /// - Returns: true when it wrote, false when the stored bytes were already equal.
+    @discardableResult
+    public func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool {
+        if let current = try await get(key), current.value == value { return false }
+        try await set(key, value: value)
+        return true
+    }
+
+    /// Writes UTF-8 text to `key`.
+    public func set(_ key: String, string: String) async throws {
+        try await set(key, value: Array(string.utf8))
+    }
+
+    /// Writes UTF-8 text to `key` unless the key already holds exactly that text.
+    @discardableResult
+    public func setIfChanged(_ key: String, string: String) async throws -> Bool {
+        try await setIfChanged(key, value: Array(string.utf8))
+    }
+}
+
+/// The changes of one watched key, as an `AsyncSequence` that never throws.
+public struct KeyValueWatch: AsyncSequence, Sendable {
+    /// Each element is the key's state after a change.
+    public typealias Element = KeyValueChange
+
+    let stream: AsyncStream<KeyValueChange>
+
+    init(_ stream: AsyncStream<KeyValueChange>) { self.stream = stream }
+
+    /// Builds a watch whose changes come from `produce`, run in a task that is cancelled when the
+    /// consumer stops iterating. `produce` reports states through the ``WatchEmitter``, which drops
+    /// consecutive duplicates.
+    static func running(
+        key: String,
+        _ produce: @escaping @Sendable (WatchEmitter) async -> Void
+    ) -> KeyValueWatch {
+        let (stream, continuation) = AsyncStream<KeyValueChange>.makeStream(bufferingPolicy: .unbounded)
+        let emitter = WatchEmitter(key: key, continuation: continuation)
+        // The watch owns this task: it lives exactly as long as the consumer iterates.
+        let task = Task {
+            await produce(emitter)
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return KeyValueWatch(stream)
+    }
+
+    /// The iterator.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncStream<KeyValueChange>.AsyncIterator
+
+        /// The next change, or nil when the watch has ended (the task was cancelled).
+        public mutating func next() async -> KeyValueChange? { await base.next() }
+    }
+
+    /// Makes the iterator.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: stream.makeAsyncIterator()) }
+}
+
+/// Passes watch states to the consumer, dropping a state equal to the last one passed.
+final class WatchEmitter: Sendable {
+    let key: String
+    private let continuation: AsyncStream<KeyValueChange>.Continuation
+    private let last = LockedBox<[UInt8]??>(nil)
+
+    init(key: String, continuation: AsyncStream<KeyValueChange>.Continuation) {
+        self.key = key
+        self.continuation = continuation
+    }
+
+    /// Reports the key's state: its value, or nil when it does not exist.
+    func emit(_ entry: KeyValueEntry?) {
+        let bytes: [UInt8]? = entry?.value
+        let isNew = last.withLock { last -> Bool in
+            if let previous = last, previous == bytes { return false }
+            last = .some(bytes)
+            return true
+        }
+        guard isNew else { return }
+        if let entry { continuation.yield(.value(entry)) } else { continuation.yield(.deleted(key: key)) }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A key-value store in a local folder: one file per key, for a server and an agent on one
+/// machine.
+///
+/// The file name is the key, percent-encoded (`/vamp/a` → `%2Fvamp%2Fa`), so a key can hold a
+/// value and have children at the same time. Writes go to a temporary file in the same folder
+/// that is then renamed over the old one, so a reader never sees half a value. Watches poll the
+/// file (every 100 ms by default).
+public struct FileKeyValueStore: KeyValueStore {
+    /// The folder holding one file per key.
+    public let root: URL
+    /// How often a watch reads its file.
+    public let pollInterval: Duration
+
+    /// Creates a store in `root`, creating the folder if needed.
+    public init(root: URL, pollInterval: Duration = .milliseconds(100)) throws(KeyValueStoreError) {
+        self.root = root
+        self.pollInterval = pollInterval
+        do {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        } catch {
+            throw KeyValueStoreError(
+                .io, "cannot create the store folder: \(error)", server: root.path)
+        }
+    }
+
+    private var server: String { root.path }
+
+    static func fileName(for key: String) -> String {
+        var name = ""
+        for byte in key.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+                name.append(Character(UnicodeScalar(byte)))
+            default:
+                name += String(format: "%%%02X", byte)
+            }
+        }
+        return name
+    }
+
+    static func key(forFileName name: String) -> String? {
+        guard name.hasPrefix("%2F") else { return nil }
+        return name.removingPercentEncoding
+    }
+
+    private func url(for key: String) -> URL { root.appendingPathComponent(Self.fileName(for: key)) }
+
+    public func get(_ key: String) throws(KeyValueStoreError) -> KeyValueEntry? {
+        try KeyPath.validate(key, server: server)
+        return try read(key)
+    }
+
+    private func read(_ key: String) throws(KeyValueStoreError) -> KeyValueEntry? {
+        let path = url(for: key).path
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            if FileManager.default.fileExists(atPath: path) {
+                throw KeyValueStoreError(.io, "cannot open \(path) for reading", server: server, key: key)
+            }
+            return nil
+        }
+        defer { try? handle.close() }
+        do {
+            var info = stat()
+            fstat(handle.fileDescriptor, &info)
+            let version = UInt64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_mtim.tv_nsec)
+            let data = try handle.readToEnd() ?? Data()
+            return KeyValueEntry(key: key, value: Array(data), version: version)
+        } catch {
+            throw KeyValueStoreError(.io, "cannot read \(path): \(error)", server: server, key: key)
+        }
+    }
+
+    public func set(_ key: String, value: [UInt8]) throws(KeyValueStoreError) {
+        try KeyPath.validate(key, server: server)
+        let target = url(for: key)
+        let temporary = root.appendingPathComponent(".tmp-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: Data(value)) else {
+            throw KeyValueStoreError(
+                .io, "cannot write \(temporary.path); check that the folder is writable", server: server, key: key)
+        }
+        guard rename(temporary.path, target.path) == 0 else {
+            let code = errno
+            try? FileManager.default.removeItem(at: temporary)
+            throw KeyValueStoreError(
+                .io, "cannot rename \(temporary.path) to \(target.path): errno \(code)", server: server, key: key)
+        }
+    }
+
+    public func delete(_ key: String) throws(KeyValueStoreError) {
+        try KeyPath.validate(key, server: server)
+        if unlink(url(for: key).path) != 0 && errno != ENOENT {
+            throw KeyValueStoreError(.io, "cannot delete \(url(for: key).path): errno \(errno)", server: server, key: key)
+        }
+    }
+
+    public func children(of key: String) throws(KeyValueStoreError) -> [String] {
+        try KeyPath.validate(key, server: server, allowRoot: true)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: root.path)
+        } catch {
+            throw KeyValueStoreError(.io, "cannot list \(root.path): \(error)", server: server, key: key)
+        }
+        return KeyPath.childNames(of: key, in: names.compactMap(Self.key(forFileName:)))
+    }
+
+    public func watch(_ key: String) -> KeyValueWatch {
+        let store = self
+        return KeyValueWatch.running(key: key) { emitter in
+            guard (try? KeyPath.validate(key, server: store.server)) != nil else { return }
+            while !Task.isCancelled {
+                do {
+                    emitter.emit(try store.read(key))
+                } catch {
+                    // A read error (say, a folder made unreadable) is retried at the next poll.
+                }
+                try? await Task.sleep(for: store.pollInterval)
+            }
+        }
+    }
+}

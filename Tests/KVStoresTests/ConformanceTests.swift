@@ -1,0 +1,196 @@
+import Foundation
+import KVStores
+import Testing
+import VampTesting
+
+/// A store under test plus what to do when the test is over (stop its server).
+struct StoreUnderTest: Sendable {
+    let store: any KeyValueStore
+    let tearDown: @Sendable () async -> Void
+}
+
+/// How to make one kind of store for the conformance suite.
+struct StoreFactory: Sendable, CustomTestStringConvertible {
+    let name: String
+    let make: @Sendable () async throws -> StoreUnderTest
+    var testDescription: String { name }
+
+    static let memory = StoreFactory(name: "memory") {
+        StoreUnderTest(store: InMemoryKeyValueStore(), tearDown: {})
+    }
+
+    static let file = StoreFactory(name: "file") {
+        let folder = try TemporaryDirectory(prefix: "vamp-kv-file")
+        let store = try FileKeyValueStore(root: folder.url, pollInterval: .milliseconds(20))
+        return StoreUnderTest(store: store, tearDown: { folder.remove() })
+    }
+
+    static let etcd = StoreFactory(name: "etcd (real server)") {
+        let server = try await EtcdServer.start()
+        let store = EtcdKeyValueStore(configuration: .init(endpoint: server.endpoint))
+        return StoreUnderTest(store: store, tearDown: { await server.remove() })
+    }
+
+    static let zooKeeper = StoreFactory(name: "ZooKeeper (real server)") {
+        let server = try await ZooKeeperServer.start()
+        let store = ZooKeeperKeyValueStore(configuration: .init(servers: [server.address]))
+        return StoreUnderTest(
+            store: store,
+            tearDown: {
+                await store.shutdown()
+                await server.remove()
+            })
+    }
+
+    static let fakeConsul = StoreFactory(name: "Consul (fake server)") {
+        let fake = try await FakeConsulServer.start()
+        fake.requireToken("secret")
+        let store = ConsulKeyValueStore(
+            configuration: .init(address: fake.address, token: "secret", datacenter: "dc1", watchWait: .seconds(2)))
+        return StoreUnderTest(store: store, tearDown: { await fake.stop() })
+    }
+
+    static let all: [StoreFactory] = [.memory, .file, .etcd, .zooKeeper, .fakeConsul]
+}
+
+/// The same assertions for every ``KeyValueStore`` implementation.
+@Suite("KeyValueStore conformance")
+struct ConformanceTests {
+    @Test("get, set, setIfChanged, delete, children and watch behave the same", arguments: StoreFactory.all)
+    func conformance(_ factory: StoreFactory) async throws {
+        let subject = try await factory.make()
+        do {
+            let base = "/vamp/conformance-\(UUID().uuidString.prefix(8))"
+            try await Self.readWrite(subject.store, base: base)
+            try await Self.setIfChanged(subject.store, base: base)
+            try await Self.children(subject.store, base: base)
+            try await Self.invalidKeys(subject.store)
+            try await Self.watchOrdering(subject.store, base: base)
+            try await Self.binaryValues(subject.store, base: base)
+        } catch {
+            await subject.tearDown()
+            throw error
+        }
+        await subject.tearDown()
+    }
+
+    static func readWrite(_ store: any KeyValueStore, base: String) async throws {
+        let key = KeyPath.haproxyConfiguration(namespace: String(base.dropFirst(6)), version: "2.6")
+        #expect(try await store.get(key) == nil)
+        try await store.set(key, string: "frontend a")
+        let first = try #require(try await store.get(key))
+        #expect(first.string == "frontend a")
+        #expect(first.key == key)
+        try await store.set(key, string: "frontend b")
+        let second = try #require(try await store.get(key))
+        #expect(second.string == "frontend b")
+        #expect(second.version >= first.version)
+        // An empty value is a value, not a missing key.
+        try await store.set(key, value: [])
+        #expect(try await store.get(key)?.value == [])
+        try await store.delete(key)
+        #expect(try await store.get(key) == nil)
+        // Deleting a missing key is fine.
+        try await store.delete(key)
+    }
+
+    static func setIfChanged(_ store: any KeyValueStore, base: String) async throws {
+        let key = base + "/set-if-changed"
+        #expect(try await store.setIfChanged(key, string: "[]") == true)
+        let written = try #require(try await store.get(key))
+        #expect(try await store.setIfChanged(key, string: "[]") == false)
+        #expect(try await store.get(key)?.version == written.version, "no write when the bytes are equal")
+        #expect(try await store.setIfChanged(key, string: "[1]") == true)
+        #expect(try await store.get(key)?.string == "[1]")
+        try await store.delete(key)
+    }
+
+    static func children(_ store: any KeyValueStore, base: String) async throws {
+        let parent = base + "/list"
+        #expect(try await store.children(of: parent) == [])
+        try await store.set(parent + "/b/configuration", string: "x")
+        try await store.set(parent + "/a", string: "y")
+        try await store.set(parent + "/a/deeper", string: "z")
+        try await store.set(parent + "2/not-a-child", string: "w")
+        #expect(try await store.children(of: parent) == ["a", "b"])
+        #expect(try await store.children(of: parent + "/a") == ["deeper"])
+        #expect(try await store.get(parent + "/a")?.string == "y", "a key can hold a value and have children")
+        for key in [parent + "/b/configuration", parent + "/a/deeper", parent + "/a", parent + "2/not-a-child"] {
+            try await store.delete(key)
+        }
+        #expect(try await store.get(parent + "/a") == nil)
+    }
+
+    static func invalidKeys(_ store: any KeyValueStore) async throws {
+        for key in ["relative/key", "/trailing/", "/double//slash", "/dot/../parent", ""] {
+            let error = await #expect(throws: KeyValueStoreError.self) { try await store.set(key, string: "x") }
+            #expect(error?.code == .invalidKey)
+            #expect(error?.key == key)
+        }
+    }
+
+    static func watchOrdering(_ store: any KeyValueStore, base: String) async throws {
+        let key = base + "/watched/configuration"
+        try await store.set(key, string: "v0")
+        var changes = store.watch(key).makeAsyncIterator()
+        #expect(try await next(&changes)?.string == "v0", "a watch starts with the current value")
+        for value in ["v1", "v2", "v3"] {
+            try await store.set(key, string: value)
+            #expect(try await next(&changes)?.string == value)
+        }
+        try await store.delete(key)
+        #expect(try await next(&changes) == .deleted(key: key))
+        try await store.set(key, string: "v4")
+        #expect(try await next(&changes)?.string == "v4", "a deleted key can come back")
+        try await store.delete(key)
+        #expect(try await next(&changes) == .deleted(key: key))
+
+        // Two watches on one key both see a change.
+        var first = store.watch(key).makeAsyncIterator()
+        var second = store.watch(key).makeAsyncIterator()
+        #expect(try await next(&first) == .deleted(key: key))
+        #expect(try await next(&second) == .deleted(key: key))
+        try await store.set(key, string: "shared")
+        #expect(try await next(&first)?.string == "shared")
+        #expect(try await next(&second)?.string == "shared")
+        try await store.delete(key)
+
+        // A watch on a missing key starts with .deleted.
+        var missing = store.watch(key + "-missing").makeAsyncIterator()
+        #expect(try await next(&missing) == .deleted(key: key + "-missing"))
+    }
+
+    static func binaryValues(_ store: any KeyValueStore, base: String) async throws {
+        let key = base + "/binary"
+        let bytes: [UInt8] = Array(0...255) + Array("frontend é\n".utf8)
+        try await store.set(key, value: bytes)
+        #expect(try await store.get(key)?.value == bytes)
+        try await store.delete(key)
+    }
+}
+
+/// The next change within `timeout`, or a failure naming what was awaited.
+func next(
+    _ iterator: inout KeyValueWatch.AsyncIterator,
+    timeout: Duration = .seconds(5),
+    sourceLocation: SourceLocation = #_sourceLocation
+) async throws -> KeyValueChange? {
+    let box = IteratorBox(iterator)
+    defer { iterator = box.iterator }
+    return try await withThrowingTaskGroup(of: KeyValueChange?.self) { group in
+        group.addTask { await box.next() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw FixtureError("no watch change within \(timeout)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next() ?? nil
+    }
+}
+
+/// Lets a task group advance an iterator that the caller keeps using afterwards.
+final class IteratorBox: @unchecked Sendable {
+    var iterator: KeyValueWatch.AsyncIterator
+    init(_ iterator: KeyValueWatch.AsyncIterator) { self.iterator = iterator }
+    func next() async -> KeyValueChange? { await iterator.next() }
+}
