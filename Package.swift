@@ -79,6 +79,35 @@ targets.append(.executableTarget(
     path: "Benchmarks/KVStoresLatency",
     swiftSettings: swiftSettings))
 
+// MARK: - GatewayAgent: the VGA as a library (watch, validate, swap, seamless reload, logs)
+products.append(.library(name: "GatewayAgent", targets: ["GatewayAgent"]))
+targets.append(.target(
+    name: "GatewayAgent",
+    dependencies: [
+        "KVStores",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "GatewayAgentTests",
+    dependencies: ["GatewayAgent", "KVStores", "HAProxyConfigGen", "VampModel", "VampTesting"],
+    swiftSettings: swiftSettings))
+
+// MARK: - vamp-gateway-agent: the agent's host
+products.append(.executable(name: "vamp-gateway-agent", targets: ["VampGatewayAgent"]))
+targets.append(.executableTarget(
+    name: "VampGatewayAgent",
+    dependencies: [
+        "GatewayAgent", "KVStores",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
+    path: "Hosts/VampGatewayAgent",
+    swiftSettings: swiftSettings))
+
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
 targets.append(.target(name: "VampTesting", swiftSettings: swiftSettings))

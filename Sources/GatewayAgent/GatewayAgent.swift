@@ -1,0 +1,208 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import KVStores
+import Logging
+import Synchronization
+
+/// The Vamp Gateway Agent as a library: keeps a real HAProxy running on the configuration
+/// stored under one KV key, with seamless reloads and a last known good configuration.
+///
+/// `run()` starts HAProxy on the last good configuration on disk (or the base alone) before
+/// the first KV read, then for every change of the key (bursts coalesced): composes base +
+/// user fragments + KV text, does nothing when the bytes are unchanged, validates with
+/// `haproxy -c` on a temporary file, swaps it in atomically and reloads (master-worker,
+/// `SIGUSR2`). A refused configuration is never loaded; a reload whose new worker does not
+/// come up is rolled back. HAProxy is restarted if it dies. KV outages only delay updates:
+/// the watch reconnects by itself and HAProxy keeps serving meanwhile.
+public final class GatewayAgent: Sendable {
+    /// The settings.
+    public let configuration: GatewayAgentConfiguration
+    /// The counters.
+    public let metrics = AgentMetrics()
+    let store: any KeyValueStore
+    let logger: Logger
+    let haproxy: HAProxyMaster
+    private let latest = Mutex<[UInt8]?>(nil)
+
+    /// Creates an agent watching `configuration.key` in `store`.
+    public init(configuration: GatewayAgentConfiguration, store: any KeyValueStore, logger: Logger = Logger(label: "vamp.gateway-agent")) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        self.haproxy = HAProxyMaster(
+            executable: configuration.haproxyExecutable,
+            configurationFile: configuration.workDirectory.appendingPathComponent("haproxy.cfg"),
+            masterSocket: configuration.workDirectory.appendingPathComponent("master.sock").path,
+            output: configuration.haproxyOutput, logger: logger)
+    }
+
+    var configurationFile: URL { configuration.workDirectory.appendingPathComponent("haproxy.cfg") }
+
+    var base: String { configuration.baseConfiguration ?? GatewayAgentConfiguration.defaultBaseConfiguration(logPort: configuration.logPort) }
+
+    /// Runs until the task is cancelled, then stops HAProxy.
+    public func run() async throws {
+        try FileManager.default.createDirectory(at: configuration.socketDirectory, withIntermediateDirectories: true)
+        try await startHAProxy()
+        do {
+            try await serve()
+        } catch {
+            await haproxy.stop()
+            throw error
+        }
+        await haproxy.stop()
+    }
+
+    private func serve() async throws {
+        let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                for await change in store.watch(configuration.key) {
+                    switch change {
+                    case .value(let entry):
+                        latest.withLock { $0 = entry.value }
+                        metrics.update { $0.updates += 1 }
+                        signal.yield()
+                    case .deleted:
+                        logger.warning("the configuration key does not exist; keeping the running configuration", metadata: ["vamp.key": "\(configuration.key)"])
+                    }
+                }
+            }
+            group.addTask { [self] in
+                for await _ in signals {
+                    try? await Task.sleep(for: configuration.coalesceWindow)
+                    guard let text = latest.withLock({ $0 }) else { continue }
+                    await apply(String(decoding: text, as: UTF8.self))
+                }
+            }
+            group.addTask { [self] in try await superviseHAProxy() }
+            if let logPort = configuration.logPort {
+                group.addTask { [self] in
+                    try await LogForwarder(
+                        listenPort: logPort, logstash: configuration.logstash, capacity: configuration.logBufferCapacity,
+                        retryTimeout: configuration.retryTimeout, metrics: metrics, logger: logger
+                    ).run()
+                }
+            }
+            if let status = configuration.statusAddress {
+                group.addTask { [self] in try await StatusServer(host: status.host, port: status.port, agent: self).run() }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Starts HAProxy on the last good configuration, or the base alone when there is none
+    /// or it no longer validates.
+    func startHAProxy() async throws {
+        let fileManager = FileManager.default
+        if !fileManager.fileExists(atPath: configurationFile.path) || (try? haproxy.validate(configurationFile)) != nil {
+            try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
+        }
+        try await haproxy.start()
+        metrics.update { $0.haproxyStarts += 1 }
+        guard await haproxy.waitForWorker(otherThan: nil, timeout: .seconds(10)) != nil else {
+            throw GatewayAgentError("HAProxy did not start on \(configurationFile.path)")
+        }
+        metrics.update { $0.haproxyRunning = true }
+    }
+
+    /// Restarts HAProxy when it exits.
+    func superviseHAProxy() async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: .milliseconds(200))
+            if await !haproxy.isRunning {
+                metrics.update { $0.haproxyRunning = false }
+                logger.error("HAProxy exited; restarting it on the last good configuration")
+                try? await startHAProxy()
+            }
+        }
+    }
+
+    /// Base + user fragments + generated text.
+    func compose(kv: String) throws -> String {
+        var text = base
+        if let fragments = configuration.fragmentsDirectory {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: fragments.path))?.filter { $0.hasSuffix(".cfg") }.sorted() ?? []
+            for name in names {
+                text += "\n# fragment \(name)\n" + (try String(contentsOf: fragments.appendingPathComponent(name), encoding: .utf8)) + "\n"
+            }
+        }
+        return text + "\n# generated by Vamp\n" + kv + (kv.hasSuffix("\n") || kv.isEmpty ? "" : "\n")
+    }
+
+    /// Applies one configuration from the store. Returns quietly in every case; failures are
+    /// logged, counted and written to the status key.
+    func apply(_ kv: String) async {
+        let started = ContinuousClock.now
+        let composed: String
+        do {
+            composed = try compose(kv: kv)
+        } catch {
+            await report(failure: "cannot read the user fragments: \(error)")
+            return
+        }
+        let current = (try? String(contentsOf: configurationFile, encoding: .utf8)) ?? ""
+        if composed == current {
+            metrics.update { $0.unchanged += 1 }
+            return
+        }
+        let candidate = configuration.workDirectory.appendingPathComponent("haproxy.cfg.new")
+        do {
+            try Data(composed.utf8).write(to: candidate)
+            if let alerts = try haproxy.validate(candidate) {
+                metrics.update { $0.failedValidations += 1 }
+                await report(failure: "haproxy -c refused the new configuration; keeping the running one:\n\(alerts)")
+                return
+            }
+            let previousWorker = await haproxy.currentWorker()
+            // rename(2) swaps the file atomically: HAProxy never sees a half-written one.
+            guard rename(candidate.path, configurationFile.path) == 0 else {
+                throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
+            }
+            await haproxy.signalReload()
+            if await haproxy.waitForWorker(otherThan: previousWorker, timeout: configuration.reloadTimeout) != nil {
+                let seconds = (ContinuousClock.now - started).secondsValue
+                metrics.update {
+                    $0.reloads += 1
+                    $0.reloadSecondsSum += seconds
+                    $0.lastReloadSeconds = seconds
+                    $0.lastError = nil
+                }
+                logger.info("reloaded HAProxy", metadata: ["vamp.reload.seconds": "\(seconds)"])
+                await writeStatus(state: "applied", error: nil)
+            } else {
+                metrics.update { $0.failedReloads += 1 }
+                try Data(current.utf8).write(to: configurationFile, options: .atomic)
+                await haproxy.signalReload()
+                await report(failure: "the new HAProxy worker did not come up within \(configuration.reloadTimeout); went back to the previous configuration")
+            }
+        } catch {
+            await report(failure: "applying the configuration failed: \(error)")
+        }
+    }
+
+    func report(failure: String) async {
+        logger.error("\(failure)", metadata: ["vamp.key": "\(configuration.key)"])
+        metrics.update { $0.lastError = failure }
+        await writeStatus(state: "failed", error: failure)
+    }
+
+    func writeStatus(state: String, error: String?) async {
+        guard let key = configuration.statusKey else { return }
+        var object: [String: Any] = ["state": state, "time": ISO8601DateFormatter().string(from: Date())]
+        if let error { object["error"] = error }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        do {
+            try await store.set(key, value: Array(data))
+        } catch {
+            logger.warning("cannot write the agent status to the KV store: \(error)")
+        }
+    }
+}
+
+extension Duration {
+    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Settings of a gateway agent. Every field has a default that works on one machine.
+public struct GatewayAgentConfiguration: Sendable {
+    /// The KV key holding the generated HAProxy configuration.
+    public var key: String
+    /// Folder for `haproxy.cfg` (the last good configuration), the master CLI socket and the
+    /// gateways' unix sockets (`run/`).
+    public var workDirectory: URL
+    /// The HAProxy binary.
+    public var haproxyExecutable: String
+    /// The base sections (global, defaults, stats) put before the generated text. `nil` uses
+    /// ``defaultBaseConfiguration(workDirectory:logPort:statsAddress:)``.
+    public var baseConfiguration: String?
+    /// A folder of user fragments (`*.cfg`, applied in name order) put between the base and
+    /// the generated text, validated together with them.
+    public var fragmentsDirectory: URL?
+    /// How long to wait after a change for more changes before applying (bursts become one reload).
+    public var coalesceWindow: Duration
+    /// How long a new worker may take to come up after a reload before the agent goes back to
+    /// the previous configuration.
+    public var reloadTimeout: Duration
+    /// Where HAProxy's own output goes (`nil`: the agent's standard error).
+    public var haproxyOutput: URL?
+    /// Syslog receiver: UDP port on 127.0.0.1 that HAProxy logs to (`nil`: no log forwarding).
+    public var logPort: Int?
+    /// Logstash `host:port` that log lines are sent to over UDP (`nil`: lines are only counted).
+    public var logstash: (host: String, port: Int)?
+    /// Most log lines held while Logstash is slow or away; older lines are dropped first.
+    public var logBufferCapacity: Int
+    /// Pause after a Logstash error before sending again.
+    public var retryTimeout: Duration
+    /// `host:port` of the agent's `/health` and `/metrics` endpoint (`nil`: none).
+    public var statusAddress: (host: String, port: Int)?
+    /// KV key the agent writes its status to after each apply (JSON: state, error, time), so
+    /// the server can show failed reloads. `nil`: not written.
+    public var statusKey: String?
+
+    /// Creates a configuration.
+    public init(
+        key: String,
+        workDirectory: URL,
+        haproxyExecutable: String = "/usr/sbin/haproxy",
+        baseConfiguration: String? = nil,
+        fragmentsDirectory: URL? = nil,
+        coalesceWindow: Duration = .milliseconds(20),
+        reloadTimeout: Duration = .seconds(5),
+        haproxyOutput: URL? = nil,
+        logPort: Int? = nil,
+        logstash: (host: String, port: Int)? = nil,
+        logBufferCapacity: Int = 4096,
+        retryTimeout: Duration = .seconds(1),
+        statusAddress: (host: String, port: Int)? = nil,
+        statusKey: String? = nil
+    ) {
+        self.key = key
+        self.workDirectory = workDirectory
+        self.haproxyExecutable = haproxyExecutable
+        self.baseConfiguration = baseConfiguration
+        self.fragmentsDirectory = fragmentsDirectory
+        self.coalesceWindow = coalesceWindow
+        self.reloadTimeout = reloadTimeout
+        self.haproxyOutput = haproxyOutput
+        self.logPort = logPort
+        self.logstash = logstash
+        self.logBufferCapacity = logBufferCapacity
+        self.retryTimeout = retryTimeout
+        self.statusAddress = statusAddress
+        self.statusKey = statusKey
+    }
+
+    /// The folder generated configurations must use for their unix sockets.
+    public var socketDirectory: URL { workDirectory.appendingPathComponent("run") }
+
+    /// A base configuration for this agent: logs to the receiver, stats on `statsAddress`.
+    public static func defaultBaseConfiguration(logPort: Int?, statsAddress: String? = "127.0.0.1:1988") -> String {
+        var text = "global\n"
+        if let logPort { text += "  log 127.0.0.1:\(logPort) len 8192 local0\n" }
+        text += """
+          maxconn 4096
+          hard-stop-after 30s
+
+        defaults
+          log global
+          mode http
+          option dontlognull
+          option redispatch
+          retries 3
+          timeout http-request 5s
+          timeout connect 5s
+          timeout client 50s
+          timeout server 50s
+          timeout check 5s
+          default-server init-addr last,libc,none
+
+        """
+        if let statsAddress {
+            text += """
+
+            listen stats
+              bind \(statsAddress)
+              mode http
+              monitor-uri /health
+              stats enable
+              stats uri /
+
+            """
+        }
+        return text
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// HAProxy in master-worker mode (`-W`): a reload is `SIGUSR2` to the master, which starts a
+/// new worker with the listening sockets of the old one (no dropped connections; never `-st`).
+/// Also validates configurations with `haproxy -c` and talks to the master CLI.
+actor HAProxyMaster {
+    let executable: String
+    let configurationFile: URL
+    let masterSocket: String
+    let output: URL?
+    let logger: Logger
+    private var process: Process?
+
+    init(executable: String, configurationFile: URL, masterSocket: String, output: URL?, logger: Logger) {
+        self.executable = executable
+        self.configurationFile = configurationFile
+        self.masterSocket = masterSocket
+        self.output = output
+        self.logger = logger
+    }
+
+    var isRunning: Bool { process?.isRunning ?? false }
+
+    /// Starts the master on the configuration file.
+    func start() throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw GatewayAgentError("HAProxy not found at \(executable); install it (apt-get install haproxy) or pass --haproxy")
+        }
+        try? FileManager.default.removeItem(atPath: masterSocket)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-W", "-db", "-f", configurationFile.path, "-S", masterSocket]
+        if let output {
+            FileManager.default.createFile(atPath: output.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: output)
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+        }
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        logger.info("started HAProxy", metadata: ["vamp.haproxy.pid": "\(process.processIdentifier)"])
+    }
+
+    /// Waits until the master CLI answers and lists a worker.
+    func waitForWorker(otherThan previous: Int32?, timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !isRunning { return nil }
+            if let worker = currentWorker(), worker != previous { return worker }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
+    }
+
+    /// Sends `SIGUSR2`: the master re-reads the file and starts a new worker.
+    func signalReload() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGUSR2)
+    }
+
+    /// Stops the master and its workers.
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// The pid of the current worker from the master CLI's `show proc`.
+    func currentWorker() -> Int32? {
+        guard let text = try? MasterCLI.send("show proc", to: masterSocket) else { return nil }
+        var inWorkers = false
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# workers") { inWorkers = true; continue }
+            if line.hasPrefix("#") { inWorkers = false; continue }
+            if inWorkers, let pid = line.split(separator: " ").first.flatMap({ Int32($0) }) { return pid }
+        }
+        return nil
+    }
+
+    /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts.
+    nonisolated func validate(_ file: URL) throws -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-c", "-f", file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationStatus == 0 { return nil }
+        let alerts = output.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
+        return alerts.isEmpty ? output : alerts
+    }
+}
+
+/// The master CLI over its unix socket: one command, the answer until the master closes.
+enum MasterCLI {
+    static func send(_ command: String, to path: String) throws -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw GatewayAgentError("socket(AF_UNIX) failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8CString)
+        guard bytes.count <= MemoryLayout.size(ofValue: address.sun_path) else { throw GatewayAgentError("master socket path too long: \(path)") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, byte) in bytes.enumerated() { raw[i] = UInt8(bitPattern: byte) } }
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard connected == 0 else { throw GatewayAgentError("cannot connect to the HAProxy master CLI at \(path): errno \(errno)") }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let line = command + "\n"
+        _ = line.withCString { write(fd, $0, strlen($0)) }
+        shutdown(fd, Int32(SHUT_WR))
+        var result = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            result += buffer[0..<n]
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+}
+
+/// An error of the gateway agent, with what to do.
+public struct GatewayAgentError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
+    public var message: String
+    init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// `GET /health` (200 while HAProxy runs and the last configuration applied, else 503, with a
+/// JSON body) and `GET /metrics` (Prometheus text) of a gateway agent.
+struct StatusServer {
+    let host: String
+    let port: Int
+    let agent: GatewayAgent
+
+    func run() async throws {
+        let metrics = agent.metrics
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(StatusHandler(metrics: metrics))
+                }
+            }
+            .bind(host: host, port: port).get()
+        try await withTaskCancellationHandler {
+            try await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+final class StatusHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let metrics: AgentMetrics
+
+    init(metrics: AgentMetrics) { self.metrics = metrics }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let request) = unwrapInboundIn(data) else { return }
+        let status: HTTPResponseStatus
+        let body: String
+        let contentType: String
+        switch request.uri.split(separator: "?").first.map(String.init) ?? "" {
+        case "/health":
+            let snapshot = metrics.snapshot
+            let healthy = snapshot.haproxyRunning && snapshot.lastError == nil
+            status = healthy ? .ok : .serviceUnavailable
+            var error = "null"
+            if let lastError = snapshot.lastError {
+                error = "\"" + lastError.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                    .replacingOccurrences(of: "\n", with: "\\n") + "\""
+            }
+            body = "{\"haproxy\":\(snapshot.haproxyRunning ? "\"running\"" : "\"down\""),\"reloads\":\(snapshot.reloads),\"last_error\":\(error)}\n"
+            contentType = "application/json"
+        case "/metrics":
+            status = .ok
+            body = metrics.prometheus()
+            contentType = "text/plain; version=0.0.4"
+        default:
+            status = .notFound
+            body = "not found\n"
+            contentType = "text/plain"
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        headers.add(name: "Connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+    }
+}

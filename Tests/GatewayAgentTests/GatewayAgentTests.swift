@@ -1,0 +1,294 @@
+import Foundation
+import GatewayAgent
+import HAProxyConfigGen
+import KVStores
+import Testing
+import VampModel
+import VampTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The agent against a real HAProxy, real etcd and real ZooKeeper (Debian packages), with
+/// real HTTP services on loopback.
+@Suite("Gateway agent with real HAProxy and KV stores", .serialized)
+struct GatewayAgentTests {
+    /// An agent running in a task, with its own folder and a generator writing for it.
+    final class RunningAgent {
+        let agent: GatewayAgent
+        let task: Task<Void, any Error>
+        let directory: TemporaryDirectory
+        let generator: HAProxyConfigurationGenerator
+
+        init(store: any KeyValueStore, key: String, logPort: Int? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
+             fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil) throws {
+            directory = try TemporaryDirectory(prefix: "va")
+            let configuration = GatewayAgentConfiguration(
+                key: key, workDirectory: directory.url, fragmentsDirectory: fragments,
+                haproxyOutput: directory.url.appendingPathComponent("haproxy.log"),
+                logPort: logPort, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
+                retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey)
+            guard FileManager.default.isExecutableFile(atPath: configuration.haproxyExecutable) else {
+                throw FixtureError("\(configuration.haproxyExecutable) not found. Install it with: apt-get install haproxy (Scripts/test does this).")
+            }
+            agent = GatewayAgent(configuration: configuration, store: store)
+            generator = HAProxyConfigurationGenerator(options: .init(bindAddress: "127.0.0.1", socketDirectory: configuration.socketDirectory.path))
+            task = Task { [agent] in try await agent.run() }
+        }
+
+        func stop() async {
+            task.cancel()
+            _ = await task.result
+            directory.remove()
+        }
+    }
+
+    static func gateway(port: Int, _ routes: [(TestHTTPService, Int)]) -> Gateway {
+        Gateway(name: "shop", port: GatewayPort(number: port), routes: routes.map { service, weight in
+            Route(path: service.name, weight: Percentage(weight), targets: [.instance(name: service.name, host: "127.0.0.1", port: service.port)])
+        })
+    }
+
+    /// Polls until `port` answers with `service` (or the timeout), returning the elapsed time.
+    @discardableResult
+    static func waitUntilServed(by name: String, port: Int, timeout: Duration = .seconds(10)) async throws -> Duration {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < timeout {
+            if let response = try? HTTPProbe.get(port: port, timeoutSeconds: 1), response.header("X-Served-By") == name { return ContinuousClock.now - start }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw FixtureError("port \(port) was not served by \(name) within \(timeout)")
+    }
+
+    @Test("a weight change written to etcd changes the observed split within 1 s")
+    func etcdWeightChange() async throws {
+        let etcd = try await EtcdServer.start()
+        let store = EtcdKeyValueStore(configuration: .init(endpoint: etcd.endpoint))
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let port = try FreePort.next()
+        let key = KeyPath.haproxyConfiguration(namespace: "test", version: "2.6")
+        let agent = try RunningAgent(store: store, key: key)
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 100), (b, 0)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])]))
+        let elapsed = try await Self.waitUntilServed(by: "b", port: port, timeout: .seconds(1))
+        #expect(elapsed < .seconds(1))
+        let split = try (0..<100).map { _ in try HTTPProbe.get(port: port).header("X-Served-By") }
+        #expect(split.allSatisfy { $0 == "b" })
+        #expect(agent.agent.metrics.snapshot.reloads == 2)
+        await agent.stop()
+        await etcd.remove()
+    }
+
+    @Test("a weight change written to ZooKeeper is applied too")
+    func zookeeperWeightChange() async throws {
+        let zookeeper = try await ZooKeeperServer.start()
+        let store = ZooKeeperKeyValueStore(configuration: .init(servers: [zookeeper.address]))
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let port = try FreePort.next()
+        let key = KeyPath.haproxyConfiguration(namespace: "test", version: "2.6")
+        let agent = try RunningAgent(store: store, key: key)
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 100), (b, 0)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])]))
+        let elapsed = try await Self.waitUntilServed(by: "b", port: port, timeout: .seconds(1))
+        #expect(elapsed < .seconds(1))
+        await agent.stop()
+        await store.shutdown()
+        await zookeeper.remove()
+    }
+
+    @Test("an invalid configuration is refused, reported, and the old one keeps serving")
+    func invalidConfiguration() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let statusKey = "/vamp/test/gateways/haproxy/2.6/agents/test"
+        let agent = try RunningAgent(store: store, key: "/k", statusKey: statusKey)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        let running = try String(contentsOf: agent.directory.url.appendingPathComponent("haproxy.cfg"), encoding: .utf8)
+
+        try await store.set("/k", string: "frontend broken\n  bind 127.0.0.1:notaport\n")
+        try await waitUntil(timeout: .seconds(5), "the agent to refuse the configuration") { agent.agent.metrics.snapshot.failedValidations == 1 }
+        #expect(try HTTPProbe.get(port: port).header("X-Served-By") == "a")
+        #expect(try String(contentsOf: agent.directory.url.appendingPathComponent("haproxy.cfg"), encoding: .utf8) == running)
+        let status = try #require(try await store.get(statusKey)).string
+        #expect(status.contains("\"state\":\"failed\"") && status.contains("refused"), "\(status)")
+        #expect(agent.agent.metrics.snapshot.lastError?.contains("bind") == true)
+        await agent.stop()
+    }
+
+    @Test("the same configuration twice does not reload")
+    func unchanged() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let agent = try RunningAgent(store: store, key: "/k")
+        let text = try agent.generator.render([Self.gateway(port: port, [(service, 100)])])
+        try await store.set("/k", string: text)
+        try await Self.waitUntilServed(by: "a", port: port)
+        try await store.delete("/k")
+        try await store.set("/k", string: text)
+        try await waitUntil(timeout: .seconds(5), "the second update") { agent.agent.metrics.snapshot.unchanged == 1 }
+        #expect(agent.agent.metrics.snapshot.reloads == 1)
+        await agent.stop()
+    }
+
+    @Test("etcd stopped for 10 s under load: no failed request, and a change made after it returns is applied")
+    func etcdOutage() async throws {
+        let etcd = try await EtcdServer.start()
+        let store = EtcdKeyValueStore(configuration: .init(endpoint: etcd.endpoint))
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let port = try FreePort.next()
+        let key = "/vamp/test/gateways/haproxy/2.6/configuration"
+        let agent = try RunningAgent(store: store, key: key)
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 100), (b, 0)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+
+        let load = Task.detached { () -> (ok: Int, failed: Int) in
+            var ok = 0, failed = 0
+            while !Task.isCancelled {
+                if (try? HTTPProbe.get(port: port, timeoutSeconds: 2))?.status == 200 { ok += 1 } else { failed += 1 }
+            }
+            return (ok, failed)
+        }
+        await etcd.stop()
+        try await Task.sleep(for: .seconds(10))
+        try await etcd.start()
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])]))
+        try await Self.waitUntilServed(by: "b", port: port, timeout: .seconds(10))
+        load.cancel()
+        let result = await load.value
+        #expect(result.failed == 0, "\(result)")
+        #expect(result.ok > 500, "\(result)")
+        await agent.stop()
+        await etcd.remove()
+    }
+
+    @Test("HAProxy is restarted when it dies")
+    func restart() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let agent = try RunningAgent(store: store, key: "/k")
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        let master = try #require(Self.pids(of: agent.directory.url.path).first)
+        kill(master, SIGKILL)
+        for worker in Self.pids(of: agent.directory.url.path) { kill(worker, SIGKILL) }
+        try await waitUntil(timeout: .seconds(10), "HAProxy to be restarted") { agent.agent.metrics.snapshot.haproxyStarts == 2 }
+        do {
+            try await Self.waitUntilServed(by: "a", port: port)
+        } catch {
+            let log = (try? String(contentsOf: agent.directory.url.appendingPathComponent("haproxy.log"), encoding: .utf8)) ?? "(no log)"
+            Issue.record("not served after the restart; HAProxy said:\n\(log)\nprocesses: \(Self.pids(of: agent.directory.url.path))")
+        }
+        await agent.stop()
+    }
+
+    /// HAProxy processes whose command line mentions `directory`.
+    static func pids(of directory: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let command = String(decoding: data, as: UTF8.self)
+            return command.hasPrefix("/usr/sbin/haproxy") && command.contains(directory)
+        }.sorted()
+    }
+
+    @Test("user fragments are added and validated with the generated configuration")
+    func fragments() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let (port, custom) = try (FreePort.next(), FreePort.next())
+        let folder = try TemporaryDirectory(prefix: "vf")
+        defer { folder.remove() }
+        try "frontend custom_ping\n  bind 127.0.0.1:\(custom)\n  mode http\n  monitor-uri /ping\n".write(to: folder.url.appendingPathComponent("10-ping.cfg"), atomically: true, encoding: .utf8)
+        let agent = try RunningAgent(store: store, key: "/k", fragments: folder.url)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        #expect(try HTTPProbe.get(port: custom, path: "/ping").status == 200)
+        await agent.stop()
+    }
+
+    @Test("log lines reach a UDP listener as JSON; with the listener gone and back, forwarding resumes and memory stays bounded")
+    func logForwarding() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let (port, logPort, statusPort) = try (FreePort.next(), FreePort.next(), FreePort.next())
+        var logstash = try UDPReceiver()
+        let logstashPort = logstash.port
+        let agent = try RunningAgent(store: store, key: "/k", logPort: logPort, logstash: ("127.0.0.1", logstashPort), capacity: 32, statusPort: statusPort)
+        let gateway = Self.gateway(port: port, [(service, 100)])
+        try await store.set("/k", string: try agent.generator.render([gateway]))
+        try await Self.waitUntilServed(by: "a", port: port)
+
+        for _ in 0..<5 { _ = try HTTPProbe.get(port: port, path: "/logged") }
+        var lines: [[String: Any]] = []
+        while lines.count < 10, let datagram = logstash.receive(timeoutMilliseconds: 2000) {
+            lines.append(try #require(try JSONSerialization.jsonObject(with: Data(datagram.utf8)) as? [String: Any], "not JSON: \(datagram)"))
+        }
+        #expect(lines.contains { $0["ft"] as? String == gateway.lookupName && ($0["r"] as? String)?.contains("/logged") == true })
+        #expect(lines.allSatisfy { $0["ST"] as? Int != nil && $0["Tt"] as? Int != nil })
+
+        // Logstash goes away: lines are dropped and counted, HAProxy keeps serving.
+        logstash.close()
+        for _ in 0..<100 { #expect(try HTTPProbe.get(port: port).status == 200) }
+        try await Task.sleep(for: .milliseconds(500))
+        let during = agent.agent.metrics.snapshot
+        #expect(during.logLinesDropped > 0, "\(during)")
+        #expect(during.logLinesReceived - during.logLinesForwarded - during.logLinesDropped <= 32, "buffered lines exceed the capacity: \(during)")
+
+        // Logstash returns on the same port: forwarding resumes.
+        logstash = try UDPReceiver(port: logstashPort)
+        try await Task.sleep(for: .milliseconds(500))
+        var resumed = false
+        for _ in 0..<20 where !resumed {
+            _ = try HTTPProbe.get(port: port, path: "/after")
+            while !resumed, let datagram = logstash.receive(timeoutMilliseconds: 300) { resumed = datagram.contains("/after") }
+        }
+        #expect(resumed)
+
+        let metrics = try HTTPProbe.get(port: statusPort, path: "/metrics")
+        #expect(metrics.body.contains("vamp_gateway_agent_reloads_total 1"))
+        #expect(metrics.body.contains("vamp_gateway_agent_log_lines_dropped_total"))
+        let health = try HTTPProbe.get(port: statusPort, path: "/health")
+        #expect(health.status == 200 && health.body.contains("\"haproxy\":\"running\""))
+        await agent.stop()
+    }
+}
+
+/// A UDP socket on 127.0.0.1 playing Logstash.
+struct UDPReceiver {
+    let fd: Int32
+    let port: Int
+
+    init(port requested: Int = 0) throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(requested).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0 else { throw FixtureError("cannot bind UDP 127.0.0.1:\(requested): errno \(errno)") }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    func receive(timeoutMilliseconds: Int) -> String? {
+        var timeout = timeval(tv_sec: timeoutMilliseconds / 1000, tv_usec: (timeoutMilliseconds % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
