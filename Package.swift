@@ -13,6 +13,9 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
 ]
 
 var products: [Product] = []
@@ -36,6 +39,27 @@ targets.append(.testTarget(
     name: "VampDSLTests",
     dependencies: ["VampDSL", "VampModel", .product(name: "PropertyBased", package: "swift-property-based")],
     resources: [.copy("Fixtures")],
+    swiftSettings: swiftSettings))
+
+// MARK: - Persistence: artifact and event stores (in-memory, SQLite, PostgreSQL)
+products.append(.library(name: "Persistence", targets: ["Persistence"]))
+targets.append(.target(
+    name: "Persistence",
+    dependencies: [
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "PersistenceTests",
+    dependencies: ["Persistence", "VampTesting"],
+    swiftSettings: swiftSettings))
+// A child process for the SQLite crash-safety test: writes in a loop until SIGKILLed.
+targets.append(.executableTarget(
+    name: "PersistenceCrashWriter",
+    dependencies: ["Persistence"],
+    path: "Tests/PersistenceCrashWriter",
     swiftSettings: swiftSettings))
 
 // MARK: - VampTesting: fixtures that start real servers for tests
