@@ -21,6 +21,9 @@ struct DateMathTests {
         #expect(day == Date(timeIntervalSince1970: 1_699_920_000))  // 2023-11-14T00:00:00Z
         let hourBefore = try TimeExpression(parsing: "now-1h/h").resolve(now: now)
         #expect(hourBefore == Date(timeIntervalSince1970: 1_699_995_600))  // 21:00:00Z
+        // Rounding up (for gt and lte bounds) goes to the unit's last millisecond.
+        let endOfDay = try TimeExpression(parsing: "now/d").resolve(now: now, roundingUp: true)
+        #expect(endOfDay == Date(timeIntervalSince1970: 1_700_006_399.999))
     }
 
     @Test func absolute() throws {

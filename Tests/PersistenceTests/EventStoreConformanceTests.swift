@@ -113,11 +113,24 @@ struct EventStoreConformanceTests {
             #expect(try await values(TimeRange(gt: exact, lte: .date(now))) == [-10])
             #expect(try await values(TimeRange(gte: .date(now - 600), lt: exact)) == [-600])
 
+            // Rounded bounds follow Elasticsearch: gte/lt at the unit's start, gt/lte at its end.
+            let day = try TimeExpression(parsing: "now/d")
+            #expect(try await values(TimeRange(lte: day)).count == offsets.count)
+            let beforeToday = offsets.filter { now + $0 < Self.startOfDay(now) }.count
+            #expect(try await values(TimeRange(lt: day)).count == beforeToday)
+            #expect(try await values(TimeRange(gt: day)).isEmpty)
+
             let both = await #expect(throws: PersistenceError.self) {
                 try await values(TimeRange(lt: .now, lte: .now))
             }
             #expect(both?.code == .invalidQuery)
         }
+    }
+
+    static func startOfDay(_ date: Date) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.startOfDay(for: date)
     }
 
     @Test("aggregations over the value or a field", arguments: Backend.all)

@@ -92,7 +92,10 @@ public struct TimeExpression: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The date this expression stands for when "now" is `now`. Calendar units use UTC.
-    public func resolve(now: Date) -> Date {
+    ///
+    /// Rounding (`/d`) goes to the unit's first millisecond, or with `roundingUp` to its last
+    /// one: Elasticsearch rounds `gt` and `lte` bounds up, so `lte: now/d` takes in all of today.
+    public func resolve(now: Date, roundingUp: Bool = false) -> Date {
         var date: Date
         switch anchor {
         case .now: date = now
@@ -123,7 +126,9 @@ public struct TimeExpression: Sendable, Hashable, CustomStringConvertible {
                 case .month: component = .month
                 case .year: component = .year
                 }
-                date = calendar.dateInterval(of: component, for: date)?.start ?? date
+                if let interval = calendar.dateInterval(of: component, for: date) {
+                    date = roundingUp ? Millis.date(Millis.from(interval.end) - 1) : interval.start
+                }
             }
         }
         return date

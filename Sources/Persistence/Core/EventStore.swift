@@ -30,10 +30,10 @@ public struct TimeRange: Sendable, Hashable {
             throw PersistenceError(code: .invalidQuery, message: "a time range takes lt or lte, not both")
         }
         var range = ResolvedRange()
-        if let gt { range.lower = Millis.from(gt.resolve(now: now)) + 1 }
+        if let gt { range.lower = Millis.from(gt.resolve(now: now, roundingUp: true)) + 1 }
         if let gte { range.lower = Millis.from(gte.resolve(now: now)) }
         if let lt { range.upper = Millis.from(lt.resolve(now: now)) - 1 }
-        if let lte { range.upper = Millis.from(lte.resolve(now: now)) }
+        if let lte { range.upper = Millis.from(lte.resolve(now: now, roundingUp: true)) }
         return range
     }
 }

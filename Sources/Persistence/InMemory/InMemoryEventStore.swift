@@ -4,6 +4,7 @@ import Foundation
 public actor InMemoryEventStore: EventStore {
     /// Appended order; queries sort by time.
     private var stored: [PersistedEvent] = []
+    private var ids: Set<String> = []
     private let broadcaster = EventBroadcaster()
     private let now: @Sendable () -> Date
 
@@ -15,7 +16,7 @@ public actor InMemoryEventStore: EventStore {
     @discardableResult
     public func append(_ event: NewEvent) throws -> PersistedEvent {
         let prepared = try event.prepared(now: now())
-        if stored.contains(where: { $0.id == prepared.id }) {
+        guard ids.insert(prepared.id).inserted else {
             throw PersistenceError(code: .invalidEvent, message: "an event with id '\(prepared.id)' exists already")
         }
         stored.append(prepared)
@@ -43,6 +44,7 @@ public actor InMemoryEventStore: EventStore {
         let limit = Millis.from(cutoff)
         let before = stored.count
         stored.removeAll { Millis.from($0.timestamp) < limit }
+        ids = Set(stored.map(\.id))
         return before - stored.count
     }
 
