@@ -61,6 +61,12 @@ targets.append(.executableTarget(
     dependencies: ["Persistence"],
     path: "Tests/PersistenceCrashWriter",
     swiftSettings: swiftSettings))
+// Throughput figures for Documentation/performance-persistence.md (run by Scripts/perf-persistence).
+targets.append(.executableTarget(
+    name: "PersistenceThroughput",
+    dependencies: ["Persistence", "VampTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
+    path: "Benchmarks/PersistenceThroughput",
+    swiftSettings: swiftSettings))
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))

@@ -29,8 +29,11 @@ public final class PostgresServer: Sendable {
         "Install the PostgreSQL server: apt-get install postgresql (Debian 12 puts it in /usr/lib/postgresql/15/bin)."
 
     /// Starts a new server and waits until it accepts connections.
-    public static func start(timeout: Duration = .seconds(60)) async throws -> PostgresServer {
-        let server = try PostgresServer()
+    ///
+    /// Tests run with `fsync=off` (a test database need not survive a power cut); pass
+    /// `durable: true` for PostgreSQL's default, e.g. to measure write throughput.
+    public static func start(durable: Bool = false, timeout: Duration = .seconds(60)) async throws -> PostgresServer {
+        let server = try PostgresServer(durable: durable)
         do {
             try await waitUntil(timeout: timeout, "PostgreSQL on port \(server.port) (log: \(server.process.logFile.path))") {
                 guard server.process.isRunning else {
@@ -46,7 +49,7 @@ public final class PostgresServer: Sendable {
         return server
     }
 
-    private init() throws {
+    private init(durable: Bool) throws {
         guard let binaries = Self.findBinaries() else {
             throw FixtureError("PostgreSQL's initdb and postgres were not found. \(Self.installHint)")
         }
@@ -65,8 +68,8 @@ public final class PostgresServer: Sendable {
         port = try FreePort.next()
         let arguments = [
             "-D", data, "-p", String(port), "-k", directory.url.path, "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off", "-c", "max_connections=200",
-        ]
+            "-c", "max_connections=200",
+        ] + (durable ? [] : ["-c", "fsync=off"])
         let executable = binaries + "/postgres"
         process = try ExternalProcess(
             executable: runAsPostgres ? "/usr/sbin/runuser" : executable,
