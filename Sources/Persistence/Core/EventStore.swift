@@ -130,6 +130,10 @@ public protocol EventStore: Sendable {
     /// Matching events newest first (ties: last appended first), one page, with the total.
     func events(matching query: EventQuery, page: PageRequest) async throws -> Page<PersistedEvent>
 
+    /// The newest matching event, or `nil`. Cheaper than `events(matching:page:)` because it
+    /// counts nothing.
+    func latest(matching query: EventQuery) async throws -> PersistedEvent?
+
     /// An aggregate over every matching event: `nil` when no event has a number to aggregate
     /// (`count` is never `nil`).
     func aggregate(_ aggregation: EventAggregation, matching query: EventQuery) async throws -> Double?
@@ -154,7 +158,12 @@ extension EventStore {
             tags: tags, type: type,
             timestamp: TimeRange(gte: .date(now - Double(window.components.seconds)
                 - Double(window.components.attoseconds) / 1e18)))
-        return try await events(matching: query, page: PageRequest(page: 1, perPage: 1)).items.first
+        return try await latest(matching: query)
+    }
+
+    /// The newest matching event: the first item of the first page.
+    public func latest(matching query: EventQuery) async throws -> PersistedEvent? {
+        try await events(matching: query, page: PageRequest(page: 1, perPage: 1)).items.first
     }
 
     /// Retention: deletes events older than `maximumAge` before `now`.

@@ -304,26 +304,42 @@ public final class PostgresStore: ArtifactStore, EventStore {
             let count = PostgresQuery(
                 unsafeSQL: "SELECT COUNT(*) FROM \(eventsTable) e \(filter.sql)", binds: Self.bindings(filter.arguments))
             for try await value in try await client.query(count, logger: logger).decode(Int64.self) { total = Int(value) }
-            let n = filter.arguments.count
-            let select = PostgresQuery(
-                unsafeSQL: """
-                    SELECT e.id, e.type, e.occurred_at, e.tags, e.value::text FROM \(eventsTable) e \(filter.sql)
-                    ORDER BY e.occurred_at DESC, e.seq DESC LIMIT $\(n + 1) OFFSET $\(n + 2)
-                    """,
-                binds: Self.bindings(filter.arguments + [.integer(Int64(page.perPage)), .integer(Int64(page.offset))]))
-            var items: [PersistedEvent] = []
-            for try await (id, type, time, tags, value) in try await client.query(select, logger: logger).decode(
-                (String, String, Int64, String, String?).self)
-            {
-                items.append(
-                    PersistedEvent(
-                        id: id, tags: try EventSQL.decodeTags(tags), type: type, timestamp: Millis.date(time),
-                        value: try value.map(JSONValue.decode(text:))))
-            }
+            let items = try await newestFirst(filter, limit: page.perPage, offset: page.offset)
             return Page(items: items, total: total, request: page)
         } catch {
             throw PersistenceError.storage("querying events", error)
         }
+    }
+
+    public func latest(matching query: EventQuery) async throws -> PersistedEvent? {
+        let filter = sql.whereClause(query, range: try query.timestamp.resolved(now: now()))
+        do {
+            return try await newestFirst(filter, limit: 1, offset: 0).first
+        } catch {
+            throw PersistenceError.storage("querying the latest event", error)
+        }
+    }
+
+    private func newestFirst(
+        _ filter: (sql: String, arguments: [EventSQL.Argument]), limit: Int, offset: Int
+    ) async throws -> [PersistedEvent] {
+        let n = filter.arguments.count
+        let select = PostgresQuery(
+            unsafeSQL: """
+                SELECT e.id, e.type, e.occurred_at, e.tags, e.value::text FROM \(eventsTable) e \(filter.sql)
+                ORDER BY e.occurred_at DESC, e.seq DESC LIMIT $\(n + 1) OFFSET $\(n + 2)
+                """,
+            binds: Self.bindings(filter.arguments + [.integer(Int64(limit)), .integer(Int64(offset))]))
+        var items: [PersistedEvent] = []
+        for try await (id, type, time, tags, value) in try await client.query(select, logger: logger).decode(
+            (String, String, Int64, String, String?).self)
+        {
+            items.append(
+                PersistedEvent(
+                    id: id, tags: try EventSQL.decodeTags(tags), type: type, timestamp: Millis.date(time),
+                    value: try value.map(JSONValue.decode(text:))))
+        }
+        return items
     }
 
     public func aggregate(_ aggregation: EventAggregation, matching query: EventQuery) async throws -> Double? {

@@ -279,12 +279,26 @@ public final class SQLiteStore: ArtifactStore, EventStore {
                 try Int.fetchOne(
                     db, sql: "SELECT COUNT(*) FROM events e \(filter.sql)", arguments: Self.arguments(filter.arguments))
                 ?? 0
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT e.* FROM events e \(filter.sql) ORDER BY e.occurred_at DESC, e.seq DESC LIMIT ? OFFSET ?",
-                arguments: Self.arguments(filter.arguments + [.integer(Int64(page.perPage)), .integer(Int64(page.offset))]))
-            return Page(items: try rows.map(Self.event), total: total, request: page)
+            let items = try Self.newestFirst(db, filter, limit: page.perPage, offset: page.offset)
+            return Page(items: items, total: total, request: page)
         }
+    }
+
+    public func latest(matching query: EventQuery) async throws -> PersistedEvent? {
+        let filter = Self.sql.whereClause(query, range: try query.timestamp.resolved(now: now()))
+        return try await readOnly("querying the latest event") { db in
+            try Self.newestFirst(db, filter, limit: 1, offset: 0).first
+        }
+    }
+
+    private static func newestFirst(
+        _ db: Database, _ filter: (sql: String, arguments: [EventSQL.Argument]), limit: Int, offset: Int
+    ) throws -> [PersistedEvent] {
+        try Row.fetchAll(
+            db,
+            sql: "SELECT e.* FROM events e \(filter.sql) ORDER BY e.occurred_at DESC, e.seq DESC LIMIT ? OFFSET ?",
+            arguments: arguments(filter.arguments + [.integer(Int64(limit)), .integer(Int64(offset))])
+        ).map(event)
     }
 
     public func aggregate(_ aggregation: EventAggregation, matching query: EventQuery) async throws -> Double? {

@@ -39,7 +39,10 @@ public final class PostgresServer: Sendable {
                 guard server.process.isRunning else {
                     throw FixtureError("postgres exited: \(server.process.logTail())")
                 }
+                // Accepting TCP is not enough: during start-up the server refuses sessions
+                // ("the database system is starting up"); pg_isready says when it takes them.
                 return FreePort.isAccepting(server.port)
+                    && (try? server.runTool("pg_isready", ["-h", server.host, "-p", String(server.port), "-U", server.username])) != nil
             }
             try server.runTool("createdb", ["-h", server.host, "-p", String(server.port), "-U", server.username, server.database])
         } catch {
