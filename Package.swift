@@ -16,6 +16,8 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
 ]
 
 var products: [Product] = []
@@ -49,11 +51,16 @@ targets.append(.target(
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "PersistenceTests",
-    dependencies: ["Persistence", "VampTesting"],
+    dependencies: [
+        "Persistence", "VampTesting",
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+    ],
     swiftSettings: swiftSettings))
 // A child process for the SQLite crash-safety test: writes in a loop until SIGKILLed.
 targets.append(.executableTarget(

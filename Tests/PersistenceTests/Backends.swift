@@ -24,7 +24,29 @@ struct Backend: Sendable, CustomTestStringConvertible {
         try await run { first, _ in try await body(first) }
     }
 
+    /// Every artifact store implementation.
     static let all: [Backend] = [inMemory, sqlite, postgres]
+    /// Every event store implementation (Elasticsearch keeps events only).
+    static let eventStores: [Backend] = all + [elasticsearch]
+
+    /// `ElasticsearchEventStore` against ``FakeElasticsearch``; its artifact store is an unused
+    /// in-memory one.
+    static let elasticsearch = Backend(name: "Elasticsearch (fake)") { body in
+        let fake = try await FakeElasticsearch.start()
+        do {
+            let configuration = ElasticsearchEventStore.Configuration(url: fake.url, index: "vamp-pulse-events")
+            let first = try ElasticsearchEventStore(configuration: configuration)
+            let second = try ElasticsearchEventStore(configuration: configuration)
+            try await first.prepareIndex()
+            try await second.prepareIndex()
+            let artifacts = InMemoryArtifactStore()
+            try await body(Stores(artifacts: artifacts, events: first), Stores(artifacts: artifacts, events: second))
+        } catch {
+            await fake.stop()
+            throw error
+        }
+        await fake.stop()
+    }
 
     static let inMemory = Backend(name: "in-memory") { body in
         let stores = Stores(artifacts: InMemoryArtifactStore(), events: InMemoryEventStore())
