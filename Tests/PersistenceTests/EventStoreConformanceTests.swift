@@ -43,6 +43,21 @@ struct EventStoreConformanceTests {
         }
     }
 
+    @Test("an id can be given once", arguments: Backend.eventStores)
+    func duplicateID(backend: Backend) async throws {
+        try await backend { stores in
+            let first = try await stores.events.append(NewEvent(tags: ["d"], value: .number(1), id: "event-1"))
+            #expect(first.id == "event-1")
+            let again = await #expect(throws: PersistenceError.self) {
+                try await stores.events.append(NewEvent(tags: ["d"], value: .number(2), id: "event-1"))
+            }
+            #expect(again?.code == .invalidEvent)
+            #expect(again?.message.contains("event-1") == true)
+            let stored = try await stores.events.events(matching: EventQuery(tags: ["d"]), page: PageRequest())
+            #expect(stored.items.map(\.value) == [.number(1)])
+        }
+    }
+
     @Test("queries: all tags, type, newest first, paging with a total", arguments: Backend.eventStores)
     func queries(backend: Backend) async throws {
         try await backend { stores in

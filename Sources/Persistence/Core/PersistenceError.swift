@@ -72,6 +72,10 @@ public struct PersistenceError: Error, Sendable, Equatable, CustomStringConverti
             kind: kind, name: name, expectedVersion: expected, actualVersion: actual)
     }
 
+    static func duplicateEvent(_ id: String) -> PersistenceError {
+        PersistenceError(code: .invalidEvent, message: "an event with id '\(id)' exists already")
+    }
+
     static func storage(_ what: String, _ error: any Error) -> PersistenceError {
         if let error = error as? PersistenceError { return error }
         return PersistenceError(code: .storage, message: "\(what) failed: \(String(reflecting: error))")

@@ -164,7 +164,7 @@ public final class ElasticsearchEventStore: EventStore {
         let (status, body) = try await send(
             .PUT, "/\(index)/_create/\(Self.escaped(prepared.id))?refresh=wait_for", .object(document))
         if status == 409 {
-            throw PersistenceError(code: .invalidEvent, message: "an event with id '\(prepared.id)' exists already")
+            throw PersistenceError.duplicateEvent(prepared.id)
         }
         try check(status, body, "appending an event")
         broadcaster.publish(prepared)

@@ -17,7 +17,7 @@ public actor InMemoryEventStore: EventStore {
     public func append(_ event: NewEvent) throws -> PersistedEvent {
         let prepared = try event.prepared(now: now())
         guard ids.insert(prepared.id).inserted else {
-            throw PersistenceError(code: .invalidEvent, message: "an event with id '\(prepared.id)' exists already")
+            throw PersistenceError.duplicateEvent(prepared.id)
         }
         stored.append(prepared)
         broadcaster.publish(prepared)

@@ -268,14 +268,18 @@ public final class PostgresStore: ArtifactStore, EventStore {
         let tags = EventSQL.encodeTags(prepared.tags)
         let value = prepared.value?.encodedText()
         try await transaction("appending an event") { connection in
-            let rows = try await connection.query(
-                """
-                INSERT INTO \(unescaped: self.eventsTable) (id, type, occurred_at, tags, value)
-                VALUES (\(prepared.id), \(prepared.type), \(Millis.from(prepared.timestamp)), \(tags), \(value)::jsonb)
-                RETURNING seq
-                """, logger: self.logger)
             var seq: Int64 = 0
-            for try await inserted in rows.decode(Int64.self) { seq = inserted }
+            do {
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO \(unescaped: self.eventsTable) (id, type, occurred_at, tags, value)
+                    VALUES (\(prepared.id), \(prepared.type), \(Millis.from(prepared.timestamp)), \(tags), \(value)::jsonb)
+                    RETURNING seq
+                    """, logger: self.logger)
+                for try await inserted in rows.decode(Int64.self) { seq = inserted }
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
+                throw PersistenceError.duplicateEvent(prepared.id)
+            }
             try await connection.query(
                 """
                 INSERT INTO \(unescaped: self.tagsTable) (tag, event_seq)

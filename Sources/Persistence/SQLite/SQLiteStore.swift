@@ -240,12 +240,16 @@ public final class SQLiteStore: ArtifactStore, EventStore {
     public func append(_ event: NewEvent) async throws -> PersistedEvent {
         let prepared = try event.prepared(now: now())
         try await writeTransaction("appending an event") { db in
-            try db.execute(
-                sql: "INSERT INTO events (id, type, occurred_at, tags, value) VALUES (?, ?, ?, ?, ?)",
-                arguments: [
-                    prepared.id, prepared.type, Millis.from(prepared.timestamp), EventSQL.encodeTags(prepared.tags),
-                    prepared.value?.encodedText(),
-                ])
+            do {
+                try db.execute(
+                    sql: "INSERT INTO events (id, type, occurred_at, tags, value) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [
+                        prepared.id, prepared.type, Millis.from(prepared.timestamp), EventSQL.encodeTags(prepared.tags),
+                        prepared.value?.encodedText(),
+                    ])
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw PersistenceError.duplicateEvent(prepared.id)
+            }
             let seq = db.lastInsertedRowID
             for tag in prepared.tags {
                 try db.execute(sql: "INSERT INTO event_tags (tag, event_seq) VALUES (?, ?)", arguments: [tag, seq])
