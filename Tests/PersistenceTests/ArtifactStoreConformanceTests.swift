@@ -160,6 +160,14 @@ struct ArtifactStoreConformanceTests {
                 #expect(winners.first?.version == expected + 1)
                 #expect(conflicts.map(\.code) == [.versionConflict])
             }
+            // A change feed on one handle yields the other's writes.
+            let feed = second.artifacts.followChanges(after: 0, pollInterval: .milliseconds(20))
+            var followed: [Int64] = []
+            for try await change in feed {
+                followed.append(change.version)
+                if followed.count == 6 { break }
+            }
+            #expect(followed == [1, 2, 3, 4, 5, 6])
             // Each handle sees the other's writes, in the record and in the change log.
             #expect(try await second.artifacts.read(kind: "deployments", name: "shop")?.version == 6)
             let log = try await second.artifacts.changes(after: 0, limit: 100)

@@ -43,6 +43,16 @@ struct EventStoreConformanceTests {
         }
     }
 
+    @Test("a second handle on the same database sees appended events", arguments: Backend.eventStores)
+    func sharedDatabase(backend: Backend) async throws {
+        try await backend.run { first, second in
+            let appended = try await first.events.append(NewEvent(tags: ["gateways:shop", "health"], value: .number(1)))
+            let seen = try await second.events.latest(matching: EventQuery(tags: ["gateways:shop", "health"]))
+            #expect(seen == appended)
+            #expect(try await second.events.aggregate(EventAggregation(.sum), matching: EventQuery(tags: ["health"])) == 1)
+        }
+    }
+
     @Test("an id can be given once", arguments: Backend.eventStores)
     func duplicateID(backend: Backend) async throws {
         try await backend { stores in

@@ -32,8 +32,12 @@ public final class PostgresServer: Sendable {
     ///
     /// Tests run with `fsync=off` (a test database need not survive a power cut); pass
     /// `durable: true` for PostgreSQL's default, e.g. to measure write throughput.
-    public static func start(durable: Bool = false, timeout: Duration = .seconds(60)) async throws -> PostgresServer {
-        let server = try PostgresServer(durable: durable)
+    /// `binaryDirectory` overrides where `initdb` and `postgres` are looked for (by default the
+    /// newest `/usr/lib/postgresql/*/bin`).
+    public static func start(
+        durable: Bool = false, binaryDirectory: String? = nil, timeout: Duration = .seconds(60)
+    ) async throws -> PostgresServer {
+        let server = try PostgresServer(durable: durable, binaryDirectory: binaryDirectory)
         do {
             try await waitUntil(timeout: timeout, "PostgreSQL on port \(server.port) (log: \(server.process.logFile.path))") {
                 guard server.process.isRunning else {
@@ -52,9 +56,14 @@ public final class PostgresServer: Sendable {
         return server
     }
 
-    private init(durable: Bool) throws {
-        guard let binaries = Self.findBinaries() else {
-            throw FixtureError("PostgreSQL's initdb and postgres were not found. \(Self.installHint)")
+    private init(durable: Bool, binaryDirectory: String?) throws {
+        guard let binaries = binaryDirectory ?? Self.findBinaries(),
+            FileManager.default.isExecutableFile(atPath: binaries + "/initdb"),
+            FileManager.default.isExecutableFile(atPath: binaries + "/postgres")
+        else {
+            throw FixtureError(
+                "PostgreSQL's initdb and postgres were not found in \(binaryDirectory ?? "/usr/lib/postgresql/*/bin"). "
+                    + Self.installHint)
         }
         self.binaries = binaries
         runAsPostgres = getuid() == 0
