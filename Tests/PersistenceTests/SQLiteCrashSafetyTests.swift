@@ -29,19 +29,28 @@ struct SQLiteCrashSafetyTests {
             let process = Process()
             process.executableURL = writer
             process.arguments = [database, String(round * 1_000_000)]
-            let output = Pipe()
-            let errors = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
+            // stdout to a file: each acknowledgement is a write(2) that is complete before the
+            // writer goes on, so after the kill the file holds every acknowledged step.
+            let outputFile = folder.url.appendingPathComponent("acknowledged-\(round).txt")
+            let errorFile = folder.url.appendingPathComponent("stderr-\(round).txt")
+            _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: outputFile)
+            process.standardError = try FileHandle(forWritingTo: errorFile)
             try process.run()
-            try await Task.sleep(for: .milliseconds(400 + 200 * round))
+            // Kill it mid-stream: once it has acknowledged something, after a varying delay.
+            try await waitUntil(timeout: .seconds(30), "the crash writer's first acknowledgement") {
+                ((try? FileManager.default.attributesOfItem(atPath: outputFile.path)[.size] as? Int) ?? 0) > 0
+                    || !process.isRunning
+            }
+            try await Task.sleep(for: .milliseconds(150 + 150 * round))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal)
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+            #expect(process.terminationReason == .uncaughtSignal, "the writer stopped by itself: \(stderr)")
+            let text = try String(contentsOf: outputFile, encoding: .utf8)
             // Only complete lines are acknowledgements.
             let steps = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().compactMap { Int($0) }
-            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             try #require(!steps.isEmpty, "the writer acknowledged nothing before it was killed; stderr: \(stderr)")
             acknowledged += steps
         }
