@@ -167,6 +167,7 @@ public struct ArtifactChangeFeed: AsyncSequence, Sendable {
     let pollInterval: Duration
     let batchSize: Int
 
+    /// Reads the change log in batches and sleeps between empty polls.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let store: any ArtifactStore
         var last: Int64
@@ -174,6 +175,7 @@ public struct ArtifactChangeFeed: AsyncSequence, Sendable {
         let batchSize: Int
         var buffer: [ArtifactChange] = []
 
+        /// The next change, waiting for one if needed.
         public mutating func next() async throws -> ArtifactChange? {
             while buffer.isEmpty {
                 try Task.checkCancellation()

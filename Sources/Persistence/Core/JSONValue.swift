@@ -2,11 +2,17 @@ import Foundation
 
 /// A JSON value: what an event carries. Numbers are `Double`, as in JavaScript and Elasticsearch.
 public enum JSONValue: Sendable, Hashable, Codable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// Any JSON number.
     case number(Double)
+    /// A string.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object; key order is not kept.
     case object([String: JSONValue])
 
     public init(from decoder: any Decoder) throws {

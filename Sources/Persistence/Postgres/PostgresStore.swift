@@ -34,6 +34,9 @@ public final class PostgresStore: ArtifactStore, EventStore {
     private let eventsTable: String
     private let tagsTable: String
     private let sql: EventSQL
+    /// The NOTIFY channel for appended events, and this store's mark on its own notifications.
+    private let eventsChannel: String
+    private let instance = UUID().uuidString.lowercased()
     /// Key of the advisory lock that orders artifact writes ("vamp" in ASCII).
     private static let writeLock: Int64 = 0x7661_6D70
 
@@ -55,6 +58,7 @@ public final class PostgresStore: ArtifactStore, EventStore {
         changeLog = prefix + "artifact_changes"
         eventsTable = prefix + "events"
         tagsTable = prefix + "event_tags"
+        eventsChannel = prefix + "events"
         sql = EventSQL(placeholder: { "$\($0)" }, eventsTable: prefix + "events", tagsTable: prefix + "event_tags")
     }
 
@@ -285,6 +289,9 @@ public final class PostgresStore: ArtifactStore, EventStore {
                 INSERT INTO \(unescaped: self.tagsTable) (tag, event_seq)
                 SELECT unnest(\(Array(prepared.tags))::text[]), \(seq)
                 """, logger: self.logger)
+            // Delivered at commit to servers running receiveEventsFromOtherServers().
+            try await connection.query(
+                "SELECT pg_notify(\(self.eventsChannel), \(self.instance + ":" + String(seq)))", logger: self.logger)
         }
         broadcaster.publish(prepared)
         return prepared
@@ -386,6 +393,35 @@ public final class PostgresStore: ArtifactStore, EventStore {
 
     public func subscribe(_ filter: EventFilter) -> AsyncStream<PersistedEvent> {
         broadcaster.subscribe(filter)
+    }
+
+    /// Delivers events that *other* stores (other servers) append to this database to this
+    /// store's subscribers, through PostgreSQL LISTEN/NOTIFY. Runs until its task is cancelled;
+    /// run it next to the client's `run()`. It holds one connection of the client's pool.
+    /// Events appended while it is not listening are not delivered (query for them instead).
+    public func receiveEventsFromOtherServers() async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: self.eventsChannel) { notifications in
+                for try await notification in notifications {
+                    let parts = notification.payload.split(separator: ":", maxSplits: 1)
+                    guard parts.count == 2, parts[0] != self.instance, let seq = Int64(parts[1]) else { continue }
+                    if let event = try await self.event(seq: seq) { self.broadcaster.publish(event) }
+                }
+            }
+        }
+    }
+
+    private func event(seq: Int64) async throws -> PersistedEvent? {
+        let rows = try await client.query(
+            """
+            SELECT id, type, occurred_at, tags, value::text FROM \(unescaped: eventsTable) WHERE seq = \(seq)
+            """, logger: logger)
+        for try await (id, type, time, tags, value) in rows.decode((String, String, Int64, String, String?).self) {
+            return PersistedEvent(
+                id: id, tags: try EventSQL.decodeTags(tags), type: type, timestamp: Millis.date(time),
+                value: try value.map(JSONValue.decode(text:)))
+        }
+        return nil
     }
 
     @discardableResult
