@@ -21,7 +21,9 @@ public final class PostgresServer: Sendable {
     /// The database created at start.
     public let database = "vamp"
     private let binaries: String
-    private let directory: TemporaryDirectory
+    /// Data folder, socket and logs: under /tmp, which the `postgres` user can reach (TMPDIR
+    /// may not be) and short enough for a unix socket path.
+    private let directory: URL
     private let process: ExternalProcess
     private let runAsPostgres: Bool
 
@@ -37,16 +39,29 @@ public final class PostgresServer: Sendable {
     public static func start(
         durable: Bool = false, binaryDirectory: String? = nil, timeout: Duration = .seconds(60)
     ) async throws -> PostgresServer {
+        // Another process can take the free port before postgres binds it: try a new port then.
+        var attempt = 1
+        while true {
+            do {
+                return try await startOnce(durable: durable, binaryDirectory: binaryDirectory, timeout: timeout)
+            } catch let error as FixtureError where attempt < 3 && error.message.contains("postgres exited") {
+                attempt += 1
+            }
+        }
+    }
+
+    private static func startOnce(durable: Bool, binaryDirectory: String?, timeout: Duration) async throws -> PostgresServer {
         let server = try PostgresServer(durable: durable, binaryDirectory: binaryDirectory)
         do {
             try await waitUntil(timeout: timeout, "PostgreSQL on port \(server.port) (log: \(server.process.logFile.path))") {
-                guard server.process.isRunning else {
-                    throw FixtureError("postgres exited: \(server.process.logTail())")
-                }
                 // Accepting TCP is not enough: during start-up the server refuses sessions
                 // ("the database system is starting up"); pg_isready says when it takes them.
-                return FreePort.isAccepting(server.port)
-                    && (try? server.runTool("pg_isready", ["-h", server.host, "-p", String(server.port), "-U", server.username])) != nil
+                !server.process.isRunning
+                    || (FreePort.isAccepting(server.port)
+                        && (try? server.runTool("pg_isready", ["-h", server.host, "-p", String(server.port), "-U", server.username])) != nil)
+            }
+            guard server.process.isRunning else {
+                throw FixtureError("postgres exited: \(server.process.logTail())")
             }
             try server.runTool("createdb", ["-h", server.host, "-p", String(server.port), "-U", server.username, server.database])
         } catch {
@@ -67,27 +82,33 @@ public final class PostgresServer: Sendable {
         }
         self.binaries = binaries
         runAsPostgres = getuid() == 0
-        directory = try TemporaryDirectory(prefix: "vamp-postgres")
-        let data = directory.url.appendingPathComponent("data").path
-        if runAsPostgres {
-            // The postgres user must own the folder; also make the path to it traversable.
-            try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: directory.url.path)
+        directory = URL(fileURLWithPath: "/tmp/vamp-postgres-\(UUID().uuidString.prefix(8).lowercased())", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let data = directory.appendingPathComponent("data").path
+        do {
+            if runAsPostgres {
+                // The postgres user must own the folder.
+                try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: directory.path)
+            }
+            try Self.run(
+                binaries + "/initdb",
+                ["-D", data, "-U", "vamp", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                asPostgres: runAsPostgres, log: directory.appendingPathComponent("initdb.log"))
+            port = try FreePort.next()
+            let arguments = [
+                "-D", data, "-p", String(port), "-k", directory.path, "-c", "listen_addresses=127.0.0.1",
+                "-c", "max_connections=200",
+            ] + (durable ? [] : ["-c", "fsync=off"])
+            let executable = binaries + "/postgres"
+            process = try ExternalProcess(
+                executable: runAsPostgres ? "/usr/sbin/runuser" : executable,
+                arguments: runAsPostgres ? ["-u", "postgres", "--", executable] + arguments : arguments,
+                logFile: directory.appendingPathComponent("postgres.log"),
+                installHint: Self.installHint)
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            throw error
         }
-        try Self.run(
-            binaries + "/initdb",
-            ["-D", data, "-U", "vamp", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-            asPostgres: runAsPostgres, log: directory.url.appendingPathComponent("initdb.log"))
-        port = try FreePort.next()
-        let arguments = [
-            "-D", data, "-p", String(port), "-k", directory.url.path, "-c", "listen_addresses=127.0.0.1",
-            "-c", "max_connections=200",
-        ] + (durable ? [] : ["-c", "fsync=off"])
-        let executable = binaries + "/postgres"
-        process = try ExternalProcess(
-            executable: runAsPostgres ? "/usr/sbin/runuser" : executable,
-            arguments: runAsPostgres ? ["-u", "postgres", "--", executable] + arguments : arguments,
-            logFile: directory.url.appendingPathComponent("postgres.log"),
-            installHint: Self.installHint)
         PostgresServerRegistry.add(self)
     }
 
@@ -100,7 +121,7 @@ public final class PostgresServer: Sendable {
     public func stop() {
         // Signal the postmaster itself (its pid is the first line of postmaster.pid): runuser
         // would turn any signal into SIGTERM, PostgreSQL's "smart" shutdown that waits for clients.
-        let pidFile = directory.url.appendingPathComponent("data/postmaster.pid")
+        let pidFile = directory.appendingPathComponent("data/postmaster.pid")
         if let text = try? String(contentsOf: pidFile, encoding: .utf8),
             let line = text.split(separator: "\n").first, let pid = Int32(line)
         {
@@ -109,13 +130,13 @@ public final class PostgresServer: Sendable {
             while kill(pid, 0) == 0 && ContinuousClock.now < deadline { usleep(20_000) }
         }
         process.stop(signal: SIGINT, timeout: .seconds(5))
-        directory.remove()
+        try? FileManager.default.removeItem(at: directory)
     }
 
     private func runTool(_ tool: String, _ arguments: [String]) throws {
         try Self.run(
             binaries + "/" + tool, arguments, asPostgres: false,
-            log: directory.url.appendingPathComponent("\(tool)-\(UUID().uuidString.prefix(6)).log"))
+            log: directory.appendingPathComponent("\(tool)-\(UUID().uuidString.prefix(6)).log"))
     }
 
     private static func findBinaries() -> String? {
