@@ -43,7 +43,7 @@ targets.append(.testTarget(
     resources: [.copy("Fixtures")],
     swiftSettings: swiftSettings))
 
-// MARK: - Persistence: artifact and event stores (in-memory, SQLite, PostgreSQL)
+// MARK: - Persistence: artifact and event stores (in-memory, SQLite, PostgreSQL; events also Elasticsearch)
 products.append(.library(name: "Persistence", targets: ["Persistence"]))
 targets.append(.target(
     name: "Persistence",
@@ -52,12 +52,18 @@ targets.append(.target(
         .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "PersistenceTests",
     dependencies: [
         "Persistence", "VampTesting",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
     ],
@@ -71,7 +77,11 @@ targets.append(.executableTarget(
 // Throughput figures for Documentation/performance-persistence.md (run by Scripts/perf-persistence).
 targets.append(.executableTarget(
     name: "PersistenceThroughput",
-    dependencies: ["Persistence", "VampTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
+    dependencies: [
+        "Persistence", "VampTesting",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
     path: "Benchmarks/PersistenceThroughput",
     swiftSettings: swiftSettings))
 

@@ -9,7 +9,7 @@ struct PostgresNotificationTests {
         try await Backend.postgres.run { first, second in
             let relay = try #require(second.events as? PostgresStore)
             let subscription = second.events.subscribe(EventFilter(tags: ["deployments:sava"], type: "health"))
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await relay.receiveEventsFromOtherServers() }
                 // LISTEN starts asynchronously: append until the first delivery (a non-matching
                 // event in between must not come through).
