@@ -13,9 +13,11 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
-    .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
 ]
 
 var products: [Product] = []
@@ -106,6 +108,46 @@ targets.append(.executableTarget(
         .product(name: "Logging", package: "swift-log"),
     ],
     path: "Hosts/VampGatewayAgent",
+// MARK: - Persistence: artifact and event stores (in-memory, SQLite, PostgreSQL; events also Elasticsearch)
+products.append(.library(name: "Persistence", targets: ["Persistence"]))
+targets.append(.target(
+    name: "Persistence",
+    dependencies: [
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+    ],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "PersistenceTests",
+    dependencies: [
+        "Persistence", "VampTesting",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+    ],
+    swiftSettings: swiftSettings))
+// A child process for the SQLite crash-safety test: writes in a loop until SIGKILLed.
+targets.append(.executableTarget(
+    name: "PersistenceCrashWriter",
+    dependencies: ["Persistence"],
+    path: "Tests/PersistenceCrashWriter",
+    swiftSettings: swiftSettings))
+// Throughput figures for Documentation/performance-persistence.md (run by Scripts/perf-persistence).
+targets.append(.executableTarget(
+    name: "PersistenceThroughput",
+    dependencies: [
+        "Persistence", "VampTesting",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
+    path: "Benchmarks/PersistenceThroughput",
     swiftSettings: swiftSettings))
 
 // MARK: - VampTesting: fixtures that start real servers for tests

@@ -1,0 +1,194 @@
+import Foundation
+
+/// One stored artifact: an opaque JSON body (the canonical form the API returns) keyed by kind
+/// and name, with a version that grows by one on every update.
+public struct ArtifactRecord: Sendable, Hashable {
+    /// The artifact kind, e.g. `breeds`, `deployments`.
+    public var kind: String
+    /// The artifact name, unique within its kind.
+    public var name: String
+    /// 1 after `create`, plus 1 after every `update`.
+    public var version: Int64
+    /// The artifact's canonical JSON, stored and returned byte for byte.
+    public var body: Data
+    /// When the artifact was created (millisecond precision).
+    public var createdAt: Date
+    /// When the artifact was last written (millisecond precision).
+    public var updatedAt: Date
+
+    /// Creates a record.
+    public init(kind: String, name: String, version: Int64, body: Data, createdAt: Date, updatedAt: Date) {
+        self.kind = kind
+        self.name = name
+        self.version = version
+        self.body = body
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// One entry of an artifact store's change log.
+public struct ArtifactChange: Sendable, Hashable {
+    /// What happened to the artifact.
+    public enum Operation: String, Sendable, Hashable {
+        case create, update, delete
+    }
+
+    /// Increasing position in the log; read on with `changes(after: sequence)`.
+    public var sequence: Int64
+    /// What happened.
+    public var operation: Operation
+    /// The artifact kind.
+    public var kind: String
+    /// The artifact name.
+    public var name: String
+    /// The version written (for a delete: the version that was deleted).
+    public var version: Int64
+    /// When the change was made (millisecond precision).
+    public var timestamp: Date
+    /// The body written; `nil` for a delete.
+    public var body: Data?
+
+    /// Creates a change log entry.
+    public init(
+        sequence: Int64, operation: Operation, kind: String, name: String, version: Int64,
+        timestamp: Date, body: Data?
+    ) {
+        self.sequence = sequence
+        self.operation = operation
+        self.kind = kind
+        self.name = name
+        self.version = version
+        self.timestamp = timestamp
+        self.body = body
+    }
+}
+
+/// Which page of a list to return: `page` counts from 1.
+public struct PageRequest: Sendable, Hashable {
+    /// The page number, from 1. Values below 1 count as 1.
+    public var page: Int
+    /// Items per page, at least 1.
+    public var perPage: Int
+
+    /// Creates a page request (Vamp's API defaults: page 1, 30 per page).
+    public init(page: Int = 1, perPage: Int = 30) {
+        self.page = max(1, page)
+        self.perPage = max(1, perPage)
+    }
+
+    var offset: Int { (page - 1) * perPage }
+}
+
+/// One page of results and the total number of matches.
+public struct Page<Element: Sendable>: Sendable {
+    /// The items on this page.
+    public var items: [Element]
+    /// How many items match in all pages.
+    public var total: Int
+    /// The request this page answers.
+    public var request: PageRequest
+
+    /// Creates a page.
+    public init(items: [Element], total: Int, request: PageRequest) {
+        self.items = items
+        self.total = total
+        self.request = request
+    }
+}
+
+extension Page: Equatable where Element: Equatable {}
+
+/// Versioned artifact records with optimistic concurrency and a change log.
+///
+/// Every create, update and delete is one atomic step that also appends an ``ArtifactChange``;
+/// `changes(after:)` reads the log in order, so an API can publish archive events and several
+/// servers sharing one database can follow each other's writes.
+public protocol ArtifactStore: Sendable {
+    /// Stores a new artifact at version 1. Throws `alreadyExists` if kind and name are taken.
+    func create(kind: String, name: String, body: Data) async throws -> ArtifactRecord
+
+    /// The artifact, or `nil` when there is none.
+    func read(kind: String, name: String) async throws -> ArtifactRecord?
+
+    /// Replaces the body if the stored version is `expectedVersion`, and returns the record at the
+    /// next version. Throws `notFound`, or `versionConflict` when another writer got there first.
+    func update(kind: String, name: String, body: Data, expectedVersion: Int64) async throws -> ArtifactRecord
+
+    /// Deletes the artifact. With an `expectedVersion`, throws `versionConflict` when the stored
+    /// version differs. Throws `notFound` when there is nothing to delete.
+    func delete(kind: String, name: String, expectedVersion: Int64?) async throws
+
+    /// The artifacts of one kind ordered by name, one page of them, and how many there are.
+    func list(kind: String, page: PageRequest) async throws -> Page<ArtifactRecord>
+
+    /// Up to `limit` change log entries with a sequence greater than `sequence`, oldest first.
+    /// Sequences only grow; a reader that saw sequence `n` never later finds a new entry below `n`.
+    func changes(after sequence: Int64, limit: Int) async throws -> [ArtifactChange]
+}
+
+extension ArtifactStore {
+    /// Creates the artifact, or updates it whatever its version: "last writer wins" for callers
+    /// that do not track versions.
+    public func save(kind: String, name: String, body: Data) async throws -> ArtifactRecord {
+        while true {
+            if let current = try await read(kind: kind, name: name) {
+                do {
+                    return try await update(kind: kind, name: name, body: body, expectedVersion: current.version)
+                } catch let error as PersistenceError where error.code == .versionConflict || error.code == .notFound {
+                    continue
+                }
+            }
+            do {
+                return try await create(kind: kind, name: name, body: body)
+            } catch let error as PersistenceError where error.code == .alreadyExists {
+                continue
+            }
+        }
+    }
+
+    /// Follows the change log from `sequence` on: yields every later change, polling the store
+    /// every `pollInterval` when it has nothing new. Ends when the task is cancelled.
+    public func followChanges(
+        after sequence: Int64, pollInterval: Duration = .seconds(1), batchSize: Int = 100
+    ) -> ArtifactChangeFeed {
+        ArtifactChangeFeed(store: self, after: sequence, pollInterval: pollInterval, batchSize: batchSize)
+    }
+}
+
+/// The change log as an `AsyncSequence`: polls ``ArtifactStore/changes(after:limit:)``. Polling
+/// (not a push channel) is what lets several servers sharing one database see each other's
+/// writes; iteration ends by throwing `CancellationError` when the task is cancelled.
+public struct ArtifactChangeFeed: AsyncSequence, Sendable {
+    public typealias Element = ArtifactChange
+
+    let store: any ArtifactStore
+    let after: Int64
+    let pollInterval: Duration
+    let batchSize: Int
+
+    /// Reads the change log in batches and sleeps between empty polls.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let store: any ArtifactStore
+        var last: Int64
+        let pollInterval: Duration
+        let batchSize: Int
+        var buffer: [ArtifactChange] = []
+
+        /// The next change, waiting for one if needed.
+        public mutating func next() async throws -> ArtifactChange? {
+            while buffer.isEmpty {
+                try Task.checkCancellation()
+                buffer = try await store.changes(after: last, limit: batchSize)
+                if buffer.isEmpty { try await Task.sleep(for: pollInterval) }
+            }
+            let change = buffer.removeFirst()
+            last = change.sequence
+            return change
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(store: store, last: after, pollInterval: pollInterval, batchSize: batchSize)
+    }
+}
