@@ -108,6 +108,8 @@ targets.append(.executableTarget(
         .product(name: "Logging", package: "swift-log"),
     ],
     path: "Hosts/VampGatewayAgent",
+    swiftSettings: swiftSettings))
+
 // MARK: - Persistence: artifact and event stores (in-memory, SQLite, PostgreSQL; events also Elasticsearch)
 products.append(.library(name: "Persistence", targets: ["Persistence"]))
 targets.append(.target(
@@ -148,6 +150,13 @@ targets.append(.executableTarget(
         .product(name: "Logging", package: "swift-log"),
     ],
     path: "Benchmarks/PersistenceThroughput",
+    swiftSettings: swiftSettings))
+
+// Reload benchmark of the gateway agent: `swift run -c release agent-reload-benchmark`
+targets.append(.executableTarget(
+    name: "agent-reload-benchmark",
+    dependencies: ["HAProxyConfigGen", "KVStores", "VampModel", "VampTesting"],
+    path: "Benchmarks/AgentReload",
     swiftSettings: swiftSettings))
 
 // MARK: - VampTesting: fixtures that start real servers for tests
