@@ -98,7 +98,10 @@ public final class GatewayAgent: Sendable {
     /// or it no longer validates.
     func startHAProxy() async throws {
         let fileManager = FileManager.default
-        if !fileManager.fileExists(atPath: configurationFile.path) || (try? haproxy.validate(configurationFile)) != nil {
+        if !fileManager.fileExists(atPath: configurationFile.path) {
+            try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
+        } else if let alerts = try haproxy.validate(configurationFile) {
+            logger.error("the configuration on disk no longer validates; starting on the base sections: \(alerts)")
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         }
         try await haproxy.start()
@@ -173,6 +176,10 @@ public final class GatewayAgent: Sendable {
                 }
                 logger.info("reloaded HAProxy", metadata: ["vamp.reload.seconds": "\(seconds)"])
                 await writeStatus(state: "applied", error: nil)
+            } else if await !haproxy.isRunning {
+                // HAProxy died meanwhile (not because of this configuration, which validated):
+                // the supervisor restarts it on the new file.
+                logger.warning("HAProxy exited during the reload; it will be restarted on the new configuration")
             } else {
                 metrics.update { $0.failedReloads += 1 }
                 try Data(current.utf8).write(to: configurationFile, options: .atomic)

@@ -98,6 +98,9 @@ actor HAProxyMaster {
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        if process.terminationReason == .uncaughtSignal {
+            throw GatewayAgentError("haproxy -c was killed by signal \(process.terminationStatus); the configuration was not checked")
+        }
         if process.terminationStatus == 0 { return nil }
         let alerts = output.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
         return alerts.isEmpty ? output : alerts

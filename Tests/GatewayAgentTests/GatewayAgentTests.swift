@@ -77,7 +77,7 @@ struct GatewayAgentTests {
         #expect(elapsed < .seconds(1))
         let split = try (0..<100).map { _ in try HTTPProbe.get(port: port).header("X-Served-By") }
         #expect(split.allSatisfy { $0 == "b" })
-        #expect(agent.agent.metrics.snapshot.reloads == 2)
+        try await waitUntil(timeout: .seconds(5), "the second reload to be counted") { agent.agent.metrics.snapshot.reloads == 2 }
         await agent.stop()
         await etcd.remove()
     }
@@ -176,15 +176,19 @@ struct GatewayAgentTests {
         let agent = try RunningAgent(store: store, key: "/k")
         try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
         try await Self.waitUntilServed(by: "a", port: port)
-        let master = try #require(Self.pids(of: agent.directory.url.path).first)
-        kill(master, SIGKILL)
-        for worker in Self.pids(of: agent.directory.url.path) { kill(worker, SIGKILL) }
+        try await waitUntil(timeout: .seconds(5), "the reload to be counted") { agent.agent.metrics.snapshot.reloads == 1 }
+        // Master and worker, listed once: listing again could catch the agent's own `haproxy -c`.
+        let processes = Self.pids(of: agent.directory.url.path)
+        #expect(processes.count >= 2)
+        for pid in processes { kill(pid, SIGKILL) }
         try await waitUntil(timeout: .seconds(10), "HAProxy to be restarted") { agent.agent.metrics.snapshot.haproxyStarts == 2 }
         do {
             try await Self.waitUntilServed(by: "a", port: port)
         } catch {
             let log = (try? String(contentsOf: agent.directory.url.appendingPathComponent("haproxy.log"), encoding: .utf8)) ?? "(no log)"
-            Issue.record("not served after the restart; HAProxy said:\n\(log)\nprocesses: \(Self.pids(of: agent.directory.url.path))")
+            let configuration = (try? String(contentsOf: agent.directory.url.appendingPathComponent("haproxy.cfg"), encoding: .utf8)) ?? "(none)"
+            let probe = (try? HTTPProbe.get(port: port, timeoutSeconds: 2)).map { "\($0.status) \($0.body)" } ?? "no answer"
+            Issue.record("not served after the restart; probe: \(probe); HAProxy said:\n\(log)\nprocesses: \(Self.pids(of: agent.directory.url.path))\nconfiguration:\n\(configuration.suffix(1500))")
         }
         await agent.stop()
     }
