@@ -41,7 +41,7 @@ public struct DSLLimits: Sendable {
     public var maximumBytes: Int
     /// Deepest accepted nesting of maps and lists.
     public var maximumDepth: Int
-    /// Most nodes one input may expand to (after aliases are resolved).
+    /// Most nodes one document may expand to (after aliases are resolved).
     public var maximumNodes: Int
 
     /// Creates limits (defaults: 16 MiB, depth 64, 2,000,000 nodes).

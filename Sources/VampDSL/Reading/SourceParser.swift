@@ -61,7 +61,7 @@ enum SourceParser {
         func attach(_ node: DSLNode, size: Int, anchor: String?, at position: SourceMark) throws {
             budget -= size
             if budget < 0 {
-                throw VampError(.limit, "the document expands to more than \(limits.maximumNodes) nodes (an alias bomb?)", line: position.line, column: position.column)
+                throw VampError(.limit, "a document expands to more than \(limits.maximumNodes) nodes (an alias bomb?)", line: position.line, column: position.column)
             }
             if let anchor { anchors[anchor] = (node, size) }
             guard let parent = stack.last else {
@@ -112,6 +112,8 @@ enum SourceParser {
                 if let node = root { documents.append(node) }
                 root = nil
                 anchors.removeAll()
+                // Aliases cannot cross documents, so the expansion budget is per document.
+                budget = limits.maximumNodes
             case YAML_STREAM_END_EVENT:
                 return documents
             case YAML_ALIAS_EVENT:
