@@ -86,7 +86,7 @@ products.append(.library(name: "GatewayAgent", targets: ["GatewayAgent"]))
 targets.append(.target(
     name: "GatewayAgent",
     dependencies: [
-        "KVStores",
+        "KVStores", "HAProxyConfigGen",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

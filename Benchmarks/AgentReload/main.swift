@@ -152,7 +152,7 @@ for change in 1...changes {
     try (base + legacyGenerator.render([gateway(port: port, a: a, b: b, toB: toB)])).write(toFile: cfg, atomically: true, encoding: .utf8)
     let old = (try? String(contentsOfFile: pidFile, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
     runHAProxy(["-st"] + old)
-    _ = waitServed(by: toB ? "b" : "a", port: port)
+    if waitServed(by: toB ? "b" : "a", port: port, timeout: 3) == nil { print("change \(change): not served by the new configuration within 3 s") }
     legacyLatencies.append(Date().timeIntervalSince(started))
     usleep(50_000)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HAProxyConfigGen
 
 /// Settings of a gateway agent. Every field has a default that works on one machine.
 public struct GatewayAgentConfiguration: Sendable {
@@ -74,38 +75,7 @@ public struct GatewayAgentConfiguration: Sendable {
 
     /// A base configuration for this agent: logs to the receiver, stats on `statsAddress`.
     public static func defaultBaseConfiguration(logPort: Int?, statsAddress: String? = "127.0.0.1:1988") -> String {
-        var text = "global\n"
-        if let logPort { text += "  log 127.0.0.1:\(logPort) len 8192 local0\n" }
-        text += """
-          maxconn 4096
-          hard-stop-after 30s
-
-        defaults
-          log global
-          mode http
-          option dontlognull
-          option redispatch
-          retries 3
-          timeout http-request 5s
-          timeout connect 5s
-          timeout client 50s
-          timeout server 50s
-          timeout check 5s
-          default-server init-addr last,libc,none
-
-        """
-        if let statsAddress {
-            text += """
-
-            listen stats
-              bind \(statsAddress)
-              mode http
-              monitor-uri /health
-              stats enable
-              stats uri /
-
-            """
-        }
-        return text
+        // The values are ours (a port number and a fixed address), so rendering cannot fail.
+        (try? HAProxyBaseConfiguration(logTarget: logPort.map { "127.0.0.1:\($0)" }, statsAddress: statsAddress).render()) ?? ""
     }
 }

@@ -186,7 +186,8 @@ struct LiveTrafficTests {
     func logs() async throws {
         let service = try TestHTTPService(name: "web")
         let port = try FreePort.next()
-        let listener = try UDPListener()
+        let listener = try UDPReceiver()
+        defer { listener.close() }
         let gateway = Gateway(name: "shop", port: GatewayPort(number: port), routes: [Fixtures.route("web", weight: 100, targets: [Fixtures.target("web", port: service.port)])])
         let lab = try await Lab([gateway], logPort: listener.port)
         for _ in 0..<5 { _ = try HTTPProbe.get(port: port, path: "/metrics-test") }
@@ -208,30 +209,3 @@ struct LiveTrafficTests {
     }
 }
 
-/// A UDP socket on 127.0.0.1 that receives HAProxy's syslog datagrams.
-final class UDPListener {
-    let fd: Int32
-    let port: Int
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    func receive(timeoutMilliseconds: Int) -> String? {
-        var timeout = timeval(tv_sec: 0, tv_usec: timeoutMilliseconds * 1000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let n = recv(fd, &buffer, buffer.count, 0)
-        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
-    }
-
-    deinit { close(fd) }
-}
