@@ -131,14 +131,21 @@ let legacyGenerator = HAProxyConfigurationGenerator(options: .init(bindAddress: 
 let cfg = legacy.url.appendingPathComponent("haproxy.cfg").path
 let pidFile = legacy.url.appendingPathComponent("haproxy.pid").path
 let base = try HAProxyBaseConfiguration(statsAddress: nil).render()
+/// `haproxy -D` forks a daemon and exits; spawned and reaped with waitpid (Foundation's
+/// Process did not reap it here and waitUntilExit hung).
 func runHAProxy(_ extra: [String]) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
-    process.arguments = ["-f", cfg, "-p", pidFile, "-D"] + extra
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try? process.run()
-    process.waitUntilExit()
+    let argv = ["/usr/sbin/haproxy", "-q", "-f", cfg, "-p", pidFile, "-D"] + extra
+    var cArgs = argv.map { strdup($0) } + [nil]
+    defer { for pointer in cArgs { free(pointer) } }
+    var pid: pid_t = 0
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    guard posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ) == 0 else { return }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
 }
 try (base + legacyGenerator.render([gateway(port: port, a: a, b: b, toB: false)])).write(toFile: cfg, atomically: true, encoding: .utf8)
 runHAProxy([])
