@@ -161,7 +161,8 @@ targets.append(.executableTarget(
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
-targets.append(.target(name: "VampTesting", swiftSettings: swiftSettings))
+// The HAProxy fixture reuses the agent's `haproxy -c` and master CLI calls (package access).
+targets.append(.target(name: "VampTesting", dependencies: ["GatewayAgent"], swiftSettings: swiftSettings))
 
 // MARK: - vamp: the command-line interface
 products.append(.executable(name: "vamp", targets: ["VampCLI"]))

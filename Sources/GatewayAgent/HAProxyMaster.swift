@@ -76,19 +76,23 @@ actor HAProxyMaster {
     }
 
     /// The pid of the current worker from the master CLI's `show proc`.
-    func currentWorker() -> Int32? {
-        guard let text = try? MasterCLI.send("show proc", to: masterSocket) else { return nil }
-        var inWorkers = false
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("# workers") { inWorkers = true; continue }
-            if line.hasPrefix("#") { inWorkers = false; continue }
-            if inWorkers, let pid = line.split(separator: " ").first.flatMap({ Int32($0) }) { return pid }
-        }
-        return nil
-    }
+    func currentWorker() -> Int32? { HAProxyControl.currentWorker(masterSocket: masterSocket) }
 
     /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts.
     nonisolated func validate(_ file: URL) throws -> String? {
+        try HAProxyControl.check(file, executable: executable)
+    }
+}
+
+/// The HAProxy calls shared by the agent and the test fixtures: `haproxy -c` and the master
+/// CLI's `show proc`.
+package enum HAProxyControl {
+    /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts (or all its output).
+    /// Throws when haproxy cannot run or is killed, so "not checked" is never "refused".
+    package static func check(_ file: URL, executable: String = "/usr/sbin/haproxy") throws -> String? {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw GatewayAgentError("HAProxy not found at \(executable); install it with: apt-get install haproxy")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["-c", "-f", file.path]
@@ -105,11 +109,25 @@ actor HAProxyMaster {
         let alerts = output.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
         return alerts.isEmpty ? output : alerts
     }
+
+    /// The pid of the current worker, from the master CLI's `show proc`; nil when the master
+    /// does not answer or lists no worker.
+    package static func currentWorker(masterSocket: String) -> Int32? {
+        guard let text = try? MasterCLI.send("show proc", to: masterSocket) else { return nil }
+        var inWorkers = false
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# workers") { inWorkers = true; continue }
+            if line.hasPrefix("#") { inWorkers = false; continue }
+            if inWorkers, let pid = line.split(separator: " ").first.flatMap({ Int32($0) }) { return pid }
+        }
+        return nil
+    }
 }
 
 /// The master CLI over its unix socket: one command, the answer until the master closes.
-enum MasterCLI {
-    static func send(_ command: String, to path: String) throws -> String {
+package enum MasterCLI {
+    /// Sends one command and returns the answer.
+    package static func send(_ command: String, to path: String) throws -> String {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw GatewayAgentError("socket(AF_UNIX) failed: errno \(errno)") }
         defer { close(fd) }

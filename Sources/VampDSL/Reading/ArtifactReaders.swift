@@ -268,7 +268,6 @@ extension ReadContext {
         case .scalar: return [Service(breed: try breedReference(node, "\(path)[0].breed"))]
         case .mapping: return [try service(node, "\(path)[0]")]
         case .sequence(let items, _):
-            record(path, node)
             return try items.enumerated().map { index, item in
                 if case .scalar = item { return Service(breed: try breedReference(item, "\(path)[\(index)].breed")) }
                 return try service(item, "\(path)[\(index)]")
@@ -392,7 +391,6 @@ extension ReadContext {
         case .sequence(let items, _):
             return try items.enumerated().map { Route(path: try string($1, "\(path)[\($0)]")) }
         case .mapping(let entries, _):
-            record(path, node)
             return try entries.map { entry in try route(path: entry.key, entry.value, join(path, entry.key)) }
         }
     }

@@ -100,7 +100,6 @@ public enum DSLReader {
            case .scalar(let text, _, _) = nameEntry.value {
             context.name = text
         }
-        context.record("", node)
         let artifact: Artifact
         switch kind {
         case .breed: artifact = .breed(try context.breed(node, "", topLevel: true))

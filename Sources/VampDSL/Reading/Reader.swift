@@ -98,15 +98,12 @@ final class ReadContext {
         VampError(code, message, kind: kind, name: name, path: path, line: mark?.line, column: mark?.column, document: document)
     }
 
-    /// Field positions are found lazily (``SourceMap``); nothing to record while reading.
-    @inline(__always) func record(_ path: String, _ node: DSLNode) {}
 
     func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     // MARK: Scalars
 
     func string(_ node: DSLNode, _ path: String) throws -> String {
-        record(path, node)
         guard case .scalar(let text, _, _) = node, !node.isNull else {
             throw error(.invalidValue, "expected text but found \(node.typeName)", path: path, at: node)
         }
@@ -176,7 +173,6 @@ final class ReadContext {
     // MARK: Collections
 
     func map(_ node: DSLNode, _ path: String) throws -> MapReader {
-        record(path, node)
         guard case .mapping(let entries, _) = node else {
             throw error(.invalidValue, "expected a map but found \(node.typeName)", path: path, at: node)
         }
@@ -184,7 +180,6 @@ final class ReadContext {
     }
 
     func list(_ node: DSLNode, _ path: String) throws -> [DSLNode] {
-        record(path, node)
         guard case .sequence(let items, _) = node else {
             throw error(.invalidValue, "expected a list but found \(node.typeName)", path: path, at: node)
         }
@@ -193,7 +188,6 @@ final class ReadContext {
 
     /// A list, or a single item that stands for a list of one.
     func listOrSingle(_ node: DSLNode, _ path: String) -> [DSLNode] {
-        record(path, node)
         if case .sequence(let items, _) = node { return items }
         if node.isNull { return [] }
         return [node]
@@ -221,7 +215,6 @@ final class ReadContext {
 
     func object(_ node: DSLNode?, _ path: String) throws -> [String: JSONValue] {
         guard let node, !node.isNull else { return [:] }
-        record(path, node)
         guard case .object(let object) = json(node) else {
             throw error(.invalidValue, "expected a map but found \(node.typeName)", path: path, at: node)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAgent
 
 #if canImport(Glibc)
 import Glibc
@@ -34,16 +35,8 @@ public final class HAProxyServer: @unchecked Sendable {
         defer { directory.remove() }
         let file = directory.url.appendingPathComponent("check.cfg")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-c", "-f", file.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus == 0, output)
+        let alerts = try HAProxyControl.check(file, executable: executable)
+        return (alerts == nil, alerts ?? "")
     }
 
     /// Starts HAProxy on `configuration` in `directory` (see ``makeDirectory()``).
@@ -70,16 +63,7 @@ public final class HAProxyServer: @unchecked Sendable {
     }
 
     /// The pid of the current worker, from the master CLI's `show proc`.
-    public func currentWorker() throws -> Int32? {
-        let text = try masterCommand("show proc")
-        var inWorkers = false
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("# workers") { inWorkers = true; continue }
-            if line.hasPrefix("#") { inWorkers = false; continue }
-            if inWorkers, let pid = line.split(separator: " ").first.flatMap({ Int32($0) }) { return pid }
-        }
-        return nil
-    }
+    public func currentWorker() throws -> Int32? { HAProxyControl.currentWorker(masterSocket: masterSocket) }
 
     /// Writes `configuration` and reloads seamlessly (master-worker `reload`), then waits for
     /// the new worker.
@@ -96,33 +80,7 @@ public final class HAProxyServer: @unchecked Sendable {
     }
 
     /// Sends one command to the master CLI and returns its answer.
-    public func masterCommand(_ command: String) throws -> String {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw FixtureError("socket(AF_UNIX) failed") }
-        defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let path = Array(masterSocket.utf8CString)
-        guard path.count <= MemoryLayout.size(ofValue: addr.sun_path) else { throw FixtureError("master socket path too long: \(masterSocket)") }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, byte) in path.enumerated() { raw[i] = UInt8(bitPattern: byte) }
-        }
-        let connected = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard connected == 0 else { throw FixtureError("cannot connect to the master CLI \(masterSocket): errno \(errno)") }
-        let line = command + "\n"
-        _ = line.withCString { write(fd, $0, strlen($0)) }
-        shutdown(fd, Int32(SHUT_WR))
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var result = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            result += buffer[0..<n]
-        }
-        return String(decoding: result, as: UTF8.self)
-    }
+    public func masterCommand(_ command: String) throws -> String { try MasterCLI.send(command, to: masterSocket) }
 
     /// The end of HAProxy's own output, for failure messages.
     public func logTail() -> String { process.logTail() }
