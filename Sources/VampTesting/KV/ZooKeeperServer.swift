@@ -78,25 +78,17 @@ public final class ZooKeeperServer: @unchecked Sendable {
     /// Stops ZooKeeper; the port and data stay for ``start()``.
     public func stop() async {
         guard let process = lock.withLock({ self.process }) else { return }
-        if process.isRunning { kill(process.pid, SIGCONT) }
-        // ExternalProcess.stop() waits by polling; keep that off the cooperative thread pool so
-        // other tests' tasks are not starved meanwhile.
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                process.stop()
-                done.resume()
-            }
-        }
+        await process.stopOffThePool()
     }
 
     /// Freezes the server (SIGSTOP): its sockets stay open but nothing answers.
     public func pause() {
-        if let process = lock.withLock({ self.process }), process.isRunning { kill(process.pid, SIGSTOP) }
+        lock.withLock { self.process }?.pause()
     }
 
     /// Lets a frozen server run again (SIGCONT).
     public func resume() {
-        if let process = lock.withLock({ self.process }), process.isRunning { kill(process.pid, SIGCONT) }
+        lock.withLock { self.process }?.resume()
     }
 
     /// Stops ZooKeeper and deletes its folder.

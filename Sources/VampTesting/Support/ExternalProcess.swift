@@ -100,3 +100,23 @@ public struct TemporaryDirectory: Sendable {
     /// Deletes the folder and everything in it.
     public func remove() { try? FileManager.default.removeItem(at: url) }
 }
+
+extension ExternalProcess {
+    /// Stops the process (waking it first if it was frozen) on its own thread: `stop()` waits by
+    /// polling, which must not block the cooperative thread pool other tests run on.
+    public func stopOffThePool() async {
+        if isRunning { kill(pid, SIGCONT) }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                self.stop()
+                done.resume()
+            }
+        }
+    }
+
+    /// Freezes the process (SIGSTOP): its sockets stay open but nothing answers.
+    public func pause() { if isRunning { kill(pid, SIGSTOP) } }
+
+    /// Lets a frozen process run again (SIGCONT).
+    public func resume() { if isRunning { kill(pid, SIGCONT) } }
+}
