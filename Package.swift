@@ -35,9 +35,14 @@ targets.append(.testTarget(
 
 // MARK: - VampDSL: YAML/JSON <-> model, conditions, value references
 products.append(.library(name: "VampDSL", targets: ["VampDSL"]))
+// The system's libyaml 0.2 (Debian's libyaml-dev), which VampDSL's event parser reads directly.
+targets.append(.systemLibrary(
+    name: "CLibYAML",
+    pkgConfig: "yaml-0.1",
+    providers: [.apt(["libyaml-dev"])]))
 targets.append(.target(
     name: "VampDSL",
-    dependencies: ["VampModel", .product(name: "Yams", package: "Yams")],
+    dependencies: ["VampModel", "CLibYAML"],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampDSLTests",

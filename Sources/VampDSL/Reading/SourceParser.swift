@@ -1,4 +1,4 @@
-internal import CYaml
+internal import CLibYAML
 import VampModel
 
 /// Parses YAML (and JSON, read as YAML) into ``DSLNode`` documents with libyaml's event API.
