@@ -171,6 +171,14 @@ products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
 // The HAProxy fixture reuses the agent's `haproxy -c` and master CLI calls (package access).
 targets.append(.target(name: "VampTesting", dependencies: ["GatewayAgent"], swiftSettings: swiftSettings))
 
+// MARK: - VampCore: the coordinator (planning as pure functions; repository and services come with the server)
+products.append(.library(name: "VampCore", targets: ["VampCore"]))
+targets.append(.target(name: "VampCore", dependencies: ["VampModel", "HAProxyConfigGen"], swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "VampCoreTests",
+    dependencies: ["VampCore", "VampModel", "HAProxyConfigGen"],
+    swiftSettings: swiftSettings))
+
 // MARK: - vamp: the command-line interface
 products.append(.executable(name: "vamp", targets: ["VampCLI"]))
 targets.append(.executableTarget(
