@@ -20,6 +20,8 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     // `swift package generate-documentation`: the DocC catalogs in Sources/<Module>/<Module>.docc
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
 ]
 
 var products: [Product] = []
@@ -173,10 +175,34 @@ targets.append(.target(name: "VampTesting", dependencies: ["GatewayAgent"], swif
 
 // MARK: - VampCore: the coordinator (planning as pure functions; repository and services come with the server)
 products.append(.library(name: "VampCore", targets: ["VampCore"]))
-targets.append(.target(name: "VampCore", dependencies: ["VampModel", "HAProxyConfigGen"], swiftSettings: swiftSettings))
+targets.append(.target(
+    name: "VampCore",
+    dependencies: ["VampModel", "VampDSL", "HAProxyConfigGen", "Persistence"],
+    swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCoreTests",
     dependencies: ["VampCore", "VampModel", "HAProxyConfigGen"],
+    swiftSettings: swiftSettings))
+
+// MARK: - VampAPI: the REST API of Vamp 0.9.5 on Hummingbird (maps HTTP to VampCore's facade, no business rules)
+products.append(.library(name: "VampAPI", targets: ["VampAPI"]))
+targets.append(.target(
+    name: "VampAPI",
+    dependencies: [
+        "VampCore", "VampDSL", "VampModel", "Persistence",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+    ],
+    swiftSettings: swiftSettings))
+
+targets.append(.testTarget(
+    name: "VampAPITests",
+    dependencies: [
+        "VampAPI", "VampCore", "Persistence",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+    ],
     swiftSettings: swiftSettings))
 
 // MARK: - vamp: the command-line interface

@@ -1,0 +1,35 @@
+/// Why an operation of ``Vamp`` was refused. The API maps the code to a status (400, 404, 409, 413) and the
+/// message to `{"message": ...}`; the message names the artifact, the field and, for a document, the line.
+public struct OperationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A stable category.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        /// The code's text.
+        public let rawValue: String
+        init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The input is not valid: a syntax error, a validation error, a gateway HAProxy would refuse.
+        public static let invalid = Code("invalid")
+        /// There is no such artifact.
+        public static let notFound = Code("not-found")
+        /// Another writer changed the artifact first (the version did not match).
+        public static let conflict = Code("conflict")
+        /// The request body is larger than the configured limit.
+        public static let tooLarge = Code("too-large")
+        /// The store failed; the request can be retried.
+        public static let unavailable = Code("unavailable")
+    }
+
+    /// What kind of refusal.
+    public var code: Code
+    /// What is wrong and what to do.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
