@@ -97,10 +97,7 @@ enum ConditionTranslator {
         case .headerContains(let name, let value):
             return ACL(definition: "req.fhdr(\(try fieldName(name))) -m sub \(try quotedValue(value))")
         case .raw(let text):
-            guard HAProxyText.isSingleLine(text), !text.contains("#"), !text.isEmpty else {
-                throw HAProxyConfigError(code: .unsafeValue, message: "the raw ACL '\(HAProxyText.comment(text))' may not contain '#' or control characters")
-            }
-            return ACL(definition: text)
+            return ACL(definition: try ACLText.validate(text, what: "raw ACL"))
         default:
             preconditionFailure("not a leaf: \(expression)")
         }

@@ -203,12 +203,16 @@ public struct HAProxyConfigurationGenerator: Sendable {
             guard case .inline(let value) = rewrite else {
                 throw HAProxyConfigError(code: .unresolvedReference, message: "the rewrite reference '\(rewrite.referenceName ?? "")' must be resolved before rendering", gateway: gateway.name, route: route.path)
             }
-            guard HAProxyText.isSingleLine(value.path), !value.path.contains(" "), !value.path.isEmpty,
-                  HAProxyText.isSingleLine(value.condition), !value.condition.contains("#"), !value.condition.isEmpty
-            else {
-                throw HAProxyConfigError(code: .unsafeValue, message: "the rewrite '\(HAProxyText.comment(value.definition))' must be one line, the path without spaces, the condition without '#'", gateway: gateway.name, route: route.path)
+            guard HAProxyText.isSingleLine(value.path), !value.path.contains(" "), !value.path.isEmpty else {
+                throw HAProxyConfigError(code: .unsafeValue, message: "the rewrite '\(HAProxyText.comment(value.definition))' must have a path of one line without spaces", gateway: gateway.name, route: route.path)
             }
-            let condition = value.condition.hasPrefix("{") ? value.condition : "{ \(value.condition) }"
+            let condition: String
+            do {
+                try ACLText.validateRewritePath(value.path)
+                condition = try ACLText.validateRewriteCondition(value.condition)
+            } catch {
+                throw HAProxyConfigError(code: error.code, message: error.message, gateway: gateway.name, route: route.path)
+            }
             out += "  http-request set-path \(HAProxyText.quoted(value.path)) if \(condition)\n"
         }
         var servers = Set<String>()

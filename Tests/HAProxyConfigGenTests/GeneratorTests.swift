@@ -153,11 +153,22 @@ struct InjectionTests {
         ])
     }
 
-    /// Either an error, or a configuration whose directives are exactly those of a harmless
-    /// reference rendering, that haproxy -c accepts.
-    func expectSafe(haproxyMustAccept: Bool = true, _ make: () throws -> String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// What the generator did with a hostile value.
+    enum Outcome { case refused, rendered }
+
+    /// Either a refusal with an `unsafe-value` or `condition` error naming what is wrong, or a configuration
+    /// whose directives are exactly those of a harmless reference rendering and that haproxy -c accepts.
+    /// Returns which, so that each test can also check that the generator does not simply refuse everything.
+    @discardableResult
+    func expectSafe(_ make: () throws -> String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
         let text: String
-        do { text = try make() } catch is HAProxyConfigError { return }
+        do {
+            text = try make()
+        } catch let error as HAProxyConfigError {
+            #expect([.unsafeValue, .condition, .invalidGateway].contains(error.code), "\(error)", sourceLocation: sourceLocation)
+            #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
+            return .refused
+        }
         let sections: Set<String> = ["frontend", "backend"]
         let directives: Set<String> = ["bind", "mode", "option", "log-format", "acl", "use_backend", "default_backend", "balance", "cookie", "server", "http-request"]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
@@ -170,22 +181,38 @@ struct InjectionTests {
         }
         let useBackends = text.split(separator: "\n").filter { $0.hasPrefix("  use_backend ") }.count
         #expect(useBackends <= 2, "extra use_backend in:\n\(text)", sourceLocation: sourceLocation)
-        guard haproxyMustAccept else { return }
         let result = try HAProxyServer.check(try Fixtures.base() + text)
         #expect(result.valid, "\(result.output)\n\(text)", sourceLocation: sourceLocation)
+        return .rendered
+    }
+
+    /// Values with a control character (or both kinds of quote) cannot be one argument; everything else must be
+    /// rendered, not refused, where the value is data (names, condition values).
+    static func mustRender(_ value: String) -> Bool {
+        value.utf8.count <= 1024 && value.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F && $0 != "\u{2028}" && $0 != "\u{2029}" }
+            && !(value.contains("'") && value.contains("\""))
     }
 
     @Test("hostile gateway and route names stay in comments and hashes", arguments: hostile)
     func names(value: String) throws {
-        try expectSafe { try generator.render([gateway(name: value, route: value, target: value)]) }
+        let outcome = try expectSafe { try generator.render([gateway(name: value, route: value, target: value)]) }
+        // Names are hashed and commented, never refused for their characters.
+        if Self.mustRender(value) { #expect(outcome == .rendered, "the name '\(value)' was refused") }
     }
 
     @Test("hostile condition values are quoted or rejected", arguments: hostile)
     func conditionValues(value: String) throws {
         let quoted = value.contains("\"") ? "'\(value)'" : "\"\(value)\""
         for condition in ["user-agent == \(quoted)", "header X has \(quoted)", "cookie c has \(quoted)", "host == \(quoted)"] {
-            guard (try? ConditionParser.parse(condition)) != nil else { continue }  // the grammar already refuses it
-            try expectSafe { try generator.render([gateway(condition: condition)]) }
+            guard (try? ConditionParser.parse(condition)) != nil else {
+                // The grammar may refuse only values no quoting can carry; anything else is a grammar bug.
+                #expect(!Self.mustRender(value), "the grammar refused '\(condition)'")
+                continue
+            }
+            let outcome = try expectSafe { try generator.render([gateway(condition: condition)]) }
+            if Self.mustRender(value) && !condition.hasPrefix("host") {
+                #expect(outcome == .rendered, "the condition value in '\(condition)' was refused")
+            }
         }
     }
 
@@ -199,14 +226,54 @@ struct InjectionTests {
     func others(value: String) throws {
         try expectSafe { try generator.render([gateway(host: value)]) }
         try expectSafe { try generator.render([gateway(vhost: value)]) }
-        try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: value, condition: "path_beg /x"))]) }
-        // Rewrite conditions are HAProxy conditions by design, like raw ACLs (see below).
-        try expectSafe(haproxyMustAccept: false) { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: value))]) }
+        let path = try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: value, condition: "path_beg /x"))]) }
+        if Self.mustRender(value) && !value.contains(" ") && !value.contains("%") { #expect(path == .rendered, "the rewrite path '\(value)' was refused") }
+        // Rewrite conditions and raw ACLs are HAProxy text: accepted only when certainly valid, so whatever the
+        // generator renders must pass haproxy -c (one line haproxy refuses would block every gateway).
+        try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: value))]) }
+        try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: "path_beg \(value)"))]) }
         try expectSafe { try generator.render([gateway(balance: value)]) }
-        // A raw ACL is HAProxy text by design: it must stay on its line, but only `haproxy -c`
-        // (run by the agent before every reload) can say whether it is a valid ACL.
-        if !value.contains(">") { try expectSafe(haproxyMustAccept: false) { try generator.render([gateway(condition: "< \(value) >")]) } }
+        if !value.contains(">") {
+            try expectSafe { try generator.render([gateway(condition: "< \(value) >")]) }
+            try expectSafe { try generator.render([gateway(condition: "< hdr(host) -m beg \(value) >")]) }
+        }
         try expectSafe { try generator.render([Gateway(name: "e", port: GatewayPort(number: 19998), routes: [Fixtures.route("[x]", weight: 100, targets: [.url(value)])])]) }
+    }
+
+    @Test("valid rewrite conditions and raw ACLs are accepted and pass haproxy -c", arguments: [
+        "path_beg /old", "{ path_beg /old }", "hdr(host) -i -m beg shop", "src 10.0.0.0/8", "path_end .json .xml",
+        "req.cook(session) -m found", "hdr_cnt(x-canary) gt 0", "url_param(v) 'a b'", "method POST PUT",
+    ])
+    func validACLText(value: String) throws {
+        #expect(try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/new", condition: value))]) } == .rendered)
+        if !value.hasPrefix("{") {
+            #expect(try expectSafe { try generator.render([gateway(condition: "< \(value) >")]) } == .rendered)
+        }
+    }
+
+    @Test("rewrite conditions HAProxy could refuse are refused with the reason", arguments: [
+        ("path_reg ^/x(", "sample fetch"), ("path_beg -f /etc/passwd", "flag"), ("path_beg 'x", "not closed"),
+        ("foo bar", "sample fetch"), ("hdr -m beg x", "argument"), ("path -m reg .*", "-m must be"),
+        ("path_beg /x } || { src 1.2.3.4", "outside single quotes"), ("path_beg \"x\"", "outside single quotes"),
+        ("path_beg $HOME", "outside single quotes"),
+    ])
+    func refusedACLText(value: String, reason: String) {
+        #expect {
+            try generator.render([gateway(rewrite: Rewrite(path: "/new", condition: value))])
+        } throws: { error in
+            guard let error = error as? HAProxyConfigError else { return false }
+            return error.code == .unsafeValue && error.message.contains(reason) && error.gateway == "g" && error.route == "r"
+        }
+    }
+
+    @Test("rewrite paths: %[fetch] of an allowed fetch and %% pass haproxy -c; any other % is refused")
+    func rewritePaths() throws {
+        for path in ["/v2%[path]", "%[hdr(x-prefix)]%[path]", "/100%%", "/plain"] {
+            #expect(try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: path, condition: "path_beg /x"))]) } == .rendered, "\(path)")
+        }
+        for path in ["/50%", "%[env(HOME)]", "%[path", "%{+Q}r", "%[hdr]"] {
+            #expect(throws: HAProxyConfigError.self, "\(path)") { try generator.render([gateway(rewrite: Rewrite(path: path, condition: "path_beg /x"))]) }
+        }
     }
 
     @Test("hostile generator options are rejected")
