@@ -60,7 +60,7 @@ struct Validate: ParsableCommand {
                 failures += 1
                 continue
             }
-            let results: [Result<DSLDocument, VampError>]
+            let results: [Result<DSLDocument, VampErrors>]
             do {
                 results = try DSLReader.readEach(text, kind: kind)
             } catch {
@@ -74,9 +74,9 @@ struct Validate: ParsableCommand {
             }
             for result in results {
                 switch result {
-                case .failure(let error):
-                    printError(format(error, file: file))
-                    failures += 1
+                case .failure(let failure):
+                    for error in failure.errors { printError(format(error, file: file)) }
+                    failures += failure.errors.count
                 case .success(let document):
                     let errors = document.validate()
                     if errors.isEmpty {
@@ -123,8 +123,8 @@ struct Convert: ParsableCommand {
                     }
                     artifacts.append(document.artifact)
                 }
-            } catch let error as VampError {
-                printError(format(error, file: file))
+            } catch let failure as VampErrors {
+                for error in failure.errors { printError(format(error, file: file)) }
                 throw ExitCode(1)
             }
         }
