@@ -831,21 +831,26 @@ extension ReadContext {
 
     func event(_ node: DSLNode, _ path: String) throws -> Event {
         let reader = try map(node, path)
-        let tagsNode = try reader.require("tags")
-        let tags = try listOrSingle(tagsNode, "tags").enumerated().map { try string($1, "tags[\($0)]") }
-        var event = Event(tags: tags)
-        if let id = try reader.take("id") { event.id = try optionalString(id, "id") }
+        let tags = recover { () throws -> [String] in
+            let tagsNode = try reader.require("tags")
+            return try listOrSingle(tagsNode, "tags").enumerated().map { try string($1, "tags[\($0)]") }
+        }
+        var event = Event(tags: tags ?? [])
+        if let id = try reader.take("id") { event.id = recover { try optionalString(id, "id") } ?? nil }
         if let value = try reader.take("value") { event.value = json(value) }
-        if let type = try reader.take("type") { event.type = try string(type, "type") }
+        if let type = try reader.take("type") { event.type = recover { try string(type, "type") } ?? event.type }
         if let timestamp = try reader.take("timestamp") {
-            let text = try string(timestamp, "timestamp")
-            guard let date = Self.parseTimestamp(text) else {
-                throw error(.invalidValue, "expected an ISO-8601 timestamp such as 2017-06-01T12:00:00Z but found '\(Self.short(text))'", path: "timestamp", at: timestamp)
+            recover {
+                let text = try string(timestamp, "timestamp")
+                guard let date = Self.parseTimestamp(text) else {
+                    throw error(.invalidValue, "expected an ISO-8601 timestamp with an offset, such as 2017-06-01T12:00:00Z, but found '\(Self.short(text))'", path: "timestamp", at: timestamp)
+                }
+                event.timestamp = date
             }
-            event.timestamp = date
         }
         reader.ignore("kind")
         reader.finish()
+        if tags == nil { throw AlreadyReported() }
         return event
     }
 

@@ -99,3 +99,18 @@ extension DSLNode {
         return false
     }
 }
+
+extension DSLReader {
+    /// The templates defined in `texts` (documents of kind `template` that read cleanly), for
+    /// checking offline the documents that import them (`vamp validate templates.yaml bp.yaml`).
+    public static func templates(in texts: [String], limits: DSLLimits = DSLLimits()) -> [ImportReference: [String: JSONValue]] {
+        var templates: [ImportReference: [String: JSONValue]] = [:]
+        for text in texts {
+            guard let results = try? readEach(text, limits: limits) else { continue }
+            for case .success(let document) in results {
+                if case .template(let template) = document.artifact { templates[ImportReference(name: template.name)] = template.definition }
+            }
+        }
+        return templates
+    }
+}
