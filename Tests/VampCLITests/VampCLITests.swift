@@ -107,4 +107,63 @@ struct VampCLITests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("--memory needs a unit"))
     }
+
+    static let kinds = "Tests/VampDSLTests/Fixtures/kinds"
+
+    @Test("vamp validate --kind event|event-query|template|docker-compose accepts the good files", arguments: [
+        ["--kind", "event", "\(kinds)/event/accepted/events.yaml"],
+        ["--kind", "event-query", "\(kinds)/event-query/accepted/date-math.yaml", "\(kinds)/event-query/accepted/absolute.yaml"],
+        ["--kind", "template", "\(kinds)/template/accepted/template.yaml"],
+        ["\(kinds)/template/accepted/import.yaml"],
+        ["--kind", "docker-compose", "\(kinds)/docker-compose/accepted/shop.yaml"],
+    ])
+    func validateKinds(arguments: [String]) throws {
+        let result = try run(["validate"] + arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("ok "), "\(result.stdout)")
+    }
+
+    @Test("vamp validate --kind lists every error of a refused file with its line", arguments: [
+        ("event", "every-error.yaml", 4, ":7:12: error: event, field timestamp"),
+        ("event-query", "every-error.yaml", 4, ":6:17: error: event-query, field timestamp.lt"),
+        ("docker-compose", "every-error.yaml", 3, ":7:13: error: docker-compose 'every-error', field services.dns.ports[0]"),
+    ])
+    func validateKindErrors(kind: String, file: String, count: Int, fragment: String) throws {
+        let result = try run(["validate", "--kind", kind, "\(Self.kinds)/\(kind)/refused/\(file)"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(fragment), "\(result.stderr)")
+        #expect(result.stderr.contains("\(count) errors, 0 valid artifacts"), "\(result.stderr)")
+    }
+
+    @Test("an import names a template that is not given")
+    func unresolvedImport() throws {
+        let result = try run(["validate", "-"], stdin: "kind: blueprint\nname: b\nimport: base\nclusters: {web: a:1}\n")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("-:3:1: error: blueprint 'b', field import: the import of template 'base' is not found"), "\(result.stderr)")
+    }
+
+    @Test("vamp convert --from docker-compose prints the notes and a blueprint that validates")
+    func convertCompose() throws {
+        let result = try run(["convert", "--from", "docker-compose", "--name", "shop", "\(Self.kinds)/docker-compose/accepted/shop.yaml"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("# Compose version: 2.\n"))
+        #expect(result.stdout.contains("# Ignored host port: 8080 of 'web'."))
+        let documents = try DSLReader.load(result.stdout)
+        #expect(documents.map(\.artifact.name) == ["shop"])
+        let validated = try run(["validate", "-"], stdin: result.stdout)
+        #expect(validated.stdout == "ok blueprint shop (-)\n", "\(validated.stderr)")
+        let refused = try run(["convert", "--from", "docker-compose", "\(Self.kinds)/docker-compose/refused/every-error.yaml"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("the port protocol 'udp' is not supported"))
+    }
+
+    @Test("cpu in millicores and memory in kilobytes survive vamp convert")
+    func precision() throws {
+        let result = try run(["convert", "--kind", "scale", "-"], stdin: "name: s\ncpu: 125m\nmemory: 100KB\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("cpu: \"125m\""), "\(result.stdout)")
+        #expect(result.stdout.contains("memory: \"100KB\""), "\(result.stdout)")
+        let back = try DSLReader.load(result.stdout)
+        #expect(back.first?.artifact == .scale(Scale(name: "s", cpu: CPU(cores: 0.125)!, memory: Memory(megabytes: 100.0 / 1024)!)))
+    }
 }

@@ -48,10 +48,10 @@ struct ErrorTests {
             let documents = try DSLReader.read(c.yaml, kind: c.kind)
             Issue.record("expected an error, read \(documents.map(\.artifact.kind))")
         } catch {
-            #expect(error.code == c.code, "\(error)")
-            #expect(error.path == c.path, "\(error)")
-            #expect(error.line == c.line, "\(error)")
-            #expect(error.message.contains(c.fragment), "\(error)")
+            let match = error.errors.first { $0.code == c.code && $0.path == c.path }
+            #expect(match != nil, "\(error)")
+            #expect(match?.line == c.line, "\(error)")
+            #expect(match?.message.contains(c.fragment) == true, "\(error)")
         }
     }
 
@@ -60,14 +60,14 @@ struct ErrorTests {
         Case(yaml: "kind: gateway\nname: g\nport: 80\nroutes:\n  a:\n    weight: 100%\n    condition: user-agent ==\n", code: .condition, path: "routes.a.condition", line: 7, fragment: "does not parse"),
         Case(yaml: "kind: gateway\nname: g\nport: 80/tcp\nsticky: route\n", code: .invalidArtifact, path: "sticky", line: 4, fragment: "http port"),
         Case(yaml: "kind: gateway\nname: g\nport: 80\nvirtual_hosts: [ok.test, \"bad host\"]\n", code: .invalidValue, path: "virtual_hosts[1]", line: 4, fragment: "not a host name"),
-        Case(yaml: "kind: breed\nname: a\nports: {web: 80}\nhealth_checks:\n  port: admin\n  initial_delay: 1s\n  timeout: 1s\n  interval: 1s\n  failures: 1\n", code: .invalidArtifact, path: "health_checks[0].port", line: 5, fragment: "port 'admin'"),
+        Case(yaml: "kind: breed\nname: a\nports: {web: 80}\nhealth_checks:\n  port: admin\n  initial_delay: 1s\n  timeout: 1s\n  interval: 1s\n  failures: 1\ndeployable: x\n", code: .invalidArtifact, path: "health_checks[0].port", line: 5, fragment: "port 'admin'"),
         Case(yaml: "kind: blueprint\nname: b\ngateways:\n  9050: web/port\n  9050/tcp: web/port\nclusters:\n  web: a:1\n", code: .duplicatePort, path: "gateways.9050/tcp", line: 5, fragment: "unique"),
-        Case(yaml: "kind: blueprint\nname: b\nclusters:\n  web:\n    breed:\n      name: a:1\n      dependencies: {db: postgres:9.*}\n", code: .unresolvedDependency, path: "clusters.web.services[0].breed.dependencies.db", line: 7, fragment: "postgres:9.*"),
+        Case(yaml: "kind: blueprint\nname: b\nclusters:\n  web:\n    breed:\n      name: a:1\n      dependencies: {db: postgres:9.*}\n      deployable: x\n", code: .unresolvedDependency, path: "clusters.web.services[0].breed.dependencies.db", line: 7, fragment: "postgres:9.*"),
         Case(yaml: "kind: blueprint\nname: b\nclusters:\n  one: a:1\n  two: a:1\n", code: .invalidArtifact, path: "clusters.two.services[0].breed", line: 5, fragment: "already used"),
         Case(yaml: "kind: blueprint\nname: b\nclusters: {}\n", code: .invalidArtifact, path: "clusters", line: 3, fragment: "at least one service"),
         Case(yaml: "kind: blueprint\nname: b\ngateways: {80: api/port}\nclusters:\n  web: a:1\n", code: .invalidArtifact, path: "gateways.80/http.routes.api/port", line: 3, fragment: "cluster 'api'"),
-        Case(yaml: "kind: breed\nname: a\nenv:\n  URL: http://$db.host\n", code: .invalidValue, path: "environment_variables.URL", line: 4, fragment: "not a dependency alias"),
-        Case(yaml: "kind: breed\nname: a\nenv:\n  URL: ${db.host\n", code: .invalidValue, path: "environment_variables.URL", line: 4, fragment: "not closed"),
+        Case(yaml: "kind: breed\nname: a\nenv:\n  URL: http://$db.host\ndeployable: x\n", code: .invalidValue, path: "environment_variables.URL", line: 4, fragment: "not a dependency alias"),
+        Case(yaml: "kind: breed\nname: a\nenv:\n  URL: ${db.host\ndeployable: x\n", code: .invalidValue, path: "environment_variables.URL", line: 4, fragment: "not closed"),
     ]
 
     @Test("validation errors carry the source line", arguments: validationCases)
@@ -83,13 +83,13 @@ struct ErrorTests {
     func documentNumbers() throws {
         let results = try DSLReader.readEach("kind: scale\nname: s\ncpu: 1\nmemory: 1GB\n---\nkind: scale\nname: t\ncpu: 1\nmemory: 1\n")
         #expect(results.count == 2)
-        guard case .failure(let error) = results[1] else {
+        guard case .failure(let failure) = results[1], let error = failure.errors.first else {
             Issue.record("the second document should fail")
             return
         }
         #expect(error.document == 2)
         #expect(error.line == 9)
         #expect(error.description.hasPrefix("document 2, scale 't', field memory, line 9:9"))
-        #expect(throws: VampError.self) { try DSLReader.read("kind: scale\nname: s\ncpu: 1\nmemory: 1GB\n---\nkind: scale\nname: t\ncpu: 1\nmemory: 1\n") }
+        #expect(throws: VampErrors.self) { try DSLReader.read("kind: scale\nname: s\ncpu: 1\nmemory: 1GB\n---\nkind: scale\nname: t\ncpu: 1\nmemory: 1\n") }
     }
 }

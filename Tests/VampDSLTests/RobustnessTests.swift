@@ -11,7 +11,7 @@ struct RobustnessTests {
             let documents = try DSLReader.read(text, kind: .blueprint)
             Issue.record("expected an error, got \(documents.count) documents", sourceLocation: sourceLocation)
         } catch {
-            if let fragment { #expect(error.message.contains(fragment), "\(error)", sourceLocation: sourceLocation) }
+            if let fragment { #expect(error.description.contains(fragment), "\(error)", sourceLocation: sourceLocation) }
         }
     }
 
@@ -50,7 +50,7 @@ struct RobustnessTests {
 
     @Test("unusual YAML is an error with a message")
     func unusual() {
-        expectError("name: b\n? [complex, key]\n: value\n", "plain text")
+        expectError("name: b\n? {complex: key}\n: value\n", "plain text")
         expectError("base: &b {name: x}\n<<: *b\n", "merge keys")
         expectError("name: *undefined\n", "invalid YAML")
         expectError("name: b\nclusters: {web: a:1}\n\t- tab\n", "invalid YAML")

@@ -86,8 +86,12 @@ struct ArtifactGenerator {
     mutating func breed(depth: Int = 0) -> Breed {
         Breed(
             name: name(),
-            deployable: bool() ? Deployable(type: pick(["container/docker", "application/javascript", "cmd"]), definition: text().isEmpty ? "img" : text()) : nil,
-            ports: unique(int(0...3)) { $0.trait() }.map { bool() ? BreedPort(name: $0, number: int(0...65535), type: pick(BreedPort.PortType.allCases)) : BreedPort(name: $0, number: nil) },
+            deployable: Deployable(type: pick(["container/docker", "application/javascript", "cmd"]), definition: text().isEmpty ? "img" : text()),
+            ports: unique(int(0...3)) { $0.trait() }.map {
+                int(0...3) > 0
+                    ? BreedPort(name: $0, number: int(0...65535), type: pick(BreedPort.PortType.allCases))
+                    : BreedPort(name: $0, number: nil, type: pick(BreedPort.PortType.allCases), reference: "${" + trait() + ".constants." + trait() + "}")
+            },
             environmentVariables: variables(),
             constants: unique(int(0...2)) { $0.trait() }.map { Constant(name: $0, value: text()) },
             arguments: (0..<int(0...2)).map { _ in RunArgument(key: trait(), value: text()) },
@@ -98,8 +102,25 @@ struct ArtifactGenerator {
             metadata: metadata())
     }
 
+    /// Values that look lossy in Vamp's two-decimal form too: millicores (`125m`), kilobytes
+    /// (`100KB`), gigabytes and arbitrary fractions; all must survive a round trip exactly.
     mutating func scale(named: Bool) -> Scale {
-        Scale(name: named ? name() : nil, cpu: CPU(cores: Double(int(1...800)) / 100)!, memory: Memory(megabytes: Double(int(1...65536)))!, instances: int(0...20))
+        let cpu: Double
+        switch int(0...3) {
+        case 0: cpu = Double(int(1...800)) / 100
+        case 1: cpu = Double(int(1...8000)) / 1000
+        case 2: cpu = Double(int(1...64))
+        default: cpu = Double.random(in: 0.0001...16, using: &rng)
+        }
+        let memory: Double
+        switch int(0...4) {
+        case 0: memory = Double(int(1...65536))
+        case 1: memory = Double(int(1...1_000_000)) / 1024
+        case 2: memory = Double(int(1...64)) * 1024
+        case 3: memory = Double(int(1...999)) / 10 * 1024
+        default: memory = Double.random(in: 0.001...100_000, using: &rng)
+        }
+        return Scale(name: named ? name() : nil, cpu: CPU(cores: cpu)!, memory: Memory(megabytes: memory)!, instances: int(0...20))
     }
 
     mutating func route(path: String) -> Route {
@@ -113,12 +134,17 @@ struct ArtifactGenerator {
             targets: (0..<int(0...2)).map { _ in bool() ? .instance(name: name(), host: "10.0.0.\(int(1...254))", port: int(1...65535)) : .url("host.test:\(int(1...65535))") })
     }
 
+    /// A route, or now and then a reference to a stored route.
+    mutating func routeOrReference(path: String) -> Route {
+        int(0...4) == 0 ? Route(path: path, reference: name()) : route(path: path)
+    }
+
     mutating func gateway(name gatewayName: String, routes paths: [String]) -> Gateway {
         Gateway(
             name: gatewayName, port: GatewayPort(number: int(0...65535), type: pick(BreedPort.PortType.allCases)),
             sticky: bool() ? pick(Gateway.Sticky.allCases) : nil,
             virtualHosts: (0..<int(0...2)).map { _ in trait() + ".example.test" },
-            routes: paths.map { route(path: $0) },
+            routes: paths.map { routeOrReference(path: $0) },
             metadata: metadata(),
             service: bool() ? GatewayService(host: "127.0.0.1", port: int(1...65535)) : nil,
             deployed: bool() ? bool() : nil)
@@ -159,11 +185,25 @@ struct ArtifactGenerator {
                     arguments: (0..<int(0...1)).map { _ in RunArgument(key: "privileged", value: pick(["true", "false"])) },
                     healthChecks: healthChecks(), network: bool() ? "BRIDGE" : nil, dialects: metadata())
             }
-            return Cluster(
-                name: clusterName, services: services,
-                gateways: unique(int(0...2)) { $0.trait() }.map { gateway(name: $0, routes: unique(int(0...2)) { $0.name() }) }.map { var g = $0; g.port = GatewayPort(number: g.port.number, type: g.port.type); return g },
+            // Cluster gateways are keyed by port name: no port of their own, no read-only fields.
+            func clusterGateway(_ name: String, _ generator: inout ArtifactGenerator) -> Gateway {
+                var g = generator.gateway(name: name, routes: generator.unique(generator.int(0...2)) { $0.name() })
+                g.port = GatewayPort(number: 0)
+                g.service = nil
+                g.deployed = nil
+                return g
+            }
+            var gateways = unique(int(0...2)) { $0.trait() }.map { clusterGateway($0, &self) }
+            // The short form without a port name stays so while every breed is a reference.
+            if services.allSatisfy({ $0.breed.referenceName != nil }), bool() { gateways = [clusterGateway("", &self)] }
+            var cluster = Cluster(
+                name: clusterName, services: services, gateways: gateways,
                 sla: bool() ? (bool() ? .inline(sla(named: false)) : .reference(name())) : nil,
                 healthChecks: healthChecks(), network: bool() ? "HOST" : nil, dialects: metadata(), metadata: metadata())
+            if cluster.sla?.referenceName != nil, bool() {
+                cluster.slaEscalations = (0..<int(1...2)).map { _ in bool() ? .reference(name()) : .inline(Escalation(definition: escalation().definition)) }
+            }
+            return cluster
         }
         let gateways = unique(int(0...2)) { $0.int(1...65535) }.map { port -> Gateway in
             var g = gateway(name: "", routes: unique(int(1...2)) { "\($0.trait())/\($0.trait())" })
@@ -186,7 +226,7 @@ struct ArtifactGenerator {
         default: schedule = .time(period: pick(["PT1M", "P1DT2H"]), start: bool() ? "now" : nil, repeat: bool() ? int(0...10) : nil)
         }
         return Workflow(name: name(), breed: bool() ? .inline(breed()) : .reference(name()), schedule: schedule, status: pick(Workflow.Status.allCases),
-                        environmentVariables: variables(), scale: bool() ? .inline(scale(named: false)) : nil, arguments: [],
+                        environmentVariables: variables().map { EnvironmentVariable(name: $0.name, alias: $0.alias, value: $0.value ?? "v") }, scale: bool() ? .inline(scale(named: false)) : nil, arguments: [],
                         network: bool() ? "USER" : nil, healthChecks: healthChecks(), dialects: metadata())
     }
 

@@ -79,7 +79,7 @@ struct ShortFormTests {
 
     @Test("a top-level list yields several artifacts, each with its kind")
     func topLevelList() throws {
-        let documents = try DSLReader.read("- {kind: scale, name: s, cpu: 1, memory: 1GB}\n- {kind: breed, name: b:1}\n")
+        let documents = try DSLReader.read("- {kind: scale, name: s, cpu: 1, memory: 1GB}\n- {kind: breed, name: b:1, deployable: acme/b:1}\n")
         #expect(documents.map(\.artifact.kind) == [.scale, .breed])
         #expect(documents.map(\.index) == [1, 2])
     }

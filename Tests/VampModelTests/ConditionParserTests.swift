@@ -61,6 +61,7 @@ struct ConditionParserTests {
         ("(host == a", "missing ')'", 11),
         ("host == a)", "unexpected ')'", 10),
         ("hdr_sub(user-agent) Firefox", "unknown operand", 1),
+        ("android", "write 'user-agent = android'", 1),
         ("< raw", "not closed", 1),
         ("user-agent == Firefox\nuse_backend evil", "control character", 22),
         ("host == a # comment", "'#' is not allowed", 11),

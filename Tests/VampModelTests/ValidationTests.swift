@@ -141,10 +141,19 @@ struct ValidationTests {
         expectError(.gateway(gateway), code: .condition, path: "routes.a.condition", "does not parse")
     }
 
-    @Test("external routes are [host:port]")
+    @Test("external routes are any bracketed target without spaces (Vamp 0.9.5 took [external/1/2])")
     func externalRoutes() {
-        #expect(errors(.gateway(Gateway(name: "g", port: GatewayPort(number: 80), routes: [Route(path: "[legacy.test:8080]", weight: Percentage(100))]))).isEmpty)
-        expectError(.gateway(Gateway(name: "g", port: GatewayPort(number: 80), routes: [Route(path: "[legacy.test]", weight: Percentage(100))])), code: .illegalName, path: "routes.[legacy.test]", "[host:port]")
+        for path in ["[legacy.test:8080]", "[external/1/2]", "[legacy.test]"] {
+            #expect(errors(.gateway(Gateway(name: "g", port: GatewayPort(number: 80), routes: [Route(path: path, weight: Percentage(100))]))).isEmpty, "\(path)")
+        }
+        expectError(.gateway(Gateway(name: "g", port: GatewayPort(number: 80), routes: [Route(path: "[bad host:80]", weight: Percentage(100))])), code: .illegalName, path: "routes.[bad host:80]", "without spaces")
+        expectError(.gateway(Gateway(name: "g", port: GatewayPort(number: 80), routes: [Route(path: "[]", weight: Percentage(100))])), code: .illegalName, path: "routes.[]", "must be '[target]'")
+    }
+
+    @Test("event types are ASCII letters, digits, '_' and '-', as Vamp's ^[\\w\\d\\-_]+$")
+    func eventTypes() {
+        #expect(Validation.isEventType("health_check-2"))
+        for bad in ["", "ünï", "a b", "a.b", "a:b"] { #expect(!Validation.isEventType(bad), "\(bad)") }
     }
 
     @Test("scale escalation targets name a cluster")

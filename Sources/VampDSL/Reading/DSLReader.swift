@@ -14,9 +14,13 @@ public struct DSLDocument: Sendable {
 
     /// Runs ``Validation`` on the artifact and adds the source line to each error.
     public func validate() -> [VampError] {
-        Validation.validate(artifact).map { error in
+        locate(Validation.validate(artifact))
+    }
+
+    func locate(_ errors: [VampError]) -> [VampError] {
+        errors.map { error in
             var located = error
-            if let path = error.path, let position = sourceMap.position(of: path) {
+            if located.line == nil, let path = error.path, let position = sourceMap.position(of: path) {
                 located.line = position.line
                 located.column = position.column
             }
@@ -28,27 +32,104 @@ public struct DSLDocument: Sendable {
 
 /// Reads Vamp's DSL (YAML or JSON, which is read as YAML) into the model.
 ///
-/// Accepts every short form of reference §2.2, the reference/inline/anonymous rules of §1.0, and
-/// rejects unknown keys with their line (Vamp's strict DSL). Multi-document YAML (`---`) and
-/// top-level lists yield several artifacts.
+/// Accepts every form Vamp 0.9.5 accepted (reference §2.2, the reference/inline/anonymous rules
+/// of §1.0), and rejects unknown keys with their line (Vamp's strict DSL). Multi-document YAML
+/// (`---`) and top-level lists yield several artifacts. Every error of a document is reported,
+/// not only the first.
 public enum DSLReader {
-    /// Reads every document of `text`. When `kind` is given, a document without `kind` is taken
-    /// as that kind and one with another kind is an error; without it, each document must say
-    /// its `kind`. Throws the first error (no partial result: a request is applied whole or not at all).
-    public static func read(_ text: String, kind: ArtifactKind? = nil, limits: DSLLimits = DSLLimits()) throws(VampError) -> [DSLDocument] {
+    /// Reads, resolves `import:` and validates every document of `text`: what the API does with
+    /// a request body. Throws every reading and validation error of every document, sorted by
+    /// document and line; a request is applied whole or not at all.
+    ///
+    /// - Parameters:
+    ///   - kind: the kind of documents without `kind` (a per-kind endpoint); without it each
+    ///     document must say its kind.
+    ///   - imports: the definitions of the templates and artifacts the documents import
+    ///     (see ``importReferences(in:limits:)``).
+    public static func load(
+        _ text: String, kind: ArtifactKind? = nil, imports: [ImportReference: [String: JSONValue]] = [:],
+        limits: DSLLimits = DSLLimits()
+    ) throws(VampErrors) -> [DSLDocument] {
+        let results: [Result<DSLDocument, VampErrors>]
+        do {
+            results = try readEach(text, kind: kind, imports: imports, limits: limits)
+        } catch {
+            throw VampErrors([error])
+        }
         var documents: [DSLDocument] = []
-        for result in try readEach(text, kind: kind, limits: limits) {
+        var errors: [VampError] = []
+        for result in results {
             switch result {
-            case .success(let document): documents.append(document)
-            case .failure(let error): throw error
+            case .success(let document):
+                let found = document.validate()
+                if found.isEmpty { documents.append(document) } else { errors += found }
+            case .failure(let failure):
+                errors += failure.errors
             }
         }
+        if !errors.isEmpty { throw VampErrors(errors) }
         return documents
     }
 
-    /// Reads every document, returning each one's artifact or error. Throws only when the text
-    /// is not well-formed YAML/JSON as a whole.
-    public static func readEach(_ text: String, kind: ArtifactKind? = nil, limits: DSLLimits = DSLLimits()) throws(VampError) -> [Result<DSLDocument, VampError>] {
+    /// Reads every document without validating it. Throws every reading error of every
+    /// document.
+    public static func read(
+        _ text: String, kind: ArtifactKind? = nil, imports: [ImportReference: [String: JSONValue]] = [:],
+        limits: DSLLimits = DSLLimits()
+    ) throws(VampErrors) -> [DSLDocument] {
+        let results: [Result<DSLDocument, VampErrors>]
+        do {
+            results = try readEach(text, kind: kind, imports: imports, limits: limits)
+        } catch {
+            throw VampErrors([error])
+        }
+        var documents: [DSLDocument] = []
+        var errors: [VampError] = []
+        for result in results {
+            switch result {
+            case .success(let document): documents.append(document)
+            case .failure(let failure): errors += failure.errors
+            }
+        }
+        if !errors.isEmpty { throw VampErrors(errors) }
+        return documents
+    }
+
+    /// Reads every document, returning each one's artifact or all of its errors. A document
+    /// with reading errors is also validated as far as it was read, so its failure lists the
+    /// validation errors of the parts that did read. Throws only when the text is not
+    /// well-formed YAML/JSON as a whole.
+    public static func readEach(
+        _ text: String, kind: ArtifactKind? = nil, imports: [ImportReference: [String: JSONValue]] = [:],
+        limits: DSLLimits = DSLLimits()
+    ) throws(VampError) -> [Result<DSLDocument, VampErrors>] {
+        let items = try roots(text, limits: limits)
+        let numbered = items.count > 1
+        return items.enumerated().map { offset, node in
+            readDocument(node, kind: kind, index: offset + 1, numbered: numbered, imports: imports)
+        }
+    }
+
+    /// The templates and artifacts that the documents of `text` import (`import: [name,
+    /// kind/name]`), so a server can fetch them before ``load(_:kind:imports:limits:)``.
+    public static func importReferences(in text: String, limits: DSLLimits = DSLLimits()) throws(VampErrors) -> [ImportReference] {
+        let items: [DSLNode]
+        do { items = try roots(text, limits: limits) } catch { throw VampErrors([error]) }
+        var references: [ImportReference] = []
+        var errors: [VampError] = []
+        for (offset, node) in items.enumerated() {
+            let context = ReadContext(kind: "import", document: items.count > 1 ? offset + 1 : nil)
+            guard case .mapping(let entries, _) = node, let entry = entries.first(where: { $0.key == "import" }) else { continue }
+            if let found = context.recover({ try context.importList(entry.value) }) {
+                for reference in found where !references.contains(reference) { references.append(reference) }
+            }
+            errors += context.errors
+        }
+        if !errors.isEmpty { throw VampErrors(errors) }
+        return references
+    }
+
+    static func roots(_ text: String, limits: DSLLimits) throws(VampError) -> [DSLNode] {
         let roots: [DSLNode]
         do {
             roots = try SourceParser.documents(text, limits: limits)
@@ -61,63 +142,93 @@ public enum DSLReader {
         for root in roots {
             if case .sequence(let children, _) = root { items += children } else { items.append(root) }
         }
-        let numbered = items.count > 1
-        return items.enumerated().map { offset, node in
-            do {
-                return .success(try readDocument(node, kind: kind, index: offset + 1, numbered: numbered))
-            } catch let error as VampError {
-                return .failure(error)
-            } catch {
-                return .failure(VampError(.syntax, "\(error)", document: numbered ? offset + 1 : nil))
-            }
-        }
+        return items
     }
 
-    static func readDocument(_ node: DSLNode, kind expected: ArtifactKind?, index: Int, numbered: Bool) throws -> DSLDocument {
+    static func readDocument(
+        _ original: DSLNode, kind expected: ArtifactKind?, index: Int, numbered: Bool, imports: [ImportReference: [String: JSONValue]]
+    ) -> Result<DSLDocument, VampErrors> {
         let documentNumber = numbered ? index : nil
-        guard case .mapping(let entries, _) = node else {
-            throw VampError(.invalidValue, "expected an artifact (a map) but found \(node.typeName)", line: node.mark.line, document: documentNumber)
+        func failure(_ error: VampError) -> Result<DSLDocument, VampErrors> { .failure(VampErrors([error])) }
+        guard case .mapping(let entries, _) = original else {
+            return failure(VampError(.invalidValue, "expected an artifact (a map) but found \(original.typeName)", line: original.mark.line, document: documentNumber))
         }
         var kind = expected
         if let entry = entries.first(where: { $0.key == "kind" }) {
             guard case .scalar(let text, _, _) = entry.value, let declared = ArtifactKind(name: text) else {
-                throw VampError(
+                return failure(VampError(
                     .kind, "unknown kind; use one of \(ArtifactKind.allCases.map(\.rawValue).joined(separator: ", "))",
-                    path: "kind", line: entry.keyMark.line, column: entry.keyMark.column, document: documentNumber)
+                    path: "kind", line: entry.keyMark.line, column: entry.keyMark.column, document: documentNumber))
             }
             if let expected, expected != declared {
-                throw VampError(.kind, "inconsistent kind: the document says '\(declared)' but it was given as '\(expected)'",
-                                kind: expected.rawValue, path: "kind", line: entry.keyMark.line, column: entry.keyMark.column, document: documentNumber)
+                return failure(VampError(
+                    .kind, "inconsistent kind: the document says '\(declared)' but it was given as '\(expected)'",
+                    kind: expected.rawValue, path: "kind", line: entry.keyMark.line, column: entry.keyMark.column, document: documentNumber))
             }
             kind = declared
         }
         guard let kind else {
-            throw VampError(.kind, "the document has no 'kind'; add kind: breed (or blueprint, gateway, …), or give the kind (vamp validate --kind KIND)",
-                            line: node.mark.line, column: node.mark.column, document: documentNumber)
+            return failure(VampError(
+                .kind, "the document has no 'kind'; add kind: breed (or blueprint, gateway, …), or give the kind (vamp validate --kind KIND)",
+                line: original.mark.line, column: original.mark.column, document: documentNumber))
         }
         let context = ReadContext(kind: kind.rawValue, document: documentNumber)
-        if case .mapping(let entries, _) = node, let nameEntry = entries.first(where: { $0.key == "name" }),
-           case .scalar(let text, _, _) = nameEntry.value {
+        if let nameEntry = entries.first(where: { $0.key == "name" }), case .scalar(let text, _, _) = nameEntry.value {
             context.name = text
         }
-        let artifact: Artifact
-        switch kind {
-        case .breed: artifact = .breed(try context.breed(node, "", topLevel: true))
-        case .blueprint: artifact = .blueprint(try context.blueprint(node, ""))
-        case .scale: artifact = .scale(try context.scale(node, "", named: true))
-        case .gateway: artifact = .gateway(try context.gateway(node, ""))
-        case .route: artifact = .route(try context.route(path: "", node, "", named: true))
-        case .condition: artifact = .condition(try context.condition(node, "", named: true))
-        case .rewrite: artifact = .rewrite(try context.rewrite(node, "", named: true))
-        case .sla: artifact = .sla(try context.sla(node, "", named: true))
-        case .escalation: artifact = .escalation(try context.escalation(node, "", named: true))
-        case .deployment: artifact = .deployment(try context.deployment(node, ""))
-        case .workflow: artifact = .workflow(try context.workflow(node, ""))
-        case .template: artifact = .template(try context.template(node, ""))
-        case .event: artifact = .event(try context.event(node, ""))
+        var node = original
+        if entries.contains(where: { $0.key == "import" }) {
+            guard let merged = context.recover({ try context.resolveImports(original, imports) }) else {
+                return .failure(VampErrors(context.errors))
+            }
+            node = merged
         }
-        var document = DSLDocument(artifact: artifact, index: index, sourceMap: SourceMap(root: node))
-        document.numbered = numbered
-        return document
+        let artifact = context.recover { () throws -> Artifact in
+            switch kind {
+            case .breed: .breed(try context.breed(node, "", topLevel: true))
+            case .blueprint: .blueprint(try context.blueprint(node, ""))
+            case .scale: .scale(try context.scale(node, "", named: true))
+            case .gateway: .gateway(try context.gateway(node, ""))
+            case .route: .route(try context.route(path: "", node, "", named: true))
+            case .condition: .condition(try context.condition(node, "", named: true))
+            case .rewrite: .rewrite(try context.rewrite(node, "", named: true))
+            case .sla: .sla(try context.sla(node, "", named: true))
+            case .escalation: .escalation(try context.escalation(node, "", named: true))
+            case .deployment: .deployment(try context.deployment(node, ""))
+            case .workflow: .workflow(try context.workflow(node, ""))
+            case .template: .template(try context.template(node, ""))
+            case .event: .event(try context.event(node, ""))
+            }
+        }
+        var document = artifact.map { DSLDocument(artifact: $0, index: index, sourceMap: SourceMap(root: node)) }
+        document?.numbered = numbered
+        if context.errors.isEmpty, let document { return .success(document) }
+        var errors = context.errors.map { error in
+            var located = error
+            located.document = documentNumber
+            return located
+        }
+        // What did read is validated too, so one pass shows every error; errors about fields
+        // that failed to read (or their parents and children) would only repeat them.
+        if let document {
+            let failed = errors.compactMap(\.path)
+            errors += document.validate().filter { found in
+                guard let path = found.path else { return true }
+                return !failed.contains { related(path, $0) }
+            }
+        }
+        errors.sort { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }
+        return .failure(VampErrors(errors))
+    }
+
+    /// True when one path is the other or contains it (`a.b` and `a.b.c`, `a.b[0]`).
+    static func related(_ a: String, _ b: String) -> Bool {
+        func within(_ inner: String, _ outer: String) -> Bool {
+            if outer.isEmpty || inner == outer { return true }
+            guard inner.hasPrefix(outer) else { return false }
+            let next = inner[inner.index(inner.startIndex, offsetBy: outer.count)]
+            return next == "." || next == "["
+        }
+        return within(a, b) || within(b, a)
     }
 }

@@ -18,14 +18,14 @@ extension ReadContext {
             }
         }
         if let env = try reader.take("environment_variables", "env") {
-            deployment.environmentVariables = try variables(env, "environment_variables", allowPlaceholders: true)
+            deployment.environmentVariables = try variables(env, "environment_variables", allowPlaceholders: false)
         }
         if let hosts = try reader.take("hosts") {
             for entry in try map(hosts, "hosts").entries { deployment.hosts[entry.key] = try string(entry.value, "hosts.\(entry.key)") }
         }
         deployment.dialects = try object(try reader.take("dialects", "dialect"), "dialects")
         reader.ignore("kind", "lookup_name", "gateways")
-        try reader.finish()
+        reader.finish()
         return deployment
     }
 
@@ -39,13 +39,13 @@ extension ReadContext {
         }
         if let gateways = try reader.take("gateways") {
             cluster.gateways = try map(gateways, join(path, "gateways")).entries.map { entry in
-                try gatewayBody(name: entry.key, port: GatewayPort(number: 0), entry.value, join(join(path, "gateways"), entry.key), standalone: false)
+                try gatewayBody(name: entry.key, port: GatewayPort(number: 0), entry.value, join(join(path, "gateways"), entry.key), standalone: false, allowPort: true)
             }
         }
-        if let sla = try reader.take("sla"), !sla.isNull { cluster.sla = try slaReference(sla, join(path, "sla")) }
+        if let sla = try reader.take("sla"), !sla.isNull { (cluster.sla, cluster.slaEscalations) = try slaReference(sla, join(path, "sla")) }
         cluster.dialects = try object(try reader.take("dialects", "dialect"), join(path, "dialects"))
         reader.ignore("metadata", "health_checks", "network")
-        try reader.finish()
+        reader.finish()
         return cluster
     }
 
@@ -70,12 +70,12 @@ extension ReadContext {
                     host: try string(try instance.require("host"), join(ip, "host")),
                     ports: ports,
                     deployed: try instance.take("deployed").map { try bool($0, join(ip, "deployed")) } ?? false)
-                try instance.finish()
+                instance.finish()
                 return result
             }
         }
         if let env = try reader.take("environment_variables", "env") {
-            service.environmentVariables = try variables(env, join(path, "environment_variables"), allowPlaceholders: true)
+            service.environmentVariables = try variables(env, join(path, "environment_variables"), allowPlaceholders: false)
         }
         if let arguments = try reader.take("arguments") { service.arguments = try self.arguments(arguments, join(path, "arguments")) }
         service.healthChecks = try reader.take("health_checks").map { try healthChecks($0, join(path, "health_checks")) }
@@ -93,10 +93,10 @@ extension ReadContext {
                 running: try int(try h.require("running"), join(hp, "running")),
                 healthy: try int(try h.require("healthy"), join(hp, "healthy")),
                 unhealthy: try int(try h.require("unhealthy"), join(hp, "unhealthy")))
-            try h.finish()
+            h.finish()
         }
         reader.ignore("network")
-        try reader.finish()
+        reader.finish()
         return service
     }
 
@@ -118,8 +118,8 @@ extension ReadContext {
         let phase = ServiceStatus.Phase(
             name: phaseName, since: try timestamp(try phaseReader.require("since"), join(pp, "since")),
             notification: try optionalString(try phaseReader.take("notification"), join(pp, "notification")))
-        try phaseReader.finish()
-        try reader.finish()
+        phaseReader.finish()
+        reader.finish()
         return ServiceStatus(intention: intention, since: since, phase: phase)
     }
 

@@ -79,11 +79,17 @@ public struct SourceMap: Sendable {
     }
 }
 
-/// State shared while reading one document: where errors point and what was seen where.
+/// Thrown by a reader whose errors are already in ``ReadContext/errors``: reading goes on with
+/// the next field, so one pass reports every error of a document.
+struct AlreadyReported: Error {}
+
+/// State shared while reading one document: where errors point, and every error found so far.
 final class ReadContext {
     let kind: String
     var name: String?
     let document: Int?
+    /// Every error found while reading, in the order found.
+    var errors: [VampError] = []
 
     init(kind: String, document: Int?) {
         self.kind = kind
@@ -100,6 +106,32 @@ final class ReadContext {
 
 
     func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// Runs `body`; an error is recorded and `nil` returned, so reading continues with the next
+    /// field and the document reports all its errors at once.
+    func recover<T>(_ body: () throws -> T) -> T? {
+        do {
+            return try body()
+        } catch is AlreadyReported {
+            return nil
+        } catch let error as VampError {
+            errors.append(error)
+            return nil
+        } catch {
+            errors.append(self.error(.invalidValue, "\(error)", path: "", mark: nil))
+            return nil
+        }
+    }
+
+    /// Reads each item, recording the errors of the items that fail and keeping the others.
+    func each<T>(_ items: [DSLNode], _ body: (Int, DSLNode) throws -> T) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            if let value = recover({ try body(index, item) }) { out.append(value) }
+        }
+        return out
+    }
 
     // MARK: Scalars
 
@@ -174,6 +206,8 @@ final class ReadContext {
 
     func map(_ node: DSLNode, _ path: String) throws -> MapReader {
         guard case .mapping(let entries, _) = node else {
+            // An empty field (`environment_variables:` with nothing after it) is an empty map.
+            if node.isNull { return MapReader(entries: [], path: path, context: self, mark: node.mark) }
             throw error(.invalidValue, "expected a map but found \(node.typeName)", path: path, at: node)
         }
         return MapReader(entries: entries, path: path, context: self, mark: node.mark)
@@ -181,6 +215,7 @@ final class ReadContext {
 
     func list(_ node: DSLNode, _ path: String) throws -> [DSLNode] {
         guard case .sequence(let items, _) = node else {
+            if node.isNull { return [] }
             throw error(.invalidValue, "expected a list but found \(node.typeName)", path: path, at: node)
         }
         return items
@@ -282,13 +317,13 @@ final class MapReader {
         for index in entries.indices where names.contains(entries[index].key) { consumed[index] = true }
     }
 
-    /// Throws for the first key that was not taken.
-    func finish() throws {
+    /// Records an error for every key that was not taken.
+    func finish() {
         for index in entries.indices where !consumed[index] {
             let entry = entries[index]
-            throw context.error(
+            context.errors.append(context.error(
                 .unexpectedKey, "unexpected in DSL: '\(ReadContext.short(entry.key))' is not a field here",
-                path: context.join(path, entry.key), mark: entry.keyMark)
+                path: context.join(path, entry.key), mark: entry.keyMark))
         }
     }
 }

@@ -78,7 +78,15 @@ enum SourceParser {
                     parent.pendingKey = nil
                     return
                 }
-                guard case .scalar(let key, _, _) = node else {
+                let key: String
+                switch node {
+                case .scalar(let text, _, _):
+                    key = text
+                case .sequence(let items, _) where items.allSatisfy({ if case .scalar = $0 { true } else { false } }):
+                    // `[external/1/2]:` unquoted is a flow sequence to YAML; Vamp 0.9.5 read it as the
+                    // bracketed text (an external route), and so do we.
+                    key = "[" + items.map { if case .scalar(let text, _, _) = $0 { text } else { "" } }.joined(separator: ", ") + "]"
+                default:
                     throw VampError(.syntax, "map keys must be plain text, not \(node.typeName)", line: position.line, column: position.column)
                 }
                 if key == "<<" {

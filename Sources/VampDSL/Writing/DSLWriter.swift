@@ -28,7 +28,7 @@ public enum DSLWriter {
         case .blueprint(let a): entries = blueprint(a)
         case .scale(let a): entries = scale(a)
         case .gateway(let a): entries = gateway(a, standalone: true)
-        case .route(let a): entries = [("name", .string(a.name ?? a.path))] + route(a)
+        case .route(let a): entries = [("name", .string(a.name ?? a.path))] + route(Route(path: a.path, name: a.name, weight: a.weight, condition: a.condition, conditionStrength: a.conditionStrength, rewrites: a.rewrites, balance: a.balance, targets: a.targets))
         case .condition(let a): entries = condition(a)
         case .rewrite(let a): entries = rewrite(a)
         case .sla(let a): entries = sla(a)
@@ -95,7 +95,8 @@ public enum DSLWriter {
         var out: [(String, OutNode)] = []
         if let name = scale.name { out.append(("name", .string(name))) }
         out += [
-            ("cpu", .number(scale.cpu.description)), ("memory", .string(scale.memory.description)),
+            ("cpu", scale.cpu.description.hasSuffix("m") ? .string(scale.cpu.description) : .number(scale.cpu.description)),
+            ("memory", .string(scale.memory.description)),
             ("instances", .number(String(scale.instances))),
         ]
         return out
@@ -104,7 +105,7 @@ public enum DSLWriter {
     static func blueprint(_ blueprint: Blueprint) -> [(String, OutNode)] {
         [
             ("name", .string(blueprint.name)),
-            ("gateways", .map(blueprint.gateways.map { ($0.name, .map(gateway($0, standalone: false))) })),
+            ("gateways", .map(blueprint.gateways.map { ($0.name, .map(gateway($0, standalone: false, port: true))) })),
             ("clusters", .map(blueprint.clusters.map { ($0.name, .map(cluster($0))) })),
             ("environment_variables", variables(blueprint.environmentVariables)),
             ("dialects", object(blueprint.dialects)),
@@ -115,14 +116,27 @@ public enum DSLWriter {
     static func cluster(_ cluster: Cluster) -> [(String, OutNode)] {
         var out: [(String, OutNode)] = [
             ("services", .list(cluster.services.map { .map(service($0)) })),
-            ("gateways", .map(cluster.gateways.map { ($0.name, .map(gateway($0, standalone: false))) })),
+            ("gateways", clusterGateways(cluster.gateways)),
         ]
-        if let sla = cluster.sla { out.append(("sla", reference(sla, inline: self.sla))) }
+        if let sla = cluster.sla { out.append(("sla", slaReference(sla, escalations: cluster.slaEscalations))) }
         if let checks = cluster.healthChecks { out.append(("health_checks", healthChecks(checks))) }
         if let network = cluster.network { out.append(("network", .string(network))) }
         out.append(("dialects", object(cluster.dialects)))
         out.append(("metadata", object(cluster.metadata)))
         return out
+    }
+
+    /// Keyed by port name; a gateway without one (bound at deployment) in the short form.
+    static func clusterGateways(_ gateways: [Gateway]) -> OutNode {
+        if gateways.count == 1, gateways[0].name.isEmpty { return .map(gateway(gateways[0], standalone: false, port: false)) }
+        return .map(gateways.map { ($0.name, .map(gateway($0, standalone: false, port: false))) })
+    }
+
+    static func slaReference(_ sla: ArtifactReference<SLA>, escalations: [ArtifactReference<Escalation>]) -> OutNode {
+        if case .reference(let name) = sla, !escalations.isEmpty {
+            return .map([("reference", .string(name)), ("escalations", .list(escalations.map { reference($0, inline: escalation) }))])
+        }
+        return reference(sla, inline: self.sla)
     }
 
     static func service(_ service: Service) -> [(String, OutNode)] {
@@ -136,14 +150,14 @@ public enum DSLWriter {
         return out
     }
 
-    static func gateway(_ gateway: Gateway, standalone: Bool) -> [(String, OutNode)] {
+    static func gateway(_ gateway: Gateway, standalone: Bool, port: Bool = true) -> [(String, OutNode)] {
         var out: [(String, OutNode)] = []
         if standalone {
             out.append(("name", .string(gateway.name)))
             out.append(("lookup_name", .string(gateway.lookupName)))
             out.append(("internal", .bool(gateway.isInternal)))
         }
-        out.append(("port", .string(gateway.port.description)))
+        if port { out.append(("port", .string(gateway.port.description))) }
         out.append(("sticky", gateway.sticky.map { .string($0.rawValue) } ?? .null))
         out.append(("virtual_hosts", .list(gateway.virtualHosts.map(OutNode.string))))
         out.append(("routes", .map(gateway.routes.map { ($0.path, .map(route($0))) })))
@@ -156,6 +170,7 @@ public enum DSLWriter {
     }
 
     static func route(_ route: Route) -> [(String, OutNode)] {
+        if let reference = route.reference { return [("reference", .string(reference))] }
         var out: [(String, OutNode)] = [
             ("lookup_name", .string(route.lookupName)),
             ("weight", route.weight.map { .string($0.description) } ?? .null),
@@ -278,7 +293,7 @@ public enum DSLWriter {
                     ("services", .list(cluster.services.map { .map(deploymentService($0)) })),
                     ("gateways", .map(cluster.gateways.map { ($0.name, .map(gateway($0, standalone: false))) })),
                 ]
-                if let sla = cluster.sla { entries.append(("sla", reference(sla, inline: self.sla))) }
+                if let sla = cluster.sla { entries.append(("sla", slaReference(sla, escalations: cluster.slaEscalations))) }
                 entries.append(("dialects", object(cluster.dialects)))
                 return (cluster.name, .map(entries))
             })),

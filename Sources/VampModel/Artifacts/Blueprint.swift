@@ -34,10 +34,15 @@ public struct Cluster: Sendable, Hashable {
     public var name: String
     /// Services.
     public var services: [Service]
-    /// Internal gateways, named by breed port name; their routes are keyed by breed name.
+    /// Internal gateways, named by breed port name; their routes are keyed by breed name. A
+    /// gateway with an empty name is the short form for the cluster's only port, kept when the
+    /// breeds are references whose ports are unknown until deployment
+    /// (see ``Blueprint/bindingClusterGateways(breeds:)``).
     public var gateways: [Gateway]
     /// SLA of the cluster.
     public var sla: ArtifactReference<SLA>?
+    /// Escalations added to a referenced SLA (`sla: {reference: fast, escalations: [...]}`).
+    public var slaEscalations: [ArtifactReference<Escalation>] = []
     /// Health checks for all services of the cluster (a service may override).
     public var healthChecks: [HealthCheck]?
     /// Network (driver-specific, e.g. `BRIDGE`, `HOST`, `USER`).
@@ -126,4 +131,48 @@ public struct Scale: Sendable, Hashable {
 
     /// Vamp's default scale when a service has none: 1 cpu, 1 GB, 1 instance.
     public static let `default` = Scale(cpu: CPU(cores: 1)!, memory: Memory(megabytes: 1024)!, instances: 1)
+}
+
+extension Blueprint {
+    /// The blueprint with every cluster gateway written without a port name (kept while the
+    /// cluster's breeds were references) bound to the cluster's only port. `breeds` finds a
+    /// referenced breed by name; deployment calls this once the breeds are known.
+    ///
+    /// Throws, naming the cluster, when a cluster's breeds have no port or more than one, or a
+    /// referenced breed is not found.
+    public func bindingClusterGateways(breeds: (String) -> Breed?) throws(VampErrors) -> Blueprint {
+        var bound = self
+        var errors: [VampError] = []
+        for clusterIndex in bound.clusters.indices {
+            let cluster = bound.clusters[clusterIndex]
+            guard let gatewayIndex = cluster.gateways.firstIndex(where: { $0.name.isEmpty }) else { continue }
+            let path = "clusters.\(cluster.name).gateways"
+            var ports: [String] = []
+            var missing: [String] = []
+            for service in cluster.services {
+                let breed: Breed?
+                switch service.breed {
+                case .inline(let inline): breed = inline
+                case .reference(let name): breed = breeds(name)
+                }
+                guard let breed else {
+                    missing.append(service.breedName)
+                    continue
+                }
+                for port in breed.ports where !ports.contains(port.name) { ports.append(port.name) }
+            }
+            if !missing.isEmpty {
+                errors.append(VampError(.invalidArtifact, "the breed \(missing.map { "'\($0)'" }.joined(separator: ", ")) of cluster '\(cluster.name)' is not found, so its gateway cannot be bound to a port", kind: "blueprint", name: name, path: path))
+            } else if ports.count != 1 {
+                errors.append(VampError(
+                    .invalidArtifact,
+                    "the gateway of cluster '\(cluster.name)' has no port name and the cluster's breeds have \(ports.isEmpty ? "no port" : "\(ports.count) ports (\(ports.joined(separator: ", ")))"); key the gateway by port name, e.g. gateways: {\(ports.first ?? "web"): {…}}",
+                    kind: "blueprint", name: name, path: path))
+            } else {
+                bound.clusters[clusterIndex].gateways[gatewayIndex].name = ports[0]
+            }
+        }
+        if !errors.isEmpty { throw VampErrors(errors) }
+        return bound
+    }
 }

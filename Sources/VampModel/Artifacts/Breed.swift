@@ -66,12 +66,16 @@ public struct BreedPort: Sendable, Hashable {
     public var number: Int?
     /// `http` (default) or `tcp`.
     public var type: PortType
+    /// A value reference instead of a number (`${db.constants.port}`), resolved against the
+    /// dependency when the service is deployed; written in the canonical `${…}` form.
+    public var reference: String?
 
     /// Creates a port.
-    public init(name: String, number: Int?, type: PortType = .http) {
+    public init(name: String, number: Int?, type: PortType = .http, reference: String? = nil) {
         self.name = name
         self.number = number
         self.type = type
+        self.reference = reference
     }
 
     /// Parses `"8080"`, `"8080/http"`, `"9100/tcp"` into number and type.
@@ -83,8 +87,11 @@ public struct BreedPort: Sendable, Hashable {
         return (number, type)
     }
 
-    /// `"8080/http"`, or `nil` for a placeholder.
-    public var value: String? { number.map { "\($0)/\(type.rawValue)" } }
+    /// `"8080/http"`, the reference (`"${db.constants.port}/http"`), or `nil` for neither.
+    public var value: String? {
+        if let reference { return "\(reference)/\(type.rawValue)" }
+        return number.map { "\($0)/\(type.rawValue)" }
+    }
 }
 
 /// An environment variable; `alias` is the name injected into the container (`log_level[LOG_LEVEL]`).

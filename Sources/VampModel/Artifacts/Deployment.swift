@@ -42,6 +42,8 @@ public struct DeploymentCluster: Sendable, Hashable {
     public var gateways: [Gateway]
     /// SLA.
     public var sla: ArtifactReference<SLA>?
+    /// Escalations added to a referenced SLA.
+    public var slaEscalations: [ArtifactReference<Escalation>] = []
     /// Driver-specific settings.
     public var dialects: [String: JSONValue]
 

@@ -102,13 +102,17 @@ public struct Route: Sendable, Hashable {
     public var balance: String?
     /// Read-only: resolved targets.
     public var targets: [RouteTarget]
+    /// A stored route artifact this route refers to (`web/port: canary` or `{reference: canary}`);
+    /// the server puts the referenced route in its place before deployment.
+    public var reference: String?
 
     /// Creates a route.
     public init(
         path: String, name: String? = nil, weight: Percentage? = nil, condition: ArtifactReference<Condition>? = nil,
         conditionStrength: Percentage? = nil, rewrites: [ArtifactReference<Rewrite>] = [], balance: String? = nil,
-        targets: [RouteTarget] = []
+        targets: [RouteTarget] = [], reference: String? = nil
     ) {
+        self.reference = reference
         self.path = path
         self.name = name
         self.weight = weight

@@ -156,8 +156,12 @@ public enum ConditionParser {
                     word == "cookie" ? .cookieContains(name: name, value: value) : .headerContains(name: name, value: value)
                 return verb.text.lowercased() == "misses" ? .not(operand) : operand
             default:
+                // A bare word such as `android` was a raw ACL in Vamp 0.9.5 (and broke HAProxy);
+                // most often a user-agent test was meant.
+                let bare = token.text.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+                let hint = bare ? "; to match the browser or device write 'user-agent = \(token.text)'" : ""
                 throw ConditionSyntaxError(
-                    message: "unknown operand '\(token.text)'; expected user-agent, host, cookie, header, has, contains, misses, true, false or < raw acl >",
+                    message: "unknown operand '\(token.text)'; expected user-agent, host, cookie, header, has, contains, misses, true, false or < raw acl >\(hint)",
                     column: token.column)
             }
         }

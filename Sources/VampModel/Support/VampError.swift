@@ -35,6 +35,8 @@ public struct VampError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidArtifact = Code("invalid-artifact")
         /// The input is too large or too deeply nested to be handled safely.
         public static let limit = Code("limit")
+        /// An `import:` names a template or artifact that is not there.
+        public static let unresolvedImport = Code("unresolved-import")
     }
 
     /// What kind of error this is.

@@ -49,17 +49,24 @@ public struct Memory: Sendable, Hashable, Comparable, CustomStringConvertible {
         let digits = trimmed.prefix { $0.isNumber || $0 == "." }
         let unit = trimmed.dropFirst(digits.count).trimmedSpaces.uppercased()
         guard !digits.isEmpty, let number = Double(digits) else { return nil }
-        let factor: Double
         switch unit {
-        case "MB", "M", "MI": factor = 1
-        case "GB", "G", "GI": factor = 1024
-        case "KB", "K", "KI": factor = 1.0 / 1024
+        case "MB", "M", "MI": self.init(megabytes: number)
+        case "GB", "G", "GI": self.init(megabytes: number * 1024)
+        // Divided, not multiplied by 1/1024, so that `100KB` written back reads the same.
+        case "KB", "K", "KI": self.init(megabytes: number / 1024)
         default: return nil
         }
-        self.init(megabytes: number * factor)
     }
 
-    public var description: String { String(format: "%.2fMB", megabytes) }
+    /// `"256.00MB"` as Vamp writes it, when two decimals say it exactly; otherwise whole
+    /// kilobytes (`"100KB"`) or every digit needed (`"0.123MB"`), so no precision is lost.
+    public var description: String {
+        let vamp = String(format: "%.2fMB", megabytes)
+        if Double(vamp.dropLast(2)) == megabytes { return vamp }
+        let kilobytes = (megabytes * 1024).rounded()
+        if kilobytes.magnitude < 1e15, kilobytes / 1024 == megabytes { return "\(Int64(kilobytes))KB" }
+        return "\(megabytes)MB"
+    }
     public static func < (lhs: Memory, rhs: Memory) -> Bool { lhs.megabytes < rhs.megabytes }
 }
 
@@ -86,8 +93,15 @@ public struct CPU: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
-    /// Written with two decimals, as Vamp does (`0.20`).
-    public var description: String { String(format: "%.2f", cores) }
+    /// Written with two decimals as Vamp does (`0.20`) when they say it exactly; otherwise in
+    /// millicores (`125m`) or with every digit needed, so no precision is lost.
+    public var description: String {
+        let vamp = String(format: "%.2f", cores)
+        if Double(vamp) == cores { return vamp }
+        let millicores = (cores * 1000).rounded()
+        if millicores.magnitude < 1e15, millicores / 1000 == cores { return "\(Int64(millicores))m" }
+        return "\(cores)"
+    }
     public static func < (lhs: CPU, rhs: CPU) -> Bool { lhs.cores < rhs.cores }
 }
 

@@ -66,7 +66,9 @@ public enum Validation {
         return c.errors
     }
 
-    static func validateBreed(_ breed: Breed, path: String, into c: inout ErrorCollector, visiting: Set<String>) {
+    static func validateBreed(
+        _ breed: Breed, path: String, into c: inout ErrorCollector, visiting: Set<String>, lookup: (String) -> Breed? = { _ in nil }
+    ) {
         let p = path.isEmpty ? "" : path + "."
         c.checkArtifactName(breed.name, p + "name")
         if let deployable = breed.deployable {
@@ -76,6 +78,10 @@ public enum Validation {
         var portNames = Set<String>()
         for port in breed.ports {
             c.checkTraitName(port.name, p + "ports.\(port.name)")
+            if let reference = port.reference {
+                checkAliasReferences(reference, breed: breed, path: p + "ports.\(port.name)", into: &c)
+                checkDependencyTraits(reference, dependencies: breed.dependencies, lookup: lookup, path: p + "ports.\(port.name)", into: &c)
+            }
             if !portNames.insert(port.name).inserted { c.add(.invalidArtifact, p + "ports.\(port.name)", "the port name '\(port.name)' is used twice") }
             if let number = port.number, !(0...65535).contains(number) {
                 c.add(.invalidValue, p + "ports.\(port.name)", "port \(number) is outside 0...65535")
@@ -89,10 +95,12 @@ public enum Validation {
             if !variableNames.insert(variable.name).inserted { c.add(.invalidArtifact, vp, "the variable '\(variable.name)' is defined twice") }
             c.checkValue(variable.value, vp)
             checkAliasReferences(variable.value, breed: breed, path: vp, into: &c)
+            checkDependencyTraits(variable.value, dependencies: breed.dependencies, lookup: lookup, path: vp, into: &c)
         }
         for constant in breed.constants {
             c.checkTraitName(constant.name, p + "constants.\(constant.name)")
             c.checkValue(constant.value, p + "constants.\(constant.name)")
+            checkDependencyTraits(constant.value, dependencies: breed.dependencies, lookup: lookup, path: p + "constants.\(constant.name)", into: &c)
         }
         validateArguments(breed.arguments, path: p + "arguments", into: &c)
         var aliases = Set<String>()
@@ -109,7 +117,7 @@ public enum Validation {
                 let bare = name.hasSuffix("*") ? String(name.dropLast()) : name
                 if let problem = Names.artifactNameProblem(bare.isEmpty ? "x" : bare) { c.add(.illegalName, dp, "illegal name or reference: \(problem)") }
             case .inline(let inner):
-                validateBreed(inner, path: dp + ".breed", into: &c, visiting: visiting.union([breed.name]))
+                validateBreed(inner, path: dp + ".breed", into: &c, visiting: visiting.union([breed.name]), lookup: lookup)
             }
         }
         validateHealthChecks(breed.healthChecks, ports: portNames, path: p + "health_checks", into: &c)
@@ -127,6 +135,36 @@ public enum Validation {
             }
             if !aliases.contains(cluster) {
                 c.add(.invalidValue, path, "the value refers to '\(cluster)', which is not a dependency alias of breed '\(breed.name)'; declare it under dependencies")
+            }
+        }
+    }
+
+    /// `$alias.ports.p`, `$alias.environment_variables.V` and `$alias.constants.C` must name a
+    /// trait the dependency's breed declares, when that breed is known (inline, or in the
+    /// same blueprint).
+    static func checkDependencyTraits(
+        _ value: String?, dependencies: [Dependency], lookup: (String) -> Breed?, path: String, into c: inout ErrorCollector
+    ) {
+        guard let value, value.contains("$"), !dependencies.isEmpty, let expression = try? ValueExpression.parse(value) else { return }
+        for part in expression.parts {
+            guard case .trait(let alias, let group, let name) = part,
+                  let dependency = dependencies.first(where: { $0.alias == alias }) else { continue }
+            let target: Breed?
+            switch dependency.breed {
+            case .inline(let breed): target = breed
+            case .reference(let reference): target = lookup(reference)
+            }
+            guard let target else { continue }
+            let declared: [String]
+            let what: String
+            switch group {
+            case .ports: declared = target.ports.map(\.name); what = "port"
+            case .environmentVariables: declared = target.environmentVariables.map(\.name); what = "environment variable"
+            case .constants: declared = target.constants.map(\.name); what = "constant"
+            }
+            if !declared.contains(name) {
+                let list = declared.isEmpty ? "none" : declared.joined(separator: ", ")
+                c.add(.invalidValue, path, "'\(alias)' (breed '\(target.name)') has no \(what) '\(name)'; it declares: \(list)")
             }
         }
     }
@@ -165,6 +203,8 @@ public enum Validation {
         if blueprint.clusters.allSatisfy({ $0.services.isEmpty }) {
             c.add(.invalidArtifact, "clusters", "expected at least one service; add a cluster with a breed, e.g. clusters: {web: catalog:2.1}")
         }
+        let inlineBreeds = blueprint.clusters.flatMap { $0.services.compactMap(\.breed.inlineValue) }
+        let lookup: (String) -> Breed? = { reference in inlineBreeds.first { Names.dependency(reference, isSatisfiedBy: $0.name) } }
         var breedUse: [String: String] = [:]
         var allBreeds: [String] = []
         var seenClusters = Set<String>()
@@ -186,7 +226,7 @@ public enum Validation {
                 switch service.breed {
                 case .reference(let name): c.checkArtifactName(name, sp + ".breed")
                 case .inline(let breed):
-                    validateBreed(breed, path: sp + ".breed", into: &c, visiting: [])
+                    validateBreed(breed, path: sp + ".breed", into: &c, visiting: [], lookup: lookup)
                     for port in breed.ports { clusterPorts[port.name] = port.type }
                     for variable in service.environmentVariables {
                         if !breed.environmentVariables.contains(where: { $0.name == variable.name }) {
@@ -209,10 +249,11 @@ public enum Validation {
             validateHealthChecks(cluster.healthChecks, ports: knownPorts, path: cp + ".health_checks", into: &c)
             var gatewayNames = Set<String>()
             for gateway in cluster.gateways {
-                let gp = "\(cp).gateways.\(gateway.name)"
-                c.checkTraitName(gateway.name, gp)
+                // An empty name: the short form whose port is bound at deployment.
+                let gp = gateway.name.isEmpty ? "\(cp).gateways" : "\(cp).gateways.\(gateway.name)"
+                if !gateway.name.isEmpty { c.checkTraitName(gateway.name, gp) }
                 if !gatewayNames.insert(gateway.name).inserted { c.add(.invalidArtifact, gp, "the port '\(gateway.name)' has two gateways") }
-                if let knownPorts, !knownPorts.contains(gateway.name) {
+                if let knownPorts, !gateway.name.isEmpty, !knownPorts.contains(gateway.name) {
                     c.add(.invalidArtifact, gp, "the cluster's breeds have no port named '\(gateway.name)'; internal gateways are keyed by port name")
                 }
                 let portType = clusterPorts[gateway.name] ?? gateway.port.type
@@ -228,6 +269,9 @@ public enum Validation {
             }
             if let sla = cluster.sla, case .inline(let value) = sla {
                 c.errors += validate(value, path: cp + ".sla", kind: "blueprint", name: blueprint.name, clusters: clusterNames, defaultTarget: cluster.name)
+            }
+            for (index, escalation) in cluster.slaEscalations.enumerated() {
+                if case .inline(let value) = escalation { validate(value, path: "\(cp).sla.escalations[\(index)]", clusters: clusterNames, into: &c) }
             }
         }
         // Dependencies of inline breeds must be satisfied by a breed of the blueprint.
@@ -257,6 +301,8 @@ public enum Validation {
                     c.add(.invalidArtifact, "\(gp).routes.\(route.path)", "a blueprint gateway route must be 'cluster/port', not '\(route.path)'")
                 } else if !clusterNames.contains(String(segments[0])) {
                     c.add(.invalidArtifact, "\(gp).routes.\(route.path)", "the route '\(route.path)' names cluster '\(segments[0])', which the blueprint does not define")
+                } else if let ports = knownPorts(of: blueprint.clusters.first { $0.name == segments[0] }!), !ports.contains(String(segments[1])) {
+                    c.add(.invalidArtifact, "\(gp).routes.\(route.path)", "the breeds of cluster '\(segments[0])' have no port '\(segments[1])' (ports: \(ports.isEmpty ? "none" : ports.sorted().joined(separator: ", ")))")
                 }
             }
             checkExternalWeights(gateway, path: gp, into: &c)
@@ -270,10 +316,32 @@ public enum Validation {
                 c.add(.invalidValue, vp, "blueprint variables are keyed 'cluster.VARIABLE', not '\(variable.name)'")
             } else if !clusterNames.contains(String(parts[0])) {
                 c.add(.invalidArtifact, vp, "the variable names cluster '\(parts[0])', which the blueprint does not define")
+            } else if let cluster = blueprint.clusters.first(where: { $0.name == parts[0] }), knownPorts(of: cluster) != nil {
+                // Every breed of the cluster is known: the variable must be one of theirs.
+                let breeds = cluster.services.compactMap(\.breed.inlineValue)
+                let variable = String(parts[1])
+                if !breeds.contains(where: { breed in breed.environmentVariables.contains { $0.name == variable } }) {
+                    if let breed = breeds.first(where: { breed in breed.ports.contains { $0.name == variable } }) {
+                        c.add(.invalidArtifact, vp, "'\(variable)' is a port of breed '\(breed.name)', not a variable; blueprint variables set environment variables")
+                    } else {
+                        c.add(.invalidArtifact, vp, "the breeds of cluster '\(parts[0])' (\(breeds.map(\.name).joined(separator: ", "))) do not declare the variable '\(variable)'; declare it in the breed")
+                    }
+                }
             }
             c.checkValue(variable.value, vp)
         }
         return c.errors
+    }
+
+    /// The port names of a cluster whose breeds are all inline; `nil` when one is a reference
+    /// (its ports are known only at deployment).
+    static func knownPorts(of cluster: Cluster) -> Set<String>? {
+        var ports = Set<String>()
+        for service in cluster.services {
+            guard case .inline(let breed) = service.breed else { return nil }
+            for port in breed.ports { ports.insert(port.name) }
+        }
+        return ports
     }
 
     // MARK: Gateway
@@ -330,10 +398,11 @@ public enum Validation {
     static func validateRoute(_ route: Route, path: String, portType: BreedPort.PortType, into c: inout ErrorCollector) {
         let p = path.isEmpty ? "" : path + "."
         if route.isExternal {
+            // Vamp 0.9.5 took any bracketed target (`[external/1/2]`); what it points to is
+            // resolved at deployment. Whitespace, brackets and control characters never belong.
             let inner = route.path.dropFirst().dropLast()
-            let hostPort = inner.split(separator: ":", omittingEmptySubsequences: false)
-            if hostPort.count != 2 || !isHostName(String(hostPort[0])) || Int(hostPort[1]).map({ !(1...65535).contains($0) }) ?? true {
-                c.add(.illegalName, path, "the external route '\(Names.printable(route.path))' must be '[host:port]' with a host name or IPv4 address and a port 1-65535")
+            if inner.isEmpty || inner.unicodeScalars.contains(where: { Names.isWhitespaceOrControl($0) || "[]".unicodeScalars.contains($0) }) {
+                c.add(.illegalName, path, "the external route '\(Names.printable(route.path))' must be '[target]', such as [legacy.example.test:8080], without spaces or brackets inside")
             }
         } else if route.path.unicodeScalars.contains(where: { Names.isWhitespaceOrControl($0) || "[]".unicodeScalars.contains($0) }) {
             c.add(.illegalName, path, "the route '\(Names.printable(route.path))' may not contain whitespace, '[' or ']' (except an external '[host:port]')")
@@ -503,9 +572,19 @@ public enum Validation {
             if let repeatCount, repeatCount < 0 { c.add(.invalidValue, "schedule.time.repeat", "repeat must be 0 or more") }
         }
         if case .inline(let scale) = workflow.scale { _ = validate(scale, path: "scale", into: &c) }
-        for variable in workflow.environmentVariables { c.checkValue(variable.value, "environment_variables.\(variable.key)") }
+        for variable in workflow.environmentVariables {
+            c.checkValue(variable.value, "environment_variables.\(variable.key)")
+            if case .inline(let breed) = workflow.breed {
+                checkDependencyTraits(variable.value, dependencies: breed.dependencies, lookup: { _ in nil }, path: "environment_variables.\(variable.key)", into: &c)
+            }
+        }
         validateArguments(workflow.arguments, path: "arguments", into: &c)
         return c.errors
+    }
+
+    /// True when `type` matches Vamp's `^[\w\d\-_]+$` (ASCII letters, digits, `_` and `-`).
+    public static func isEventType(_ type: String) -> Bool {
+        !type.isEmpty && type.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
     }
 
     /// Validates an event: at least one tag, a legal type.
@@ -515,7 +594,7 @@ public enum Validation {
         for (index, tag) in event.tags.enumerated() where tag.isEmpty || tag.unicodeScalars.contains(where: { $0.value < 0x20 }) {
             c.add(.invalidValue, "tags[\(index)]", "tags must be non-empty without control characters")
         }
-        if !Event.isValidType(event.type) { c.add(.invalidValue, "type", "the event type '\(Names.printable(event.type))' must match ^[\\w\\d\\-_]+$") }
+        if !isEventType(event.type) { c.add(.invalidValue, "type", "the event type '\(Names.printable(event.type))' must match ^[\\w\\d\\-_]+$") }
         return c.errors
     }
 }
