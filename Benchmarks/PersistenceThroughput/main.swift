@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Persistence
 import PostgresNIO
+import VampModel
 import VampTesting
 
 let artifactWrites = Int(ProcessInfo.processInfo.environment["ARTIFACT_WRITES"] ?? "") ?? 2000
@@ -60,9 +61,9 @@ func measureEvents(
         for index in 0..<eventCount {
             let metric = index.isMultiple(of: 2) ? "rate" : "responseTime"
             try await store.append(
-                NewEvent(
-                    tags: ["gateways:g\(index % gateways)", "gateway", "metrics:\(metric)"], type: "metrics",
-                    timestamp: now - Double.random(in: 0..<3600, using: &generator), value: .number(Double(index))))
+                Event(
+                    tags: ["gateways:g\(index % gateways)", "gateway", "metrics:\(metric)"], value: .number(Double(index)),
+                    timestamp: now - Double.random(in: 0..<3600, using: &generator), type: "metrics"))
         }
     }
     report("\(label): event append, 1 writer (\(eventCount) events)", Double(eventCount) / seconds(elapsed), "events/s")

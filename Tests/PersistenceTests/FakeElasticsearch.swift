@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import Persistence
 import Synchronization
+import VampModel
 
 /// An in-process HTTP server that answers the part of the Elasticsearch 8.x REST API described
 /// in `elasticsearch-api.md` that an event store uses: index creation, `_doc`/`_create`, get,
@@ -402,7 +403,7 @@ final class FakeElasticsearchState: Sendable {
     /// for gte/lt, up for gt/lte).
     private func bound(_ value: JSONValue, roundingUp: Bool) throws -> Double {
         switch value {
-        case .number(let number): return number
+        case .number(let number) where Double(number) != nil: return Double(number) ?? 0
         case .string(let text):
             if let number = Double(text) { return number }
             let date = try TimeExpression(parsing: text).resolve(now: now(), roundingUp: roundingUp)
@@ -413,7 +414,7 @@ final class FakeElasticsearchState: Sendable {
 
     private static func number(_ value: JSONValue) -> Double? {
         switch value {
-        case .number(let number): return number
+        case .number(let number): return Double(number)
         case .string(let text):
             if let number = Double(text) { return number }
             let formatter = ISO8601DateFormatter()
@@ -488,8 +489,8 @@ final class FakeElasticsearchState: Sendable {
     private func search(_ indices: inout [String: Index], _ pattern: String, _ body: JSONValue) -> (Int, JSONValue) {
         do {
             var hits = try filtered(indices, pattern, body)
-            let from = Int(body["from"]?.numberValue ?? 0)
-            let size = Int(body["size"]?.numberValue ?? 10)
+            let from = Int(body["from"]?.doubleValue ?? 0)
+            let size = Int(body["size"]?.doubleValue ?? 10)
             if from + size > Self.maxResultWindow {
                 let reason = "Result window is too large, from + size must be less than or equal to: [\(Self.maxResultWindow)] but was [\(from + size)]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting."
                 return Self.error(400, "search_phase_execution_exception", "all shards failed", extra: [
@@ -536,7 +537,7 @@ final class FakeElasticsearchState: Sendable {
             case .bool(false)?: break
             case .bool(true)?: hitsObject["total"] = .object(["value": .number(Double(hits.count)), "relation": .string("eq")])
             case let limit:
-                let cap = Int(limit?.numberValue ?? 10_000)
+                let cap = Int(limit?.doubleValue ?? 10_000)
                 hitsObject["total"] = .object([
                     "value": .number(Double(min(hits.count, cap))), "relation": .string(hits.count > cap ? "gte" : "eq"),
                 ])
@@ -548,7 +549,7 @@ final class FakeElasticsearchState: Sendable {
                     guard case .object(let object) = spec, let (kind, options) = object.first, let field = options["field"]?.stringValue else {
                         return Self.error(400, "parsing_exception", "Expected [START_OBJECT] under [\(name)]")
                     }
-                    let numbers = hits.flatMap { Self.values($0.2.source, field).compactMap(\.numberValue) }
+                    let numbers = hits.flatMap { Self.values($0.2.source, field).compactMap(\.doubleValue) }
                     let value: JSONValue
                     switch kind {
                     case "min": value = numbers.min().map(JSONValue.number) ?? .null

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Persistence
 import Testing
+import VampModel
 
 /// The fake answers as `elasticsearch-api.md` says Elasticsearch 8.x does, for the calls the
 /// event store makes: these checks keep the Elasticsearch conformance run honest.

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One stored value and the store's version of it.
 public struct KeyValueEntry: Sendable, Hashable {
     /// The full key, for example `/vamp/acme/gateways/haproxy/2.6/configuration`.
@@ -134,7 +136,7 @@ public struct KeyValueWatch: AsyncSequence, Sendable {
 final class WatchEmitter: Sendable {
     let key: String
     private let continuation: AsyncStream<KeyValueChange>.Continuation
-    private let last = LockedBox<[UInt8]??>(nil)
+    private let last = Mutex<[UInt8]??>(nil)
 
     init(key: String, continuation: AsyncStream<KeyValueChange>.Continuation) {
         self.key = key

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A key-value store on etcd v3, through etcd's HTTP/JSON gateway (`/v3/kv/...`, `/v3/watch`).
 ///
@@ -158,9 +159,9 @@ public struct EtcdKeyValueStore: KeyValueStore {
 
     /// How far a watch got, shared by its successive streams.
     final class WatchProgress: Sendable {
-        private let state: LockedBox<(revision: Int64?, connected: Bool)>
+        private let state: Mutex<(revision: Int64?, connected: Bool)>
 
-        init(revision: Int64? = nil) { state = LockedBox((revision, false)) }
+        init(revision: Int64? = nil) { state = Mutex((revision, false)) }
 
         /// The store revision up to which the emitter is in sync; nil before the first sync or
         /// after a compaction.

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 
 /// A key-value store on Apache ZooKeeper, speaking ZooKeeper's wire protocol over SwiftNIO.
 ///
