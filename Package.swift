@@ -158,6 +158,7 @@ targets.append(.executableTarget(
     name: "PersistenceThroughput",
     dependencies: [
         "Persistence", "VampModel", "VampTesting",
+        .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "Logging", package: "swift-log"),
     ],

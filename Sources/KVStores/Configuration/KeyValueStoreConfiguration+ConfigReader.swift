@@ -32,7 +32,11 @@ extension KeyValueStoreConfiguration {
         let connection = scope.string(forKey: "connection") ?? scope.stringArray(forKey: "connection")?.joined(separator: ",")
         let defaults = Timeouts()
         func seconds(_ key: String, _ fallback: Duration) throws(KeyValueStoreError) -> Duration {
-            guard let value = scope.double(forKey: ConfigKey(["timeout", key])) else { return fallback }
+            let configKey = ConfigKey(["timeout", key])
+            // A JSON or in-memory `5` is an integer, a `2.5` a double: take both.
+            guard let value = scope.double(forKey: configKey) ?? scope.int(forKey: configKey).map(Double.init) else {
+                return fallback
+            }
             guard value.isFinite, value > 0, value < 86_400 else {
                 throw fail("timeout.\(key)", "\(value) is not a number of seconds above zero")
             }

@@ -32,7 +32,8 @@ extension PersistenceConfiguration {
             return kind
         }
         func seconds(_ key: ConfigKey, _ name: String) throws(PersistenceError) -> Duration? {
-            guard let value = scope.double(forKey: key) else { return nil }
+            // A JSON or in-memory `5` is an integer, a `2.5` a double: take both.
+            guard let value = scope.double(forKey: key) ?? scope.int(forKey: key).map(Double.init) else { return nil }
             guard value.isFinite, value > 0 else { throw fail(name, "\(value) is not a number of seconds above zero") }
             return .milliseconds(Int64((value * 1000).rounded()))
         }
