@@ -127,7 +127,7 @@ for synchronous in [SQLiteStore.Configuration.Synchronous.full, .normal] {
             path: folder.url.appendingPathComponent("perf-\(synchronous.rawValue).sqlite").path, synchronous: synchronous))
     let path = folder.url.appendingPathComponent("perf-\(synchronous.rawValue).sqlite").path
     try await measureArtifacts("SQLite synchronous=\(synchronous.rawValue)", store)
-    try await measureEvents("SQLite synchronous=\(synchronous.rawValue)", store) { from, to, now in
+    try await measureEvents("SQLite synchronous=\(synchronous.rawValue)", store, filler: { from, to, now in
         // The same rows `append` writes (5 expanded tags, a number value), in one transaction.
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
@@ -148,7 +148,7 @@ for synchronous in [SQLiteStore.Configuration.Synchronous.full, .normal] {
         }
         try await queue.write { db in try db.execute(sql: "ANALYZE") }
         try queue.close()
-    }
+    })
 }
 
 let server = try await PostgresServer.start(durable: true)

@@ -65,8 +65,23 @@ public final class ElasticsearchEventStore: EventStore {
         let mappings: JSONValue = .object([
             "settings": .object(["number_of_shards": .number(1)]),
             "mappings": .object([
+                // Numeric leaves under `numbers` become doubles. `match_mapping_type` keeps the
+                // templates off the objects in between (`numbers.a` of `{"a": {"b": 4}}`), which
+                // a bare `path_match` would map as double and then refuse (elastic/elasticsearch#32595).
+                // JSON integers are detected as `long`, fractions as `double`: one template each.
                 "dynamic_templates": .array([
-                    .object(["numbers": .object(["path_match": .string("numbers.*"), "mapping": .object(["type": .string("double")])])])
+                    .object([
+                        "numbers_long": .object([
+                            "path_match": .string("numbers.*"), "match_mapping_type": .string("long"),
+                            "mapping": .object(["type": .string("double")]),
+                        ])
+                    ]),
+                    .object([
+                        "numbers_double": .object([
+                            "path_match": .string("numbers.*"), "match_mapping_type": .string("double"),
+                            "mapping": .object(["type": .string("double")]),
+                        ])
+                    ]),
                 ]),
                 "properties": .object([
                     "id": .object(["type": .string("keyword")]),

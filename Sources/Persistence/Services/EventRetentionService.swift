@@ -33,7 +33,7 @@ public struct EventRetentionService: Service {
     /// Runs passes until graceful shutdown or cancellation.
     public func run() async throws {
         let (store, maximumAge, interval, logger, now) = (store, maximumAge, interval, logger, now)
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     let deleted = try await store.applyRetention(maximumAge: maximumAge, now: now())

@@ -25,7 +25,7 @@ public struct PostgresEventRelay: Service {
     /// Listens until graceful shutdown or cancellation.
     public func run() async throws {
         let (store, logger, limit) = (store, logger, maximumRetryDelay)
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var delay = Duration.milliseconds(100)
             while !Task.isCancelled {
                 do {
