@@ -22,6 +22,9 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    // Stores are configured through `ConfigReader` (flags, environment, YAML files).
+    .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
 ]
 
 var products: [Product] = []
@@ -71,12 +74,16 @@ targets.append(.target(
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "KVStoresTests",
     dependencies: [
         "KVStores", "VampTesting",
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -124,6 +131,9 @@ products.append(.library(name: "Persistence", targets: ["Persistence"]))
 targets.append(.target(
     name: "Persistence",
     dependencies: [
+        "VampModel",
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "Logging", package: "swift-log"),
@@ -135,7 +145,9 @@ targets.append(.target(
 targets.append(.testTarget(
     name: "PersistenceTests",
     dependencies: [
-        "Persistence", "VampTesting",
+        "Persistence", "VampModel", "VampTesting",
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -147,14 +159,15 @@ targets.append(.testTarget(
 // A child process for the SQLite crash-safety test: writes in a loop until SIGKILLed.
 targets.append(.executableTarget(
     name: "PersistenceCrashWriter",
-    dependencies: ["Persistence"],
+    dependencies: ["Persistence", "VampModel"],
     path: "Tests/PersistenceCrashWriter",
     swiftSettings: swiftSettings))
 // Throughput figures for Documentation/performance-persistence.md (run by Scripts/perf-persistence).
 targets.append(.executableTarget(
     name: "PersistenceThroughput",
     dependencies: [
-        "Persistence", "VampTesting",
+        "Persistence", "VampModel", "VampTesting",
+        .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "Logging", package: "swift-log"),
     ],

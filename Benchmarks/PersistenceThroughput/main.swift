@@ -1,14 +1,20 @@
 // Measures artifact writes per second and the latest-by-tags event query on SQLite and a real
 // PostgreSQL server (started here with fsync on). Build in release: Scripts/perf-persistence.
 import Foundation
+import GRDB
 import Logging
 import Persistence
 import PostgresNIO
+import VampModel
 import VampTesting
 
 let artifactWrites = Int(ProcessInfo.processInfo.environment["ARTIFACT_WRITES"] ?? "") ?? 2000
 let eventCount = Int(ProcessInfo.processInfo.environment["EVENTS"] ?? "") ?? 20000
 let queries = Int(ProcessInfo.processInfo.environment["QUERIES"] ?? "") ?? 500
+/// With FILL_TO (e.g. 1000000), after the timed appends the event table is filled up to that many
+/// events of the same shape by one bulk SQL insert, then appends and queries are timed again.
+let fillTo = Int(ProcessInfo.processInfo.environment["FILL_TO"] ?? "") ?? 0
+let appendsAtFill = 5000
 let gateways = 200
 
 func seconds(_ duration: Duration) -> Double {
@@ -51,7 +57,8 @@ func measureArtifacts(_ label: String, _ store: any ArtifactStore) async throws 
 /// Appends events for 200 gateways over the last hour, then times "latest event with tags
 /// gateways:G + metrics:rate within 5 minutes" for random gateways.
 func measureEvents(
-    _ label: String, _ store: any EventStore, afterLoading: @Sendable () async throws -> Void = {}
+    _ label: String, _ store: any EventStore, afterLoading: @Sendable () async throws -> Void = {},
+    filler: (@Sendable (_ from: Int, _ to: Int, _ now: Date) async throws -> Void)? = nil
 ) async throws {
     let clock = ContinuousClock()
     let now = Date()
@@ -60,13 +67,38 @@ func measureEvents(
         for index in 0..<eventCount {
             let metric = index.isMultiple(of: 2) ? "rate" : "responseTime"
             try await store.append(
-                NewEvent(
-                    tags: ["gateways:g\(index % gateways)", "gateway", "metrics:\(metric)"], type: "metrics",
-                    timestamp: now - Double.random(in: 0..<3600, using: &generator), value: .number(Double(index))))
+                Event(
+                    tags: ["gateways:g\(index % gateways)", "gateway", "metrics:\(metric)"], value: .number(Double(index)),
+                    timestamp: now - Double.random(in: 0..<3600, using: &generator), type: "metrics"))
         }
     }
     report("\(label): event append, 1 writer (\(eventCount) events)", Double(eventCount) / seconds(elapsed), "events/s")
     try await afterLoading()
+    try await measureQueries(label, store, now: now)
+    guard fillTo > eventCount, let fill = filler else { return }
+    let fillTime = try await clock.measure { try await fill(eventCount, fillTo, now) }
+    report("\(label): bulk fill to \(fillTo) events (SQL, not timed as appends)", seconds(fillTime), "s")
+    try await afterLoading()
+    let atFill = try await clock.measure {
+        for index in 0..<appendsAtFill {
+            let metric = index.isMultiple(of: 2) ? "rate" : "responseTime"
+            try await store.append(
+                Event(
+                    tags: ["gateways:g\(index % gateways)", "gateway", "metrics:\(metric)"], value: .number(Double(index)),
+                    timestamp: now - Double.random(in: 0..<3600, using: &generator), type: "metrics"))
+        }
+    }
+    report(
+        "\(label): event append at \(fillTo) events, 1 writer (\(appendsAtFill) events)",
+        Double(appendsAtFill) / seconds(atFill), "events/s")
+    try await measureQueries("\(label) at \(fillTo + appendsAtFill) events", store, now: now)
+}
+
+/// Times "latest event with tags gateways:G + metrics:rate within 5 minutes" for random gateways
+/// and one aggregate.
+func measureQueries(_ label: String, _ store: any EventStore, now: Date) async throws {
+    let clock = ContinuousClock()
+    var generator = SystemRandomNumberGenerator()
     var latencies: [Double] = []
     for _ in 0..<queries {
         let gateway = Int.random(in: 0..<gateways, using: &generator)
@@ -93,8 +125,30 @@ for synchronous in [SQLiteStore.Configuration.Synchronous.full, .normal] {
     let store = try SQLiteStore(
         configuration: SQLiteStore.Configuration(
             path: folder.url.appendingPathComponent("perf-\(synchronous.rawValue).sqlite").path, synchronous: synchronous))
+    let path = folder.url.appendingPathComponent("perf-\(synchronous.rawValue).sqlite").path
     try await measureArtifacts("SQLite synchronous=\(synchronous.rawValue)", store)
-    try await measureEvents("SQLite synchronous=\(synchronous.rawValue)", store)
+    try await measureEvents("SQLite synchronous=\(synchronous.rawValue)", store, filler: { from, to, now in
+        // The same rows `append` writes (5 expanded tags, a number value), in one transaction.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            let before = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM events") ?? 0
+            try db.execute(
+                sql: """
+                    WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
+                    INSERT INTO events (id, type, occurred_at, tags, value)
+                    SELECT 'bulk-' || i, 'metrics', ? - abs(random() % 3600000),
+                           '["gateway","gateways","gateways:g' || (i % 200) || '","metrics","metrics:'
+                               || CASE WHEN i % 2 = 0 THEN 'rate' ELSE 'responseTime' END || '"]',
+                           CAST(i AS TEXT)
+                    FROM n
+                    """, arguments: [from, to, Int64(now.timeIntervalSince1970 * 1000)])
+            try db.execute(
+                sql: "INSERT INTO event_tags (tag, event_seq) SELECT j.value, e.seq FROM events e, json_each(e.tags) j WHERE e.seq > ?",
+                arguments: [before])
+        }
+        try await queue.write { db in try db.execute(sql: "ANALYZE") }
+        try queue.close()
+    })
 }
 
 let server = try await PostgresServer.start(durable: true)
@@ -111,9 +165,34 @@ try await withThrowingTaskGroup(of: Void.self) { group in
     let store = try PostgresStore(client: client, logger: logger)
     try await store.migrate()
     try await measureArtifacts("PostgreSQL 15 (fsync on)", store)
-    try await measureEvents("PostgreSQL 15 (fsync on)", store) {
-        // What autovacuum would do soon after a bulk load: fresh statistics for the planner.
-        try await client.query("ANALYZE", logger: logger)
-    }
+    try await measureEvents(
+        "PostgreSQL 15 (fsync on)", store,
+        afterLoading: {
+            // What autovacuum would do soon after a bulk load: fresh statistics for the planner.
+            try await client.query("ANALYZE", logger: logger)
+        },
+        filler: { from, to, now in
+            let millis = Int64(now.timeIntervalSince1970 * 1000)
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query("SELECT COALESCE(MAX(seq), 0) FROM vamp_events", logger: logger)
+                var before: Int64 = 0
+                for try await value in rows.decode(Int64.self) { before = value }
+                try await connection.query(
+                    """
+                    INSERT INTO vamp_events (id, type, occurred_at, tags, value)
+                    SELECT 'bulk-' || i, 'metrics', \(millis) - floor(random() * 3600000)::bigint,
+                           '["gateway","gateways","gateways:g' || (i % 200) || '","metrics","metrics:'
+                               || CASE WHEN i % 2 = 0 THEN 'rate' ELSE 'responseTime' END || '"]',
+                           to_jsonb(i)
+                    FROM generate_series(\(from), \(to - 1)) AS i
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO vamp_event_tags (tag, event_seq)
+                    SELECT t, e.seq FROM vamp_events e, jsonb_array_elements_text(e.tags::jsonb) AS t
+                    WHERE e.seq > \(before)
+                    """, logger: logger)
+            }
+        })
     group.cancelAll()
 }

@@ -27,17 +27,18 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
 
     static let etcd = StoreFactory(name: "etcd (real server)") {
         let server = try await EtcdServer.start()
-        let store = EtcdKeyValueStore(configuration: .init(endpoint: server.endpoint))
+        // Built the way hosts build stores: from the configuration value.
+        let store = try KeyValueStoreConfiguration(kind: .etcd, connection: server.endpoint).makeStore()
         return StoreUnderTest(store: store, tearDown: { await server.remove() })
     }
 
     static let zooKeeper = StoreFactory(name: "ZooKeeper (real server)") {
         let server = try await ZooKeeperServer.start()
-        let store = ZooKeeperKeyValueStore(configuration: .init(servers: [server.address]))
+        let store = try KeyValueStoreConfiguration(kind: .zookeeper, connection: server.address).makeStore()
         return StoreUnderTest(
             store: store,
             tearDown: {
-                await store.shutdown()
+                await (store as? ZooKeeperKeyValueStore)?.shutdown()
                 await server.remove()
             })
     }
@@ -45,8 +46,10 @@ struct StoreFactory: Sendable, CustomTestStringConvertible {
     static let fakeConsul = StoreFactory(name: "Consul (fake server)") {
         let fake = try await FakeConsulServer.start()
         fake.requireToken("secret")
-        let store = ConsulKeyValueStore(
-            configuration: .init(address: fake.address, token: "secret", datacenter: "dc1", watchWait: .seconds(2)))
+        let store = try KeyValueStoreConfiguration(
+            kind: .consul, connection: fake.address, token: "secret", datacenter: "dc1",
+            timeouts: .init(watchWait: .seconds(2))
+        ).makeStore()
         return StoreUnderTest(store: store, tearDown: { await fake.stop() })
     }
 
@@ -67,6 +70,71 @@ struct ConformanceTests {
             try await Self.invalidKeys(subject.store)
             try await Self.watchOrdering(subject.store, base: base)
             try await Self.binaryValues(subject.store, base: base)
+        } catch {
+            await subject.tearDown()
+            throw error
+        }
+        await subject.tearDown()
+    }
+
+    @Test("setIfChanged is atomic: of writers racing with the same bytes exactly one writes", arguments: StoreFactory.all)
+    func setIfChangedRace(_ factory: StoreFactory) async throws {
+        let subject = try await factory.make()
+        do {
+            let key = "/vamp/race-\(UUID().uuidString.prefix(8))/configuration"
+            for round in 0..<15 {
+                let value = "round \(round)"
+                let wrote = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for _ in 0..<4 { group.addTask { try await subject.store.setIfChanged(key, string: value) } }
+                    var count = 0
+                    for try await didWrite in group where didWrite { count += 1 }
+                    return count
+                }
+                #expect(wrote == 1, "round \(round): \(wrote) writers reported a write")
+                #expect(try await subject.store.get(key)?.string == value)
+            }
+            // Two writers with different bytes: both write, and the key ends with one of them.
+            async let first = subject.store.setIfChanged(key, string: "a")
+            async let second = subject.store.setIfChanged(key, string: "b")
+            let results = try await [first, second]
+            #expect(results.filter { $0 }.count >= 1)
+            #expect(["a", "b"].contains(try await subject.store.get(key)?.string ?? ""))
+            try await subject.store.delete(key)
+        } catch {
+            await subject.tearDown()
+            throw error
+        }
+        await subject.tearDown()
+    }
+
+    @Test("watch(prefix:) yields the subtree and every change below it", arguments: StoreFactory.all)
+    func prefixWatch(_ factory: StoreFactory) async throws {
+        let subject = try await factory.make()
+        do {
+            let store = subject.store
+            let tree = "/vamp/prefix-\(UUID().uuidString.prefix(8))/gateways"
+            try await store.set(tree + "/shop", string: "v1")
+            var states = store.watch(prefix: tree).makeAsyncIterator()
+            func keys(_ entries: [KeyValueEntry]) -> [String] { entries.map { String($0.key.dropFirst(tree.count)) } }
+            #expect(keys(try await nextState(&states) { !$0.isEmpty }) == ["/shop"], "starts with what is there")
+            try await store.set(tree + "/blog/haproxy/configuration", string: "deep")
+            var state = try await nextState(&states) { $0.count == 2 }
+            #expect(keys(state) == ["/blog/haproxy/configuration", "/shop"])
+            // Outside the prefix: a sibling whose name merely starts with the prefix's.
+            try await store.set(tree + "-other/x", string: "outside")
+            try await store.set(tree + "/shop", string: "v2")
+            state = try await nextState(&states) { $0.contains { $0.value == Array("v2".utf8) } }
+            #expect(keys(state) == ["/blog/haproxy/configuration", "/shop"])
+            try await store.set(tree, string: "the prefix key itself")
+            state = try await nextState(&states) { $0.count == 3 }
+            #expect(keys(state) == ["", "/blog/haproxy/configuration", "/shop"])
+            try await store.delete(tree + "/shop")
+            state = try await nextState(&states) { !$0.contains { $0.key.hasSuffix("/shop") } }
+            #expect(keys(state) == ["", "/blog/haproxy/configuration"])
+            // Deepest first: ZooKeeper keeps the parent nodes `set` created.
+            for key in [tree + "/blog/haproxy/configuration", tree + "/blog/haproxy", tree + "/blog", tree, tree + "-other/x"] {
+                try await store.delete(key)
+            }
         } catch {
             await subject.tearDown()
             throw error
@@ -193,4 +261,32 @@ final class IteratorBox: @unchecked Sendable {
     var iterator: KeyValueWatch.AsyncIterator
     init(_ iterator: KeyValueWatch.AsyncIterator) { self.iterator = iterator }
     func next() async -> KeyValueChange? { await iterator.next() }
+}
+
+/// The first prefix state within `timeout` that satisfies `condition` (states may coalesce).
+func nextState(
+    _ iterator: inout KeyValuePrefixWatch.AsyncIterator, timeout: Duration = .seconds(10),
+    until condition: @escaping @Sendable ([KeyValueEntry]) -> Bool
+) async throws -> [KeyValueEntry] {
+    let box = PrefixIteratorBox(iterator)
+    defer { iterator = box.iterator }
+    return try await withThrowingTaskGroup(of: [KeyValueEntry].self) { group in
+        group.addTask {
+            while let state = await box.next() { if condition(state) { return state } }
+            throw FixtureError("the prefix watch ended")
+        }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw FixtureError("no matching prefix state within \(timeout)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next() ?? []
+    }
+}
+
+/// Lets a task group advance a prefix iterator that the caller keeps using afterwards.
+final class PrefixIteratorBox: @unchecked Sendable {
+    var iterator: KeyValuePrefixWatch.AsyncIterator
+    init(_ iterator: KeyValuePrefixWatch.AsyncIterator) { self.iterator = iterator }
+    func next() async -> [KeyValueEntry]? { await iterator.next() }
 }

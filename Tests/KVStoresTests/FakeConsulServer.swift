@@ -165,13 +165,24 @@ final class FakeConsulServer: Sendable {
         switch request.method {
         case .PUT:
             guard !key.isEmpty else { return text(.badRequest, "Missing key name") }
-            state.withLock { state in
+            var cas: UInt64?
+            if let raw = query["cas"] ?? nil {
+                guard let value = UInt64(raw) else { return text(.badRequest, "Invalid cas index") }
+                cas = value
+            }
+            let written = state.withLock { state -> Bool in
+                // ?cas=0: only if absent; ?cas=N: only if ModifyIndex == N (failure: 200 false).
+                if let cas {
+                    let current = state.entries[key]?.modifyIndex ?? 0
+                    if current != cas { return false }
+                }
                 state.index += UInt64.random(in: 1...3)  // other writes in the cluster leave gaps
                 let created = state.entries[key]?.createIndex ?? state.index
                 state.entries[key] = Entry(value: body, createIndex: created, modifyIndex: state.index)
                 state.tombstones[key] = nil
+                return true
             }
-            return (.ok, [("Content-Type", "application/json")], Array("true".utf8))
+            return (.ok, [("Content-Type", "application/json")], Array((written ? "true" : "false").utf8))
         case .DELETE:
             state.withLock { state in
                 if state.entries.removeValue(forKey: key) != nil {
@@ -197,6 +208,20 @@ final class FakeConsulServer: Sendable {
             return state.withLock { state in
                 let index = max(Self.index(of: key, listing: listing, in: state), 1)
                 let indexHeader = ("X-Consul-Index", "\(index)")
+                if query.keys.contains("recurse") && !query.keys.contains("keys") {
+                    // ?recurse: every entry whose key starts with the prefix (a string prefix).
+                    let matching = state.entries.filter { $0.key.hasPrefix(key) }.sorted { $0.key < $1.key }
+                    if matching.isEmpty { return (.notFound, [indexHeader], []) }
+                    let objects: [[String: Any]] = matching.map { name, entry in
+                        [
+                            "LockIndex": 0, "Key": name, "Flags": 0,
+                            "Value": entry.value.isEmpty ? NSNull() : Data(entry.value).base64EncodedString(),
+                            "CreateIndex": entry.createIndex, "ModifyIndex": entry.modifyIndex,
+                        ]
+                    }
+                    let json = try! JSONSerialization.data(withJSONObject: objects)
+                    return (.ok, [indexHeader, ("Content-Type", "application/json")], Array(json))
+                }
                 if listing {
                     let matching = state.entries.keys.filter { $0.hasPrefix(key) }.sorted()
                     if matching.isEmpty && !key.isEmpty { return (.notFound, [indexHeader], []) }

@@ -13,8 +13,9 @@ struct FileStoreTests {
         let key = "/vamp/a b/é%/configuration"
         try await store.set(key, string: "frontend x")
         try await store.set(key, string: "frontend y")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.url.path)
-        #expect(files == ["%2Fvamp%2Fa%20b%2F%C3%A9%25%2Fconfiguration"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.url.path).sorted()
+        // One file per key plus the writers' lock file; no temporary file is left behind.
+        #expect(files == ["%2Fvamp%2Fa%20b%2F%C3%A9%25%2Fconfiguration", ".lock"])
         #expect(try store.get(key)?.string == "frontend y")
         #expect(try store.children(of: "/vamp") == ["a b"])
         // Another store on the same folder (another process, say) sees the same data.

@@ -3,6 +3,7 @@
 // writes are acknowledged. It runs until the test kills it with SIGKILL.
 import Foundation
 import Persistence
+import VampModel
 
 let arguments = CommandLine.arguments
 guard arguments.count == 3, let first = Int(arguments[2]) else {
@@ -14,7 +15,7 @@ do {
     var step = first
     while true {
         _ = try await store.create(kind: "breeds", name: "b\(step)", body: Data(#"{"step":\#(step)}"#.utf8))
-        try await store.append(NewEvent(tags: ["crash", "step:\(step)"], value: .number(Double(step)), id: "e\(step)"))
+        try await store.append(Event(id: "e\(step)", tags: ["crash", "step:\(step)"], value: .number(Double(step))))
         // write(2) on the raw descriptor: no stdio buffer can hold back an acknowledgement.
         FileHandle.standardOutput.write(Data("\(step)\n".utf8))
         step += 1

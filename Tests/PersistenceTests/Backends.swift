@@ -3,6 +3,7 @@ import Logging
 import Persistence
 import PostgresNIO
 import Testing
+import VampModel
 import VampTesting
 
 /// The two stores of one backend.

@@ -1,6 +1,7 @@
 import Foundation
 import Persistence
 import Testing
+import VampModel
 
 /// The same assertions for every ``EventStore`` implementation.
 @Suite("EventStore conformance")
@@ -12,18 +13,18 @@ struct EventStoreConformanceTests {
             let value = JSONValue.object([
                 "rate": .number(12.5), "ok": .bool(true), "name": .string("sava"), "list": .array([.null, .number(1)]),
             ])
-            let event = try await stores.events.append(NewEvent(tags: ["deployments:sava", "health"], value: value))
-            #expect(event.tags == ["deployments:sava", "deployments", "health"])
+            let event = try await stores.events.append(Event(tags: ["deployments:sava", "health"], value: value))
+            #expect(event.tags == ["deployments", "deployments:sava", "health"])
             #expect(event.type == "event")
             #expect(event.timestamp.timeIntervalSince(before) > -0.01)
             #expect(event.timestamp.timeIntervalSince(before) < 60)
-            #expect(!event.id.isEmpty)
+            #expect(event.id?.isEmpty == false)
 
             let found = try await stores.events.events(matching: EventQuery(tags: ["deployments"]), page: PageRequest())
             #expect(found.items == [event])
             #expect(found.total == 1)
 
-            let plain = try await stores.events.append(NewEvent(tags: ["x"], type: "metrics-2_b"))
+            let plain = try await stores.events.append(Event(tags: ["x"], type: "metrics-2_b"))
             #expect(plain.value == nil)
             #expect(plain.type == "metrics-2_b")
         }
@@ -32,8 +33,8 @@ struct EventStoreConformanceTests {
     @Test("invalid events are refused", arguments: Backend.eventStores)
     func invalidEvents(backend: Backend) async throws {
         try await backend { stores in
-            for event in [NewEvent(tags: []), NewEvent(tags: ["a"], type: "bad type"), NewEvent(tags: ["a"], type: ""),
-                          NewEvent(tags: ["a"], type: "ünïcode"), NewEvent(tags: [""])]
+            for event in [Event(tags: []), Event(tags: ["a"], type: "bad type"), Event(tags: ["a"], type: ""),
+                          Event(tags: ["a"], type: "ünïcode"), Event(tags: [""])]
             {
                 let error = await #expect(throws: PersistenceError.self) { try await stores.events.append(event) }
                 #expect(error?.code == .invalidEvent)
@@ -46,7 +47,7 @@ struct EventStoreConformanceTests {
     @Test("a second handle on the same database sees appended events", arguments: Backend.eventStores)
     func sharedDatabase(backend: Backend) async throws {
         try await backend.run { first, second in
-            let appended = try await first.events.append(NewEvent(tags: ["gateways:shop", "health"], value: .number(1)))
+            let appended = try await first.events.append(Event(tags: ["gateways:shop", "health"], value: .number(1)))
             let seen = try await second.events.latest(matching: EventQuery(tags: ["gateways:shop", "health"]))
             #expect(seen == appended)
             #expect(try await second.events.aggregate(EventAggregation(.sum), matching: EventQuery(tags: ["health"])) == 1)
@@ -56,10 +57,10 @@ struct EventStoreConformanceTests {
     @Test("an id can be given once", arguments: Backend.eventStores)
     func duplicateID(backend: Backend) async throws {
         try await backend { stores in
-            let first = try await stores.events.append(NewEvent(tags: ["d"], value: .number(1), id: "event-1"))
+            let first = try await stores.events.append(Event(id: "event-1", tags: ["d"], value: .number(1)))
             #expect(first.id == "event-1")
             let again = await #expect(throws: PersistenceError.self) {
-                try await stores.events.append(NewEvent(tags: ["d"], value: .number(2), id: "event-1"))
+                try await stores.events.append(Event(id: "event-1", tags: ["d"], value: .number(2)))
             }
             #expect(again?.code == .invalidEvent)
             #expect(again?.message.contains("event-1") == true)
@@ -74,10 +75,10 @@ struct EventStoreConformanceTests {
             let base = Date(timeIntervalSince1970: 1_700_000_000)
             for index in 0..<10 {
                 try await stores.events.append(
-                    NewEvent(
+                    Event(
                         tags: index.isMultiple(of: 2) ? ["gateways:shop", "metrics:rate"] : ["gateways:shop", "health"],
-                        type: index.isMultiple(of: 2) ? "metrics" : "health",
-                        timestamp: base + Double(index), value: .number(Double(index))))
+                        value: .number(Double(index)), timestamp: base + Double(index),
+                        type: index.isMultiple(of: 2) ? "metrics" : "health"))
             }
             let rates = try await stores.events.events(
                 matching: EventQuery(tags: ["gateways:shop", "metrics:rate"]), page: PageRequest(page: 1, perPage: 2))
@@ -105,7 +106,7 @@ struct EventStoreConformanceTests {
         try await backend { stores in
             let time = Date(timeIntervalSince1970: 1_700_000_000)
             for index in 0..<3 {
-                try await stores.events.append(NewEvent(tags: ["t"], timestamp: time, value: .number(Double(index))))
+                try await stores.events.append(Event(tags: ["t"], value: .number(Double(index)), timestamp: time))
             }
             let found = try await stores.events.events(matching: EventQuery(tags: ["t"]), page: PageRequest())
             #expect(found.items.map(\.value) == [.number(2), .number(1), .number(0)])
@@ -118,11 +119,11 @@ struct EventStoreConformanceTests {
             let now = Date()
             let offsets: [Double] = [-7200, -600, -45, -10]  // 2 h, 10 min, 45 s, 10 s ago
             for offset in offsets {
-                try await stores.events.append(NewEvent(tags: ["r"], timestamp: now + offset, value: .number(offset)))
+                try await stores.events.append(Event(tags: ["r"], value: .number(offset), timestamp: now + offset))
             }
             func values(_ range: TimeRange) async throws -> [Double] {
                 try await stores.events.events(matching: EventQuery(tags: ["r"], timestamp: range), page: PageRequest())
-                    .items.compactMap { $0.value?.numberValue }
+                    .items.compactMap { $0.value?.doubleValue }
             }
             #expect(try await values(TimeRange(gte: TimeExpression(parsing: "now-1m"))) == [-10, -45])
             #expect(try await values(TimeRange(gt: TimeExpression(parsing: "now-30s"))) == [-10])
@@ -162,12 +163,12 @@ struct EventStoreConformanceTests {
     func aggregations(backend: Backend) async throws {
         try await backend { stores in
             for tt in [10.0, 20.0, 60.0] {
-                try await stores.events.append(NewEvent(tags: ["log"], value: .object(["Tt": .number(tt), "ST": .number(200)])))
+                try await stores.events.append(Event(tags: ["log"], value: .object(["Tt": .number(tt), "ST": .number(200)])))
             }
-            try await stores.events.append(NewEvent(tags: ["log"], value: .object(["Tt": .string("n/a")])))
-            try await stores.events.append(NewEvent(tags: ["log"]))
-            for value in [1.0, 0.0, 1.0] { try await stores.events.append(NewEvent(tags: ["health"], value: .number(value))) }
-            try await stores.events.append(NewEvent(tags: ["health"], value: .string("unknown")))
+            try await stores.events.append(Event(tags: ["log"], value: .object(["Tt": .string("n/a")])))
+            try await stores.events.append(Event(tags: ["log"]))
+            for value in [1.0, 0.0, 1.0] { try await stores.events.append(Event(tags: ["health"], value: .number(value))) }
+            try await stores.events.append(Event(tags: ["health"], value: .string("unknown")))
 
             func aggregate(_ function: EventAggregation.Function, _ field: String?, _ tags: Set<String>) async throws -> Double? {
                 try await stores.events.aggregate(EventAggregation(function, field: field), matching: EventQuery(tags: tags))
@@ -188,8 +189,8 @@ struct EventStoreConformanceTests {
     @Test("aggregations read dotted paths", arguments: Backend.eventStores)
     func nestedField(backend: Backend) async throws {
         try await backend { stores in
-            try await stores.events.append(NewEvent(tags: ["n"], value: .object(["a": .object(["b": .number(4)])])))
-            try await stores.events.append(NewEvent(tags: ["n"], value: .object(["a": .object(["b": .number(8)])])))
+            try await stores.events.append(Event(tags: ["n"], value: .object(["a": .object(["b": .number(4)])])))
+            try await stores.events.append(Event(tags: ["n"], value: .object(["a": .object(["b": .number(8)])])))
             let average = try await stores.events.aggregate(
                 EventAggregation(.average, field: "a.b"), matching: EventQuery(tags: ["n"]))
             #expect(average == 6)
@@ -201,11 +202,11 @@ struct EventStoreConformanceTests {
         try await backend { stores in
             let now = Date()
             try await stores.events.append(
-                NewEvent(tags: ["gateways:shop", "metrics:rate"], type: "metrics", timestamp: now - 100, value: .number(1)))
+                Event(tags: ["gateways:shop", "metrics:rate"], value: .number(1), timestamp: now - 100, type: "metrics"))
             try await stores.events.append(
-                NewEvent(tags: ["gateways:shop", "metrics:rate"], type: "metrics", timestamp: now - 20, value: .number(2)))
+                Event(tags: ["gateways:shop", "metrics:rate"], value: .number(2), timestamp: now - 20, type: "metrics"))
             try await stores.events.append(
-                NewEvent(tags: ["gateways:shop", "metrics:responseTime"], type: "metrics", timestamp: now - 1, value: .number(3)))
+                Event(tags: ["gateways:shop", "metrics:responseTime"], value: .number(3), timestamp: now - 1, type: "metrics"))
             let latest = try await stores.events.latest(
                 tags: ["gateways:shop", "metrics:rate"], within: .seconds(30), now: now)
             #expect(latest?.value == .number(2))
@@ -220,9 +221,9 @@ struct EventStoreConformanceTests {
         try await backend { stores in
             let health = stores.events.subscribe(EventFilter(tags: ["deployments:sava", "health"], type: "health"))
             let everything = stores.events.subscribe(EventFilter())
-            try await stores.events.append(NewEvent(tags: ["deployments:sava", "health"], type: "event", value: .number(0)))
-            try await stores.events.append(NewEvent(tags: ["deployments:other", "health"], type: "health", value: .number(1)))
-            try await stores.events.append(NewEvent(tags: ["deployments:sava", "health"], type: "health", value: .number(2)))
+            try await stores.events.append(Event(tags: ["deployments:sava", "health"], value: .number(0), type: "event"))
+            try await stores.events.append(Event(tags: ["deployments:other", "health"], value: .number(1), type: "health"))
+            try await stores.events.append(Event(tags: ["deployments:sava", "health"], value: .number(2), type: "health"))
 
             var healthIterator = health.makeAsyncIterator()
             #expect(await healthIterator.next()?.value == .number(2))
@@ -240,7 +241,7 @@ struct EventStoreConformanceTests {
         try await backend { stores in
             let now = Date()
             for age: Double in [86_400 * 8, 86_400 * 3, 60, 1] {
-                try await stores.events.append(NewEvent(tags: ["old", "k:v"], timestamp: now - age, value: .number(age)))
+                try await stores.events.append(Event(tags: ["old", "k:v"], value: .number(age), timestamp: now - age))
             }
             #expect(try await stores.events.applyRetention(maximumAge: .seconds(7 * 86_400), now: now) == 1)
             #expect(try await stores.events.deleteEvents(before: now - 3600) == 1)

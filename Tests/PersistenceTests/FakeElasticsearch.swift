@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import Persistence
 import Synchronization
+import VampModel
 
 /// An in-process HTTP server that answers the part of the Elasticsearch 8.x REST API described
 /// in `elasticsearch-api.md` that an event store uses: index creation, `_doc`/`_create`, get,
@@ -103,6 +104,167 @@ extension JSONValue {
     }
 }
 
+/// One entry of `dynamic_templates`: `path_match` (a `*` glob on the dotted path), an optional
+/// `match_mapping_type` (`long`, `double`, `string`, `boolean`, `object` or `*`) and the type it maps to.
+struct DynamicTemplate {
+    var name: String
+    var pathMatch: String
+    var matchMappingType: String?
+    var type: String
+
+    /// Whether the template applies to a new field at `path` whose JSON value Elasticsearch
+    /// detected as `detected`. Without `match_mapping_type` it applies to any field, objects
+    /// included (elastic/elasticsearch#32595).
+    func matches(path: String, detected: String) -> Bool {
+        if let type = matchMappingType, type != "*", type != detected { return false }
+        return Self.glob(pathMatch, path)
+    }
+
+    static func glob(_ pattern: String, _ text: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return pattern == text }
+        guard text.hasPrefix(parts[0]) else { return false }
+        var rest = text.dropFirst(parts[0].count)
+        for (offset, part) in parts.dropFirst().enumerated() {
+            let isLast = offset == parts.count - 2
+            if isLast { return part.isEmpty || rest.hasSuffix(part) }
+            guard let range = rest.range(of: part) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return true
+    }
+}
+
+/// Applies an index's mappings to a document as Elasticsearch 7.x does: declared field types,
+/// then dynamic templates, then the default dynamic mapping. A value that does not fit its
+/// field's type is refused with `mapper_parsing_exception` and nothing is mapped.
+struct DocumentMapper {
+    var fieldTypes: [String: String]
+    let templates: [DynamicTemplate]
+    let id: String
+
+    struct Refusal: Error {
+        let response: (Int, JSONValue)
+    }
+
+    static func declaredTypes(_ properties: JSONValue?, prefix: String = "") -> [String: String] {
+        guard case .object(let fields)? = properties else { return [:] }
+        var types: [String: String] = [:]
+        for (name, definition) in fields {
+            let path = prefix.isEmpty ? name : prefix + "." + name
+            if case .string(let type)? = definition["type"] {
+                types[path] = type
+            } else if definition["properties"] != nil {
+                types[path] = "object"
+            }
+            types.merge(declaredTypes(definition["properties"], prefix: path)) { _, new in new }
+        }
+        return types
+    }
+
+    static func templates(_ mappings: JSONValue) -> [DynamicTemplate] {
+        guard case .array(let entries)? = mappings["dynamic_templates"] else { return [] }
+        return entries.compactMap { entry -> DynamicTemplate? in
+            guard case .object(let named) = entry, let (name, body) = named.first,
+                case .string(let pathMatch)? = body["path_match"], case .string(let type)? = body["mapping"]?["type"]
+            else { return nil }
+            return DynamicTemplate(name: name, pathMatch: pathMatch, matchMappingType: body["match_mapping_type"]?.stringValue, type: type)
+        }
+    }
+
+    /// Java's `Map.toString()`-like preview Elasticsearch prints.
+    static func preview(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool(let flag): return String(flag)
+        case .number(let text): return text
+        case .string(let text): return text
+        case .array(let items): return "[" + items.map(preview).joined(separator: ", ") + "]"
+        case .object(let fields): return "{" + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(preview($0.value))" }.joined(separator: ", ") + "}"
+        }
+    }
+
+    func failedToParse(_ path: String, _ type: String, _ value: JSONValue, cause: (String, String)) -> Refusal {
+        let reason = "failed to parse field [\(path)] of type [\(type)] in document with id '\(id)'. Preview of field's value: '\(Self.preview(value))'"
+        var (status, body) = FakeElasticsearchState.error(400, "mapper_parsing_exception", reason)
+        if case .object(var error)? = body["error"] {
+            error["caused_by"] = .object(["type": .string(cause.0), "reason": .string(cause.1)])
+            body = .object(["error": .object(error), "status": .number(Double(status))])
+        }
+        status = 400
+        return Refusal(response: (status, body))
+    }
+
+    static func detected(_ value: JSONValue) -> String {
+        switch value {
+        case .object: return "object"
+        case .bool: return "boolean"
+        case .number(let text): return text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) ? "double" : "long"
+        default: return "string"
+        }
+    }
+
+    mutating func map(_ value: JSONValue, path: String = "") throws(Refusal) {
+        switch value {
+        case .null:
+            return
+        case .array(let items):
+            for item in items { try map(item, path: path) }
+        case .object(let fields):
+            if !path.isEmpty { try check(value, at: path) }
+            for (name, field) in fields.sorted(by: { $0.key < $1.key }) {
+                try map(field, path: path.isEmpty ? name : path + "." + name)
+            }
+        default:
+            try check(value, at: path)
+        }
+    }
+
+    /// Maps a new field, then checks that the value fits the field's type.
+    private mutating func check(_ value: JSONValue, at path: String) throws(Refusal) {
+        let detected = Self.detected(value)
+        if fieldTypes[path] == nil {
+            if let template = templates.first(where: { $0.matches(path: path, detected: detected) }) {
+                fieldTypes[path] = template.type
+            } else {
+                fieldTypes[path] = detected == "string" ? "text" : detected
+            }
+        }
+        let type = fieldTypes[path]!
+        let last = String(path.split(separator: ".").last ?? Substring(path))
+        switch (type, value) {
+        case ("object", .object), ("nested", .object):
+            return
+        case ("object", _), ("nested", _):
+            let reason = "object mapping for [\(path)] tried to parse field [\(last)] as object, but found a concrete value"
+            throw Refusal(response: FakeElasticsearchState.error(400, "mapper_parsing_exception", reason))
+        case (_, .object):
+            throw failedToParse(path, type, value, cause: ("illegal_state_exception", "Can't get text on a START_OBJECT"))
+        case ("double", _), ("float", _), ("long", _), ("integer", _), ("short", _), ("byte", _), ("half_float", _), ("scaled_float", _):
+            switch value {
+            case .number: return
+            case .string(let text) where Double(text) != nil: return  // coerce, as by default
+            case .bool:
+                throw failedToParse(path, type, value, cause: ("illegal_argument_exception", "Current token (VALUE_\(value == .bool(true) ? "TRUE" : "FALSE")) not numeric, can not use numeric value accessors"))
+            default:
+                throw failedToParse(path, type, value, cause: ("number_format_exception", "For input string: \"\(Self.preview(value))\""))
+            }
+        case ("date", .number), ("date", .string):
+            if case .string(let text) = value, Double(text) == nil, ISO8601DateFormatter().date(from: text) == nil {
+                throw failedToParse(path, type, value, cause: ("illegal_argument_exception", "failed to parse date field [\(text)] with format [strict_date_optional_time||epoch_millis]"))
+            }
+        case ("boolean", .bool):
+            return
+        case ("boolean", .string(let text)) where text == "true" || text == "false" || text.isEmpty:
+            return
+        case ("boolean", _):
+            throw failedToParse(path, type, value, cause: ("illegal_argument_exception", "Failed to parse value [\(Self.preview(value))] as only [true] or [false] are allowed."))
+        default:
+            return  // keyword and text take any scalar
+        }
+    }
+}
+
 /// The fake's indices and the request handling, behind a lock.
 final class FakeElasticsearchState: Sendable {
     struct Document {
@@ -117,6 +279,11 @@ final class FakeElasticsearchState: Sendable {
         var searchable: [String: Document] = [:]
         var nextSeqNo = 0
         var mappings: JSONValue = .object([:])
+        /// Field types by dotted path: the declared `properties`, plus what dynamic mapping
+        /// (dynamic templates first, then Elasticsearch's defaults) added.
+        var fieldTypes: [String: String] = [:]
+        /// The declared `dynamic_templates`, in order.
+        var templates: [DynamicTemplate] = []
         /// `_version` of deleted ids, continued when they are written again.
         var tombstones: [String: Int] = [:]
 
@@ -274,6 +441,8 @@ final class FakeElasticsearchState: Sendable {
         }
         var created = Index()
         created.mappings = body?["mappings"] ?? .object([:])
+        created.fieldTypes = DocumentMapper.declaredTypes(created.mappings["properties"])
+        created.templates = DocumentMapper.templates(created.mappings)
         indices[index] = created
         return (200, .object(["acknowledged": .bool(true), "shards_acknowledged": .bool(true), "index": .string(index)]))
     }
@@ -312,6 +481,14 @@ final class FakeElasticsearchState: Sendable {
                     extra: ["index_uuid": .string("fake-uuid"), "shard": .string("0"), "index": .string(index)])
             }
         }
+        // Mapping comes before the write: a refused document changes neither data nor mappings.
+        var mapper = DocumentMapper(fieldTypes: target.fieldTypes, templates: target.templates, id: id)
+        do {
+            try mapper.map(body!)
+        } catch {
+            return error.response
+        }
+        target.fieldTypes = mapper.fieldTypes
         let version = (existing?.version ?? target.tombstones[id] ?? 0) + 1
         let seqNo = target.nextSeqNo
         target.nextSeqNo += 1
@@ -402,7 +579,7 @@ final class FakeElasticsearchState: Sendable {
     /// for gte/lt, up for gt/lte).
     private func bound(_ value: JSONValue, roundingUp: Bool) throws -> Double {
         switch value {
-        case .number(let number): return number
+        case .number(let number) where Double(number) != nil: return Double(number) ?? 0
         case .string(let text):
             if let number = Double(text) { return number }
             let date = try TimeExpression(parsing: text).resolve(now: now(), roundingUp: roundingUp)
@@ -413,7 +590,7 @@ final class FakeElasticsearchState: Sendable {
 
     private static func number(_ value: JSONValue) -> Double? {
         switch value {
-        case .number(let number): return number
+        case .number(let number): return Double(number)
         case .string(let text):
             if let number = Double(text) { return number }
             let formatter = ISO8601DateFormatter()
@@ -488,8 +665,8 @@ final class FakeElasticsearchState: Sendable {
     private func search(_ indices: inout [String: Index], _ pattern: String, _ body: JSONValue) -> (Int, JSONValue) {
         do {
             var hits = try filtered(indices, pattern, body)
-            let from = Int(body["from"]?.numberValue ?? 0)
-            let size = Int(body["size"]?.numberValue ?? 10)
+            let from = Int(body["from"]?.doubleValue ?? 0)
+            let size = Int(body["size"]?.doubleValue ?? 10)
             if from + size > Self.maxResultWindow {
                 let reason = "Result window is too large, from + size must be less than or equal to: [\(Self.maxResultWindow)] but was [\(from + size)]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting."
                 return Self.error(400, "search_phase_execution_exception", "all shards failed", extra: [
@@ -536,7 +713,7 @@ final class FakeElasticsearchState: Sendable {
             case .bool(false)?: break
             case .bool(true)?: hitsObject["total"] = .object(["value": .number(Double(hits.count)), "relation": .string("eq")])
             case let limit:
-                let cap = Int(limit?.numberValue ?? 10_000)
+                let cap = Int(limit?.doubleValue ?? 10_000)
                 hitsObject["total"] = .object([
                     "value": .number(Double(min(hits.count, cap))), "relation": .string(hits.count > cap ? "gte" : "eq"),
                 ])
@@ -548,7 +725,7 @@ final class FakeElasticsearchState: Sendable {
                     guard case .object(let object) = spec, let (kind, options) = object.first, let field = options["field"]?.stringValue else {
                         return Self.error(400, "parsing_exception", "Expected [START_OBJECT] under [\(name)]")
                     }
-                    let numbers = hits.flatMap { Self.values($0.2.source, field).compactMap(\.numberValue) }
+                    let numbers = hits.flatMap { Self.values($0.2.source, field).compactMap(\.doubleValue) }
                     let value: JSONValue
                     switch kind {
                     case "min": value = numbers.min().map(JSONValue.number) ?? .null

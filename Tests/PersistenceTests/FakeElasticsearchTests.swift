@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Persistence
 import Testing
+import VampModel
 
 /// The fake answers as `elasticsearch-api.md` says Elasticsearch 8.x does, for the calls the
 /// event store makes: these checks keep the Elasticsearch conformance run honest.
@@ -29,6 +30,47 @@ struct FakeElasticsearchTests {
         let fake = try await FakeElasticsearch.start()
         do {
             try await exercise(fake)
+        } catch {
+            await fake.stop()
+            throw error
+        }
+        await fake.stop()
+    }
+
+    @Test("dynamic templates and field types are applied; a mismatching document is refused")
+    func mappingsApplied() async throws {
+        let fake = try await FakeElasticsearch.start()
+        do {
+            // A bare path_match also matches the object `numbers.a`, maps it as double and then
+            // cannot parse the object: elastic/elasticsearch#32595.
+            let bare = #"{"mappings":{"dynamic_templates":[{"numbers":{"path_match":"numbers.*","mapping":{"type":"double"}}}],"properties":{"numbers":{"type":"object"},"tags":{"type":"keyword"}}}}"#
+            #expect(try await call(fake, .PUT, "/bare", bare).0 == 200)
+            let (status, refusal) = try await call(fake, .PUT, "/bare/_doc/e-1", #"{"numbers":{"a":{"b":4}}}"#)
+            #expect(status == 400)
+            #expect(refusal?.value(atPath: "status") == .number(400))
+            #expect(refusal?.value(atPath: "error.type") == .string("mapper_parsing_exception"))
+            #expect(refusal?.value(atPath: "error.root_cause") != nil)
+            #expect(
+                refusal?.value(atPath: "error.reason")
+                    == .string("failed to parse field [numbers.a] of type [double] in document with id 'e-1'. Preview of field's value: '{b=4}'"))
+            #expect(refusal?.value(atPath: "error.caused_by.type") == .string("illegal_state_exception"))
+            #expect(try await call(fake, .GET, "/bare/_doc/e-1").0 == 404, "a refused document is not stored")
+
+            // With match_mapping_type the objects stay objects and the leaves become doubles.
+            let typed = #"{"mappings":{"dynamic_templates":[{"l":{"path_match":"numbers.*","match_mapping_type":"long","mapping":{"type":"double"}}},{"d":{"path_match":"numbers.*","match_mapping_type":"double","mapping":{"type":"double"}}}],"properties":{"numbers":{"type":"object"}}}}"#
+            #expect(try await call(fake, .PUT, "/typed", typed).0 == 200)
+            #expect(try await call(fake, .PUT, "/typed/_doc/e-1", #"{"numbers":{"a":{"b":4},"x":1}}"#).0 == 201)
+            #expect(try await call(fake, .PUT, "/typed/_doc/e-2", #"{"numbers":{"a":{"b":4.5},"x":"2"}}"#).0 == 201, "numeric strings are coerced")
+            // A string that is no number in a double field, or a value where an object is mapped.
+            let (wrongStatus, wrong) = try await call(fake, .PUT, "/typed/_doc/e-3", #"{"numbers":{"x":"n/a"}}"#)
+            #expect(wrongStatus == 400)
+            #expect(wrong?.value(atPath: "error.caused_by.type") == .string("number_format_exception"))
+            #expect(wrong?.value(atPath: "error.caused_by.reason") == .string(#"For input string: "n/a""#))
+            let (objectStatus, object) = try await call(fake, .PUT, "/typed/_doc/e-4", #"{"numbers":{"a":7}}"#)
+            #expect(objectStatus == 400)
+            #expect(
+                object?.value(atPath: "error.reason")
+                    == .string("object mapping for [numbers.a] tried to parse field [a] as object, but found a concrete value"))
         } catch {
             await fake.stop()
             throw error

@@ -1,6 +1,7 @@
 import Foundation
 import Persistence
 import Testing
+import VampModel
 
 @Suite("PostgreSQL event delivery between servers")
 struct PostgresNotificationTests {
@@ -15,17 +16,17 @@ struct PostgresNotificationTests {
                 // event in between must not come through).
                 group.addTask {
                     for step in 0..<200 {
-                        try await first.events.append(NewEvent(tags: ["deployments:other"], type: "health"))
+                        try await first.events.append(Event(tags: ["deployments:other"], type: "health"))
                         try await first.events.append(
-                            NewEvent(tags: ["deployments:sava"], type: "health", value: .number(Double(step))))
+                            Event(tags: ["deployments:sava"], value: .number(Double(step)), type: "health"))
                         try await Task.sleep(for: .milliseconds(50))
                     }
                 }
                 var iterator = subscription.makeAsyncIterator()
                 let delivered = await iterator.next()
                 group.cancelAll()
-                #expect(delivered?.tags == ["deployments:sava", "deployments"])
-                #expect(delivered?.value?.numberValue != nil)
+                #expect(delivered?.tags == ["deployments", "deployments:sava"])
+                #expect(delivered?.value?.doubleValue != nil)
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Persistence
 import Testing
+import VampModel
 import VampTesting
 
 /// A child process writes to SQLite in a loop and is killed with SIGKILL; every write it had
@@ -58,7 +59,7 @@ struct SQLiteCrashSafetyTests {
         let store = try SQLiteStore(configuration: SQLiteStore.Configuration(path: database))
         #expect(try await store.integrityCheck() == ["ok"])
         let events = try await store.events(matching: EventQuery(tags: ["crash"]), page: PageRequest(perPage: 1_000_000))
-        let eventIDs = Set(events.items.map(\.id))
+        let eventIDs = Set(events.items.compactMap(\.id))
         var artifactNames: Set<String> = []
         var page = 1
         while true {

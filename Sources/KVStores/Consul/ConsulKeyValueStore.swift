@@ -141,6 +141,74 @@ public struct ConsulKeyValueStore: KeyValueStore {
         }
     }
 
+    /// Check-and-set on the `ModifyIndex` just read (`?cas=0` when the key is missing): Consul
+    /// writes only if no other write came in between; otherwise read and try again.
+    @discardableResult
+    public func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool {
+        try KeyPath.validate(key, server: server)
+        while true {
+            let current = try await get(key)
+            if current?.value == value { return false }
+            let answer = try await send(
+                .PUT, url(key, query: ["cas=\(current?.version ?? 0)"]), body: value,
+                timeout: configuration.requestTimeout, key: key)
+            guard answer.status == .ok else { throw failure(answer, "PUT ?cas", key: key) }
+            if String(decoding: answer.body, as: UTF8.self).hasPrefix("true") { return true }
+            try Task.checkCancellation()
+        }
+    }
+
+    /// Every entry at or below `prefix` (a `?recurse` read, filtered to whole path components).
+    private func decodeEntries(_ answer: Answer, prefix: String) throws -> [KeyValueEntry] {
+        guard answer.status == .ok else { return [] }
+        do {
+            return try JSONDecoder().decode([ConsulEntry].self, from: Data(answer.body)).map {
+                KeyValueEntry(key: "/" + $0.Key, value: Base64.decode($0.Value), version: $0.ModifyIndex)
+            }
+        } catch {
+            throw KeyValueStoreError(.protocolError, "cannot decode the KV entries: \(error)", server: server, key: prefix)
+        }
+    }
+
+    /// A recursive blocking query on the prefix (`?recurse&index=&wait=`).
+    public func watch(prefix: String) -> KeyValuePrefixWatch {
+        let store = self
+        return KeyValuePrefixWatch.running(prefix: prefix) { emitter in
+            var index: UInt64 = 0
+            var backoff = Backoff(maximum: store.configuration.maximumReconnectDelay)
+            let waitMilliseconds = store.configuration.watchWait.nanoseconds / 1_000_000
+            let timeout = store.configuration.watchWait * 1.1 + .seconds(5)
+            while !Task.isCancelled {
+                do {
+                    var query = ["recurse"]
+                    if index > 0 { query += ["index=\(index)", "wait=\(waitMilliseconds)ms"] }
+                    let answer = try await store.send(
+                        .GET, store.url(prefix == "/" ? "" : prefix, query: query), timeout: timeout, key: prefix)
+                    guard answer.status == .ok || answer.status == .notFound else {
+                        throw store.failure(answer, "blocking GET ?recurse", key: prefix)
+                    }
+                    emitter.emit(try store.decodeEntries(answer, prefix: prefix))
+                    backoff.reset()
+                    let newIndex = max(answer.index ?? 1, 1)
+                    if newIndex < index {
+                        index = 0
+                    } else if newIndex == index {
+                        try await Task.sleep(for: .milliseconds(50))
+                    } else {
+                        index = newIndex
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    store.logger.debug(
+                        "Consul prefix watch interrupted, retrying",
+                        metadata: ["vamp.kv.key": "\(prefix)", "vamp.kv.error": "\(error)"])
+                    index = 0
+                    do { try await backoff.sleep() } catch { return }
+                }
+            }
+        }
+    }
+
     public func delete(_ key: String) async throws {
         try KeyPath.validate(key, server: server)
         let answer = try await send(.DELETE, url(key), timeout: configuration.requestTimeout, key: key)

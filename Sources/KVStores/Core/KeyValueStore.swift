@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One stored value and the store's version of it.
 public struct KeyValueEntry: Sendable, Hashable {
     /// The full key, for example `/vamp/acme/gateways/haproxy/2.6/configuration`.
@@ -5,8 +7,9 @@ public struct KeyValueEntry: Sendable, Hashable {
     /// The stored bytes.
     public var value: [UInt8]
     /// The store's version of this value: etcd's `mod_revision`, ZooKeeper's `mzxid`, Consul's
-    /// `ModifyIndex`, a counter in the memory store, the modification time in the file store.
-    /// It only grows while the key exists; compare versions of the same store only.
+    /// `ModifyIndex`, a counter in the memory store: these only grow while the key exists.
+    /// The file store gives the file's modification time, which is neither monotonic nor
+    /// unique (see ``FileKeyValueStore``). Compare versions of the same store only.
     public var version: UInt64
 
     /// Creates an entry.
@@ -67,16 +70,56 @@ public protocol KeyValueStore: Sendable {
     /// the key's state as it is then, so the last value written during an outage is never lost
     /// (intermediate values may be). It ends only when the consuming task is cancelled.
     func watch(_ key: String) -> KeyValueWatch
+
+    /// Writes `value` to `key` unless the key already holds exactly these bytes, as one atomic
+    /// step: of two writers racing on one key, neither write is lost between the other's
+    /// comparison and write (etcd: a transaction on the key's mod revision; ZooKeeper: setData
+    /// at the read version; Consul: `?cas=`; file: under an exclusive `flock`; memory: the actor).
+    /// - Returns: true when it wrote, false when the stored bytes were already equal.
+    @discardableResult
+    func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool
+
+    /// Watches every key at or below `prefix` (`/vamp/acme/gateways` covers that key and
+    /// `/vamp/acme/gateways/...`, not `/vamp/acme/gatewaysX`).
+    ///
+    /// The sequence yields the whole set of entries under the prefix, sorted by key: first as it
+    /// is, then after every change (consecutive identical sets are reported once). Like
+    /// ``watch(_:)`` it reconnects by itself and then yields the set as it is, so the last state
+    /// written during an outage is never lost; it ends when the consuming task is cancelled.
+    func watch(prefix: String) -> KeyValuePrefixWatch
 }
 
 extension KeyValueStore {
-    /// Writes `value` to `key` unless the key already holds exactly these bytes.
-    /// - Returns: true when it wrote, false when the stored bytes were already equal.
+    /// Compares and writes in two steps: not atomic. Stores of this module replace it with an
+    /// atomic one; it remains for other conformers.
     @discardableResult
     public func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool {
         if let current = try await get(key), current.value == value { return false }
         try await set(key, value: value)
         return true
+    }
+
+    /// Polls the subtree every second (children and values): the fallback for conformers
+    /// outside this module. The stores of this module watch natively.
+    public func watch(prefix: String) -> KeyValuePrefixWatch {
+        let store = self
+        return KeyValuePrefixWatch.running(prefix: prefix) { emitter in
+            while !Task.isCancelled {
+                if let entries = try? await store.entries(under: prefix) { emitter.emit(entries) }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Every entry at or below `prefix`, sorted by key, read key by key through `children(of:)`.
+    func entries(under prefix: String) async throws -> [KeyValueEntry] {
+        var result: [KeyValueEntry] = []
+        var pending = [prefix]
+        while let key = pending.popLast() {
+            if key != "/", let entry = try await get(key) { result.append(entry) }
+            for name in try await children(of: key) { pending.append(key == "/" ? "/" + name : key + "/" + name) }
+        }
+        return result.sorted { $0.key < $1.key }
     }
 
     /// Writes UTF-8 text to `key`.
@@ -134,7 +177,7 @@ public struct KeyValueWatch: AsyncSequence, Sendable {
 final class WatchEmitter: Sendable {
     let key: String
     private let continuation: AsyncStream<KeyValueChange>.Continuation
-    private let last = LockedBox<[UInt8]??>(nil)
+    private let last = Mutex<[UInt8]??>(nil)
 
     init(key: String, continuation: AsyncStream<KeyValueChange>.Continuation) {
         self.key = key
@@ -151,5 +194,71 @@ final class WatchEmitter: Sendable {
         }
         guard isNew else { return }
         if let entry { continuation.yield(.value(entry)) } else { continuation.yield(.deleted(key: key)) }
+    }
+}
+
+/// The changes below one prefix, as an `AsyncSequence` that never throws: each element is every
+/// entry at or below the prefix, sorted by key.
+public struct KeyValuePrefixWatch: AsyncSequence, Sendable {
+    /// The entries under the prefix after a change.
+    public typealias Element = [KeyValueEntry]
+
+    let stream: AsyncStream<[KeyValueEntry]>
+
+    /// Builds a watch whose states come from `produce`, run in a task that is cancelled when the
+    /// consumer stops iterating. An invalid prefix ends the watch at once.
+    static func running(
+        prefix: String, _ produce: @escaping @Sendable (PrefixWatchEmitter) async -> Void
+    ) -> KeyValuePrefixWatch {
+        let (stream, continuation) = AsyncStream<[KeyValueEntry]>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let emitter = PrefixWatchEmitter(prefix: prefix, continuation: continuation)
+        // The watch owns this task: it lives exactly as long as the consumer iterates.
+        let task = Task {
+            if (try? KeyPath.validate(prefix, server: "watch", allowRoot: true)) != nil { await produce(emitter) }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return KeyValuePrefixWatch(stream: stream)
+    }
+
+    /// The iterator.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AsyncStream<[KeyValueEntry]>.AsyncIterator
+
+        /// The next set of entries, or nil when the watch has ended.
+        public mutating func next() async -> [KeyValueEntry]? { await base.next() }
+    }
+
+    /// Makes the iterator.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: stream.makeAsyncIterator()) }
+}
+
+/// Passes prefix states to the consumer (keeping only the newest undelivered one), dropping a
+/// state whose keys and values equal the last one passed.
+final class PrefixWatchEmitter: Sendable {
+    let prefix: String
+    private let continuation: AsyncStream<[KeyValueEntry]>.Continuation
+    private let last = Mutex<[String: [UInt8]]?>(nil)
+
+    init(prefix: String, continuation: AsyncStream<[KeyValueEntry]>.Continuation) {
+        self.prefix = prefix
+        self.continuation = continuation
+    }
+
+    /// Whether `key` is at or below the prefix.
+    func covers(_ key: String) -> Bool {
+        prefix == "/" || key == prefix || key.hasPrefix(prefix + "/")
+    }
+
+    /// Reports the entries under the prefix (entries outside it are dropped).
+    func emit(_ entries: [KeyValueEntry]) {
+        let inside = entries.filter { covers($0.key) }.sorted { $0.key < $1.key }
+        let state = Dictionary(inside.map { ($0.key, $0.value) }, uniquingKeysWith: { _, new in new })
+        let isNew = last.withLock { last -> Bool in
+            if last == state { return false }
+            last = state
+            return true
+        }
+        if isNew { continuation.yield(inside) }
     }
 }

@@ -17,6 +17,8 @@ public struct KeyValueStoreError: Error, CustomStringConvertible, Sendable, Equa
         public static let conflict = Code(name: "conflict")
         /// A local file operation failed (file store).
         public static let io = Code(name: "io")
+        /// A store configuration value is missing or malformed (type, address, path, timeout).
+        public static let invalidConfiguration = Code(name: "invalidConfiguration")
         /// The session was lost and is being rebuilt (ZooKeeper); retry.
         public static let sessionExpired = Code(name: "sessionExpired")
 

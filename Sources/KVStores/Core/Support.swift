@@ -1,20 +1,5 @@
 import Foundation
 
-/// A value guarded by a lock, for the few places where an actor hop would be in the way
-/// (NIO handlers, `AsyncStream` callbacks).
-final class LockedBox<Value: Sendable>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
-
 /// Bounded exponential backoff with jitter for reconnect loops: 50 ms, 100 ms, … up to `maximum`.
 struct Backoff: Sendable {
     var initial: Duration = .milliseconds(50)

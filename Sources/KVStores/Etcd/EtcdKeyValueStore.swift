@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A key-value store on etcd v3, through etcd's HTTP/JSON gateway (`/v3/kv/...`, `/v3/watch`).
 ///
@@ -86,6 +87,120 @@ public struct EtcdKeyValueStore: KeyValueStore {
         return KeyPath.childNames(of: key, in: keys)
     }
 
+    /// Compares the key's mod revision with the one just read, in one etcd transaction: the
+    /// put happens only if no other write came in between; otherwise read and try again.
+    @discardableResult
+    public func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool {
+        try KeyPath.validate(key, server: server)
+        while true {
+            let current = try await range(key).entry
+            if current?.value == value { return false }
+            // A missing key compares as mod revision 0.
+            let compare: [String: Any] = [
+                "key": Base64.encode(key), "target": "MOD", "result": "EQUAL",
+                "mod_revision": Int64(current?.version ?? 0),
+            ]
+            let put: [String: Any] = ["request_put": ["key": Base64.encode(key), "value": Base64.encode(value)]]
+            let response: EtcdTxnResponse = try await call(
+                "/kv/txn", ["compare": [compare], "success": [put]], key: key)
+            if response.succeeded == true { return true }
+            try Task.checkCancellation()
+        }
+    }
+
+    /// The end of the range holding `prefix` and everything below it: `prefix` + `0`, the byte
+    /// after `/`. Keys such as `prefix-x` fall in the range too and are filtered out.
+    private static func rangeEnd(_ prefix: String) -> [UInt8] {
+        prefix == "/" ? Array("0".utf8) : Array((prefix + "0").utf8)
+    }
+
+    /// Every entry at or below `prefix` and the store revision they were read at.
+    private func list(prefix: String, timeout: Duration? = nil) async throws -> (entries: [KeyValueEntry], revision: Int64) {
+        let response: EtcdRangeResponse = try await call(
+            "/kv/range", ["key": Base64.encode(prefix), "range_end": Base64.encode(Self.rangeEnd(prefix))],
+            key: prefix, timeout: timeout)
+        let entries = (response.kvs ?? []).map { kv in
+            KeyValueEntry(
+                key: String(decoding: Base64.decode(kv.key), as: UTF8.self), value: Base64.decode(kv.value),
+                version: UInt64(kv.mod_revision?.value ?? 0))
+        }
+        return (entries, response.header?.revision?.value ?? 0)
+    }
+
+    /// A range watch over the prefix: each batch of events re-reads the range, so the set
+    /// yielded is always one consistent read.
+    public func watch(prefix: String) -> KeyValuePrefixWatch {
+        let store = self
+        return KeyValuePrefixWatch.running(prefix: prefix) { emitter in
+            var backoff = Backoff(maximum: store.configuration.maximumReconnectDelay)
+            let progress = WatchProgress()
+            while !Task.isCancelled {
+                do {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await store.readPrefixStream(prefix, progress: progress, emitter: emitter) }
+                        group.addTask {
+                            while true {
+                                try await Task.sleep(for: store.configuration.livenessCheckInterval)
+                                _ = try await store.list(prefix: prefix, timeout: .seconds(2))
+                            }
+                        }
+                        defer { group.cancelAll() }
+                        try await group.next()
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    store.logger.debug(
+                        "etcd prefix watch interrupted, reconnecting",
+                        metadata: ["vamp.kv.key": "\(prefix)", "vamp.kv.error": "\(error)"])
+                }
+                if progress.takeConnected() { backoff.reset() }
+                do { try await backoff.sleep() } catch { return }
+            }
+        }
+    }
+
+    private func readPrefixStream(_ prefix: String, progress: WatchProgress, emitter: PrefixWatchEmitter) async throws {
+        var create: [String: Any] = ["key": Base64.encode(prefix), "range_end": Base64.encode(Self.rangeEnd(prefix))]
+        if let revision = progress.revision { create["start_revision"] = revision + 1 }
+        let response = try await client.execute(
+            try request("/watch", ["create_request": create]), deadline: .now() + .seconds(2))
+        guard response.status == .ok else {
+            throw KeyValueStoreError(
+                .serverError, "POST \(configuration.apiPrefix)/watch answered \(response.status.code)",
+                server: server, key: prefix)
+        }
+        var pending: [UInt8] = []
+        let decoder = JSONDecoder()
+        for try await chunk in response.body {
+            pending.append(contentsOf: chunk.readableBytesView)
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Data(pending[..<newline])
+                pending.removeSubrange(...newline)
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x0d }) { continue }
+                let message = try decoder.decode(EtcdWatchMessage.self, from: line)
+                if let error = message.error {
+                    throw KeyValueStoreError(
+                        .serverError, "watch stream error: \(error.message ?? "unknown")", server: server, key: prefix)
+                }
+                guard let result = message.result else { continue }
+                if result.canceled == true {
+                    if (result.compact_revision?.value ?? 0) > 0 { progress.revision = nil }
+                    throw KeyValueStoreError(
+                        .serverError, "watch cancelled by etcd: \(result.cancel_reason ?? "compacted history")",
+                        server: server, key: prefix)
+                }
+                let changed = (result.events ?? []).contains { ($0.kv?.mod_revision?.value ?? 0) > (progress.revision ?? 0) }
+                guard result.created == true || changed else { continue }
+                // On open: read afresh (changes made while away); on events: read the new state.
+                let (entries, revision) = try await list(prefix: prefix)
+                emitter.emit(entries)
+                progress.revision = max(revision, progress.revision ?? 0)
+                if result.created == true { progress.markConnected() }
+            }
+        }
+        throw KeyValueStoreError(.unavailable, "the watch stream ended", server: server, key: prefix)
+    }
+
     private func range(_ key: String, timeout: Duration? = nil) async throws -> (entry: KeyValueEntry?, revision: Int64) {
         let response: EtcdRangeResponse = try await call(
             "/kv/range", ["key": Base64.encode(key)], key: key, timeout: timeout)
@@ -158,9 +273,9 @@ public struct EtcdKeyValueStore: KeyValueStore {
 
     /// How far a watch got, shared by its successive streams.
     final class WatchProgress: Sendable {
-        private let state: LockedBox<(revision: Int64?, connected: Bool)>
+        private let state: Mutex<(revision: Int64?, connected: Bool)>
 
-        init(revision: Int64? = nil) { state = LockedBox((revision, false)) }
+        init(revision: Int64? = nil) { state = Mutex((revision, false)) }
 
         /// The store revision up to which the emitter is in sync; nil before the first sync or
         /// after a compaction.
@@ -278,6 +393,11 @@ struct EtcdKV: Decodable {
     var key: String?
     var value: String?
     var mod_revision: FlexibleInt64?
+}
+
+struct EtcdTxnResponse: Decodable {
+    var header: EtcdHeader?
+    var succeeded: Bool?
 }
 
 struct EtcdRangeResponse: Decodable {

@@ -9,8 +9,13 @@ import Glibc
 ///
 /// The file name is the key, percent-encoded (`/vamp/a` → `%2Fvamp%2Fa`), so a key can hold a
 /// value and have children at the same time. Writes go to a temporary file in the same folder
-/// that is then renamed over the old one, so a reader never sees half a value. Watches poll the
-/// file (every 100 ms by default).
+/// that is then renamed over the old one, so a reader never sees half a value. Writers take an
+/// exclusive `flock` on `.lock` in the folder, which makes ``setIfChanged(_:value:)`` atomic
+/// between threads and processes. Watches poll the files (every 100 ms by default).
+///
+/// An entry's `version` is the file's modification time in nanoseconds: it changes with each
+/// write in practice but is neither monotonic (the clock may step back) nor unique (two writes
+/// within the file system's timestamp granularity). Do not order file-store writes by it.
 public struct FileKeyValueStore: KeyValueStore {
     /// The folder holding one file per key.
     public let root: URL
@@ -77,8 +82,40 @@ public struct FileKeyValueStore: KeyValueStore {
         }
     }
 
+    /// Runs `body` holding the folder's exclusive write lock (`flock` on `.lock`).
+    private func locked<T>(_ key: String, _ body: () throws(KeyValueStoreError) -> T) throws(KeyValueStoreError) -> T {
+        let path = root.appendingPathComponent(".lock").path
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw KeyValueStoreError(.io, "cannot open the lock file \(path): errno \(errno)", server: server, key: key)
+        }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw KeyValueStoreError(.io, "cannot lock \(path): errno \(errno)", server: server, key: key)
+            }
+        }
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
+
     public func set(_ key: String, value: [UInt8]) throws(KeyValueStoreError) {
         try KeyPath.validate(key, server: server)
+        try locked(key) { () throws(KeyValueStoreError) in try write(key, value) }
+    }
+
+    /// Compares and writes under the folder's exclusive lock.
+    @discardableResult
+    public func setIfChanged(_ key: String, value: [UInt8]) throws(KeyValueStoreError) -> Bool {
+        try KeyPath.validate(key, server: server)
+        return try locked(key) { () throws(KeyValueStoreError) -> Bool in
+            if try read(key)?.value == value { return false }
+            try write(key, value)
+            return true
+        }
+    }
+
+    private func write(_ key: String, _ value: [UInt8]) throws(KeyValueStoreError) {
         let target = url(for: key)
         let temporary = root.appendingPathComponent(".tmp-\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: temporary.path, contents: Data(value)) else {
@@ -109,6 +146,25 @@ public struct FileKeyValueStore: KeyValueStore {
             throw KeyValueStoreError(.io, "cannot list \(root.path): \(error)", server: server, key: key)
         }
         return KeyPath.childNames(of: key, in: names.compactMap(Self.key(forFileName:)))
+    }
+
+    public func watch(prefix: String) -> KeyValuePrefixWatch {
+        let store = self
+        return KeyValuePrefixWatch.running(prefix: prefix) { emitter in
+            while !Task.isCancelled {
+                do {
+                    let names = try FileManager.default.contentsOfDirectory(atPath: store.root.path)
+                    var entries: [KeyValueEntry] = []
+                    for key in names.compactMap(Self.key(forFileName:)) where emitter.covers(key) {
+                        if let entry = try store.read(key) { entries.append(entry) }
+                    }
+                    emitter.emit(entries)
+                } catch {
+                    // A listing or read error is retried at the next poll.
+                }
+                try? await Task.sleep(for: store.pollInterval)
+            }
+        }
     }
 
     public func watch(_ key: String) -> KeyValueWatch {

@@ -5,6 +5,7 @@ public actor InMemoryKeyValueStore: KeyValueStore {
     private var entries: [String: KeyValueEntry] = [:]
     private var revision: UInt64 = 0
     private var watchers: [String: [ObjectIdentifier: WatchEmitter]] = [:]
+    private var prefixWatchers: [ObjectIdentifier: PrefixWatchEmitter] = [:]
     private static let server = "memory"
 
     /// Creates an empty store.
@@ -21,6 +22,16 @@ public actor InMemoryKeyValueStore: KeyValueStore {
         let entry = KeyValueEntry(key: key, value: value, version: revision)
         entries[key] = entry
         for emitter in watchers[key, default: [:]].values { emitter.emit(entry) }
+        notifyPrefixWatchers(of: key)
+    }
+
+    /// Atomic by the actor: nothing runs between the comparison and the write.
+    @discardableResult
+    public func setIfChanged(_ key: String, value: [UInt8]) throws -> Bool {
+        try KeyPath.validate(key, server: Self.server)
+        if entries[key]?.value == value { return false }
+        try set(key, value: value)
+        return true
     }
 
     public func delete(_ key: String) throws {
@@ -28,6 +39,7 @@ public actor InMemoryKeyValueStore: KeyValueStore {
         guard entries.removeValue(forKey: key) != nil else { return }
         revision += 1
         for emitter in watchers[key, default: [:]].values { emitter.emit(nil) }
+        notifyPrefixWatchers(of: key)
     }
 
     public func children(of key: String) throws -> [String] {
@@ -45,6 +57,33 @@ public actor InMemoryKeyValueStore: KeyValueStore {
             }
             await self.unregister(emitter)
         }
+    }
+
+    public nonisolated func watch(prefix: String) -> KeyValuePrefixWatch {
+        KeyValuePrefixWatch.running(prefix: prefix) { emitter in
+            await self.register(emitter)
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(3600))
+            }
+            await self.unregister(emitter)
+        }
+    }
+
+    private func snapshot(for emitter: PrefixWatchEmitter) -> [KeyValueEntry] {
+        entries.values.filter { emitter.covers($0.key) }
+    }
+
+    private func notifyPrefixWatchers(of key: String) {
+        for emitter in prefixWatchers.values where emitter.covers(key) { emitter.emit(snapshot(for: emitter)) }
+    }
+
+    private func register(_ emitter: PrefixWatchEmitter) {
+        emitter.emit(snapshot(for: emitter))
+        prefixWatchers[ObjectIdentifier(emitter)] = emitter
+    }
+
+    private func unregister(_ emitter: PrefixWatchEmitter) {
+        prefixWatchers[ObjectIdentifier(emitter)] = nil
     }
 
     private func register(_ emitter: WatchEmitter) {

@@ -17,6 +17,7 @@ enum ZKErr {
     static let ok: Int32 = 0
     static let connectionLoss: Int32 = -4
     static let noNode: Int32 = -101
+    static let badVersion: Int32 = -103
     static let nodeExists: Int32 = -110
     static let notEmpty: Int32 = -111
     static let sessionExpired: Int32 = -112

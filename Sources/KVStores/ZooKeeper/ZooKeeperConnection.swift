@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A watch notification: event type (1 created, 2 deleted, 3 data changed, 4 children changed)
 /// and the node's path.
@@ -34,7 +35,7 @@ final class ZKConnectionState: Sendable {
         var lastReceived = ContinuousClock.now
     }
 
-    let inner: LockedBox<Inner>
+    let inner: Mutex<Inner>
     let onWatchEvent: @Sendable (ZKWatchEvent) -> Void
     let onClose: @Sendable () -> Void
 
@@ -42,7 +43,7 @@ final class ZKConnectionState: Sendable {
         lastZxid: Int64, onWatchEvent: @escaping @Sendable (ZKWatchEvent) -> Void,
         onClose: @escaping @Sendable () -> Void
     ) {
-        self.inner = LockedBox(Inner(lastZxid: lastZxid))
+        self.inner = Mutex(Inner(lastZxid: lastZxid))
         self.onWatchEvent = onWatchEvent
         self.onClose = onClose
     }

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 
 /// A key-value store on Apache ZooKeeper, speaking ZooKeeper's wire protocol over SwiftNIO.
 ///
@@ -68,6 +69,11 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
     }
 
     private func getData(_ key: String, watch: Bool) async throws -> KeyValueEntry? {
+        try await getDataAndVersion(key, watch: watch)?.entry
+    }
+
+    /// The entry and the node's data version (`stat.version`, what `setData` compares).
+    private func getDataAndVersion(_ key: String, watch: Bool) async throws -> (entry: KeyValueEntry, version: Int32)? {
         var reply = try await session.request(.getData, key: key) { buffer in
             buffer.writeJuteString(key)
             buffer.writeJuteBool(watch)
@@ -77,7 +83,7 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
         return try decoding(key) {
             let data = try reply.body.readJuteBuffer() ?? []
             let stat = try reply.body.readStat()
-            return KeyValueEntry(key: key, value: data, version: UInt64(stat.mzxid))
+            return (KeyValueEntry(key: key, value: data, version: UInt64(stat.mzxid)), stat.version)
         }
     }
 
@@ -105,14 +111,33 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
         }
     }
 
-    /// setData with any version; false when the node does not exist.
-    private func setData(_ key: String, _ value: [UInt8]) async throws -> Bool {
+    /// setData at the node version just read: the server refuses it (`badVersion`) when another
+    /// write came in between, and the loop reads again. A missing node is created (with its
+    /// parents); `nodeExists` means someone else created it first, and the loop reads again.
+    @discardableResult
+    public func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool {
+        try KeyPath.validate(key, server: server)
+        while true {
+            if let (entry, version) = try await getDataAndVersion(key, watch: false) {
+                if entry.value == value { return false }
+                if try await setData(key, value, version: version) { return true }
+            } else {
+                for parent in KeyPath.parents(of: key) { _ = try await create(parent, []) }
+                if try await create(key, value) { return true }
+            }
+            try Task.checkCancellation()
+        }
+    }
+
+    /// setData with any version (-1) or an expected one; false when the node does not exist or
+    /// (with a version) holds another version.
+    private func setData(_ key: String, _ value: [UInt8], version: Int32 = -1) async throws -> Bool {
         let reply = try await session.request(.setData, key: key) { buffer in
             buffer.writeJuteString(key)
             buffer.writeJuteBuffer(value)
-            buffer.writeInteger(Int32(-1))
+            buffer.writeInteger(version)
         }
-        if reply.error == ZKErr.noNode { return false }
+        if reply.error == ZKErr.noNode || reply.error == ZKErr.badVersion { return false }
         guard reply.error == ZKErr.ok else { throw failure(reply, "setData", key: key) }
         return true
     }
@@ -142,9 +167,14 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
 
     public func children(of key: String) async throws -> [String] {
         try KeyPath.validate(key, server: server, allowRoot: true)
+        return try await childNames(key, watch: false)
+    }
+
+    /// getChildren, optionally arming a child watch on the node.
+    private func childNames(_ key: String, watch: Bool) async throws -> [String] {
         var reply = try await session.request(.getChildren, key: key) { buffer in
             buffer.writeJuteString(key)
-            buffer.writeJuteBool(false)
+            buffer.writeJuteBool(watch)
         }
         if reply.error == ZKErr.noNode { return [] }
         guard reply.error == ZKErr.ok else { throw failure(reply, "getChildren", key: key) }
@@ -154,6 +184,61 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
         }
         if key == "/" { names.removeAll { $0 == "zookeeper" } }  // the server's own node
         return names.sorted()
+    }
+
+    /// Child watches and data watches on every node of the subtree: any of them firing (or the
+    /// connection dropping) makes the loop read the subtree again and re-arm them.
+    public func watch(prefix: String) -> KeyValuePrefixWatch {
+        let store = self
+        let session = self.session
+        return KeyValuePrefixWatch.running(prefix: prefix) { emitter in
+            let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+            let id = ObjectIdentifier(emitter)
+            var armed: Set<String> = []
+            defer { session.watchers.withLock { for path in armed { $0[path]?[id] = nil } } }
+            var wakeUps = signals.makeAsyncIterator()
+            var backoff = Backoff(maximum: session.configuration.maximumReconnectDelay)
+            while !Task.isCancelled {
+                do {
+                    var entries: [KeyValueEntry] = []
+                    var paths: [String] = [prefix]
+                    var seen: Set<String> = []
+                    while let path = paths.popLast() {
+                        seen.insert(path)
+                        // Register before reading, so a change between read and arm still wakes us.
+                        if !armed.contains(path) {
+                            session.watchers.withLock { $0[path, default: [:]][id] = signal }
+                            armed.insert(path)
+                        }
+                        var entry: KeyValueEntry?
+                        if path != "/" {
+                            entry = try await store.getData(path, watch: true)
+                            if entry == nil, !(try await store.exists(path, watch: true)) {
+                                continue  // missing: the exists watch fires when it is created
+                            }
+                        }
+                        let names = try await store.childNames(path, watch: true)
+                        // `set` creates missing parents as empty nodes; an empty node with
+                        // children is such a path node, not a key (as in the other stores).
+                        if let entry, !(entry.value.isEmpty && !names.isEmpty) { entries.append(entry) }
+                        for name in names { paths.append(path == "/" ? "/" + name : path + "/" + name) }
+                    }
+                    for gone in armed.subtracting(seen) {
+                        session.watchers.withLock { $0[gone]?[id] = nil }
+                        armed.remove(gone)
+                    }
+                    emitter.emit(entries)
+                    backoff.reset()
+                    guard await wakeUps.next() != nil else { return }
+                } catch {
+                    if Task.isCancelled { return }
+                    session.logger.debug(
+                        "ZooKeeper prefix watch interrupted, reconnecting",
+                        metadata: ["vamp.kv.key": "\(prefix)", "vamp.kv.error": "\(error)"])
+                    do { try await backoff.sleep() } catch { return }
+                }
+            }
+        }
     }
 
     public func watch(_ key: String) -> KeyValueWatch {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 
 /// One logical ZooKeeper session that outlives its TCP connections: it connects lazily,
 /// resumes the session (id, password, last zxid) after a connection drops, and builds a new
@@ -19,7 +20,7 @@ actor ZooKeeperSession {
 
     /// Watchers to wake when their path fires or the connection drops; touched from the event
     /// loop, hence a lock rather than actor state.
-    nonisolated let watchers = LockedBox<[String: [ObjectIdentifier: AsyncStream<Void>.Continuation]]>([:])
+    nonisolated let watchers = Mutex<[String: [ObjectIdentifier: AsyncStream<Void>.Continuation]]>([:])
 
     init(configuration: ZooKeeperKeyValueStore.Configuration, logger: Logger) {
         self.configuration = configuration
@@ -61,10 +62,10 @@ actor ZooKeeperSession {
         for _ in configuration.servers.indices {
             let address = configuration.servers[nextServer % configuration.servers.count]
             nextServer += 1
-            let parts = address.split(separator: ":")
-            let host = String(parts.first ?? "127.0.0.1")
-            let port = parts.count > 1 ? Int(parts[1]) ?? 2181 : 2181
             do {
+                // `host:port`, `[v6]:port` or a bare host; a malformed address fails this server.
+                let endpoint = try Endpoint(parsing: address, defaultPort: 2181)
+                let (host, port) = (endpoint.host, endpoint.port)
                 var opened = try await open(host: host, port: port)
                 if opened.response.timeout <= 0 {
                     // The server no longer knows the session: its watches are gone too. Start a
@@ -120,21 +121,21 @@ actor ZooKeeperSession {
     }
 
     private func open(host: String, port: Int) async throws -> ZooKeeperConnection {
-        let watchers = self.watchers
         return try await ZooKeeperConnection.open(
             host: host, port: port, connectTimeout: configuration.connectTimeout,
             sessionTimeout: Int32(configuration.sessionTimeout.nanoseconds / 1_000_000),
             sessionId: sessionId, password: password, lastZxid: lastZxid,
-            onWatchEvent: { event in
-                let targets = watchers.withLock { Array(($0[event.path] ?? [:]).values) }
-                for target in targets { target.yield() }
-            },
-            onClose: {
+            onWatchEvent: { [weak self] event in self?.wakeWatchers(of: event.path) },
+            onClose: { [weak self] in
                 // Watches do not survive a connection: wake every watcher so it re-reads and
                 // re-arms once a new connection is up.
-                let targets = watchers.withLock { $0.values.flatMap { $0.values } }
-                for target in targets { target.yield() }
+                self?.wakeAllWatchers()
             })
+    }
+
+    private nonisolated func wakeWatchers(of path: String) {
+        let targets = watchers.withLock { Array(($0[path] ?? [:]).values) }
+        for target in targets { target.yield() }
     }
 
     private nonisolated func wakeAllWatchers() {

@@ -1,55 +1,11 @@
 import Foundation
+import VampModel
 
-/// An event as stored: Vamp's `{id, tags, type, timestamp, value}`.
-public struct PersistedEvent: Sendable, Hashable {
-    /// Unique id, assigned by the store unless given.
-    public var id: String
-    /// The tags, including the group tag `a` of every `a:b` tag.
-    public var tags: Set<String>
-    /// The event type, matching `^[\w\d\-_]+$`; `event` by default.
-    public var type: String
-    /// When the event happened (millisecond precision).
-    public var timestamp: Date
-    /// Any JSON value, or `nil` for none.
-    public var value: JSONValue?
-
-    /// Creates a stored event.
-    public init(id: String, tags: Set<String>, type: String, timestamp: Date, value: JSONValue?) {
-        self.id = id
-        self.tags = tags
-        self.type = type
-        self.timestamp = timestamp
-        self.value = value
-    }
-}
-
-/// An event to append. The store expands tags, checks the type, and fills in id and time.
-public struct NewEvent: Sendable, Hashable {
-    /// At least one tag; `a:b` also adds `a`.
-    public var tags: Set<String>
-    /// Matches `^[\w\d\-_]+$`.
-    public var type: String
-    /// When it happened; `nil` for now.
-    public var timestamp: Date?
-    /// Any JSON value.
-    public var value: JSONValue?
-    /// A caller-chosen id; `nil` lets the store pick a UUID.
-    public var id: String?
-
-    /// Creates an event to append.
-    public init(
-        tags: Set<String>, type: String = "event", timestamp: Date? = nil, value: JSONValue? = nil,
-        id: String? = nil
-    ) {
-        self.tags = tags
-        self.type = type
-        self.timestamp = timestamp
-        self.value = value
-        self.id = id
-    }
-
-    /// Validates the event and turns it into what a store keeps.
-    func prepared(now: Date) throws -> PersistedEvent {
+extension Event {
+    /// Validates the event and turns it into what a store keeps: an id (the caller's, or a new
+    /// lower-case UUID), the tags expanded (`a:b` adds `a`) and sorted, and the timestamp at
+    /// millisecond precision.
+    func prepared() throws -> Event {
         guard !tags.isEmpty else {
             throw PersistenceError(code: .invalidEvent, message: "an event needs at least one tag")
         }
@@ -60,17 +16,23 @@ public struct NewEvent: Sendable, Hashable {
             throw PersistenceError(
                 code: .invalidEvent, message: "event type '\(type)' does not match ^[\\w\\d\\-_]+$")
         }
-        return PersistedEvent(
-            id: id ?? UUID().uuidString.lowercased(),
-            tags: EventTags.expanded(tags),
-            type: type,
-            timestamp: Millis.normalized(timestamp ?? now),
-            value: value)
+        if let id, id.isEmpty {
+            throw PersistenceError(code: .invalidEvent, message: "an event id must not be empty")
+        }
+        return Event(
+            id: id ?? UUID().uuidString.lowercased(), tags: expandedTags, value: value,
+            timestamp: Millis.normalized(timestamp), type: type)
     }
+
+    /// The id of an event a store returned (stores always fill it in).
+    var storedID: String { id ?? "" }
+
+    /// The tags as a set, for matching.
+    var tagSet: Set<String> { Set(tags) }
 }
 
 enum EventType {
-    /// `^[\w\d\-_]+$` with Java's ASCII `\w`.
+    /// `^[\w\d\-_]+$` with Java's ASCII `\w`, as Vamp checks it.
     static func isValid(_ type: String) -> Bool {
         !type.isEmpty
             && type.unicodeScalars.allSatisfy { scalar in
@@ -81,13 +43,11 @@ enum EventType {
     }
 }
 
-enum EventTags {
-    /// Adds the group `a` of every tag `a:b`.
-    static func expanded(_ tags: Set<String>) -> Set<String> {
-        var result = tags
-        for tag in tags {
-            if let colon = tag.firstIndex(of: ":") { result.insert(String(tag[..<colon])) }
-        }
-        return result
+extension Event {
+    /// An event read back from a store.
+    static func stored(
+        id: String, tags: some Sequence<String>, type: String, timestamp: Date, value: JSONValue?
+    ) -> Event {
+        Event(id: id, tags: Set(tags).sorted(), value: value, timestamp: timestamp, type: type)
     }
 }

@@ -34,14 +34,14 @@ struct EventSQL {
         return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
     }
 
-    static func encodeTags(_ tags: Set<String>) -> String {
+    static func encodeTags(_ tags: [String]) -> String {
         let data = try? JSONEncoder().encode(tags.sorted())
         return String(decoding: data ?? Data("[]".utf8), as: UTF8.self)
     }
 
-    static func decodeTags(_ text: String) throws -> Set<String> {
+    static func decodeTags(_ text: String) throws -> [String] {
         do {
-            return Set(try JSONDecoder().decode([String].self, from: Data(text.utf8)))
+            return try JSONDecoder().decode([String].self, from: Data(text.utf8))
         } catch {
             throw PersistenceError(code: .corruptRecord, message: "stored event tags are not a JSON array: \(text)")
         }

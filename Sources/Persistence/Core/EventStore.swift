@@ -1,4 +1,5 @@
 import Foundation
+import VampModel
 
 /// Bounds on event time, each optional. `gt` with `gte`, or `lt` with `lte`, is an error.
 public struct TimeRange: Sendable, Hashable {
@@ -65,8 +66,8 @@ public struct EventQuery: Sendable, Hashable {
         self.timestamp = timestamp
     }
 
-    func matches(_ event: PersistedEvent, in range: ResolvedRange) -> Bool {
-        tags.isSubset(of: event.tags) && (type.map { $0 == event.type } ?? true)
+    func matches(_ event: Event, in range: ResolvedRange) -> Bool {
+        tags.isSubset(of: event.tagSet) && (type.map { $0 == event.type } ?? true)
             && range.contains(Millis.from(event.timestamp))
     }
 }
@@ -115,8 +116,8 @@ public struct EventFilter: Sendable, Hashable {
         self.type = type
     }
 
-    func matches(_ event: PersistedEvent) -> Bool {
-        tags.isSubset(of: event.tags) && (type.map { $0 == event.type } ?? true)
+    func matches(_ event: Event) -> Bool {
+        tags.isSubset(of: event.tagSet) && (type.map { $0 == event.type } ?? true)
     }
 }
 
@@ -125,14 +126,14 @@ public protocol EventStore: Sendable {
     /// Validates and stores an event, then delivers it to matching subscribers. Returns it as
     /// stored: tags expanded, id and timestamp filled in.
     @discardableResult
-    func append(_ event: NewEvent) async throws -> PersistedEvent
+    func append(_ event: Event) async throws -> Event
 
     /// Matching events newest first (ties: last appended first), one page, with the total.
-    func events(matching query: EventQuery, page: PageRequest) async throws -> Page<PersistedEvent>
+    func events(matching query: EventQuery, page: PageRequest) async throws -> Page<Event>
 
     /// The newest matching event, or `nil`. Cheaper than `events(matching:page:)` because it
     /// counts nothing.
-    func latest(matching query: EventQuery) async throws -> PersistedEvent?
+    func latest(matching query: EventQuery) async throws -> Event?
 
     /// An aggregate over every matching event: `nil` when no event has a number to aggregate
     /// (`count` is never `nil`).
@@ -141,7 +142,7 @@ public protocol EventStore: Sendable {
     /// Events appended to this store object from now on that pass `filter`, as they happen.
     /// Delivery is in-process: a subscriber sees what this store object appends. A slow
     /// subscriber keeps the newest 1000 undelivered events and loses older ones.
-    func subscribe(_ filter: EventFilter) -> AsyncStream<PersistedEvent>
+    func subscribe(_ filter: EventFilter) -> AsyncStream<Event>
 
     /// Deletes every event older than `cutoff`; returns how many went.
     @discardableResult
@@ -153,7 +154,7 @@ extension EventStore {
     /// what Vamp's `/health` and `/metrics` endpoints peek at.
     public func latest(
         tags: Set<String>, type: String? = nil, within window: Duration, now: Date = Date()
-    ) async throws -> PersistedEvent? {
+    ) async throws -> Event? {
         let query = EventQuery(
             tags: tags, type: type,
             timestamp: TimeRange(gte: .date(now - Double(window.components.seconds)
@@ -162,7 +163,7 @@ extension EventStore {
     }
 
     /// The newest matching event: the first item of the first page.
-    public func latest(matching query: EventQuery) async throws -> PersistedEvent? {
+    public func latest(matching query: EventQuery) async throws -> Event? {
         try await events(matching: query, page: PageRequest(page: 1, perPage: 1)).items.first
     }
 

@@ -1,71 +1,13 @@
 import Foundation
+import VampModel
 
-/// A JSON value: what an event carries. Numbers are `Double`, as in JavaScript and Elasticsearch.
-public enum JSONValue: Sendable, Hashable, Codable {
-    /// `null`.
-    case null
-    /// `true` or `false`.
-    case bool(Bool)
-    /// Any JSON number.
-    case number(Double)
-    /// A string.
-    case string(String)
-    /// An array.
-    case array([JSONValue])
-    /// An object; key order is not kept.
-    case object([String: JSONValue])
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-
-    /// The number, when this value is one.
-    public var numberValue: Double? {
-        if case .number(let value) = self { return value }
-        return nil
-    }
-
-    /// The value at a dotted path of object keys (`"a.b"`); the value itself for `nil` or `""`.
-    public func value(atPath path: String?) -> JSONValue? {
-        guard let path, !path.isEmpty else { return self }
-        var current = self
-        for key in path.split(separator: ".", omittingEmptySubsequences: false) {
-            guard case .object(let object) = current, let next = object[String(key)] else { return nil }
-            current = next
-        }
-        return current
-    }
-
+extension JSONValue {
     /// Compact JSON text with sorted keys.
     func encodedText() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail except for non-finite numbers, which JSON cannot hold.
+        // Encoding fails only for a `.number` whose text is not a number; such a value is stored
+        // as JSON null rather than as invalid JSON.
         guard let data = try? encoder.encode(self) else { return "null" }
         return String(decoding: data, as: UTF8.self)
     }

@@ -19,6 +19,8 @@ public struct PersistenceError: Error, Sendable, Equatable, CustomStringConverti
         public static let invalidQuery = Code("invalid-query")
         /// A stored record could not be read back (corrupt JSON, unknown operation).
         public static let corruptRecord = Code("corrupt-record")
+        /// A store configuration value is missing or malformed (type, URL, path, retention).
+        public static let invalidConfiguration = Code("invalid-configuration")
         /// The database failed; the message carries its error.
         public static let storage = Code("storage")
 

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import VampModel
 
 /// Events in Elasticsearch 7.x/8.x (one index), spoken over its REST API.
 ///
@@ -64,8 +65,23 @@ public final class ElasticsearchEventStore: EventStore {
         let mappings: JSONValue = .object([
             "settings": .object(["number_of_shards": .number(1)]),
             "mappings": .object([
+                // Numeric leaves under `numbers` become doubles. `match_mapping_type` keeps the
+                // templates off the objects in between (`numbers.a` of `{"a": {"b": 4}}`), which
+                // a bare `path_match` would map as double and then refuse (elastic/elasticsearch#32595).
+                // JSON integers are detected as `long`, fractions as `double`: one template each.
                 "dynamic_templates": .array([
-                    .object(["numbers": .object(["path_match": .string("numbers.*"), "mapping": .object(["type": .string("double")])])])
+                    .object([
+                        "numbers_long": .object([
+                            "path_match": .string("numbers.*"), "match_mapping_type": .string("long"),
+                            "mapping": .object(["type": .string("double")]),
+                        ])
+                    ]),
+                    .object([
+                        "numbers_double": .object([
+                            "path_match": .string("numbers.*"), "match_mapping_type": .string("double"),
+                            "mapping": .object(["type": .string("double")]),
+                        ])
+                    ]),
                 ]),
                 "properties": .object([
                     "id": .object(["type": .string("keyword")]),
@@ -150,10 +166,10 @@ public final class ElasticsearchEventStore: EventStore {
     }
 
     @discardableResult
-    public func append(_ event: NewEvent) async throws -> PersistedEvent {
-        let prepared = try event.prepared(now: now())
+    public func append(_ event: Event) async throws -> Event {
+        let prepared = try event.prepared()
         var document: [String: JSONValue] = [
-            "id": .string(prepared.id),
+            "id": .string(prepared.storedID),
             "tags": .array(prepared.tags.sorted().map(JSONValue.string)),
             "type": .string(prepared.type),
             "timestamp": .number(Double(Millis.from(prepared.timestamp))),
@@ -162,9 +178,9 @@ public final class ElasticsearchEventStore: EventStore {
         ]
         if let numbers = Self.numbers(of: prepared.value) { document["numbers"] = numbers }
         let (status, body) = try await send(
-            .PUT, "/\(index)/_create/\(Self.escaped(prepared.id))?refresh=wait_for", .object(document))
+            .PUT, "/\(index)/_create/\(Self.escaped(prepared.storedID))?refresh=wait_for", .object(document))
         if status == 409 {
-            throw PersistenceError.duplicateEvent(prepared.id)
+            throw PersistenceError.duplicateEvent(prepared.storedID)
         }
         try check(status, body, "appending an event")
         broadcaster.publish(prepared)
@@ -182,7 +198,7 @@ public final class ElasticsearchEventStore: EventStore {
         return .object(["bool": .object(["filter": .array(filters)])])
     }
 
-    private func search(_ query: EventQuery, from: Int, size: Int, countTotal: Bool) async throws -> (Int, [PersistedEvent]) {
+    private func search(_ query: EventQuery, from: Int, size: Int, countTotal: Bool) async throws -> (Int, [Event]) {
         let request: JSONValue = .object([
             "from": .number(Double(from)), "size": .number(Double(size)), "track_total_hits": .bool(countTotal),
             "query": try filter(query),
@@ -193,30 +209,30 @@ public final class ElasticsearchEventStore: EventStore {
         ])
         let (status, body) = try await send(.POST, "/\(index)/_search", request)
         try check(status, body, "querying events")
-        let total = body.value(atPath: "hits.total.value")?.numberValue.map { Int($0) } ?? 0
+        let total = body.value(atPath: "hits.total.value")?.doubleValue.map { Int($0) } ?? 0
         guard case .array(let hits)? = body.value(atPath: "hits.hits") else { return (total, []) }
-        let events = try hits.map { hit -> PersistedEvent in
+        let events = try hits.map { hit -> Event in
             guard case .object(let source)? = hit.value(atPath: "_source"), case .string(let id)? = source["id"],
                 case .string(let type)? = source["type"], case .array(let tags)? = source["tags"],
-                let millis = source["timestamp"]?.numberValue
+                let millis = source["timestamp"]?.doubleValue
             else {
                 throw PersistenceError(code: .corruptRecord, message: "an event document in \(index) lacks fields: \(hit.encodedText())")
             }
             var value: JSONValue?
             if case .string(let text)? = source["value"] { value = try JSONValue.decode(text: text) }
-            return PersistedEvent(
+            return Event.stored(
                 id: id, tags: Set(tags.compactMap { if case .string(let tag) = $0 { tag } else { nil } }), type: type,
                 timestamp: Millis.date(Int64(millis)), value: value)
         }
         return (total, events)
     }
 
-    public func events(matching query: EventQuery, page: PageRequest) async throws -> Page<PersistedEvent> {
+    public func events(matching query: EventQuery, page: PageRequest) async throws -> Page<Event> {
         let (total, items) = try await search(query, from: page.offset, size: page.perPage, countTotal: true)
         return Page(items: items, total: total, request: page)
     }
 
-    public func latest(matching query: EventQuery) async throws -> PersistedEvent? {
+    public func latest(matching query: EventQuery) async throws -> Event? {
         try await search(query, from: 0, size: 1, countTotal: false).1.first
     }
 
@@ -239,14 +255,14 @@ public final class ElasticsearchEventStore: EventStore {
         let (status, body) = try await send(.POST, "/\(index)/_search", request)
         try check(status, body, "aggregating events")
         if aggregation.function == .count {
-            return body.value(atPath: "hits.total.value")?.numberValue ?? 0
+            return body.value(atPath: "hits.total.value")?.doubleValue ?? 0
         }
         // Elasticsearch's sum of nothing is 0; this API says nil when no number was found.
-        guard let count = body.value(atPath: "aggregations.numbers.value")?.numberValue, count > 0 else { return nil }
-        return body.value(atPath: "aggregations.result.value")?.numberValue
+        guard let count = body.value(atPath: "aggregations.numbers.value")?.doubleValue, count > 0 else { return nil }
+        return body.value(atPath: "aggregations.result.value")?.doubleValue
     }
 
-    public func subscribe(_ filter: EventFilter) -> AsyncStream<PersistedEvent> {
+    public func subscribe(_ filter: EventFilter) -> AsyncStream<Event> {
         broadcaster.subscribe(filter)
     }
 
@@ -257,6 +273,6 @@ public final class ElasticsearchEventStore: EventStore {
         ])
         let (status, body) = try await send(.POST, "/\(index)/_delete_by_query?conflicts=proceed&refresh=true", request)
         try check(status, body, "deleting old events")
-        return Int(body.value(atPath: "deleted")?.numberValue ?? 0)
+        return Int(body.value(atPath: "deleted")?.doubleValue ?? 0)
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import VampModel
 
 /// Events in memory: for tests and for `no-store`-like setups. Lost on exit.
 public actor InMemoryEventStore: EventStore {
     /// Appended order; queries sort by time.
-    private var stored: [PersistedEvent] = []
+    private var stored: [Event] = []
     private var ids: Set<String> = []
     private let broadcaster = EventBroadcaster()
     private let now: @Sendable () -> Date
@@ -14,28 +15,28 @@ public actor InMemoryEventStore: EventStore {
     }
 
     @discardableResult
-    public func append(_ event: NewEvent) throws -> PersistedEvent {
-        let prepared = try event.prepared(now: now())
-        guard ids.insert(prepared.id).inserted else {
-            throw PersistenceError.duplicateEvent(prepared.id)
+    public func append(_ event: Event) throws -> Event {
+        let prepared = try event.prepared()
+        guard ids.insert(prepared.storedID).inserted else {
+            throw PersistenceError.duplicateEvent(prepared.storedID)
         }
         stored.append(prepared)
         broadcaster.publish(prepared)
         return prepared
     }
 
-    public func events(matching query: EventQuery, page: PageRequest) throws -> Page<PersistedEvent> {
+    public func events(matching query: EventQuery, page: PageRequest) throws -> Page<Event> {
         let matched = try matching(query)
         return Page(items: Array(matched.dropFirst(page.offset).prefix(page.perPage)), total: matched.count, request: page)
     }
 
     public func aggregate(_ aggregation: EventAggregation, matching query: EventQuery) throws -> Double? {
         let matched = try matching(query)
-        let numbers = matched.compactMap { $0.value?.value(atPath: aggregation.field)?.numberValue }
+        let numbers = matched.compactMap { $0.value?.value(atPath: aggregation.field)?.doubleValue }
         return aggregation.compute(numbers: numbers, matched: matched.count)
     }
 
-    public nonisolated func subscribe(_ filter: EventFilter) -> AsyncStream<PersistedEvent> {
+    public nonisolated func subscribe(_ filter: EventFilter) -> AsyncStream<Event> {
         broadcaster.subscribe(filter)
     }
 
@@ -44,12 +45,12 @@ public actor InMemoryEventStore: EventStore {
         let limit = Millis.from(cutoff)
         let before = stored.count
         stored.removeAll { Millis.from($0.timestamp) < limit }
-        ids = Set(stored.map(\.id))
+        ids = Set(stored.map(\.storedID))
         return before - stored.count
     }
 
     /// Newest first; among equal timestamps the later append first.
-    private func matching(_ query: EventQuery) throws -> [PersistedEvent] {
+    private func matching(_ query: EventQuery) throws -> [Event] {
         let range = try query.timestamp.resolved(now: now())
         return stored.enumerated()
             .filter { query.matches($0.element, in: range) }

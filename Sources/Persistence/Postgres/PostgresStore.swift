@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import VampModel
 
 /// Artifacts and events in PostgreSQL: the store several `vamp-server`s share.
 ///
@@ -267,8 +268,8 @@ public final class PostgresStore: ArtifactStore, EventStore {
     // MARK: Events
 
     @discardableResult
-    public func append(_ event: NewEvent) async throws -> PersistedEvent {
-        let prepared = try event.prepared(now: now())
+    public func append(_ event: Event) async throws -> Event {
+        let prepared = try event.prepared()
         let tags = EventSQL.encodeTags(prepared.tags)
         let value = prepared.value?.encodedText()
         try await transaction("appending an event") { connection in
@@ -277,12 +278,12 @@ public final class PostgresStore: ArtifactStore, EventStore {
                 let rows = try await connection.query(
                     """
                     INSERT INTO \(unescaped: self.eventsTable) (id, type, occurred_at, tags, value)
-                    VALUES (\(prepared.id), \(prepared.type), \(Millis.from(prepared.timestamp)), \(tags), \(value)::jsonb)
+                    VALUES (\(prepared.storedID), \(prepared.type), \(Millis.from(prepared.timestamp)), \(tags), \(value)::jsonb)
                     RETURNING seq
                     """, logger: self.logger)
                 for try await inserted in rows.decode(Int64.self) { seq = inserted }
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
-                throw PersistenceError.duplicateEvent(prepared.id)
+                throw PersistenceError.duplicateEvent(prepared.storedID)
             }
             try await connection.query(
                 """
@@ -308,7 +309,7 @@ public final class PostgresStore: ArtifactStore, EventStore {
         return bindings
     }
 
-    public func events(matching query: EventQuery, page: PageRequest) async throws -> Page<PersistedEvent> {
+    public func events(matching query: EventQuery, page: PageRequest) async throws -> Page<Event> {
         let filter = sql.whereClause(query, range: try query.timestamp.resolved(now: now()))
         do {
             var total = 0
@@ -322,7 +323,7 @@ public final class PostgresStore: ArtifactStore, EventStore {
         }
     }
 
-    public func latest(matching query: EventQuery) async throws -> PersistedEvent? {
+    public func latest(matching query: EventQuery) async throws -> Event? {
         let filter = sql.whereClause(query, range: try query.timestamp.resolved(now: now()))
         do {
             return try await newestFirst(filter, limit: 1, offset: 0).first
@@ -333,7 +334,7 @@ public final class PostgresStore: ArtifactStore, EventStore {
 
     private func newestFirst(
         _ filter: (sql: String, arguments: [EventSQL.Argument]), limit: Int, offset: Int
-    ) async throws -> [PersistedEvent] {
+    ) async throws -> [Event] {
         let n = filter.arguments.count
         let select = PostgresQuery(
             unsafeSQL: """
@@ -341,12 +342,12 @@ public final class PostgresStore: ArtifactStore, EventStore {
                 ORDER BY e.occurred_at DESC, e.seq DESC LIMIT $\(n + 1) OFFSET $\(n + 2)
                 """,
             binds: Self.bindings(filter.arguments + [.integer(Int64(limit)), .integer(Int64(offset))]))
-        var items: [PersistedEvent] = []
+        var items: [Event] = []
         for try await (id, type, time, tags, value) in try await client.query(select, logger: logger).decode(
             (String, String, Int64, String, String?).self)
         {
             items.append(
-                PersistedEvent(
+                Event.stored(
                     id: id, tags: try EventSQL.decodeTags(tags), type: type, timestamp: Millis.date(time),
                     value: try value.map(JSONValue.decode(text:))))
         }
@@ -391,7 +392,7 @@ public final class PostgresStore: ArtifactStore, EventStore {
         }
     }
 
-    public func subscribe(_ filter: EventFilter) -> AsyncStream<PersistedEvent> {
+    public func subscribe(_ filter: EventFilter) -> AsyncStream<Event> {
         broadcaster.subscribe(filter)
     }
 
@@ -411,13 +412,13 @@ public final class PostgresStore: ArtifactStore, EventStore {
         }
     }
 
-    private func event(seq: Int64) async throws -> PersistedEvent? {
+    private func event(seq: Int64) async throws -> Event? {
         let rows = try await client.query(
             """
             SELECT id, type, occurred_at, tags, value::text FROM \(unescaped: eventsTable) WHERE seq = \(seq)
             """, logger: logger)
         for try await (id, type, time, tags, value) in rows.decode((String, String, Int64, String, String?).self) {
-            return PersistedEvent(
+            return Event.stored(
                 id: id, tags: try EventSQL.decodeTags(tags), type: type, timestamp: Millis.date(time),
                 value: try value.map(JSONValue.decode(text:)))
         }

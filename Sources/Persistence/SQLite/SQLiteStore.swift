@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VampModel
 
 /// Artifacts and events in one SQLite file (the default store of a single `vamp-server`).
 ///
@@ -237,18 +238,18 @@ public final class SQLiteStore: ArtifactStore, EventStore {
     // MARK: Events
 
     @discardableResult
-    public func append(_ event: NewEvent) async throws -> PersistedEvent {
-        let prepared = try event.prepared(now: now())
+    public func append(_ event: Event) async throws -> Event {
+        let prepared = try event.prepared()
         try await writeTransaction("appending an event") { db in
             do {
                 try db.execute(
                     sql: "INSERT INTO events (id, type, occurred_at, tags, value) VALUES (?, ?, ?, ?, ?)",
                     arguments: [
-                        prepared.id, prepared.type, Millis.from(prepared.timestamp), EventSQL.encodeTags(prepared.tags),
+                        prepared.storedID, prepared.type, Millis.from(prepared.timestamp), EventSQL.encodeTags(prepared.tags),
                         prepared.value?.encodedText(),
                     ])
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-                throw PersistenceError.duplicateEvent(prepared.id)
+                throw PersistenceError.duplicateEvent(prepared.storedID)
             }
             let seq = db.lastInsertedRowID
             for tag in prepared.tags {
@@ -269,14 +270,14 @@ public final class SQLiteStore: ArtifactStore, EventStore {
             })
     }
 
-    private static func event(_ row: Row) throws -> PersistedEvent {
+    private static func event(_ row: Row) throws -> Event {
         let valueText: String? = row["value"]
-        return PersistedEvent(
+        return Event.stored(
             id: row["id"], tags: try EventSQL.decodeTags(row["tags"]), type: row["type"],
             timestamp: Millis.date(row["occurred_at"]), value: try valueText.map(JSONValue.decode(text:)))
     }
 
-    public func events(matching query: EventQuery, page: PageRequest) async throws -> Page<PersistedEvent> {
+    public func events(matching query: EventQuery, page: PageRequest) async throws -> Page<Event> {
         let filter = Self.sql.whereClause(query, range: try query.timestamp.resolved(now: now()))
         return try await readOnly("querying events") { db in
             let total =
@@ -288,7 +289,7 @@ public final class SQLiteStore: ArtifactStore, EventStore {
         }
     }
 
-    public func latest(matching query: EventQuery) async throws -> PersistedEvent? {
+    public func latest(matching query: EventQuery) async throws -> Event? {
         let filter = Self.sql.whereClause(query, range: try query.timestamp.resolved(now: now()))
         return try await readOnly("querying the latest event") { db in
             try Self.newestFirst(db, filter, limit: 1, offset: 0).first
@@ -297,7 +298,7 @@ public final class SQLiteStore: ArtifactStore, EventStore {
 
     private static func newestFirst(
         _ db: Database, _ filter: (sql: String, arguments: [EventSQL.Argument]), limit: Int, offset: Int
-    ) throws -> [PersistedEvent] {
+    ) throws -> [Event] {
         try Row.fetchAll(
             db,
             sql: "SELECT e.* FROM events e \(filter.sql) ORDER BY e.occurred_at DESC, e.seq DESC LIMIT ? OFFSET ?",
@@ -335,7 +336,7 @@ public final class SQLiteStore: ArtifactStore, EventStore {
         }
     }
 
-    public func subscribe(_ filter: EventFilter) -> AsyncStream<PersistedEvent> {
+    public func subscribe(_ filter: EventFilter) -> AsyncStream<Event> {
         broadcaster.subscribe(filter)
     }
 
