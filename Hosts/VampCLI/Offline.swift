@@ -1,7 +1,7 @@
-import ArgumentParser
-import Foundation
-import VampDSL
-import VampModel
+public import ArgumentParser
+public import Foundation
+public import VampDSL
+public import VampModel
 
 extension ArtifactKind: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }

@@ -1,9 +1,9 @@
-import Foundation
+public import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import KVStores
-import Logging
+public import KVStores
+public import Logging
 import Synchronization
 
 /// The Vamp Gateway Agent as a library: keeps a real HAProxy running on the configuration

@@ -1,5 +1,5 @@
-import Foundation
-import HAProxyConfigGen
+public import Foundation
+public import HAProxyConfigGen
 
 /// Settings of a gateway agent. Every field has a default that works on one machine.
 public struct GatewayAgentConfiguration: Sendable {

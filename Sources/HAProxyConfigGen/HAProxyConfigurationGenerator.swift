@@ -1,4 +1,4 @@
-import VampModel
+public import VampModel
 
 /// Renders gateways into HAProxy 2.6+ configuration text (reference §2.8, gateway-haproxy-kv A6).
 ///

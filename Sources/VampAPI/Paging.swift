@@ -1,4 +1,4 @@
-import Persistence
+public import Persistence
 
 /// Vamp's paging headers (§3.2): `X-Total-Count` and a `Link` header with first, prev, next and last.
 public enum PagingLinks {

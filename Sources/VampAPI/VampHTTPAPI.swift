@@ -1,10 +1,10 @@
-import Foundation
-import HTTPTypes
-import Hummingbird
-import Persistence
-import VampCore
-import VampDSL
-import VampModel
+public import Foundation
+public import HTTPTypes
+public import Hummingbird
+public import Persistence
+public import VampCore
+public import VampDSL
+public import VampModel
 
 /// Settings of the HTTP API.
 public struct VampAPIConfiguration: Sendable {

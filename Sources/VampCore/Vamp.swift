@@ -1,8 +1,8 @@
-import Foundation
-import HAProxyConfigGen
-import Persistence
-import VampDSL
-import VampModel
+public import Foundation
+public import HAProxyConfigGen
+public import Persistence
+public import VampDSL
+public import VampModel
 
 /// One artifact as it is stored: its canonical JSON (what the API returns, byte for byte) and its version.
 public struct StoredArtifact: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Configuration
+public import Configuration
 
 extension KeyValueStoreConfiguration {
     /// Reads the configuration through swift-configuration, with the key names of Vamp and its

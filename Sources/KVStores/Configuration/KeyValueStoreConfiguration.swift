@@ -1,5 +1,5 @@
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 
 /// Which key-value store to use and how to reach it: one value every host builds its store from.
 ///

@@ -1,4 +1,4 @@
-import ServiceLifecycle
+public import ServiceLifecycle
 
 extension ZooKeeperKeyValueStore: Service {
     /// Keeps the session until graceful shutdown or cancellation, then closes it (connection and

@@ -1,7 +1,7 @@
-import AsyncHTTPClient
-import Foundation
-import Logging
-import NIOCore
+public import AsyncHTTPClient
+public import Foundation
+public import Logging
+public import NIOCore
 import NIOHTTP1
 
 /// A key-value store on Consul's KV HTTP API (`/v1/kv/...`).

@@ -1,7 +1,7 @@
-import AsyncHTTPClient
-import Foundation
-import Logging
-import NIOCore
+public import AsyncHTTPClient
+public import Foundation
+public import Logging
+public import NIOCore
 import NIOHTTP1
 import Synchronization
 

@@ -1,5 +1,5 @@
-import Logging
-import NIOCore
+public import Logging
+public import NIOCore
 import Synchronization
 
 /// A key-value store on Apache ZooKeeper, speaking ZooKeeper's wire protocol over SwiftNIO.

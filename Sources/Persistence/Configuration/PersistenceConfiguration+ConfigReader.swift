@@ -1,4 +1,4 @@
-import Configuration
+public import Configuration
 
 extension PersistenceConfiguration {
     /// Reads the configuration through swift-configuration, with Vamp's `vamp.persistence.*`

@@ -1,7 +1,7 @@
-import Foundation
-import Logging
-import PostgresNIO
-import ServiceLifecycle
+public import Foundation
+public import Logging
+public import PostgresNIO
+public import ServiceLifecycle
 
 /// Which artifact and event stores to use and how to reach them: one value every host builds
 /// its stores from, with ``makeStores(logger:)``.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One stored artifact: an opaque JSON body (the canonical form the API returns) keyed by kind
 /// and name, with a version that grows by one on every update.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A point in time for a query bound: an absolute date, or Elasticsearch date math relative to
 /// now (`now`, `now-1m`, `now-30s`, `now-1h`, `now-1d/d`), resolved when the query runs.

@@ -1,5 +1,5 @@
-import Foundation
-import VampModel
+public import Foundation
+public import VampModel
 
 /// Bounds on event time, each optional. `gt` with `gte`, or `lt` with `lte`, is an error.
 public struct TimeRange: Sendable, Hashable {

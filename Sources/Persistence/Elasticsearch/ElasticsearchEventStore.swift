@@ -1,9 +1,9 @@
-import AsyncHTTPClient
-import Foundation
-import NIOCore
+public import AsyncHTTPClient
+public import Foundation
+public import NIOCore
 import NIOHTTP1
 import Synchronization
-import VampModel
+public import VampModel
 
 /// Events in Elasticsearch 7.x/8.x (one index), spoken over its REST API.
 ///

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Artifacts in memory: for tests and for a server that keeps no state. Lost on exit.
 public actor InMemoryArtifactStore: ArtifactStore {

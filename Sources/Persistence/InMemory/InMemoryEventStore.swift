@@ -1,5 +1,5 @@
-import Foundation
-import VampModel
+public import Foundation
+public import VampModel
 
 /// Events in memory: for tests and for `no-store`-like setups. Lost on exit.
 public actor InMemoryEventStore: EventStore {

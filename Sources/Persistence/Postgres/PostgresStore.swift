@@ -1,7 +1,7 @@
-import Foundation
-import Logging
-import PostgresNIO
-import VampModel
+public import Foundation
+public import Logging
+public import PostgresNIO
+public import VampModel
 
 /// Artifacts and events in PostgreSQL: the store several `vamp-server`s share.
 ///

@@ -1,6 +1,6 @@
-import Foundation
-import GRDB
-import VampModel
+public import Foundation
+public import GRDB
+public import VampModel
 
 /// Artifacts and events in one SQLite file (the default store of a single `vamp-server`).
 ///

@@ -1,5 +1,5 @@
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 
 /// Delivers events that other servers append to a shared PostgreSQL database to this server's
 /// subscribers (LISTEN/NOTIFY), as a `Service`.

@@ -1,5 +1,5 @@
-import HAProxyConfigGen
-import VampModel
+public import HAProxyConfigGen
+public import VampModel
 
 /// What the gateway synchroniser writes to the KV store: the HAProxy text of the deployable gateways, and
 /// whether it differs from what is stored (an agent must not reload for nothing).

@@ -1,5 +1,5 @@
-import HAProxyConfigGen
-import VampModel
+public import HAProxyConfigGen
+public import VampModel
 
 /// Turns the gateways a user and the deployments declared into gateways HAProxy can serve: ports assigned,
 /// route targets resolved, `deployed` set and default virtual hosts added (Vamp 0.9.5's gateway sync, §4.4).

@@ -1,4 +1,4 @@
-import VampModel
+public import VampModel
 
 /// A blueprint converted from a docker-compose file, with notes on what was left out or
 /// changed (Vamp 0.9.5 returned them as YAML comments above the blueprint).

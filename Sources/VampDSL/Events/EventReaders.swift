@@ -1,5 +1,5 @@
-import Foundation
-import VampModel
+public import Foundation
+public import VampModel
 
 /// The body of an event query (`GET /api/v1/events` with a body): all `tags` (AND), an optional
 /// `type`, time bounds and an optional aggregator (reference §5.2). Time bounds stay as written

@@ -1,4 +1,4 @@
-import VampModel
+public import VampModel
 
 /// One artifact read from a document, with the positions of its fields so that validation
 /// errors can name lines.

@@ -1,4 +1,4 @@
-import VampModel
+public import VampModel
 
 /// What a document's `import:` names: a stored template (`name`) or another stored artifact
 /// (`kind/name`, e.g. `breeds/catalog:2.1`), whose definition is merged under the document.

@@ -1,5 +1,5 @@
-import Foundation
-import VampModel
+public import Foundation
+public import VampModel
 
 /// Writes the model back as canonical, expanded YAML or JSON: snake_case keys, `"NN%"`
 /// percentages, memory as `"256.00MB"`, short forms expanded. This is what the API returns.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A running blueprint as the server reports it (reference §1.9).
 public struct Deployment: Sendable, Hashable {

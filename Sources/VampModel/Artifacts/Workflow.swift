@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A scheduled job: a breed run as a daemon, on events or on a timer (reference §1.10).
 public struct Workflow: Sendable, Hashable {

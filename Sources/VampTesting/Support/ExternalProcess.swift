@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A real server process started by a test fixture: its output goes to a log file in a
 /// temporary folder, and `stop()` (or deinit) terminates it.
