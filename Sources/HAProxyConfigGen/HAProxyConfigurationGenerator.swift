@@ -172,9 +172,18 @@ public struct HAProxyConfigurationGenerator: Sendable {
                 out += "\nbackend im_\(route.id)\n"
                 out += "  mode \(mode)\n"
                 out += "  balance roundrobin\n"
-                if gateway.sticky != nil { out += "  cookie o_\(g) insert indirect nocache\n" }
-                out += "  server \(route.id) \(socket(route.id)) send-proxy weight \(route.strength)\(gateway.sticky != nil ? " cookie \(route.id)" : "")\n"
-                out += "  server o_\(g) \(socket("o_\(g)")) send-proxy weight \(100 - route.strength)\n"
+                if gateway.sticky != nil {
+                    // Sticky: the weighted part is spelled out route by route, each server with the route's
+                    // cookie, so a client the split sent to a route stays there. (Through the `o_` hop it got no
+                    // cookie from this backend, was balanced again on every request and drifted to the canary.)
+                    out += "  cookie o_\(g) insert indirect nocache\n"
+                    for (id, weight) in Self.stickyConditionWeights(conditional: route, all: routes) {
+                        out += "  server \(id) \(socket(id)) send-proxy weight \(weight) cookie \(id)\n"
+                    }
+                } else {
+                    out += "  server \(route.id) \(socket(route.id)) send-proxy weight \(route.strength)\n"
+                    out += "  server o_\(g) \(socket("o_\(g)")) send-proxy weight \(100 - route.strength)\n"
+                }
             }
             out += "\n# route \(HAProxyText.comment(gateway.name))//\(HAProxyText.comment(route.route.path))\n"
             out += "frontend \(route.id)\n"
@@ -184,6 +193,19 @@ public struct HAProxyConfigurationGenerator: Sendable {
             out += "  default_backend \(route.id)\n"
             try renderRouteBackend(route, gateway: gateway, into: &out)
         }
+    }
+
+    /// The servers of a sticky condition backend: the conditional route with its strength, and the rest of the
+    /// traffic over the routes by their weights, as HAProxy weights 0–256 (a 0.4% rounding at most).
+    static func stickyConditionWeights(conditional: RenderedRoute, all routes: [RenderedRoute]) -> [(String, Int)] {
+        let strength = Double(conditional.strength) / 100
+        let total = Double(routes.reduce(0) { $0 + $1.weight })
+        var shares: [(String, Double)] = [(conditional.id, strength)]
+        for route in routes where route.weight > 0 && total > 0 {
+            let share = (1 - strength) * Double(route.weight) / total
+            if route.id == conditional.id { shares[0].1 += share } else { shares.append((route.id, share)) }
+        }
+        return shares.map { ($0.0, Int(($0.1 * 256).rounded())) }
     }
 
     func renderRouteBackend(_ rendered: RenderedRoute, gateway: Gateway, into out: inout String) throws(HAProxyConfigError) {

@@ -115,6 +115,32 @@ struct LiveTrafficTests {
         #expect(try HTTPProbe.get(port: port).header("X-Served-By") == "b")
     }
 
+    @Test("sticky with a condition at 50% strength: every client stays where its first request went")
+    func stickyWithConditionStrength() async throws {
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let port = try FreePort.next()
+        let lab = try await Lab([Gateway(name: "shop", port: GatewayPort(number: port), sticky: .route, routes: [
+            Fixtures.route("a", weight: 100, targets: [Fixtures.target("a", port: a.port)]),
+            Fixtures.route("b", weight: 0, condition: "header X-Beta has yes", strength: 50, targets: [Fixtures.target("b", port: b.port)]),
+        ])])
+        _ = lab
+        var firstServed: [String: Int] = [:]
+        for _ in 0..<30 {
+            let first = try HTTPProbe.get(port: port, headers: ["X-Beta": "yes"])
+            let served = try #require(first.header("X-Served-By"))
+            firstServed[served, default: 0] += 1
+            let cookies = first.headers("Set-Cookie").map { $0.split(separator: ";")[0] }.joined(separator: "; ")
+            #expect(!cookies.isEmpty, "no sticky cookie for a client first served by \(served)")
+            for _ in 0..<8 {
+                let next = try HTTPProbe.get(port: port, headers: ["X-Beta": "yes", "Cookie": cookies])
+                #expect(next.header("X-Served-By") == served, "a client first served by \(served) moved")
+            }
+        }
+        // About half of the new matching clients go to the canary, the rest to the weighted split.
+        #expect((5...25).contains(firstServed["b", default: 0]), "\(firstServed)")
+        #expect((5...25).contains(firstServed["a", default: 0]), "\(firstServed)")
+    }
+
     @Test("sticky: instance keeps a client on its instance")
     func stickyInstance() async throws {
         let instances = try services("i1", "i2", "i3")
