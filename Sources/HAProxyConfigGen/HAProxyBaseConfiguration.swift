@@ -11,7 +11,10 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
     public var statsAddress: String?
     /// `maxconn` of the process.
     public var maxConnections: Int
-    /// How long old workers may linger after a reload, in seconds.
+    /// How long an old worker may keep serving its open connections after a reload, in seconds; `0` lets it
+    /// run until its last connection closes. Every reload cuts websockets and long downloads older than this,
+    /// so raise it (or set 0) for gateways that carry long-lived connections; old workers then use memory
+    /// for as long as those connections live.
     public var hardStopAfterSeconds: Int
 
     /// Creates a base configuration.
@@ -26,8 +29,12 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
         self.hardStopAfterSeconds = hardStopAfterSeconds
     }
 
-    /// The text, or an error when a setting could reach the file unsafely.
+    /// The text, or an error when a setting could reach the file unsafely. The `defaults` section carries
+    /// Vamp's JSON log format for HTTP, which the generated frontends rely on.
     public func render() throws(HAProxyConfigError) -> String {
+        guard hardStopAfterSeconds >= 0 else {
+            throw HAProxyConfigError(code: .unsafeValue, message: "hard-stop-after must be 0 (none) or a number of seconds, not \(hardStopAfterSeconds)")
+        }
         for value in [logTarget, statsSocket, statsAddress].compactMap({ $0 }) where !Self.isSafeSetting(value) {
             throw HAProxyConfigError(code: .unsafeValue, message: "the setting '\(HAProxyText.comment(value))' may contain only letters, digits and '/:._-@'")
         }
@@ -35,12 +42,14 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
         if let logTarget { out += "  log \(logTarget) len 8192 local0\n" }
         out += "  maxconn \(maxConnections)\n"
         if let statsSocket { out += "  stats socket \(statsSocket) mode 600 level admin expose-fd listeners\n" }
-        out += "  hard-stop-after \(hardStopAfterSeconds)s\n"
+        if hardStopAfterSeconds > 0 { out += "  hard-stop-after \(hardStopAfterSeconds)s\n" }
         out += """
 
         defaults
           log global
           mode http
+          option httplog
+          log-format \(LogFormat.http)
           option dontlognull
           option redispatch
           option clitcpka
@@ -60,6 +69,7 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
             listen stats
               bind \(statsAddress)
               mode http
+              no log
               monitor-uri /health
               stats enable
               stats uri /

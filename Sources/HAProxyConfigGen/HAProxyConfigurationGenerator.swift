@@ -289,8 +289,11 @@ public struct HAProxyConfigurationGenerator: Sendable {
 
     func socket(_ id: String) -> String { "unix@\(options.socketDirectory)/\(id).sock" }
 
+    /// HTTP frontends inherit Vamp's JSON log format from the `defaults` section of ``HAProxyBaseConfiguration``
+    /// (it is the same for every frontend, and writing it once keeps each gateway's text small); TCP frontends
+    /// override it with the TCP format.
     func logLines(http: Bool) -> String {
-        http ? "  option httplog\n  log-format \(LogFormat.http)\n" : "  option tcplog\n  log-format \(LogFormat.tcp)\n"
+        http ? "" : "  option tcplog\n  log-format \(LogFormat.tcp)\n"
     }
 
     func checkOptions() throws(HAProxyConfigError) {
