@@ -26,12 +26,12 @@ struct Backend: Sendable, CustomTestStringConvertible {
     }
 
     /// Every artifact store implementation.
-    static let all: [Backend] = [inMemory, sqlite, postgres]
-    /// Every event store implementation (Elasticsearch keeps events only).
-    static let eventStores: [Backend] = all + [elasticsearch]
+    static let all: [Backend] = [inMemory, sqlite, postgres, elasticsearch]
+    /// Every event store implementation.
+    static let eventStores: [Backend] = all
 
-    /// `ElasticsearchEventStore` against ``FakeElasticsearch``; its artifact store is an unused
-    /// in-memory one.
+    /// `ElasticsearchArtifactStore` and `ElasticsearchEventStore` against ``FakeElasticsearch``,
+    /// two handles of each on one fake server.
     static let elasticsearch = Backend(name: "Elasticsearch (fake)") { body in
         let fake = try await FakeElasticsearch.start()
         do {
@@ -40,8 +40,13 @@ struct Backend: Sendable, CustomTestStringConvertible {
             let second = try ElasticsearchEventStore(configuration: configuration)
             try await first.prepareIndex()
             try await second.prepareIndex()
-            let artifacts = InMemoryArtifactStore()
-            try await body(Stores(artifacts: artifacts, events: first), Stores(artifacts: artifacts, events: second))
+            let artifactConfiguration = ElasticsearchArtifactStore.Configuration(url: fake.url, index: "vamp-persistence")
+            let firstArtifacts = try ElasticsearchArtifactStore(configuration: artifactConfiguration)
+            let secondArtifacts = try ElasticsearchArtifactStore(configuration: artifactConfiguration)
+            try await firstArtifacts.prepareIndices()
+            try await secondArtifacts.prepareIndices()
+            try await body(
+                Stores(artifacts: firstArtifacts, events: first), Stores(artifacts: secondArtifacts, events: second))
         } catch {
             await fake.stop()
             throw error

@@ -46,7 +46,6 @@ struct PersistenceConfigurationTests {
     func refuses() throws {
         let cases: [([AbsoluteConfigKey: ConfigValue], String)] = [
             (["vamp.persistence.database.type": "mysql"], "vamp.persistence.database.type: 'mysql'"),
-            (["vamp.persistence.database.type": "elasticsearch"], "vamp.persistence.database.type"),
             (["vamp.persistence.events.type": "nats"], "vamp.persistence.events.type"),
             (["vamp.persistence.database.postgres.url": "mysql://host/db"], "not a PostgreSQL URL"),
             (["vamp.persistence.database.postgres.port": 70000], "database.postgres.port"),
@@ -94,6 +93,40 @@ struct PersistenceConfigurationTests {
         #expect(try await stores.events.latest(matching: EventQuery(tags: ["old"])) == nil)
         #expect(try await stores.events.latest(matching: EventQuery(tags: ["new"])) != nil)
         #expect(FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("Elasticsearch for artifacts and events from the configuration (fake server)")
+    func elasticsearch() async throws {
+        let fake = try await FakeElasticsearch.start()
+        do {
+            let config = ConfigReader(
+                provider: EnvironmentVariablesProvider(environmentVariables: [
+                    "VAMP_PERSISTENCE_DATABASE_TYPE": "elasticsearch",
+                    "VAMP_PERSISTENCE_DATABASE_ELASTICSEARCH_URL": fake.url,
+                    "VAMP_PERSISTENCE_EVENTS_ELASTICSEARCH_URL": fake.url,
+                ]))
+            let configuration = try PersistenceConfiguration(config: config)
+            #expect(configuration.artifacts == .elasticsearch)
+            #expect(configuration.events == .elasticsearch)
+            let stores = try configuration.makeStores()
+            let group = ServiceGroup(configuration: .init(services: [.init(service: stores)], logger: Logger(label: "test")))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                try await stores.ready()
+                let created = try await stores.artifacts.create(kind: "breeds", name: "sava", body: Data("{}".utf8))
+                #expect(try await stores.artifacts.read(kind: "breeds", name: "sava") == created)
+                try await stores.events.append(Event(tags: ["deployments:sava"], value: .object(["a": .object(["b": .number(4)])])))
+                #expect(try await stores.events.latest(matching: EventQuery(tags: ["deployments"])) != nil)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+            #expect(fake.state.searchableCount("vamp-persistence") == 1)
+            #expect(fake.state.searchableCount("vamp-persistence-changes") == 1)
+        } catch {
+            await fake.stop()
+            throw error
+        }
+        await fake.stop()
     }
 
     @Test("PostgreSQL from the configuration: the service migrates and relays events between servers")

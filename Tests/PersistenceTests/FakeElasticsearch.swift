@@ -519,6 +519,14 @@ final class FakeElasticsearchState: Sendable {
         defer { indices[index] = target }
         let seqNo = target.nextSeqNo
         target.nextSeqNo += 1
+        if let ifSeqNo = parameters["if_seq_no"].flatMap(Int.init) {
+            guard let current = target.documents[id], current.seqNo == ifSeqNo else {
+                let detail = target.documents[id].map { "current document has seqNo [\($0.seqNo)] and primary term [1]" } ?? "but no document was found"
+                return Self.error(409, "version_conflict_engine_exception",
+                    "[\(id)]: version conflict, required seqNo [\(ifSeqNo)], primary term [1]. \(detail)",
+                    extra: ["index_uuid": .string("fake-uuid"), "shard": .string("0"), "index": .string(index)])
+            }
+        }
         guard let existing = target.documents.removeValue(forKey: id) else {
             return (404, .object([
                 "_index": .string(index), "_id": .string(id), "_version": .number(1), "result": .string("not_found"),
@@ -687,9 +695,17 @@ final class FakeElasticsearchState: Sendable {
             func key(_ document: Document, _ field: String) -> Double? {
                 Self.values(document.source, field).compactMap(Self.number).first
             }
+            /// A keyword sorts by its text (as Elasticsearch sorts keyword doc values).
+            func text(_ document: Document, _ field: String) -> String? {
+                Self.values(document.source, field).compactMap(\.stringValue).first
+            }
             if !keys.isEmpty {
                 hits.sort { a, b in
                     for (field, descending) in keys {
+                        if let x = text(a.2, field), let y = text(b.2, field), key(a.2, field) == nil {
+                            if x == y { continue }
+                            return descending ? x > y : x < y
+                        }
                         let (x, y) = (key(a.2, field), key(b.2, field))
                         if x == y { continue }
                         guard let x else { return false }

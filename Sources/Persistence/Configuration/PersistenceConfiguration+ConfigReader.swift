@@ -6,7 +6,9 @@ extension PersistenceConfiguration {
     ///
     /// ## Configuration keys
     /// - `vamp.persistence.database.type` (`VAMP_PERSISTENCE_DATABASE_TYPE`): the artifact
-    ///   store, `sqlite` (default), `postgres` or `memory`.
+    ///   store, `sqlite` (default), `postgres`, `elasticsearch` or `memory`.
+    /// - `vamp.persistence.database.elasticsearch.url` and `.index` (default
+    ///   `http://127.0.0.1:9200`, `vamp-persistence`, as in Vamp 0.9).
     /// - `vamp.persistence.events.type`: the event store, `sqlite`, `postgres`, `elasticsearch`
     ///   or `memory`; defaults to the artifact store's type.
     /// - `vamp.persistence.database.sqlite.path`: the SQLite file (default `.vamp/vamp.sqlite`).
@@ -37,7 +39,7 @@ extension PersistenceConfiguration {
             guard value.isFinite, value > 0 else { throw fail(name, "\(value) is not a number of seconds above zero") }
             return .milliseconds(Int64((value * 1000).rounded()))
         }
-        let artifacts = try kind("database.type", "database.type", allowed: [.sqlite, .postgres, .memory]) ?? .sqlite
+        let artifacts = try kind("database.type", "database.type", allowed: Kind.allCases) ?? .sqlite
         let events = try kind("events.type", "events.type", allowed: Kind.allCases)
 
         var sqlite = SQLiteStore.Configuration()
@@ -62,12 +64,17 @@ extension PersistenceConfiguration {
         if let database = scope.string(forKey: "database.postgres.database") { postgres.database = database }
         if let prefix = scope.string(forKey: "database.postgres.table-prefix") { postgres.tablePrefix = prefix }
 
+        var elasticsearchArtifacts = ElasticsearchArtifactStore.Configuration()
+        if let url = scope.string(forKey: "database.elasticsearch.url") { elasticsearchArtifacts.url = url }
+        if let index = scope.string(forKey: "database.elasticsearch.index") { elasticsearchArtifacts.index = index }
+
         var elasticsearch = ElasticsearchEventStore.Configuration()
         if let url = scope.string(forKey: "events.elasticsearch.url") { elasticsearch.url = url }
         if let index = scope.string(forKey: "events.elasticsearch.index") { elasticsearch.index = index }
 
         self.init(
             artifacts: artifacts, events: events, sqlite: sqlite, postgres: postgres, elasticsearch: elasticsearch,
+            elasticsearchArtifacts: elasticsearchArtifacts,
             eventRetention: try seconds("events.retention", "events.retention"),
             retentionInterval: try seconds("events.retention-interval", "events.retention-interval") ?? .seconds(3600))
     }

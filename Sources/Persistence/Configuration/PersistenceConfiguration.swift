@@ -12,7 +12,7 @@ public struct PersistenceConfiguration: Sendable {
         case sqlite
         /// A PostgreSQL database several servers can share.
         case postgres
-        /// Elasticsearch (events only).
+        /// Elasticsearch (artifacts in `vamp-persistence`, events in `vamp-pulse-events` by default).
         case elasticsearch
         /// Process memory; lost on exit.
         case memory
@@ -77,6 +77,8 @@ public struct PersistenceConfiguration: Sendable {
     public var postgres: Postgres
     /// The Elasticsearch settings for events (``Kind/elasticsearch``).
     public var elasticsearch: ElasticsearchEventStore.Configuration
+    /// The Elasticsearch settings for artifacts (``Kind/elasticsearch``).
+    public var elasticsearchArtifacts: ElasticsearchArtifactStore.Configuration
     /// Events older than this are deleted by the retention service; nil keeps them all.
     public var eventRetention: Duration?
     /// Time between two retention passes.
@@ -86,8 +88,10 @@ public struct PersistenceConfiguration: Sendable {
     public init(
         artifacts: Kind = .sqlite, events: Kind? = nil, sqlite: SQLiteStore.Configuration = .init(),
         postgres: Postgres = Postgres(), elasticsearch: ElasticsearchEventStore.Configuration = .init(),
+        elasticsearchArtifacts: ElasticsearchArtifactStore.Configuration = .init(),
         eventRetention: Duration? = nil, retentionInterval: Duration = .seconds(3600)
     ) {
+        self.elasticsearchArtifacts = elasticsearchArtifacts
         self.artifacts = artifacts
         self.events = events ?? (artifacts == .elasticsearch ? .elasticsearch : artifacts)
         self.sqlite = sqlite
@@ -104,11 +108,6 @@ public struct PersistenceConfiguration: Sendable {
     public func makeStores(logger: Logger = Logger(label: "vamp.persistence")) throws(PersistenceError)
         -> PersistenceStores
     {
-        if artifacts == .elasticsearch {
-            throw PersistenceError(
-                code: .invalidConfiguration,
-                message: "artifacts cannot be kept in Elasticsearch yet; use sqlite, postgres or memory")
-        }
         if let eventRetention, eventRetention <= .zero {
             throw PersistenceError(code: .invalidConfiguration, message: "the event retention must be longer than zero")
         }
@@ -147,11 +146,22 @@ public struct PersistenceConfiguration: Sendable {
             }
         }
         let memoryEvents = InMemoryEventStore()
+        var elasticsearchArtifactStore: ElasticsearchArtifactStore?
         let artifactStore: any ArtifactStore
         switch artifacts {
         case .sqlite: artifactStore = try sqliteOne()
         case .postgres: artifactStore = try postgresOne()
-        case .memory, .elasticsearch: artifactStore = InMemoryArtifactStore()
+        case .memory: artifactStore = InMemoryArtifactStore()
+        case .elasticsearch:
+            do {
+                let store = try ElasticsearchArtifactStore(configuration: elasticsearchArtifacts)
+                elasticsearchArtifactStore = store
+                artifactStore = store
+            } catch let error as PersistenceError {
+                throw error
+            } catch {
+                throw PersistenceError.storage("configuring Elasticsearch", error)
+            }
         }
         let eventStore: any EventStore
         var elasticsearchStore: ElasticsearchEventStore?
@@ -173,6 +183,7 @@ public struct PersistenceConfiguration: Sendable {
         return PersistenceStores(
             artifacts: artifactStore, events: eventStore, postgresClient: client,
             postgres: postgresStore, relayEvents: events == .postgres, elasticsearch: elasticsearchStore,
+            elasticsearchArtifacts: elasticsearchArtifactStore,
             retention: eventRetention.map { ($0, retentionInterval) }, logger: logger)
     }
 }
@@ -192,14 +203,17 @@ public final class PersistenceStores: Service, Sendable {
     private let postgres: PostgresStore?
     private let relayEvents: Bool
     private let elasticsearch: ElasticsearchEventStore?
+    private let elasticsearchArtifacts: ElasticsearchArtifactStore?
     private let retention: (maximumAge: Duration, interval: Duration)?
     private let logger: Logger
     private let readiness: Readiness
 
     init(
         artifacts: any ArtifactStore, events: any EventStore, postgresClient: PostgresClient?, postgres: PostgresStore?,
-        relayEvents: Bool, elasticsearch: ElasticsearchEventStore?, retention: (Duration, Duration)?, logger: Logger
+        relayEvents: Bool, elasticsearch: ElasticsearchEventStore?, elasticsearchArtifacts: ElasticsearchArtifactStore?,
+        retention: (Duration, Duration)?, logger: Logger
     ) {
+        self.elasticsearchArtifacts = elasticsearchArtifacts
         self.artifacts = artifacts
         self.events = events
         self.postgresClient = postgresClient
@@ -211,7 +225,7 @@ public final class PersistenceStores: Service, Sendable {
         self.readiness = Readiness()
     }
 
-    /// Waits until the schema is in place (PostgreSQL tables, the Elasticsearch index); throws
+    /// Waits until the schema is in place (PostgreSQL tables, the Elasticsearch indices); throws
     /// what preparing it threw, or `CancellationError`.
     public func ready() async throws {
         try await readiness.wait()
@@ -227,6 +241,7 @@ public final class PersistenceStores: Service, Sendable {
             do {
                 try await postgres?.migrate()
                 try await elasticsearch?.prepareIndex()
+                try await elasticsearchArtifacts?.prepareIndices()
                 await readiness.open(with: nil)
             } catch {
                 await readiness.open(with: error)
