@@ -1,8 +1,8 @@
-import AsyncHTTPClient
-import Foundation
-import NIOCore
-import NIOHTTP1
-import VampModel
+public import AsyncHTTPClient
+public import Foundation
+public import NIOCore
+public import NIOHTTP1
+public import VampModel
 
 /// Artifacts in Elasticsearch, as Vamp 0.9 kept them: one document per artifact in one index,
 /// with versions, optimistic concurrency and a change log.
