@@ -77,6 +77,37 @@ struct ConformanceTests {
         await subject.tearDown()
     }
 
+    @Test("a value at the store's limit is stored; one byte more is refused with both sizes (etcd, ZooKeeper, Consul)",
+          arguments: [(StoreFactory.etcd, 1_572_864), (StoreFactory.zooKeeper, 1_048_575), (StoreFactory.fakeConsul, 524_288)])
+    func valueLimits(_ factory: StoreFactory, serverLimit: Int) async throws {
+        let subject = try await factory.make()
+        do {
+            let key = "/vamp/limits-\(UUID().uuidString.prefix(8))/configuration"
+            // The largest value the store takes under this key: the server's limit less the key and framing.
+            let limit = factory.name.hasPrefix("Consul") ? serverLimit : serverLimit - key.utf8.count - 1024
+            let atLimit = [UInt8](repeating: UInt8(ascii: "x"), count: limit)
+            try await subject.store.set(key, value: atLimit)
+            #expect(try await subject.store.get(key)?.value.count == limit)
+            for write in [false, true] {
+                do {
+                    let over = atLimit + [UInt8(ascii: "y")]
+                    if write { _ = try await subject.store.setIfChanged(key, value: over) } else { try await subject.store.set(key, value: over) }
+                    Issue.record("a value of \(limit + 1) bytes was accepted")
+                } catch let error as KeyValueStoreError {
+                    #expect(error.code == .valueTooLarge)
+                    #expect(error.message.contains("\(limit + 1) bytes"))
+                    #expect(error.message.contains("at most \(limit) bytes"))
+                    #expect(error.key == key)
+                }
+            }
+            #expect(try await subject.store.get(key)?.value.count == limit, "the refused write changed the stored value")
+        } catch {
+            await subject.tearDown()
+            throw error
+        }
+        await subject.tearDown()
+    }
+
     @Test("setIfChanged is atomic: of writers racing with the same bytes exactly one writes", arguments: StoreFactory.all)
     func setIfChangedRace(_ factory: StoreFactory) async throws {
         let subject = try await factory.make()

@@ -135,6 +135,7 @@ public struct ConsulKeyValueStore: KeyValueStore {
 
     public func set(_ key: String, value: [UInt8]) async throws {
         try KeyPath.validate(key, server: server)
+        try ValueLimit.check(value, limit: ValueLimit.consul, store: "Consul", server: server, key: key)
         let answer = try await send(.PUT, url(key), body: value, timeout: configuration.requestTimeout, key: key)
         guard answer.status == .ok, String(decoding: answer.body, as: UTF8.self).hasPrefix("true") else {
             throw failure(answer, "PUT", key: key)
@@ -146,6 +147,7 @@ public struct ConsulKeyValueStore: KeyValueStore {
     @discardableResult
     public func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool {
         try KeyPath.validate(key, server: server)
+        try ValueLimit.check(value, limit: ValueLimit.consul, store: "Consul", server: server, key: key)
         while true {
             let current = try await get(key)
             if current?.value == value { return false }

@@ -57,3 +57,24 @@ public enum KeyPath {
         return result
     }
 }
+
+/// The largest values the stores accept with their servers' default settings.
+enum ValueLimit {
+    /// etcd's `--max-request-bytes` default (1.5 MiB), less room for the key and the request's framing.
+    static func etcd(key: String) -> Int { 1_572_864 - key.utf8.count - 1024 }
+    /// ZooKeeper's `jute.maxbuffer` default (1 MiB − 1), less room for the path and the packet's framing.
+    static func zooKeeper(key: String) -> Int { 1_048_575 - key.utf8.count - 1024 }
+    /// Consul's limit on one KV value (512 KiB).
+    static let consul = 524_288
+
+    /// Throws `valueTooLarge` naming the size, the limit and what to do, before the value is sent: the
+    /// servers' own answers to an oversized request (a dropped connection, `EOF`, a gRPC error) do not say so.
+    static func check(_ value: [UInt8], limit: Int, store: String, server: String, key: String) throws(KeyValueStoreError) {
+        guard value.count > limit else { return }
+        throw KeyValueStoreError(
+            .valueTooLarge,
+            "the value is \(value.count) bytes; \(store) accepts at most \(limit) bytes under this key. Fewer gateways per key, or a store with a larger limit (see Documentation/kvstores.md)",
+            server: server, key: key)
+    }
+}
+

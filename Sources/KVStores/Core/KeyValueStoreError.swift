@@ -19,6 +19,9 @@ public struct KeyValueStoreError: Error, CustomStringConvertible, Sendable, Equa
         public static let io = Code(name: "io")
         /// A store configuration value is missing or malformed (type, address, path, timeout).
         public static let invalidConfiguration = Code(name: "invalidConfiguration")
+        /// The value is larger than the store accepts (etcd's request limit, ZooKeeper's frame, Consul's
+        /// 512 KiB); the message names both sizes.
+        public static let valueTooLarge = Code(name: "valueTooLarge")
         /// The session was lost and is being rebuilt (ZooKeeper); retry.
         public static let sessionExpired = Code(name: "sessionExpired")
 

@@ -65,6 +65,7 @@ public struct EtcdKeyValueStore: KeyValueStore {
 
     public func set(_ key: String, value: [UInt8]) async throws {
         try KeyPath.validate(key, server: server)
+        try ValueLimit.check(value, limit: ValueLimit.etcd(key: key), store: "etcd", server: server, key: key)
         let _: EtcdHeaderResponse = try await call(
             "/kv/put", ["key": Base64.encode(key), "value": Base64.encode(value)], key: key)
     }
@@ -92,6 +93,7 @@ public struct EtcdKeyValueStore: KeyValueStore {
     @discardableResult
     public func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool {
         try KeyPath.validate(key, server: server)
+        try ValueLimit.check(value, limit: ValueLimit.etcd(key: key), store: "etcd", server: server, key: key)
         while true {
             let current = try await range(key).entry
             if current?.value == value { return false }

@@ -100,6 +100,7 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
 
     public func set(_ key: String, value: [UInt8]) async throws {
         try KeyPath.validate(key, server: server)
+        try ValueLimit.check(value, limit: ValueLimit.zooKeeper(key: key), store: "ZooKeeper", server: server, key: key)
         if try await setData(key, value) { return }
         for parent in KeyPath.parents(of: key) {
             _ = try await create(parent, [])
@@ -117,6 +118,7 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
     @discardableResult
     public func setIfChanged(_ key: String, value: [UInt8]) async throws -> Bool {
         try KeyPath.validate(key, server: server)
+        try ValueLimit.check(value, limit: ValueLimit.zooKeeper(key: key), store: "ZooKeeper", server: server, key: key)
         while true {
             if let (entry, version) = try await getDataAndVersion(key, watch: false) {
                 if entry.value == value { return false }
