@@ -103,7 +103,7 @@ products.append(.library(name: "GatewayAgent", targets: ["GatewayAgent"]))
 targets.append(.target(
     name: "GatewayAgent",
     dependencies: [
-        "KVStores", "HAProxyConfigGen",
+        "KVStores", "HAProxyConfigGen", "HAProxyControl",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -184,8 +184,9 @@ targets.append(.executableTarget(
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
-// The HAProxy fixture reuses the agent's `haproxy -c` and master CLI calls (package access).
-targets.append(.target(name: "VampTesting", dependencies: ["GatewayAgent"], swiftSettings: swiftSettings))
+// `haproxy -c` and the master CLI, shared by the agent and the HAProxy test fixture (package access; not a product).
+targets.append(.target(name: "HAProxyControl", swiftSettings: swiftSettings))
+targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], swiftSettings: swiftSettings))
 
 // MARK: - VampCore: the coordinator (planning as pure functions; repository and services come with the server)
 products.append(.library(name: "VampCore", targets: ["VampCore"]))

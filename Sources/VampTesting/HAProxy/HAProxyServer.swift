@@ -1,5 +1,5 @@
 import Foundation
-import GatewayAgent
+import HAProxyControl
 
 #if canImport(Glibc)
 import Glibc
