@@ -123,6 +123,9 @@ targets.append(.executableTarget(
         "GatewayAgent", "KVStores",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
     ],
     path: "Hosts/VampGatewayAgent",
     swiftSettings: swiftSettings))

@@ -1,8 +1,11 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import GatewayAgent
 import KVStores
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// `vamp-gateway-agent`: keeps HAProxy on the configuration Vamp writes to a KV store.
 /// Flags override the original agent's environment variables, which override the defaults.
@@ -12,10 +15,13 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "vamp-gateway-agent",
         abstract: "Watch Vamp's HAProxy configuration in etcd, ZooKeeper, Consul or a folder, and reload HAProxy seamlessly on every change.",
         discussion: """
-        Environment variables (as the original agent): VAMP_KEY_VALUE_STORE_TYPE, VAMP_KEY_VALUE_STORE_CONNECTION, \
-        VAMP_KEY_VALUE_STORE_PATH, VAMP_LOGSTASH (host:port), VAMP_RETRY_TIMEOUT (seconds).
+        The store is read through the SDK's shared configuration, in this order: flags, environment variables \
+        (as the original agent: VAMP_KEY_VALUE_STORE_TYPE, VAMP_KEY_VALUE_STORE_CONNECTION, VAMP_KEY_VALUE_STORE_PATH, \
+        VAMP_KEY_VALUE_STORE_TOKEN), the YAML file given with --config (vamp.key-value-store.*), then the defaults \
+        (a file store in .vamp/kv). Also VAMP_LOGSTASH (host:port) and VAMP_RETRY_TIMEOUT (seconds).
         """)
 
+    @Option(help: "A YAML configuration file (keys vamp.key-value-store.type, .connection, .path, .token, .timeout.*).") var config: String?
     @Option(help: "etcd, zookeeper, consul or file (env VAMP_KEY_VALUE_STORE_TYPE).") var storeType: String?
     @Option(help: "etcd/Consul URL, ZooKeeper host:port[,host:port], or the folder of the file store (env VAMP_KEY_VALUE_STORE_CONNECTION).") var storeConnection: String?
     @Option(help: "The key with the configuration (env VAMP_KEY_VALUE_STORE_PATH).") var storePath: String?
@@ -30,30 +36,16 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let type = storeType ?? environment["VAMP_KEY_VALUE_STORE_TYPE"] ?? "file"
-        let connection = storeConnection ?? environment["VAMP_KEY_VALUE_STORE_CONNECTION"]
-        guard let key = storePath ?? environment["VAMP_KEY_VALUE_STORE_PATH"] ?? Optional(KeyPath.haproxyConfiguration(namespace: "vamp", version: "2.6")) else {
-            throw ValidationError("give the key with --store-path or VAMP_KEY_VALUE_STORE_PATH")
-        }
+        var logger = Logger(label: "vamp.gateway-agent")
+        logger.logLevel = .info
+        let storeConfiguration = try await Self.storeConfiguration(
+            flags: [("type", storeType), ("connection", storeConnection), ("path", storePath)], file: config)
+        let key = storeConfiguration.path ?? KeyPath.haproxyConfiguration(namespace: "vamp", version: "2.6")
+        let store = try storeConfiguration.makeStore(logger: logger)
         let retry = retryTimeout ?? environment["VAMP_RETRY_TIMEOUT"].flatMap(Double.init) ?? 5
         let logstashAddress = try (logstash ?? environment["VAMP_LOGSTASH"]).map { try Self.hostPort($0, what: "--logstash") }
         let statusAddress = status.isEmpty ? nil : try Self.hostPort(status, what: "--status")
 
-        var logger = Logger(label: "vamp.gateway-agent")
-        logger.logLevel = .info
-        let store: any KeyValueStore
-        switch type.lowercased() {
-        case "etcd":
-            store = EtcdKeyValueStore(configuration: .init(endpoint: connection ?? "http://127.0.0.1:2379"), logger: logger)
-        case "zookeeper", "zk":
-            store = ZooKeeperKeyValueStore(configuration: .init(servers: (connection ?? "127.0.0.1:2181").split(separator: ",").map(String.init)), logger: logger)
-        case "consul":
-            store = ConsulKeyValueStore(configuration: .init(address: connection ?? "http://127.0.0.1:8500"), logger: logger)
-        case "file":
-            store = try FileKeyValueStore(root: URL(fileURLWithPath: connection ?? ".vamp/kv"))
-        default:
-            throw ValidationError("unknown store type '\(type)'; use etcd, zookeeper, consul or file")
-        }
         let configuration = GatewayAgentConfiguration(
             key: key,
             workDirectory: URL(fileURLWithPath: workDirectory).standardizedFileURL,
@@ -64,22 +56,37 @@ struct AgentCommand: AsyncParsableCommand {
             retryTimeout: .milliseconds(Int(retry * 1000)),
             statusAddress: statusAddress,
             statusKey: statusKey.isEmpty ? nil : statusKey)
-        logger.info("watching \(type) key \(key); HAProxy sockets in \(configuration.socketDirectory.path)")
+        logger.info(
+            "watching the configuration key",
+            metadata: ["vamp.kv.key": "\(key)", "vamp.kv.store": "\(storeConfiguration.kind.rawValue)",
+                       "vamp.haproxy.sockets": "\(configuration.socketDirectory.path)"])
         let agent = GatewayAgent(configuration: configuration, store: store, logger: logger)
-        // SIGTERM and SIGINT cancel the agent, which stops HAProxy before the process exits.
-        let task = Task { try await agent.run() }
-        let sources = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { task.cancel() }
-            source.resume()
-            return source
+        // SIGTERM and SIGINT shut the group down gracefully: the agent stops HAProxy, the store closes its session.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: AgentService(agent: agent)), .init(service: KeyValueStoreService(store: store))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+
+    /// The store from flags (first), the environment, the YAML file and the defaults, through the shared
+    /// `KeyValueStoreConfiguration` every host uses.
+    static func storeConfiguration(flags: [(String, String?)], file: String?) async throws -> KeyValueStoreConfiguration {
+        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
+        for case (let name, let value?) in flags { flagValues[AbsoluteConfigKey(["vamp", "key-value-store", name])] = .init(stringLiteral: value) }
+        var providers: [any ConfigProvider] = [InMemoryProvider(name: "flags", values: flagValues), EnvironmentVariablesProvider()]
+        if let file {
+            let location = ConfigReader(provider: InMemoryProvider(values: ["filePath": .init(stringLiteral: file)]))
+            providers.append(try await FileProvider<YAMLSnapshot>(config: location))
         }
-        defer { sources.forEach { $0.cancel() } }
+        providers.append(InMemoryProvider(name: "defaults", values: [
+            "vamp.key-value-store.type": "file", "vamp.key-value-store.connection": ".vamp/kv",
+        ]))
         do {
-            try await task.value
-        } catch is CancellationError {
-            logger.info("stopped")
+            return try KeyValueStoreConfiguration(config: ConfigReader(providers: providers))
+        } catch {
+            throw ValidationError(error.message)
         }
     }
 
@@ -91,3 +98,17 @@ struct AgentCommand: AsyncParsableCommand {
         return (String(parts[0]), port)
     }
 }
+
+/// The agent as a `Service`: runs until graceful shutdown, then stops HAProxy.
+struct AgentService: Service {
+    let agent: GatewayAgent
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await agent.run() }
+        } catch is CancellationError {
+            // Graceful shutdown: the agent stopped HAProxy on its way out.
+        }
+    }
+}
+

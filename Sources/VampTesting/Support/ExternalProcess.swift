@@ -47,6 +47,12 @@ public final class ExternalProcess: @unchecked Sendable {
     /// True while the process runs.
     public var isRunning: Bool { process.isRunning }
 
+    /// The exit status once the process has exited (the signal number if a signal ended it), else nil.
+    public var terminationStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    /// True when the process exited by itself rather than through a signal.
+    public var exitedNormally: Bool { !process.isRunning && process.terminationReason == .exit }
+
     /// The last `maxBytes` of the process's log, for error messages.
     public func logTail(maxBytes: Int = 4000) -> String {
         guard let data = try? Data(contentsOf: logFile) else { return "" }

@@ -1,0 +1,72 @@
+import Foundation
+import HAProxyConfigGen
+import KVStores
+import Testing
+import VampModel
+import VampTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `vamp-gateway-agent` as an operator runs it: the original agent's `VAMP_*` variables, flags, SIGTERM.
+@Suite("vamp-gateway-agent executable", .serialized)
+struct ExecutableTests {
+    static var executable: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("vamp-gateway-agent").path
+    }
+
+    @Test("VAMP_* variables pick the store and key; the gateway serves; /health is 200; SIGTERM stops it and HAProxy")
+    func environmentAndSIGTERM() async throws {
+        let folder = try TemporaryDirectory(prefix: "vga-exe")
+        defer { folder.remove() }
+        let kv = folder.url.appendingPathComponent("kv"), work = folder.url.appendingPathComponent("work")
+        let key = "/vamp/exe/gateways/haproxy/2.6/configuration"
+        let service = try TestHTTPService(name: "a")
+        let (gatewayPort, statusPort) = (try FreePort.next(), try FreePort.next())
+        let generator = HAProxyConfigurationGenerator(options: .init(
+            bindAddress: "127.0.0.1", socketDirectory: work.appendingPathComponent("run").path))
+        let text = try generator.render([Gateway(name: "exe", port: GatewayPort(number: gatewayPort), routes: [
+            Route(path: "a", weight: Percentage(100), targets: [.instance(name: "a", host: "127.0.0.1", port: service.port)]),
+        ])])
+        try await FileKeyValueStore(root: kv).set(key, string: text)
+
+        let agent = try ExternalProcess(
+            executable: Self.executable,
+            arguments: ["--work-directory", work.path, "--status", "127.0.0.1:\(statusPort)", "--log-port", "0"],
+            environment: [
+                "VAMP_KEY_VALUE_STORE_TYPE": "file", "VAMP_KEY_VALUE_STORE_CONNECTION": kv.path, "VAMP_KEY_VALUE_STORE_PATH": key,
+            ],
+            logFile: folder.url.appendingPathComponent("agent.log"),
+            installHint: "build it first: swift build --build-tests")
+        try await waitUntil(timeout: .seconds(30), "the gateway to serve through the agent's HAProxy\n\(agent.logTail())") {
+            (try? HTTPProbe.get(port: gatewayPort))?.header("X-Served-By") == "a"
+        }
+        try await waitUntil(timeout: .seconds(10), "/health to answer 200") {
+            (try? HTTPProbe.get(port: statusPort, path: "/health"))?.status == 200
+        }
+
+        kill(agent.pid, SIGTERM)
+        try await waitUntil(timeout: .seconds(15), "the agent to exit after SIGTERM\n\(agent.logTail())") { !agent.isRunning }
+        #expect(agent.exitedNormally, "the agent did not exit by itself after SIGTERM\n\(agent.logTail())")
+        #expect(agent.terminationStatus == 0, "\(agent.logTail())")
+        try await waitUntil(timeout: .seconds(10), "HAProxy to stop with the agent") { !FreePort.isAccepting(gatewayPort) }
+    }
+
+    @Test("a bad store type is an error at start naming the setting, with a non-zero exit")
+    func badStoreType() async throws {
+        let folder = try TemporaryDirectory(prefix: "vga-exe")
+        defer { folder.remove() }
+        let agent = try ExternalProcess(
+            executable: Self.executable,
+            arguments: ["--work-directory", folder.url.appendingPathComponent("work").path, "--status", "", "--log-port", "0"],
+            environment: ["VAMP_KEY_VALUE_STORE_TYPE": "redis"],
+            logFile: folder.url.appendingPathComponent("agent.log"),
+            installHint: "build it first: swift build --build-tests")
+        try await waitUntil(timeout: .seconds(15), "the agent to refuse the store type") { !agent.isRunning }
+        #expect(agent.terminationStatus != 0)
+        #expect(agent.logTail().contains("vamp.key-value-store.type"), "\(agent.logTail())")
+        #expect(agent.logTail().contains("redis"), "\(agent.logTail())")
+    }
+}
