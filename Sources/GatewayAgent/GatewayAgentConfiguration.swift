@@ -1,5 +1,5 @@
 public import Foundation
-public import HAProxyConfigGen
+import HAProxyConfigGen
 
 /// Settings of a gateway agent. Every field has a default that works on one machine.
 public struct GatewayAgentConfiguration: Sendable {
@@ -11,7 +11,7 @@ public struct GatewayAgentConfiguration: Sendable {
     /// The HAProxy binary.
     public var haproxyExecutable: String
     /// The base sections (global, defaults, stats) put before the generated text. `nil` uses
-    /// ``defaultBaseConfiguration(workDirectory:logPort:statsAddress:)``.
+    /// ``defaultBaseConfiguration(logPort:statsAddress:)``.
     public var baseConfiguration: String?
     /// A folder of user fragments (`*.cfg`, applied in name order) put between the base and
     /// the generated text, validated together with them.

@@ -1,10 +1,10 @@
-public import Foundation
-public import HTTPTypes
+import Foundation
+import HTTPTypes
 public import Hummingbird
-public import Persistence
+import Persistence
 public import VampCore
-public import VampDSL
-public import VampModel
+import VampDSL
+import VampModel
 
 /// Settings of the HTTP API.
 public struct VampAPIConfiguration: Sendable {
@@ -21,7 +21,7 @@ public struct VampAPIConfiguration: Sendable {
 }
 
 /// The routes of Vamp 0.9.5's REST API under `/api/v1` (artifacts today; deployments, events and the rest come
-/// with their issues). Holds no business rule: every decision is ``VampCore/Vamp``'s.
+/// with their issues). Holds no business rule: every decision is made by `VampCore`'s `Vamp` facade.
 public enum VampHTTPAPI {
     /// A router serving `vamp` over HTTP.
     public static func router(vamp: Vamp, configuration: VampAPIConfiguration = VampAPIConfiguration()) -> Router<BasicRequestContext> {

@@ -70,7 +70,10 @@ public actor Vamp {
     /// Validates every document, then stores each artifact (create or overwrite, as Vamp's `POST` does), and
     /// returns what was stored. With `validateOnly`, runs every check and writes nothing.
     ///
-    /// - Parameter expectedName: for `PUT /{kind}/{name}`: each document must carry this name.
+    /// - Parameters:
+    ///   - documents: the documents of the request, as `DSLReader` read them (with their source lines).
+    ///   - expectedName: for `PUT /{kind}/{name}`: each document must carry this name.
+    ///   - validateOnly: run every check and write nothing.
     public func apply(
         _ documents: [DSLDocument], expectedName: String? = nil, validateOnly: Bool = false
     ) async throws(OperationError) -> [StoredArtifact] {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 
 /// Which key-value store to use and how to reach it: one value every host builds its store from.
@@ -133,7 +133,7 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
         if all.contains(where: { $0 <= .zero }) { throw fail("every timeout must be longer than zero") }
     }
 
-    /// Builds the store. A ZooKeeper store holds a session: run ``makeService(for:)`` (or call
+    /// Builds the store. A ZooKeeper store holds a session: run it in a ``KeyValueStoreService`` (or call
     /// `shutdown()`) to close it when the host stops.
     /// - Throws: ``KeyValueStoreError`` (`invalidConfiguration`, or `io` when the file store's
     ///   directory cannot be created).

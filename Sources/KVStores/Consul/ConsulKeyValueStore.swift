@@ -1,7 +1,7 @@
 public import AsyncHTTPClient
-public import Foundation
+import Foundation
 public import Logging
-public import NIOCore
+import NIOCore
 import NIOHTTP1
 
 /// A key-value store on Consul's KV HTTP API (`/v1/kv/...`).

@@ -1,5 +1,5 @@
 public import Logging
-public import NIOCore
+import NIOCore
 import Synchronization
 
 /// A key-value store on Apache ZooKeeper, speaking ZooKeeper's wire protocol over SwiftNIO.

@@ -1,6 +1,6 @@
-public import Foundation
+import Foundation
 public import Logging
-public import PostgresNIO
+import PostgresNIO
 public import ServiceLifecycle
 
 /// Which artifact and event stores to use and how to reach them: one value every host builds

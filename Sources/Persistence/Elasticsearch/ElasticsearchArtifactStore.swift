@@ -1,8 +1,8 @@
 public import AsyncHTTPClient
 public import Foundation
-public import NIOCore
-public import NIOHTTP1
-public import VampModel
+import NIOCore
+import NIOHTTP1
+import VampModel
 
 /// Artifacts in Elasticsearch, as Vamp 0.9 kept them: one document per artifact in one index,
 /// with versions, optimistic concurrency and a change log.

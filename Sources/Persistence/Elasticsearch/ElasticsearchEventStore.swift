@@ -1,6 +1,6 @@
 public import AsyncHTTPClient
 public import Foundation
-public import NIOCore
+import NIOCore
 import NIOHTTP1
 import Synchronization
 public import VampModel

@@ -1,5 +1,5 @@
 public import Foundation
-public import GRDB
+import GRDB
 public import VampModel
 
 /// Artifacts and events in one SQLite file (the default store of a single `vamp-server`).

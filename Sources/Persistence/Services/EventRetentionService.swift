@@ -18,6 +18,7 @@ public struct EventRetentionService: Service {
     ///   - store: The store to prune.
     ///   - maximumAge: Events older than this are deleted.
     ///   - interval: Time between two passes.
+    ///   - logger: Where each pass's count and failures are logged.
     ///   - now: The clock (tests inject one).
     public init(
         store: any EventStore, maximumAge: Duration, interval: Duration = .seconds(3600),

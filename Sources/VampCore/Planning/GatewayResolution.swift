@@ -1,4 +1,4 @@
-public import HAProxyConfigGen
+import HAProxyConfigGen
 public import VampModel
 
 /// Turns the gateways a user and the deployments declared into gateways HAProxy can serve: ports assigned,
@@ -30,6 +30,7 @@ public enum GatewayResolution {
     ///     (`deployment/cluster/port`). Port 0 means "allocate one".
     ///   - deployments: where four-segment routes (`deployment/cluster/service/port`) find their instances.
     ///   - allocator: hands out ports for gateways with port 0; its cursor moves on.
+    ///   - options: default virtual hosts on or off, and the host of gateway-to-gateway hops.
     /// - Throws: ``GatewayPlanningError`` when two gateways ask for the same port or the range is exhausted.
     public static func resolve(
         _ gateways: [Gateway], deployments: [Deployment], allocator: inout GatewayPortAllocator, options: Options = Options()

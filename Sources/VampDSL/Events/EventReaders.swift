@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import VampModel
 
 /// The body of an event query (`GET /api/v1/events` with a body): all `tags` (AND), an optional

@@ -12,7 +12,7 @@ public struct DSLDocument: Sendable {
     /// True when the input held several documents (errors then name the document).
     var numbered = false
 
-    /// Runs ``Validation`` on the artifact and adds the source line to each error.
+    /// Runs `Validation` (VampModel) on the artifact and adds the source line to each error.
     public func validate() -> [VampError] {
         locate(Validation.validate(artifact))
     }
@@ -42,10 +42,12 @@ public enum DSLReader {
     /// document and line; a request is applied whole or not at all.
     ///
     /// - Parameters:
+    ///   - text: the request body or file: YAML or JSON, one or more documents.
     ///   - kind: the kind of documents without `kind` (a per-kind endpoint); without it each
     ///     document must say its kind.
     ///   - imports: the definitions of the templates and artifacts the documents import
     ///     (see ``importReferences(in:limits:)``).
+    ///   - limits: the size, depth and node limits of the input.
     public static func load(
         _ text: String, kind: ArtifactKind? = nil, imports: [ImportReference: [String: JSONValue]] = [:],
         limits: DSLLimits = DSLLimits()

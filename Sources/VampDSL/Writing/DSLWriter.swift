@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import VampModel
 
 /// Writes the model back as canonical, expanded YAML or JSON: snake_case keys, `"NN%"`

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A real etcd (Debian `etcd-server`) on free loopback ports with its data in a temporary
-/// folder. ``stop()`` and ``start()`` keep the ports and the data, for outage tests.
+/// folder. ``stop()`` and ``start()-swift.method`` keep the ports and the data, for outage tests.
 public final class EtcdServer: @unchecked Sendable {
     /// The client port (HTTP/JSON gateway and gRPC).
     public let clientPort: Int
@@ -66,7 +66,7 @@ public final class EtcdServer: @unchecked Sendable {
         }
     }
 
-    /// Stops etcd (SIGTERM, then SIGKILL after 10 s); the ports and data stay for ``start()``.
+    /// Stops etcd (SIGTERM, then SIGKILL after 10 s); the ports and data stay for ``start()-swift.method``.
     public func stop() async {
         guard let process = lock.withLock({ self.process }) else { return }
         await process.stopOffThePool()

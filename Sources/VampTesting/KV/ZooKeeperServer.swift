@@ -1,7 +1,7 @@
 import Foundation
 
 /// A real ZooKeeper (Debian `zookeeper`, run with `java` directly) standalone on a free loopback
-/// port with its data in a temporary folder. ``stop()`` and ``start()`` keep the port and data,
+/// port with its data in a temporary folder. ``stop()`` and ``start()-swift.method`` keep the port and data,
 /// for outage tests.
 public final class ZooKeeperServer: @unchecked Sendable {
     /// The client port.
@@ -75,7 +75,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
         }
     }
 
-    /// Stops ZooKeeper; the port and data stay for ``start()``.
+    /// Stops ZooKeeper; the port and data stay for ``start()-swift.method``.
     public func stop() async {
         guard let process = lock.withLock({ self.process }) else { return }
         await process.stopOffThePool()
