@@ -18,6 +18,11 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
 ]
 
 var products: [Product] = []
@@ -81,16 +86,32 @@ targets.append(.executableTarget(
     path: "Benchmarks/KVStoresLatency",
     swiftSettings: swiftSettings))
 
+// MARK: - HAProxyControl: haproxy -c, the master process and its CLI (swift-subprocess + NIO; no agent logic)
+products.append(.library(name: "HAProxyControl", targets: ["HAProxyControl"]))
+targets.append(.target(
+    name: "HAProxyControl",
+    dependencies: [
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+    ],
+    swiftSettings: swiftSettings))
+
 // MARK: - GatewayAgent: the VGA as a library (watch, validate, swap, seamless reload, logs)
 products.append(.library(name: "GatewayAgent", targets: ["GatewayAgent"]))
 targets.append(.target(
     name: "GatewayAgent",
     dependencies: [
-        "KVStores", "HAProxyConfigGen",
+        "KVStores", "HAProxyConfigGen", "HAProxyControl",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Subprocess", package: "swift-subprocess"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
@@ -106,6 +127,7 @@ targets.append(.executableTarget(
         "GatewayAgent", "KVStores",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
     ],
     path: "Hosts/VampGatewayAgent",
     swiftSettings: swiftSettings))
@@ -161,8 +183,8 @@ targets.append(.executableTarget(
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
-// The HAProxy fixture reuses the agent's `haproxy -c` and master CLI calls (package access).
-targets.append(.target(name: "VampTesting", dependencies: ["GatewayAgent"], swiftSettings: swiftSettings))
+// The HAProxy fixture reuses HAProxyControl's `haproxy -c` and master CLI calls (not the agent).
+targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], swiftSettings: swiftSettings))
 
 // MARK: - vamp: the command-line interface
 products.append(.executable(name: "vamp", targets: ["VampCLI"]))

@@ -27,6 +27,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "UDP port on 127.0.0.1 that HAProxy logs to (0: no log forwarding).") var logPort = 15514
     @Option(help: "host:port of /health and /metrics (empty: none).") var status = "127.0.0.1:19080"
     @Option(help: "KV key to write the agent's status to (empty: none).") var statusKey = ""
+    @Option(help: "Seconds an old HAProxy worker may finish its connections (websockets, streams) after a reload (0: no limit).") var hardStopAfter = 30
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -63,7 +64,8 @@ struct AgentCommand: AsyncParsableCommand {
             logstash: logstashAddress,
             retryTimeout: .milliseconds(Int(retry * 1000)),
             statusAddress: statusAddress,
-            statusKey: statusKey.isEmpty ? nil : statusKey)
+            statusKey: statusKey.isEmpty ? nil : statusKey,
+            hardStopAfter: hardStopAfter <= 0 ? nil : .seconds(hardStopAfter))
         logger.info("watching \(type) key \(key); HAProxy sockets in \(configuration.socketDirectory.path)")
         let agent = GatewayAgent(configuration: configuration, store: store, logger: logger)
         // SIGTERM and SIGINT cancel the agent, which stops HAProxy before the process exits.

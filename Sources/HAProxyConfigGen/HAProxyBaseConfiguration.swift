@@ -11,13 +11,14 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
     public var statsAddress: String?
     /// `maxconn` of the process.
     public var maxConnections: Int
-    /// How long old workers may linger after a reload, in seconds.
-    public var hardStopAfterSeconds: Int
+    /// How long old workers may finish their connections (websockets, long streams) after a
+    /// reload, in seconds; `nil` for no limit (old workers stay until their last connection ends).
+    public var hardStopAfterSeconds: Int?
 
     /// Creates a base configuration.
     public init(
         logTarget: String? = nil, statsSocket: String? = nil, statsAddress: String? = "127.0.0.1:1988",
-        maxConnections: Int = 4096, hardStopAfterSeconds: Int = 30
+        maxConnections: Int = 4096, hardStopAfterSeconds: Int? = 30
     ) {
         self.logTarget = logTarget
         self.statsSocket = statsSocket
@@ -35,7 +36,7 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
         if let logTarget { out += "  log \(logTarget) len 8192 local0\n" }
         out += "  maxconn \(maxConnections)\n"
         if let statsSocket { out += "  stats socket \(statsSocket) mode 600 level admin expose-fd listeners\n" }
-        out += "  hard-stop-after \(hardStopAfterSeconds)s\n"
+        if let hardStopAfterSeconds { out += "  hard-stop-after \(hardStopAfterSeconds)s\n" }
         out += """
 
         defaults

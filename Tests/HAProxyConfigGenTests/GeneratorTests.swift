@@ -105,18 +105,24 @@ struct GeneratedConfigurationTests {
     }
 
     @Test("haproxy -c accepts every generated configuration", arguments: ["canary", "virtual-hosts", "tcp", "undeployed-route", "all"])
-    func haproxyAccepts(name: String) throws {
+    func haproxyAccepts(name: String) async throws {
         let text = try Fixtures.base(statsPort: 18888) + generator.render(Self.examples()[name]!)
-        let result = try HAProxyServer.check(text)
+        let result = try await HAProxyServer.check(text)
         #expect(result.valid, "\(result.output)\n\(text)")
     }
 
     @Test("the base section has no nbproc and passes haproxy -c alone")
-    func base() throws {
+    func base() async throws {
         let text = try HAProxyBaseConfiguration(logTarget: "/tmp/vamp/log.sock", statsSocket: "/tmp/vamp/haproxy.sock").render()
         #expect(!text.contains("nbproc"))
-        #expect(try HAProxyServer.check(text).valid)
+        #expect(try await HAProxyServer.check(text).valid)
         #expect(throws: HAProxyConfigError.self) { try HAProxyBaseConfiguration(logTarget: "127.0.0.1:514\n  daemon").render() }
+        // hard-stop-after is a setting: 30 s by default, another value, or none (long streams survive reloads).
+        #expect(text.contains("  hard-stop-after 30s\n"))
+        #expect(try HAProxyBaseConfiguration(hardStopAfterSeconds: 3600).render().contains("  hard-stop-after 3600s\n"))
+        let unlimited = try HAProxyBaseConfiguration(hardStopAfterSeconds: nil).render()
+        #expect(!unlimited.contains("hard-stop-after"))
+        #expect(try await HAProxyServer.check(unlimited).valid)
     }
 
     @Test("conflicting ports, unresolved references and bad weights are errors naming the gateway")
@@ -155,7 +161,7 @@ struct InjectionTests {
 
     /// Either an error, or a configuration whose directives are exactly those of a harmless
     /// reference rendering, that haproxy -c accepts.
-    func expectSafe(haproxyMustAccept: Bool = true, _ make: () throws -> String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectSafe(haproxyMustAccept: Bool = true, _ make: () throws -> String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let text: String
         do { text = try make() } catch is HAProxyConfigError { return }
         let sections: Set<String> = ["frontend", "backend"]
@@ -171,21 +177,21 @@ struct InjectionTests {
         let useBackends = text.split(separator: "\n").filter { $0.hasPrefix("  use_backend ") }.count
         #expect(useBackends <= 2, "extra use_backend in:\n\(text)", sourceLocation: sourceLocation)
         guard haproxyMustAccept else { return }
-        let result = try HAProxyServer.check(try Fixtures.base() + text)
+        let result = try await HAProxyServer.check(try Fixtures.base() + text)
         #expect(result.valid, "\(result.output)\n\(text)", sourceLocation: sourceLocation)
     }
 
     @Test("hostile gateway and route names stay in comments and hashes", arguments: hostile)
-    func names(value: String) throws {
-        try expectSafe { try generator.render([gateway(name: value, route: value, target: value)]) }
+    func names(value: String) async throws {
+        try await expectSafe { try generator.render([gateway(name: value, route: value, target: value)]) }
     }
 
     @Test("hostile condition values are quoted or rejected", arguments: hostile)
-    func conditionValues(value: String) throws {
+    func conditionValues(value: String) async throws {
         let quoted = value.contains("\"") ? "'\(value)'" : "\"\(value)\""
         for condition in ["user-agent == \(quoted)", "header X has \(quoted)", "cookie c has \(quoted)", "host == \(quoted)"] {
             guard (try? ConditionParser.parse(condition)) != nil else { continue }  // the grammar already refuses it
-            try expectSafe { try generator.render([gateway(condition: condition)]) }
+            try await expectSafe { try generator.render([gateway(condition: condition)]) }
         }
     }
 
@@ -196,17 +202,17 @@ struct InjectionTests {
     }
 
     @Test("hostile hosts, virtual hosts, rewrites, balances and raw ACLs are rejected or harmless", arguments: hostile)
-    func others(value: String) throws {
-        try expectSafe { try generator.render([gateway(host: value)]) }
-        try expectSafe { try generator.render([gateway(vhost: value)]) }
-        try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: value, condition: "path_beg /x"))]) }
+    func others(value: String) async throws {
+        try await expectSafe { try generator.render([gateway(host: value)]) }
+        try await expectSafe { try generator.render([gateway(vhost: value)]) }
+        try await expectSafe { try generator.render([gateway(rewrite: Rewrite(path: value, condition: "path_beg /x"))]) }
         // Rewrite conditions are HAProxy conditions by design, like raw ACLs (see below).
-        try expectSafe(haproxyMustAccept: false) { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: value))]) }
-        try expectSafe { try generator.render([gateway(balance: value)]) }
+        try await expectSafe(haproxyMustAccept: false) { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: value))]) }
+        try await expectSafe { try generator.render([gateway(balance: value)]) }
         // A raw ACL is HAProxy text by design: it must stay on its line, but only `haproxy -c`
         // (run by the agent before every reload) can say whether it is a valid ACL.
-        if !value.contains(">") { try expectSafe(haproxyMustAccept: false) { try generator.render([gateway(condition: "< \(value) >")]) } }
-        try expectSafe { try generator.render([Gateway(name: "e", port: GatewayPort(number: 19998), routes: [Fixtures.route("[x]", weight: 100, targets: [.url(value)])])]) }
+        if !value.contains(">") { try await expectSafe(haproxyMustAccept: false) { try generator.render([gateway(condition: "< \(value) >")]) } }
+        try await expectSafe { try generator.render([Gateway(name: "e", port: GatewayPort(number: 19998), routes: [Fixtures.route("[x]", weight: 100, targets: [.url(value)])])]) }
     }
 
     @Test("hostile generator options are rejected")

@@ -1,0 +1,98 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Subprocess
+
+import SystemPackage
+
+/// The HAProxy calls shared by the gateway agent and the test fixtures: `haproxy -c` (through
+/// swift-subprocess) and the master CLI (through NIO). Nothing here blocks a cooperative thread.
+public enum HAProxyControl {
+    /// The Debian path of the binary.
+    public static let defaultExecutable = "/usr/sbin/haproxy"
+
+    /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts (or all its output).
+    /// Throws when haproxy cannot run or is killed, so "not checked" is never "refused".
+    public static func check(_ file: URL, executable: String = defaultExecutable) async throws -> String? {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw HAProxyControlError("HAProxy not found at \(executable); install it with: apt-get install haproxy")
+        }
+        let result = try await Subprocess.run(
+            .path(FilePath(executable)), arguments: ["-c", "-f", file.path],
+            output: .string(limit: 1 << 20), error: .combinedWithOutput)
+        let output = result.standardOutput
+        switch result.terminationStatus {
+        case .exited(0):
+            return nil
+        case .exited:
+            let alerts = output.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
+            return alerts.isEmpty ? output : alerts
+        case .signaled(let signal):
+            throw HAProxyControlError("haproxy -c was killed by signal \(signal); the configuration was not checked")
+        }
+    }
+
+    /// The pid of the current worker, from the master CLI's `show proc`; nil when the master
+    /// does not answer or lists no worker.
+    public static func currentWorker(masterSocket: String) async -> Int32? {
+        guard let text = try? await MasterCLI.send("show proc", to: masterSocket) else { return nil }
+        return workers(inShowProc: text).first
+    }
+
+    /// The worker pids of a `show proc` answer, current first.
+    public static func workers(inShowProc text: String) -> [Int32] {
+        var inWorkers = false
+        var pids: [Int32] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("# workers") { inWorkers = true; continue }
+            if line.hasPrefix("#") { inWorkers = false; continue }
+            if inWorkers, let pid = line.split(separator: " ").first.flatMap({ Int32($0) }) { pids.append(pid) }
+        }
+        return pids
+    }
+}
+
+/// The HAProxy master CLI over its unix socket, through NIO: one command, the answer until the
+/// master closes the connection.
+public enum MasterCLI {
+    /// Sends one command and returns the answer (at most `timeout`).
+    public static func send(_ command: String, to path: String, timeout: Duration = .seconds(2)) async throws -> String {
+        guard path.utf8.count < 108 else { throw HAProxyControlError("master socket path too long (over 107 bytes): \(path)") }
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)))
+            .connect(unixDomainSocketPath: path) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true))
+                }
+            }
+        return try await withThrowingTaskGroup(of: String.self) { group in
+            group.addTask {
+                try await channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: command + "\n"))
+                    // Half-close: the master answers and closes once our side is done.
+                    outbound.finish()
+                    var answer = ""
+                    for try await buffer in inbound { answer += String(buffer: buffer) }
+                    return answer
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw HAProxyControlError("the HAProxy master CLI at \(path) did not answer '\(command)' within \(timeout)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+}
+
+/// An error of a HAProxy control call, with what to do.
+public struct HAProxyControlError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
+    public var message: String
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
