@@ -26,6 +26,10 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     // Stores are configured through `ConfigReader` (flags, environment, YAML files).
     .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
 ]
 
 var products: [Product] = []
@@ -98,6 +102,18 @@ targets.append(.executableTarget(
     path: "Benchmarks/KVStoresLatency",
     swiftSettings: swiftSettings))
 
+// MARK: - HAProxyControl: haproxy -c, the master process and its CLI (swift-subprocess + NIO; no agent logic)
+products.append(.library(name: "HAProxyControl", targets: ["HAProxyControl"]))
+targets.append(.target(
+    name: "HAProxyControl",
+    dependencies: [
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+    ],
+    swiftSettings: swiftSettings))
+
 // MARK: - GatewayAgent: the VGA as a library (watch, validate, swap, seamless reload, logs)
 products.append(.library(name: "GatewayAgent", targets: ["GatewayAgent"]))
 targets.append(.target(
@@ -108,6 +124,10 @@ targets.append(.target(
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "Subprocess", package: "swift-subprocess"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
@@ -187,8 +207,6 @@ targets.append(.executableTarget(
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
-// `haproxy -c` and the master CLI, shared by the agent and the HAProxy test fixture (package access; not a product).
-targets.append(.target(name: "HAProxyControl", swiftSettings: swiftSettings))
 targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], swiftSettings: swiftSettings))
 
 // MARK: - VampCore: the coordinator (planning as pure functions; repository and services come with the server)

@@ -33,6 +33,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "UDP port on 127.0.0.1 that HAProxy logs to (0: no log forwarding).") var logPort = 15514
     @Option(help: "host:port of /health and /metrics (empty: none).") var status = "127.0.0.1:19080"
     @Option(help: "KV key to write the agent's status to (empty: none).") var statusKey = ""
+    @Option(help: "Seconds an old HAProxy worker may finish its connections (websockets, streams) after a reload (0: no limit).") var hardStopAfter = 30
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -55,7 +56,8 @@ struct AgentCommand: AsyncParsableCommand {
             logstash: logstashAddress,
             retryTimeout: .milliseconds(Int(retry * 1000)),
             statusAddress: statusAddress,
-            statusKey: statusKey.isEmpty ? nil : statusKey)
+            statusKey: statusKey.isEmpty ? nil : statusKey,
+            hardStopAfter: hardStopAfter <= 0 ? nil : .seconds(hardStopAfter))
         logger.info(
             "watching the configuration key",
             metadata: ["vamp.kv.key": "\(key)", "vamp.kv.store": "\(storeConfiguration.kind.rawValue)",

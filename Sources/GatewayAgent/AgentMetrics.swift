@@ -31,6 +31,12 @@ public final class AgentMetrics: Sendable {
         public var lastError: String?
         /// Whether HAProxy is running.
         public var haproxyRunning = false
+        /// Optional parts (log forwarder, status server) that failed, with their error.
+        public var failedServices: [String: String] = [:]
+        /// Whether the store's watch of the key ended (the agent then stops with an error).
+        public var watchEnded = false
+        /// Datagrams HAProxy truncated (no complete JSON line): counted, not forwarded.
+        public var logLinesTruncated = 0
     }
 
     private let state = Mutex(Snapshot())
@@ -58,6 +64,8 @@ public final class AgentMetrics: Sendable {
             ("vamp_gateway_agent_log_lines_received_total", "counter", "log lines received from HAProxy", Double(s.logLinesReceived)),
             ("vamp_gateway_agent_log_lines_forwarded_total", "counter", "log lines sent to Logstash", Double(s.logLinesForwarded)),
             ("vamp_gateway_agent_log_lines_dropped_total", "counter", "log lines dropped (buffer full or Logstash away)", Double(s.logLinesDropped)),
+            ("vamp_gateway_agent_log_lines_truncated_total", "counter", "log lines HAProxy truncated (not forwarded)", Double(s.logLinesTruncated)),
+            ("vamp_gateway_agent_failed_services", "gauge", "optional parts (log forwarder, status server) that failed", Double(s.failedServices.count)),
             ("vamp_gateway_agent_haproxy_up", "gauge", "1 when HAProxy runs", s.haproxyRunning ? 1 : 0),
             ("vamp_gateway_agent_last_apply_failed", "gauge", "1 when the last configuration could not be applied", s.lastError == nil ? 0 : 1),
         ]

@@ -40,7 +40,10 @@ public final class GatewayAgent: Sendable {
 
     var configurationFile: URL { configuration.workDirectory.appendingPathComponent("haproxy.cfg") }
 
-    var base: String { configuration.baseConfiguration ?? GatewayAgentConfiguration.defaultBaseConfiguration(logPort: configuration.logPort) }
+    var base: String {
+        configuration.baseConfiguration
+            ?? GatewayAgentConfiguration.defaultBaseConfiguration(logPort: configuration.logPort, hardStopAfter: configuration.hardStopAfter)
+    }
 
     /// Runs until the task is cancelled, then stops HAProxy.
     public func run() async throws {
@@ -69,6 +72,10 @@ public final class GatewayAgent: Sendable {
                         logger.warning("the configuration key does not exist; keeping the running configuration", metadata: ["vamp.key": "\(configuration.key)"])
                     }
                 }
+                if !Task.isCancelled {
+                    metrics.update { $0.watchEnded = true }
+                    throw GatewayAgentError("the watch of key '\(configuration.key)' ended; the store refused the key or the watch")
+                }
             }
             group.addTask { [self] in
                 for await _ in signals {
@@ -78,19 +85,42 @@ public final class GatewayAgent: Sendable {
                 }
             }
             group.addTask { [self] in try await superviseHAProxy() }
+            // The log forwarder and the status server are optional: when one fails (a busy port)
+            // it is logged, counted and shown in /health, and HAProxy keeps serving.
             if let logPort = configuration.logPort {
                 group.addTask { [self] in
-                    try await LogForwarder(
-                        listenPort: logPort, logstash: configuration.logstash, capacity: configuration.logBufferCapacity,
-                        retryTimeout: configuration.retryTimeout, metrics: metrics, logger: logger
-                    ).run()
+                    await runSideService("log forwarder") {
+                        try await LogForwarder(
+                            listenPort: logPort, logstash: configuration.logstash, capacity: configuration.logBufferCapacity,
+                            retryTimeout: configuration.retryTimeout, metrics: metrics, logger: logger
+                        ).run()
+                    }
                 }
             }
             if let status = configuration.statusAddress {
-                group.addTask { [self] in try await StatusServer(host: status.host, port: status.port, agent: self).run() }
+                group.addTask { [self] in
+                    await runSideService("status server") { try await StatusServer(host: status.host, port: status.port, agent: self).run() }
+                }
             }
-            try await group.next()
+            // The side services return without ending the agent; the watcher and the
+            // supervisor run until cancelled (or the watch ends).
+            while let _ = try await group.next() {
+                if Task.isCancelled { break }
+                if metrics.snapshot.watchEnded { break }
+            }
             group.cancelAll()
+        }
+    }
+
+    /// Runs an optional part; its failure is logged and recorded, never thrown.
+    func runSideService(_ name: String, _ body: () async throws -> Void) async {
+        do {
+            try await body()
+        } catch is CancellationError {
+        } catch {
+            if Task.isCancelled { return }
+            logger.error("the \(name) failed; HAProxy keeps serving without it", metadata: ["vamp.error": "\(error)"])
+            metrics.update { $0.failedServices[name] = "\(error)" }
         }
     }
 
@@ -100,7 +130,7 @@ public final class GatewayAgent: Sendable {
         let fileManager = FileManager.default
         if !fileManager.fileExists(atPath: configurationFile.path) {
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
-        } else if let alerts = try haproxy.validate(configurationFile) {
+        } else if let alerts = try await haproxy.validate(configurationFile) {
             logger.error("the configuration on disk no longer validates; starting on the base sections: \(alerts)")
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         }
@@ -113,13 +143,23 @@ public final class GatewayAgent: Sendable {
     }
 
     /// Restarts HAProxy when it exits.
+    /// Restarts HAProxy when it exits, waiting 200 ms before the first restart and twice as
+    /// long after each failed one (at most `restartBackoffLimit`); the wait resets once it runs.
     func superviseHAProxy() async throws {
+        var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(200))
             if await !haproxy.isRunning {
                 metrics.update { $0.haproxyRunning = false }
-                logger.error("HAProxy exited; restarting it on the last good configuration")
-                try? await startHAProxy()
+                logger.error("HAProxy exited; restarting it on the last good configuration", metadata: ["vamp.backoff": "\(backoff)"])
+                try await Task.sleep(for: backoff)
+                do {
+                    try await startHAProxy()
+                    backoff = .milliseconds(200)
+                } catch {
+                    logger.error("HAProxy did not start", metadata: ["vamp.error": "\(error)"])
+                    backoff = min(backoff * 2, configuration.restartBackoffLimit)
+                }
             }
         }
     }
@@ -149,13 +189,20 @@ public final class GatewayAgent: Sendable {
         }
         let current = (try? String(contentsOf: configurationFile, encoding: .utf8)) ?? ""
         if composed == current {
-            metrics.update { $0.unchanged += 1 }
+            // The store holds the running text again (e.g. after a refused one was reverted):
+            // the last apply result is for this text, which is applied.
+            let hadError = metrics.snapshot.lastError != nil
+            metrics.update {
+                $0.unchanged += 1
+                $0.lastError = nil
+            }
+            if hadError { await writeStatus(state: "applied", error: nil) }
             return
         }
         let candidate = configuration.workDirectory.appendingPathComponent("haproxy.cfg.new")
         do {
             try Data(composed.utf8).write(to: candidate)
-            if let alerts = try haproxy.validate(candidate) {
+            if let alerts = try await haproxy.validate(candidate) {
                 metrics.update { $0.failedValidations += 1 }
                 await report(failure: "haproxy -c refused the new configuration; keeping the running one:\n\(alerts)")
                 return

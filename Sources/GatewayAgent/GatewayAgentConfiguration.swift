@@ -36,6 +36,11 @@ public struct GatewayAgentConfiguration: Sendable {
     /// KV key the agent writes its status to after each apply (JSON: state, error, time), so
     /// the server can show failed reloads. `nil`: not written.
     public var statusKey: String?
+    /// HAProxy's `hard-stop-after`: how long the old worker may finish its connections
+    /// (websockets, long streams) after a reload before it is stopped. `nil`: no limit.
+    public var hardStopAfter: Duration?
+    /// Longest wait between two restarts of a HAProxy that keeps exiting.
+    public var restartBackoffLimit: Duration
 
     /// Creates a configuration.
     public init(
@@ -52,8 +57,12 @@ public struct GatewayAgentConfiguration: Sendable {
         logBufferCapacity: Int = 4096,
         retryTimeout: Duration = .seconds(1),
         statusAddress: (host: String, port: Int)? = nil,
-        statusKey: String? = nil
+        statusKey: String? = nil,
+        hardStopAfter: Duration? = .seconds(30),
+        restartBackoffLimit: Duration = .seconds(10)
     ) {
+        self.hardStopAfter = hardStopAfter
+        self.restartBackoffLimit = restartBackoffLimit
         self.key = key
         self.workDirectory = workDirectory
         self.haproxyExecutable = haproxyExecutable
@@ -74,8 +83,13 @@ public struct GatewayAgentConfiguration: Sendable {
     public var socketDirectory: URL { workDirectory.appendingPathComponent("run") }
 
     /// A base configuration for this agent: logs to the receiver, stats on `statsAddress`.
-    public static func defaultBaseConfiguration(logPort: Int?, statsAddress: String? = "127.0.0.1:1988") -> String {
+    public static func defaultBaseConfiguration(
+        logPort: Int?, statsAddress: String? = "127.0.0.1:1988", hardStopAfter: Duration? = .seconds(30)
+    ) -> String {
         // The values are ours (a port number and a fixed address), so rendering cannot fail.
-        (try? HAProxyBaseConfiguration(logTarget: logPort.map { "127.0.0.1:\($0)" }, statsAddress: statsAddress).render()) ?? ""
+        (try? HAProxyBaseConfiguration(
+            logTarget: logPort.map { "127.0.0.1:\($0)" }, statsAddress: statsAddress,
+            hardStopAfterSeconds: hardStopAfter.map { Int($0.components.seconds) }
+        ).render()) ?? ""
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Logging
 import HAProxyControl
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -54,7 +54,7 @@ actor HAProxyMaster {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !isRunning { return nil }
-            if let worker = currentWorker(), worker != previous { return worker }
+            if let worker = await currentWorker(), worker != previous { return worker }
             try? await Task.sleep(for: .milliseconds(5))
         }
         return nil
@@ -66,22 +66,23 @@ actor HAProxyMaster {
         kill(process.processIdentifier, SIGUSR2)
     }
 
-    /// Stops the master and its workers.
-    func stop() {
+    /// Stops the master and its workers (SIGTERM, then SIGKILL after 5 s), waiting without
+    /// blocking a thread.
+    func stop() async {
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
     /// The pid of the current worker from the master CLI's `show proc`.
-    func currentWorker() -> Int32? { HAProxyControl.currentWorker(masterSocket: masterSocket) }
+    func currentWorker() async -> Int32? { await HAProxyControl.currentWorker(masterSocket: masterSocket) }
 
     /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts.
-    nonisolated func validate(_ file: URL) throws -> String? {
-        try HAProxyControl.check(file, executable: executable)
+    nonisolated func validate(_ file: URL) async throws -> String? {
+        try await HAProxyControl.check(file, executable: executable)
     }
 }
 

@@ -31,6 +31,8 @@ struct LogForwarder {
         let metrics = self.metrics
         let receiver = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // HAProxy sends up to `len 8192`; NIO's default 2048-byte buffer would cut lines.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(SyslogHandler(continuation: continuation, metrics: metrics))
@@ -90,6 +92,11 @@ final class SyslogHandler: ChannelInboundHandler, Sendable {
         let text = String(buffer: envelope.data)
         guard let line = LogForwarder.message(ofSyslog: text) else { return }
         metrics.update { $0.logLinesReceived += 1 }
+        // A line HAProxy cut at `len` is not a whole JSON object: count it, do not forward it.
+        guard line.hasSuffix("}") else {
+            metrics.update { $0.logLinesTruncated += 1 }
+            return
+        }
         if case .dropped = continuation.yield(line) {
             metrics.update { $0.logLinesDropped += 1 }
         }

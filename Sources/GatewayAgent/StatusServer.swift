@@ -43,14 +43,13 @@ final class StatusHandler: ChannelInboundHandler, Sendable {
         switch request.uri.split(separator: "?").first.map(String.init) ?? "" {
         case "/health":
             let snapshot = metrics.snapshot
-            let healthy = snapshot.haproxyRunning && snapshot.lastError == nil
-            status = healthy ? .ok : .serviceUnavailable
-            var error = "null"
-            if let lastError = snapshot.lastError {
-                error = "\"" + lastError.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                    .replacingOccurrences(of: "\n", with: "\\n") + "\""
-            }
-            body = "{\"haproxy\":\(snapshot.haproxyRunning ? "\"running\"" : "\"down\""),\"reloads\":\(snapshot.reloads),\"last_error\":\(error)}\n"
+            let health = Health(
+                haproxy: snapshot.haproxyRunning ? "running" : "down", reloads: snapshot.reloads,
+                lastError: snapshot.lastError, failedServices: snapshot.failedServices)
+            status = snapshot.haproxyRunning && snapshot.lastError == nil ? .ok : .serviceUnavailable
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            body = ((try? encoder.encode(health)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
             contentType = "application/json"
         case "/metrics":
             status = .ok
@@ -68,5 +67,27 @@ final class StatusHandler: ChannelInboundHandler, Sendable {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// The `/health` body.
+struct Health: Encodable {
+    var haproxy: String
+    var reloads: Int
+    var lastError: String?
+    var failedServices: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case haproxy, reloads
+        case lastError = "last_error"
+        case failedServices = "failed_services"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(haproxy, forKey: .haproxy)
+        try container.encode(reloads, forKey: .reloads)
+        try container.encode(lastError, forKey: .lastError)
+        try container.encode(failedServices, forKey: .failedServices)
     }
 }

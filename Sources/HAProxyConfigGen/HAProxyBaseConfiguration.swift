@@ -11,16 +11,14 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
     public var statsAddress: String?
     /// `maxconn` of the process.
     public var maxConnections: Int
-    /// How long an old worker may keep serving its open connections after a reload, in seconds; `0` lets it
-    /// run until its last connection closes. Every reload cuts websockets and long downloads older than this,
-    /// so raise it (or set 0) for gateways that carry long-lived connections; old workers then use memory
-    /// for as long as those connections live.
-    public var hardStopAfterSeconds: Int
+    /// How long old workers may finish their connections (websockets, long streams) after a
+    /// reload, in seconds; `nil` for no limit (old workers stay until their last connection ends).
+    public var hardStopAfterSeconds: Int?
 
     /// Creates a base configuration.
     public init(
         logTarget: String? = nil, statsSocket: String? = nil, statsAddress: String? = "127.0.0.1:1988",
-        maxConnections: Int = 4096, hardStopAfterSeconds: Int = 30
+        maxConnections: Int = 4096, hardStopAfterSeconds: Int? = 30
     ) {
         self.logTarget = logTarget
         self.statsSocket = statsSocket
@@ -32,8 +30,8 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
     /// The text, or an error when a setting could reach the file unsafely. The `defaults` section carries
     /// Vamp's JSON log format for HTTP, which the generated frontends rely on.
     public func render() throws(HAProxyConfigError) -> String {
-        guard hardStopAfterSeconds >= 0 else {
-            throw HAProxyConfigError(code: .unsafeValue, message: "hard-stop-after must be 0 (none) or a number of seconds, not \(hardStopAfterSeconds)")
+        guard (hardStopAfterSeconds ?? 1) > 0 else {
+            throw HAProxyConfigError(code: .unsafeValue, message: "hard-stop-after must be nil (no limit) or a number of seconds above 0, not \(hardStopAfterSeconds ?? 0)")
         }
         for value in [logTarget, statsSocket, statsAddress].compactMap({ $0 }) where !Self.isSafeSetting(value) {
             throw HAProxyConfigError(code: .unsafeValue, message: "the setting '\(HAProxyText.comment(value))' may contain only letters, digits and '/:._-@'")
@@ -42,7 +40,7 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
         if let logTarget { out += "  log \(logTarget) len 8192 local0\n" }
         out += "  maxconn \(maxConnections)\n"
         if let statsSocket { out += "  stats socket \(statsSocket) mode 600 level admin expose-fd listeners\n" }
-        if hardStopAfterSeconds > 0 { out += "  hard-stop-after \(hardStopAfterSeconds)s\n" }
+        if let hardStopAfterSeconds { out += "  hard-stop-after \(hardStopAfterSeconds)s\n" }
         out += """
 
         defaults

@@ -113,6 +113,29 @@ struct GatewayAgentTests {
         let status = try #require(try await store.get(statusKey)).string
         #expect(status.contains("\"state\":\"failed\"") && status.contains("refused"), "\(status)")
         #expect(agent.agent.metrics.snapshot.lastError?.contains("bind") == true)
+
+        // The previous good text written back: health reflects the text in the store now.
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await waitUntil(timeout: .seconds(5), "the failure to clear after the revert") { agent.agent.metrics.snapshot.lastError == nil }
+        let reverted = try #require(try await store.get(statusKey)).string
+        #expect(reverted.contains("\"state\":\"applied\""), "\(reverted)")
+        await agent.stop()
+    }
+
+    @Test("a busy status port is logged and shown, never fatal: HAProxy keeps serving")
+    func busyStatusPort() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let busy = try TestHTTPService(name: "busy")
+        let agent = try RunningAgent(store: store, key: "/k", statusPort: busy.port)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        try await waitUntil(timeout: .seconds(5), "the status server failure to be recorded") {
+            agent.agent.metrics.snapshot.failedServices["status server"] != nil
+        }
+        #expect(try HTTPProbe.get(port: port).header("X-Served-By") == "a")
+        #expect(agent.agent.metrics.snapshot.haproxyRunning)
         await agent.stop()
     }
 

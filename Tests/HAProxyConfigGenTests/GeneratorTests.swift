@@ -105,18 +105,24 @@ struct GeneratedConfigurationTests {
     }
 
     @Test("haproxy -c accepts every generated configuration", arguments: ["canary", "virtual-hosts", "tcp", "undeployed-route", "all"])
-    func haproxyAccepts(name: String) throws {
+    func haproxyAccepts(name: String) async throws {
         let text = try Fixtures.base(statsPort: 18888) + generator.render(Self.examples()[name]!)
-        let result = try HAProxyServer.check(text)
+        let result = try await HAProxyServer.check(text)
         #expect(result.valid, "\(result.output)\n\(text)")
     }
 
     @Test("the base section has no nbproc and passes haproxy -c alone")
-    func base() throws {
+    func base() async throws {
         let text = try HAProxyBaseConfiguration(logTarget: "/tmp/vamp/log.sock", statsSocket: "/tmp/vamp/haproxy.sock").render()
         #expect(!text.contains("nbproc"))
-        #expect(try HAProxyServer.check(text).valid)
+        #expect(try await HAProxyServer.check(text).valid)
         #expect(throws: HAProxyConfigError.self) { try HAProxyBaseConfiguration(logTarget: "127.0.0.1:514\n  daemon").render() }
+        // hard-stop-after is a setting: 30 s by default, another value, or none (long streams survive reloads).
+        #expect(text.contains("  hard-stop-after 30s\n"))
+        #expect(try HAProxyBaseConfiguration(hardStopAfterSeconds: 3600).render().contains("  hard-stop-after 3600s\n"))
+        let unlimited = try HAProxyBaseConfiguration(hardStopAfterSeconds: nil).render()
+        #expect(!unlimited.contains("hard-stop-after"))
+        #expect(try await HAProxyServer.check(unlimited).valid)
     }
 
     @Test("conflicting ports, unresolved references and bad weights are errors naming the gateway")
@@ -160,7 +166,7 @@ struct InjectionTests {
     /// whose directives are exactly those of a harmless reference rendering and that haproxy -c accepts.
     /// Returns which, so that each test can also check that the generator does not simply refuse everything.
     @discardableResult
-    func expectSafe(_ make: () throws -> String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
+    func expectSafe(_ make: () throws -> String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Outcome {
         let text: String
         do {
             text = try make()
@@ -181,7 +187,7 @@ struct InjectionTests {
         }
         let useBackends = text.split(separator: "\n").filter { $0.hasPrefix("  use_backend ") }.count
         #expect(useBackends <= 2, "extra use_backend in:\n\(text)", sourceLocation: sourceLocation)
-        let result = try HAProxyServer.check(try Fixtures.base() + text)
+        let result = try await HAProxyServer.check(try Fixtures.base() + text)
         #expect(result.valid, "\(result.output)\n\(text)", sourceLocation: sourceLocation)
         return .rendered
     }
@@ -194,14 +200,14 @@ struct InjectionTests {
     }
 
     @Test("hostile gateway and route names stay in comments and hashes", arguments: hostile)
-    func names(value: String) throws {
-        let outcome = try expectSafe { try generator.render([gateway(name: value, route: value, target: value)]) }
+    func names(value: String) async throws {
+        let outcome = try await expectSafe { try generator.render([gateway(name: value, route: value, target: value)]) }
         // Names are hashed and commented, never refused for their characters.
         if Self.mustRender(value) { #expect(outcome == .rendered, "the name '\(value)' was refused") }
     }
 
     @Test("hostile condition values are quoted or rejected", arguments: hostile)
-    func conditionValues(value: String) throws {
+    func conditionValues(value: String) async throws {
         let quoted = value.contains("\"") ? "'\(value)'" : "\"\(value)\""
         for condition in ["user-agent == \(quoted)", "header X has \(quoted)", "cookie c has \(quoted)", "host == \(quoted)"] {
             guard (try? ConditionParser.parse(condition)) != nil else {
@@ -209,7 +215,7 @@ struct InjectionTests {
                 #expect(!Self.mustRender(value), "the grammar refused '\(condition)'")
                 continue
             }
-            let outcome = try expectSafe { try generator.render([gateway(condition: condition)]) }
+            let outcome = try await expectSafe { try generator.render([gateway(condition: condition)]) }
             if Self.mustRender(value) && !condition.hasPrefix("host") {
                 #expect(outcome == .rendered, "the condition value in '\(condition)' was refused")
             }
@@ -223,31 +229,31 @@ struct InjectionTests {
     }
 
     @Test("hostile hosts, virtual hosts, rewrites, balances and raw ACLs are rejected or harmless", arguments: hostile)
-    func others(value: String) throws {
-        try expectSafe { try generator.render([gateway(host: value)]) }
-        try expectSafe { try generator.render([gateway(vhost: value)]) }
-        let path = try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: value, condition: "path_beg /x"))]) }
+    func others(value: String) async throws {
+        try await expectSafe { try generator.render([gateway(host: value)]) }
+        try await expectSafe { try generator.render([gateway(vhost: value)]) }
+        let path = try await expectSafe { try generator.render([gateway(rewrite: Rewrite(path: value, condition: "path_beg /x"))]) }
         if Self.mustRender(value) && !value.contains(" ") && !value.contains("%") { #expect(path == .rendered, "the rewrite path '\(value)' was refused") }
         // Rewrite conditions and raw ACLs are HAProxy text: accepted only when certainly valid, so whatever the
         // generator renders must pass haproxy -c (one line haproxy refuses would block every gateway).
-        try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: value))]) }
-        try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: "path_beg \(value)"))]) }
-        try expectSafe { try generator.render([gateway(balance: value)]) }
+        try await expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: value))]) }
+        try await expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/x", condition: "path_beg \(value)"))]) }
+        try await expectSafe { try generator.render([gateway(balance: value)]) }
         if !value.contains(">") {
-            try expectSafe { try generator.render([gateway(condition: "< \(value) >")]) }
-            try expectSafe { try generator.render([gateway(condition: "< hdr(host) -m beg \(value) >")]) }
+            try await expectSafe { try generator.render([gateway(condition: "< \(value) >")]) }
+            try await expectSafe { try generator.render([gateway(condition: "< hdr(host) -m beg \(value) >")]) }
         }
-        try expectSafe { try generator.render([Gateway(name: "e", port: GatewayPort(number: 19998), routes: [Fixtures.route("[x]", weight: 100, targets: [.url(value)])])]) }
+        try await expectSafe { try generator.render([Gateway(name: "e", port: GatewayPort(number: 19998), routes: [Fixtures.route("[x]", weight: 100, targets: [.url(value)])])]) }
     }
 
     @Test("valid rewrite conditions and raw ACLs are accepted and pass haproxy -c", arguments: [
         "path_beg /old", "{ path_beg /old }", "hdr(host) -i -m beg shop", "src 10.0.0.0/8", "path_end .json .xml",
         "req.cook(session) -m found", "hdr_cnt(x-canary) gt 0", "url_param(v) 'a b'", "method POST PUT",
     ])
-    func validACLText(value: String) throws {
-        #expect(try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/new", condition: value))]) } == .rendered)
+    func validACLText(value: String) async throws {
+        #expect(try await expectSafe { try generator.render([gateway(rewrite: Rewrite(path: "/new", condition: value))]) } == .rendered)
         if !value.hasPrefix("{") {
-            #expect(try expectSafe { try generator.render([gateway(condition: "< \(value) >")]) } == .rendered)
+            #expect(try await expectSafe { try generator.render([gateway(condition: "< \(value) >")]) } == .rendered)
         }
     }
 
@@ -267,9 +273,9 @@ struct InjectionTests {
     }
 
     @Test("rewrite paths: %[fetch] of an allowed fetch and %% pass haproxy -c; any other % is refused")
-    func rewritePaths() throws {
+    func rewritePaths() async throws {
         for path in ["/v2%[path]", "%[hdr(x-prefix)]%[path]", "/100%%", "/plain"] {
-            #expect(try expectSafe { try generator.render([gateway(rewrite: Rewrite(path: path, condition: "path_beg /x"))]) } == .rendered, "\(path)")
+            #expect(try await expectSafe { try generator.render([gateway(rewrite: Rewrite(path: path, condition: "path_beg /x"))]) } == .rendered, "\(path)")
         }
         for path in ["/50%", "%[env(HOME)]", "%[path", "%{+Q}r", "%[hdr]"] {
             #expect(throws: HAProxyConfigError.self, "\(path)") { try generator.render([gateway(rewrite: Rewrite(path: path, condition: "path_beg /x"))]) }

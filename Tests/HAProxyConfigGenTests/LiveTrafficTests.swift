@@ -25,7 +25,7 @@ struct LiveTrafficTests {
             generator = HAProxyConfigurationGenerator(options: .init(
                 bindAddress: "127.0.0.1", socketDirectory: directory.url.path + "/run", virtualHostsPort: virtualHostsPort))
             basePrefix = try Fixtures.base(logPort: logPort)
-            haproxy = try HAProxyServer(configuration: basePrefix + generator.render(gateways), directory: directory)
+            haproxy = try await HAProxyServer(configuration: basePrefix + generator.render(gateways), directory: directory)
             try await haproxy.waitUntilListening(gateways.map(\.port.number) + (gateways.contains { !$0.virtualHosts.isEmpty } ? [virtualHostsPort] : []))
         }
 

@@ -29,22 +29,22 @@ public final class HAProxyServer: @unchecked Sendable {
     }
 
     /// Runs `haproxy -c` on `configuration`: whether HAProxy accepts it, and what it said.
-    public static func check(_ configuration: String) throws -> (valid: Bool, output: String) {
+    public static func check(_ configuration: String) async throws -> (valid: Bool, output: String) {
         guard FileManager.default.isExecutableFile(atPath: executable) else { throw FixtureError("\(executable) not found. \(installHint)") }
         let directory = try TemporaryDirectory(prefix: "vhc")
         defer { directory.remove() }
         let file = directory.url.appendingPathComponent("check.cfg")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
-        let alerts = try HAProxyControl.check(file, executable: executable)
+        let alerts = try await HAProxyControl.check(file, executable: executable)
         return (alerts == nil, alerts ?? "")
     }
 
     /// Starts HAProxy on `configuration` in `directory` (see ``makeDirectory()``).
-    public init(configuration: String, directory: TemporaryDirectory) throws {
+    public init(configuration: String, directory: TemporaryDirectory) async throws {
         self.directory = directory
         let file = directory.url.appendingPathComponent("haproxy.cfg")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
-        let check = try Self.check(configuration)
+        let check = try await Self.check(configuration)
         guard check.valid else { throw FixtureError("haproxy -c rejected the configuration:\n\(check.output)") }
         process = try ExternalProcess(
             executable: Self.executable,
@@ -63,24 +63,24 @@ public final class HAProxyServer: @unchecked Sendable {
     }
 
     /// The pid of the current worker, from the master CLI's `show proc`.
-    public func currentWorker() throws -> Int32? { HAProxyControl.currentWorker(masterSocket: masterSocket) }
+    public func currentWorker() async -> Int32? { await HAProxyControl.currentWorker(masterSocket: masterSocket) }
 
     /// Writes `configuration` and reloads seamlessly (master-worker `reload`), then waits for
     /// the new worker.
     public func reload(_ configuration: String, timeout: Duration = .seconds(10)) async throws {
-        let check = try Self.check(configuration)
+        let check = try await Self.check(configuration)
         guard check.valid else { throw FixtureError("haproxy -c rejected the configuration:\n\(check.output)") }
-        let before = try currentWorker()
+        let before = await currentWorker()
         try configuration.write(to: configurationFile, atomically: true, encoding: .utf8)
         kill(process.pid, SIGUSR2)
         try await waitUntil(timeout: timeout, "a new HAProxy worker after reload; log:\n\(process.logTail())") {
-            guard let now = try self.currentWorker() else { return false }
+            guard let now = await self.currentWorker() else { return false }
             return now != before
         }
     }
 
     /// Sends one command to the master CLI and returns its answer.
-    public func masterCommand(_ command: String) throws -> String { try MasterCLI.send(command, to: masterSocket) }
+    public func masterCommand(_ command: String) async throws -> String { try await MasterCLI.send(command, to: masterSocket) }
 
     /// The end of HAProxy's own output, for failure messages.
     public func logTail() -> String { process.logTail() }
