@@ -11,7 +11,7 @@ public struct GatewayAgentConfiguration: Sendable {
     /// The HAProxy binary.
     public var haproxyExecutable: String
     /// The base sections (global, defaults, stats) put before the generated text. `nil` uses
-    /// ``defaultBaseConfiguration(logPort:statsAddress:)``.
+    /// ``defaultBaseConfiguration(logPort:statsAddress:hardStopAfter:)``.
     public var baseConfiguration: String?
     /// A folder of user fragments (`*.cfg`, applied in name order) put between the base and
     /// the generated text, validated together with them.
