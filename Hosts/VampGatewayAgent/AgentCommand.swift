@@ -42,6 +42,11 @@ struct AgentCommand: AsyncParsableCommand {
         let storeConfiguration = try await Self.storeConfiguration(
             flags: [("type", storeType), ("connection", storeConnection), ("path", storePath)], file: config)
         let key = storeConfiguration.path ?? KeyPath.haproxyConfiguration(namespace: "vamp", version: "2.6")
+        do {
+            try KeyPath.validate(key)
+        } catch {
+            throw ValidationError("vamp.key-value-store.path (--store-path, VAMP_KEY_VALUE_STORE_PATH) '\(key)': \(error.message)")
+        }
         let store = try storeConfiguration.makeStore(logger: logger)
         let retry = retryTimeout ?? environment["VAMP_RETRY_TIMEOUT"].flatMap(Double.init) ?? 5
         let logstashAddress = try (logstash ?? environment["VAMP_LOGSTASH"]).map { try Self.hostPort($0, what: "--logstash") }
@@ -88,6 +93,10 @@ struct AgentCommand: AsyncParsableCommand {
         do {
             return try KeyValueStoreConfiguration(config: ConfigReader(providers: providers))
         } catch {
+            // Name the setting and the value, not only the rule.
+            if error.code == .invalidKey, let key = error.key {
+                throw ValidationError("vamp.key-value-store.path (--store-path, VAMP_KEY_VALUE_STORE_PATH) '\(key)': \(error.message)")
+            }
             throw ValidationError(error.message)
         }
     }

@@ -47,6 +47,8 @@ public final class GatewayAgent: Sendable {
 
     /// Runs until the task is cancelled, then stops HAProxy.
     public func run() async throws {
+        // A key no store accepts would end the watch at once; refuse it before HAProxy starts.
+        try KeyPath.validate(configuration.key)
         try FileManager.default.createDirectory(at: configuration.socketDirectory, withIntermediateDirectories: true)
         try await startHAProxy()
         do {

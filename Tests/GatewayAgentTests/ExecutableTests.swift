@@ -54,6 +54,25 @@ struct ExecutableTests {
         try await waitUntil(timeout: .seconds(10), "HAProxy to stop with the agent") { !FreePort.isAccepting(gatewayPort) }
     }
 
+    @Test("a key no store accepts is an error at start naming the key and the rule, with a non-zero exit")
+    func badKey() async throws {
+        let folder = try TemporaryDirectory(prefix: "vga-exe")
+        defer { folder.remove() }
+        let agent = try ExternalProcess(
+            executable: Self.executable,
+            arguments: ["--work-directory", folder.url.appendingPathComponent("work").path, "--status", "", "--log-port", "0"],
+            environment: [
+                "VAMP_KEY_VALUE_STORE_TYPE": "file", "VAMP_KEY_VALUE_STORE_CONNECTION": folder.url.appendingPathComponent("kv").path,
+                "VAMP_KEY_VALUE_STORE_PATH": "vamp/gateways//configuration",
+            ],
+            logFile: folder.url.appendingPathComponent("agent.log"),
+            installHint: "build it first: swift build --build-tests")
+        try await waitUntil(timeout: .seconds(15), "the agent to refuse the key") { !agent.isRunning }
+        #expect(agent.terminationStatus != 0)
+        #expect(agent.logTail().contains("vamp/gateways//configuration"), "\(agent.logTail())")
+        #expect(agent.logTail().contains("must start with /"), "\(agent.logTail())")
+    }
+
     @Test("a bad store type is an error at start naming the setting, with a non-zero exit")
     func badStoreType() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-exe")

@@ -14,6 +14,12 @@ public enum KeyPath {
 
     /// Checks that `key` is an absolute path (`/a/b`) with no empty, `.` or `..` component and
     /// no control characters. `/` itself is valid only when `allowRoot` is true.
+    /// Checks that `key` can be used with every store: an absolute `/`-separated path without empty, `.` or
+    /// `..` components or control characters. Throws `invalidKey` saying which rule it breaks.
+    public static func validate(_ key: String) throws(KeyValueStoreError) {
+        try validate(key, server: "configuration")
+    }
+
     static func validate(_ key: String, server: String, allowRoot: Bool = false) throws(KeyValueStoreError) {
         func fail(_ why: String) -> KeyValueStoreError {
             KeyValueStoreError(
