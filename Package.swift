@@ -140,7 +140,7 @@ products.append(.executable(name: "vamp-gateway-agent", targets: ["VampGatewayAg
 targets.append(.executableTarget(
     name: "VampGatewayAgent",
     dependencies: [
-        "GatewayAgent", "KVStores",
+        "GatewayAgent", "KVStores", "HAProxyConfigGen",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Configuration", package: "swift-configuration"),

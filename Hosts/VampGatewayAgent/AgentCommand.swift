@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Foundation
 import GatewayAgent
+import HAProxyConfigGen
 import KVStores
 import Logging
 import ServiceLifecycle
@@ -29,6 +30,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait after a Logstash error (env VAMP_RETRY_TIMEOUT).") var retryTimeout: Double?
     @Option(help: "Folder for haproxy.cfg, the master socket and the gateways' sockets.") var workDirectory = ".vamp/gateway-agent"
     @Option(help: "The HAProxy binary.") var haproxy = "/usr/sbin/haproxy"
+    @Option(help: "Folder of the gateways' unix sockets; the generator's default, so leave it unless vamp-server is told the same.") var socketDirectory = HAProxyConfigurationGenerator.Options.defaultSocketDirectory
     @Option(help: "A folder of your own HAProxy fragments (*.cfg), added to every configuration.") var fragments: String?
     @Option(help: "UDP port on 127.0.0.1 that HAProxy logs to (0: no log forwarding).") var logPort = 15514
     @Option(help: "host:port of /health and /metrics (empty: none).") var status = "127.0.0.1:19080"
@@ -62,7 +64,8 @@ struct AgentCommand: AsyncParsableCommand {
             retryTimeout: .milliseconds(Int(retry * 1000)),
             statusAddress: statusAddress,
             statusKey: statusKey.isEmpty ? nil : statusKey,
-            hardStopAfter: hardStopAfter <= 0 ? nil : .seconds(hardStopAfter))
+            hardStopAfter: hardStopAfter <= 0 ? nil : .seconds(hardStopAfter),
+            socketDirectory: URL(fileURLWithPath: socketDirectory).standardizedFileURL)
         logger.info(
             "watching the configuration key",
             metadata: ["vamp.kv.key": "\(key)", "vamp.kv.store": "\(storeConfiguration.kind.rawValue)",

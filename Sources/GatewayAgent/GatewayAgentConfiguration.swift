@@ -1,5 +1,5 @@
 public import Foundation
-import HAProxyConfigGen
+public import HAProxyConfigGen
 
 /// Settings of a gateway agent. Every field has a default that works on one machine.
 public struct GatewayAgentConfiguration: Sendable {
@@ -59,8 +59,10 @@ public struct GatewayAgentConfiguration: Sendable {
         statusAddress: (host: String, port: Int)? = nil,
         statusKey: String? = nil,
         hardStopAfter: Duration? = .seconds(30),
-        restartBackoffLimit: Duration = .seconds(10)
+        restartBackoffLimit: Duration = .seconds(10),
+        socketDirectory: URL = URL(fileURLWithPath: HAProxyConfigurationGenerator.Options.defaultSocketDirectory)
     ) {
+        self.socketDirectory = socketDirectory
         self.hardStopAfter = hardStopAfter
         self.restartBackoffLimit = restartBackoffLimit
         self.key = key
@@ -79,8 +81,10 @@ public struct GatewayAgentConfiguration: Sendable {
         self.statusKey = statusKey
     }
 
-    /// The folder generated configurations must use for their unix sockets.
-    public var socketDirectory: URL { workDirectory.appendingPathComponent("run") }
+    /// The folder of the gateways' unix sockets, which the generator writing for this agent must use: by
+    /// default the generator's own default (`HAProxyConfigurationGenerator.Options.defaultSocketDirectory`),
+    /// so an agent and a generator that are both left at their defaults agree. The agent creates it.
+    public var socketDirectory: URL
 
     /// A base configuration for this agent: logs to the receiver, stats on `statsAddress`.
     public static func defaultBaseConfiguration(

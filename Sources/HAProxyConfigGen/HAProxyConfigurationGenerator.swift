@@ -15,13 +15,16 @@ public struct HAProxyConfigurationGenerator: Sendable {
     public struct Options: Sendable, Hashable {
         /// Address the gateway frontends bind (`0.0.0.0` for all interfaces).
         public var bindAddress: String
-        /// Folder of the unix sockets between frontends and backends.
+        /// Folder of the unix sockets between frontends and backends. The gateway agent creates and uses
+        /// ``defaultSocketDirectory`` unless told otherwise, so the defaults of both agree.
         public var socketDirectory: String
+        /// The folder both the generator and the gateway agent use by default: `/var/run/vamp`.
+        public static let defaultSocketDirectory = "/var/run/vamp"
         /// Port of the shared virtual-hosts frontend.
         public var virtualHostsPort: Int
 
         /// Creates options.
-        public init(bindAddress: String = "0.0.0.0", socketDirectory: String = "/var/run/vamp", virtualHostsPort: Int = 80) {
+        public init(bindAddress: String = "0.0.0.0", socketDirectory: String = Options.defaultSocketDirectory, virtualHostsPort: Int = 80) {
             self.bindAddress = bindAddress
             self.socketDirectory = socketDirectory
             self.virtualHostsPort = virtualHostsPort

@@ -34,7 +34,8 @@ struct ExecutableTests {
 
         let agent = try ExternalProcess(
             executable: Self.executable,
-            arguments: ["--work-directory", work.path, "--status", "127.0.0.1:\(statusPort)", "--log-port", "0"],
+            arguments: ["--work-directory", work.path, "--socket-directory", work.appendingPathComponent("run").path,
+                        "--status", "127.0.0.1:\(statusPort)", "--log-port", "0"],
             environment: [
                 "VAMP_KEY_VALUE_STORE_TYPE": "file", "VAMP_KEY_VALUE_STORE_CONNECTION": kv.path, "VAMP_KEY_VALUE_STORE_PATH": key,
             ],

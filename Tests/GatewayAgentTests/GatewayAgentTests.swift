@@ -28,7 +28,8 @@ struct GatewayAgentTests {
                 key: key, workDirectory: directory.url, fragmentsDirectory: fragments,
                 haproxyOutput: directory.url.appendingPathComponent("haproxy.log"),
                 logPort: logPort, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
-                retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey)
+                retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey,
+                socketDirectory: directory.url.appendingPathComponent("run"))
             guard FileManager.default.isExecutableFile(atPath: configuration.haproxyExecutable) else {
                 throw FixtureError("\(configuration.haproxyExecutable) not found. Install it with: apt-get install haproxy (Scripts/test does this).")
             }
@@ -93,6 +94,30 @@ struct GatewayAgentTests {
         try await waitUntil(timeout: .seconds(5), "the second reload to be counted") { agent.agent.metrics.snapshot.reloads == 2 }
         await agent.stop()
         await cleanup()
+    }
+
+    @Test("defaults only: an agent and a generator left at their defaults agree (sockets) and serve traffic")
+    func defaultsOnly() async throws {
+        let service = try TestHTTPService(name: "defaults")
+        let port = try FreePort.next()
+        let store = InMemoryKeyValueStore()
+        let key = KeyPath.haproxyConfiguration(namespace: "vamp", version: "2.6")
+        // What a user writes: no socket folder, no bind address, nothing but the gateway.
+        let text = try HAProxyConfigurationGenerator().render([Gateway(
+            name: "defaults-\(port)", port: GatewayPort(number: port),
+            routes: [Route(path: "a", weight: Percentage(100), targets: [.instance(name: "a", host: "127.0.0.1", port: service.port)])])])
+        try await store.set(key, string: text)
+        let directory = try TemporaryDirectory(prefix: "va-defaults")
+        defer { directory.remove() }
+        // The library's defaults, as the host's: only the key and a work folder.
+        let agent = GatewayAgent(configuration: GatewayAgentConfiguration(key: key, workDirectory: directory.url), store: store)
+        let task = Task { try await agent.run() }
+        defer { task.cancel() }
+        try await waitUntil(timeout: .seconds(20), "the gateway to serve with default settings") {
+            (try? HTTPProbe.get(port: port))?.header("X-Served-By") == "defaults"
+        }
+        task.cancel()
+        _ = await task.result
     }
 
     @Test("an invalid configuration is refused, reported, and the old one keeps serving")
