@@ -139,7 +139,11 @@ public struct ValueExpression: Sendable, Hashable, CustomStringConvertible {
 
     /// Reference names exclude whitespace and `/ [ ] . { } : ; , $`.
     static func isNameScalar(_ scalar: Unicode.Scalar) -> Bool {
-        !(scalar.properties.isWhitespace || scalar.value < 0x20 || "/[].{}:;,$".unicodeScalars.contains(scalar))
+        if scalar.value < 0x80 {
+            // ASCII whitespace and control characters are all at or below 0x20.
+            return scalar.value > 0x20 && !"/[].{}:;,$".unicodeScalars.contains(scalar)
+        }
+        return !(scalar.properties.isWhitespace || scalar.value < 0x20 || "/[].{}:;,$".unicodeScalars.contains(scalar))
     }
 }
 

@@ -51,7 +51,9 @@ public enum Names {
     }
 
     static func isWhitespaceOrControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F
+        // ASCII without the Unicode property tables (this runs for every character of a route).
+        if scalar.value < 0x80 { return scalar.value <= 0x20 || scalar.value == 0x7F }
+        return scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F
             || (0x80..<0xA0).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}"
     }
 

@@ -19,12 +19,16 @@ struct ErrorCollector {
         if let problem = Names.traitNameProblem(value) { add(.illegalName, path, "illegal name: \(problem)") }
     }
 
-    mutating func checkValue(_ value: String?, _ path: String) {
-        guard let value else { return }
+    /// Checks the references of a value and returns them parsed; `nil` when the value has no
+    /// reference (no `$`, the common case, is not parsed at all) or does not parse.
+    @discardableResult
+    mutating func checkValue(_ value: String?, _ path: String) -> ValueExpression? {
+        guard let value, value.utf8.contains(0x24) else { return nil }
         do {
-            _ = try ValueExpression.parse(value)
+            return try ValueExpression.parse(value)
         } catch {
             add(.invalidValue, path, "the value '\(Names.printable(value))' has a bad reference: \(error)")
+            return nil
         }
     }
 }
@@ -78,9 +82,9 @@ public enum Validation {
         var portNames = Set<String>()
         for port in breed.ports {
             c.checkTraitName(port.name, p + "ports.\(port.name)")
-            if let reference = port.reference {
-                checkAliasReferences(reference, breed: breed, path: p + "ports.\(port.name)", into: &c)
-                checkDependencyTraits(reference, dependencies: breed.dependencies, lookup: lookup, path: p + "ports.\(port.name)", into: &c)
+            if let expression = c.checkValue(port.reference, p + "ports.\(port.name)") {
+                checkAliasReferences(expression, breed: breed, path: p + "ports.\(port.name)", into: &c)
+                checkDependencyTraits(expression, dependencies: breed.dependencies, lookup: lookup, path: p + "ports.\(port.name)", into: &c)
             }
             if !portNames.insert(port.name).inserted { c.add(.invalidArtifact, p + "ports.\(port.name)", "the port name '\(port.name)' is used twice") }
             if let number = port.number, !(0...65535).contains(number) {
@@ -93,14 +97,16 @@ public enum Validation {
             c.checkTraitName(variable.name, vp)
             if let alias = variable.alias { c.checkTraitName(alias, vp) }
             if !variableNames.insert(variable.name).inserted { c.add(.invalidArtifact, vp, "the variable '\(variable.name)' is defined twice") }
-            c.checkValue(variable.value, vp)
-            checkAliasReferences(variable.value, breed: breed, path: vp, into: &c)
-            checkDependencyTraits(variable.value, dependencies: breed.dependencies, lookup: lookup, path: vp, into: &c)
+            if let expression = c.checkValue(variable.value, vp) {
+                checkAliasReferences(expression, breed: breed, path: vp, into: &c)
+                checkDependencyTraits(expression, dependencies: breed.dependencies, lookup: lookup, path: vp, into: &c)
+            }
         }
         for constant in breed.constants {
             c.checkTraitName(constant.name, p + "constants.\(constant.name)")
-            c.checkValue(constant.value, p + "constants.\(constant.name)")
-            checkDependencyTraits(constant.value, dependencies: breed.dependencies, lookup: lookup, path: p + "constants.\(constant.name)", into: &c)
+            if let expression = c.checkValue(constant.value, p + "constants.\(constant.name)") {
+                checkDependencyTraits(expression, dependencies: breed.dependencies, lookup: lookup, path: p + "constants.\(constant.name)", into: &c)
+            }
         }
         validateArguments(breed.arguments, path: p + "arguments", into: &c)
         var aliases = Set<String>()
@@ -124,16 +130,14 @@ public enum Validation {
     }
 
     /// `$alias.…` references in a breed's values must use a declared dependency alias.
-    static func checkAliasReferences(_ value: String?, breed: Breed, path: String, into c: inout ErrorCollector) {
-        guard let value, let expression = try? ValueExpression.parse(value) else { return }
-        let aliases = Set(breed.dependencies.map(\.alias))
+    static func checkAliasReferences(_ expression: ValueExpression, breed: Breed, path: String, into c: inout ErrorCollector) {
         for part in expression.parts {
             let cluster: String
             switch part {
             case .host(let name), .trait(let name, _, _): cluster = name
             default: continue
             }
-            if !aliases.contains(cluster) {
+            if !breed.dependencies.contains(where: { $0.alias == cluster }) {
                 c.add(.invalidValue, path, "the value refers to '\(cluster)', which is not a dependency alias of breed '\(breed.name)'; declare it under dependencies")
             }
         }
@@ -143,9 +147,9 @@ public enum Validation {
     /// trait the dependency's breed declares, when that breed is known (inline, or in the
     /// same blueprint).
     static func checkDependencyTraits(
-        _ value: String?, dependencies: [Dependency], lookup: (String) -> Breed?, path: String, into c: inout ErrorCollector
+        _ expression: ValueExpression, dependencies: [Dependency], lookup: (String) -> Breed?, path: String, into c: inout ErrorCollector
     ) {
-        guard let value, value.contains("$"), !dependencies.isEmpty, let expression = try? ValueExpression.parse(value) else { return }
+        guard !dependencies.isEmpty else { return }
         for part in expression.parts {
             guard case .trait(let alias, let group, let name) = part,
                   let dependency = dependencies.first(where: { $0.alias == alias }) else { continue }
@@ -203,8 +207,14 @@ public enum Validation {
         if blueprint.clusters.allSatisfy({ $0.services.isEmpty }) {
             c.add(.invalidArtifact, "clusters", "expected at least one service; add a cluster with a breed, e.g. clusters: {web: catalog:2.1}")
         }
-        let inlineBreeds = blueprint.clusters.flatMap { $0.services.compactMap(\.breed.inlineValue) }
-        let lookup: (String) -> Breed? = { reference in inlineBreeds.first { Names.dependency(reference, isSatisfiedBy: $0.name) } }
+        let lookup: (String) -> Breed? = { reference in
+            for cluster in blueprint.clusters {
+                for service in cluster.services {
+                    if case .inline(let breed) = service.breed, Names.dependency(reference, isSatisfiedBy: breed.name) { return breed }
+                }
+            }
+            return nil
+        }
         var breedUse: [String: String] = [:]
         var allBreeds: [String] = []
         var seenClusters = Set<String>()
@@ -573,9 +583,8 @@ public enum Validation {
         }
         if case .inline(let scale) = workflow.scale { _ = validate(scale, path: "scale", into: &c) }
         for variable in workflow.environmentVariables {
-            c.checkValue(variable.value, "environment_variables.\(variable.key)")
-            if case .inline(let breed) = workflow.breed {
-                checkDependencyTraits(variable.value, dependencies: breed.dependencies, lookup: { _ in nil }, path: "environment_variables.\(variable.key)", into: &c)
+            if let expression = c.checkValue(variable.value, "environment_variables.\(variable.key)"), case .inline(let breed) = workflow.breed {
+                checkDependencyTraits(expression, dependencies: breed.dependencies, lookup: { _ in nil }, path: "environment_variables.\(variable.key)", into: &c)
             }
         }
         validateArguments(workflow.arguments, path: "arguments", into: &c)
