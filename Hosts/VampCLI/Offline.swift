@@ -1,6 +1,6 @@
 public import ArgumentParser
-public import Foundation
-public import VampDSL
+import Foundation
+import VampDSL
 public import VampModel
 
 extension ArtifactKind: ExpressibleByArgument {
