@@ -71,7 +71,7 @@ public final class GatewayAgent: Sendable {
                         metrics.update { $0.updates += 1 }
                         signal.yield()
                     case .deleted:
-                        logger.warning("the configuration key does not exist; keeping the running configuration", metadata: ["vamp.key": "\(configuration.key)"])
+                        logger.warning("the configuration key does not exist; keeping the running configuration", metadata: ["vamp.kv.key": "\(configuration.key)"])
                     }
                 }
                 if !Task.isCancelled {
@@ -133,7 +133,7 @@ public final class GatewayAgent: Sendable {
         if !fileManager.fileExists(atPath: configurationFile.path) {
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         } else if let alerts = try await haproxy.validate(configurationFile) {
-            logger.error("the configuration on disk no longer validates; starting on the base sections: \(alerts)")
+            logger.error("the configuration on disk no longer validates; starting on the base sections", metadata: ["vamp.haproxy.alerts": "\(alerts)"])
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         }
         try await haproxy.start()
@@ -241,7 +241,7 @@ public final class GatewayAgent: Sendable {
     }
 
     func report(failure: String) async {
-        logger.error("\(failure)", metadata: ["vamp.key": "\(configuration.key)"])
+        logger.error("the configuration was not applied", metadata: ["vamp.kv.key": "\(configuration.key)", "vamp.error": "\(failure)"])
         metrics.update { $0.lastError = failure }
         await writeStatus(state: "failed", error: failure)
     }
@@ -254,7 +254,7 @@ public final class GatewayAgent: Sendable {
         do {
             try await store.set(key, value: Array(data))
         } catch {
-            logger.warning("cannot write the agent status to the KV store: \(error)")
+            logger.warning("cannot write the agent status to the KV store", metadata: ["vamp.kv.error": "\(error)"])
         }
     }
 }

@@ -67,7 +67,7 @@ struct LogForwarder {
                 // Logstash is away (ICMP port unreachable on the connected socket) or the
                 // address does not resolve: drop this line, pause, reconnect.
                 metrics.update { $0.logLinesDropped += 1 }
-                logger.debug("log forwarding to \(logstash.host):\(logstash.port) failed: \(error)")
+                logger.debug("log forwarding failed", metadata: ["vamp.logstash": "\(logstash.host):\(logstash.port)", "vamp.error": "\(error)"])
                 try? await channel?.close()
                 channel = nil
                 try? await Task.sleep(for: retryTimeout)
