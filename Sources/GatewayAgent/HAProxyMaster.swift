@@ -37,7 +37,7 @@ actor HAProxyMaster {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["-W", "-db", "-f", configurationFile.path, "-S", masterSocket]
         if let output {
-            FileManager.default.createFile(atPath: output.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
             let handle = try FileHandle(forWritingTo: output)
             handle.seekToEndOfFile()
             process.standardOutput = handle

@@ -133,7 +133,7 @@ extension ReadContext {
         if let links = try reader.take("links") {
             recover {
                 let p = join(path, "links")
-                for (index, item) in try listOrSingle(links, p).enumerated() {
+                for (index, item) in listOrSingle(links, p).enumerated() {
                     // `db` or `db:alias`.
                     let parts = try string(item, "\(p)[\(index)]").split(separator: ":", maxSplits: 1).map(String.init)
                     let alias = parts.count == 2 ? parts[1] : parts[0]

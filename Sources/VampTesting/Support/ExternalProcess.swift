@@ -25,7 +25,7 @@ public final class ExternalProcess: @unchecked Sendable {
         }
         self.commandLine = ([executable] + arguments).joined(separator: " ")
         self.logFile = logFile
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logFile)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
