@@ -49,6 +49,7 @@ public final class GatewayAgent: Sendable {
     public func run() async throws {
         // A key no store accepts would end the watch at once; refuse it before HAProxy starts.
         try KeyPath.validate(configuration.key)
+        try FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: configuration.socketDirectory, withIntermediateDirectories: true)
         try await startHAProxy()
         do {

@@ -55,6 +55,29 @@ struct ExecutableTests {
         try await waitUntil(timeout: .seconds(10), "HAProxy to stop with the agent") { !FreePort.isAccepting(gatewayPort) }
     }
 
+    @Test("README's settings alone: no flag, no variable, an empty folder; a gateway written with the generator's defaults serves")
+    func readmeDefaults() async throws {
+        let folder = try TemporaryDirectory(prefix: "vga-defaults")
+        defer { folder.remove() }
+        let service = try TestHTTPService(name: "defaults")
+        let port = try FreePort.next()
+        // The default store is a file store in ./.vamp/kv, the default key Vamp's for namespace vamp.
+        let text = try HAProxyConfigurationGenerator().render([Gateway(name: "readme-\(port)", port: GatewayPort(number: port), routes: [
+            Route(path: "a", weight: Percentage(100), targets: [.instance(name: "a", host: "127.0.0.1", port: service.port)]),
+        ])])
+        try await FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv"))
+            .set(KeyPath.haproxyConfiguration(namespace: "vamp", version: "2.6"), string: text)
+        let agent = try ExternalProcess(
+            executable: Self.executable, arguments: [], workingDirectory: folder.url,
+            logFile: folder.url.appendingPathComponent("agent.log"), installHint: "build it first: swift build --build-tests")
+        try await waitUntil(timeout: .seconds(30), "the gateway to serve with README's settings\n\(agent.logTail())") {
+            (try? HTTPProbe.get(port: port))?.header("X-Served-By") == "defaults"
+        }
+        kill(agent.pid, SIGTERM)
+        try await waitUntil(timeout: .seconds(15), "the agent to exit after SIGTERM") { !agent.isRunning }
+        #expect(agent.terminationStatus == 0, "\(agent.logTail())")
+    }
+
     @Test("a key no store accepts is an error at start naming the key and the rule, with a non-zero exit")
     func badKey() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-exe")
