@@ -213,7 +213,11 @@ targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], sw
 products.append(.library(name: "VampCore", targets: ["VampCore"]))
 targets.append(.target(
     name: "VampCore",
-    dependencies: ["VampModel", "VampDSL", "HAProxyConfigGen", "Persistence"],
+    dependencies: [
+        "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCoreTests",
@@ -228,6 +232,7 @@ targets.append(.target(
         "VampCore", "VampDSL", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
     ],
     swiftSettings: swiftSettings))
 
@@ -239,6 +244,24 @@ targets.append(.testTarget(
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
     ],
+    swiftSettings: swiftSettings))
+
+// MARK: - vamp-server: the API, the stores and the gateway synchroniser in one ServiceGroup
+products.append(.executable(name: "vamp-server", targets: ["VampServer"]))
+targets.append(.executableTarget(
+    name: "VampServer",
+    dependencies: [
+        "VampAPI", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+    ],
+    path: "Hosts/VampServer",
     swiftSettings: swiftSettings))
 
 // MARK: - vamp: the command-line interface
