@@ -59,7 +59,7 @@ enum APIAnswer {
 
     /// A JSON answer of a Foundation object (dictionary, array, number).
     static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
-        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])) ?? Data("{}".utf8)
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: BodyFormat.json.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 

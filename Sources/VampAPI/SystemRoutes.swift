@@ -182,7 +182,7 @@ struct SystemHandlers: Sendable {
 
     static func encoded(_ value: JSONValue) -> Response {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return APIAnswer.json(text: String(decoding: data, as: UTF8.self))
     }
