@@ -221,7 +221,7 @@ targets.append(.target(
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCoreTests",
-    dependencies: ["VampCore", "VampModel", "HAProxyConfigGen"],
+    dependencies: ["VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "VampTesting"],
     swiftSettings: swiftSettings))
 
 // MARK: - VampAPI: the REST API of Vamp 0.9.5 on Hummingbird (maps HTTP to VampCore's facade, no business rules)
