@@ -268,6 +268,16 @@ targets.append(.executableTarget(
     path: "Hosts/VampServer",
     swiftSettings: swiftSettings))
 
+targets.append(.testTarget(
+    name: "VampServerTests",
+    dependencies: [
+        "VampTesting", "KVStores",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+    ],
+    swiftSettings: swiftSettings))
+
 // MARK: - vamp: the command-line interface
 products.append(.executable(name: "vamp", targets: ["VampCLI"]))
 targets.append(.executableTarget(

@@ -40,7 +40,7 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         var flags: [AbsoluteConfigKey: ConfigValue] = [:]
         if let interface { flags[AbsoluteConfigKey(["vamp", "http-api", "interface"])] = .init(stringLiteral: interface) }
-        if let port { flags[AbsoluteConfigKey(["vamp", "http-api", "port"])] = .init(integerLiteral: port) }
+        if let port { flags[AbsoluteConfigKey(["vamp", "http-api", "port"])] = .init(stringLiteral: String(port)) }
         if let logLevel { flags[AbsoluteConfigKey(["vamp", "log-level"])] = .init(stringLiteral: logLevel) }
         var providers: [any ConfigProvider] = [InMemoryProvider(name: "flags", values: flags), EnvironmentVariablesProvider()]
         if let config {

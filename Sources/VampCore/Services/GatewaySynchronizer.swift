@@ -65,34 +65,41 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
     public func run() async throws {
         let interval = configuration.resyncInterval
         let vamp = self.vamp
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    while true {
-                        try await Task.sleep(for: interval)
-                        vamp.gatewayChanged.yield()
-                    }
+        do {
+            try await cancelWhenGracefulShutdown { try await loop(vamp: vamp, interval: interval) }
+        } catch is CancellationError {
+            // Graceful shutdown (or the group's cancellation): the last pass finished or was abandoned; the KV
+            // store keeps what it has, and the next start resynchronises.
+        }
+    }
+
+    func loop(vamp: Vamp, interval: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: interval)
+                    vamp.gatewayChanged.yield()
                 }
-                group.addTask {
-                    var delay = configuration.retryDelay
-                    var outcome = await synchronise()
-                    while true {
-                        if case .failed = outcome {
-                            try await Task.sleep(for: delay)
-                            delay = min(delay * 2, interval)
-                            outcome = await synchronise()
-                            continue
-                        }
-                        delay = configuration.retryDelay
-                        var changes = vamp.gatewayChanges.makeAsyncIterator()
-                        guard await changes.next() != nil else { return }
-                        try Task.checkCancellation()
-                        outcome = await synchronise()
-                    }
-                }
-                try await group.next()
-                group.cancelAll()
             }
+            group.addTask {
+                var delay = configuration.retryDelay
+                var changes = vamp.gatewayChanges.makeAsyncIterator()
+                var outcome = await synchronise()
+                while true {
+                    if case .failed = outcome {
+                        try await Task.sleep(for: delay)
+                        delay = min(delay * 2, interval)
+                        outcome = await synchronise()
+                        continue
+                    }
+                    delay = configuration.retryDelay
+                    guard await changes.next() != nil else { return }
+                    try Task.checkCancellation()
+                    outcome = await synchronise()
+                }
+            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 
