@@ -205,6 +205,13 @@ targets.append(.executableTarget(
     path: "Benchmarks/AgentReload",
     swiftSettings: swiftSettings))
 
+// The ceiling of vamp-server's HTTP benchmark (Scripts/bench-server): Hummingbird answering a fixed body.
+targets.append(.executableTarget(
+    name: "hummingbird-hello",
+    dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+    path: "Benchmarks/HummingbirdHello",
+    swiftSettings: swiftSettings))
+
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
 targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], swiftSettings: swiftSettings))
