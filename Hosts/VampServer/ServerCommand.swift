@@ -89,7 +89,12 @@ struct ServerCommand: AsyncParsableCommand {
             settings: settings.shown,
             haproxyTemplate: settings.haproxyBase,
             haproxyVersions: [settings.haproxyVersion])
-        let router = VampHTTPAPI.router(vamp: vamp, configuration: api)
+        let directory = NamespaceDirectory(
+            settings: .init(
+                persistence: settings.persistence, gatewayPortRange: settings.gatewayPortRange, haproxyVersion: settings.haproxyVersion,
+                resyncInterval: settings.resyncInterval, maximum: settings.maximumNamespaces, check: check),
+            keyValueStore: keyValueStore, logger: logger)
+        let router = VampHTTPAPI.router(vamp: vamp, namespaces: directory, defaultNamespace: settings.namespace, configuration: api)
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
@@ -101,7 +106,7 @@ struct ServerCommand: AsyncParsableCommand {
             },
             logger: logger)
         // The stores first: the API and the synchroniser wait for them to be ready.
-        app.addServices(stores, KeyValueStoreService(store: keyValueStore), StartAfter(stores, synchronizer))
+        app.addServices(stores, KeyValueStoreService(store: keyValueStore), StartAfter(stores, synchronizer), NamespaceServices(directory: directory))
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [

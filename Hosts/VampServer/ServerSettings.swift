@@ -10,7 +10,7 @@ import VampModel
 
 /// Every setting of `vamp-server`, read once at start through swift-configuration. A malformed value stops the
 /// server with a message naming the key.
-struct ServerSettings {
+struct ServerSettings: Sendable {
     var interface: String
     var port: Int
     var maximumBodySize: Int
@@ -22,6 +22,8 @@ struct ServerSettings {
     var haproxyCheck: String?
     var haproxyBase: String
     var resyncInterval: Duration
+    /// How many namespaces besides the default one may be opened (`vamp.namespaces.maximum`).
+    var maximumNamespaces: Int
     var persistence: PersistenceConfiguration
     var keyValueStore: KeyValueStoreConfiguration
     var information: ServerInformation
@@ -74,6 +76,11 @@ struct ServerSettings {
             throw fail("vamp.gateway-driver.resync-interval (VAMP_GATEWAY_DRIVER_RESYNC_INTERVAL)", "'\(resyncText)' is not a number of seconds above 0")
         }
         resyncInterval = .milliseconds(Int(resync * 1000))
+        let maximumText = config.string(forKey: "vamp.namespaces.maximum") ?? "16"
+        guard let maximum = Int(maximumText), maximum >= 0 else {
+            throw fail("vamp.namespaces.maximum (VAMP_NAMESPACES_MAXIMUM)", "'\(maximumText)' is not a number of namespaces (0 or more)")
+        }
+        maximumNamespaces = maximum
         do {
             persistence = try PersistenceConfiguration(config: config)
         } catch {
@@ -102,6 +109,7 @@ struct ServerSettings {
             "vamp.gateway-driver.haproxy.version": haproxyVersion,
             "vamp.gateway-driver.haproxy.check": haproxyCheck == nil ? "false" : "true",
             "vamp.gateway-driver.resync-interval": resyncText,
+            "vamp.namespaces.maximum": String(maximumNamespaces),
             "vamp.persistence.database.type": persistence.artifacts.rawValue,
             "vamp.persistence.events.type": persistence.events.rawValue,
             "vamp.key-value-store.type": keyValueStore.kind.rawValue,

@@ -12,12 +12,6 @@ struct EventHandlers: Sendable {
     let vamp: Vamp
     let configuration: VampAPIConfiguration
 
-    func register(on api: RouterGroup<BasicRequestContext>) {
-        api.get("events") { request, _ in try await list(request) }
-        api.post("events") { request, _ in try await publish(request) }
-        api.get("events/stream") { request, _ in try await stream(request) }
-    }
-
     /// The query of parameters (`tag`, repeatable, and `type`) or of the body, which wins when there is one.
     func query(_ request: Request) async throws(OperationError) -> EventQueryRequest {
         let parameters = request.uri.queryParameters

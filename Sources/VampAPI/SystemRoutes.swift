@@ -32,21 +32,6 @@ struct SystemHandlers: Sendable {
     let vamp: Vamp
     let configuration: VampAPIConfiguration
 
-    func register(on api: RouterGroup<BasicRequestContext>) {
-        api.get("health/**") { request, context in try await health(context) }
-        api.get("metrics/**") { request, context in try await metric(context) }
-        api.get("info") { request, _ in info(request) }
-        api.get("config") { request, _ in config(request, key: nil) }
-        api.get("config/**") { request, context in config(request, key: Self.path(context).joined(separator: ".")) }
-        api.put("config") { _, _ in Self.readOnly("the configuration") }
-        api.post("config") { _, _ in Self.readOnly("the configuration") }
-        api.get("vga/:type/:version/configuration") { _, context in try await vgaConfiguration(context) }
-        api.get("vga/:type/:version/template") { _, context in vgaTemplate(context) }
-        api.put("vga/:type/:version/template") { _, _ in Self.readOnly("the HAProxy template") }
-        api.post("vga/:type/:version/template") { _, _ in Self.readOnly("the HAProxy template") }
-        api.post("docker-compose") { request, _ in try await dockerCompose(request) }
-    }
-
     static func path(_ context: BasicRequestContext) -> [String] {
         (context.parameters.getCatchAll()).map { String($0).removingPercentEncoding ?? String($0) }
     }

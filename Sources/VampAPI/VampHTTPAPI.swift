@@ -43,8 +43,12 @@ public struct VampAPIConfiguration: Sendable {
 /// The routes of Vamp 0.9.5's REST API under `/api/v1` (artifacts today; deployments, events and the rest come
 /// with their issues). Holds no business rule: every decision is made by `VampCore`'s `Vamp` facade.
 public enum VampHTTPAPI {
-    /// A router serving `vamp` over HTTP.
-    public static func router(vamp: Vamp, configuration: VampAPIConfiguration = VampAPIConfiguration()) -> Router<BasicRequestContext> {
+    /// A router serving `vamp` over HTTP at `/api/v1`, and other namespaces at `/<namespace>/api/v1` when a
+    /// `directory` provides them (without one, only `defaultNamespace` is served there).
+    public static func router(
+        vamp: Vamp, namespaces directory: (any VampDirectory)? = nil, defaultNamespace: String = "vamp",
+        configuration: VampAPIConfiguration = VampAPIConfiguration()
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         // Request counts and durations by route pattern (swift-metrics; the host picks the backend).
         router.add(middleware: MetricsMiddleware())
@@ -55,19 +59,73 @@ public enum VampHTTPAPI {
             allowMethods: [.get, .post, .head, .options, .delete, .put],
             exposedHeaders: ["Link", "X-Total-Count", "ETag"],
             maxAge: .minutes(30)))
-        let handlers = ArtifactHandlers(vamp: vamp, configuration: configuration)
-        let api = router.group("api/v1")
-        EventHandlers(vamp: vamp, configuration: configuration).register(on: api)
-        SystemHandlers(vamp: vamp, configuration: configuration).register(on: api)
-        api.post { request, context in try await handlers.multiple(request, context, .post) }
-        api.put { request, context in try await handlers.multiple(request, context, .put) }
-        api.delete { request, context in try await handlers.multiple(request, context, .delete) }
-        api.get(":kind") { request, context in try await handlers.list(request, context) }
-        api.post(":kind") { request, context in try await handlers.create(request, context) }
-        api.get(":kind/**") { request, context in try await handlers.read(request, context) }
-        api.put(":kind/**") { request, context in try await handlers.update(request, context) }
-        api.delete(":kind/**") { request, context in try await handlers.delete(request, context) }
+        let resolver = VampResolver(defaultVamp: vamp, defaultNamespace: defaultNamespace, directory: directory)
+        for api in [router.group("api/v1"), router.group(":namespace/api/v1")] {
+            register(on: api, resolver: resolver, configuration: configuration)
+        }
         return router
+    }
+
+    static func register(on api: RouterGroup<BasicRequestContext>, resolver: VampResolver, configuration: VampAPIConfiguration) {
+        typealias Handler = @Sendable (Vamp, Request, BasicRequestContext) async throws -> Response
+        func on(_ body: @escaping Handler) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+            { request, context in
+                try await APIAnswer.run {
+                    guard let vamp = try await resolver.vamp(context) else { return Response(status: .notFound) }
+                    return try await body(vamp, request, context)
+                }
+            }
+        }
+        @Sendable func artifacts(_ vamp: Vamp) -> ArtifactHandlers { ArtifactHandlers(vamp: vamp, configuration: configuration) }
+        @Sendable func events(_ vamp: Vamp) -> EventHandlers { EventHandlers(vamp: vamp, configuration: configuration) }
+        @Sendable func system(_ vamp: Vamp) -> SystemHandlers { SystemHandlers(vamp: vamp, configuration: configuration) }
+
+        api.get("events", use: on { vamp, request, context in try await events(vamp).list(request) })
+        api.post("events", use: on { vamp, request, context in try await events(vamp).publish(request) })
+        api.get("events/stream", use: on { vamp, request, context in try await events(vamp).stream(request) })
+        api.get("health/**", use: on { vamp, request, context in try await system(vamp).health(context) })
+        api.get("metrics/**", use: on { vamp, request, context in try await system(vamp).metric(context) })
+        api.get("info", use: on { vamp, request, context in system(vamp).info(request) })
+        api.get("config", use: on { vamp, request, context in system(vamp).config(request, key: nil) })
+        api.get("config/**", use: on { vamp, request, context in system(vamp).config(request, key: SystemHandlers.path(context).joined(separator: ".")) })
+        api.put("config", use: on { _, _, _ in SystemHandlers.readOnly("the configuration") })
+        api.post("config", use: on { _, _, _ in SystemHandlers.readOnly("the configuration") })
+        api.get("vga/:type/:version/configuration", use: on { vamp, request, context in try await system(vamp).vgaConfiguration(context) })
+        api.get("vga/:type/:version/template", use: on { vamp, request, context in system(vamp).vgaTemplate(context) })
+        api.put("vga/:type/:version/template", use: on { _, _, _ in SystemHandlers.readOnly("the HAProxy template") })
+        api.post("vga/:type/:version/template", use: on { _, _, _ in SystemHandlers.readOnly("the HAProxy template") })
+        api.post("docker-compose", use: on { vamp, request, context in try await system(vamp).dockerCompose(request) })
+
+        api.post(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .post) })
+        api.put(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .put) })
+        api.delete(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .delete) })
+        api.get(":kind", use: on { vamp, request, context in try await artifacts(vamp).list(request, context) })
+        api.post(":kind", use: on { vamp, request, context in try await artifacts(vamp).create(request, context) })
+        api.get(":kind/**", use: on { vamp, request, context in try await artifacts(vamp).read(request, context) })
+        api.put(":kind/**", use: on { vamp, request, context in try await artifacts(vamp).update(request, context) })
+        api.delete(":kind/**", use: on { vamp, request, context in try await artifacts(vamp).delete(request, context) })
+    }
+}
+
+/// Where the API finds the facade of a namespace other than the default one (`/<namespace>/api/v1`). The host
+/// decides what a namespace is made of (its own stores, its own KV key) and whether it may be created.
+public protocol VampDirectory: Sendable {
+    /// The namespace's facade, created on first use; `nil` when there is no such namespace and none may be
+    /// created (the API answers 404).
+    func vamp(namespace: String) async throws(OperationError) -> Vamp?
+}
+
+/// Picks the facade of a request: the default one for `/api/v1` and `/<default namespace>/api/v1`, the
+/// directory's for other namespaces.
+struct VampResolver: Sendable {
+    let defaultVamp: Vamp
+    let defaultNamespace: String
+    let directory: (any VampDirectory)?
+
+    func vamp(_ context: BasicRequestContext) async throws(OperationError) -> Vamp? {
+        guard let namespace = context.parameters.get("namespace"), namespace != defaultNamespace else { return defaultVamp }
+        guard let directory else { return nil }
+        return try await directory.vamp(namespace: namespace)
     }
 }
 

@@ -132,11 +132,8 @@ struct EventAPITests {
                 _ = try await client.execute(uri: "/api/v1/events", method: .post, headers: Self.json,
                     body: ByteBuffer(string: #"{"tags": ["deployments:shop"], "value": "hello", "type": "deploy-note"}"#))
                 let deadline = ContinuousClock.now + .seconds(10)
-                while !received.contains("\n\n"), !received.contains("event: deploy-note"), ContinuousClock.now < deadline {
-                    guard let chunk = try await iterator.next() else { break }
-                    received += String(buffer: chunk)
-                }
-                while !received.contains(": heartbeat"), ContinuousClock.now < deadline {
+                while !(received.contains("event: deploy-note") && received.hasSuffix("\n\n") && received.contains(": heartbeat")),
+                      ContinuousClock.now < deadline {
                     guard let chunk = try await iterator.next() else { break }
                     received += String(buffer: chunk)
                 }

@@ -137,6 +137,41 @@ struct ServerExecutableTests {
         }
     }
 
+    @Test("/<namespace>/api/v1 keeps its own artifacts, events and KV key; the default namespace is /api/v1; the number of namespaces is capped")
+    func namespaces() async throws {
+        let folder = try TemporaryDirectory(prefix: "vamp-server-ns")
+        defer { folder.remove() }
+        let port = try FreePort.next()
+        let server = try Self.start(folder, arguments: ["--port", "\(port)"], environment: ["VAMP_NAMESPACES_MAXIMUM": "1"])
+        defer { server.stop() }
+        let root = "http://127.0.0.1:\(port)"
+        try await Self.withClient { client in
+            try await waitUntil(timeout: .seconds(30), "the API\n\(server.logTail())") {
+                try await Self.call(client, .GET, "\(root)/api/v1/info").status == 200
+            }
+            let created = try await Self.call(client, .POST, "\(root)/acme/api/v1/gateways", yaml: Self.gateway("shop", port: 9061, backend: 1))
+            #expect(created.status == 202, "\(created.body)")
+            #expect(try await Self.call(client, .GET, "\(root)/acme/api/v1/gateways/shop").status == 200)
+            #expect(try await Self.call(client, .GET, "\(root)/api/v1/gateways/shop").status == 404, "not in the default namespace")
+            _ = try await Self.call(client, .POST, "\(root)/vamp/api/v1/gateways", yaml: Self.gateway("home", port: 9062, backend: 1))
+            #expect(try await Self.call(client, .GET, "\(root)/api/v1/gateways/home").status == 200, "/vamp/api/v1 is the default namespace")
+            let acmeEvents = try await Self.call(client, .GET, "\(root)/acme/api/v1/events?tag=gateways:shop")
+            #expect(acmeEvents.body.contains("archive:create"))
+            #expect(try await Self.call(client, .GET, "\(root)/api/v1/events?tag=gateways:shop").body == "[]")
+
+            let store = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv"))
+            try await waitUntil(timeout: .seconds(10), "the namespace's own KV key") {
+                try store.get(KeyPath.haproxyConfiguration(namespace: "acme", version: "2.6"))?.string.contains("# gateway shop") == true
+            }
+            #expect(try store.get(Self.key)?.string.contains("# gateway shop") == false)
+
+            #expect(try await Self.call(client, .GET, "\(root)/Not_A_Name/api/v1/gateways").status == 404)
+            let capped = try await Self.call(client, .GET, "\(root)/second/api/v1/gateways")
+            #expect(capped.status == 400)
+            #expect(capped.body.contains("vamp.namespaces.maximum"), "\(capped.body)")
+        }
+    }
+
     @Test("SIGKILL during a burst of writes: after a restart every acknowledged write is there and the KV text matches the stored gateways")
     func killDuringWrites() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-server-kill")
