@@ -147,6 +147,18 @@ struct RobustnessTests {
         }
     }
 
+    @Test("hostile paging parameters: the largest page number shows the last page, nonsense is ignored", .timeLimit(.minutes(1)))
+    func hostilePaging() async throws {
+        try await withAPI { client in
+            for query in ["page=9223372036854775807", "page=-9223372036854775808", "per_page=9223372036854775807&page=9223372036854775807",
+                          "page=99999999999999999999999", "page=abc&per_page=%00", "per_page=-1&page=0"] {
+                let response = try await client.execute(uri: "/api/v1/breeds?\(query)", method: .get, headers: [.accept: "application/json"])
+                #expect(response.status == .ok, "\(query): \(response.status)")
+                #expect(String(buffer: response.body) == "[]", "\(query)")
+            }
+        }
+    }
+
     @Test("the wrong content type gets Vamp's message", .timeLimit(.minutes(1)))
     func unsupportedMediaType() async throws {
         try await withAPI { client in
