@@ -238,7 +238,7 @@ targets.append(.target(
 targets.append(.testTarget(
     name: "VampAPITests",
     dependencies: [
-        "VampAPI", "VampCore", "Persistence",
+        "VampAPI", "VampCore", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
