@@ -14,21 +14,23 @@ import VampCore
 /// A hostile request body, sent to a live server.
 struct HostileBody: Sendable, CustomTestStringConvertible {
     let name: String
+    let method: HTTPRequest.Method
     let path: String
     let contentType: String?
     let bytes: [UInt8]
 
     var testDescription: String { name }
 
-    init(_ name: String, path: String = "/api/v1/breeds", contentType: String? = "application/x-yaml", _ bytes: [UInt8]) {
+    init(_ name: String, method: HTTPRequest.Method = .post, path: String = "/api/v1/breeds", contentType: String? = "application/x-yaml", _ bytes: [UInt8]) {
         self.name = name
+        self.method = method
         self.path = path
         self.contentType = contentType
         self.bytes = bytes
     }
 
-    init(_ name: String, path: String = "/api/v1/breeds", contentType: String? = "application/x-yaml", text: String) {
-        self.init(name, path: path, contentType: contentType, Array(text.utf8))
+    init(_ name: String, method: HTTPRequest.Method = .post, path: String = "/api/v1/breeds", contentType: String? = "application/x-yaml", text: String) {
+        self.init(name, method: method, path: path, contentType: contentType, Array(text.utf8))
     }
 
     /// Billion laughs: nine levels of ten aliases each, 10^9 nodes once expanded.
@@ -63,6 +65,11 @@ struct HostileBody: Sendable, CustomTestStringConvertible {
         HostileBody("NUL escape in a JSON name", contentType: "application/json",
                     text: "{\"name\":\"sa\\u0000va:1.0\",\"deployable\":\"acme/a:1.0\"}"),
         HostileBody("NUL bytes only", [UInt8](repeating: 0, count: 1024)),
+        HostileBody("PUT with 100,000 nested [", method: .put, path: "/api/v1/breeds/a:1.0", text: String(repeating: "[", count: 100_000)),
+        HostileBody("PUT with a YAML bomb", method: .put, path: "/api/v1/breeds/bomb:1.0", text: yamlBomb),
+        HostileBody("PUT of several documents with a YAML bomb", method: .put, path: "/api/v1", text: "kind: breed\n" + yamlBomb),
+        HostileBody("DELETE of several documents with a YAML bomb", method: .delete, path: "/api/v1", text: "kind: breed\n" + yamlBomb),
+        HostileBody("POST of a gateway with 100,000 nested [", path: "/api/v1/gateways", text: String(repeating: "[", count: 100_000)),
     ]
 }
 
@@ -135,7 +142,7 @@ struct RobustnessTests {
             var headers: HTTPFields = [.accept: "application/json"]
             if let type = hostile.contentType { headers[.contentType] = type }
             let started = ContinuousClock.now
-            let response = try await client.execute(uri: hostile.path, method: .post, headers: headers, body: ByteBuffer(bytes: hostile.bytes))
+            let response = try await client.execute(uri: hostile.path, method: hostile.method, headers: headers, body: ByteBuffer(bytes: hostile.bytes))
             let elapsed = ContinuousClock.now - started
             let message = Self.message(response.body)
             #expect((400..<500).contains(response.status.code), "\(hostile.name): \(response.status) \(String(buffer: response.body).prefix(300))")
@@ -172,8 +179,9 @@ struct RobustnessTests {
         }
     }
 
-    @Test("a 100 MB body is streamed, refused with 413 and a message, and not buffered by the server", .timeLimit(.minutes(2)))
-    func hundredMegabytes() async throws {
+    @Test("a 100 MB body is streamed, refused with 413 and a message, and not buffered by the server", .timeLimit(.minutes(2)),
+          arguments: [true, false])
+    func hundredMegabytes(withContentLength: Bool) async throws {
         let limit = VampAPIConfiguration().maximumBodySize
         try await withAPI { client in
             let port = try #require(client.port)
@@ -182,7 +190,7 @@ struct RobustnessTests {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/v1/breeds")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/x-yaml")
-            request.body = .stream(chunks, length: .known(Int64(100 << 20)))
+            request.body = .stream(chunks, length: withContentLength ? .known(Int64(100 << 20)) : .unknown)
 
             let baseline = Self.residentBytes()
             // The kernel's high-water mark catches a peak between two samples.
@@ -210,7 +218,7 @@ struct RobustnessTests {
             let elapsed = ContinuousClock.now - started
             let growth = max(sampler.peak.withLock { $0 } - baseline, Self.residentBytes("VmHWM:") - highWaterMark)
             let sent = chunks.taken.bytes.withLock { $0 }
-            print("100 MB body: \(status) after \(elapsed); client produced \(sent >> 20) MiB; resident memory grew by \(growth >> 20) MiB (peak)")
+            print("100 MB body (\(withContentLength ? "Content-Length" : "chunked")): \(status) after \(elapsed); client produced \(sent >> 20) MiB; resident memory grew by \(growth >> 20) MiB (peak)")
             #expect(status == 413)
             #expect(Self.message(body).contains(String(limit)))
             // Buffering the whole body would add at least 100 MiB; the limit (16 MiB) plus the server's buffers is far below that.
