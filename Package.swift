@@ -244,6 +244,7 @@ targets.append(.testTarget(
         .product(name: "HTTPTypes", package: "swift-http-types"),
         // schemathesis runs as a child process; hostile bodies are streamed by AsyncHTTPClient.
         .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
