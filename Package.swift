@@ -205,6 +205,13 @@ targets.append(.executableTarget(
     path: "Benchmarks/AgentReload",
     swiftSettings: swiftSettings))
 
+// The ceiling of vamp-server's HTTP benchmark (Scripts/bench-server): Hummingbird answering a fixed body.
+targets.append(.executableTarget(
+    name: "hummingbird-hello",
+    dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+    path: "Benchmarks/HummingbirdHello",
+    swiftSettings: swiftSettings))
+
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
 targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], swiftSettings: swiftSettings))
@@ -213,11 +220,15 @@ targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], sw
 products.append(.library(name: "VampCore", targets: ["VampCore"]))
 targets.append(.target(
     name: "VampCore",
-    dependencies: ["VampModel", "VampDSL", "HAProxyConfigGen", "Persistence"],
+    dependencies: [
+        "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCoreTests",
-    dependencies: ["VampCore", "VampModel", "HAProxyConfigGen"],
+    dependencies: ["VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "VampTesting"],
     swiftSettings: swiftSettings))
 
 // MARK: - VampAPI: the REST API of Vamp 0.9.5 on Hummingbird (maps HTTP to VampCore's facade, no business rules)
@@ -228,6 +239,7 @@ targets.append(.target(
         "VampCore", "VampDSL", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         // Converts the OpenAPI document to JSON for /api/v1/openapi.json.
         .product(name: "Yams", package: "Yams"),
     ],
@@ -245,6 +257,34 @@ targets.append(.testTarget(
         // schemathesis runs as a child process; hostile bodies are streamed by AsyncHTTPClient.
         .product(name: "Subprocess", package: "swift-subprocess"),
         .product(name: "SystemPackage", package: "swift-system"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+    ],
+    swiftSettings: swiftSettings))
+
+// MARK: - vamp-server: the API, the stores and the gateway synchroniser in one ServiceGroup
+products.append(.executable(name: "vamp-server", targets: ["VampServer"]))
+targets.append(.executableTarget(
+    name: "VampServer",
+    dependencies: [
+        "VampAPI", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+    ],
+    path: "Hosts/VampServer",
+    swiftSettings: swiftSettings))
+
+targets.append(.testTarget(
+    name: "VampServerTests",
+    dependencies: [
+        "VampTesting", "KVStores",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -12,11 +12,31 @@ public struct VampAPIConfiguration: Sendable {
     public var maximumBodySize: Int
     /// The largest `per_page` (Vamp: 30); larger values are lowered to it.
     public var maximumPerPage: Int
+    /// Time between two heartbeat comments on `/events/stream` (`vamp.http-api.sse.keep-alive-timeout`, 15 s).
+    public var sseKeepAlive: Duration
+    /// What `GET /info` reports beside the facade's own state.
+    public var information: ServerInformation
+    /// The effective settings `GET /config` shows, flat (`vamp.http-api.port` → `8080`); secrets left out.
+    public var settings: [String: String]
+    /// What `GET /vga/haproxy/<version>/template` shows: the base sections the agents put before the
+    /// generated text.
+    public var haproxyTemplate: String
+    /// The HAProxy versions the marshaller serves under `/vga/haproxy/<version>/...`.
+    public var haproxyVersions: [String]
 
     /// Creates a configuration with Vamp's defaults (and a 16 MiB body limit, the DSL reader's own limit).
-    public init(maximumBodySize: Int = 16 << 20, maximumPerPage: Int = 30) {
+    public init(
+        maximumBodySize: Int = 16 << 20, maximumPerPage: Int = 30, sseKeepAlive: Duration = .seconds(15),
+        information: ServerInformation = ServerInformation(), settings: [String: String] = [:],
+        haproxyTemplate: String = "", haproxyVersions: [String] = ["2.6"]
+    ) {
         self.maximumBodySize = maximumBodySize
         self.maximumPerPage = maximumPerPage
+        self.sseKeepAlive = sseKeepAlive
+        self.information = information
+        self.settings = settings
+        self.haproxyTemplate = haproxyTemplate
+        self.haproxyVersions = haproxyVersions
     }
 }
 
@@ -26,16 +46,20 @@ public enum VampHTTPAPI {
     /// A router serving `vamp` over HTTP.
     public static func router(vamp: Vamp, configuration: VampAPIConfiguration = VampAPIConfiguration()) -> Router<BasicRequestContext> {
         let router = Router()
+        // Request counts and durations by route pattern (swift-metrics; the host picks the backend).
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: VampHeadersMiddleware())
         router.add(middleware: CORSMiddleware(
             allowOrigin: .all,
-            allowHeaders: [.accept, .authorization, .contentType, .origin, .ifMatch],
+            allowHeaders: [.accept, .authorization, .contentType, .origin, .ifMatch, .ifNoneMatch],
             allowMethods: [.get, .post, .head, .options, .delete, .put],
-            exposedHeaders: ["Link", "X-Total-Count"],
+            exposedHeaders: ["Link", "X-Total-Count", "ETag"],
             maxAge: .minutes(30)))
         let handlers = ArtifactHandlers(vamp: vamp, configuration: configuration)
         let api = router.group("api/v1")
         OpenAPIDocument.addRoutes(to: api)
+        EventHandlers(vamp: vamp, configuration: configuration).register(on: api)
+        SystemHandlers(vamp: vamp, configuration: configuration).register(on: api)
         api.post { request, context in try await handlers.multiple(request, context, .post) }
         api.put { request, context in try await handlers.multiple(request, context, .put) }
         api.delete { request, context in try await handlers.multiple(request, context, .delete) }
@@ -94,16 +118,18 @@ struct ArtifactHandlers: Sendable {
         let name = Self.name(context)
         return try await answer(request) {
             guard let artifact = try await vamp.read(kind, name: name) else { return Response(status: .notFound) }
-            return try render(artifact, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
+            var response = try render(artifact, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
+            response.headers[.eTag] = Self.eTag(artifact.version)
+            return response
         }
     }
 
     func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         guard let kind = try kind(context) else { return Response(status: .notFound) }
         return try await answer(request) {
-            let documents = try await documents(request, kind: kind)
+            let (documents, text) = try await documents(request, kind: kind)
             let validateOnly = Self.flag(request, "validate_only")
-            let stored = try await vamp.apply(documents, validateOnly: validateOnly)
+            let stored = try await vamp.apply(documents, validateOnly: validateOnly, requestBody: text)
             return try written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .created)
         }
     }
@@ -112,10 +138,13 @@ struct ArtifactHandlers: Sendable {
         guard let kind = try kind(context) else { return Response(status: .notFound) }
         let name = Self.name(context)
         return try await answer(request) {
-            let documents = try await documents(request, kind: kind)
+            let (documents, text) = try await documents(request, kind: kind)
             let validateOnly = Self.flag(request, "validate_only")
-            let stored = try await vamp.apply(documents, expectedName: name, validateOnly: validateOnly)
-            return try written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .ok)
+            let version = try Self.ifMatch(request)
+            let stored = try await vamp.apply(documents, expectedName: name, expectedVersion: version, validateOnly: validateOnly, requestBody: text)
+            var response = try written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .ok)
+            if !validateOnly, stored.count == 1 { response.headers[.eTag] = Self.eTag(stored[0].version) }
+            return response
         }
     }
 
@@ -123,7 +152,7 @@ struct ArtifactHandlers: Sendable {
         guard let kind = try kind(context) else { return Response(status: .notFound) }
         let name = Self.name(context)
         return try await answer(request) {
-            try await vamp.delete(kind, name: name, validateOnly: Self.flag(request, "validate_only"))
+            try await vamp.delete(kind, name: name, expectedVersion: try Self.ifMatch(request), validateOnly: Self.flag(request, "validate_only"))
             return Response(status: Self.accepted(kind) ? .accepted : .noContent)
         }
     }
@@ -132,16 +161,14 @@ struct ArtifactHandlers: Sendable {
 
     func multiple(_ request: Request, _ context: BasicRequestContext, _ method: Method) async throws -> Response {
         try await answer(request) {
-            let documents = try await documents(request, kind: nil)
+            let (documents, text) = try await documents(request, kind: nil)
             let validateOnly = Self.flag(request, "validate_only")
             switch method {
             case .post, .put:
-                let stored = try await vamp.apply(documents, validateOnly: validateOnly)
+                let stored = try await vamp.apply(documents, validateOnly: validateOnly, requestBody: text)
                 return try written(stored, request, validateOnly: false, status: .accepted)
             case .delete:
-                for document in documents {
-                    try await vamp.delete(document.artifact.kind, name: document.artifact.name ?? "", validateOnly: validateOnly)
-                }
+                try await vamp.delete(documents.map { ($0.artifact.kind, $0.artifact.name ?? "") }, validateOnly: validateOnly)
                 return Response(status: .accepted)
             }
         }
@@ -163,22 +190,28 @@ struct ArtifactHandlers: Sendable {
 
     static func accepted(_ kind: ArtifactKind) -> Bool { kind == .gateway || kind == .workflow }
 
-    func documents(_ request: Request, kind: ArtifactKind?) async throws(OperationError) -> [DSLDocument] {
-        guard BodyFormat.ofRequest(contentType: request.headers[.contentType]) != nil else {
-            throw OperationError(.invalid, BodyFormat.unsupportedMessage)
+    /// The version as an entity tag: `"3"`.
+    static func eTag(_ version: Int64) -> String { "\"\(version)\"" }
+
+    /// The version `If-Match` asks for; `nil` without the header or for `*`. A tag that is not one of ours can
+    /// match no version: 412.
+    static func ifMatch(_ request: Request) throws(OperationError) -> Int64? {
+        guard let header = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), !header.isEmpty, header != "*" else { return nil }
+        var tag = Substring(header)
+        if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
+        if tag.hasPrefix("\""), tag.hasSuffix("\""), tag.count >= 2 { tag = tag.dropFirst().dropLast() }
+        guard let version = Int64(tag), version > 0 else {
+            throw OperationError(.preconditionFailed, "If-Match '\(header)' names no version of this artifact; send the ETag of a GET")
         }
-        let buffer: ByteBuffer
+        return version
+    }
+
+    func documents(_ request: Request, kind: ArtifactKind?) async throws(OperationError) -> ([DSLDocument], String) {
+        guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
+            throw OperationError(.invalid, "the request body is empty; send the artifact")
+        }
         do {
-            buffer = try await request.body.collect(upTo: configuration.maximumBodySize)
-        } catch {
-            throw OperationError(.tooLarge, "the request body is larger than the limit of \(configuration.maximumBodySize) bytes")
-        }
-        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
-            throw OperationError(.invalid, "the request body is not valid UTF-8")
-        }
-        guard !text.allSatisfy(\.isWhitespace) else { throw OperationError(.invalid, "the request body is empty; send the artifact") }
-        do {
-            return try DSLReader.read(text, kind: kind)
+            return (try DSLReader.read(text, kind: kind), text)
         } catch {
             throw OperationError(.invalid, error.description)
         }
@@ -191,24 +224,7 @@ struct ArtifactHandlers: Sendable {
     }
 
     func answer(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
-        do {
-            return try await body()
-        } catch let error as OperationError {
-            return Self.response(error)
-        }
-    }
-
-    static func response(_ error: OperationError) -> Response {
-        let status: HTTPResponse.Status = switch error.code {
-        case .notFound: .notFound
-        case .conflict: .conflict
-        case .tooLarge: .contentTooLarge
-        case .unavailable: .serviceUnavailable
-        default: .badRequest
-        }
-        if status == .notFound { return Response(status: .notFound) }
-        let body = (try? JSONSerialization.data(withJSONObject: ["message": error.message], options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: BodyFormat.json.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        try await APIAnswer.run(body)
     }
 
     func render(_ artifact: StoredArtifact, as format: BodyFormat, status: HTTPResponse.Status) throws -> Response {

@@ -1,5 +1,6 @@
 public import Foundation
 public import HAProxyConfigGen
+public import Logging
 public import Persistence
 public import VampDSL
 public import VampModel
@@ -28,13 +29,41 @@ public actor Vamp {
         public var gatewayPortRange: ClosedRange<Int>
         /// The generator gateways are checked with before they are stored.
         public var generator: HAProxyConfigurationGenerator
+        /// How the gateways' routes are resolved (default virtual hosts, the host of gateway-to-gateway hops).
+        public var resolution: GatewayResolution.Options
+        /// A second check of the generated text before a gateway change is stored, such as `haproxy -c` of the
+        /// text the agents will load: returns what is wrong, or `nil` when the text is accepted. `nil` (the
+        /// default) checks with the generator alone.
+        public var configurationCheck: ConfigurationCheck?
+        /// How far back `/health` looks for the last health event (`vamp.operation.health.window`, 30 s).
+        public var healthWindow: Duration
+        /// How far back `/metrics` looks for the last metrics event (`vamp.operation.metrics.window`, 30 s).
+        public var metricsWindow: Duration
+        /// The clock of archive events and time windows.
+        public var now: @Sendable () -> Date
 
         /// Creates a configuration with Vamp's defaults.
-        public init(gatewayPortRange: ClosedRange<Int> = 40000...45000, generator: HAProxyConfigurationGenerator = HAProxyConfigurationGenerator()) {
+        public init(
+            gatewayPortRange: ClosedRange<Int> = 40000...45000,
+            generator: HAProxyConfigurationGenerator = HAProxyConfigurationGenerator(),
+            resolution: GatewayResolution.Options = GatewayResolution.Options(),
+            configurationCheck: ConfigurationCheck? = nil,
+            healthWindow: Duration = .seconds(30), metricsWindow: Duration = .seconds(30),
+            now: @escaping @Sendable () -> Date = { Date() }
+        ) {
             self.gatewayPortRange = gatewayPortRange
             self.generator = generator
+            self.resolution = resolution
+            self.configurationCheck = configurationCheck
+            self.healthWindow = healthWindow
+            self.metricsWindow = metricsWindow
+            self.now = now
         }
     }
+
+    /// A check of the generated HAProxy text (frontends and backends, without the agents' base sections):
+    /// the refusal as text, or `nil` when it is accepted.
+    public typealias ConfigurationCheck = @Sendable (_ generatedText: String) async -> String?
 
     /// The kinds stored as they are written (deployments and events have their own operations).
     public static let storedKinds: Set<ArtifactKind> = [
@@ -42,14 +71,28 @@ public actor Vamp {
     ]
 
     let artifacts: any ArtifactStore
+    /// The event store: archive events, `POST /events`, the stream, health and metrics.
+    public nonisolated let events: any EventStore
     let configuration: Configuration
+    let logger: Logger
     var allocator: GatewayPortAllocator
+    let writes = WriteLock()
 
-    /// Creates the coordinator over an artifact store.
-    public init(artifacts: any ArtifactStore, configuration: Configuration = Configuration()) {
+    /// Wakes the gateway synchroniser after every gateway change (one consumer; bursts coalesce to one wake).
+    nonisolated let gatewayChanges: AsyncStream<Void>
+    nonisolated let gatewayChanged: AsyncStream<Void>.Continuation
+
+    /// Creates the coordinator over an artifact store and an event store.
+    public init(
+        artifacts: any ArtifactStore, events: any EventStore = InMemoryEventStore(),
+        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "vamp.core")
+    ) {
         self.artifacts = artifacts
+        self.events = events
         self.configuration = configuration
+        self.logger = logger
         self.allocator = GatewayPortAllocator(range: configuration.gatewayPortRange)
+        (gatewayChanges, gatewayChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     // MARK: Reading
@@ -70,12 +113,19 @@ public actor Vamp {
     /// Validates every document, then stores each artifact (create or overwrite, as Vamp's `POST` does), and
     /// returns what was stored. With `validateOnly`, runs every check and writes nothing.
     ///
+    /// Writes run one at a time. When the store fails part way through a request of several documents, the
+    /// artifacts already written are put back as they were, so a request is applied whole or not at all.
+    ///
     /// - Parameters:
     ///   - documents: the documents of the request, as `DSLReader` read them (with their source lines).
     ///   - expectedName: for `PUT /{kind}/{name}`: each document must carry this name.
+    ///   - expectedVersion: for `If-Match`: the single document replaces the stored artifact only at this
+    ///     version; otherwise the error is `preconditionFailed`.
     ///   - validateOnly: run every check and write nothing.
+    ///   - requestBody: the request text, the value of the archive event (Vamp 0.9.5 archives what was sent).
     public func apply(
-        _ documents: [DSLDocument], expectedName: String? = nil, validateOnly: Bool = false
+        _ documents: [DSLDocument], expectedName: String? = nil, expectedVersion: Int64? = nil,
+        validateOnly: Bool = false, requestBody: String? = nil
     ) async throws(OperationError) -> [StoredArtifact] {
         var problems: [String] = []
         for document in documents {
@@ -92,15 +142,26 @@ public actor Vamp {
             }
             problems += document.validate().map(\.description)
         }
+        if expectedVersion != nil, documents.count != 1 {
+            problems.append("If-Match applies to one artifact; this request holds \(documents.count) documents")
+        }
         guard problems.isEmpty else { throw OperationError(.invalid, problems.joined(separator: "\n")) }
+        return try await writes.run { () async throws(OperationError) -> [StoredArtifact] in
+            try await self.applyLocked(documents, expectedVersion: expectedVersion, validateOnly: validateOnly, requestBody: requestBody)
+        }
+    }
 
+    func applyLocked(
+        _ documents: [DSLDocument], expectedVersion: Int64?, validateOnly: Bool, requestBody: String?
+    ) async throws(OperationError) -> [StoredArtifact] {
         var artifactsToStore = documents.map(\.artifact)
         let gateways = artifactsToStore.indices.filter { artifactsToStore[$0].kind == .gateway }
+        var allocator = self.allocator
         if !gateways.isEmpty {
             var changed: [String: Gateway] = [:]
             for index in gateways {
                 guard case .gateway(var gateway) = artifactsToStore[index] else { continue }
-                gateway = try await assignPort(to: gateway, validateOnly: validateOnly)
+                gateway = try await assignPort(to: gateway, allocator: &allocator)
                 artifactsToStore[index] = .gateway(gateway)
                 changed[gateway.name] = gateway
             }
@@ -109,39 +170,120 @@ public actor Vamp {
         if validateOnly {
             return artifactsToStore.map { StoredArtifact(kind: $0.kind, name: $0.name ?? "", version: 0, json: Self.json($0)) }
         }
+        self.allocator = allocator
+
         var stored: [StoredArtifact] = []
-        for artifact in artifactsToStore {
-            let kind = artifact.kind, name = artifact.name ?? ""
-            let record = try await storeCall { try await self.artifacts.save(kind: kind.plural, name: name, body: Self.json(artifact)) }
-            stored.append(Self.stored(record, kind))
+        var undo: [(kind: ArtifactKind, name: String, previous: ArtifactRecord?)] = []
+        var archive: [Event] = []
+        do throws(OperationError) {
+            for artifact in artifactsToStore {
+                let kind = artifact.kind, name = artifact.name ?? ""
+                let previous = try await storeCall { try await self.artifacts.read(kind: kind.plural, name: name) }
+                let body = Self.json(artifact)
+                let record: ArtifactRecord
+                if let expectedVersion {
+                    guard let previous else {
+                        throw OperationError(.preconditionFailed, "\(kind) '\(name)' does not exist, so it is not at version \(expectedVersion) (If-Match)")
+                    }
+                    record = try await storeCall { try await self.artifacts.update(kind: kind.plural, name: name, body: body, expectedVersion: expectedVersion) }
+                    _ = previous
+                } else {
+                    record = try await storeCall { try await self.artifacts.save(kind: kind.plural, name: name, body: body) }
+                }
+                undo.append((kind, name, previous))
+                stored.append(Self.stored(record, kind))
+                let text = documents.count == 1 ? requestBody : DSLWriter.yaml(artifact)
+                archive.append(ArchiveEvents.event(previous == nil ? .create : .update, kind: kind, name: name, body: text, at: configuration.now()))
+            }
+        } catch {
+            await rollBack(undo)
+            if error.code == .conflict, expectedVersion != nil {
+                throw OperationError(.preconditionFailed, "\(error.message) (If-Match: version \(expectedVersion!) is no longer current; read the artifact again)")
+            }
+            throw error
         }
+        if !gateways.isEmpty { gatewayChanged.yield() }
+        await publishArchive(archive)
         return stored
     }
 
-    /// Deletes the artifact; deleting one that does not exist is not an error (Vamp's `DELETE` is idempotent).
-    public func delete(_ kind: ArtifactKind, name: String, validateOnly: Bool = false) async throws(OperationError) {
-        guard Self.storedKinds.contains(kind) else {
-            throw OperationError(.invalid, "\(kind.plural) cannot be deleted through this endpoint")
-        }
-        if kind == .gateway {
-            if Gateway.isInternalName(name) {
-                throw OperationError(.invalid, "gateway '\(name)' is the internal gateway of a deployment's cluster; remove it by removing the cluster from the deployment")
+    /// Puts back what a failed request had written, newest first. Best effort: a store that failed a write may
+    /// fail these too, and then says so in the log.
+    func rollBack(_ undo: [(kind: ArtifactKind, name: String, previous: ArtifactRecord?)]) async {
+        for entry in undo.reversed() {
+            do {
+                if let previous = entry.previous {
+                    _ = try await artifacts.save(kind: entry.kind.plural, name: entry.name, body: previous.body)
+                } else {
+                    try await artifacts.delete(kind: entry.kind.plural, name: entry.name, expectedVersion: nil)
+                }
+            } catch {
+                logger.error("could not undo a partly applied request", metadata: [
+                    "vamp.artifact": "\(entry.kind.plural)/\(entry.name)", "vamp.error": "\(error)",
+                ])
             }
-            try await checkGateways(replacing: [:], removing: [name])
         }
-        guard !validateOnly else { return }
-        do {
-            try await artifacts.delete(kind: kind.plural, name: name, expectedVersion: nil)
-        } catch let error as PersistenceError where error.code == .notFound {
-            return
-        } catch {
-            throw Self.mapped(error)
+    }
+
+    func publishArchive(_ archive: [Event]) async {
+        for event in archive {
+            do {
+                try await events.append(event)
+            } catch {
+                logger.warning("the archive event was not stored", metadata: ["vamp.event.tags": "\(event.tags)", "vamp.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Deletes the artifact; deleting one that does not exist is not an error (Vamp's `DELETE` is idempotent).
+    /// With `expectedVersion` (`If-Match`), deletes only that version.
+    public func delete(
+        _ kind: ArtifactKind, name: String, expectedVersion: Int64? = nil, validateOnly: Bool = false
+    ) async throws(OperationError) {
+        try await delete([(kind, name)], expectedVersion: expectedVersion, validateOnly: validateOnly)
+    }
+
+    /// Deletes several artifacts as one request (`DELETE /api/v1` with documents): every one is checked first,
+    /// and nothing is deleted when one of them may not be.
+    public func delete(
+        _ targets: [(ArtifactKind, String)], expectedVersion: Int64? = nil, validateOnly: Bool = false
+    ) async throws(OperationError) {
+        var problems: [String] = []
+        for (kind, name) in targets {
+            if !Self.storedKinds.contains(kind) {
+                problems.append("\(kind.plural) cannot be deleted through this endpoint")
+            } else if kind == .gateway, Gateway.isInternalName(name) {
+                problems.append("gateway '\(name)' is the internal gateway of a deployment's cluster; remove it by removing the cluster from the deployment")
+            }
+        }
+        guard problems.isEmpty else { throw OperationError(.invalid, problems.joined(separator: "\n")) }
+        try await writes.run { () async throws(OperationError) in
+            let gateways = Set(targets.filter { $0.0 == .gateway }.map(\.1))
+            if !gateways.isEmpty { try await self.checkGateways(replacing: [:], removing: gateways) }
+            guard !validateOnly else { return }
+            var archive: [Event] = []
+            for (kind, name) in targets {
+                do {
+                    try await self.artifacts.delete(kind: kind.plural, name: name, expectedVersion: expectedVersion)
+                    archive.append(ArchiveEvents.event(.delete, kind: kind, name: name, body: nil, at: self.configuration.now()))
+                } catch let error as PersistenceError where error.code == .notFound {
+                    if expectedVersion != nil {
+                        throw OperationError(.preconditionFailed, "\(kind) '\(name)' does not exist, so it is not at version \(expectedVersion!) (If-Match)")
+                    }
+                } catch let error as PersistenceError where error.code == .versionConflict {
+                    throw OperationError(.preconditionFailed, "\(kind) '\(name)': \(error.message) (If-Match)")
+                } catch {
+                    throw Self.mapped(error)
+                }
+            }
+            if !gateways.isEmpty { self.gatewayChanged.yield() }
+            await self.publishArchive(archive)
         }
     }
 
     // MARK: Gateways
 
-    func assignPort(to gateway: Gateway, validateOnly: Bool) async throws(OperationError) -> Gateway {
+    func assignPort(to gateway: Gateway, allocator: inout GatewayPortAllocator) async throws(OperationError) -> Gateway {
         var gateway = gateway
         if gateway.isInternal {
             throw OperationError(.invalid, "gateway '\(gateway.name)': a name of three segments is a cluster's internal gateway, which Vamp manages; give a gateway one, two or four segments")
@@ -153,28 +295,42 @@ public actor Vamp {
             return gateway
         }
         let used = Set(try await allGateways().map(\.port.number))
-        var allocator = self.allocator
         do {
             gateway.port.number = try allocator.allocate(avoiding: used)
         } catch {
             throw OperationError(.invalid, error.description)
         }
-        if !validateOnly { self.allocator = allocator }
         return gateway
     }
 
-    /// Refuses the change when the gateways after it could not be served: two on one port, or a gateway
-    /// the HAProxy generator refuses (a condition it cannot translate, weights over 100%, ...).
+    /// Refuses the change when the gateways after it could not be served: two on one port, a gateway the HAProxy
+    /// generator refuses (a condition it cannot translate, weights over 100%, ...), or a text the configured
+    /// check (`haproxy -c`) refuses. The message names the gateway where the generator says which one it is.
     func checkGateways(replacing changed: [String: Gateway], removing removed: Set<String>) async throws(OperationError) {
         var all = try await allGateways().filter { changed[$0.name] == nil && !removed.contains($0.name) }
         all += changed.values
+        let rendered = try render(all)
+        if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
+            let names = changed.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
+            throw OperationError(.invalid, "\(subject): HAProxy refuses the configuration it would get: \(refusal)")
+        }
+    }
+
+    func render(_ gateways: [Gateway]) throws(OperationError) -> GatewayConfiguration {
         var scratch = GatewayPortAllocator(range: configuration.gatewayPortRange)
         do {
-            let resolved = try GatewayResolution.resolve(all, deployments: [], allocator: &scratch)
-            _ = try GatewayConfiguration.render(resolved, generator: configuration.generator)
+            let resolved = try GatewayResolution.resolve(gateways, deployments: [], allocator: &scratch, options: configuration.resolution)
+            return try GatewayConfiguration.render(resolved, generator: configuration.generator)
         } catch {
             throw OperationError(.invalid, error.description)
         }
+    }
+
+    /// The HAProxy text of every stored gateway, as the gateway synchroniser writes it to the KV store and
+    /// `GET /vga/haproxy/<version>/configuration` shows it.
+    public func gatewayConfiguration() async throws(OperationError) -> GatewayConfiguration {
+        try render(try await allGateways())
     }
 
     func allGateways() async throws(OperationError) -> [Gateway] {
@@ -223,6 +379,7 @@ public actor Vamp {
         switch error.code {
         case .notFound: return OperationError(.notFound, error.message)
         case .versionConflict, .alreadyExists: return OperationError(.conflict, error.message)
+        case .invalidEvent, .invalidQuery: return OperationError(.invalid, error.message)
         default: return OperationError(.unavailable, "the artifact store failed: \(error.message)")
         }
     }

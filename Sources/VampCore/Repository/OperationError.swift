@@ -14,6 +14,8 @@ public struct OperationError: Error, Sendable, Hashable, CustomStringConvertible
         public static let notFound = Code("not-found")
         /// Another writer changed the artifact first (the version did not match).
         public static let conflict = Code("conflict")
+        /// The artifact is not at the version the request expected (`If-Match`).
+        public static let preconditionFailed = Code("precondition-failed")
         /// The request body is larger than the configured limit.
         public static let tooLarge = Code("too-large")
         /// The store failed; the request can be retried.

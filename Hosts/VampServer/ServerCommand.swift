@@ -1,0 +1,149 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import HAProxyConfigGen
+import HAProxyControl
+import Hummingbird
+import KVStores
+import Logging
+import Metrics
+import Persistence
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+import VampAPI
+import VampCore
+import VampModel
+
+/// `vamp-server`: Vamp's REST API, its artifact and event stores, and the gateway synchroniser that keeps the
+/// gateway agents' HAProxy configuration in the KV store.
+@main
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vamp-server",
+        abstract: "Serve Vamp's REST API, store artifacts and events, and keep the gateways' HAProxy configuration in the KV store.",
+        discussion: """
+        With no setting at all it serves http://127.0.0.1:8080/api/v1, keeps artifacts and events in SQLite \
+        (.vamp/vamp.sqlite) and writes the HAProxy configuration to a file KV store (.vamp/kv) that a \
+        vamp-gateway-agent started in the same folder watches with its own defaults.
+
+        Settings are read in this order: flags, VAMP_* environment variables (VAMP_HTTP_API_PORT, \
+        VAMP_PERSISTENCE_DATABASE_TYPE, VAMP_KEY_VALUE_STORE_TYPE, ...), the YAML file given with --config \
+        (the same keys in dotted form: vamp.http-api.port), then the defaults. Documentation/server.md lists them.
+        """)
+
+    @Option(help: "A YAML configuration file (keys such as vamp.http-api.port, vamp.persistence.database.type).") var config: String?
+    @Option(help: "The address the API listens on (vamp.http-api.interface, default 127.0.0.1).") var interface: String?
+    @Option(help: "The API's port (vamp.http-api.port, default 8080; 0 picks a free one and logs it).") var port: Int?
+    @Option(help: "trace, debug, info, notice, warning, error or critical (vamp.log-level, default info).") var logLevel: String?
+
+    func run() async throws {
+        var flags: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let interface { flags[AbsoluteConfigKey(["vamp", "http-api", "interface"])] = .init(stringLiteral: interface) }
+        if let port { flags[AbsoluteConfigKey(["vamp", "http-api", "port"])] = .init(stringLiteral: String(port)) }
+        if let logLevel { flags[AbsoluteConfigKey(["vamp", "log-level"])] = .init(stringLiteral: logLevel) }
+        var providers: [any ConfigProvider] = [InMemoryProvider(name: "flags", values: flags), EnvironmentVariablesProvider()]
+        if let config {
+            let location = ConfigReader(provider: InMemoryProvider(values: ["filePath": .init(stringLiteral: config)]))
+            providers.append(try await FileProvider<YAMLSnapshot>(config: location))
+        }
+        providers.append(InMemoryProvider(name: "defaults", values: [
+            "vamp.key-value-store.type": "file", "vamp.key-value-store.connection": ".vamp/kv",
+        ]))
+        let reader = ConfigReader(providers: providers)
+        let settings = try ServerSettings(config: reader)
+
+        let logger = {
+            var logger = Logger(label: "vamp.server")
+            logger.logLevel = settings.logLevel
+            return logger
+        }()
+
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let stores: PersistenceStores
+        let keyValueStore: any KeyValueStore
+        do {
+            stores = try settings.persistence.makeStores(logger: logger)
+            keyValueStore = try settings.keyValueStore.makeStore(logger: logger)
+        } catch let error as PersistenceError {
+            throw ValidationError(error.message)
+        } catch let error as KeyValueStoreError {
+            throw ValidationError(error.message)
+        }
+
+        let check = settings.haproxyCheck.map { executable in HAProxyTextCheck(executable: executable, base: settings.haproxyBase).check }
+        let vamp = Vamp(
+            artifacts: stores.artifacts, events: stores.events,
+            configuration: Vamp.Configuration(gatewayPortRange: settings.gatewayPortRange, configurationCheck: check),
+            logger: logger)
+        let synchronizer = GatewaySynchronizer(
+            vamp: vamp, store: keyValueStore,
+            configuration: .init(namespace: settings.namespace, haproxyVersion: settings.haproxyVersion, resyncInterval: settings.resyncInterval),
+            logger: Logger(label: "vamp.gateway-sync"))
+
+        let api = VampAPIConfiguration(
+            maximumBodySize: settings.maximumBodySize,
+            information: settings.information,
+            settings: settings.shown,
+            haproxyTemplate: settings.haproxyBase,
+            haproxyVersions: [settings.haproxyVersion])
+        let router = VampHTTPAPI.router(vamp: vamp, configuration: api)
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.interface, port: settings.port), serverName: "vamp"),
+            onServerRunning: { channel in
+                logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger)
+        // The stores first: the API and the synchroniser wait for them to be ready.
+        app.addServices(stores, KeyValueStoreService(store: keyValueStore), StartAfter(stores, synchronizer))
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("starting", metadata: [
+            "vamp.persistence": "\(settings.persistence.artifacts.rawValue)", "vamp.kv.store": "\(settings.keyValueStore.kind.rawValue)",
+            "vamp.kv.key": "\(KeyPath.haproxyConfiguration(namespace: settings.namespace, version: settings.haproxyVersion))",
+            "vamp.haproxy.check": "\(settings.haproxyCheck ?? "off")",
+        ])
+        try await group.run()
+        logger.info("stopped")
+    }
+}
+
+/// Runs a service once the stores are ready (SQLite opened, PostgreSQL connected).
+struct StartAfter<S: ServiceLifecycle.Service>: ServiceLifecycle.Service {
+    let stores: PersistenceStores
+    let service: S
+
+    init(_ stores: PersistenceStores, _ service: S) {
+        self.stores = stores
+        self.service = service
+    }
+
+    func run() async throws {
+        try await stores.ready()
+        try await service.run()
+    }
+}
+
+/// `haproxy -c` of the base sections plus the generated text: what an agent with default settings would load.
+struct HAProxyTextCheck: Sendable {
+    let executable: String
+    let base: String
+
+    func check(_ generated: String) async -> String? {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-check-\(UUID().uuidString).cfg")
+        defer { try? FileManager.default.removeItem(at: file) }
+        do {
+            try Data((base + "\n" + generated).utf8).write(to: file)
+            return try await HAProxyControl.check(file, executable: executable)
+        } catch {
+            // Not checked is not refused: the generator has checked the text already.
+            return nil
+        }
+    }
+}

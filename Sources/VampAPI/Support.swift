@@ -1,0 +1,75 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import VampCore
+
+/// Reading request bodies the same way on every route: size limit, UTF-8, empty bodies.
+enum RequestBody {
+    /// The body as text; `nil` when it is empty (only white space). With `required`, a body needs a JSON or YAML
+    /// `Content-Type` (Vamp's 400 "Only the following media types are supported"); otherwise the type is
+    /// checked only when there is a body.
+    static func text(_ request: Request, limit: Int, required: Bool) async throws(OperationError) -> String? {
+        if required, BodyFormat.ofRequest(contentType: request.headers[.contentType]) == nil {
+            throw OperationError(.invalid, BodyFormat.unsupportedMessage)
+        }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw OperationError(.tooLarge, "the request body is larger than the limit of \(limit) bytes")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw OperationError(.tooLarge, "the request body is larger than the limit of \(limit) bytes")
+        }
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw OperationError(.invalid, "the request body is not valid UTF-8")
+        }
+        if text.allSatisfy(\.isWhitespace) { return nil }
+        if !required, BodyFormat.ofRequest(contentType: request.headers[.contentType]) == nil {
+            throw OperationError(.invalid, BodyFormat.unsupportedMessage)
+        }
+        return text
+    }
+}
+
+/// Answers built the same way on every route.
+enum APIAnswer {
+    /// Runs a handler and turns an ``OperationError`` into its answer.
+    static func run(_ body: () async throws -> Response) async throws -> Response {
+        do {
+            return try await body()
+        } catch let error as OperationError {
+            return response(error)
+        }
+    }
+
+    /// 400, 409, 412, 413 or 503 with `{"message": ...}`; 404 with an empty body (§3.1).
+    static func response(_ error: OperationError) -> Response {
+        let status: HTTPResponse.Status = switch error.code {
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .tooLarge: .contentTooLarge
+        case .preconditionFailed: .preconditionFailed
+        case .unavailable: .serviceUnavailable
+        default: .badRequest
+        }
+        if status == .notFound { return Response(status: .notFound) }
+        return json(["message": error.message], status: status)
+    }
+
+    /// A JSON answer of a Foundation object (dictionary, array, number).
+    static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: BodyFormat.json.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// A JSON answer of text that already is JSON.
+    static func json(text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: BodyFormat.json.mediaType], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A plain-text answer.
+    static func text(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

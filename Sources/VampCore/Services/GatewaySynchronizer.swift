@@ -1,0 +1,134 @@
+import Foundation
+public import KVStores
+public import Logging
+import Persistence
+public import ServiceLifecycle
+import VampDSL
+import VampModel
+
+/// Keeps the gateway agents' configuration in the KV store equal to the stored gateways (§4.4).
+///
+/// Every gateway change wakes it at once (no tick): it renders all gateways with `HAProxyConfigGen`, writes the
+/// text to the key the agents watch only when the bytes differ (an agent reloads HAProxy for every change), and
+/// then publishes the `marshaller:configuration` event. A periodic resync repairs a store that lost the key or
+/// was written by someone else; a failed write is retried after `retryDelay`, doubling up to the resync interval.
+public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
+    /// Settings of the synchroniser.
+    public struct Configuration: Sendable {
+        /// The key holding the HAProxy text (default: what `vamp-gateway-agent` watches by default,
+        /// `/vamp/vamp/gateways/haproxy/2.6/configuration`).
+        public var configurationKey: String
+        /// The marshaller's version in the `marshaller` event's `name:` tag.
+        public var haproxyVersion: String
+        /// Time between two resyncs when nothing changed.
+        public var resyncInterval: Duration
+        /// The first wait after a failed synchronisation.
+        public var retryDelay: Duration
+
+        /// Creates the settings; the keys follow Vamp's layout for `namespace`.
+        public init(
+            namespace: String = "vamp", haproxyVersion: String = "2.6",
+            resyncInterval: Duration = .seconds(5), retryDelay: Duration = .milliseconds(250)
+        ) {
+            self.configurationKey = KeyPath.haproxyConfiguration(namespace: namespace, version: haproxyVersion)
+            self.haproxyVersion = haproxyVersion
+            self.resyncInterval = resyncInterval
+            self.retryDelay = retryDelay
+        }
+    }
+
+    /// What one pass did.
+    public enum Outcome: Sendable, Equatable {
+        /// The text differed and was written.
+        case written
+        /// The store already held these bytes.
+        case unchanged
+        /// The gateways could not be rendered or the store could not be written; retried later.
+        case failed(String)
+    }
+
+    let vamp: Vamp
+    let store: any KeyValueStore
+    let configuration: Configuration
+    let logger: Logger
+
+    /// Creates the synchroniser of `vamp`'s gateways into `store`.
+    public init(vamp: Vamp, store: any KeyValueStore, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "vamp.gateway-sync")) {
+        self.vamp = vamp
+        self.store = store
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Synchronises once now, then after every gateway change and every resync interval, until graceful
+    /// shutdown or cancellation.
+    public func run() async throws {
+        let interval = configuration.resyncInterval
+        let vamp = self.vamp
+        do {
+            try await cancelWhenGracefulShutdown { try await loop(vamp: vamp, interval: interval) }
+        } catch is CancellationError {
+            // Graceful shutdown (or the group's cancellation): the last pass finished or was abandoned; the KV
+            // store keeps what it has, and the next start resynchronises.
+        }
+    }
+
+    func loop(vamp: Vamp, interval: Duration) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: interval)
+                    vamp.gatewayChanged.yield()
+                }
+            }
+            group.addTask {
+                var delay = configuration.retryDelay
+                var changes = vamp.gatewayChanges.makeAsyncIterator()
+                var outcome = await synchronise()
+                while true {
+                    if case .failed = outcome {
+                        try await Task.sleep(for: delay)
+                        delay = min(delay * 2, interval)
+                        outcome = await synchronise()
+                        continue
+                    }
+                    delay = configuration.retryDelay
+                    guard await changes.next() != nil else { return }
+                    try Task.checkCancellation()
+                    outcome = await synchronise()
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// One pass: render every gateway, write what differs, publish the event. Never throws: a failure is
+    /// logged and returned.
+    @discardableResult
+    public func synchronise() async -> Outcome {
+        let rendered: GatewayConfiguration
+        do {
+            rendered = try await vamp.gatewayConfiguration()
+        } catch {
+            logger.error("the stored gateways cannot be rendered; the KV store keeps its configuration", metadata: ["vamp.error": "\(error.message)"])
+            return .failed(error.message)
+        }
+        do {
+            let written = try await store.setIfChanged(configuration.configurationKey, string: rendered.text)
+            guard written else { return .unchanged }
+            logger.info("wrote the HAProxy configuration", metadata: [
+                "vamp.kv.key": "\(configuration.configurationKey)", "vamp.gateways": "\(rendered.servedGateways.count)",
+                "vamp.bytes": "\(rendered.text.utf8.count)",
+            ])
+            let event = Event(tags: ["marshaller:configuration", "type:haproxy", "name:\(configuration.haproxyVersion)"])
+            _ = try? await vamp.publish([event])
+            return .written
+        } catch {
+            logger.warning("the KV store could not be written; retrying", metadata: [
+                "vamp.kv.key": "\(configuration.configurationKey)", "vamp.error": "\(error)",
+            ])
+            return .failed("\(error)")
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import AsyncHTTPClient
+import Foundation
+import KVStores
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+import VampTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `vamp-server` as an operator runs it: README's defaults, next to the agent with its defaults, bad
+/// settings, the `haproxy -c` check, and SIGKILL in the middle of a burst of writes.
+@Suite("vamp-server executable", .serialized)
+struct ServerExecutableTests {
+    static func executable(_ name: String) -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent(name).path
+    }
+
+    static let key = KeyPath.haproxyConfiguration(namespace: "vamp", version: "2.6")
+
+    static func start(_ folder: TemporaryDirectory, arguments: [String] = [], environment: [String: String]? = nil, log: String = "server.log") throws -> ExternalProcess {
+        try ExternalProcess(
+            executable: executable("vamp-server"), arguments: arguments, environment: environment, workingDirectory: folder.url,
+            logFile: folder.url.appendingPathComponent(log), installHint: "build it first: swift build --build-tests")
+    }
+
+    /// One request; the status and the body as text.
+    static func call(
+        _ client: HTTPClient, _ method: HTTPMethod, _ url: String, yaml: String? = nil, headers: [(String, String)] = []
+    ) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let yaml {
+            request.headers.add(name: "Content-Type", value: "application/x-yaml")
+            request.body = .bytes(ByteBuffer(string: yaml))
+        }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
+    static func gateway(_ name: String, port: Int, backend: Int) -> String {
+        "name: \(name)\nport: \(port)/http\nroutes:\n  \"[127.0.0.1:\(backend)]\": {weight: 100%}\n"
+    }
+
+    static func withClient(_ body: (HTTPClient) async throws -> Void) async throws {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            try await body(client)
+        } catch {
+            try await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    @Test("README's settings alone: vamp-server and vamp-gateway-agent started with no flag in one folder; a gateway POSTed to 127.0.0.1:8080 serves through HAProxy")
+    func readmeDefaultsWithAgent() async throws {
+        #expect(!FreePort.isAccepting(8080), "port 8080 (the README's API port) is taken by another program; stop it")
+        let folder = try TemporaryDirectory(prefix: "vamp-server-defaults")
+        defer { folder.remove() }
+        let backend = try TestHTTPService(name: "readme")
+        defer { backend.stop() }
+        let gatewayPort = try FreePort.next()
+        let server = try Self.start(folder)
+        defer { server.stop() }
+        let agent = try ExternalProcess(
+            executable: Self.executable("vamp-gateway-agent"), arguments: [], workingDirectory: folder.url,
+            logFile: folder.url.appendingPathComponent("agent.log"), installHint: "build it first: swift build --build-tests")
+        defer { agent.stop() }
+        try await Self.withClient { client in
+            try await waitUntil(timeout: .seconds(30), "the API on 127.0.0.1:8080\n\(server.logTail())") {
+                try await Self.call(client, .GET, "http://127.0.0.1:8080/api/v1/info").status == 200
+            }
+            let created = try await Self.call(client, .POST, "http://127.0.0.1:8080/api/v1/gateways", yaml: Self.gateway("readme", port: gatewayPort, backend: backend.port))
+            #expect(created.status == 202, "\(created.body)")
+            try await waitUntil(timeout: .seconds(30), "the gateway to serve through the agent's HAProxy\n\(server.logTail())\n\(agent.logTail())") {
+                (try? HTTPProbe.get(port: gatewayPort))?.header("X-Served-By") == "readme"
+            }
+            #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent(".vamp/vamp.sqlite").path))
+            let text = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(Self.key)?.string
+            let shown = try await Self.call(client, .GET, "http://127.0.0.1:8080/api/v1/vga/haproxy/2.6/configuration")
+            #expect(text == shown.body, "the KV store holds the text the API shows")
+        }
+        kill(server.pid, SIGTERM)
+        try await waitUntil(timeout: .seconds(15), "the server to exit after SIGTERM\n\(server.logTail())") { !server.isRunning }
+        #expect(server.exitedNormally && server.terminationStatus == 0, "\(server.logTail())")
+    }
+
+
+    @Test("a malformed setting stops the server at start with the key's name and a non-zero exit")
+    func badSetting() async throws {
+        let folder = try TemporaryDirectory(prefix: "vamp-server-bad")
+        defer { folder.remove() }
+        for (variable, value, named) in [
+            ("VAMP_HTTP_API_PORT", "eighty", "vamp.http-api.port"),
+            ("VAMP_OPERATION_GATEWAY_PORT_RANGE", "45000-40000", "vamp.operation.gateway.port-range"),
+            ("VAMP_PERSISTENCE_DATABASE_TYPE", "mongodb", "vamp.persistence"),
+            ("VAMP_KEY_VALUE_STORE_TYPE", "redis", "redis"),
+        ] {
+            let server = try Self.start(folder, environment: [variable: value], log: "\(variable).log")
+            try await waitUntil(timeout: .seconds(15), "the server to refuse \(variable)=\(value)") { !server.isRunning }
+            #expect(server.terminationStatus != 0)
+            #expect(server.logTail().contains(named), "\(variable)=\(value): \(server.logTail())")
+        }
+    }
+
+    @Test("with the haproxy check on, a text HAProxy refuses is a 400 naming the gateway, and nothing is stored or written")
+    func haproxyCheckRefuses() async throws {
+        let folder = try TemporaryDirectory(prefix: "vamp-server-check")
+        defer { folder.remove() }
+        // A stand-in for haproxy that refuses every text, to see the refusal travel; the real binary checks every
+        // write in the README test above.
+        let refusing = folder.url.appendingPathComponent("refusing-haproxy")
+        try "#!/bin/sh\necho '[ALERT] (1) : config : refused by the test stand-in'\nexit 1\n".write(to: refusing, atomically: true, encoding: .utf8)
+        chmod(refusing.path, 0o755)
+        let port = try FreePort.next()
+        let server = try Self.start(folder, arguments: ["--port", "\(port)"], environment: [
+            "VAMP_GATEWAY_DRIVER_HAPROXY_CHECK": "true", "VAMP_GATEWAY_DRIVER_HAPROXY_EXECUTABLE": refusing.path,
+        ])
+        defer { server.stop() }
+        try await Self.withClient { client in
+            try await waitUntil(timeout: .seconds(30), "the API\n\(server.logTail())") {
+                try await Self.call(client, .GET, "http://127.0.0.1:\(port)/api/v1/info").status == 200
+            }
+            let refused = try await Self.call(client, .POST, "http://127.0.0.1:\(port)/api/v1/gateways", yaml: Self.gateway("checked", port: 9055, backend: 1))
+            #expect(refused.status == 400)
+            #expect(refused.body.contains("'checked'") && refused.body.contains("refused by the test stand-in"), "\(refused.body)")
+            #expect(try await Self.call(client, .GET, "http://127.0.0.1:\(port)/api/v1/gateways/checked").status == 404)
+            let text = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(Self.key)?.string ?? ""
+            #expect(!text.contains("checked"))
+        }
+    }
+
+    @Test("SIGKILL during a burst of writes: after a restart every acknowledged write is there and the KV text matches the stored gateways")
+    func killDuringWrites() async throws {
+        let folder = try TemporaryDirectory(prefix: "vamp-server-kill")
+        defer { folder.remove() }
+        let port = try FreePort.next()
+        let base = "http://127.0.0.1:\(port)/api/v1"
+        let first = try Self.start(folder, arguments: ["--port", "\(port)"])
+        let acknowledged = Names()
+        try await Self.withClient { client in
+            try await waitUntil(timeout: .seconds(30), "the API\n\(first.logTail())") {
+                try await Self.call(client, .GET, "\(base)/info").status == 200
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<4 {
+                    group.addTask {
+                        for index in 0..<10_000 {
+                            let name = "w\(writer)-\(index)"
+                            let gatewayPort = 20000 + writer * 2000 + index
+                            guard let answer = try? await Self.call(client, .POST, "\(base)/gateways", yaml: Self.gateway(name, port: gatewayPort, backend: 9)) else { return }
+                            if answer.status == 202 { acknowledged.append(name) }
+                        }
+                    }
+                }
+                try await waitUntil(timeout: .seconds(60), "a few acknowledged writes") { acknowledged.all.count >= 40 }
+                kill(first.pid, SIGKILL)
+                try await group.waitForAll()
+            }
+        }
+        try await waitUntil(timeout: .seconds(10), "the killed server to be gone") { !first.isRunning }
+        let written = acknowledged.all
+        #expect(written.count >= 40)
+
+        let second = try Self.start(folder, arguments: ["--port", "\(port)"], log: "restarted.log")
+        defer { second.stop() }
+        try await Self.withClient { client in
+            try await waitUntil(timeout: .seconds(30), "the restarted API\n\(second.logTail())") {
+                try await Self.call(client, .GET, "\(base)/info").status == 200
+            }
+            var missing: [String] = []
+            for name in written where try await Self.call(client, .GET, "\(base)/gateways/\(name)").status != 200 { missing.append(name) }
+            #expect(missing.isEmpty, "acknowledged but lost after SIGKILL: \(missing)")
+            let store = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv"))
+            try await waitUntil(timeout: .seconds(15), "the KV text to match the stored gateways after the restart") {
+                let shown = try await Self.call(client, .GET, "\(base)/vga/haproxy/2.6/configuration").body
+                return try store.get(Self.key)?.string == shown && !shown.isEmpty
+            }
+        }
+    }
+}
+
+/// Names collected by concurrent writers.
+final class Names: Sendable {
+    private let names = Mutex<[String]>([])
+    func append(_ name: String) { names.withLock { $0.append(name) } }
+    var all: [String] { names.withLock { $0 } }
+}
