@@ -24,7 +24,7 @@ enum OpenAPIDocument {
 
     static func answer(_ data: Data?, mediaType: String) -> Response {
         guard let data else {
-            return ArtifactHandlers.response(OperationError(.unavailable, "the OpenAPI document is missing from the VampAPI bundle; rebuild the package"))
+            return APIAnswer.response(OperationError(.unavailable, "the OpenAPI document is missing from the VampAPI bundle; rebuild the package"))
         }
         return Response(status: .ok, headers: [.contentType: mediaType], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
