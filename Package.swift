@@ -240,20 +240,26 @@ targets.append(.target(
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        // Converts the OpenAPI document to JSON for /api/v1/openapi.json.
+        .product(name: "Yams", package: "Yams"),
     ],
+    // The OpenAPI document served at /api/v1/openapi.yaml; Documentation/openapi.yaml is a symlink to it.
+    resources: [.copy("Resources/openapi.yaml")],
     swiftSettings: swiftSettings))
 
 targets.append(.testTarget(
     name: "VampAPITests",
     dependencies: [
-        "VampAPI", "VampCore", "Persistence",
+        "VampAPI", "VampCore", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
+        // schemathesis runs as a child process; hostile bodies are streamed by AsyncHTTPClient.
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
-        "VampModel",
     ],
     swiftSettings: swiftSettings))
 

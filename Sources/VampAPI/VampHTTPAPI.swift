@@ -61,6 +61,7 @@ public enum VampHTTPAPI {
             maxAge: .minutes(30)))
         let resolver = VampResolver(defaultVamp: vamp, defaultNamespace: defaultNamespace, directory: directory)
         for api in [router.group("api/v1"), router.group(":namespace/api/v1")] {
+            OpenAPIDocument.addRoutes(to: api)
             register(on: api, resolver: resolver, configuration: configuration)
         }
         return router
@@ -156,7 +157,8 @@ struct ArtifactHandlers: Sendable {
         guard let kind = try kind(context) else { return Response(status: .notFound) }
         let query = request.uri.queryParameters
         let perPage = min(configuration.maximumPerPage, max(1, query.get("per_page").flatMap { Int($0) } ?? configuration.maximumPerPage))
-        let asked = PageRequest(page: query.get("page").flatMap { Int($0) } ?? 1, perPage: perPage)
+        // A page past 2^31 is past the end of any list; capping it keeps the store's offset from overflowing.
+        let asked = PageRequest(page: min(1 << 31, query.get("page").flatMap { Int($0) } ?? 1), perPage: perPage)
         return try await answer(request) {
             var page = try await vamp.list(kind, page: asked)
             let shown = PagingLinks.clamped(asked, total: page.total)

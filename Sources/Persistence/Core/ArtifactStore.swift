@@ -77,7 +77,12 @@ public struct PageRequest: Sendable, Hashable {
         self.perPage = max(1, perPage)
     }
 
-    var offset: Int { (page - 1) * perPage }
+    /// Where the page starts; saturates instead of overflowing for absurd page numbers (a page past the end of
+    /// any list is empty, whatever its number).
+    var offset: Int {
+        let (product, overflow) = (page - 1).multipliedReportingOverflow(by: perPage)
+        return overflow ? Int(Int32.max) * 1024 : min(product, Int(Int32.max) * 1024)
+    }
 }
 
 /// One page of results and the total number of matches.
