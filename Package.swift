@@ -223,6 +223,7 @@ targets.append(.target(
     dependencies: [
         "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
     ],
     swiftSettings: swiftSettings))

@@ -1,6 +1,7 @@
 public import Foundation
 public import HAProxyConfigGen
 public import Logging
+import Metrics
 public import Persistence
 public import VampDSL
 public import VampModel
@@ -99,13 +100,13 @@ public actor Vamp {
 
     /// One page of the artifacts of `kind`, ordered by name.
     public func list(_ kind: ArtifactKind, page: PageRequest) async throws(OperationError) -> Page<StoredArtifact> {
-        let records = try await storeCall { try await self.artifacts.list(kind: kind.plural, page: page) }
+        let records = try await storeCall("artifacts") { try await self.artifacts.list(kind: kind.plural, page: page) }
         return Page(items: records.items.map { Self.stored($0, kind) }, total: records.total, request: records.request)
     }
 
     /// The artifact, or `nil` when there is none.
     public func read(_ kind: ArtifactKind, name: String) async throws(OperationError) -> StoredArtifact? {
-        try await storeCall { try await self.artifacts.read(kind: kind.plural, name: name) }.map { Self.stored($0, kind) }
+        try await storeCall("artifacts") { try await self.artifacts.read(kind: kind.plural, name: name) }.map { Self.stored($0, kind) }
     }
 
     // MARK: Writing
@@ -178,17 +179,17 @@ public actor Vamp {
         do throws(OperationError) {
             for artifact in artifactsToStore {
                 let kind = artifact.kind, name = artifact.name ?? ""
-                let previous = try await storeCall { try await self.artifacts.read(kind: kind.plural, name: name) }
+                let previous = try await storeCall("artifacts") { try await self.artifacts.read(kind: kind.plural, name: name) }
                 let body = Self.json(artifact)
                 let record: ArtifactRecord
                 if let expectedVersion {
                     guard let previous else {
                         throw OperationError(.preconditionFailed, "\(kind) '\(name)' does not exist, so it is not at version \(expectedVersion) (If-Match)")
                     }
-                    record = try await storeCall { try await self.artifacts.update(kind: kind.plural, name: name, body: body, expectedVersion: expectedVersion) }
+                    record = try await storeCall("artifacts") { try await self.artifacts.update(kind: kind.plural, name: name, body: body, expectedVersion: expectedVersion) }
                     _ = previous
                 } else {
-                    record = try await storeCall { try await self.artifacts.save(kind: kind.plural, name: name, body: body) }
+                    record = try await storeCall("artifacts") { try await self.artifacts.save(kind: kind.plural, name: name, body: body) }
                 }
                 undo.append((kind, name, previous))
                 stored.append(Self.stored(record, kind))
@@ -338,7 +339,7 @@ public actor Vamp {
         var page = 1
         while true {
             let request = PageRequest(page: page, perPage: 500)
-            let records = try await storeCall { try await self.artifacts.list(kind: ArtifactKind.gateway.plural, page: request) }
+            let records = try await storeCall("artifacts") { try await self.artifacts.list(kind: ArtifactKind.gateway.plural, page: request) }
             for record in records.items {
                 guard let text = String(data: record.body, encoding: .utf8),
                       let document = try? DSLReader.read(text, kind: .gateway).first,
@@ -366,7 +367,11 @@ public actor Vamp {
         return gateway.port.number
     }
 
-    func storeCall<T: Sendable>(_ body: @Sendable () async throws -> T) async throws(OperationError) -> T {
+    /// Calls a store, maps its error, and records the call's duration as `vamp_store_duration_seconds` with the
+    /// store (`artifacts`, `events`) as a dimension, for the server's Prometheus `/metrics`.
+    func storeCall<T: Sendable>(_ store: String, _ body: @Sendable () async throws -> T) async throws(OperationError) -> T {
+        let start = ContinuousClock.now
+        defer { Metrics.Timer(label: "vamp_store_duration_seconds", dimensions: [("store", store)]).record(duration: ContinuousClock.now - start) }
         do {
             return try await body()
         } catch {

@@ -86,6 +86,10 @@ struct ServerExecutableTests {
             let text = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(Self.key)?.string
             let shown = try await Self.call(client, .GET, "http://127.0.0.1:8080/api/v1/vga/haproxy/2.6/configuration")
             #expect(text == shown.body, "the KV store holds the text the API shows")
+            let metrics = try await Self.call(client, .GET, "http://127.0.0.1:8080/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.body.contains("http_server_request_duration") && metrics.body.contains("vamp_store_duration_seconds"),
+                    "Prometheus /metrics: request durations by route and store latency")
         }
         kill(server.pid, SIGTERM)
         try await waitUntil(timeout: .seconds(15), "the server to exit after SIGTERM\n\(server.logTail())") { !server.isRunning }

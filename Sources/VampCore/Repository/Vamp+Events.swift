@@ -26,7 +26,7 @@ extension Vamp {
         guard problems.isEmpty else { throw OperationError(.invalid, problems.joined(separator: "\n")) }
         var stored: [Event] = []
         for event in newEvents {
-            stored.append(try await storeCall { try await self.events.append(event) })
+            stored.append(try await storeCall("events") { try await self.events.append(event) })
         }
         return stored
     }
@@ -44,9 +44,9 @@ extension Vamp {
             case .count: .count
             }
             let aggregation = EventAggregation(function, field: request.aggregatorField)
-            return .aggregate(try await storeCall { try await self.events.aggregate(aggregation, matching: query) })
+            return .aggregate(try await storeCall("events") { try await self.events.aggregate(aggregation, matching: query) })
         }
-        return .events(try await storeCall { try await self.events.events(matching: query, page: page) })
+        return .events(try await storeCall("events") { try await self.events.events(matching: query, page: page) })
     }
 
     /// Events published from now on that carry every tag of `filter` (and its type), as they happen.
@@ -66,7 +66,7 @@ extension Vamp {
 
     func latestValue(_ tags: Set<String>, within window: Duration) async throws(OperationError) -> JSONValue? {
         let now = configuration.now()
-        let event = try await storeCall { try await self.events.latest(tags: tags, within: window, now: now) }
+        let event = try await storeCall("events") { try await self.events.latest(tags: tags, within: window, now: now) }
         guard let event else { return nil }
         return event.value ?? .null
     }
