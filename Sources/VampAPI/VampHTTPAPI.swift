@@ -116,7 +116,7 @@ public protocol VampDirectory: Sendable {
     func vamp(namespace: String) async throws(OperationError) -> Vamp?
 }
 
-/// Picks the facade of a request: the default one for `/api/v1` and `/<default namespace>/api/v1`, the
+/// Picks the facade of a request: the default one for `/api/v1`, `/default/api/v1` and `/<default namespace>/api/v1`, the
 /// directory's for other namespaces.
 struct VampResolver: Sendable {
     let defaultVamp: Vamp
@@ -124,7 +124,9 @@ struct VampResolver: Sendable {
     let directory: (any VampDirectory)?
 
     func vamp(_ context: BasicRequestContext) async throws(OperationError) -> Vamp? {
-        guard let namespace = context.parameters.get("namespace"), namespace != defaultNamespace else { return defaultVamp }
+        // `default` is Vamp 0.9.5's name of the default namespace in URLs; the configured name (`vamp`, as in the KV
+        // layout `/vamp/vamp/...`) is the same namespace.
+        guard let namespace = context.parameters.get("namespace"), namespace != defaultNamespace, namespace != "default" else { return defaultVamp }
         guard let directory else { return nil }
         return try await directory.vamp(namespace: namespace)
     }
