@@ -37,6 +37,16 @@ public final class AgentMetrics: Sendable {
         public var watchEnded = false
         /// Datagrams HAProxy truncated (no complete JSON line): counted, not forwarded.
         public var logLinesTruncated = 0
+        /// Failed attempts to reach the KV store (each is followed by a retry with backoff).
+        public var storeErrors = 0
+        /// Whether the KV store answered the watch's last attempt; nil before the first attempt ended.
+        public var storeReachable: Bool?
+        /// The store's last error while it is unreachable.
+        public var storeError: String?
+        /// Failed attempts since the store was last reachable.
+        public var outageFailures = 0
+        /// The wait before the last restart of HAProxy, seconds.
+        public var lastRestartDelaySeconds = 0.0
     }
 
     private let state = Mutex(Snapshot())
@@ -66,6 +76,9 @@ public final class AgentMetrics: Sendable {
             ("vamp_gateway_agent_log_lines_dropped_total", "counter", "log lines dropped (buffer full or Logstash away)", Double(s.logLinesDropped)),
             ("vamp_gateway_agent_log_lines_truncated_total", "counter", "log lines HAProxy truncated (not forwarded)", Double(s.logLinesTruncated)),
             ("vamp_gateway_agent_failed_services", "gauge", "optional parts (log forwarder, status server) that failed", Double(s.failedServices.count)),
+            ("vamp_gateway_agent_store_errors_total", "counter", "failed attempts to reach the KV store", Double(s.storeErrors)),
+            ("vamp_gateway_agent_store_reachable", "gauge", "1 when the KV store answered the last attempt", s.storeReachable == true ? 1 : 0),
+            ("vamp_gateway_agent_haproxy_restart_delay_seconds", "gauge", "wait before the last HAProxy restart", s.lastRestartDelaySeconds),
             ("vamp_gateway_agent_haproxy_up", "gauge", "1 when HAProxy runs", s.haproxyRunning ? 1 : 0),
             ("vamp_gateway_agent_last_apply_failed", "gauge", "1 when the last configuration could not be applied", s.lastError == nil ? 0 : 1),
         ]

@@ -35,6 +35,7 @@ public final class GatewayAgent: Sendable {
             executable: configuration.haproxyExecutable,
             configurationFile: configuration.workDirectory.appendingPathComponent("haproxy.cfg"),
             masterSocket: configuration.workDirectory.appendingPathComponent("master.sock").path,
+            pidFile: configuration.workDirectory.appendingPathComponent("haproxy.pid"),
             output: configuration.haproxyOutput, logger: logger)
     }
 
@@ -51,28 +52,26 @@ public final class GatewayAgent: Sendable {
         try KeyPath.validate(configuration.key)
         try FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: configuration.socketDirectory, withIntermediateDirectories: true)
-        try await startHAProxy()
-        do {
-            try await serve()
-        } catch {
-            await haproxy.stop()
-            throw error
-        }
-        await haproxy.stop()
+        // Cancelling the group stops HAProxy: swift-subprocess's teardown (SIGTERM, SIGKILL after 5 s).
+        try await serve()
     }
 
     private func serve() async throws {
         let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
-                for await change in store.watch(configuration.key) {
-                    switch change {
-                    case .value(let entry):
+                for await event in store.watch(configuration.key).events() {
+                    switch event {
+                    case .change(.value(let entry)):
                         latest.withLock { $0 = entry.value }
                         metrics.update { $0.updates += 1 }
                         signal.yield()
-                    case .deleted:
+                    case .change(.deleted):
                         logger.warning("the configuration key does not exist; keeping the running configuration", metadata: ["vamp.kv.key": "\(configuration.key)"])
+                    case .reachable:
+                        storeReachable()
+                    case .unreachable(let error):
+                        storeUnreachable(error)
                     }
                 }
                 if !Task.isCancelled {
@@ -82,12 +81,22 @@ public final class GatewayAgent: Sendable {
             }
             group.addTask { [self] in
                 for await _ in signals {
+                    // SIGUSR2 before the master installed its handlers would kill it.
+                    await haproxy.waitUntilReady()
                     try? await Task.sleep(for: configuration.coalesceWindow)
                     guard let text = latest.withLock({ $0 }) else { continue }
                     await apply(String(decoding: text, as: UTF8.self))
                 }
             }
+            // Read before our master overwrites the pid file.
+            let leftBehind = haproxy.leftBehindMaster()
             group.addTask { [self] in try await superviseHAProxy() }
+            if let leftBehind {
+                group.addTask { [self] in
+                    await haproxy.waitUntilReady()
+                    await haproxy.retire(leftBehind, grace: (configuration.hardStopAfter ?? .seconds(30)) + .seconds(5))
+                }
+            }
             // The log forwarder and the status server are optional: when one fails (a busy port)
             // it is logged, counted and shown in /health, and HAProxy keeps serving.
             if let logPort = configuration.logPort {
@@ -115,6 +124,36 @@ public final class GatewayAgent: Sendable {
         }
     }
 
+    /// The store answered: health and the gauge say so, and an outage's end is logged.
+    func storeReachable() {
+        let outage = metrics.snapshot.storeReachable == false
+        metrics.update {
+            $0.storeReachable = true
+            $0.storeError = nil
+        }
+        if outage { logger.notice("the KV store is reachable again", metadata: ["vamp.kv.key": "\(configuration.key)"]) }
+    }
+
+    /// A failed attempt to reach the store: counted and shown in health at once; logged at warning
+    /// on the 1st, 2nd, 4th, 8th… failure of an outage (then every 64th), so a long outage does not
+    /// flood the log while the store's watch retries with its own backoff. HAProxy keeps serving.
+    func storeUnreachable(_ error: String) {
+        var failures = 0
+        metrics.update {
+            $0.storeErrors += 1
+            if $0.storeReachable != false { $0.outageFailures = 0 }
+            $0.outageFailures += 1
+            failures = $0.outageFailures
+            $0.storeReachable = false
+            $0.storeError = error
+        }
+        if failures & (failures - 1) == 0 || failures % 64 == 0 {
+            logger.warning(
+                "the KV store is unreachable; HAProxy keeps serving the running configuration, retrying with backoff",
+                metadata: ["vamp.kv.key": "\(configuration.key)", "vamp.kv.error": "\(error)", "vamp.kv.failures": "\(failures)"])
+        }
+    }
+
     /// Runs an optional part; its failure is logged and recorded, never thrown.
     func runSideService(_ name: String, _ body: () async throws -> Void) async {
         do {
@@ -127,44 +166,43 @@ public final class GatewayAgent: Sendable {
         }
     }
 
-    /// Starts HAProxy on the last good configuration, or the base alone when there is none
-    /// or it no longer validates.
-    func startHAProxy() async throws {
-        let fileManager = FileManager.default
-        if !fileManager.fileExists(atPath: configurationFile.path) {
+    /// Puts the last good configuration in place for a (re)start: the file on disk, or the base
+    /// alone when there is none or it no longer validates.
+    func prepareConfigurationFile() async throws {
+        if !FileManager.default.fileExists(atPath: configurationFile.path) {
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         } else if let alerts = try await haproxy.validate(configurationFile) {
             logger.error("the configuration on disk no longer validates; starting on the base sections", metadata: ["vamp.haproxy.alerts": "\(alerts)"])
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         }
-        try await haproxy.start()
-        metrics.update { $0.haproxyStarts += 1 }
-        guard await haproxy.waitForWorker(otherThan: nil, timeout: .seconds(10)) != nil else {
-            throw GatewayAgentError("HAProxy did not start on \(configurationFile.path)")
-        }
-        metrics.update { $0.haproxyRunning = true }
     }
 
-    /// Restarts HAProxy when it exits.
-    /// Restarts HAProxy when it exits, waiting 200 ms before the first restart and twice as
-    /// long after each failed one (at most `restartBackoffLimit`); the wait resets once it runs.
+    /// Runs HAProxy and starts it again whenever it exits: after `restartBackoff.initial`, then
+    /// twice as long after each exit (at most `restartBackoffLimit`); the wait resets once a
+    /// master ran for `restartBackoffReset`. A master a crashed agent left behind on this work
+    /// folder is retired (soft stop) once ours serves, so exactly one master serves.
     func superviseHAProxy() async throws {
-        var backoff = Duration.milliseconds(200)
+        var backoff = configuration.restartBackoffInitial
         while !Task.isCancelled {
-            try await Task.sleep(for: .milliseconds(200))
-            if await !haproxy.isRunning {
-                metrics.update { $0.haproxyRunning = false }
-                logger.error("HAProxy exited; restarting it on the last good configuration", metadata: ["vamp.backoff": "\(backoff)"])
-                try await Task.sleep(for: backoff)
-                do {
-                    try await startHAProxy()
-                    backoff = .milliseconds(200)
-                } catch {
-                    logger.error("HAProxy did not start", metadata: ["vamp.error": "\(error)"])
-                    backoff = min(backoff * 2, configuration.restartBackoffLimit)
-                }
+            let started = ContinuousClock.now
+            do {
+                try await prepareConfigurationFile()
+                metrics.update { $0.haproxyStarts += 1 }
+                let status = try await haproxy.run { [metrics] _ in metrics.update { $0.haproxyRunning = true } }
+                if Task.isCancelled { break }
+                logger.error("HAProxy exited", metadata: ["vamp.haproxy.status": "\(status)"])
+            } catch {
+                if Task.isCancelled { break }
+                logger.error("HAProxy did not start", metadata: ["vamp.error": "\(error)"])
             }
+            metrics.update { $0.haproxyRunning = false }
+            if ContinuousClock.now - started >= configuration.restartBackoffReset { backoff = configuration.restartBackoffInitial }
+            logger.warning("restarting HAProxy on the last good configuration", metadata: ["vamp.backoff": "\(backoff)"])
+            metrics.update { $0.lastRestartDelaySeconds = backoff.secondsValue }
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, configuration.restartBackoffLimit)
         }
+        metrics.update { $0.haproxyRunning = false }
     }
 
     /// Base + user fragments + generated text.
@@ -215,7 +253,7 @@ public final class GatewayAgent: Sendable {
             guard rename(candidate.path, configurationFile.path) == 0 else {
                 throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
             }
-            await haproxy.signalReload()
+            haproxy.signalReload()
             if await haproxy.waitForWorker(otherThan: previousWorker, timeout: configuration.reloadTimeout) != nil {
                 let seconds = (ContinuousClock.now - started).secondsValue
                 metrics.update {
@@ -226,14 +264,18 @@ public final class GatewayAgent: Sendable {
                 }
                 logger.info("reloaded HAProxy", metadata: ["vamp.reload.seconds": "\(seconds)"])
                 await writeStatus(state: "applied", error: nil)
-            } else if await !haproxy.isRunning {
+            } else if Task.isCancelled {
+                // The agent is stopping (and HAProxy with it): the file validated, so it stays the
+                // last good one; rolling back here would start the next agent on an older file.
+                return
+            } else if !haproxy.isRunning {
                 // HAProxy died meanwhile (not because of this configuration, which validated):
                 // the supervisor restarts it on the new file.
                 logger.warning("HAProxy exited during the reload; it will be restarted on the new configuration")
             } else {
                 metrics.update { $0.failedReloads += 1 }
                 try Data(current.utf8).write(to: configurationFile, options: .atomic)
-                await haproxy.signalReload()
+                haproxy.signalReload()
                 await report(failure: "the new HAProxy worker did not come up within \(configuration.reloadTimeout); went back to the previous configuration")
             }
         } catch {

@@ -41,6 +41,10 @@ public struct GatewayAgentConfiguration: Sendable {
     public var hardStopAfter: Duration?
     /// Longest wait between two restarts of a HAProxy that keeps exiting.
     public var restartBackoffLimit: Duration
+    /// Wait before the first restart of HAProxy after it exited; doubled after each further exit.
+    public var restartBackoffInitial: Duration = .milliseconds(200)
+    /// How long a master must have run for its exit to count as new (the wait starts over).
+    public var restartBackoffReset: Duration = .seconds(10)
 
     /// Creates a configuration.
     public init(

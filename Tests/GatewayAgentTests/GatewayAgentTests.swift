@@ -22,14 +22,14 @@ struct GatewayAgentTests {
         let generator: HAProxyConfigurationGenerator
 
         init(store: any KeyValueStore, key: String, logPort: Int? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
-             fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil) throws {
-            directory = try TemporaryDirectory(prefix: "va")
+             fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil, directory: TemporaryDirectory? = nil) throws {
+            self.directory = try directory ?? TemporaryDirectory(prefix: "va")
             let configuration = GatewayAgentConfiguration(
-                key: key, workDirectory: directory.url, fragmentsDirectory: fragments,
-                haproxyOutput: directory.url.appendingPathComponent("haproxy.log"),
+                key: key, workDirectory: self.directory.url, fragmentsDirectory: fragments,
+                haproxyOutput: self.directory.url.appendingPathComponent("haproxy.log"),
                 logPort: logPort, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
                 retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey,
-                socketDirectory: directory.url.appendingPathComponent("run"))
+                socketDirectory: self.directory.url.appendingPathComponent("run"))
             guard FileManager.default.isExecutableFile(atPath: configuration.haproxyExecutable) else {
                 throw FixtureError("\(configuration.haproxyExecutable) not found. Install it with: apt-get install haproxy (Scripts/test does this).")
             }
@@ -38,10 +38,10 @@ struct GatewayAgentTests {
             task = Task { [agent] in try await agent.run() }
         }
 
-        func stop() async {
+        func stop(keepingDirectory: Bool = false) async {
             task.cancel()
             _ = await task.result
-            directory.remove()
+            if !keepingDirectory { directory.remove() }
         }
     }
 
@@ -211,6 +211,81 @@ struct GatewayAgentTests {
         await etcd.remove()
     }
 
+    /// `/health` of an agent's status port: the status code and the body.
+    static func health(port: Int) -> (status: Int, body: String)? {
+        (try? HTTPProbe.get(port: port, path: "/health", timeoutSeconds: 2)).map { ($0.status, $0.body) }
+    }
+
+    @Test("etcd stopped: /health is 503 with the store unreachable, counted in /metrics, HAProxy serving; etcd back: 200 and the value applied")
+    func unreachableStoreVisible() async throws {
+        let etcd = try await EtcdServer.start()
+        let store = EtcdKeyValueStore(configuration: .init(endpoint: etcd.endpoint))
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let (port, statusPort) = try (FreePort.next(), FreePort.next())
+        let key = "/vamp/test/gateways/haproxy/2.6/configuration"
+        let agent = try RunningAgent(store: store, key: key, statusPort: statusPort)
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 100), (b, 0)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        try await waitUntil(timeout: .seconds(5), "/health 200 with the store reachable") {
+            guard let health = Self.health(port: statusPort) else { return false }
+            return health.status == 200 && health.body.contains("\"store\":\"reachable\"")
+        }
+
+        await etcd.stop()
+        // The etcd watch notices within its liveness interval (5 s) plus a 2 s timeout.
+        try await waitUntil(timeout: .seconds(15), "/health to show the store unreachable") {
+            guard let health = Self.health(port: statusPort) else { return false }
+            return health.status == 503 && health.body.contains("\"store\":\"unreachable\"")
+        }
+        let metrics = try HTTPProbe.get(port: statusPort, path: "/metrics").body
+        #expect(metrics.contains("vamp_gateway_agent_store_reachable 0"), "\(metrics)")
+        #expect(agent.agent.metrics.snapshot.storeErrors > 0)
+        #expect(!metrics.contains("vamp_gateway_agent_store_errors_total 0\n"), "\(metrics)")
+        #expect(try HTTPProbe.get(port: port).header("X-Served-By") == "a")
+
+        try await etcd.start()
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])]))
+        try await Self.waitUntilServed(by: "b", port: port, timeout: .seconds(10))
+        try await waitUntil(timeout: .seconds(10), "/health back to 200 with the store reachable") {
+            guard let health = Self.health(port: statusPort) else { return false }
+            return health.status == 200 && health.body.contains("\"store\":\"reachable\"")
+        }
+        #expect(try HTTPProbe.get(port: statusPort, path: "/metrics").body.contains("vamp_gateway_agent_store_reachable 1"))
+        await agent.stop()
+        await etcd.remove()
+    }
+
+    @Test("start-up with etcd down: serves the last good file, /health 503; etcd back: applies the store's value, /health 200")
+    func startWithStoreDown() async throws {
+        let etcd = try await EtcdServer.start()
+        let store = EtcdKeyValueStore(configuration: .init(endpoint: etcd.endpoint))
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let (port, statusPort) = try (FreePort.next(), FreePort.next())
+        let key = "/vamp/test/gateways/haproxy/2.6/configuration"
+        let first = try RunningAgent(store: store, key: key)
+        let generator = first.generator
+        try await store.set(key, string: try generator.render([Self.gateway(port: port, [(a, 100), (b, 0)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        await first.stop(keepingDirectory: true)
+
+        // Written while no agent runs, then the store goes away.
+        try await store.set(key, string: try generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])]))
+        await etcd.stop()
+        let second = try RunningAgent(store: store, key: key, statusPort: statusPort, directory: first.directory)
+        try await Self.waitUntilServed(by: "a", port: port)
+        try await waitUntil(timeout: .seconds(15), "/health 503 with the store unreachable") {
+            guard let health = Self.health(port: statusPort) else { return false }
+            return health.status == 503 && health.body.contains("\"store\":\"unreachable\"")
+        }
+        #expect(try HTTPProbe.get(port: port).header("X-Served-By") == "a")
+
+        try await etcd.start()
+        try await Self.waitUntilServed(by: "b", port: port, timeout: .seconds(15))
+        try await waitUntil(timeout: .seconds(10), "/health back to 200") { Self.health(port: statusPort)?.status == 200 }
+        await second.stop()
+        await etcd.remove()
+    }
+
     @Test("HAProxy is restarted when it dies")
     func restart() async throws {
         let store = InMemoryKeyValueStore()
@@ -234,6 +309,38 @@ struct GatewayAgentTests {
             Issue.record("not served after the restart; probe: \(probe); HAProxy said:\n\(log)\nprocesses: \(Self.pids(of: agent.directory.url.path))\nconfiguration:\n\(configuration.suffix(1500))")
         }
         await agent.stop()
+    }
+
+    @Test("a HAProxy that keeps exiting is restarted with growing waits, not every 200 ms")
+    func restartBackoff() async throws {
+        let directory = try TemporaryDirectory(prefix: "va-backoff")
+        defer { directory.remove() }
+        // `haproxy -c` is the real one; the master exits at once, noting when it was started.
+        let starts = directory.url.appendingPathComponent("starts")
+        let script = directory.url.appendingPathComponent("haproxy-exits")
+        try """
+        #!/bin/sh
+        if [ "$1" = "-c" ]; then exec /usr/sbin/haproxy "$@"; fi
+        date +%s.%N >> \(starts.path)
+        exit 1
+        """.write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        var configuration = GatewayAgentConfiguration(
+            key: "/k", workDirectory: directory.url.appendingPathComponent("work"), haproxyExecutable: script.path,
+            socketDirectory: directory.url.appendingPathComponent("run"))
+        configuration.restartBackoffLimit = .seconds(2)
+        let agent = GatewayAgent(configuration: configuration, store: InMemoryKeyValueStore())
+        let task = Task { try await agent.run() }
+        try await Task.sleep(for: .seconds(6))
+        task.cancel()
+        _ = await task.result
+        let times = try String(contentsOf: starts, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+        // 0.2, 0.4, 0.8, 1.6, then the 2 s limit: about 6 starts in 6 s, not 30.
+        #expect((4...8).contains(times.count), "\(times.count) starts, gaps \(gaps)")
+        #expect(gaps.count >= 3 && gaps[2] > gaps[0] * 2.5, "the waits do not grow: \(gaps)")
+        #expect(gaps.allSatisfy { $0 >= 0.15 }, "\(gaps)")
+        #expect(agent.metrics.snapshot.haproxyStarts == times.count)
     }
 
     /// HAProxy processes whose command line mentions `directory`.
