@@ -40,6 +40,8 @@ public final class GatewayAgent: Sendable {
     }
 
     var configurationFile: URL { configuration.workDirectory.appendingPathComponent("haproxy.cfg") }
+    /// The configuration that ran before the last apply, for a start after the agent stopped mid-apply.
+    var previousFile: URL { configuration.workDirectory.appendingPathComponent("haproxy.cfg.previous") }
 
     var base: String {
         configuration.baseConfiguration
@@ -83,7 +85,7 @@ public final class GatewayAgent: Sendable {
                 for await _ in signals {
                     // SIGUSR2 before the master installed its handlers would kill it.
                     await haproxy.waitUntilReady()
-                    try? await Task.sleep(for: configuration.coalesceWindow)
+                    if configuration.coalesceWindow > .zero { try? await Task.sleep(for: configuration.coalesceWindow) }
                     guard let text = latest.withLock({ $0 }) else { continue }
                     await apply(String(decoding: text, as: UTF8.self))
                 }
@@ -172,8 +174,13 @@ public final class GatewayAgent: Sendable {
         if !FileManager.default.fileExists(atPath: configurationFile.path) {
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         } else if let alerts = try await haproxy.validate(configurationFile) {
-            logger.error("the configuration on disk no longer validates; starting on the base sections", metadata: ["vamp.haproxy.alerts": "\(alerts)"])
-            try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
+            if FileManager.default.fileExists(atPath: previousFile.path), try await haproxy.validate(previousFile) == nil {
+                logger.error("the configuration on disk does not validate; starting on the previous one", metadata: ["vamp.haproxy.alerts": "\(alerts)"])
+                try Data(contentsOf: previousFile).write(to: configurationFile, options: .atomic)
+            } else {
+                logger.error("the configuration on disk no longer validates; starting on the base sections", metadata: ["vamp.haproxy.alerts": "\(alerts)"])
+                try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
+            }
         }
     }
 
@@ -243,18 +250,21 @@ public final class GatewayAgent: Sendable {
         let candidate = configuration.workDirectory.appendingPathComponent("haproxy.cfg.new")
         do {
             try Data(composed.utf8).write(to: candidate)
-            if let alerts = try await haproxy.validate(candidate) {
-                metrics.update { $0.failedValidations += 1 }
-                await report(failure: "haproxy -c refused the new configuration; keeping the running one:\n\(alerts)")
-                return
-            }
-            let previousWorker = await haproxy.currentWorker()
+            // No `haproxy -c` first: the master parses the file on reload anyway, and a file it
+            // refuses leaves the old workers serving (counted in `show proc`'s `[failed: N]`), so a
+            // second parse would only add its time to every change. The running file is kept as
+            // the previous good one in case the agent stops before the master answered.
+            try Data(current.utf8).write(to: previousFile, options: .atomic)
+            let before = await haproxy.masterState()
             // rename(2) swaps the file atomically: HAProxy never sees a half-written one.
             guard rename(candidate.path, configurationFile.path) == 0 else {
                 throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
             }
             haproxy.signalReload()
-            if await haproxy.waitForWorker(otherThan: previousWorker, timeout: configuration.reloadTimeout) != nil {
+            let signalled = ContinuousClock.now
+            let outcome = await haproxy.waitForReload(
+                previous: before?.worker, failedBefore: before?.failedReloads, timeout: configuration.reloadTimeout)
+            if outcome == .newWorker {
                 let seconds = (ContinuousClock.now - started).secondsValue
                 metrics.update {
                     $0.reloads += 1
@@ -262,21 +272,35 @@ public final class GatewayAgent: Sendable {
                     $0.lastReloadSeconds = seconds
                     $0.lastError = nil
                 }
-                logger.info("reloaded HAProxy", metadata: ["vamp.reload.seconds": "\(seconds)"])
+                logger.info("reloaded HAProxy", metadata: [
+                    "vamp.reload.seconds": "\(seconds)", "vamp.reload.worker_seconds": "\((ContinuousClock.now - signalled).secondsValue)",
+                ])
                 await writeStatus(state: "applied", error: nil)
             } else if Task.isCancelled {
-                // The agent is stopping (and HAProxy with it): the file validated, so it stays the
-                // last good one; rolling back here would start the next agent on an older file.
+                // The agent is stopping (and HAProxy with it) before the master answered: the file
+                // stays, and the next start checks it with `haproxy -c` (falling back to the
+                // previous good file).
                 return
             } else if !haproxy.isRunning {
-                // HAProxy died meanwhile (not because of this configuration, which validated):
-                // the supervisor restarts it on the new file.
-                logger.warning("HAProxy exited during the reload; it will be restarted on the new configuration")
+                logger.warning("HAProxy exited during the reload; it will be restarted on the last good configuration")
+                try? Data(current.utf8).write(to: configurationFile, options: .atomic)
             } else {
-                metrics.update { $0.failedReloads += 1 }
+                // Back to the running text, then find out why (only on this slow path).
+                let refused = configuration.workDirectory.appendingPathComponent("haproxy.cfg.refused")
+                try Data(composed.utf8).write(to: refused)
+                let after = await haproxy.masterState()
                 try Data(current.utf8).write(to: configurationFile, options: .atomic)
                 haproxy.signalReload()
-                await report(failure: "the new HAProxy worker did not come up within \(configuration.reloadTimeout); went back to the previous configuration")
+                _ = await haproxy.waitForReload(previous: after?.worker, failedBefore: after?.failedReloads, timeout: configuration.reloadTimeout)
+                if outcome == .refused, let alerts = try await haproxy.validate(refused) {
+                    metrics.update { $0.failedValidations += 1 }
+                    await report(failure: "haproxy refused the new configuration; keeping the running one:\n\(alerts)")
+                } else {
+                    metrics.update { $0.failedReloads += 1 }
+                    await report(failure: outcome == .refused
+                        ? "the HAProxy master could not load the new configuration (see its output); went back to the previous configuration"
+                        : "the new HAProxy worker did not come up within \(configuration.reloadTimeout); went back to the previous configuration")
+                }
             }
         } catch {
             await report(failure: "applying the configuration failed: \(error)")

@@ -92,6 +92,36 @@ final class HAProxyMaster: Sendable {
         return nil
     }
 
+    /// How a reload ended.
+    enum ReloadOutcome: Equatable {
+        /// A new worker serves the new file.
+        case newWorker
+        /// The master refused the file (its failed-reload count grew); the old workers serve on.
+        case refused
+        /// Neither within the timeout, or the master went away.
+        case noAnswer
+    }
+
+    /// The current worker and the failed-reload count, from one `show proc`.
+    func masterState() async -> (worker: Int32?, failedReloads: Int?)? {
+        await HAProxyControl.masterState(masterSocket: masterSocket)
+    }
+
+    /// Waits until a worker other than `previous` is listed, or the master's failed-reload count
+    /// moves from `failedBefore`.
+    func waitForReload(previous: Int32?, failedBefore: Int?, timeout: Duration) async -> ReloadOutcome {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let pid = state.withLock({ $0.pid }), Self.isAlive(pid) else { return .noAnswer }
+            if let now = await masterState() {
+                if let worker = now.worker, worker != previous { return .newWorker }
+                if let failed = now.failedReloads, let failedBefore, failed != failedBefore { return .refused }
+            }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return .noAnswer
+    }
+
     /// Waits until the master is ready (after a start or restart), or the task is cancelled.
     func waitUntilReady() async {
         while !isReady && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
