@@ -22,14 +22,16 @@ struct GatewayAgentTests {
         let generator: HAProxyConfigurationGenerator
 
         init(store: any KeyValueStore, key: String, logPort: Int? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
-             fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil, directory: TemporaryDirectory? = nil) throws {
+             fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil, directory: TemporaryDirectory? = nil,
+             base: String? = nil) throws {
             self.directory = try directory ?? TemporaryDirectory(prefix: "va")
-            let configuration = GatewayAgentConfiguration(
+            var configuration = GatewayAgentConfiguration(
                 key: key, workDirectory: self.directory.url, fragmentsDirectory: fragments,
                 haproxyOutput: self.directory.url.appendingPathComponent("haproxy.log"),
                 logPort: logPort, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
                 retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey,
                 socketDirectory: self.directory.url.appendingPathComponent("run"))
+            configuration.baseConfiguration = base
             guard FileManager.default.isExecutableFile(atPath: configuration.haproxyExecutable) else {
                 throw FixtureError("\(configuration.haproxyExecutable) not found. Install it with: apt-get install haproxy (Scripts/test does this).")
             }
@@ -366,6 +368,37 @@ struct GatewayAgentTests {
         try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
         try await Self.waitUntilServed(by: "a", port: port)
         #expect(try HTTPProbe.get(port: custom, path: "/ping").status == 200)
+        await agent.stop()
+    }
+
+    @Test("a 5 KB log line arrives whole as JSON; a line HAProxy cuts at len 8192 is counted, not forwarded")
+    func longLogLines() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let (port, logPort) = try (FreePort.next(), FreePort.next())
+        let logstash = try UDPReceiver()
+        // HAProxy logs at most 1024 bytes of the request line unless told otherwise.
+        let base = GatewayAgentConfiguration.defaultBaseConfiguration(logPort: logPort)
+            .replacingOccurrences(of: "global\n  log ", with: "global\n  tune.http.logurilen 16384\n  log ")
+        #expect(base.contains("logurilen"))
+        let agent = try RunningAgent(store: store, key: "/k", logPort: logPort, logstash: ("127.0.0.1", logstash.port), base: base)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        while logstash.receive(timeoutMilliseconds: 500) != nil {}
+
+        let long = "/" + String(repeating: "l", count: 5000)
+        _ = try HTTPProbe.get(port: port, path: long)
+        var whole: [String: Any]?
+        while whole == nil, let datagram = logstash.receive(timeoutMilliseconds: 3000) {
+            guard datagram.contains("lllll") else { continue }
+            whole = try #require(try JSONSerialization.jsonObject(with: Data(datagram.utf8)) as? [String: Any], "cut: \(datagram.count) bytes")
+        }
+        #expect((whole?["r"] as? String)?.contains(long) == true)
+
+        let cut = "/" + String(repeating: "c", count: 9000)
+        _ = try? HTTPProbe.get(port: port, path: cut)
+        try await waitUntil(timeout: .seconds(5), "the cut line to be counted") { agent.agent.metrics.snapshot.logLinesTruncated >= 1 }
+        while let datagram = logstash.receive(timeoutMilliseconds: 500) { #expect(!datagram.contains("ccccc"), "a cut line was forwarded") }
         await agent.stop()
     }
 
