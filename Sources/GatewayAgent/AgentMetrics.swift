@@ -14,6 +14,8 @@ public final class AgentMetrics: Sendable {
         public var unchanged = 0
         /// Successful reloads.
         public var reloads = 0
+        /// Changes of weights only, applied to the running worker without a reload.
+        public var weightUpdates = 0
         /// Configurations `haproxy -c` refused.
         public var failedValidations = 0
         /// Reloads whose new worker did not come up (rolled back).
@@ -74,6 +76,7 @@ public final class AgentMetrics: Sendable {
             counter("updates_total") { $0.updates },
             counter("unchanged_total") { $0.unchanged },
             counter("reloads_total") { $0.reloads },
+            counter("weight_updates_total") { $0.weightUpdates },
             counter("failed_validations_total") { $0.failedValidations },
             counter("failed_reloads_total") { $0.failedReloads },
             counter("haproxy_starts_total") { $0.haproxyStarts },

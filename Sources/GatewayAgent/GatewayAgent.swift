@@ -250,6 +250,25 @@ public final class GatewayAgent: Sendable {
         let candidate = configuration.workDirectory.appendingPathComponent("haproxy.cfg.new")
         do {
             try Data(composed.utf8).write(to: candidate)
+            // A change of weights only (a canary step, the common case) needs no reload: the
+            // running worker takes `set server … weight` through the master CLI, and the file is
+            // swapped so a later reload or restart runs the same. Any other answer: a full reload.
+            if let commands = Self.weightChanges(from: current, to: composed), haproxy.isReady,
+               await haproxy.setWeights(commands) {
+                try Data(current.utf8).write(to: previousFile, options: .atomic)
+                guard rename(candidate.path, configurationFile.path) == 0 else {
+                    throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
+                }
+                let seconds = (ContinuousClock.now - started).secondsValue
+                metrics.update {
+                    $0.weightUpdates += 1
+                    $0.lastReloadSeconds = seconds
+                    $0.lastError = nil
+                }
+                logger.info("changed weights without a reload", metadata: ["vamp.reload.seconds": "\(seconds)", "vamp.haproxy.commands": "\(commands)"])
+                await writeStatus(state: "applied", error: nil)
+                return
+            }
             // No `haproxy -c` first: the master parses the file on reload anyway, and a file it
             // refuses leaves the old workers serving (counted in `show proc`'s `[failed: N]`), so a
             // second parse would only add its time to every change. The running file is kept as
@@ -305,6 +324,42 @@ public final class GatewayAgent: Sendable {
         } catch {
             await report(failure: "applying the configuration failed: \(error)")
         }
+    }
+
+    /// The master CLI commands that turn `old` into `new` when the two differ only in the
+    /// `weight` of `server` lines (same lines otherwise, same order), raised weights first; nil for
+    /// any other change.
+    static func weightChanges(from old: String, to new: String) -> [String]? {
+        let before = old.split(separator: "\n", omittingEmptySubsequences: false)
+        let after = new.split(separator: "\n", omittingEmptySubsequences: false)
+        guard before.count == after.count else { return nil }
+        var section: Substring?
+        var raised: [String] = [], lowered: [String] = []
+        for (was, now) in zip(before, after) {
+            if let first = was.first, first != " ", first != "\t" {
+                let words = was.split(separator: " ")
+                section = words.count >= 2 && (words[0] == "backend" || words[0] == "listen") ? words[1] : nil
+            }
+            if was == now { continue }
+            guard let section, let (server, previous, rest) = serverWeight(was), let (sameServer, weight, sameRest) = serverWeight(now),
+                  server == sameServer, rest == sameRest, (0...256).contains(weight)
+            else { return nil }
+            let command = "set server \(section)/\(server) weight \(weight)"
+            if weight > previous { raised.append(command) } else { lowered.append(command) }
+        }
+        // Raise first: between two commands some server must keep a weight, or requests get a 503.
+        let commands = raised + lowered
+        return commands.isEmpty ? nil : commands
+    }
+
+    /// A `server NAME … weight N …` line: the name, the weight and the line without the weight.
+    static func serverWeight(_ line: Substring) -> (Substring, Int, [Substring])? {
+        var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard words.count >= 4, words[0] == "server", let index = words.firstIndex(of: "weight"), index + 1 < words.count,
+              let weight = Int(words[index + 1])
+        else { return nil }
+        words[index + 1] = "_"
+        return (words[1], weight, words)
     }
 
     func report(failure: String) async {

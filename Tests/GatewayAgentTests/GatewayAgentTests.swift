@@ -1,5 +1,5 @@
 import Foundation
-import GatewayAgent
+@testable import GatewayAgent
 import HAProxyConfigGen
 import KVStores
 import Testing
@@ -93,9 +93,26 @@ struct GatewayAgentTests {
         #expect(elapsed < .seconds(1))
         let split = try (0..<100).map { _ in try HTTPProbe.get(port: port).header("X-Served-By") }
         #expect(split.allSatisfy { $0 == "b" })
-        try await waitUntil(timeout: .seconds(5), "the second reload to be counted") { agent.agent.metrics.snapshot.reloads == 2 }
+        // Only weights changed: applied to the running worker, no second reload.
+        try await waitUntil(timeout: .seconds(5), "the weight update to be counted") { agent.agent.metrics.snapshot.weightUpdates == 1 }
+        #expect(agent.agent.metrics.snapshot.reloads == 1)
+        let file = try String(contentsOf: agent.directory.url.appendingPathComponent("haproxy.cfg"), encoding: .utf8)
+        #expect(file.contains(try agent.generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])])), "the file on disk is not the new text")
         await agent.stop()
         await cleanup()
+    }
+
+    @Test("weightChanges: only server weights differ → set server commands; anything else → nil (a reload)")
+    func weightChangesArePure() {
+        let old = "global\n  maxconn 10\nbackend o_g\n  server a unix@/r/a send-proxy weight 100\n  server b unix@/r/b send-proxy weight 0\n"
+        let new = old.replacingOccurrences(of: "weight 100", with: "weight 30").replacingOccurrences(of: "weight 0", with: "weight 70")
+        // Raised before lowered, so some server keeps a weight between the two commands.
+        #expect(GatewayAgent.weightChanges(from: old, to: new) == ["set server o_g/b weight 70", "set server o_g/a weight 30"])
+        #expect(GatewayAgent.weightChanges(from: old, to: old) == nil)
+        #expect(GatewayAgent.weightChanges(from: old, to: old.replacingOccurrences(of: "unix@/r/b", with: "unix@/r/c")) == nil)
+        #expect(GatewayAgent.weightChanges(from: old, to: old.replacingOccurrences(of: "maxconn 10", with: "maxconn 11")) == nil)
+        #expect(GatewayAgent.weightChanges(from: old, to: old + "backend x\n") == nil)
+        #expect(GatewayAgent.weightChanges(from: old, to: old.replacingOccurrences(of: "weight 100", with: "weight 300")) == nil)
     }
 
     @Test("defaults only: an agent and a generator left at their defaults agree (sockets) and serve traffic")
