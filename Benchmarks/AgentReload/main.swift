@@ -123,7 +123,7 @@ let agent = try ExternalProcess(
 guard waitServed(by: "a", port: port, since: Date(), timeout: 20) != nil else { fatalError("the agent did not serve; log:\n\(agent.logTail())") }
 try await Task.sleep(for: .seconds(1))
 
-print("== (a) vamp-gateway-agent (etcd watch, master-worker SIGUSR2, the master's parse validates), \(changes) changes, wrk -t2 -c16 Connection: close")
+print("== (a) vamp-gateway-agent (etcd watch; weights at runtime, else master-worker SIGUSR2), \(changes) changes, wrk -t2 -c16 Connection: close")
 var agentLatencies: [Double] = []
 var rssPeak = rssMegabytes(agent.pid)
 let agentWrk = try Wrk(port: port, folder: work.url, name: "agent", seconds: wrkSeconds)
