@@ -128,6 +128,7 @@ targets.append(.target(
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(

@@ -1,4 +1,7 @@
 import Foundation
+import Metrics
+import class Prometheus.PrometheusCollectorRegistry
+import struct Prometheus.PrometheusMetricsFactory
 import Synchronization
 
 /// Counters of a gateway agent, exported as Prometheus text on `/metrics`.
@@ -11,6 +14,8 @@ public final class AgentMetrics: Sendable {
         public var unchanged = 0
         /// Successful reloads.
         public var reloads = 0
+        /// Changes of weights only, applied to the running worker without a reload.
+        public var weightUpdates = 0
         /// Configurations `haproxy -c` refused.
         public var failedValidations = 0
         /// Reloads whose new worker did not come up (rolled back).
@@ -37,40 +42,89 @@ public final class AgentMetrics: Sendable {
         public var watchEnded = false
         /// Datagrams HAProxy truncated (no complete JSON line): counted, not forwarded.
         public var logLinesTruncated = 0
+        /// Failed attempts to reach the KV store (each is followed by a retry with backoff).
+        public var storeErrors = 0
+        /// Whether the KV store answered the watch's last attempt; nil before the first attempt ended.
+        public var storeReachable: Bool?
+        /// The store's last error while it is unreachable.
+        public var storeError: String?
+        /// Failed attempts since the store was last reachable.
+        public var outageFailures = 0
+        /// The wait before the last restart of HAProxy, seconds.
+        public var lastRestartDelaySeconds = 0.0
     }
 
     private let state = Mutex(Snapshot())
+    /// The Prometheus registry `/metrics` renders; the agent's counters reach it through
+    /// swift-metrics (a `PrometheusMetricsFactory` on this registry, not the global one, so two
+    /// agents in one process keep their own figures).
+    let registry = PrometheusCollectorRegistry()
+    private let counters: [(@Sendable (Snapshot) -> Int, Counter)]
+    private let floatingCounters: [(@Sendable (Snapshot) -> Double, FloatingPointCounter)]
+    private let gauges: [(@Sendable (Snapshot) -> Double, Meter)]
 
     /// Creates zeroed counters.
-    public init() {}
+    public init() {
+        let factory = PrometheusMetricsFactory(registry: registry)
+        func counter(_ name: String, _ value: @escaping @Sendable (Snapshot) -> Int) -> (@Sendable (Snapshot) -> Int, Counter) {
+            (value, Counter(label: "vamp_gateway_agent_" + name, factory: factory))
+        }
+        func gauge(_ name: String, _ value: @escaping @Sendable (Snapshot) -> Double) -> (@Sendable (Snapshot) -> Double, Meter) {
+            (value, Meter(label: "vamp_gateway_agent_" + name, factory: factory))
+        }
+        counters = [
+            counter("updates_total") { $0.updates },
+            counter("unchanged_total") { $0.unchanged },
+            counter("reloads_total") { $0.reloads },
+            counter("weight_updates_total") { $0.weightUpdates },
+            counter("failed_validations_total") { $0.failedValidations },
+            counter("failed_reloads_total") { $0.failedReloads },
+            counter("haproxy_starts_total") { $0.haproxyStarts },
+            counter("log_lines_received_total") { $0.logLinesReceived },
+            counter("log_lines_forwarded_total") { $0.logLinesForwarded },
+            counter("log_lines_dropped_total") { $0.logLinesDropped },
+            counter("log_lines_truncated_total") { $0.logLinesTruncated },
+            counter("store_errors_total") { $0.storeErrors },
+        ]
+        floatingCounters = [
+            ({ @Sendable (snapshot: Snapshot) in snapshot.reloadSecondsSum }, FloatingPointCounter(label: "vamp_gateway_agent_reload_duration_seconds_sum", factory: factory)),
+        ]
+        gauges = [
+            gauge("last_reload_duration_seconds") { $0.lastReloadSeconds },
+            gauge("failed_services") { Double($0.failedServices.count) },
+            gauge("store_reachable") { $0.storeReachable == true ? 1 : 0 },
+            gauge("haproxy_restart_delay_seconds") { $0.lastRestartDelaySeconds },
+            gauge("haproxy_up") { $0.haproxyRunning ? 1 : 0 },
+            gauge("last_apply_failed") { $0.lastError == nil ? 0 : 1 },
+        ]
+        publish(from: nil, to: Snapshot())
+    }
 
     /// The current counters.
     public var snapshot: Snapshot { state.withLock { $0 } }
 
-    func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
-
-    /// Prometheus text exposition format.
-    public func prometheus() -> String {
-        let s = snapshot
-        let rows: [(String, String, String, Double)] = [
-            ("vamp_gateway_agent_updates_total", "counter", "configurations received from the KV store", Double(s.updates)),
-            ("vamp_gateway_agent_unchanged_total", "counter", "updates equal to the running configuration", Double(s.unchanged)),
-            ("vamp_gateway_agent_reloads_total", "counter", "successful HAProxy reloads", Double(s.reloads)),
-            ("vamp_gateway_agent_failed_validations_total", "counter", "configurations refused by haproxy -c", Double(s.failedValidations)),
-            ("vamp_gateway_agent_failed_reloads_total", "counter", "reloads rolled back because the new worker did not start", Double(s.failedReloads)),
-            ("vamp_gateway_agent_haproxy_starts_total", "counter", "HAProxy starts, including restarts after it died", Double(s.haproxyStarts)),
-            ("vamp_gateway_agent_reload_duration_seconds_sum", "counter", "total time from update to new worker", s.reloadSecondsSum),
-            ("vamp_gateway_agent_last_reload_duration_seconds", "gauge", "time from update to new worker of the last reload", s.lastReloadSeconds),
-            ("vamp_gateway_agent_log_lines_received_total", "counter", "log lines received from HAProxy", Double(s.logLinesReceived)),
-            ("vamp_gateway_agent_log_lines_forwarded_total", "counter", "log lines sent to Logstash", Double(s.logLinesForwarded)),
-            ("vamp_gateway_agent_log_lines_dropped_total", "counter", "log lines dropped (buffer full or Logstash away)", Double(s.logLinesDropped)),
-            ("vamp_gateway_agent_log_lines_truncated_total", "counter", "log lines HAProxy truncated (not forwarded)", Double(s.logLinesTruncated)),
-            ("vamp_gateway_agent_failed_services", "gauge", "optional parts (log forwarder, status server) that failed", Double(s.failedServices.count)),
-            ("vamp_gateway_agent_haproxy_up", "gauge", "1 when HAProxy runs", s.haproxyRunning ? 1 : 0),
-            ("vamp_gateway_agent_last_apply_failed", "gauge", "1 when the last configuration could not be applied", s.lastError == nil ? 0 : 1),
-        ]
-        return rows.map { name, type, help, value in
-            "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value == value.rounded() ? String(Int64(value)) : String(value))\n"
-        }.joined()
+    func update(_ body: (inout Snapshot) -> Void) {
+        state.withLock { snapshot in
+            let old = snapshot
+            body(&snapshot)
+            // Under the lock, so two updates reach the exporter in their order.
+            publish(from: old, to: snapshot)
+        }
     }
+
+    /// Passes a change to swift-metrics: counters by their increase, gauges by their value.
+    private func publish(from old: Snapshot?, to new: Snapshot) {
+        for (value, counter) in counters {
+            let increase = value(new) - (old.map { value($0) } ?? 0)
+            if increase > 0 { counter.increment(by: increase) }
+        }
+        for (value, counter) in floatingCounters {
+            let increase = value(new) - (old.map { value($0) } ?? 0)
+            if increase > 0 { counter.increment(by: increase) }
+        }
+        for (value, meter) in gauges where old.map({ value($0) }) != value(new) || old == nil { meter.set(value(new)) }
+    }
+
+    /// Prometheus text exposition format, from the registry.
+    public func prometheus() -> String { registry.emitToString() }
 }

@@ -35,10 +35,13 @@ public final class GatewayAgent: Sendable {
             executable: configuration.haproxyExecutable,
             configurationFile: configuration.workDirectory.appendingPathComponent("haproxy.cfg"),
             masterSocket: configuration.workDirectory.appendingPathComponent("master.sock").path,
+            pidFile: configuration.workDirectory.appendingPathComponent("haproxy.pid"),
             output: configuration.haproxyOutput, logger: logger)
     }
 
     var configurationFile: URL { configuration.workDirectory.appendingPathComponent("haproxy.cfg") }
+    /// The configuration that ran before the last apply, for a start after the agent stopped mid-apply.
+    var previousFile: URL { configuration.workDirectory.appendingPathComponent("haproxy.cfg.previous") }
 
     var base: String {
         configuration.baseConfiguration
@@ -51,28 +54,26 @@ public final class GatewayAgent: Sendable {
         try KeyPath.validate(configuration.key)
         try FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: configuration.socketDirectory, withIntermediateDirectories: true)
-        try await startHAProxy()
-        do {
-            try await serve()
-        } catch {
-            await haproxy.stop()
-            throw error
-        }
-        await haproxy.stop()
+        // Cancelling the group stops HAProxy: swift-subprocess's teardown (SIGTERM, SIGKILL after 5 s).
+        try await serve()
     }
 
     private func serve() async throws {
         let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
-                for await change in store.watch(configuration.key) {
-                    switch change {
-                    case .value(let entry):
+                for await event in store.watch(configuration.key).events() {
+                    switch event {
+                    case .change(.value(let entry)):
                         latest.withLock { $0 = entry.value }
                         metrics.update { $0.updates += 1 }
                         signal.yield()
-                    case .deleted:
+                    case .change(.deleted):
                         logger.warning("the configuration key does not exist; keeping the running configuration", metadata: ["vamp.kv.key": "\(configuration.key)"])
+                    case .reachable:
+                        storeReachable()
+                    case .unreachable(let error):
+                        storeUnreachable(error)
                     }
                 }
                 if !Task.isCancelled {
@@ -82,12 +83,22 @@ public final class GatewayAgent: Sendable {
             }
             group.addTask { [self] in
                 for await _ in signals {
-                    try? await Task.sleep(for: configuration.coalesceWindow)
+                    // SIGUSR2 before the master installed its handlers would kill it.
+                    await haproxy.waitUntilReady()
+                    if configuration.coalesceWindow > .zero { try? await Task.sleep(for: configuration.coalesceWindow) }
                     guard let text = latest.withLock({ $0 }) else { continue }
                     await apply(String(decoding: text, as: UTF8.self))
                 }
             }
+            // Read before our master overwrites the pid file.
+            let leftBehind = haproxy.leftBehindMaster()
             group.addTask { [self] in try await superviseHAProxy() }
+            if let leftBehind {
+                group.addTask { [self] in
+                    await haproxy.waitUntilReady()
+                    await haproxy.retire(leftBehind, grace: (configuration.hardStopAfter ?? .seconds(30)) + .seconds(5))
+                }
+            }
             // The log forwarder and the status server are optional: when one fails (a busy port)
             // it is logged, counted and shown in /health, and HAProxy keeps serving.
             if let logPort = configuration.logPort {
@@ -115,6 +126,36 @@ public final class GatewayAgent: Sendable {
         }
     }
 
+    /// The store answered: health and the gauge say so, and an outage's end is logged.
+    func storeReachable() {
+        let outage = metrics.snapshot.storeReachable == false
+        metrics.update {
+            $0.storeReachable = true
+            $0.storeError = nil
+        }
+        if outage { logger.notice("the KV store is reachable again", metadata: ["vamp.kv.key": "\(configuration.key)"]) }
+    }
+
+    /// A failed attempt to reach the store: counted and shown in health at once; logged at warning
+    /// on the 1st, 2nd, 4th, 8th… failure of an outage (then every 64th), so a long outage does not
+    /// flood the log while the store's watch retries with its own backoff. HAProxy keeps serving.
+    func storeUnreachable(_ error: String) {
+        var failures = 0
+        metrics.update {
+            $0.storeErrors += 1
+            if $0.storeReachable != false { $0.outageFailures = 0 }
+            $0.outageFailures += 1
+            failures = $0.outageFailures
+            $0.storeReachable = false
+            $0.storeError = error
+        }
+        if failures & (failures - 1) == 0 || failures % 64 == 0 {
+            logger.warning(
+                "the KV store is unreachable; HAProxy keeps serving the running configuration, retrying with backoff",
+                metadata: ["vamp.kv.key": "\(configuration.key)", "vamp.kv.error": "\(error)", "vamp.kv.failures": "\(failures)"])
+        }
+    }
+
     /// Runs an optional part; its failure is logged and recorded, never thrown.
     func runSideService(_ name: String, _ body: () async throws -> Void) async {
         do {
@@ -127,44 +168,48 @@ public final class GatewayAgent: Sendable {
         }
     }
 
-    /// Starts HAProxy on the last good configuration, or the base alone when there is none
-    /// or it no longer validates.
-    func startHAProxy() async throws {
-        let fileManager = FileManager.default
-        if !fileManager.fileExists(atPath: configurationFile.path) {
+    /// Puts the last good configuration in place for a (re)start: the file on disk, or the base
+    /// alone when there is none or it no longer validates.
+    func prepareConfigurationFile() async throws {
+        if !FileManager.default.fileExists(atPath: configurationFile.path) {
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         } else if let alerts = try await haproxy.validate(configurationFile) {
-            logger.error("the configuration on disk no longer validates; starting on the base sections", metadata: ["vamp.haproxy.alerts": "\(alerts)"])
-            try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
-        }
-        try await haproxy.start()
-        metrics.update { $0.haproxyStarts += 1 }
-        guard await haproxy.waitForWorker(otherThan: nil, timeout: .seconds(10)) != nil else {
-            throw GatewayAgentError("HAProxy did not start on \(configurationFile.path)")
-        }
-        metrics.update { $0.haproxyRunning = true }
-    }
-
-    /// Restarts HAProxy when it exits.
-    /// Restarts HAProxy when it exits, waiting 200 ms before the first restart and twice as
-    /// long after each failed one (at most `restartBackoffLimit`); the wait resets once it runs.
-    func superviseHAProxy() async throws {
-        var backoff = Duration.milliseconds(200)
-        while !Task.isCancelled {
-            try await Task.sleep(for: .milliseconds(200))
-            if await !haproxy.isRunning {
-                metrics.update { $0.haproxyRunning = false }
-                logger.error("HAProxy exited; restarting it on the last good configuration", metadata: ["vamp.backoff": "\(backoff)"])
-                try await Task.sleep(for: backoff)
-                do {
-                    try await startHAProxy()
-                    backoff = .milliseconds(200)
-                } catch {
-                    logger.error("HAProxy did not start", metadata: ["vamp.error": "\(error)"])
-                    backoff = min(backoff * 2, configuration.restartBackoffLimit)
-                }
+            if FileManager.default.fileExists(atPath: previousFile.path), try await haproxy.validate(previousFile) == nil {
+                logger.error("the configuration on disk does not validate; starting on the previous one", metadata: ["vamp.haproxy.alerts": "\(alerts)"])
+                try Data(contentsOf: previousFile).write(to: configurationFile, options: .atomic)
+            } else {
+                logger.error("the configuration on disk no longer validates; starting on the base sections", metadata: ["vamp.haproxy.alerts": "\(alerts)"])
+                try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
             }
         }
+    }
+
+    /// Runs HAProxy and starts it again whenever it exits: after `restartBackoff.initial`, then
+    /// twice as long after each exit (at most `restartBackoffLimit`); the wait resets once a
+    /// master ran for `restartBackoffReset`. A master a crashed agent left behind on this work
+    /// folder is retired (soft stop) once ours serves, so exactly one master serves.
+    func superviseHAProxy() async throws {
+        var backoff = configuration.restartBackoffInitial
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                try await prepareConfigurationFile()
+                metrics.update { $0.haproxyStarts += 1 }
+                let status = try await haproxy.run { [metrics] _ in metrics.update { $0.haproxyRunning = true } }
+                if Task.isCancelled { break }
+                logger.error("HAProxy exited", metadata: ["vamp.haproxy.status": "\(status)"])
+            } catch {
+                if Task.isCancelled { break }
+                logger.error("HAProxy did not start", metadata: ["vamp.error": "\(error)"])
+            }
+            metrics.update { $0.haproxyRunning = false }
+            if ContinuousClock.now - started >= configuration.restartBackoffReset { backoff = configuration.restartBackoffInitial }
+            logger.warning("restarting HAProxy on the last good configuration", metadata: ["vamp.backoff": "\(backoff)"])
+            metrics.update { $0.lastRestartDelaySeconds = backoff.secondsValue }
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, configuration.restartBackoffLimit)
+        }
+        metrics.update { $0.haproxyRunning = false }
     }
 
     /// Base + user fragments + generated text.
@@ -205,18 +250,40 @@ public final class GatewayAgent: Sendable {
         let candidate = configuration.workDirectory.appendingPathComponent("haproxy.cfg.new")
         do {
             try Data(composed.utf8).write(to: candidate)
-            if let alerts = try await haproxy.validate(candidate) {
-                metrics.update { $0.failedValidations += 1 }
-                await report(failure: "haproxy -c refused the new configuration; keeping the running one:\n\(alerts)")
+            // A change of weights only (a canary step, the common case) needs no reload: the
+            // running worker takes `set server … weight` through the master CLI, and the file is
+            // swapped so a later reload or restart runs the same. Any other answer: a full reload.
+            if let commands = Self.weightChanges(from: current, to: composed), haproxy.isReady,
+               await haproxy.setWeights(commands) {
+                try Data(current.utf8).write(to: previousFile, options: .atomic)
+                guard rename(candidate.path, configurationFile.path) == 0 else {
+                    throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
+                }
+                let seconds = (ContinuousClock.now - started).secondsValue
+                metrics.update {
+                    $0.weightUpdates += 1
+                    $0.lastReloadSeconds = seconds
+                    $0.lastError = nil
+                }
+                logger.info("changed weights without a reload", metadata: ["vamp.reload.seconds": "\(seconds)", "vamp.haproxy.commands": "\(commands)"])
+                await writeStatus(state: "applied", error: nil)
                 return
             }
-            let previousWorker = await haproxy.currentWorker()
+            // No `haproxy -c` first: the master parses the file on reload anyway, and a file it
+            // refuses leaves the old workers serving (counted in `show proc`'s `[failed: N]`), so a
+            // second parse would only add its time to every change. The running file is kept as
+            // the previous good one in case the agent stops before the master answered.
+            try Data(current.utf8).write(to: previousFile, options: .atomic)
+            let before = await haproxy.masterState()
             // rename(2) swaps the file atomically: HAProxy never sees a half-written one.
             guard rename(candidate.path, configurationFile.path) == 0 else {
                 throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
             }
-            await haproxy.signalReload()
-            if await haproxy.waitForWorker(otherThan: previousWorker, timeout: configuration.reloadTimeout) != nil {
+            haproxy.signalReload()
+            let signalled = ContinuousClock.now
+            let outcome = await haproxy.waitForReload(
+                previous: before?.worker, failedBefore: before?.failedReloads, timeout: configuration.reloadTimeout)
+            if outcome == .newWorker {
                 let seconds = (ContinuousClock.now - started).secondsValue
                 metrics.update {
                     $0.reloads += 1
@@ -224,21 +291,75 @@ public final class GatewayAgent: Sendable {
                     $0.lastReloadSeconds = seconds
                     $0.lastError = nil
                 }
-                logger.info("reloaded HAProxy", metadata: ["vamp.reload.seconds": "\(seconds)"])
+                logger.info("reloaded HAProxy", metadata: [
+                    "vamp.reload.seconds": "\(seconds)", "vamp.reload.worker_seconds": "\((ContinuousClock.now - signalled).secondsValue)",
+                ])
                 await writeStatus(state: "applied", error: nil)
-            } else if await !haproxy.isRunning {
-                // HAProxy died meanwhile (not because of this configuration, which validated):
-                // the supervisor restarts it on the new file.
-                logger.warning("HAProxy exited during the reload; it will be restarted on the new configuration")
+            } else if Task.isCancelled {
+                // The agent is stopping (and HAProxy with it) before the master answered: the file
+                // stays, and the next start checks it with `haproxy -c` (falling back to the
+                // previous good file).
+                return
+            } else if !haproxy.isRunning {
+                logger.warning("HAProxy exited during the reload; it will be restarted on the last good configuration")
+                try? Data(current.utf8).write(to: configurationFile, options: .atomic)
             } else {
-                metrics.update { $0.failedReloads += 1 }
+                // Back to the running text, then find out why (only on this slow path).
+                let refused = configuration.workDirectory.appendingPathComponent("haproxy.cfg.refused")
+                try Data(composed.utf8).write(to: refused)
+                let after = await haproxy.masterState()
                 try Data(current.utf8).write(to: configurationFile, options: .atomic)
-                await haproxy.signalReload()
-                await report(failure: "the new HAProxy worker did not come up within \(configuration.reloadTimeout); went back to the previous configuration")
+                haproxy.signalReload()
+                _ = await haproxy.waitForReload(previous: after?.worker, failedBefore: after?.failedReloads, timeout: configuration.reloadTimeout)
+                if outcome == .refused, let alerts = try await haproxy.validate(refused) {
+                    metrics.update { $0.failedValidations += 1 }
+                    await report(failure: "haproxy refused the new configuration; keeping the running one:\n\(alerts)")
+                } else {
+                    metrics.update { $0.failedReloads += 1 }
+                    await report(failure: outcome == .refused
+                        ? "the HAProxy master could not load the new configuration (see its output); went back to the previous configuration"
+                        : "the new HAProxy worker did not come up within \(configuration.reloadTimeout); went back to the previous configuration")
+                }
             }
         } catch {
             await report(failure: "applying the configuration failed: \(error)")
         }
+    }
+
+    /// The master CLI commands that turn `old` into `new` when the two differ only in the
+    /// `weight` of `server` lines (same lines otherwise, same order), raised weights first; nil for
+    /// any other change.
+    static func weightChanges(from old: String, to new: String) -> [String]? {
+        let before = old.split(separator: "\n", omittingEmptySubsequences: false)
+        let after = new.split(separator: "\n", omittingEmptySubsequences: false)
+        guard before.count == after.count else { return nil }
+        var section: Substring?
+        var raised: [String] = [], lowered: [String] = []
+        for (was, now) in zip(before, after) {
+            if let first = was.first, first != " ", first != "\t" {
+                let words = was.split(separator: " ")
+                section = words.count >= 2 && (words[0] == "backend" || words[0] == "listen") ? words[1] : nil
+            }
+            if was == now { continue }
+            guard let section, let (server, previous, rest) = serverWeight(was), let (sameServer, weight, sameRest) = serverWeight(now),
+                  server == sameServer, rest == sameRest, (0...256).contains(weight)
+            else { return nil }
+            let command = "set server \(section)/\(server) weight \(weight)"
+            if weight > previous { raised.append(command) } else { lowered.append(command) }
+        }
+        // Raise first: between two commands some server must keep a weight, or requests get a 503.
+        let commands = raised + lowered
+        return commands.isEmpty ? nil : commands
+    }
+
+    /// A `server NAME … weight N …` line: the name, the weight and the line without the weight.
+    static func serverWeight(_ line: Substring) -> (Substring, Int, [Substring])? {
+        var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard words.count >= 4, words[0] == "server", let index = words.firstIndex(of: "weight"), index + 1 < words.count,
+              let weight = Int(words[index + 1])
+        else { return nil }
+        words[index + 1] = "_"
+        return (words[1], weight, words)
     }
 
     func report(failure: String) async {

@@ -16,7 +16,8 @@ public struct GatewayAgentConfiguration: Sendable {
     /// A folder of user fragments (`*.cfg`, applied in name order) put between the base and
     /// the generated text, validated together with them.
     public var fragmentsDirectory: URL?
-    /// How long to wait after a change for more changes before applying (bursts become one reload).
+    /// How long to wait after a change for more changes before applying. Zero by default: a change
+    /// is applied at once, and changes arriving during an apply become one apply of the newest.
     public var coalesceWindow: Duration
     /// How long a new worker may take to come up after a reload before the agent goes back to
     /// the previous configuration.
@@ -41,6 +42,10 @@ public struct GatewayAgentConfiguration: Sendable {
     public var hardStopAfter: Duration?
     /// Longest wait between two restarts of a HAProxy that keeps exiting.
     public var restartBackoffLimit: Duration
+    /// Wait before the first restart of HAProxy after it exited; doubled after each further exit.
+    public var restartBackoffInitial: Duration = .milliseconds(200)
+    /// How long a master must have run for its exit to count as new (the wait starts over).
+    public var restartBackoffReset: Duration = .seconds(10)
 
     /// Creates a configuration.
     public init(
@@ -49,7 +54,7 @@ public struct GatewayAgentConfiguration: Sendable {
         haproxyExecutable: String = "/usr/sbin/haproxy",
         baseConfiguration: String? = nil,
         fragmentsDirectory: URL? = nil,
-        coalesceWindow: Duration = .milliseconds(20),
+        coalesceWindow: Duration = .zero,
         reloadTimeout: Duration = .seconds(5),
         haproxyOutput: URL? = nil,
         logPort: Int? = nil,

@@ -43,10 +43,8 @@ final class StatusHandler: ChannelInboundHandler, Sendable {
         switch request.uri.split(separator: "?").first.map(String.init) ?? "" {
         case "/health":
             let snapshot = metrics.snapshot
-            let health = Health(
-                haproxy: snapshot.haproxyRunning ? "running" : "down", reloads: snapshot.reloads,
-                lastError: snapshot.lastError, failedServices: snapshot.failedServices)
-            status = snapshot.haproxyRunning && snapshot.lastError == nil ? .ok : .serviceUnavailable
+            let health = Health(snapshot)
+            status = health.isHealthy ? .ok : .serviceUnavailable
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             body = ((try? encoder.encode(health)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
@@ -77,11 +75,32 @@ struct Health: Encodable {
     var reloads: Int
     var lastError: String?
     var failedServices: [String: String]
+    /// `reachable`, `unreachable` or `connecting` (before the first attempt ended).
+    var store: String
+    var storeError: String?
+
+    init(_ snapshot: AgentMetrics.Snapshot) {
+        haproxy = snapshot.haproxyRunning ? "running" : "down"
+        reloads = snapshot.reloads
+        lastError = snapshot.lastError
+        failedServices = snapshot.failedServices
+        store = switch snapshot.storeReachable {
+        case true?: "reachable"
+        case false?: "unreachable"
+        case nil: "connecting"
+        }
+        storeError = snapshot.storeError
+    }
+
+    /// 200 only while HAProxy runs, the text in the store is applied and the store answers: an
+    /// unreachable store means the agent cannot know it serves the current configuration.
+    var isHealthy: Bool { haproxy == "running" && lastError == nil && store != "unreachable" }
 
     enum CodingKeys: String, CodingKey {
-        case haproxy, reloads
+        case haproxy, reloads, store
         case lastError = "last_error"
         case failedServices = "failed_services"
+        case storeError = "store_error"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -90,5 +109,7 @@ struct Health: Encodable {
         try container.encode(reloads, forKey: .reloads)
         try container.encode(lastError, forKey: .lastError)
         try container.encode(failedServices, forKey: .failedServices)
+        try container.encode(store, forKey: .store)
+        try container.encode(storeError, forKey: .storeError)
     }
 }

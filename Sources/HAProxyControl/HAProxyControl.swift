@@ -39,6 +39,21 @@ public enum HAProxyControl {
         return workers(inShowProc: text).first
     }
 
+    /// The current worker and the master's count of failed reloads (`[failed: N]`, HAProxy 2.5+;
+    /// a reload whose configuration the master refused leaves the old workers serving and counts
+    /// here), from one `show proc`; nil when the master does not answer.
+    public static func masterState(masterSocket: String) async -> (worker: Int32?, failedReloads: Int?)? {
+        guard let text = try? await MasterCLI.send("show proc", to: masterSocket) else { return nil }
+        return (workers(inShowProc: text).first, failedReloads(inShowProc: text))
+    }
+
+    /// The `[failed: N]` count of the master line of a `show proc` answer.
+    public static func failedReloads(inShowProc text: String) -> Int? {
+        guard let line = text.split(separator: "\n").first(where: { $0.contains(" master ") || $0.contains("\tmaster") || $0.contains("master ") }),
+              let range = line.range(of: "[failed: ") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
     /// The worker pids of a `show proc` answer, current first.
     public static func workers(inShowProc text: String) -> [Int32] {
         var inWorkers = false

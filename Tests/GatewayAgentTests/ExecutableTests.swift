@@ -55,6 +55,83 @@ struct ExecutableTests {
         try await waitUntil(timeout: .seconds(10), "HAProxy to stop with the agent") { !FreePort.isAccepting(gatewayPort) }
     }
 
+    /// HAProxy masters (not workers: a worker's parent is its master) whose command line names `directory`.
+    static func haproxyMasters(in directory: String) -> [Int32] {
+        func commandLine(_ pid: Int32) -> String {
+            FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
+        func parent(_ pid: Int32) -> Int32? {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            return status.split(separator: "\n").first { $0.hasPrefix("PPid:") }.flatMap { Int32($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }
+        }
+        func isZombie(_ pid: Int32) -> Bool {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+        let haproxies = pids.filter { commandLine($0).hasPrefix("/usr/sbin/haproxy") && commandLine($0).contains(directory) && !isZombie($0) }
+        return haproxies.filter { pid in !haproxies.contains(parent(pid) ?? -1) && !commandLine(pid).contains("\0-c\0") }.sorted()
+    }
+
+    @Test("agent killed with SIGKILL: HAProxy keeps serving; a new agent on the same work folder leaves exactly one master serving")
+    func orphanedMaster() async throws {
+        let folder = try TemporaryDirectory(prefix: "vga-orphan")
+        defer { folder.remove() }
+        let kv = folder.url.appendingPathComponent("kv"), work = folder.url.appendingPathComponent("work")
+        let key = "/vamp/exe/gateways/haproxy/2.6/configuration"
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let gatewayPort = try FreePort.next()
+        let generator = HAProxyConfigurationGenerator(options: .init(
+            bindAddress: "127.0.0.1", socketDirectory: work.appendingPathComponent("run").path))
+        func text(_ service: TestHTTPService) throws -> String {
+            try generator.render([Gateway(name: "exe", port: GatewayPort(number: gatewayPort), routes: [
+                Route(path: service.name, weight: Percentage(100), targets: [.instance(name: service.name, host: "127.0.0.1", port: service.port)]),
+            ])])
+        }
+        let store = try FileKeyValueStore(root: kv)
+        try await store.set(key, string: try text(a))
+        func startAgent(_ name: String) throws -> ExternalProcess {
+            try ExternalProcess(
+                executable: Self.executable,
+                arguments: ["--work-directory", work.path, "--socket-directory", work.appendingPathComponent("run").path,
+                            "--status", "", "--log-port", "0", "--hard-stop-after", "5",
+                            "--store-type", "file", "--store-connection", kv.path, "--store-path", key],
+                logFile: folder.url.appendingPathComponent("\(name).log"),
+                installHint: "build it first: swift build --build-tests")
+        }
+        let first = try startAgent("first")
+        try await waitUntil(timeout: .seconds(30), "the first agent's HAProxy to serve\n\(first.logTail())") {
+            (try? HTTPProbe.get(port: gatewayPort))?.header("X-Served-By") == "a"
+        }
+        let pidFile = work.appendingPathComponent("haproxy.pid")
+        let orphan = try #require(Int32(try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(Self.haproxyMasters(in: work.path) == [orphan])
+
+        kill(first.pid, SIGKILL)
+        try await waitUntil(timeout: .seconds(10), "the first agent to die") { !first.isRunning }
+        // The data plane outlives the agent.
+        #expect(try HTTPProbe.get(port: gatewayPort).header("X-Served-By") == "a")
+        #expect(Self.haproxyMasters(in: work.path) == [orphan])
+
+        try await store.set(key, string: try text(b))
+        let second = try startAgent("second")
+        defer { kill(second.pid, SIGTERM) }
+        try await waitUntil(timeout: .seconds(30), "the second agent to apply the new value\n\(second.logTail())") {
+            (try? HTTPProbe.get(port: gatewayPort))?.header("X-Served-By") == "b"
+        }
+        try await waitUntil(timeout: .seconds(20), "the master left behind to stop\n\(second.logTail())") {
+            let masters = Self.haproxyMasters(in: work.path)
+            return masters.count == 1 && masters[0] != orphan
+        }
+        // Every request now goes to the new master's configuration.
+        for _ in 0..<50 { #expect(try HTTPProbe.get(port: gatewayPort).header("X-Served-By") == "b") }
+        let pid = try #require(Int32(try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(Self.haproxyMasters(in: work.path) == [pid])
+        kill(second.pid, SIGTERM)
+        try await waitUntil(timeout: .seconds(15), "the second agent to exit") { !second.isRunning }
+        #expect(Self.haproxyMasters(in: work.path).isEmpty)
+    }
+
     @Test("README's settings alone: no flag, no variable, an empty folder; a gateway written with the generator's defaults serves")
     func readmeDefaults() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-defaults")

@@ -1,5 +1,5 @@
 import Foundation
-import GatewayAgent
+@testable import GatewayAgent
 import HAProxyConfigGen
 import KVStores
 import Testing
@@ -22,14 +22,16 @@ struct GatewayAgentTests {
         let generator: HAProxyConfigurationGenerator
 
         init(store: any KeyValueStore, key: String, logPort: Int? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
-             fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil) throws {
-            directory = try TemporaryDirectory(prefix: "va")
-            let configuration = GatewayAgentConfiguration(
-                key: key, workDirectory: directory.url, fragmentsDirectory: fragments,
-                haproxyOutput: directory.url.appendingPathComponent("haproxy.log"),
+             fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil, directory: TemporaryDirectory? = nil,
+             base: String? = nil) throws {
+            self.directory = try directory ?? TemporaryDirectory(prefix: "va")
+            var configuration = GatewayAgentConfiguration(
+                key: key, workDirectory: self.directory.url, fragmentsDirectory: fragments,
+                haproxyOutput: self.directory.url.appendingPathComponent("haproxy.log"),
                 logPort: logPort, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
                 retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey,
-                socketDirectory: directory.url.appendingPathComponent("run"))
+                socketDirectory: self.directory.url.appendingPathComponent("run"))
+            configuration.baseConfiguration = base
             guard FileManager.default.isExecutableFile(atPath: configuration.haproxyExecutable) else {
                 throw FixtureError("\(configuration.haproxyExecutable) not found. Install it with: apt-get install haproxy (Scripts/test does this).")
             }
@@ -38,10 +40,10 @@ struct GatewayAgentTests {
             task = Task { [agent] in try await agent.run() }
         }
 
-        func stop() async {
+        func stop(keepingDirectory: Bool = false) async {
             task.cancel()
             _ = await task.result
-            directory.remove()
+            if !keepingDirectory { directory.remove() }
         }
     }
 
@@ -91,9 +93,26 @@ struct GatewayAgentTests {
         #expect(elapsed < .seconds(1))
         let split = try (0..<100).map { _ in try HTTPProbe.get(port: port).header("X-Served-By") }
         #expect(split.allSatisfy { $0 == "b" })
-        try await waitUntil(timeout: .seconds(5), "the second reload to be counted") { agent.agent.metrics.snapshot.reloads == 2 }
+        // Only weights changed: applied to the running worker, no second reload.
+        try await waitUntil(timeout: .seconds(5), "the weight update to be counted") { agent.agent.metrics.snapshot.weightUpdates == 1 }
+        #expect(agent.agent.metrics.snapshot.reloads == 1)
+        let file = try String(contentsOf: agent.directory.url.appendingPathComponent("haproxy.cfg"), encoding: .utf8)
+        #expect(file.contains(try agent.generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])])), "the file on disk is not the new text")
         await agent.stop()
         await cleanup()
+    }
+
+    @Test("weightChanges: only server weights differ → set server commands; anything else → nil (a reload)")
+    func weightChangesArePure() {
+        let old = "global\n  maxconn 10\nbackend o_g\n  server a unix@/r/a send-proxy weight 100\n  server b unix@/r/b send-proxy weight 0\n"
+        let new = old.replacingOccurrences(of: "weight 100", with: "weight 30").replacingOccurrences(of: "weight 0", with: "weight 70")
+        // Raised before lowered, so some server keeps a weight between the two commands.
+        #expect(GatewayAgent.weightChanges(from: old, to: new) == ["set server o_g/b weight 70", "set server o_g/a weight 30"])
+        #expect(GatewayAgent.weightChanges(from: old, to: old) == nil)
+        #expect(GatewayAgent.weightChanges(from: old, to: old.replacingOccurrences(of: "unix@/r/b", with: "unix@/r/c")) == nil)
+        #expect(GatewayAgent.weightChanges(from: old, to: old.replacingOccurrences(of: "maxconn 10", with: "maxconn 11")) == nil)
+        #expect(GatewayAgent.weightChanges(from: old, to: old + "backend x\n") == nil)
+        #expect(GatewayAgent.weightChanges(from: old, to: old.replacingOccurrences(of: "weight 100", with: "weight 300")) == nil)
     }
 
     @Test("defaults only: an agent and a generator left at their defaults agree (sockets) and serve traffic")
@@ -211,6 +230,81 @@ struct GatewayAgentTests {
         await etcd.remove()
     }
 
+    /// `/health` of an agent's status port: the status code and the body.
+    static func health(port: Int) -> (status: Int, body: String)? {
+        (try? HTTPProbe.get(port: port, path: "/health", timeoutSeconds: 2)).map { ($0.status, $0.body) }
+    }
+
+    @Test("etcd stopped: /health is 503 with the store unreachable, counted in /metrics, HAProxy serving; etcd back: 200 and the value applied")
+    func unreachableStoreVisible() async throws {
+        let etcd = try await EtcdServer.start()
+        let store = EtcdKeyValueStore(configuration: .init(endpoint: etcd.endpoint))
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let (port, statusPort) = try (FreePort.next(), FreePort.next())
+        let key = "/vamp/test/gateways/haproxy/2.6/configuration"
+        let agent = try RunningAgent(store: store, key: key, statusPort: statusPort)
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 100), (b, 0)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        try await waitUntil(timeout: .seconds(5), "/health 200 with the store reachable") {
+            guard let health = Self.health(port: statusPort) else { return false }
+            return health.status == 200 && health.body.contains("\"store\":\"reachable\"")
+        }
+
+        await etcd.stop()
+        // The etcd watch notices within its liveness interval (5 s) plus a 2 s timeout.
+        try await waitUntil(timeout: .seconds(15), "/health to show the store unreachable") {
+            guard let health = Self.health(port: statusPort) else { return false }
+            return health.status == 503 && health.body.contains("\"store\":\"unreachable\"")
+        }
+        let metrics = try HTTPProbe.get(port: statusPort, path: "/metrics").body
+        #expect(metrics.contains("vamp_gateway_agent_store_reachable 0"), "\(metrics)")
+        #expect(agent.agent.metrics.snapshot.storeErrors > 0)
+        #expect(!metrics.contains("vamp_gateway_agent_store_errors_total 0\n"), "\(metrics)")
+        #expect(try HTTPProbe.get(port: port).header("X-Served-By") == "a")
+
+        try await etcd.start()
+        try await store.set(key, string: try agent.generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])]))
+        try await Self.waitUntilServed(by: "b", port: port, timeout: .seconds(10))
+        try await waitUntil(timeout: .seconds(10), "/health back to 200 with the store reachable") {
+            guard let health = Self.health(port: statusPort) else { return false }
+            return health.status == 200 && health.body.contains("\"store\":\"reachable\"")
+        }
+        #expect(try HTTPProbe.get(port: statusPort, path: "/metrics").body.contains("vamp_gateway_agent_store_reachable 1"))
+        await agent.stop()
+        await etcd.remove()
+    }
+
+    @Test("start-up with etcd down: serves the last good file, /health 503; etcd back: applies the store's value, /health 200")
+    func startWithStoreDown() async throws {
+        let etcd = try await EtcdServer.start()
+        let store = EtcdKeyValueStore(configuration: .init(endpoint: etcd.endpoint))
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let (port, statusPort) = try (FreePort.next(), FreePort.next())
+        let key = "/vamp/test/gateways/haproxy/2.6/configuration"
+        let first = try RunningAgent(store: store, key: key)
+        let generator = first.generator
+        try await store.set(key, string: try generator.render([Self.gateway(port: port, [(a, 100), (b, 0)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        await first.stop(keepingDirectory: true)
+
+        // Written while no agent runs, then the store goes away.
+        try await store.set(key, string: try generator.render([Self.gateway(port: port, [(a, 0), (b, 100)])]))
+        await etcd.stop()
+        let second = try RunningAgent(store: store, key: key, statusPort: statusPort, directory: first.directory)
+        try await Self.waitUntilServed(by: "a", port: port)
+        try await waitUntil(timeout: .seconds(15), "/health 503 with the store unreachable") {
+            guard let health = Self.health(port: statusPort) else { return false }
+            return health.status == 503 && health.body.contains("\"store\":\"unreachable\"")
+        }
+        #expect(try HTTPProbe.get(port: port).header("X-Served-By") == "a")
+
+        try await etcd.start()
+        try await Self.waitUntilServed(by: "b", port: port, timeout: .seconds(15))
+        try await waitUntil(timeout: .seconds(10), "/health back to 200") { Self.health(port: statusPort)?.status == 200 }
+        await second.stop()
+        await etcd.remove()
+    }
+
     @Test("HAProxy is restarted when it dies")
     func restart() async throws {
         let store = InMemoryKeyValueStore()
@@ -236,6 +330,39 @@ struct GatewayAgentTests {
         await agent.stop()
     }
 
+    @Test("a HAProxy that keeps exiting is restarted with growing waits, not every 200 ms")
+    func restartBackoff() async throws {
+        let directory = try TemporaryDirectory(prefix: "va-backoff")
+        defer { directory.remove() }
+        // A HAProxy whose check passes at once (so the spacing is the agent's waits, not the time
+        // of a real `haproxy -c` on a loaded machine) and whose master exits at once, noting when.
+        let starts = directory.url.appendingPathComponent("starts")
+        let script = directory.url.appendingPathComponent("haproxy-exits")
+        try """
+        #!/bin/sh
+        if [ "$1" = "-c" ]; then exit 0; fi
+        date +%s.%N >> \(starts.path)
+        exit 1
+        """.write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        var configuration = GatewayAgentConfiguration(
+            key: "/k", workDirectory: directory.url.appendingPathComponent("work"), haproxyExecutable: script.path,
+            socketDirectory: directory.url.appendingPathComponent("run"))
+        configuration.restartBackoffLimit = .seconds(2)
+        let agent = GatewayAgent(configuration: configuration, store: InMemoryKeyValueStore())
+        let task = Task { try await agent.run() }
+        try await Task.sleep(for: .seconds(6))
+        task.cancel()
+        _ = await task.result
+        let times = try String(contentsOf: starts, encoding: .utf8).split(separator: "\n").compactMap { Double($0) }
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+        // 0.2, 0.4, 0.8, 1.6, then the 2 s limit: about 6 starts in 6 s, not 30.
+        #expect((4...8).contains(times.count), "\(times.count) starts, gaps \(gaps)")
+        #expect(gaps.count >= 3 && gaps[2] > gaps[0] * 2.5, "the waits do not grow: \(gaps)")
+        #expect(gaps.allSatisfy { $0 >= 0.15 }, "\(gaps)")
+        #expect(agent.metrics.snapshot.haproxyStarts == times.count)
+    }
+
     /// HAProxy processes whose command line mentions `directory`.
     static func pids(of directory: String) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -258,6 +385,37 @@ struct GatewayAgentTests {
         try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
         try await Self.waitUntilServed(by: "a", port: port)
         #expect(try HTTPProbe.get(port: custom, path: "/ping").status == 200)
+        await agent.stop()
+    }
+
+    @Test("a 5 KB log line arrives whole as JSON; a line HAProxy cuts at len 8192 is counted, not forwarded")
+    func longLogLines() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let (port, logPort) = try (FreePort.next(), FreePort.next())
+        let logstash = try UDPReceiver()
+        // HAProxy logs at most 1024 bytes of the request line unless told otherwise.
+        let base = GatewayAgentConfiguration.defaultBaseConfiguration(logPort: logPort)
+            .replacingOccurrences(of: "global\n  log ", with: "global\n  tune.http.logurilen 16384\n  log ")
+        #expect(base.contains("logurilen"))
+        let agent = try RunningAgent(store: store, key: "/k", logPort: logPort, logstash: ("127.0.0.1", logstash.port), base: base)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        while logstash.receive(timeoutMilliseconds: 500) != nil {}
+
+        let long = "/" + String(repeating: "l", count: 5000)
+        _ = try HTTPProbe.get(port: port, path: long)
+        var whole: [String: Any]?
+        while whole == nil, let datagram = logstash.receive(timeoutMilliseconds: 3000) {
+            guard datagram.contains("lllll") else { continue }
+            whole = try #require(try JSONSerialization.jsonObject(with: Data(datagram.utf8)) as? [String: Any], "cut: \(datagram.count) bytes")
+        }
+        #expect((whole?["r"] as? String)?.contains(long) == true)
+
+        let cut = "/" + String(repeating: "c", count: 9000)
+        _ = try? HTTPProbe.get(port: port, path: cut)
+        try await waitUntil(timeout: .seconds(5), "the cut line to be counted") { agent.agent.metrics.snapshot.logLinesTruncated >= 1 }
+        while let datagram = logstash.receive(timeoutMilliseconds: 500) { #expect(!datagram.contains("ccccc"), "a cut line was forwarded") }
         await agent.stop()
     }
 

@@ -33,7 +33,7 @@ struct EtcdTests {
             for value in ["one", "two", "three"] { try await store.set(key, string: value) }
             try await compact(server)
 
-            let (stream, continuation) = AsyncStream<KeyValueChange>.makeStream()
+            let (stream, continuation) = AsyncStream<KeyValueWatchEvent>.makeStream()
             let emitter = WatchEmitter(key: key, continuation: continuation)
             // Pretend the watcher last saw revision 1, long compacted away.
             let progress = EtcdKeyValueStore.WatchProgress(revision: 1)
@@ -47,7 +47,7 @@ struct EtcdTests {
                 group.addTask {
                     try await store.followStream(key, progress: progress, emitter: emitter)
                 }
-                var changes = stream.makeAsyncIterator()
+                var changes = KeyValueWatch(stream).makeAsyncIterator()
                 #expect(await changes.next()?.string == "three")
                 group.cancelAll()
             }

@@ -264,6 +264,7 @@ public struct ConsulKeyValueStore: KeyValueStore {
                     }
                 } catch {
                     if Task.isCancelled { return }
+                    emitter.unreachable(error)
                     store.logger.debug(
                         "Consul watch interrupted, retrying",
                         metadata: ["vamp.kv.key": "\(key)", "vamp.kv.error": "\(error)"])

@@ -134,14 +134,32 @@ extension KeyValueStore {
     }
 }
 
+/// What a watch reports when asked for ``KeyValueWatch/events()``: the key's changes and
+/// whether the store answers.
+public enum KeyValueWatchEvent: Sendable, Hashable {
+    /// The key's state after a change (what iterating the watch itself yields).
+    case change(KeyValueChange)
+    /// The store answered again (also reported once at the first successful read). Comes before
+    /// the key's state as it is then.
+    case reachable
+    /// The store did not answer or the watch broke; the watch retries by itself with bounded
+    /// backoff, so this comes at most once per attempt.
+    case unreachable(error: String)
+}
+
 /// The changes of one watched key, as an `AsyncSequence` that never throws.
 public struct KeyValueWatch: AsyncSequence, Sendable {
     /// Each element is the key's state after a change.
     public typealias Element = KeyValueChange
 
-    let stream: AsyncStream<KeyValueChange>
+    let stream: AsyncStream<KeyValueWatchEvent>
 
-    init(_ stream: AsyncStream<KeyValueChange>) { self.stream = stream }
+    init(_ stream: AsyncStream<KeyValueWatchEvent>) { self.stream = stream }
+
+    /// The changes together with the store's reachability (connected, or each failed attempt), for a
+    /// consumer that shows outages (the gateway agent's `/health`). Iterate either the watch or
+    /// its events, not both.
+    public func events() -> AsyncStream<KeyValueWatchEvent> { stream }
 
     /// Builds a watch whose changes come from `produce`, run in a task that is cancelled when the
     /// consumer stops iterating. `produce` reports states through the ``WatchEmitter``, which drops
@@ -150,7 +168,7 @@ public struct KeyValueWatch: AsyncSequence, Sendable {
         key: String,
         _ produce: @escaping @Sendable (WatchEmitter) async -> Void
     ) -> KeyValueWatch {
-        let (stream, continuation) = AsyncStream<KeyValueChange>.makeStream(bufferingPolicy: .unbounded)
+        let (stream, continuation) = AsyncStream<KeyValueWatchEvent>.makeStream(bufferingPolicy: .unbounded)
         let emitter = WatchEmitter(key: key, continuation: continuation)
         // The watch owns this task: it lives exactly as long as the consumer iterates.
         let task = Task {
@@ -163,10 +181,15 @@ public struct KeyValueWatch: AsyncSequence, Sendable {
 
     /// The iterator.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncStream<KeyValueChange>.AsyncIterator
+        var base: AsyncStream<KeyValueWatchEvent>.AsyncIterator
 
         /// The next change, or nil when the watch has ended (the task was cancelled).
-        public mutating func next() async -> KeyValueChange? { await base.next() }
+        public mutating func next() async -> KeyValueChange? {
+            while let event = await base.next() {
+                if case .change(let change) = event { return change }
+            }
+            return nil
+        }
     }
 
     /// Makes the iterator.
@@ -176,24 +199,34 @@ public struct KeyValueWatch: AsyncSequence, Sendable {
 /// Passes watch states to the consumer, dropping a state equal to the last one passed.
 final class WatchEmitter: Sendable {
     let key: String
-    private let continuation: AsyncStream<KeyValueChange>.Continuation
-    private let last = Mutex<[UInt8]??>(nil)
+    private let continuation: AsyncStream<KeyValueWatchEvent>.Continuation
+    private let last = Mutex<(bytes: [UInt8]??, reachable: Bool)>((nil, false))
 
-    init(key: String, continuation: AsyncStream<KeyValueChange>.Continuation) {
+    init(key: String, continuation: AsyncStream<KeyValueWatchEvent>.Continuation) {
         self.key = key
         self.continuation = continuation
     }
 
-    /// Reports the key's state: its value, or nil when it does not exist.
+    /// Reports the key's state: its value, or nil when it does not exist. The store answered, so
+    /// it is reachable.
     func emit(_ entry: KeyValueEntry?) {
         let bytes: [UInt8]? = entry?.value
-        let isNew = last.withLock { last -> Bool in
-            if let previous = last, previous == bytes { return false }
-            last = .some(bytes)
-            return true
+        let (isNew, wasUnreachable) = last.withLock { last -> (Bool, Bool) in
+            let wasUnreachable = !last.reachable
+            last.reachable = true
+            if let previous = last.bytes, previous == bytes { return (false, wasUnreachable) }
+            last.bytes = .some(bytes)
+            return (true, wasUnreachable)
         }
+        if wasUnreachable { continuation.yield(.reachable) }
         guard isNew else { return }
-        if let entry { continuation.yield(.value(entry)) } else { continuation.yield(.deleted(key: key)) }
+        if let entry { continuation.yield(.change(.value(entry))) } else { continuation.yield(.change(.deleted(key: key))) }
+    }
+
+    /// Reports a failed attempt to reach the store (the caller then backs off and retries).
+    func unreachable(_ error: any Error) {
+        last.withLock { $0.reachable = false }
+        continuation.yield(.unreachable(error: "\(error)"))
     }
 }
 

@@ -263,6 +263,7 @@ public struct EtcdKeyValueStore: KeyValueStore {
                     try await store.followStream(key, progress: progress, emitter: emitter)
                 } catch {
                     if Task.isCancelled { return }
+                    emitter.unreachable(error)
                     store.logger.debug(
                         "etcd watch interrupted, reconnecting",
                         metadata: ["vamp.kv.key": "\(key)", "vamp.kv.error": "\(error)"])

@@ -269,6 +269,7 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
                     guard await wakeUps.next() != nil else { return }
                 } catch {
                     if Task.isCancelled { return }
+                    emitter.unreachable(error)
                     session.logger.debug(
                         "ZooKeeper watch interrupted, reconnecting",
                         metadata: ["vamp.kv.key": "\(key)", "vamp.kv.error": "\(error)"])
