@@ -165,7 +165,9 @@ struct ArtifactHandlers: Sendable {
             var page = try await vamp.list(kind, page: asked)
             let shown = PagingLinks.clamped(asked, total: page.total)
             if shown != asked { page = try await vamp.list(kind, page: shown) }
-            var response = try render(page.items, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
+            var items: [StoredArtifact] = []
+            for item in page.items { items.append(try await view(item, request)) }
+            var response = try render(items, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
             response.headers[HTTPField.Name("X-Total-Count")!] = String(page.total)
             let parameters = query.map { (String($0.key), String($0.value)) }
             response.headers[HTTPField.Name("Link")!] = PagingLinks.link(path: request.uri.path, query: parameters, page: shown, total: page.total)
@@ -177,7 +179,8 @@ struct ArtifactHandlers: Sendable {
         guard let kind = try kind(context) else { return Response(status: .notFound) }
         let name = Self.name(context)
         return try await answer(request) {
-            guard let artifact = try await vamp.read(kind, name: name) else { return Response(status: .notFound) }
+            guard let stored = try await vamp.read(kind, name: name) else { return Response(status: .notFound) }
+            let artifact = try await view(stored, request)
             var response = try render(artifact, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
             response.headers[.eTag] = Self.eTag(artifact.version)
             return response
@@ -247,6 +250,21 @@ struct ArtifactHandlers: Sendable {
     }
 
     static func flag(_ request: Request, _ name: String) -> Bool { request.uri.queryParameters.get(name)?.lowercased() == "true" }
+
+    /// The artifact as `expand_references=true` (references to stored artifacts replaced by them) or
+    /// `only_references=true` (named inline artifacts replaced by references) asks to see it.
+    func view(_ stored: StoredArtifact, _ request: Request) async throws(OperationError) -> StoredArtifact {
+        let expand = Self.flag(request, "expand_references"), only = Self.flag(request, "only_references")
+        guard expand || only else { return stored }
+        guard !(expand && only) else {
+            throw OperationError(.invalid, "expand_references and only_references ask for opposite views; give one of them")
+        }
+        var artifact = try Self.artifact(stored)
+        artifact = expand ? try await vamp.expandingReferences(artifact) : References.referencesOnly(artifact)
+        var view = stored
+        view.json = Data(DSLWriter.json(artifact, pretty: false).utf8)
+        return view
+    }
 
     static func accepted(_ kind: ArtifactKind) -> Bool { kind == .gateway || kind == .workflow }
 

@@ -87,3 +87,28 @@ extension Vamp {
         return EventQuery(tags: Set(request.tags), type: request.type, timestamp: range)
     }
 }
+
+extension Vamp {
+    // MARK: Reference views
+
+    /// The stored artifact as `expand_references=true` shows it: references to stored artifacts replaced by them,
+    /// two levels deep (a blueprint's breeds and those breeds' dependencies). Unknown references stay references.
+    public func expandingReferences(_ artifact: Artifact) async throws(OperationError) -> Artifact {
+        var result = artifact
+        var fetched: [References.Key: Artifact] = [:]
+        for _ in 0..<2 {
+            let missing = References.needed(by: result).filter { fetched[$0] == nil }
+            guard !missing.isEmpty else { break }
+            for key in missing {
+                if let stored = try await read(key.kind, name: key.name), let value = Self.artifact(stored) { fetched[key] = value }
+            }
+            result = References.expanded(result, with: fetched)
+        }
+        return result
+    }
+
+    static func artifact(_ stored: StoredArtifact) -> Artifact? {
+        guard let text = String(data: stored.json, encoding: .utf8) else { return nil }
+        return try? DSLReader.read(text, kind: stored.kind).first?.artifact
+    }
+}
