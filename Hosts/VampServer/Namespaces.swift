@@ -53,7 +53,9 @@ actor NamespaceDirectory: VampDirectory {
                 try await stores.ready()
                 let vamp = Vamp(
                     artifacts: stores.artifacts, events: stores.events,
-                    configuration: Vamp.Configuration(gatewayPortRange: settings.gatewayPortRange, configurationCheck: settings.check),
+                    configuration: Vamp.Configuration(
+                        gatewayPortRange: settings.gatewayPortRange, configurationCheck: settings.check,
+                        cacheReads: [.sqlite, .memory].contains(settings.persistence.artifacts)),
                     logger: logger)
                 services.yield(GatewaySynchronizer(
                     vamp: vamp, store: store,

@@ -76,7 +76,8 @@ struct ServerCommand: AsyncParsableCommand {
         let check = settings.haproxyCheck.map { executable in HAProxyTextCheck(executable: executable, base: settings.haproxyBase).check }
         let vamp = Vamp(
             artifacts: stores.artifacts, events: stores.events,
-            configuration: Vamp.Configuration(gatewayPortRange: settings.gatewayPortRange, configurationCheck: check),
+            configuration: Vamp.Configuration(
+                gatewayPortRange: settings.gatewayPortRange, configurationCheck: check, cacheReads: settings.cacheReads),
             logger: logger)
         let synchronizer = GatewaySynchronizer(
             vamp: vamp, store: keyValueStore,

@@ -25,6 +25,8 @@ struct ServerSettings: Sendable {
     /// How many namespaces besides the default one may be opened (`vamp.namespaces.maximum`).
     var maximumNamespaces: Int
     var persistence: PersistenceConfiguration
+    /// Reads from memory: only where this server is the store's one writer (SQLite, memory).
+    var cacheReads: Bool { [.sqlite, .memory].contains(persistence.artifacts) }
     var keyValueStore: KeyValueStoreConfiguration
     var information: ServerInformation
     /// What `GET /config` shows.

@@ -42,6 +42,10 @@ public actor Vamp {
         public var metricsWindow: Duration
         /// The clock of archive events and time windows.
         public var now: @Sendable () -> Date
+        /// Serve reads of artifacts from memory, kept in step with this facade's own writes. Only correct when this
+        /// facade is the store's one writer (SQLite, memory); off for a PostgreSQL or Elasticsearch store that
+        /// several servers share.
+        public var cacheReads: Bool
 
         /// Creates a configuration with Vamp's defaults.
         public init(
@@ -50,8 +54,9 @@ public actor Vamp {
             resolution: GatewayResolution.Options = GatewayResolution.Options(),
             configurationCheck: ConfigurationCheck? = nil,
             healthWindow: Duration = .seconds(30), metricsWindow: Duration = .seconds(30),
-            now: @escaping @Sendable () -> Date = { Date() }
+            now: @escaping @Sendable () -> Date = { Date() }, cacheReads: Bool = false
         ) {
+            self.cacheReads = cacheReads
             self.gatewayPortRange = gatewayPortRange
             self.generator = generator
             self.resolution = resolution
@@ -78,6 +83,8 @@ public actor Vamp {
     let logger: Logger
     var allocator: GatewayPortAllocator
     let writes = WriteLock()
+    /// Reads served from memory when the configuration allows it (one writer: this process).
+    var cache: ReadCache?
 
     /// Wakes the gateway synchroniser after every gateway change (one consumer; bursts coalesce to one wake).
     nonisolated let gatewayChanges: AsyncStream<Void>
@@ -93,6 +100,7 @@ public actor Vamp {
         self.configuration = configuration
         self.logger = logger
         self.allocator = GatewayPortAllocator(range: configuration.gatewayPortRange)
+        self.cache = configuration.cacheReads ? ReadCache() : nil
         (gatewayChanges, gatewayChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -100,13 +108,27 @@ public actor Vamp {
 
     /// One page of the artifacts of `kind`, ordered by name.
     public func list(_ kind: ArtifactKind, page: PageRequest) async throws(OperationError) -> Page<StoredArtifact> {
+        if let cached = cache?.page(kind, page) { return cached }
+        let generation = cache?.generation(kind)
         let records = try await storeCall("artifacts") { try await self.artifacts.list(kind: kind.plural, page: page) }
-        return Page(items: records.items.map { Self.stored($0, kind) }, total: records.total, request: records.request)
+        let result = Page(items: records.items.map { Self.stored($0, kind) }, total: records.total, request: records.request)
+        if let generation { cache?.keep(result, kind, page, ifStill: generation) }
+        return result
     }
 
     /// The artifact, or `nil` when there is none.
     public func read(_ kind: ArtifactKind, name: String) async throws(OperationError) -> StoredArtifact? {
-        try await storeCall("artifacts") { try await self.artifacts.read(kind: kind.plural, name: name) }.map { Self.stored($0, kind) }
+        if let cached = cache?.artifact(kind, name) { return cached }
+        let generation = cache?.generation(kind)
+        let result = try await storeCall("artifacts") { try await self.artifacts.read(kind: kind.plural, name: name) }.map { Self.stored($0, kind) }
+        if let generation, let result { cache?.keep(result, ifStill: generation) }
+        return result
+    }
+
+    /// Forgets what the read cache holds of `kind`; called before and after every change of the store, so that a
+    /// read that started before a change cannot put what it read into the cache after it.
+    func invalidate(_ kind: ArtifactKind) {
+        cache?.invalidate(kind)
     }
 
     // MARK: Writing
@@ -181,6 +203,8 @@ public actor Vamp {
                 let kind = artifact.kind, name = artifact.name ?? ""
                 let previous = try await storeCall("artifacts") { try await self.artifacts.read(kind: kind.plural, name: name) }
                 let body = Self.json(artifact)
+                invalidate(kind)
+                defer { invalidate(kind) }
                 let record: ArtifactRecord
                 if let expectedVersion {
                     guard let previous else {
@@ -212,6 +236,8 @@ public actor Vamp {
     /// fail these too, and then says so in the log.
     func rollBack(_ undo: [(kind: ArtifactKind, name: String, previous: ArtifactRecord?)]) async {
         for entry in undo.reversed() {
+            invalidate(entry.kind)
+            defer { invalidate(entry.kind) }
             do {
                 if let previous = entry.previous {
                     _ = try await artifacts.save(kind: entry.kind.plural, name: entry.name, body: previous.body)
@@ -264,21 +290,31 @@ public actor Vamp {
             guard !validateOnly else { return }
             var archive: [Event] = []
             for (kind, name) in targets {
-                do {
-                    try await self.artifacts.delete(kind: kind.plural, name: name, expectedVersion: expectedVersion)
+                if try await self.removeStored(kind, name: name, expectedVersion: expectedVersion) {
                     archive.append(ArchiveEvents.event(.delete, kind: kind, name: name, body: nil, at: self.configuration.now()))
-                } catch let error as PersistenceError where error.code == .notFound {
-                    if expectedVersion != nil {
-                        throw OperationError(.preconditionFailed, "\(kind) '\(name)' does not exist, so it is not at version \(expectedVersion!) (If-Match)")
-                    }
-                } catch let error as PersistenceError where error.code == .versionConflict {
-                    throw OperationError(.preconditionFailed, "\(kind) '\(name)': \(error.message) (If-Match)")
-                } catch {
-                    throw Self.mapped(error)
                 }
             }
             if !gateways.isEmpty { self.gatewayChanged.yield() }
             await self.publishArchive(archive)
+        }
+    }
+
+    /// Deletes one artifact; false when there was none (not an error without `If-Match`).
+    func removeStored(_ kind: ArtifactKind, name: String, expectedVersion: Int64?) async throws(OperationError) -> Bool {
+        invalidate(kind)
+        defer { invalidate(kind) }
+        do {
+            try await artifacts.delete(kind: kind.plural, name: name, expectedVersion: expectedVersion)
+            return true
+        } catch let error as PersistenceError where error.code == .notFound {
+            if let expectedVersion {
+                throw OperationError(.preconditionFailed, "\(kind) '\(name)' does not exist, so it is not at version \(expectedVersion) (If-Match)")
+            }
+            return false
+        } catch let error as PersistenceError where error.code == .versionConflict {
+            throw OperationError(.preconditionFailed, "\(kind) '\(name)': \(error.message) (If-Match)")
+        } catch {
+            throw Self.mapped(error)
         }
     }
 
