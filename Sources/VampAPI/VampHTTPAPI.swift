@@ -161,18 +161,35 @@ struct ArtifactHandlers: Sendable {
         let perPage = min(configuration.maximumPerPage, max(1, query.get("per_page").flatMap { Int($0) } ?? configuration.maximumPerPage))
         // A page past 2^31 is past the end of any list; capping it keeps the store's offset from overflowing.
         let asked = PageRequest(page: min(1 << 31, query.get("page").flatMap { Int($0) } ?? 1), perPage: perPage)
+        let format = BodyFormat.ofResponse(accept: request.headers[.accept])
+        if format == .json, !Self.flag(request, "expand_references"), !Self.flag(request, "only_references") {
+            // The common case, answered from the stored JSON texts as they are (and from the read cache).
+            return try await answer(request) {
+                var page = try await vamp.listJSON(kind, page: asked)
+                let shown = PagingLinks.clamped(asked, total: page.total)
+                if shown != asked { page = try await vamp.listJSON(kind, page: shown) }
+                let response = Response(status: .ok, headers: [.contentType: BodyFormat.json.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: page.json)))
+                return Self.paged(response, request, shown: shown, total: page.total)
+            }
+        }
         return try await answer(request) {
             var page = try await vamp.list(kind, page: asked)
             let shown = PagingLinks.clamped(asked, total: page.total)
             if shown != asked { page = try await vamp.list(kind, page: shown) }
             var items: [StoredArtifact] = []
             for item in page.items { items.append(try await view(item, request)) }
-            var response = try render(items, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
-            response.headers[HTTPField.Name("X-Total-Count")!] = String(page.total)
-            let parameters = query.map { (String($0.key), String($0.value)) }
-            response.headers[HTTPField.Name("Link")!] = PagingLinks.link(path: request.uri.path, query: parameters, page: shown, total: page.total)
-            return response
+            let response = try render(items, as: format, status: .ok)
+            return Self.paged(response, request, shown: shown, total: page.total)
         }
+    }
+
+    /// `X-Total-Count` and `Link` (§3.2) on a list answer.
+    static func paged(_ response: Response, _ request: Request, shown: PageRequest, total: Int) -> Response {
+        var response = response
+        response.headers[HTTPField.Name("X-Total-Count")!] = String(total)
+        let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        response.headers[HTTPField.Name("Link")!] = PagingLinks.link(path: request.uri.path, query: parameters, page: shown, total: total)
+        return response
     }
 
     func read(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

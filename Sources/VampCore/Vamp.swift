@@ -18,6 +18,14 @@ public struct StoredArtifact: Sendable, Hashable {
     public var json: Data
 }
 
+/// A page of artifacts as one JSON array, and how many artifacts the list has in all.
+public struct RenderedPage: Sendable, Hashable {
+    /// `[<artifact JSON>,...]`.
+    public var json: Data
+    /// The number of artifacts of the kind.
+    public var total: Int
+}
+
 /// The facade of Vamp's coordinator: what the REST API, the CLI's server commands and embedding programs call.
 ///
 /// It holds only protocols (the artifact store today; the KV store, the container driver and the clock come with
@@ -114,6 +122,24 @@ public actor Vamp {
         let result = Page(items: records.items.map { Self.stored($0, kind) }, total: records.total, request: records.request)
         if let generation { cache?.keep(result, kind, page, ifStill: generation) }
         return result
+    }
+
+    /// One page as the JSON array the API answers (the stored JSON texts joined), with the total; kept by the read
+    /// cache like the page itself, so a cached list costs no rendering.
+    public func listJSON(_ kind: ArtifactKind, page: PageRequest) async throws(OperationError) -> RenderedPage {
+        if let cached = cache?.rendered(kind, page) { return cached }
+        let generation = cache?.generation(kind)
+        let result = try await list(kind, page: page)
+        var json = Data(capacity: result.items.reduce(2) { $0 + $1.json.count + 1 })
+        json.append(UInt8(ascii: "["))
+        for (index, item) in result.items.enumerated() {
+            if index > 0 { json.append(UInt8(ascii: ",")) }
+            json.append(item.json)
+        }
+        json.append(UInt8(ascii: "]"))
+        let rendered = RenderedPage(json: json, total: result.total)
+        if let generation { cache?.keep(rendered, kind, page, ifStill: generation) }
+        return rendered
     }
 
     /// The artifact, or `nil` when there is none.

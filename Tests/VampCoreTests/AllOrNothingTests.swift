@@ -54,6 +54,7 @@ struct AllOrNothingTests {
         // With the read cache on, these reads fill it: what follows must not be answered from stale entries.
         _ = try await vamp.read(.breed, name: "a:1.0")
         _ = try await vamp.list(.breed, page: PageRequest())
+        _ = try await vamp.listJSON(.breed, page: PageRequest())
 
         await #expect(throws: OperationError.self) {
             _ = try await vamp.apply(try Self.breeds(["a:1.0", "b:1.0", "c:1.0"], image: "new"))
@@ -68,8 +69,11 @@ struct AllOrNothingTests {
         _ = try await vamp.apply(try Self.breeds(["a:1.0"], image: "newer"))
         let updated = try #require(try await vamp.read(.breed, name: "a:1.0"))
         #expect(String(decoding: updated.json, as: UTF8.self).contains("acme/newer"), "a read after a write sees the write")
+        #expect(String(decoding: try await vamp.listJSON(.breed, page: PageRequest()).json, as: UTF8.self).contains("acme/newer"))
         try await vamp.delete(.breed, name: "a:1.0")
         #expect(try await vamp.read(.breed, name: "a:1.0") == nil)
         #expect(try await vamp.list(.breed, page: PageRequest()).total == 0)
+        let rendered = try await vamp.listJSON(.breed, page: PageRequest())
+        #expect(rendered.total == 0 && rendered.json == Data("[]".utf8), "the rendered page follows the delete too")
     }
 }

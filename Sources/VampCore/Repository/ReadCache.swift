@@ -13,6 +13,7 @@ struct ReadCache {
     private var generations: [ArtifactKind: UInt64] = [:]
     private var artifacts: [ArtifactKind: [String: StoredArtifact]] = [:]
     private var pages: [ArtifactKind: [PageRequest: Page<StoredArtifact>]] = [:]
+    private var rendered: [ArtifactKind: [PageRequest: RenderedPage]] = [:]
 
     init(maximumEntries: Int = 10_000) {
         self.maximumEntries = maximumEntries
@@ -36,9 +37,18 @@ struct ReadCache {
         pages[kind, default: [:]][request] = page
     }
 
+    func rendered(_ kind: ArtifactKind, _ request: PageRequest) -> RenderedPage? { rendered[kind]?[request] }
+
+    mutating func keep(_ page: RenderedPage, _ kind: ArtifactKind, _ request: PageRequest, ifStill generation: UInt64) {
+        guard generations[kind, default: 0] == generation else { return }
+        if rendered[kind, default: [:]].count >= maximumEntries / 30 { rendered[kind] = [:] }
+        rendered[kind, default: [:]][request] = page
+    }
+
     mutating func invalidate(_ kind: ArtifactKind) {
         generations[kind, default: 0] &+= 1
         artifacts[kind] = nil
         pages[kind] = nil
+        rendered[kind] = nil
     }
 }
