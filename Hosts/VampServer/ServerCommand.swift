@@ -73,7 +73,7 @@ struct ServerCommand: AsyncParsableCommand {
             throw ValidationError(error.message)
         }
 
-        let check = settings.haproxyCheck.map { executable in HAProxyTextCheck(executable: executable, base: settings.haproxyBase).check }
+        let check = settings.haproxyCheck.map { executable in HAProxyTextCheck(executable: executable, base: settings.haproxyBase, logger: logger).check }
         let vamp = Vamp(
             artifacts: stores.artifacts, events: stores.events,
             configuration: Vamp.Configuration(
@@ -140,6 +140,7 @@ struct StartAfter<S: ServiceLifecycle.Service>: ServiceLifecycle.Service {
 struct HAProxyTextCheck: Sendable {
     let executable: String
     let base: String
+    let logger: Logger
 
     func check(_ generated: String) async -> String? {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-check-\(UUID().uuidString).cfg")
@@ -148,7 +149,11 @@ struct HAProxyTextCheck: Sendable {
             try Data((base + "\n" + generated).utf8).write(to: file)
             return try await HAProxyControl.check(file, executable: executable)
         } catch {
-            // Not checked is not refused: the generator has checked the text already.
+            // Not checked is not refused: the generator has checked the text already. But the operator turned the
+            // check on (or has HAProxy installed) and must know it did not run.
+            logger.warning("haproxy -c could not run; the gateway change was checked by the generator alone", metadata: [
+                "vamp.haproxy.executable": "\(executable)", "vamp.error": "\(error)",
+            ])
             return nil
         }
     }
