@@ -217,12 +217,44 @@ targets.append(.executableTarget(
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
 targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], swiftSettings: swiftSettings))
 
+// MARK: - ContainerDrivers: the ContainerDriver protocol and the drivers (local processes today)
+products.append(.library(name: "ContainerDrivers", targets: ["ContainerDrivers"]))
+targets.append(.target(
+    name: "ContainerDrivers",
+    dependencies: [
+        "VampModel",
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "ContainerDriversTests",
+    dependencies: [
+        "ContainerDrivers", "VampModel",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
+    swiftSettings: swiftSettings))
+
+// The example service of Examples/ and of the end-to-end tests: `sava --port N --text T` answers T on every path.
+products.append(.executable(name: "sava", targets: ["Sava"]))
+targets.append(.executableTarget(
+    name: "Sava",
+    dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+    path: "Examples/Sava",
+    swiftSettings: swiftSettings))
+
 // MARK: - VampCore: the coordinator (planning as pure functions; repository and services come with the server)
 products.append(.library(name: "VampCore", targets: ["VampCore"]))
 targets.append(.target(
     name: "VampCore",
     dependencies: [
-        "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores",
+        "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores", "ContainerDrivers",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -230,7 +262,7 @@ targets.append(.target(
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCoreTests",
-    dependencies: ["VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "VampTesting"],
+    dependencies: ["VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampTesting"],
     swiftSettings: swiftSettings))
 
 // MARK: - VampAPI: the REST API of Vamp 0.9.5 on Hummingbird (maps HTTP to VampCore's facade, no business rules)

@@ -1,0 +1,165 @@
+import Foundation
+public import VampModel
+
+/// Which service of which deployment: the identity a driver records with everything it starts
+/// (Vamp's ownership labels `io.vamp.deployment`, `io.vamp.cluster`, `io.vamp.service`).
+public struct ServiceIdentity: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The deployment's name.
+    public var deployment: String
+    /// The cluster's name.
+    public var cluster: String
+    /// The service's breed name (`sava:1.0`).
+    public var service: String
+
+    /// Creates an identity.
+    public init(deployment: String, cluster: String, service: String) {
+        self.deployment = deployment
+        self.cluster = cluster
+        self.service = service
+    }
+
+    /// `deployment/cluster/service`.
+    public var description: String { "\(deployment)/\(cluster)/\(service)" }
+
+    public static func < (lhs: ServiceIdentity, rhs: ServiceIdentity) -> Bool { lhs.description < rhs.description }
+}
+
+/// Everything a driver needs to run one service: what the reconciler asks for.
+public struct ServiceSpecification: Sendable, Hashable {
+    /// Whose service this is.
+    public var id: ServiceIdentity
+    /// The resolved breed: its deployable (`type`, `definition`) and its ports by name.
+    public var breed: Breed
+    /// CPU, memory and the number of instances.
+    public var scale: Scale
+    /// The environment to inject, keyed by alias or name, with every value resolved (§4.6).
+    public var environment: [String: String]
+    /// Run arguments (`privileged: true`).
+    public var arguments: [RunArgument]
+    /// The health checks that decide when an instance counts as up (empty: it is up when it accepts connections
+    /// on its ports).
+    public var healthChecks: [HealthCheck]
+    /// Driver-specific settings (`docker:`, `kubernetes:`, `marathon:`), already merged deployment → cluster →
+    /// service.
+    public var dialects: [String: JSONValue]
+
+    /// Creates a specification.
+    public init(
+        id: ServiceIdentity, breed: Breed, scale: Scale, environment: [String: String] = [:],
+        arguments: [RunArgument] = [], healthChecks: [HealthCheck] = [], dialects: [String: JSONValue] = [:]
+    ) {
+        self.id = id
+        self.breed = breed
+        self.scale = scale
+        self.environment = environment
+        self.arguments = arguments
+        self.healthChecks = healthChecks
+        self.dialects = dialects
+    }
+
+    /// A stable digest of what is run (deployable, ports, environment, arguments, health checks, dialects, cpu and
+    /// memory; not the number of instances). A driver records it with what it starts and reports it back in
+    /// ``RuntimeService/digest``, so the reconciler sees a running service that no longer matches its model.
+    public var digest: String {
+        var text = "deployable=\(breed.deployable?.type ?? "")|\(breed.deployable?.definition ?? "")\n"
+        for port in breed.ports.sorted(by: { $0.name < $1.name }) { text += "port=\(port.name)=\(port.value ?? "")\n" }
+        for key in environment.keys.sorted() { text += "env=\(key)=\(environment[key]!)\n" }
+        for argument in arguments { text += "arg=\(argument.key)=\(argument.value)\n" }
+        for check in healthChecks {
+            text += "check=\(check.protocol.rawValue) \(check.port) \(check.path) \(check.initialDelay) \(check.timeout) \(check.interval) \(check.failures)\n"
+        }
+        for key in dialects.keys.sorted() { text += "dialect=\(key)=\(dialects[key]!)\n" }
+        text += "cpu=\(scale.cpu) memory=\(scale.memory)\n"
+        return SHA1.hex(text)
+    }
+}
+
+/// What a driver reports of one service it runs.
+public struct RuntimeService: Sendable, Hashable {
+    /// Whose service this is.
+    public var id: ServiceIdentity
+    /// The ``ServiceSpecification/digest`` of the specification it was started with.
+    public var digest: String
+    /// The number of instances it was asked for.
+    public var desiredInstances: Int
+    /// Its instances. An instance is `deployed` when it runs and is up (its health checks pass, or without any, it
+    /// accepts connections on its ports): only those get traffic.
+    public var instances: [Instance]
+
+    /// Creates a report.
+    public init(id: ServiceIdentity, digest: String, desiredInstances: Int, instances: [Instance]) {
+        self.id = id
+        self.digest = digest
+        self.desiredInstances = desiredInstances
+        self.instances = instances
+    }
+}
+
+/// What a driver says of itself (`GET /info`'s `container_driver` section).
+public struct ContainerDriverInfo: Sendable, Hashable {
+    /// `local`, `docker`, `kubernetes`, `marathon`.
+    public var type: String
+    /// Free-form facts (versions, addresses, counts).
+    public var details: [String: JSONValue]
+
+    /// Creates driver information.
+    public init(type: String, details: [String: JSONValue] = [:]) {
+        self.type = type
+        self.details = details
+    }
+}
+
+/// A driver's refusal or failure, worded for the user (it becomes the service's `Failed` notification).
+public struct ContainerDriverError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong.
+    public var message: String
+    /// True when the request itself cannot work (a deployable type the driver does not run, a command that does not
+    /// exist): retrying does not help.
+    public var permanent: Bool
+
+    /// Creates an error.
+    public init(_ message: String, permanent: Bool = false) {
+        self.message = message
+        self.permanent = permanent
+    }
+
+    public var description: String { message }
+}
+
+/// Runs services somewhere: local processes, Docker, Kubernetes, Marathon (the original's ContainerDriverActor,
+/// §1.1). Drivers hold no deployment logic: the reconciler decides, the driver does what it is told and reports
+/// what runs.
+public protocol ContainerDriver: Sendable {
+    /// The deployable types the driver runs (`command`, `container/docker`, ...).
+    var deployableTypes: Set<String> { get }
+
+    /// What the driver knows of itself.
+    func info() async throws(ContainerDriverError) -> ContainerDriverInfo
+
+    /// Every service the driver runs for `deployment`s it owns (by its ownership records or labels), whether or not
+    /// the model still knows them, so the reconciler can also remove leftovers.
+    func services() async throws(ContainerDriverError) -> [RuntimeService]
+
+    /// Starts the service (`update == false`) or makes the running one match the specification (`update == true`):
+    /// instances added or removed to reach the scale, all of them replaced when the digest changed. Returns when the
+    /// request is accepted; instances come up afterwards and are seen in ``services()``.
+    func deploy(_ service: ServiceSpecification, update: Bool) async throws(ContainerDriverError)
+
+    /// Stops and removes every instance of the service. Removing a service that does not run is not an error.
+    func undeploy(_ service: ServiceIdentity) async throws(ContainerDriverError)
+
+    /// Ticks whenever something the driver runs changed on its own (an instance exited, came up, failed its health
+    /// check), so the reconciler looks at once instead of at its next periodic pass. One consumer; bursts may
+    /// coalesce.
+    var changes: AsyncStream<Void> { get }
+}
+
+extension ContainerDriver {
+    /// True when the driver runs breeds of this deployable type; `docker` and `cmd` are the original's aliases of
+    /// `container/docker` and `command`.
+    public func runs(_ deployable: Deployable) -> Bool {
+        let type = deployable.type.lowercased()
+        let aliases = ["docker": "container/docker", "cmd": "command", "rkt": "container/rkt"]
+        return deployableTypes.contains(aliases[type] ?? type)
+    }
+}
