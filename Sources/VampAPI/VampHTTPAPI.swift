@@ -40,8 +40,8 @@ public struct VampAPIConfiguration: Sendable {
     }
 }
 
-/// The routes of Vamp 0.9.5's REST API under `/api/v1` (artifacts today; deployments, events and the rest come
-/// with their issues). Holds no business rule: every decision is made by `VampCore`'s `Vamp` facade.
+/// The routes of Vamp 0.9.5's REST API under `/api/v1`: artifacts, deployments, events, health and metrics, the
+/// server's information and configuration. Holds no business rule: every decision is made by `VampCore`'s `Vamp` facade.
 public enum VampHTTPAPI {
     /// A router serving `vamp` over HTTP at `/api/v1`, and other namespaces at `/<namespace>/api/v1` when a
     /// `directory` provides them (without one, only `defaultNamespace` is served there).
@@ -80,6 +80,21 @@ public enum VampHTTPAPI {
         @Sendable func artifacts(_ vamp: Vamp) -> ArtifactHandlers { ArtifactHandlers(vamp: vamp, configuration: configuration) }
         @Sendable func events(_ vamp: Vamp) -> EventHandlers { EventHandlers(vamp: vamp, configuration: configuration) }
         @Sendable func system(_ vamp: Vamp) -> SystemHandlers { SystemHandlers(vamp: vamp, configuration: configuration) }
+        @Sendable func deployments(_ vamp: Vamp) -> DeploymentHandlers { DeploymentHandlers(vamp: vamp, configuration: configuration) }
+
+        api.get("deployments", use: on { vamp, request, context in try await deployments(vamp).list(request) })
+        api.post("deployments", use: on { vamp, request, context in try await deployments(vamp).deploy(request, context) })
+        api.get("deployments/:name", use: on { vamp, request, context in try await deployments(vamp).read(request, context) })
+        api.put("deployments/:name", use: on { vamp, request, context in try await deployments(vamp).deploy(request, context) })
+        api.delete("deployments/:name", use: on { vamp, request, context in try await deployments(vamp).slice(request, context) })
+        let scale = "deployments/:name/clusters/:cluster/services/:service/scale"
+        api.get(RouterPath(scale), use: on { vamp, request, context in try await deployments(vamp).scale(request, context) })
+        api.put(RouterPath(scale), use: on { vamp, request, context in try await deployments(vamp).setScale(request, context) })
+        let sla = "deployments/:name/clusters/:cluster/sla"
+        api.get(RouterPath(sla), use: on { vamp, request, context in try await deployments(vamp).sla(request, context) })
+        api.put(RouterPath(sla), use: on { vamp, request, context in try await deployments(vamp).setSLA(request, context, remove: false) })
+        api.post(RouterPath(sla), use: on { vamp, request, context in try await deployments(vamp).setSLA(request, context, remove: false) })
+        api.delete(RouterPath(sla), use: on { vamp, request, context in try await deployments(vamp).setSLA(request, context, remove: true) })
 
         api.get("events", use: on { vamp, request, context in try await events(vamp).list(request) })
         api.post("events", use: on { vamp, request, context in try await events(vamp).publish(request) })

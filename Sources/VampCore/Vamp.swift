@@ -16,6 +16,14 @@ public struct StoredArtifact: Sendable, Hashable {
     public var version: Int64
     /// The canonical JSON of the artifact.
     public var json: Data
+
+    /// Creates a stored artifact (`version` 0: not stored, as `validate_only` answers).
+    public init(kind: ArtifactKind, name: String, version: Int64 = 0, json: Data) {
+        self.kind = kind
+        self.name = name
+        self.version = version
+        self.json = json
+    }
 }
 
 /// A page of artifacts as one JSON array, and how many artifacts the list has in all.
@@ -54,6 +62,8 @@ public actor Vamp {
         /// facade is the store's one writer (SQLite, memory); off for a PostgreSQL or Elasticsearch store that
         /// several servers share.
         public var cacheReads: Bool
+        /// The scale of a deployed service that gives none (`vamp.operation.deployment.scale`).
+        public var defaultScale: Scale = .default
 
         /// Creates a configuration with Vamp's defaults.
         public init(
@@ -97,6 +107,9 @@ public actor Vamp {
     /// Wakes the gateway synchroniser after every gateway change (one consumer; bursts coalesce to one wake).
     nonisolated let gatewayChanges: AsyncStream<Void>
     nonisolated let gatewayChanged: AsyncStream<Void>.Continuation
+    /// Wakes the reconciler after every change of a deployment (one consumer; bursts coalesce to one wake).
+    nonisolated let deploymentChanges: AsyncStream<Void>
+    nonisolated let deploymentChanged: AsyncStream<Void>.Continuation
 
     /// Creates the coordinator over an artifact store and an event store.
     public init(
@@ -110,6 +123,7 @@ public actor Vamp {
         self.allocator = GatewayPortAllocator(range: configuration.gatewayPortRange)
         self.cache = configuration.cacheReads ? ReadCache() : nil
         (gatewayChanges, gatewayChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (deploymentChanges, deploymentChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     // MARK: Reading
@@ -195,6 +209,12 @@ public actor Vamp {
             problems.append("If-Match applies to one artifact; this request holds \(documents.count) documents")
         }
         guard problems.isEmpty else { throw OperationError(.invalid, problems.joined(separator: "\n")) }
+        if documents.count == 1, case .gateway(let gateway) = documents[0].artifact, gateway.isInternal {
+            // A cluster's gateway: its weights and conditions change through the deployment that owns it.
+            return try await writes.run { () async throws(OperationError) -> [StoredArtifact] in
+                [try await self.updateInternalGateway(gateway, validateOnly: validateOnly)]
+            }
+        }
         return try await writes.run { () async throws(OperationError) -> [StoredArtifact] in
             try await self.applyLocked(documents, expectedVersion: expectedVersion, validateOnly: validateOnly, requestBody: requestBody)
         }
@@ -369,10 +389,12 @@ public actor Vamp {
     /// Refuses the change when the gateways after it could not be served: two on one port, a gateway the HAProxy
     /// generator refuses (a condition it cannot translate, weights over 100%, ...), or a text the configured
     /// check (`haproxy -c`) refuses. The message names the gateway where the generator says which one it is.
-    func checkGateways(replacing changed: [String: Gateway], removing removed: Set<String>) async throws(OperationError) {
+    func checkGateways(
+        replacing changed: [String: Gateway], removing removed: Set<String>, deployments: [Deployment] = []
+    ) async throws(OperationError) {
         var all = try await allGateways().filter { changed[$0.name] == nil && !removed.contains($0.name) }
         all += changed.values
-        let rendered = try render(all)
+        let rendered = try render(all, deployments: deployments)
         if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
             let names = changed.keys.sorted().map { "'\($0)'" }.joined(separator: ", ")
             let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
@@ -380,10 +402,10 @@ public actor Vamp {
         }
     }
 
-    func render(_ gateways: [Gateway]) throws(OperationError) -> GatewayConfiguration {
+    func render(_ gateways: [Gateway], deployments: [Deployment] = []) throws(OperationError) -> GatewayConfiguration {
         var scratch = GatewayPortAllocator(range: configuration.gatewayPortRange)
         do {
-            let resolved = try GatewayResolution.resolve(gateways, deployments: [], allocator: &scratch, options: configuration.resolution)
+            let resolved = try GatewayResolution.resolve(gateways, deployments: deployments, allocator: &scratch, options: configuration.resolution)
             return try GatewayConfiguration.render(resolved, generator: configuration.generator)
         } catch {
             throw OperationError(.invalid, error.description)
@@ -393,7 +415,7 @@ public actor Vamp {
     /// The HAProxy text of every stored gateway, as the gateway synchroniser writes it to the KV store and
     /// `GET /vga/haproxy/<version>/configuration` shows it.
     public func gatewayConfiguration() async throws(OperationError) -> GatewayConfiguration {
-        try render(try await allGateways())
+        try render(try await allGateways(), deployments: try await allDeployments())
     }
 
     func allGateways() async throws(OperationError) -> [Gateway] {

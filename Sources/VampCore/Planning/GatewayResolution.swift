@@ -64,7 +64,12 @@ public enum GatewayResolution {
                 gateway.routes[routeIndex].targets = targets(
                     of: gateway.routes[routeIndex], gatewayPorts: portsByName, services: services, options: options)
             }
-            gateway.deployed = !gateway.isInternal || gateway.routes.allSatisfy { !$0.targets.isEmpty }
+            // An internal gateway is served once some route has targets and every route that gets traffic (a weight,
+            // or a condition with strength) has them: a canary merged at 0% does not take the gateway down while its
+            // instances start.
+            gateway.deployed = !gateway.isInternal || (
+                gateway.routes.contains { !$0.targets.isEmpty }
+                    && gateway.routes.allSatisfy { !$0.targets.isEmpty || !receivesTraffic($0) })
             if options.defaultVirtualHosts, gateway.port.type == .http {
                 for host in defaultVirtualHosts(for: gateway) where !gateway.virtualHosts.contains(host) {
                     gateway.virtualHosts.append(host)
@@ -123,6 +128,11 @@ public enum GatewayResolution {
         }
         guard let port = gatewayPorts[route.path] else { return [] }
         return [.instance(name: route.path, host: options.gatewayHost, port: port)]
+    }
+
+    /// True when the route gets requests: a weight above 0%, or a condition with a strength above 0%.
+    static func receivesTraffic(_ route: Route) -> Bool {
+        (route.weight?.value ?? 0) > 0 || (route.condition != nil && (route.conditionStrength?.value ?? 100) > 0)
     }
 
     static func segments(_ name: String) -> Int { name.utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 } }
