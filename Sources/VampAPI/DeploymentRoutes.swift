@@ -4,6 +4,7 @@ import Persistence
 import VampCore
 import VampDSL
 import VampModel
+import Yams
 
 /// `/deployments` (§3.3, §4): create and merge (`POST`, `PUT`), slice (`DELETE` with a body), read (`as_blueprint`),
 /// and a cluster's scale and SLA. Every rule is the facade's.
@@ -82,7 +83,7 @@ struct DeploymentHandlers: Sendable {
                 reference = .reference(trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "\"'")))
             } else {
                 do {
-                    guard case .scale(let scale)? = try DSLReader.read(text, kind: .scale).first?.artifact else {
+                    guard case .scale(let scale)? = try DSLReader.read(Self.named(text, "scale"), kind: .scale).first?.artifact else {
                         throw OperationError(.invalid, "the body is not a scale")
                     }
                     reference = .inline(scale)
@@ -122,7 +123,7 @@ struct DeploymentHandlers: Sendable {
                 sla = .reference(trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "\"'")))
             } else {
                 do {
-                    guard case .sla(let value)? = try DSLReader.read(text, kind: .sla).first?.artifact else {
+                    guard case .sla(let value)? = try DSLReader.read(Self.named(text, "sla"), kind: .sla).first?.artifact else {
                         throw OperationError(.invalid, "the body is not an SLA")
                     }
                     sla = .inline(value)
@@ -136,6 +137,22 @@ struct DeploymentHandlers: Sendable {
     }
 
     // MARK: Support
+
+    /// An inline scale or SLA as a stored one reads: with a name (`cluster` scales and SLAs have none of their own).
+    static func named(_ text: String, _ name: String) throws(OperationError) -> String {
+        let loaded: Any?
+        do {
+            loaded = try Yams.load(yaml: text)
+        } catch {
+            throw OperationError(.invalid, "the body is neither JSON nor YAML: \(error)")
+        }
+        guard var object = loaded as? [String: Any] else { throw OperationError(.invalid, "send a \(name) as an object, or a stored \(name)'s name") }
+        if object["name"] == nil { object["name"] = name }
+        guard let data = try? JSONSerialization.data(withJSONObject: object), let json = String(data: data, encoding: .utf8) else {
+            throw OperationError(.invalid, "the \(name) cannot be read")
+        }
+        return json
+    }
 
     /// A service's name is a breed name, which may hold `/`-free characters only, but clients percent-encode `:`.
     static func service(_ context: BasicRequestContext) throws -> String {
