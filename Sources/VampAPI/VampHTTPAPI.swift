@@ -258,12 +258,30 @@ struct ArtifactHandlers: Sendable {
         try await answer(request) {
             let (documents, text) = try await documents(request, kind: nil)
             let validateOnly = Self.flag(request, "validate_only")
+            // `kind: deployment` documents go to create/merge (POST, PUT) or slice (DELETE), after the others.
+            let isDeployment = { (document: DSLDocument) in document.isDeploymentRequest || document.artifact.kind == .deployment }
+            let deployments = documents.filter(isDeployment), others = documents.filter { !isDeployment($0) }
+            func deploymentRequest(_ document: DSLDocument) -> DeploymentRequest {
+                switch document.artifact {
+                case .blueprint(let blueprint): .blueprint(blueprint)
+                case .deployment(let deployment): .blueprint(DeploymentPlanning.blueprint(of: deployment))
+                default: .reference(document.artifact.name ?? "")
+                }
+            }
             switch method {
             case .post, .put:
-                let stored = try await vamp.apply(documents, validateOnly: validateOnly, requestBody: text)
+                var stored = others.isEmpty ? [] : try await vamp.apply(others, validateOnly: validateOnly, requestBody: text)
+                for document in deployments {
+                    stored.append(try await vamp.deploy(deploymentRequest(document), name: document.artifact.name, validateOnly: validateOnly, requestBody: DSLWriter.yaml(document.artifact)))
+                }
                 return try written(stored, request, validateOnly: false, status: .accepted)
             case .delete:
-                try await vamp.delete(documents.map { ($0.artifact.kind, $0.artifact.name ?? "") }, validateOnly: validateOnly)
+                if !others.isEmpty {
+                    try await vamp.delete(others.map { ($0.artifact.kind, $0.artifact.name ?? "") }, validateOnly: validateOnly)
+                }
+                for document in deployments {
+                    try await vamp.slice(deploymentRequest(document), name: document.artifact.name ?? "", validateOnly: validateOnly)
+                }
                 return Response(status: .accepted)
             }
         }

@@ -175,4 +175,26 @@ struct DeploymentAPITests {
             #expect(list.headers[HTTPField.Name("X-Total-Count")!] == "2")
         }
     }
+
+    @Test("a kind: deployment document in the multi-document endpoint deploys its blueprint, next to a breed it uses")
+    func multiDocument() async throws {
+        try await withAPI { client, _ in
+            let body = """
+                ---
+                kind: breed
+                name: api:1.0
+                deployable: {type: command, definition: "sava --text api"}
+                ports: {port: 8080/http}
+                ---
+                kind: deployment
+                name: shop
+                clusters: {api: api:1.0}
+                """
+            let answer = try await client.execute(uri: "/api/v1", method: .post, headers: Self.yaml, body: ByteBuffer(string: body))
+            #expect(answer.status == .accepted, "\(Self.text(answer))")
+            let read = try await client.execute(uri: "/api/v1/deployments/shop", method: .get, headers: [.accept: "application/json"])
+            #expect(read.status == .ok)
+            #expect(Self.text(read).contains("\"api.port\":40000"), "\(Self.text(read))")
+        }
+    }
 }

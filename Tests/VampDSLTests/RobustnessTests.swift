@@ -73,7 +73,7 @@ struct RobustnessTests {
     @Test("10,000 mutated documents (fixed seed) never crash")
     func mutations() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Examples")
-        let corpus = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().map {
+        let corpus = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }.sorted().map {
             Array(try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8).utf8)
         }
         var rng = SeededRandom(seed: 0x5EED_2026)

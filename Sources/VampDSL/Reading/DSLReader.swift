@@ -11,6 +11,9 @@ public struct DSLDocument: Sendable {
     public var sourceMap: SourceMap
     /// True when the input held several documents (errors then name the document).
     var numbered = false
+    /// True for a `kind: deployment` document written as a blueprint (what to deploy, as the multi-document
+    /// endpoint takes it) rather than as the deployment read model: its artifact is that blueprint.
+    public var isDeploymentRequest = false
 
     /// Runs `Validation` (VampModel) on the artifact and adds the source line to each error.
     public func validate() -> [VampError] {
@@ -185,8 +188,11 @@ public enum DSLReader {
             }
             node = merged
         }
+        // A `kind: deployment` document without service statuses asks for a deployment: it is a blueprint.
+        let deploymentRequest = kind == .deployment && !Self.isDeploymentReadModel(node)
         let artifact = context.recover { () throws -> Artifact in
-            switch kind {
+            if deploymentRequest { return .blueprint(try context.blueprint(node, "")) }
+            return switch kind {
             case .breed: .breed(try context.breed(node, "", topLevel: true))
             case .blueprint: .blueprint(try context.blueprint(node, ""))
             case .scale: .scale(try context.scale(node, "", named: true))
@@ -204,6 +210,7 @@ public enum DSLReader {
         }
         var document = artifact.map { DSLDocument(artifact: $0, index: index, sourceMap: SourceMap(root: node)) }
         document?.numbered = numbered
+        document?.isDeploymentRequest = deploymentRequest
         if context.errors.isEmpty, let document { return .success(document) }
         var errors = context.errors.map { error in
             var located = error
@@ -221,6 +228,20 @@ public enum DSLReader {
         }
         errors.sort { ($0.line ?? 0, $0.column ?? 0) < ($1.line ?? 0, $1.column ?? 0) }
         return .failure(VampErrors(errors))
+    }
+
+    /// True when the node is a deployment as the API returns it: some cluster's services carry a `status`.
+    static func isDeploymentReadModel(_ node: DSLNode) -> Bool {
+        guard case .mapping(let entries, _) = node, let clusters = entries.first(where: { $0.key == "clusters" })?.value,
+              case .mapping(let clusterEntries, _) = clusters else { return false }
+        return clusterEntries.contains { cluster in
+            guard case .mapping(let fields, _) = cluster.value, let services = fields.first(where: { $0.key == "services" })?.value,
+                  case .sequence(let items, _) = services else { return false }
+            return items.contains { item in
+                if case .mapping(let serviceFields, _) = item { return serviceFields.contains { $0.key == "status" } }
+                return false
+            }
+        }
     }
 
     /// True when one path is the other or contains it (`a.b` and `a.b.c`, `a.b[0]`).
