@@ -241,11 +241,15 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
-// The example service of Examples/ and of the end-to-end tests: `sava --port N --text T` answers T on every path.
+// The example service of Examples/ and of the end-to-end tests: `sava --port N --text T [--upstream URL]` answers T
+// on every path (with an upstream, T and what the upstream answered).
 products.append(.executable(name: "sava", targets: ["Sava"]))
 targets.append(.executableTarget(
     name: "Sava",
-    dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+    dependencies: [
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    ],
     path: "Examples/Sava",
     swiftSettings: swiftSettings))
 
@@ -302,7 +306,7 @@ products.append(.executable(name: "vamp-server", targets: ["VampServer"]))
 targets.append(.executableTarget(
     name: "VampServer",
     dependencies: [
-        "VampAPI", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl",
+        "VampAPI", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "ContainerDrivers",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Hummingbird", package: "hummingbird"),
