@@ -329,6 +329,17 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
+// MARK: - End to end: vamp-server with its embedded agent, real HAProxy, the local-process driver and sava processes
+targets.append(.testTarget(
+    name: "EndToEndTests",
+    dependencies: [
+        "VampTesting",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+    ],
+    swiftSettings: swiftSettings))
+
 // MARK: - vamp: the command-line interface
 products.append(.executable(name: "vamp", targets: ["VampCLI"]))
 targets.append(.executableTarget(

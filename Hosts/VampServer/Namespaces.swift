@@ -19,6 +19,7 @@ actor NamespaceDirectory: VampDirectory {
         var resyncInterval: Duration
         var maximum: Int
         var check: Vamp.ConfigurationCheck?
+        var deployments: DeploymentSettings
     }
 
     let settings: Settings
@@ -54,13 +55,21 @@ actor NamespaceDirectory: VampDirectory {
                 let vamp = Vamp(
                     artifacts: stores.artifacts, events: stores.events,
                     configuration: Vamp.Configuration(
-                        gatewayPortRange: settings.gatewayPortRange, configurationCheck: settings.check,
+                        gatewayPortRange: settings.gatewayPortRange, generator: settings.deployments.generator,
+                        resolution: settings.deployments.resolution,
+                        configurationCheck: settings.check,
                         cacheReads: [.sqlite, .memory].contains(settings.persistence.artifacts)),
                     logger: logger)
                 services.yield(GatewaySynchronizer(
                     vamp: vamp, store: store,
                     configuration: .init(namespace: namespace, haproxyVersion: settings.haproxyVersion, resyncInterval: settings.resyncInterval),
                     logger: logger))
+                if let driver = try await settings.deployments.makeDriver(namespace: namespace, logger: logger) {
+                    services.yield(Reconciler(
+                        vamp: vamp, driver: driver,
+                        configuration: .init(interval: settings.deployments.reconcileInterval, planner: settings.deployments.planner),
+                        logger: logger))
+                }
                 logger.notice("opened namespace", metadata: ["vamp.namespace": "\(namespace)"])
                 return vamp
             }

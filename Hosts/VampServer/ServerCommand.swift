@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import ContainerDrivers
 import Foundation
 import HAProxyConfigGen
 import HAProxyControl
@@ -52,6 +53,7 @@ struct ServerCommand: AsyncParsableCommand {
         ]))
         let reader = ConfigReader(providers: providers)
         let settings = try ServerSettings(config: reader)
+        let deployments = try DeploymentSettings(config: reader)
 
         let logger = {
             var logger = Logger(label: "vamp.server")
@@ -77,23 +79,35 @@ struct ServerCommand: AsyncParsableCommand {
         let vamp = Vamp(
             artifacts: stores.artifacts, events: stores.events,
             configuration: Vamp.Configuration(
-                gatewayPortRange: settings.gatewayPortRange, configurationCheck: check, cacheReads: settings.cacheReads),
+                gatewayPortRange: settings.gatewayPortRange, generator: deployments.generator,
+                resolution: deployments.resolution, configurationCheck: check, cacheReads: settings.cacheReads),
             logger: logger)
+        // The services of deployments run through the container driver; the reconciler keeps them in step.
+        let driver = try await deployments.makeDriver(namespace: nil, logger: logger)
+        let reconciler = driver.map { driver in
+            Reconciler(
+                vamp: vamp, driver: driver, configuration: .init(interval: deployments.reconcileInterval, planner: deployments.planner),
+                logger: Logger(label: "vamp.reconciler"))
+        }
         let synchronizer = GatewaySynchronizer(
             vamp: vamp, store: keyValueStore,
             configuration: .init(namespace: settings.namespace, haproxyVersion: settings.haproxyVersion, resyncInterval: settings.resyncInterval),
             logger: Logger(label: "vamp.gateway-sync"))
 
+        var information = settings.information
+        information.sections["container_driver"] = driver == nil
+            ? .object(["type": .string("none")])
+            : .object(["type": .string("local"), "directory": .string(URL(fileURLWithPath: deployments.localDirectory).standardizedFileURL.path)])
         let api = VampAPIConfiguration(
             maximumBodySize: settings.maximumBodySize,
-            information: settings.information,
-            settings: settings.shown,
+            information: information,
+            settings: settings.shown.merging(deployments.shown) { first, _ in first },
             haproxyTemplate: settings.haproxyBase,
             haproxyVersions: [settings.haproxyVersion])
         let directory = NamespaceDirectory(
             settings: .init(
                 persistence: settings.persistence, gatewayPortRange: settings.gatewayPortRange, haproxyVersion: settings.haproxyVersion,
-                resyncInterval: settings.resyncInterval, maximum: settings.maximumNamespaces, check: check),
+                resyncInterval: settings.resyncInterval, maximum: settings.maximumNamespaces, check: check, deployments: deployments),
             keyValueStore: keyValueStore, logger: logger)
         let router = VampHTTPAPI.router(vamp: vamp, namespaces: directory, defaultNamespace: settings.namespace, configuration: api)
         router.get("metrics") { _, _ in
@@ -108,12 +122,14 @@ struct ServerCommand: AsyncParsableCommand {
             logger: logger)
         // The stores first: the API and the synchroniser wait for them to be ready.
         app.addServices(stores, KeyValueStoreService(store: keyValueStore), StartAfter(stores, synchronizer), NamespaceServices(directory: directory))
+        if let reconciler { app.addServices(StartAfter(stores, reconciler)) }
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             "vamp.persistence": "\(settings.persistence.artifacts.rawValue)", "vamp.kv.store": "\(settings.keyValueStore.kind.rawValue)",
             "vamp.kv.key": "\(KeyPath.haproxyConfiguration(namespace: settings.namespace, version: settings.haproxyVersion))",
             "vamp.haproxy.check": "\(settings.haproxyCheck ?? "off")",
+            "vamp.container-driver": "\(deployments.driver.rawValue)",
         ])
         try await group.run()
         logger.info("stopped")

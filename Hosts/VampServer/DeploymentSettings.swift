@@ -1,0 +1,107 @@
+import ArgumentParser
+import Configuration
+import ContainerDrivers
+import Foundation
+import HAProxyConfigGen
+import Logging
+import VampCore
+
+/// The settings of deployments: which container driver runs the services, and how the reconciler paces itself.
+struct DeploymentSettings: Sendable {
+    enum Driver: String, Sendable { case local, none }
+
+    /// `vamp.container-driver.type`: `local` (processes on this machine, the default) or `none` (deployments are
+    /// stored and their gateways served, but nothing is run).
+    var driver: Driver
+    /// `vamp.container-driver.local.directory`: the local driver's records and logs (`.vamp/processes`).
+    var localDirectory: String
+    /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
+    var reconcileInterval: Duration
+    /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
+    var planner: ReconcilePlanner.Options
+    /// `vamp.gateway-driver.host`: where the gateway agents' HAProxy serves the internal gateways, the value of
+    /// `$cluster.host` (127.0.0.1).
+    var gatewayHost: String
+    /// `vamp.operation.gateway.virtual-hosts.enabled`: add `<port>.<deployment>.vamp` and the other default virtual
+    /// hosts to http gateways (true).
+    var virtualHosts: Bool
+    /// `vamp.gateway-driver.virtual-hosts.port`: the one HAProxy frontend that routes by `Host` (80; a user who is
+    /// not root sets a port above 1023, or turns the virtual hosts off).
+    var virtualHostsPort: Int
+
+    init(config: ConfigReader) throws {
+        func fail(_ key: String, _ why: String) -> ValidationError { ValidationError("\(key): \(why)") }
+        let type = config.string(forKey: "vamp.container-driver.type", default: "local").lowercased()
+        guard let driver = Driver(rawValue: type) else {
+            throw fail("vamp.container-driver.type (VAMP_CONTAINER_DRIVER_TYPE)", "'\(type)' is not local or none (docker, kubernetes and marathon are not built yet)")
+        }
+        self.driver = driver
+        localDirectory = config.string(forKey: "vamp.container-driver.local.directory", default: ".vamp/processes")
+        func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
+            let text = config.string(forKey: key) ?? value
+            guard let number = Double(text), zeroAllowed ? number >= 0 : number > 0 else {
+                throw fail("\(key) (\(environment))", "'\(text)' is not a number of seconds\(zeroAllowed ? " (0 or more)" : " above 0")")
+            }
+            return number
+        }
+        let period = try seconds("vamp.operation.synchronization.period", "VAMP_OPERATION_SYNCHRONIZATION_PERIOD", default: "5", zeroAllowed: false)
+        reconcileInterval = .milliseconds(Int(period * 1000))
+        let deploying = try seconds(
+            "vamp.operation.synchronization.timeout.ready-for-deployment", "VAMP_OPERATION_SYNCHRONIZATION_TIMEOUT_READY_FOR_DEPLOYMENT",
+            default: "600", zeroAllowed: true)
+        let undeploying = try seconds(
+            "vamp.operation.synchronization.timeout.ready-for-undeployment", "VAMP_OPERATION_SYNCHRONIZATION_TIMEOUT_READY_FOR_UNDEPLOYMENT",
+            default: "600", zeroAllowed: true)
+        planner = ReconcilePlanner.Options(
+            deploymentTimeout: deploying == 0 ? nil : .seconds(Int(deploying)),
+            undeploymentTimeout: undeploying == 0 ? nil : .seconds(Int(undeploying)))
+        gatewayHost = config.string(forKey: "vamp.gateway-driver.host", default: "127.0.0.1")
+        let enabled = config.string(forKey: "vamp.operation.gateway.virtual-hosts.enabled", default: "true").lowercased()
+        switch enabled {
+        case "true", "on", "yes": virtualHosts = true
+        case "false", "off", "no": virtualHosts = false
+        default: throw fail("vamp.operation.gateway.virtual-hosts.enabled (VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED)", "'\(enabled)' is not true or false")
+        }
+        let portText = config.string(forKey: "vamp.gateway-driver.virtual-hosts.port", default: "80")
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            throw fail("vamp.gateway-driver.virtual-hosts.port (VAMP_GATEWAY_DRIVER_VIRTUAL_HOSTS_PORT)", "'\(portText)' is not a port number (1 to 65535)")
+        }
+        virtualHostsPort = port
+    }
+
+    /// The driver of a namespace (`nil` for the default one gets the configured folder, others a sub-folder), or
+    /// `nil` when no driver is configured.
+    func makeDriver(namespace: String?, logger: Logger) async throws -> (any ContainerDriver)? {
+        switch driver {
+        case .none: return nil
+        case .local:
+            var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
+            if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
+            do {
+                return try await LocalProcessDriver(directory: folder, logger: Logger(label: "vamp.driver.local"))
+            } catch {
+                throw ValidationError("vamp.container-driver.local.directory '\(folder.path)': \(error.message)")
+            }
+        }
+    }
+
+    /// How gateways are resolved: the host of `$cluster.host` and gateway-to-gateway hops, default virtual hosts.
+    var resolution: GatewayResolution.Options { GatewayResolution.Options(defaultVirtualHosts: virtualHosts, gatewayHost: gatewayHost) }
+
+    /// The generator, with the virtual hosts' port.
+    var generator: HAProxyConfigurationGenerator {
+        HAProxyConfigurationGenerator(options: .init(virtualHostsPort: virtualHostsPort))
+    }
+
+    /// What `GET /config` shows of these settings.
+    var shown: [String: String] {
+        [
+            "vamp.container-driver.type": driver.rawValue,
+            "vamp.container-driver.local.directory": localDirectory,
+            "vamp.operation.synchronization.period": "\(Double(reconcileInterval.components.seconds) + Double(reconcileInterval.components.attoseconds) / 1e18)",
+            "vamp.gateway-driver.host": gatewayHost,
+            "vamp.operation.gateway.virtual-hosts.enabled": String(virtualHosts),
+            "vamp.gateway-driver.virtual-hosts.port": String(virtualHostsPort),
+        ]
+    }
+}

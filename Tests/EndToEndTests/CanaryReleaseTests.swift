@@ -1,0 +1,411 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+import VampTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The reason Vamp exists, end to end with real parts: the built `vamp-server` with its embedded gateway agent
+/// (real HAProxy), the file KV store, the local-process driver running real `sava` processes. A canary release from
+/// deploy to promotion while a load loop runs, self-healing, a server restart, and a frontend reaching its backend
+/// through `$backend.host:$backend.ports.port`.
+@Suite("End to end: canary release with real HAProxy and processes", .serialized)
+struct CanaryReleaseTests {
+    static let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+
+    /// A running server in its own folder, on its own ports.
+    struct Server {
+        let folder: TemporaryDirectory
+        let apiPort: Int
+        let environment: [String: String]
+        var process: ExternalProcess
+
+        var api: String { "http://127.0.0.1:\(apiPort)/api/v1" }
+
+        static func start() throws -> Server {
+            guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
+                throw FixtureError("HAProxy is not installed; install it: apt-get install -y haproxy (Scripts/test does)")
+            }
+            let folder = try TemporaryDirectory(prefix: "vamp-e2e")
+            let apiPort = try FreePort.next()
+            let base = try Self.freeRange(count: 40)
+            var environment = ProcessInfo.processInfo.environment
+            environment["PATH"] = CanaryReleaseTests.bin.path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+            environment["VAMP_HTTP_API_PORT"] = String(apiPort)
+            environment["VAMP_OPERATION_GATEWAY_PORT_RANGE"] = "\(base)-\(base + 39)"
+            // Port 80 may be another test's; these tests reach gateways by port.
+            environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
+            environment["VAMP_GATEWAY_AGENT_STATUS"] = ""
+            environment["VAMP_GATEWAY_AGENT_LOG_PORT"] = "0"
+            let server = Server(folder: folder, apiPort: apiPort, environment: environment, process: try Self.launch(folder, environment, log: "server-1.log"))
+            try server.waitForAPI()
+            return server
+        }
+
+        static func launch(_ folder: TemporaryDirectory, _ environment: [String: String], log: String) throws -> ExternalProcess {
+            try ExternalProcess(
+                executable: CanaryReleaseTests.bin.appendingPathComponent("vamp-server").path, arguments: [],
+                environment: environment, workingDirectory: folder.url, logFile: folder.url.appendingPathComponent(log),
+                installHint: "build it first: swift build --build-tests")
+        }
+
+        func waitForAPI() throws {
+            try waitUntil(timeout: .seconds(30), "vamp-server answers on \(apiPort)\n\(process.logTail())") { FreePort.isAccepting(apiPort) }
+        }
+
+        /// Stops the server (SIGTERM or SIGKILL) and starts it again in the same folder with the same settings.
+        mutating func restart(signal: Int32, log: String) throws {
+            process.stop(signal: signal)
+            process = try Self.launch(folder, environment, log: log)
+            try waitForAPI()
+        }
+
+        /// Stops the server, the processes it deployed and HAProxy.
+        func tearDown() {
+            process.stop()
+            for pid in CanaryReleaseTests.pids(commandContaining: folder.url.path) + CanaryReleaseTests.savaPids(text: nil, folder: folder) {
+                kill(pid, SIGKILL)
+            }
+            let pidFile = folder.url.appendingPathComponent(".vamp/gateway-agent/haproxy.pid")
+            if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGKILL)
+            }
+            folder.remove()
+        }
+
+        /// `count` consecutive free ports (checked by binding each once).
+        static func freeRange(count: Int) throws -> Int {
+            for _ in 0..<50 {
+                let base = Int.random(in: 46000...60000)
+                if (base..<(base + count)).allSatisfy({ !FreePort.isAccepting($0) }) { return base }
+            }
+            throw FixtureError("no \(count) free ports in a row")
+        }
+    }
+
+    // MARK: Traffic
+
+    /// A loop of requests to a gateway port, counting answers by body and every failure.
+    final class Load: Sendable {
+        struct Counts: Sendable {
+            var bodies: [String: Int] = [:]
+            var failures: [String] = []
+            var total = 0
+        }
+
+        let counts = Mutex(Counts())
+        let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+        init(client: HTTPClient, port: Int) {
+            let task = Task { [counts] in
+                while !Task.isCancelled {
+                    do {
+                        let (status, body) = try await CanaryReleaseTests.get(client, "http://127.0.0.1:\(port)/")
+                        counts.withLock { counts in
+                            counts.total += 1
+                            if status == 200 { counts.bodies[body, default: 0] += 1 } else { counts.failures.append("\(status) \(body.prefix(120))") }
+                        }
+                    } catch {
+                        if Task.isCancelled { return }
+                        counts.withLock { $0.failures.append("\(error)") }
+                    }
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            self.task.withLock { $0 = task }
+        }
+
+        func stop() async {
+            let task = self.task.withLock { $0 }
+            task?.cancel()
+            await task?.value
+        }
+
+        var snapshot: Counts { counts.withLock { $0 } }
+    }
+
+    static func get(_ client: HTTPClient, _ url: String, headers: [(String, String)] = []) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: url)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    static func call(_ client: HTTPClient, _ method: HTTPMethod, _ url: String, yaml: String? = nil) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        if let yaml {
+            request.headers.add(name: "Content-Type", value: "application/x-yaml")
+            request.body = .bytes(ByteBuffer(string: yaml))
+        }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
+    /// `requests` answers of the gateway, counted by body.
+    static func sample(_ client: HTTPClient, port: Int, requests: Int, headers: [(String, String)] = []) async throws -> [String: Int] {
+        var bodies: [String: Int] = [:]
+        for _ in 0..<requests {
+            let (status, body) = try await get(client, "http://127.0.0.1:\(port)/", headers: headers)
+            bodies[status == 200 ? body : "HTTP \(status)", default: 0] += 1
+        }
+        return bodies
+    }
+
+    /// Polls until `condition` holds, every 20 ms; returns the time it took.
+    @discardableResult
+    static func eventually(
+        _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+    ) async throws -> Duration {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < timeout {
+            if (try? await condition()) == true { return ContinuousClock.now - start }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw FixtureError("timed out after \(timeout): \(what)")
+    }
+
+    // MARK: Deployment state
+
+    /// Service breed name → phase (`Initiated`, `Updating`, `Done`, `Failed`) of a deployment; empty when it is gone.
+    static func phases(_ client: HTTPClient, _ server: Server, _ deployment: String) async throws -> [String: String] {
+        let (status, body) = try await call(client, .GET, "\(server.api)/deployments/\(deployment)")
+        guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+              let clusters = object["clusters"] as? [String: Any] else { return [:] }
+        var result: [String: String] = [:]
+        for case let cluster as [String: Any] in clusters.values {
+            for case let service as [String: Any] in cluster["services"] as? [Any] ?? [] {
+                let breed = (service["breed"] as? [String: Any])?["name"] as? String ?? "?"
+                let status = service["status"] as? [String: Any]
+                let phase = (status?["phase"] as? [String: Any])?["name"] as? String ?? "?"
+                result[breed] = "\(status?["intention"] as? String ?? "?")/\(phase)"
+            }
+        }
+        return result
+    }
+
+    static func allDone(_ client: HTTPClient, _ server: Server, _ deployment: String, _ services: Set<String>) async throws -> Bool {
+        let phases = try await phases(client, server, deployment)
+        return Set(phases.keys) == services && phases.values.allSatisfy { $0 == "Deployment/Done" }
+    }
+
+    // MARK: Processes
+
+    /// Pids of the processes whose command line contains `text`.
+    static func pids(commandContaining text: String) -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { entry in
+            guard let pid = Int32(entry), pid != getpid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return line.contains(text) ? pid : nil
+        }
+    }
+
+    /// Pids of `sava` processes (not their shells) answering `text`, started in this test's folder.
+    static func savaPids(text: String?, folder: TemporaryDirectory) -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { entry in
+            guard let pid = Int32(entry),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let first = arguments.first, first.hasSuffix("sava") else { return nil }
+            let cwd = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd")) ?? ""
+            guard cwd.hasPrefix(folder.url.resolvingSymlinksInPath().path) || cwd.hasPrefix(folder.url.path) else { return nil }
+            if let text, !arguments.contains(text) { return nil }
+            return pid
+        }
+    }
+
+    static func blueprint(gateway: Int) -> String {
+        """
+        name: sava
+        gateways:
+          \(gateway)/http: web/web
+        clusters:
+          web:
+            services:
+              - breed:
+                  name: sava:1.0
+                  deployable: {type: command, definition: "sava --text sava:1.0"}
+                  ports: {web: 8080/http}
+                scale: {cpu: 0.1, memory: 64MB, instances: 2}
+        """
+    }
+
+    static let canary = """
+        name: sava
+        clusters:
+          web:
+            services:
+              - breed:
+                  name: sava:1.1
+                  deployable: {type: command, definition: "sava --text sava:1.1"}
+                  ports: {web: 8080/http}
+                scale: {cpu: 0.1, memory: 64MB, instances: 2}
+        """
+
+    static func split(_ old: Int, _ new: Int, condition: String? = nil) -> String {
+        var text = """
+            name: sava/web/web
+            routes:
+              sava/web/sava:1.0/web: {weight: \(old)%}
+              sava/web/sava:1.1/web: {weight: \(new)%
+            """
+        text += condition.map { ", condition: \"\($0)\", condition_strength: 100%}" } ?? "}"
+        return text + "\n"
+    }
+
+    @Test("deploy 1.0, merge 1.1 at 0%, 90/10, a header condition, 0/100, slice 1.0: no request fails; a killed process is replaced; a restarted server deploys nothing twice and traffic goes on")
+    func canaryRelease() async throws {
+        var server = try Server.start()
+        defer { server.tearDown() }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { try? client.syncShutdown() }
+        let gatewayPort = try FreePort.next()
+
+        // Deploy: 100% of requests get 1.0.
+        let posted = ContinuousClock.now
+        let (created, createdBody) = try await Self.call(client, .POST, "\(server.api)/deployments", yaml: Self.blueprint(gateway: gatewayPort))
+        #expect(created == 202, "\(createdBody)")
+        try await Self.eventually("sava:1.0 Done and serving through the gateway\n\(server.process.logTail())") {
+            let (status, body) = try await Self.get(client, "http://127.0.0.1:\(gatewayPort)/")
+            return status == 200 && body == "sava:1.0"
+        }
+        try await Self.eventually("sava:1.0 Done") { try await Self.allDone(client, server, "sava", ["sava:1.0"]) }
+        let serving = ContinuousClock.now - posted
+        print("e2e: POST /deployments to serving and Done: \(serving)")
+        #expect(Self.savaPids(text: "sava:1.0", folder: server.folder).count == 2)
+
+        let load = Load(client: client, port: gatewayPort)
+
+        // Merge 1.1: still all 1.0.
+        let (merged, mergedBody) = try await Self.call(client, .PUT, "\(server.api)/deployments/sava", yaml: Self.canary)
+        #expect(merged == 202, "\(mergedBody)")
+        try await Self.eventually("sava:1.1 Done") { try await Self.allDone(client, server, "sava", ["sava:1.0", "sava:1.1"]) }
+        #expect(try await Self.sample(client, port: gatewayPort, requests: 100) == ["sava:1.0": 100])
+
+        // 90/10: about one in ten gets 1.1.
+        let shifted = ContinuousClock.now
+        let (split, splitBody) = try await Self.call(client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(90, 10))
+        #expect(split == 202, "\(splitBody)")
+        let seen = try await Self.eventually("a request reaches sava:1.1 after the 90/10 split") {
+            let (_, body) = try await Self.get(client, "http://127.0.0.1:\(gatewayPort)/")
+            return body == "sava:1.1"
+        }
+        print("e2e: weight change to the first request on the new version: \(ContinuousClock.now - shifted) (polled: \(seen))")
+        let tenth = try await Self.sample(client, port: gatewayPort, requests: 400)
+        #expect(tenth.keys.allSatisfy { $0 == "sava:1.0" || $0 == "sava:1.1" }, "\(tenth)")
+        #expect((12...80).contains(tenth["sava:1.1", default: 0]), "about 40 of 400 requests on 1.1: \(tenth)")
+
+        // A header condition: every request with the header gets 1.1.
+        let (conditioned, conditionedBody) = try await Self.call(
+            client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(90, 10, condition: "has header X-Canary"))
+        #expect(conditioned == 202, "\(conditionedBody)")
+        try await Self.eventually("requests with X-Canary reach sava:1.1") {
+            try await Self.sample(client, port: gatewayPort, requests: 20, headers: [("X-Canary", "yes")]) == ["sava:1.1": 20]
+        }
+        #expect(try await Self.sample(client, port: gatewayPort, requests: 100, headers: [("X-Canary", "yes")]) == ["sava:1.1": 100])
+
+        // Promote, then slice 1.0 away: its processes are gone and the deployment holds only 1.1.
+        _ = try await Self.call(client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(0, 100))
+        try await Self.eventually("all requests on sava:1.1") {
+            try await Self.sample(client, port: gatewayPort, requests: 30) == ["sava:1.1": 30]
+        }
+        let (sliced, slicedBody) = try await Self.call(client, .DELETE, "\(server.api)/deployments/sava", yaml: """
+            name: sava
+            clusters:
+              web:
+                services: [{breed: sava:1.0}]
+            """)
+        #expect(sliced == 202, "\(slicedBody)")
+        try await Self.eventually("only sava:1.1 left, Done") { try await Self.allDone(client, server, "sava", ["sava:1.1"]) }
+        try await Self.eventually("the sava:1.0 processes are gone") { Self.savaPids(text: "sava:1.0", folder: server.folder).isEmpty }
+
+        await load.stop()
+        let counts = load.snapshot
+        print("e2e: \(counts.total) requests during the release, \(counts.failures.count) failed, \(counts.bodies)")
+        #expect(counts.failures.isEmpty, "no request may fail during the release: \(counts.failures.prefix(5))")
+        #expect(counts.total > 200)
+
+        // Self-healing: kill one 1.1 process; it is replaced.
+        let before = Set(Self.savaPids(text: "sava:1.1", folder: server.folder))
+        #expect(before.count == 2)
+        kill(before.first!, SIGKILL)
+        try await Self.eventually("a new sava:1.1 process replaces the killed one") {
+            let now = Set(Self.savaPids(text: "sava:1.1", folder: server.folder))
+            return now.count == 2 && !now.contains(before.first!)
+        }
+        try await Self.eventually("sava:1.1 Done again") { try await Self.allDone(client, server, "sava", ["sava:1.1"]) }
+
+        // Restart the server, gracefully and then by SIGKILL: nothing is deployed twice, traffic goes on.
+        let running = Set(Self.savaPids(text: "sava:1.1", folder: server.folder))
+        let restartLoad = Load(client: client, port: gatewayPort)
+        try await Task.sleep(for: .milliseconds(300))
+        try server.restart(signal: SIGTERM, log: "server-2.log")
+        try await Task.sleep(for: .seconds(2))
+        try server.restart(signal: SIGKILL, log: "server-3.log")
+        try await Task.sleep(for: .seconds(2))
+        try await Self.eventually("sava:1.1 Done after the restarts") { try await Self.allDone(client, server, "sava", ["sava:1.1"]) }
+        await restartLoad.stop()
+        let restartCounts = restartLoad.snapshot
+        print("e2e: \(restartCounts.total) requests across two server restarts, \(restartCounts.failures.count) failed")
+        #expect(Set(Self.savaPids(text: "sava:1.1", folder: server.folder)) == running, "the restarted server adopts the processes")
+        #expect(restartCounts.failures.isEmpty, "traffic never stops: \(restartCounts.failures.prefix(5))\n\(server.process.logTail())")
+        #expect(restartCounts.bodies.keys.sorted() == ["sava:1.1"])
+    }
+
+    @Test("a frontend reaches its backend through $backend.host:$backend.ports.port, end to end through HAProxy")
+    func dependency() async throws {
+        let server = try Server.start()
+        defer { server.tearDown() }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { try? client.syncShutdown() }
+        let gatewayPort = try FreePort.next()
+        let blueprint = """
+            name: shop
+            gateways:
+              \(gatewayPort)/http: frontend/web
+            clusters:
+              frontend:
+                services:
+                  - breed:
+                      name: frontend:1.0
+                      deployable: {type: command, definition: "sava --text frontend --upstream http://$BACKEND/"}
+                      ports: {web: 8080/http}
+                      environment_variables:
+                        BACKEND: $backend.host:$backend.ports.port
+                      dependencies: {backend: backend:1.0}
+              backend:
+                services:
+                  - breed:
+                      name: backend:1.0
+                      deployable: {type: command, definition: "sava --text backend"}
+                      ports: {port: 9000/http}
+            """
+        let (created, body) = try await Self.call(client, .POST, "\(server.api)/deployments", yaml: blueprint)
+        #expect(created == 202, "\(body)")
+        try await Self.eventually("the frontend answers with the backend's answer\n\(server.process.logTail())") {
+            let (status, answer) = try await Self.get(client, "http://127.0.0.1:\(gatewayPort)/")
+            return status == 200 && answer == "frontend -> backend"
+        }
+        let (_, deployment) = try await Self.call(client, .GET, "\(server.api)/deployments/shop")
+        #expect(deployment.contains("\"BACKEND\":\"127.0.0.1:"), "\(deployment)")
+
+        // Remove everything: the deployment is gone and so are its processes.
+        let (_, asBlueprint) = try await Self.call(client, .GET, "\(server.api)/deployments/shop?as_blueprint=true")
+        let (removed, removedBody) = try await Self.call(client, .DELETE, "\(server.api)/deployments/shop", yaml: asBlueprint)
+        #expect(removed == 202, "\(removedBody)")
+        try await Self.eventually("the deployment is gone (404)") { try await Self.call(client, .GET, "\(server.api)/deployments/shop").0 == 404 }
+        #expect(Self.savaPids(text: nil, folder: server.folder).isEmpty)
+        #expect(try await Self.call(client, .GET, "\(server.api)/gateways/shop/\(gatewayPort)").0 == 404)
+    }
+}
