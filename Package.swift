@@ -238,6 +238,7 @@ targets.append(.testTarget(
         "ContainerDrivers", "VampModel",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
     ],
     swiftSettings: swiftSettings))

@@ -378,6 +378,7 @@ public actor LocalProcessDriver: ContainerDriver {
                 }
                 exit = "exited (status unknown: adopted, not a child of this server)"
             } else {
+                if mayAdopt, let pid = instance.record.pid { LocalProcesses.killOrphans(of: pid) }
                 exit = await launch(id, index, token, instance.record)
             }
             mayAdopt = false
@@ -474,8 +475,7 @@ public actor LocalProcessDriver: ContainerDriver {
         guard !isShutDown, let instance = instance(id, index, token) else { return nil }
         instance.probe?.cancel()
         var record = instance.record
-        // What the shell started may still hold the ports (a shell killed alone leaves its command running).
-        if let pid = record.pid { LocalProcesses.signalGroup(pid, SIGKILL) }
+        if let pid = record.pid { LocalProcesses.killOrphans(of: pid) }
         record.pid = nil
         record.startTime = nil
         var state = instance

@@ -44,6 +44,14 @@ enum LocalProcesses {
         return kill(-group, 0) == 0 || errno == EPERM
     }
 
+    /// Kills what is left of the process group of a leader that has exited (a shell killed alone leaves its command
+    /// running, holding the ports). Only when no process has the leader's pid: a pid is not reused while its process
+    /// group exists, so a group found then is ours.
+    static func killOrphans(of leader: Int32) {
+        guard leader > 1, kill(leader, 0) != 0, errno == ESRCH else { return }
+        _ = kill(-leader, SIGKILL)
+    }
+
     /// Sends `signal` to every process of the group (a no-op when the group is gone).
     static func signalGroup(_ group: Int32, _ signal: Int32) {
         guard group > 1 else { return }
