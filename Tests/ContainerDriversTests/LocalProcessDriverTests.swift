@@ -257,12 +257,15 @@ struct LocalProcessDriverTests {
             let instances = try await Self.instances(first)
             let pids = fixture.pids()
             #expect(pids.count == 2)
+            // Each in a session of its own, so the server's exit or terminal does not take it along.
+            for pid in pids.values { #expect(getsid(pid) == pid) }
             await first.shutdown()
 
             // The "restarted server": same processes, nothing started twice.
             let second = try await fixture.driver()
             #expect(try await Self.eventually { try await Self.allDeployed(second, 2) })
             #expect(try await Self.instances(second) == instances)
+            // Nothing may change afterwards either: a fixed wait, since the thing awaited is an absence.
             try await Task.sleep(for: .seconds(1))
             #expect(fixture.pids() == pids)
             for pid in pids.values { #expect(Self.alive(pid)) }
@@ -344,6 +347,7 @@ struct LocalProcessDriverTests {
                 guard let port = try? await failingInstance()?.ports["web"] else { return false }
                 return await Self.get(port) != nil
             })
+            // An absence again: three check intervals without the instance counting as deployed.
             try await Task.sleep(for: .seconds(3))
             #expect(try await failingInstance()?.deployed == false)
         }

@@ -313,7 +313,8 @@ public actor LocalProcessDriver: ContainerDriver {
             reservedPorts.insert(port)
             ports[name] = port
         }
-        guard let current = running[id], current.instances[index] == nil, !isShutDown else {
+        // An undeploy cancels the convergence while the ports were looked for: start nothing then.
+        guard !Task.isCancelled, let current = running[id], current.instances[index] == nil, !isShutDown else {
             reservedPorts.subtract(ports.values)
             return
         }
@@ -371,8 +372,7 @@ public actor LocalProcessDriver: ContainerDriver {
             if mayAdopt, let pid = instance.record.pid, let startTime = instance.record.startTime,
                 LocalProcesses.isAlive(pid: pid, startTime: startTime)
             {
-                logger.info("adopted a running instance", metadata: metadata(instance.record))
-                processStarted(id, index, token, pid: pid, startTime: startTime)
+                processStarted(id, index, token, pid: pid, startTime: startTime, adopted: true)
                 while !Task.isCancelled, LocalProcesses.isAlive(pid: pid, startTime: startTime) {
                     try? await Task.sleep(for: configuration.pollInterval)
                 }
@@ -434,7 +434,7 @@ public actor LocalProcessDriver: ContainerDriver {
         }
     }
 
-    private func processStarted(_ id: ServiceIdentity, _ index: Int, _ token: UUID, pid: Int32, startTime: UInt64?) {
+    private func processStarted(_ id: ServiceIdentity, _ index: Int, _ token: UUID, pid: Int32, startTime: UInt64?, adopted: Bool = false) {
         guard !isShutDown, let instance = instance(id, index, token) else { return }
         if instance.isStopping {
             LocalProcesses.signalGroup(pid, SIGKILL)
@@ -447,7 +447,9 @@ public actor LocalProcessDriver: ContainerDriver {
         running[id]?.instances[index]?.isRunning = true
         running[id]?.instances[index]?.restartAt = nil
         save(record)
-        logger.info("instance started", metadata: metadata(record).merging(["vamp.log": "\(record.logFile)"]) { $1 })
+        logger.info(
+            adopted ? "adopted a running instance" : "instance started",
+            metadata: metadata(record).merging(["vamp.log": "\(record.logFile)"]) { $1 })
         let (ports, checks) = (record.ports, record.launch.checks)
         running[id]?.instances[index]?.probe = Task {
             await LocalProcesses.watchReadiness(ports: ports, checks: checks) { up in
