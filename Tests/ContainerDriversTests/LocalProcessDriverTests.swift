@@ -368,6 +368,37 @@ struct LocalProcessDriverTests {
         }
     }
 
+    @Test func aProcessThatIgnoresSIGTERMIsKilledAfterTheGracePeriod() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver(gracePeriod: .seconds(1))
+            // No ports: up while it runs.
+            let spec = Self.specification(
+                service: "stubborn:1.0", command: "trap '' TERM; while true; do sleep 1; done", instances: 1, ports: [])
+            try await driver.deploy(spec, update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 1) })
+            let pid = try #require(fixture.pids().values.first)
+            let started = ContinuousClock.now
+            try await driver.undeploy(spec.id)
+            #expect(ContinuousClock.now - started >= .seconds(1))
+            #expect(kill(-pid, 0) != 0)
+            #expect(try await driver.services().isEmpty)
+        }
+    }
+
+    @Test func aHealthCheckOnAPortTheBreedLacksIsRefused() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            let check = HealthCheck(
+                port: "admin", initialDelay: TimeValue(seconds: 0)!, timeout: TimeValue(seconds: 1)!, interval: TimeValue(seconds: 1)!,
+                failures: 1)
+            let error = await #expect(throws: ContainerDriverError.self) {
+                try await driver.deploy(Self.specification(healthChecks: [check]), update: false)
+            }
+            #expect(error?.permanent == true)
+            #expect(error?.message.contains("admin") == true)
+        }
+    }
+
     @Test func aCommandThatExitsAtOnceKeepsRestartingAndSaysSo() async throws {
         try await Self.withFixture { fixture in
             let driver = try await fixture.driver()

@@ -185,7 +185,8 @@ public actor LocalProcessDriver: ContainerDriver {
     /// Records what the service should run and starts converging to it: missing instances started, instances of
     /// another digest replaced one at a time (the replacement first), extra ones stopped, highest numbers first.
     /// `update` makes no difference: a service that already runs is always brought to the specification.
-    /// - Throws: A permanent ``ContainerDriverError`` for a breed whose deployable is not a command.
+    /// - Throws: A permanent ``ContainerDriverError`` for a breed whose deployable is not a command, or a health check
+    ///   on a port the breed does not have.
     public func deploy(_ service: ServiceSpecification, update: Bool) async throws(ContainerDriverError) {
         guard !isShutDown else { throw ContainerDriverError("the local driver is shut down") }
         guard let deployable = service.breed.deployable else {
@@ -199,6 +200,13 @@ public actor LocalProcessDriver: ContainerDriver {
         let command = deployable.definition.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !command.isEmpty else {
             throw ContainerDriverError("breed \(service.breed.name) has an empty command", permanent: true)
+        }
+        let portNames = Set(service.breed.ports.map(\.name))
+        if let check = service.healthChecks.first(where: { !portNames.contains($0.port) }) {
+            throw ContainerDriverError(
+                "breed \(service.breed.name): the health check of \(check.path) names port \(check.port), which the breed does not have "
+                    + "(its ports: \(portNames.sorted().joined(separator: ", ")))",
+                permanent: true)
         }
         let record = LocalServiceRecord(
             deployment: service.id.deployment, cluster: service.id.cluster, service: service.id.service, digest: service.digest,

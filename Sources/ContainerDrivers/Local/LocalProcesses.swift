@@ -94,7 +94,7 @@ enum LocalProcesses {
     }
 
     /// Reports whether the instance is up, on every change, until cancelled. Without health checks it is up while
-    /// every port accepts a connection (tried every 200 ms until it does, then every second). With health checks each
+    /// every port accepts a connection (tried every 200 ms until it does, then every second; without ports, at once). With health checks each
     /// runs on its own schedule (`initialDelay`, then every `interval`): a check passes from its first success until
     /// `failures` failures in a row; the instance is up while every check passes.
     static func watchReadiness(
@@ -103,7 +103,8 @@ enum LocalProcesses {
         if checks.isEmpty {
             var last: Bool?
             while !Task.isCancelled {
-                var up = !ports.isEmpty
+                // A breed without ports (a worker) is up while it runs.
+                var up = true
                 for port in ports.values.sorted() where !(await accepts(port)) {
                     up = false
                     break
