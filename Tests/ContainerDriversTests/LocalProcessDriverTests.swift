@@ -204,6 +204,7 @@ struct LocalProcessDriverTests {
             #expect(after.ports == victim.ports)
             let port = victim.ports["web"]!
             #expect(await Self.get(port) == "hello-\(port)-\(port)")
+            // kill(pid, 0) also succeeds on a zombie: the old shell was reaped.
             #expect(!Self.alive(pid))
             // The other instance was left alone.
             #expect(fixture.pids()[before[1].name] == pids[before[1].name])
@@ -318,7 +319,7 @@ struct LocalProcessDriverTests {
         try await Self.withFixture { fixture in
             let driver = try await fixture.driver()
             let check = HealthCheck(
-                path: "/", port: "web", initialDelay: TimeValue(seconds: 2)!, timeout: TimeValue(seconds: 1)!,
+                path: "/", port: "web", initialDelay: TimeValue(seconds: 3)!, timeout: TimeValue(seconds: 1)!,
                 interval: TimeValue(seconds: 1)!, failures: 2)
             // Two ports, only `web` listens: with a health check, the check alone decides.
             let spec = Self.specification(
@@ -331,7 +332,7 @@ struct LocalProcessDriverTests {
             })
             #expect(try await Self.instances(driver).first?.deployed == false, "deployed before the check's initial delay")
             #expect(try await Self.eventually { try await Self.allDeployed(driver, 1) })
-            #expect(ContinuousClock.now - started >= .seconds(2))
+            #expect(ContinuousClock.now - started >= .seconds(3))
 
             // A check on a port nothing listens on never passes, though `web` answers.
             let failing = Self.specification(

@@ -217,6 +217,11 @@ public actor LocalProcessDriver: ContainerDriver {
             throw ContainerDriverError("cannot record service \(service.id) in \(directory.path): \(error)")
         }
         if running[service.id] == nil { running[service.id] = ServiceState(record: record) } else { running[service.id]?.record = record }
+        // Each instance keeps what it runs until it is replaced; the number of instances is the service's.
+        for (index, instance) in running[service.id]?.instances ?? [:] where instance.record.desiredInstances != record.desiredInstances {
+            running[service.id]?.instances[index]?.record.desiredInstances = record.desiredInstances
+            if let updated = running[service.id]?.instances[index]?.record { save(updated) }
+        }
         logger.info(
             "deploy", metadata: metadata(service.id).merging([
                 "vamp.digest": "\(record.digest)", "vamp.instances": "\(record.desiredInstances)", "vamp.update": "\(update)",

@@ -120,17 +120,14 @@ struct LocalRecordStore: Sendable {
         try? FileManager.default.removeItem(at: serviceDirectory(id))
     }
 
-    /// Every service found, with its instances; unreadable files are skipped and named in `problems`.
+    /// Every service found, with its instances; unreadable files are skipped and named in `problems`. A service whose
+    /// own record is unreadable is rebuilt from its highest-numbered instance.
     func load() -> (services: [(LocalServiceRecord, [LocalInstanceRecord])], problems: [String]) {
         let folders = (try? FileManager.default.contentsOfDirectory(at: servicesDirectory, includingPropertiesForKeys: nil)) ?? []
         var services: [(LocalServiceRecord, [LocalInstanceRecord])] = []
         var problems: [String] = []
         for folder in folders.sorted(by: { $0.path < $1.path }) {
             let serviceFile = folder.appendingPathComponent("service.json")
-            guard let data = try? Data(contentsOf: serviceFile), let service = try? JSONDecoder().decode(LocalServiceRecord.self, from: data) else {
-                problems.append(serviceFile.path)
-                continue
-            }
             var instances: [LocalInstanceRecord] = []
             let files = (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? []
             for file in files where file.lastPathComponent.hasPrefix("instance-") && file.pathExtension == "json" {
@@ -140,7 +137,20 @@ struct LocalRecordStore: Sendable {
                     problems.append(file.path)
                 }
             }
-            services.append((service, instances.sorted { $0.index < $1.index }))
+            instances.sort { $0.index < $1.index }
+            if let data = try? Data(contentsOf: serviceFile), let service = try? JSONDecoder().decode(LocalServiceRecord.self, from: data) {
+                services.append((service, instances))
+            } else if let newest = instances.last {
+                // Without its service record the instances are still ours: keep them running as they are.
+                problems.append(serviceFile.path)
+                let service = LocalServiceRecord(
+                    deployment: newest.deployment, cluster: newest.cluster, service: newest.service, digest: newest.digest,
+                    desiredInstances: newest.desiredInstances, launch: newest.launch)
+                try? write(service)
+                services.append((service, instances))
+            } else {
+                problems.append(serviceFile.path)
+            }
         }
         return (services, problems)
     }
