@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import ContainerDrivers
+@testable import ContainerDrivers
 import Foundation
 import Logging
 import NIOCore
@@ -27,7 +27,8 @@ struct LocalProcessDriverTests {
     final class Fixture: @unchecked Sendable {
         let directory: URL
         var drivers: [LocalProcessDriver] = []
-        var seenPids: Set<Int32> = []
+        /// Every process group leader seen in the records, with its start time.
+        var seen: [Int32: UInt64] = [:]
 
         init() throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("local-driver-\(UUID().uuidString)")
@@ -56,15 +57,21 @@ struct LocalProcessDriverTests {
                         let name = object["name"] as? String, let pid = object["pid"] as? Int
                     else { continue }
                     pids[name] = Int32(pid)
+                    if let start = object["startTime"] as? Int { seen[Int32(pid)] = UInt64(start) }
                 }
             }
-            seenPids.formUnion(pids.values)
             return pids
         }
 
+        /// Kills the process groups of the test's instances: those whose leader still runs (same start time), and those
+        /// whose leader is gone (a pid is not reused while its group lives, so such a group is ours). Never a group of
+        /// an unrelated process that got a recorded pid again.
         func tearDown() async {
             for driver in drivers { await driver.shutdown() }
-            for pid in seenPids.union(pids().values) where pid > 1 { kill(-pid, SIGKILL) }
+            _ = pids()
+            for (pid, start) in seen where pid > 1 {
+                if LocalProcesses.startTime(of: pid) == start || (kill(pid, 0) != 0 && errno == ESRCH) { kill(-pid, SIGKILL) }
+            }
             try? FileManager.default.removeItem(at: directory)
         }
     }

@@ -141,8 +141,8 @@ public actor LocalProcessDriver: ContainerDriver {
 
     // MARK: - ContainerDriver
 
-    /// Type `local`; the state and working directories, counts of services and instances, instances restarting after
-    /// exits, and every instance's log file.
+    /// Type `local`; the state and working directories, counts of services and instances, the instances that exited and
+    /// are not up again (`restarting`, with the last exit status), and every instance's log file.
     public func info() async throws(ContainerDriverError) -> ContainerDriverInfo {
         let instances = running.values.flatMap { state in state.instances.values.map { (state.record.id, $0) } }
         let now = ContinuousClock.now
@@ -151,10 +151,11 @@ public actor LocalProcessDriver: ContainerDriver {
         for (id, instance) in instances.sorted(by: { ($0.0, $0.1.record.index) < ($1.0, $1.1.record.index) }) {
             let key = "\(id.deployment)/\(id.cluster)/\(instance.record.name)"
             logs[key] = .string(instance.record.logFile)
-            if let restartAt = instance.restartAt {
-                let wait = max(.zero, restartAt - now)
+            // Exited and not up again since: waiting for its restart, or restarted and not up yet.
+            if instance.failuresInARow > 0, !(instance.isRunning && instance.isUp) {
+                let next = instance.restartAt.map { "restart in \(max(.zero, $0 - now))" } ?? "restarted, not up yet"
                 restarting.append(.string(
-                    "\(key): \(instance.lastExit ?? "exited"), \(instance.failuresInARow) exits in a row, restart in \(wait)"))
+                    "\(key): \(instance.lastExit ?? "exited"), \(instance.failuresInARow) exits in a row, \(next)"))
             }
         }
         return ContainerDriverInfo(type: "local", details: [
@@ -433,7 +434,7 @@ public actor LocalProcessDriver: ContainerDriver {
                 error: .combinedWithOutput
             ) { execution in
                 let pid = execution.processIdentifier.value
-                await self.processStarted(id, index, token, pid: pid, startTime: LocalProcesses.startTime(of: pid))
+                await self.processStarted(id, index, token, pid: pid, startTime: LocalProcesses.startTime(of: pid), launched: record)
             }.terminationStatus
         }
         switch await child.result {
@@ -447,7 +448,17 @@ public actor LocalProcessDriver: ContainerDriver {
         }
     }
 
-    private func processStarted(_ id: ServiceIdentity, _ index: Int, _ token: UUID, pid: Int32, startTime: UInt64?, adopted: Bool = false) {
+    private func processStarted(
+        _ id: ServiceIdentity, _ index: Int, _ token: UUID, pid: Int32, startTime: UInt64?, adopted: Bool = false,
+        launched: LocalInstanceRecord? = nil
+    ) {
+        if isShutDown, var record = launched {
+            // Started while the driver shut down: recorded all the same, so the next driver adopts it.
+            record.pid = pid
+            record.startTime = startTime
+            try? store.write(record)
+            return
+        }
         guard !isShutDown, let instance = instance(id, index, token) else { return }
         if instance.isStopping {
             LocalProcesses.signalGroup(pid, SIGKILL)
