@@ -300,6 +300,29 @@ struct LocalProcessDriverTests {
         }
     }
 
+    @Test func aRestartedDriverFinishesAnUpdateThatWasUnderWay() async throws {
+        try await Self.withFixture { fixture in
+            let first = try await fixture.driver()
+            try await first.deploy(Self.specification(), update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(first, 2) })
+            let changed = Self.specification(environment: ["GREETING": "v2"])
+            try await first.deploy(changed, update: true)
+            // The first replacement started: the server goes away in the middle of the update.
+            #expect(try await Self.eventually { try await Self.instances(first).count == 3 })
+            await first.shutdown()
+
+            let second = try await fixture.driver()
+            #expect(try await second.services().first?.digest == changed.digest)
+            let finished = try await Self.eventually(within: .seconds(60)) {
+                let instances = try await Self.instances(second)
+                guard instances.count == 2, instances.allSatisfy(\.deployed) else { return false }
+                for instance in instances where await Self.get(instance.ports["web"]!)?.hasPrefix("v2-") != true { return false }
+                return true
+            }
+            #expect(finished)
+        }
+    }
+
     @Test func undeployStopsEveryProcessAndForgetsTheService() async throws {
         try await Self.withFixture { fixture in
             let driver = try await fixture.driver()
