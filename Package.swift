@@ -239,6 +239,9 @@ targets.append(.testTarget(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
+        // The test bundle runs itself as the "server" that is SIGKILLed.
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
         .product(name: "Logging", package: "swift-log"),
     ],
     swiftSettings: swiftSettings))

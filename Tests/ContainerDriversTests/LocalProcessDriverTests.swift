@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Subprocess
+import SystemPackage
 import Testing
 import VampModel
 
@@ -320,6 +322,58 @@ struct LocalProcessDriverTests {
                 return true
             }
             #expect(finished)
+        }
+    }
+
+    /// Not a test of its own: the server of ``processesOutliveAServerKilledWithSIGKILL()``, run by it in a child
+    /// process (this test bundle again) that it kills.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VAMP_LOCAL_DRIVER_SERVER"] != nil))
+    func standInServer() async throws {
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["VAMP_LOCAL_DRIVER_SERVER"]!)
+        let driver = try await LocalProcessDriver(directory: directory, logger: Logger(label: "stand-in-server"))
+        try await driver.deploy(Self.specification(), update: false)
+        #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+        try Data("ready".utf8).write(to: directory.appendingPathComponent("ready"))
+        try await Task.sleep(for: .seconds(120))
+    }
+
+    @Test func processesOutliveAServerKilledWithSIGKILL() async throws {
+        try await Self.withFixture { fixture in
+            let bundle = CommandLine.arguments[0]
+            let output = try FileDescriptor.open(
+                FilePath(fixture.directory.appendingPathComponent("server.log").path), .writeOnly, options: [.append, .create],
+                permissions: [.ownerReadWrite])
+            let (pids, continuation) = AsyncStream.makeStream(of: Int32.self)
+            let server = Task {
+                try await Subprocess.run(
+                    .path(FilePath(bundle)), arguments: ["--filter", "standInServer", "--testing-library", "swift-testing"],
+                    environment: .inherit.updating([Environment.Key(rawValue: "VAMP_LOCAL_DRIVER_SERVER")!: fixture.directory.path]),
+                    input: .none, output: .fileDescriptor(output, closeAfterSpawningProcess: true), error: .combinedWithOutput
+                ) { execution in
+                    continuation.yield(execution.processIdentifier.value)
+                    continuation.finish()
+                }.terminationStatus
+            }
+            var iterator = pids.makeAsyncIterator()
+            let serverPid = try #require(await iterator.next())
+            let ready = fixture.directory.appendingPathComponent("ready")
+            let started = await Self.eventually(within: .seconds(60)) { FileManager.default.fileExists(atPath: ready.path) }
+            #expect(started, "the stand-in server did not come up")
+            let instances = fixture.pids()
+            kill(serverPid, SIGKILL)
+            #expect(try await server.value == .signaled(SIGKILL))
+            guard started else { return }
+
+            // The server is gone; its instances still run and answer.
+            #expect(instances.count == 2)
+            for pid in instances.values { #expect(Self.alive(pid)) }
+            let driver = try await fixture.driver()
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+            #expect(fixture.pids() == instances)
+            for instance in try await Self.instances(driver) {
+                let port = instance.ports["web"]!
+                #expect(await Self.get(port) == "hello-\(port)-\(port)")
+            }
         }
     }
 
