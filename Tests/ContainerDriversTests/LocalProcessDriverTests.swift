@@ -1,0 +1,500 @@
+import AsyncHTTPClient
+@testable import ContainerDrivers
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Subprocess
+import SystemPackage
+import Testing
+import VampModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// ``LocalProcessDriver`` with real processes: `sava` (Examples/Sava) as the breed's command, real HTTP requests.
+@Suite("LocalProcessDriver", .serialized)
+struct LocalProcessDriverTests {
+    // MARK: - Fixture
+
+    /// `sava`, built next to the test bundle (`swift build` builds it).
+    static var sava: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("sava").path
+    }
+
+    /// A state directory, the drivers made on it, and a teardown that kills every recorded process group whatever
+    /// the test did.
+    final class Fixture: @unchecked Sendable {
+        let directory: URL
+        var drivers: [LocalProcessDriver] = []
+        /// Every process group leader seen in the records, with its start time.
+        var seen: [Int32: UInt64] = [:]
+
+        init() throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("local-driver-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        }
+
+        func driver(gracePeriod: Duration = .seconds(5)) async throws -> LocalProcessDriver {
+            var logger = Logger(label: "local-driver-test")
+            logger.logLevel = .debug
+            let driver = try await LocalProcessDriver(
+                directory: directory, logger: logger,
+                configuration: .init(gracePeriod: gracePeriod, replacementWait: .seconds(30), pollInterval: .milliseconds(100)))
+            drivers.append(driver)
+            return driver
+        }
+
+        /// Leader pid per instance name, from the records on disk.
+        func pids() -> [String: Int32] {
+            var pids: [String: Int32] = [:]
+            let services = directory.appendingPathComponent("services")
+            for folder in (try? FileManager.default.contentsOfDirectory(at: services, includingPropertiesForKeys: nil)) ?? [] {
+                for file in (try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? []
+                where file.lastPathComponent.hasPrefix("instance-") {
+                    guard let data = try? Data(contentsOf: file),
+                        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                        let name = object["name"] as? String, let pid = object["pid"] as? Int
+                    else { continue }
+                    pids[name] = Int32(pid)
+                    if let start = object["startTime"] as? Int { seen[Int32(pid)] = UInt64(start) }
+                }
+            }
+            return pids
+        }
+
+        /// Kills the process groups of the test's instances: those whose leader still runs (same start time), and those
+        /// whose leader is gone (a pid is not reused while its group lives, so such a group is ours). Never a group of
+        /// an unrelated process that got a recorded pid again.
+        func tearDown() async {
+            for driver in drivers { await driver.shutdown() }
+            _ = pids()
+            for (pid, start) in seen where pid > 1 {
+                if LocalProcesses.startTime(of: pid) == start || (kill(pid, 0) != 0 && errno == ESRCH) { kill(-pid, SIGKILL) }
+            }
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    static func withFixture(_ body: (Fixture) async throws -> Void) async throws {
+        let fixture = try Fixture()
+        do {
+            try await body(fixture)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    static func specification(
+        service: String = "sava:1.0", command: String? = nil, instances: Int = 2, environment: [String: String] = ["GREETING": "hello"],
+        ports: [BreedPort] = [BreedPort(name: "web", number: 8080)], healthChecks: [HealthCheck] = [], type: String = "command"
+    ) -> ServiceSpecification {
+        let command = command ?? "echo \"starting $GREETING on $PORT\"; '\(sava)' --text \"$GREETING-$PORT_WEB-$PORT\""
+        return ServiceSpecification(
+            id: ServiceIdentity(deployment: "test", cluster: "frontend", service: service),
+            breed: Breed(name: service, deployable: Deployable(type: type, definition: command), ports: ports),
+            scale: Scale(cpu: CPU(cores: 0.1)!, memory: Memory(megabytes: 64)!, instances: instances),
+            environment: environment, healthChecks: healthChecks)
+    }
+
+    /// The body of `GET http://127.0.0.1:port/`, or `nil` when nothing answers.
+    static func get(_ port: Int) async -> String? {
+        do {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(2))
+            let body = try await response.body.collect(upTo: 1 << 16)
+            return response.status.code == 200 ? String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        } catch {
+            return nil
+        }
+    }
+
+    /// Polls `condition` until it holds or the deadline passes.
+    static func eventually(
+        within timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
+    ) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    static func instances(_ driver: LocalProcessDriver) async throws -> [Instance] {
+        try await driver.services().first?.instances ?? []
+    }
+
+    static func allDeployed(_ driver: LocalProcessDriver, _ count: Int) async throws -> Bool {
+        let instances = try await instances(driver)
+        return instances.count == count && instances.allSatisfy(\.deployed)
+    }
+
+    static func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 }
+
+    /// Counts the ticks of a driver's `changes`.
+    actor Ticks {
+        var count = 0
+        func tick() { count += 1 }
+    }
+
+    static func countTicks(_ driver: LocalProcessDriver) -> (Ticks, Task<Void, Never>) {
+        let ticks = Ticks()
+        let task = Task { for await _ in driver.changes { await ticks.tick() } }
+        return (ticks, task)
+    }
+
+    // MARK: - Tests
+
+    @Test func twoInstancesComeUpOnTheirOwnPortsWithTheirEnvironmentAndLogs() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            try await driver.deploy(Self.specification(), update: false)
+            #expect(try await Self.instances(driver).allSatisfy { !$0.deployed })
+
+            // Whenever an instance counts as deployed, its port answers.
+            let up = try await Self.eventually {
+                let instances = try await Self.instances(driver)
+                for instance in instances where instance.deployed {
+                    #expect(await Self.get(instance.ports["web"]!) != nil, "\(instance.name) deployed before it answered")
+                }
+                return instances.count == 2 && instances.allSatisfy(\.deployed)
+            }
+            #expect(up)
+            let instances = try await Self.instances(driver)
+            #expect(instances.map(\.name) == ["frontend-sava_1.0-0", "frontend-sava_1.0-1"])
+            #expect(instances.allSatisfy { $0.host == "127.0.0.1" })
+            let ports = instances.map { $0.ports["web"]! }
+            #expect(Set(ports).count == 2)
+            for port in ports { #expect(await Self.get(port) == "hello-\(port)-\(port)") }
+
+            let service = try #require(try await driver.services().first)
+            #expect(service.digest == Self.specification().digest)
+            #expect(service.desiredInstances == 2)
+
+            let info = try await driver.info()
+            #expect(info.type == "local")
+            #expect(info.details["instances"] == .number(2))
+            guard case .object(let logs) = info.details["logs"] else { Issue.record("no logs in info"); return }
+            #expect(logs.count == 2)
+            for (index, value) in logs.values.sorted(by: { "\($0)" < "\($1)" }).enumerated() {
+                guard case .string(let path) = value else { continue }
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                #expect(text.contains("starting hello on "), "log \(index) of \(path): \(text)")
+            }
+        }
+    }
+
+    @Test func aKilledInstanceIsRestartedOnTheSamePort() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            let (ticks, counting) = Self.countTicks(driver)
+            defer { counting.cancel() }
+            try await driver.deploy(Self.specification(), update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+            let before = try await Self.instances(driver)
+            let pids = fixture.pids()
+            let victim = before[0]
+            let pid = try #require(pids[victim.name])
+            let ticksBefore = await ticks.count
+
+            // SIGKILL to the shell alone: its sava child is left behind holding the port, the driver must clear it.
+            #expect(kill(pid, SIGKILL) == 0)
+            #expect(try await Self.eventually {
+                let now = try await Self.instances(driver)
+                guard let again = now.first(where: { $0.name == victim.name }), again.deployed else { return false }
+                return fixture.pids()[victim.name] != pid
+            })
+            #expect(await ticks.count > ticksBefore)
+            let after = try #require(try await Self.instances(driver).first { $0.name == victim.name })
+            #expect(after.ports == victim.ports)
+            let port = victim.ports["web"]!
+            #expect(await Self.get(port) == "hello-\(port)-\(port)")
+            // kill(pid, 0) also succeeds on a zombie: the old shell was reaped.
+            #expect(!Self.alive(pid))
+            // The other instance was left alone.
+            #expect(fixture.pids()[before[1].name] == pids[before[1].name])
+        }
+    }
+
+    @Test func scalingAndADigestChangeKeepAnInstanceUp() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            try await driver.deploy(Self.specification(instances: 2), update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+
+            try await driver.deploy(Self.specification(instances: 3), update: true)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
+            for instance in try await Self.instances(driver) { #expect(await Self.get(instance.ports["web"]!) != nil) }
+
+            try await driver.deploy(Self.specification(instances: 1), update: true)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 1) })
+            #expect(try await Self.instances(driver).map(\.name) == ["frontend-sava_1.0-0"])
+            #expect(fixture.pids().count == 1)
+
+            try await driver.deploy(Self.specification(instances: 2), update: true)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+
+            // A new digest: every instance replaced, and some instance answers at every moment.
+            let changed = Self.specification(instances: 2, environment: ["GREETING": "v2"])
+            try await driver.deploy(changed, update: true)
+            var polls = 0
+            let replaced = try await Self.eventually(within: .seconds(60)) {
+                polls += 1
+                let instances = try await Self.instances(driver)
+                var answers: [String] = []
+                for instance in instances {
+                    if let text = await Self.get(instance.ports["web"]!) { answers.append(text) }
+                }
+                #expect(!answers.isEmpty, "no instance answered during the replacement: \(instances)")
+                return instances.count == 2 && answers.count == 2 && answers.allSatisfy { $0.hasPrefix("v2-") }
+                    && instances.allSatisfy(\.deployed)
+            }
+            #expect(replaced)
+            #expect(polls > 2)
+            #expect(try await driver.services().first?.digest == changed.digest)
+        }
+    }
+
+    @Test func aRestartedDriverAdoptsItsProcessesAndRestartsTheDeadOnes() async throws {
+        try await Self.withFixture { fixture in
+            let first = try await fixture.driver()
+            try await first.deploy(Self.specification(), update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(first, 2) })
+            let instances = try await Self.instances(first)
+            let pids = fixture.pids()
+            #expect(pids.count == 2)
+            // Each in a session of its own, so the server's exit or terminal does not take it along.
+            for pid in pids.values { #expect(getsid(pid) == pid) }
+            await first.shutdown()
+
+            // The "restarted server": same processes, nothing started twice.
+            let second = try await fixture.driver()
+            #expect(try await Self.eventually { try await Self.allDeployed(second, 2) })
+            #expect(try await Self.instances(second) == instances)
+            // Nothing may change afterwards either: a fixed wait, since the thing awaited is an absence.
+            try await Task.sleep(for: .seconds(1))
+            #expect(fixture.pids() == pids)
+            for pid in pids.values { #expect(Self.alive(pid)) }
+            guard case .object(let logs) = try await second.info().details["logs"] else { Issue.record("no logs"); return }
+            for case .string(let path) in logs.values {
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                #expect(text.components(separatedBy: "--- ").count - 1 == 1, "started more than once: \(text)")
+            }
+
+            // Killed while no driver ran: the next driver restarts it on its ports at once.
+            await second.shutdown()
+            let victim = instances[1]
+            let pid = try #require(pids[victim.name])
+            kill(-pid, SIGKILL)
+            #expect(await Self.eventually { !Self.alive(pid) })
+            let third = try await fixture.driver()
+            #expect(try await Self.eventually { try await Self.allDeployed(third, 2) })
+            #expect(try await Self.instances(third) == instances)
+            let now = fixture.pids()
+            #expect(now[victim.name] != pid)
+            #expect(now[instances[0].name] == pids[instances[0].name])
+            let port = victim.ports["web"]!
+            #expect(await Self.get(port) == "hello-\(port)-\(port)")
+        }
+    }
+
+    @Test func aRestartedDriverFinishesAnUpdateThatWasUnderWay() async throws {
+        try await Self.withFixture { fixture in
+            let first = try await fixture.driver()
+            try await first.deploy(Self.specification(), update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(first, 2) })
+            let changed = Self.specification(environment: ["GREETING": "v2"])
+            try await first.deploy(changed, update: true)
+            // The first replacement started: the server goes away in the middle of the update.
+            #expect(try await Self.eventually { try await Self.instances(first).count == 3 })
+            await first.shutdown()
+
+            let second = try await fixture.driver()
+            #expect(try await second.services().first?.digest == changed.digest)
+            let finished = try await Self.eventually(within: .seconds(60)) {
+                let instances = try await Self.instances(second)
+                guard instances.count == 2, instances.allSatisfy(\.deployed) else { return false }
+                for instance in instances where await Self.get(instance.ports["web"]!)?.hasPrefix("v2-") != true { return false }
+                return true
+            }
+            #expect(finished)
+        }
+    }
+
+    /// Not a test of its own: the server of ``processesOutliveAServerKilledWithSIGKILL()``, run by it in a child
+    /// process (this test bundle again) that it kills.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VAMP_LOCAL_DRIVER_SERVER"] != nil))
+    func standInServer() async throws {
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.environment["VAMP_LOCAL_DRIVER_SERVER"]!)
+        let driver = try await LocalProcessDriver(directory: directory, logger: Logger(label: "stand-in-server"))
+        try await driver.deploy(Self.specification(), update: false)
+        #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+        try Data("ready".utf8).write(to: directory.appendingPathComponent("ready"))
+        try await Task.sleep(for: .seconds(120))
+    }
+
+    @Test func processesOutliveAServerKilledWithSIGKILL() async throws {
+        try await Self.withFixture { fixture in
+            let bundle = CommandLine.arguments[0]
+            let output = try FileDescriptor.open(
+                FilePath(fixture.directory.appendingPathComponent("server.log").path), .writeOnly, options: [.append, .create],
+                permissions: [.ownerReadWrite])
+            let (pids, continuation) = AsyncStream.makeStream(of: Int32.self)
+            let server = Task {
+                try await Subprocess.run(
+                    .path(FilePath(bundle)), arguments: ["--filter", "standInServer", "--testing-library", "swift-testing"],
+                    environment: .inherit.updating([Environment.Key(rawValue: "VAMP_LOCAL_DRIVER_SERVER")!: fixture.directory.path]),
+                    input: .none, output: .fileDescriptor(output, closeAfterSpawningProcess: true), error: .combinedWithOutput
+                ) { execution in
+                    continuation.yield(execution.processIdentifier.value)
+                    continuation.finish()
+                }.terminationStatus
+            }
+            var iterator = pids.makeAsyncIterator()
+            let serverPid = try #require(await iterator.next())
+            let ready = fixture.directory.appendingPathComponent("ready")
+            let started = await Self.eventually(within: .seconds(60)) { FileManager.default.fileExists(atPath: ready.path) }
+            #expect(started, "the stand-in server did not come up")
+            let instances = fixture.pids()
+            kill(serverPid, SIGKILL)
+            #expect(try await server.value == .signaled(SIGKILL))
+            guard started else { return }
+
+            // The server is gone; its instances still run and answer.
+            #expect(instances.count == 2)
+            for pid in instances.values { #expect(Self.alive(pid)) }
+            let driver = try await fixture.driver()
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+            #expect(fixture.pids() == instances)
+            for instance in try await Self.instances(driver) {
+                let port = instance.ports["web"]!
+                #expect(await Self.get(port) == "hello-\(port)-\(port)")
+            }
+        }
+    }
+
+    @Test func undeployStopsEveryProcessAndForgetsTheService() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            try await driver.deploy(Self.specification(), update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+            let pids = fixture.pids()
+            let ports = try await Self.instances(driver).map { $0.ports["web"]! }
+
+            try await driver.undeploy(Self.specification().id)
+            for pid in pids.values {
+                #expect(!Self.alive(pid))
+                #expect(kill(-pid, 0) != 0, "something of process group \(pid) still runs")
+            }
+            for port in ports { #expect(await Self.get(port) == nil) }
+            #expect(try await driver.services().isEmpty)
+            let records = try FileManager.default.contentsOfDirectory(atPath: fixture.directory.appendingPathComponent("services").path)
+            #expect(records.isEmpty)
+            try await driver.undeploy(Self.specification().id)
+            #expect(try await driver.info().details["instances"] == .number(0))
+        }
+    }
+
+    @Test func aHealthCheckedInstanceIsDeployedOnlyOnceItsCheckPasses() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            let check = HealthCheck(
+                path: "/", port: "web", initialDelay: TimeValue(seconds: 3)!, timeout: TimeValue(seconds: 1)!,
+                interval: TimeValue(seconds: 1)!, failures: 2)
+            // Two ports, only `web` listens: with a health check, the check alone decides.
+            let spec = Self.specification(
+                instances: 1, ports: [BreedPort(name: "web", number: 8080), BreedPort(name: "admin", number: 9090)], healthChecks: [check])
+            let started = ContinuousClock.now
+            try await driver.deploy(spec, update: false)
+            #expect(await Self.eventually {
+                guard let port = try? await Self.instances(driver).first?.ports["web"] else { return false }
+                return await Self.get(port) != nil
+            })
+            #expect(try await Self.instances(driver).first?.deployed == false, "deployed before the check's initial delay")
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 1) })
+            #expect(ContinuousClock.now - started >= .seconds(3))
+
+            // A check on a port nothing listens on never passes, though `web` answers.
+            let failing = Self.specification(
+                service: "failing:1.0", instances: 1, ports: [BreedPort(name: "web", number: 8080), BreedPort(name: "admin", number: 9090)],
+                healthChecks: [HealthCheck(
+                    path: "/", port: "admin", initialDelay: TimeValue(seconds: 0)!, timeout: TimeValue(seconds: 1)!,
+                    interval: TimeValue(seconds: 1)!, failures: 1)])
+            try await driver.deploy(failing, update: false)
+            func failingInstance() async throws -> Instance? {
+                try await driver.services().first { $0.id == failing.id }?.instances.first
+            }
+            #expect(await Self.eventually {
+                guard let port = try? await failingInstance()?.ports["web"] else { return false }
+                return await Self.get(port) != nil
+            })
+            // An absence again: three check intervals without the instance counting as deployed.
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await failingInstance()?.deployed == false)
+        }
+    }
+
+    @Test func aDockerBreedIsRefusedForGood() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            let spec = Self.specification(service: "nginx:1.25", command: "nginx:1.25", type: "docker")
+            let error = await #expect(throws: ContainerDriverError.self) { try await driver.deploy(spec, update: false) }
+            #expect(error?.permanent == true)
+            #expect(error?.message.contains("nginx:1.25") == true)
+            #expect(error?.message.contains("docker") == true)
+            #expect(try await driver.services().isEmpty)
+            // `cmd` is the alias of `command`.
+            try await driver.deploy(Self.specification(instances: 1, type: "cmd"), update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 1) })
+        }
+    }
+
+    @Test func aProcessThatIgnoresSIGTERMIsKilledAfterTheGracePeriod() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver(gracePeriod: .seconds(1))
+            // No ports: up while it runs.
+            let spec = Self.specification(
+                service: "stubborn:1.0", command: "trap '' TERM; while true; do sleep 1; done", instances: 1, ports: [])
+            try await driver.deploy(spec, update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 1) })
+            let pid = try #require(fixture.pids().values.first)
+            let started = ContinuousClock.now
+            try await driver.undeploy(spec.id)
+            #expect(ContinuousClock.now - started >= .seconds(1))
+            #expect(kill(-pid, 0) != 0)
+            #expect(try await driver.services().isEmpty)
+        }
+    }
+
+    @Test func aHealthCheckOnAPortTheBreedLacksIsRefused() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            let check = HealthCheck(
+                port: "admin", initialDelay: TimeValue(seconds: 0)!, timeout: TimeValue(seconds: 1)!, interval: TimeValue(seconds: 1)!,
+                failures: 1)
+            let error = await #expect(throws: ContainerDriverError.self) {
+                try await driver.deploy(Self.specification(healthChecks: [check]), update: false)
+            }
+            #expect(error?.permanent == true)
+            #expect(error?.message.contains("admin") == true)
+        }
+    }
+
+    @Test func aCommandThatExitsAtOnceKeepsRestartingAndSaysSo() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            let (ticks, counting) = Self.countTicks(driver)
+            defer { counting.cancel() }
+            try await driver.deploy(Self.specification(service: "broken:1.0", command: "echo broken; exit 3", instances: 1), update: false)
+            #expect(await Self.eventually { await ticks.count >= 3 })
+            #expect(try await Self.instances(driver).map(\.deployed) == [false])
+            guard case .array(let restarting) = try await driver.info().details["restarting"] else { Issue.record("no restarting"); return }
+            #expect(restarting.count == 1)
+            #expect("\(restarting)".contains("exited with status 3"))
+        }
+    }
+}
