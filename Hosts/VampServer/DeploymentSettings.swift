@@ -38,7 +38,7 @@ struct DeploymentSettings: Sendable {
         self.driver = driver
         localDirectory = config.string(forKey: "vamp.container-driver.local.directory", default: ".vamp/processes")
         func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
-            let text = config.string(forKey: key) ?? value
+            let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) ?? value
             guard let number = Double(text), zeroAllowed ? number >= 0 : number > 0 else {
                 throw fail("\(key) (\(environment))", "'\(text)' is not a number of seconds\(zeroAllowed ? " (0 or more)" : " above 0")")
             }

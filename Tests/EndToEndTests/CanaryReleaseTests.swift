@@ -27,7 +27,7 @@ struct CanaryReleaseTests {
 
         var api: String { "http://127.0.0.1:\(apiPort)/api/v1" }
 
-        static func start() throws -> Server {
+        static func start() async throws -> Server {
             guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
                 throw FixtureError("HAProxy is not installed; install it: apt-get install -y haproxy (Scripts/test does)")
             }
@@ -43,7 +43,7 @@ struct CanaryReleaseTests {
             environment["VAMP_GATEWAY_AGENT_STATUS"] = ""
             environment["VAMP_GATEWAY_AGENT_LOG_PORT"] = "0"
             let server = Server(folder: folder, apiPort: apiPort, environment: environment, process: try Self.launch(folder, environment, log: "server-1.log"))
-            try server.waitForAPI()
+            try await server.waitForAPI()
             return server
         }
 
@@ -54,15 +54,16 @@ struct CanaryReleaseTests {
                 installHint: "build it first: swift build --build-tests")
         }
 
-        func waitForAPI() throws {
-            try waitUntil(timeout: .seconds(30), "vamp-server answers on \(apiPort)\n\(process.logTail())") { FreePort.isAccepting(apiPort) }
+        func waitForAPI() async throws {
+            try await waitUntil(timeout: .seconds(30), "vamp-server answers on \(apiPort)\n\(process.logTail())") { FreePort.isAccepting(apiPort) }
         }
 
         /// Stops the server (SIGTERM or SIGKILL) and starts it again in the same folder with the same settings.
-        mutating func restart(signal: Int32, log: String) throws {
-            process.stop(signal: signal)
+        mutating func restart(signal: Int32, log: String) async throws {
+            if signal == SIGKILL { kill(process.pid, SIGKILL) }
+            await process.stopOffThePool()
             process = try Self.launch(folder, environment, log: log)
-            try waitForAPI()
+            try await waitForAPI()
         }
 
         /// Stops the server, the processes it deployed and HAProxy.
@@ -102,17 +103,17 @@ struct CanaryReleaseTests {
         let task: Mutex<Task<Void, Never>?> = Mutex(nil)
 
         init(client: HTTPClient, port: Int) {
-            let task = Task { [counts] in
+            let task = Task { [self] in
                 while !Task.isCancelled {
                     do {
                         let (status, body) = try await CanaryReleaseTests.get(client, "http://127.0.0.1:\(port)/")
-                        counts.withLock { counts in
+                        self.counts.withLock { counts in
                             counts.total += 1
                             if status == 200 { counts.bodies[body, default: 0] += 1 } else { counts.failures.append("\(status) \(body.prefix(120))") }
                         }
                     } catch {
                         if Task.isCancelled { return }
-                        counts.withLock { $0.failures.append("\(error)") }
+                        self.counts.withLock { $0.failures.append("\(error)") }
                     }
                     try? await Task.sleep(for: .milliseconds(5))
                 }
@@ -266,10 +267,9 @@ struct CanaryReleaseTests {
 
     @Test("deploy 1.0, merge 1.1 at 0%, 90/10, a header condition, 0/100, slice 1.0: no request fails; a killed process is replaced; a restarted server deploys nothing twice and traffic goes on")
     func canaryRelease() async throws {
-        var server = try Server.start()
+        var server = try await Server.start()
         defer { server.tearDown() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { try? client.syncShutdown() }
+        let client = HTTPClient.shared
         let gatewayPort = try FreePort.next()
 
         // Deploy: 100% of requests get 1.0.
@@ -350,9 +350,9 @@ struct CanaryReleaseTests {
         let running = Set(Self.savaPids(text: "sava:1.1", folder: server.folder))
         let restartLoad = Load(client: client, port: gatewayPort)
         try await Task.sleep(for: .milliseconds(300))
-        try server.restart(signal: SIGTERM, log: "server-2.log")
+        try await server.restart(signal: SIGTERM, log: "server-2.log")
         try await Task.sleep(for: .seconds(2))
-        try server.restart(signal: SIGKILL, log: "server-3.log")
+        try await server.restart(signal: SIGKILL, log: "server-3.log")
         try await Task.sleep(for: .seconds(2))
         try await Self.eventually("sava:1.1 Done after the restarts") { try await Self.allDone(client, server, "sava", ["sava:1.1"]) }
         await restartLoad.stop()
@@ -365,10 +365,9 @@ struct CanaryReleaseTests {
 
     @Test("a frontend reaches its backend through $backend.host:$backend.ports.port, end to end through HAProxy")
     func dependency() async throws {
-        let server = try Server.start()
+        let server = try await Server.start()
         defer { server.tearDown() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { try? client.syncShutdown() }
+        let client = HTTPClient.shared
         let gatewayPort = try FreePort.next()
         let blueprint = """
             name: shop
