@@ -302,7 +302,7 @@ products.append(.executable(name: "vamp-server", targets: ["VampServer"]))
 targets.append(.executableTarget(
     name: "VampServer",
     dependencies: [
-        "VampAPI", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl",
+        "VampAPI", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "GatewayAgent",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Hummingbird", package: "hummingbird"),
