@@ -66,6 +66,9 @@ final class HAProxyMaster: Sendable {
         }
         var stale: Int32?
         let pid: Int32
+        // Never a second master on this work folder: one that runs (left behind, or started by a launch whose
+        // pid file came late) is taken over.
+        let leftBehind = leftBehind ?? leftBehindMaster()
         if let leftBehind, await HAProxyControl.masterState(masterSocket: masterSocket) != nil {
             pid = leftBehind
             state.withLock { $0 = (pid, false) }
@@ -111,9 +114,9 @@ final class HAProxyMaster: Sendable {
         return running ? "stopped" : "exited"
     }
 
-    /// Starts a detached master (`-D`) and returns its pid, from the pid file HAProxy writes before the
-    /// launching process exits. That exit is the start's outcome: a configuration HAProxy refuses or a port it
-    /// cannot bind is an error here, with HAProxy's alerts.
+    /// Starts a detached master (`-D`) and returns its pid, from the pid file the master writes. The launching
+    /// process's exit is the start's outcome: a configuration HAProxy refuses or a port it cannot bind is an error
+    /// here, with HAProxy's alerts.
     private func launch() async throws -> Int32 {
         try? FileManager.default.removeItem(atPath: masterSocket)
         try? FileManager.default.removeItem(at: pidFile)
@@ -123,11 +126,17 @@ final class HAProxyMaster: Sendable {
             output: .string(limit: 1 << 16), error: .combinedWithOutput)
         let said = result.standardOutput
         if !said.isEmpty { record(said) }
-        guard case .exited(0) = result.terminationStatus, let pid = Self.pid(in: pidFile) else {
+        guard case .exited(0) = result.terminationStatus else {
             let alerts = said.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
             throw GatewayAgentError("HAProxy did not start (\(result.terminationStatus)): \(alerts.isEmpty ? said : alerts)")
         }
-        return pid
+        // The master writes the pid file itself, after the launching process exited: wait for it.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let pid = leftBehindMaster() { return pid }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw GatewayAgentError("HAProxy started but wrote no pid file to \(pidFile.path) within 10 s")
     }
 
     /// HAProxy's output at start (a detached master says nothing after that): to `output`, else standard error.
