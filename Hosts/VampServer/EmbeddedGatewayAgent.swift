@@ -59,6 +59,7 @@ final class EmbeddedGatewayAgent: Service, Sendable {
         ]
         if let error = failure.withLock({ $0 }) { object["error"] = error }
         if let lastError = snapshot.lastError { object["last_error"] = lastError }
+        if let startError = snapshot.haproxyStartError { object["haproxy_error"] = startError }
         if !snapshot.failedServices.isEmpty { object["failed_services"] = snapshot.failedServices }
         object["healthy"] = snapshot.haproxyRunning && snapshot.lastError == nil && snapshot.storeReachable != false
             && failure.withLock({ $0 }) == nil

@@ -194,12 +194,18 @@ public final class GatewayAgent: Sendable {
                 metrics.update { $0.haproxyStarts += 1 }
                 let adopted = leftBehind
                 leftBehind = nil
-                let ended = try await haproxy.run(adopting: adopted) { [metrics] _ in metrics.update { $0.haproxyRunning = true } }
+                let ended = try await haproxy.run(adopting: adopted) { [metrics] _ in
+                    metrics.update {
+                        $0.haproxyRunning = true
+                        $0.haproxyStartError = nil
+                    }
+                }
                 if Task.isCancelled { break }
                 logger.error("HAProxy exited", metadata: ["vamp.haproxy.status": "\(ended)"])
             } catch {
                 if Task.isCancelled { break }
                 logger.error("HAProxy did not start", metadata: ["vamp.error": "\(error)"])
+                metrics.update { $0.haproxyStartError = "\(error)" }
             }
             metrics.update { $0.haproxyRunning = false }
             if ContinuousClock.now - started >= configuration.restartBackoffReset { backoff = configuration.restartBackoffInitial }

@@ -186,6 +186,46 @@ struct EmbeddedAgentTests {
         }
     }
 
+    @Test("a gateway on a port another program holds: HAProxy refuses it, /info shows the error, the API and the other gateways keep serving")
+    func busyPort() async throws {
+        try Self.requireHAProxy()
+        let folder = try TemporaryDirectory(prefix: "vamp-busy-port")
+        defer { folder.remove() }
+        let (backend, backendPort) = try Self.sava(folder, text: "kept")
+        defer { backend.stop() }
+        let (apiPort, goodPort, busyPort) = (try FreePort.next(), try FreePort.next(), try FreePort.next())
+        // Another program on the port, without SO_REUSEPORT, so HAProxy cannot bind it too.
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(busyPort).bigEndian)
+        address.sin_addr.s_addr = INADDR_ANY
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && listen(holder, 8) == 0, "cannot hold port \(busyPort): errno \(errno)")
+        let api = "http://127.0.0.1:\(apiPort)/api/v1"
+        let server = try ServerExecutableTests.start(folder, arguments: ["--port", "\(apiPort)"], embedded: true)
+        defer {
+            server.stop()
+            Self.stopHAProxy(of: folder)
+        }
+        try await ServerExecutableTests.withClient { client in
+            try await waitUntil(timeout: .seconds(30), "the API and the embedded agent's HAProxy\n\(server.logTail())") {
+                try await ServerExecutableTests.call(client, .GET, "\(api)/info?on=gateway_agent").body.contains("\"haproxy\":\"running\"")
+            }
+            try await Self.createGateway(client, api: api, name: "good-\(goodPort)", port: goodPort, backend: backendPort)
+            try await waitUntil(timeout: .seconds(10), "the first gateway to serve\n\(server.logTail())") { Self.serves(goodPort, "kept") }
+            try await Self.createGateway(client, api: api, name: "busy-\(busyPort)", port: busyPort, backend: backendPort)
+            try await waitUntil(timeout: .seconds(30), "/info to show the refused configuration\n\(server.logTail())") {
+                let info = try await ServerExecutableTests.call(client, .GET, "\(api)/info?on=gateway_agent").body
+                return info.contains("\"last_error\"") && info.contains("\"healthy\":false")
+            }
+            #expect(Self.serves(goodPort, "kept"), "the running configuration keeps serving")
+            #expect(try await ServerExecutableTests.call(client, .GET, "\(api)/gateways").status == 200, "the API keeps serving")
+        }
+        #expect(server.isRunning)
+    }
+
     @Test("vamp.gateway-agent.embedded=false runs no HAProxy and says a vamp-gateway-agent must watch the key")
     func embeddedOff() async throws {
         try Self.requireHAProxy()
