@@ -36,6 +36,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "host:port of /health and /metrics (empty: none).") var status = "127.0.0.1:19080"
     @Option(help: "KV key to write the agent's status to (empty: none).") var statusKey = ""
     @Option(help: "Seconds an old HAProxy worker may finish its connections (websockets, streams) after a reload (0: no limit).") var hardStopAfter = 30
+    @Flag(help: "Leave HAProxy serving when the agent stops; the next agent on this work directory takes it over (as vamp-server's embedded agent does).")
+    var keepHAProxy = false
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -54,7 +56,7 @@ struct AgentCommand: AsyncParsableCommand {
         let logstashAddress = try (logstash ?? environment["VAMP_LOGSTASH"]).map { try Self.hostPort($0, what: "--logstash") }
         let statusAddress = status.isEmpty ? nil : try Self.hostPort(status, what: "--status")
 
-        let configuration = GatewayAgentConfiguration(
+        var configuration = GatewayAgentConfiguration(
             key: key,
             workDirectory: URL(fileURLWithPath: workDirectory).standardizedFileURL,
             haproxyExecutable: haproxy,
@@ -66,12 +68,14 @@ struct AgentCommand: AsyncParsableCommand {
             statusKey: statusKey.isEmpty ? nil : statusKey,
             hardStopAfter: hardStopAfter <= 0 ? nil : .seconds(hardStopAfter),
             socketDirectory: URL(fileURLWithPath: socketDirectory).standardizedFileURL)
+        configuration.leavesHAProxyRunning = keepHAProxy
         logger.info(
             "watching the configuration key",
             metadata: ["vamp.kv.key": "\(key)", "vamp.kv.store": "\(storeConfiguration.kind.rawValue)",
                        "vamp.haproxy.sockets": "\(configuration.socketDirectory.path)"])
         let agent = GatewayAgent(configuration: configuration, store: store, logger: logger)
-        // SIGTERM and SIGINT shut the group down gracefully: the agent stops HAProxy, the store closes its session.
+        // SIGTERM and SIGINT shut the group down gracefully: the agent stops HAProxy (unless --keep-haproxy), the store
+        // closes its session.
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: AgentService(agent: agent)), .init(service: KeyValueStoreService(store: store))],
@@ -113,7 +117,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 }
 
-/// The agent as a `Service`: runs until graceful shutdown, then stops HAProxy.
+/// The agent as a `Service`: runs until graceful shutdown, then stops HAProxy (unless `--keep-haproxy`).
 struct AgentService: Service {
     let agent: GatewayAgent
 

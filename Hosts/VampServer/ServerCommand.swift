@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import ContainerDrivers
 import Foundation
+import GatewayAgent
 import HAProxyConfigGen
 import HAProxyControl
 import Hummingbird
@@ -25,8 +26,10 @@ struct ServerCommand: AsyncParsableCommand {
         abstract: "Serve Vamp's REST API, store artifacts and events, and keep the gateways' HAProxy configuration in the KV store.",
         discussion: """
         With no setting at all it serves http://127.0.0.1:8080/api/v1, keeps artifacts and events in SQLite \
-        (.vamp/vamp.sqlite) and writes the HAProxy configuration to a file KV store (.vamp/kv) that a \
-        vamp-gateway-agent started in the same folder watches with its own defaults.
+        (.vamp/vamp.sqlite), writes the HAProxy configuration to a file KV store (.vamp/kv) and, when HAProxy is \
+        installed, runs the gateway agent in-process (vamp.gateway-agent.embedded: auto), so a gateway's port \
+        serves at once. HAProxy keeps serving when the server stops; the next start takes it over. \
+        `vamp-server --stop-gateway` stops it.
 
         Settings are read in this order: flags, VAMP_* environment variables (VAMP_HTTP_API_PORT, \
         VAMP_PERSISTENCE_DATABASE_TYPE, VAMP_KEY_VALUE_STORE_TYPE, ...), the YAML file given with --config \
@@ -37,6 +40,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The address the API listens on (vamp.http-api.interface, default 127.0.0.1).") var interface: String?
     @Option(help: "The API's port (vamp.http-api.port, default 8080; 0 picks a free one and logs it).") var port: Int?
     @Option(help: "trace, debug, info, notice, warning, error or critical (vamp.log-level, default info).") var logLevel: String?
+    @Flag(help: "Stop the HAProxy the embedded gateway agent left serving in vamp.gateway-agent.work-directory, and exit (stop the server first).")
+    var stopGateway = false
 
     func run() async throws {
         var flags: [AbsoluteConfigKey: ConfigValue] = [:]
@@ -52,6 +57,10 @@ struct ServerCommand: AsyncParsableCommand {
             "vamp.key-value-store.type": "file", "vamp.key-value-store.connection": ".vamp/kv",
         ]))
         let reader = ConfigReader(providers: providers)
+        if stopGateway {
+            try await Self.stopGateway(config: reader)
+            return
+        }
         let settings = try ServerSettings(config: reader)
         let deployments = try DeploymentSettings(config: reader)
 
@@ -113,26 +122,63 @@ struct ServerCommand: AsyncParsableCommand {
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
+        let key = KeyPath.haproxyConfiguration(namespace: settings.namespace, version: settings.haproxyVersion)
+        let agent = settings.embeddedAgent.map { agentSettings in
+            EmbeddedGatewayAgent(
+                settings: agentSettings, executable: settings.haproxyExecutable, key: key, store: keyValueStore,
+                logger: {
+                    var logger = Logger(label: "vamp.gateway-agent")
+                    logger.logLevel = settings.logLevel
+                    return logger
+                }())
+        }
         var app = Application(
-            router: router,
+            responder: AgentInformationResponder(routes: router.buildResponder(), agent: agent),
             configuration: .init(address: .hostname(settings.interface, port: settings.port), serverName: "vamp"),
             onServerRunning: { channel in
                 logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger)
-        // The stores first: the API and the synchroniser wait for them to be ready.
-        app.addServices(stores, KeyValueStoreService(store: keyValueStore), StartAfter(stores, synchronizer), NamespaceServices(directory: directory))
+        // The stores first: the API and the synchroniser wait for them to be ready. The embedded agent after the KV
+        // store (it watches the store's key), so it also stops before it.
+        app.addServices(stores, KeyValueStoreService(store: keyValueStore))
+        if let agent { app.addServices(agent) }
+        app.addServices(StartAfter(stores, synchronizer), NamespaceServices(directory: directory))
         if let reconciler { app.addServices(StartAfter(stores, reconciler)) }
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             "vamp.persistence": "\(settings.persistence.artifacts.rawValue)", "vamp.kv.store": "\(settings.keyValueStore.kind.rawValue)",
-            "vamp.kv.key": "\(KeyPath.haproxyConfiguration(namespace: settings.namespace, version: settings.haproxyVersion))",
+            "vamp.kv.key": "\(key)",
             "vamp.haproxy.check": "\(settings.haproxyCheck ?? "off")",
             "vamp.container-driver": "\(deployments.driver.rawValue)",
         ])
+        if let agentSettings = settings.embeddedAgent {
+            logger.info("running the gateway agent in-process; HAProxy keeps serving when the server stops (vamp-server --stop-gateway stops it)", metadata: [
+                "vamp.gateway-agent.work-directory": "\(agentSettings.workDirectory.path)", "vamp.haproxy.executable": "\(settings.haproxyExecutable)",
+            ])
+        } else {
+            logger.notice("the gateway agent is not embedded: a separate vamp-gateway-agent must watch the KV key for the gateways to serve", metadata: [
+                "vamp.kv.key": "\(key)", "vamp.gateway-agent.reason": "\(settings.notEmbeddedBecause ?? "")",
+            ])
+        }
         try await group.run()
         logger.info("stopped")
+    }
+}
+
+extension ServerCommand {
+    /// `--stop-gateway`: stops the HAProxy master the embedded agent left serving on its work directory.
+    static func stopGateway(config: ConfigReader) async throws {
+        let folder = config.string(forKey: "vamp.gateway-agent.work-directory", default: ".vamp/gateway-agent")
+        let executable = config.string(forKey: "vamp.gateway-driver.haproxy.executable", default: "/usr/sbin/haproxy")
+        let configuration = GatewayAgentConfiguration(
+            key: "/vamp", workDirectory: URL(fileURLWithPath: folder).standardizedFileURL, haproxyExecutable: executable)
+        if let pid = await GatewayAgent.stopHAProxyLeftRunning(configuration: configuration) {
+            print("stopped HAProxy (pid \(pid)) of \(configuration.workDirectory.path)")
+        } else {
+            print("no HAProxy of \(configuration.workDirectory.path) runs")
+        }
     }
 }
 

@@ -28,6 +28,12 @@ struct ServerSettings: Sendable {
     /// Reads from memory: only where this server is the store's one writer (SQLite, memory).
     var cacheReads: Bool { [.sqlite, .memory].contains(persistence.artifacts) }
     var keyValueStore: KeyValueStoreConfiguration
+    /// The HAProxy binary (`vamp.gateway-driver.haproxy.executable`): the check's and the embedded agent's.
+    var haproxyExecutable: String
+    /// The gateway agent run inside the server, or nil when a separate `vamp-gateway-agent` watches the key.
+    var embeddedAgent: EmbeddedAgentSettings?
+    /// Why the agent is not embedded (for the start-up log), when it is not.
+    var notEmbeddedBecause: String?
     var information: ServerInformation
     /// What `GET /config` shows.
     var shown: [String: String]
@@ -72,6 +78,28 @@ struct ServerSettings: Sendable {
         if let haproxyCheck, !FileManager.default.isExecutableFile(atPath: haproxyCheck) {
             throw fail("vamp.gateway-driver.haproxy.check", "HAProxy is not at \(haproxyCheck); install it (apt-get install haproxy), set vamp.gateway-driver.haproxy.executable, or set the check to false")
         }
+        haproxyExecutable = executable
+        let embeddedText = config.string(forKey: "vamp.gateway-agent.embedded", default: "auto").lowercased()
+        let haproxyInstalled = FileManager.default.isExecutableFile(atPath: executable)
+        let embedded: Bool
+        switch embeddedText {
+        case "auto":
+            embedded = haproxyInstalled
+            if !haproxyInstalled {
+                notEmbeddedBecause = "HAProxy is not at \(executable) (vamp.gateway-driver.haproxy.executable); install it (apt-get install haproxy) and start the server again, or run a vamp-gateway-agent where HAProxy is"
+            }
+        case "true", "on", "yes":
+            guard haproxyInstalled else {
+                throw fail("vamp.gateway-agent.embedded (VAMP_GATEWAY_AGENT_EMBEDDED)", "true, but HAProxy is not at \(executable); install it (apt-get install haproxy), set vamp.gateway-driver.haproxy.executable, or set vamp.gateway-agent.embedded to false and run a vamp-gateway-agent")
+            }
+            embedded = true
+        case "false", "off", "no":
+            embedded = false
+            notEmbeddedBecause = "vamp.gateway-agent.embedded is false; a separate vamp-gateway-agent must watch the key"
+        default:
+            throw fail("vamp.gateway-agent.embedded (VAMP_GATEWAY_AGENT_EMBEDDED)", "'\(embeddedText)' is not auto, true or false")
+        }
+        embeddedAgent = embedded ? try EmbeddedAgentSettings(config: config) : nil
         haproxyBase = (try? HAProxyBaseConfiguration().render()) ?? ""
         let resyncText = config.string(forKey: "vamp.gateway-driver.resync-interval") ?? "5"
         guard let resync = Double(resyncText), resync > 0 else {
@@ -101,6 +129,9 @@ struct ServerSettings: Sendable {
             "key_value": .object(kv),
             "pulse": .object(["type": .string(persistence.events.rawValue)]),
             "gateway_driver": .object(["marshallers": .array([.object(["type": .string("haproxy"), "name": .string(haproxyVersion)])])]),
+            "gateway_agent": .object(embeddedAgent.map { agent in
+                ["embedded": .bool(true), "work_directory": .string(agent.workDirectory.path), "haproxy": .string(executable)]
+            } ?? ["embedded": .bool(false), "reason": .string(notEmbeddedBecause ?? "")]),
             "container_driver": .object(["type": .string("none")]),
             "workflow_driver": .object(["type": .string("none")]),
         ])
@@ -115,9 +146,53 @@ struct ServerSettings: Sendable {
             "vamp.persistence.database.type": persistence.artifacts.rawValue,
             "vamp.persistence.events.type": persistence.events.rawValue,
             "vamp.key-value-store.type": keyValueStore.kind.rawValue,
+            "vamp.gateway-driver.haproxy.executable": executable,
+            "vamp.gateway-agent.embedded": embeddedAgent == nil ? "false" : "true",
         ]
+        if let embeddedAgent {
+            shown["vamp.gateway-agent.work-directory"] = embeddedAgent.workDirectory.path
+            shown["vamp.gateway-agent.status"] = embeddedAgent.status.map { "\($0.host):\($0.port)" } ?? ""
+            shown["vamp.gateway-agent.log-port"] = String(embeddedAgent.logPort ?? 0)
+            shown["vamp.gateway-agent.logstash"] = embeddedAgent.logstash.map { "\($0.host):\($0.port)" } ?? ""
+        }
         if persistence.artifacts == .sqlite || persistence.events == .sqlite {
             shown["vamp.persistence.database.sqlite.path"] = persistence.sqlite.path
         }
+    }
+}
+
+/// The settings of the gateway agent `vamp-server` runs in-process (`vamp.gateway-agent.*`); the HAProxy binary
+/// is `vamp.gateway-driver.haproxy.executable`, the key the one the synchroniser writes.
+struct EmbeddedAgentSettings: Sendable {
+    /// `haproxy.cfg`, the master socket, the pid file and HAProxy's output (`vamp.gateway-agent.work-directory`).
+    var workDirectory: URL
+    /// `/health` and `/metrics` of the agent (`vamp.gateway-agent.status`, host:port; default none).
+    var status: (host: String, port: Int)?
+    /// The UDP port on 127.0.0.1 HAProxy logs to (`vamp.gateway-agent.log-port`; default 0, none).
+    var logPort: Int?
+    /// Where the log lines go (`vamp.gateway-agent.logstash`, host:port; default none).
+    var logstash: (host: String, port: Int)?
+
+    init(config: ConfigReader) throws {
+        func fail(_ key: String, _ why: String) -> ValidationError {
+            ValidationError("vamp.gateway-agent.\(key) (VAMP_GATEWAY_AGENT_\(key.uppercased().replacingOccurrences(of: "-", with: "_"))): \(why)")
+        }
+        func address(_ key: String) throws -> (host: String, port: Int)? {
+            let text = config.string(forKey: ConfigKey(["vamp", "gateway-agent", key]), default: "")
+            guard !text.isEmpty else { return nil }
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+                  colon > text.startIndex
+            else { throw fail(key, "'\(text)' is not host:port") }
+            return (String(text[..<colon]), port)
+        }
+        let folder = config.string(forKey: "vamp.gateway-agent.work-directory", default: ".vamp/gateway-agent")
+        workDirectory = URL(fileURLWithPath: folder).standardizedFileURL
+        status = try address("status")
+        logstash = try address("logstash")
+        let logPortText = config.string(forKey: "vamp.gateway-agent.log-port", default: "0")
+        guard let logPort = Int(logPortText), (0...65535).contains(logPort) else {
+            throw fail("log-port", "'\(logPortText)' is not a port number (0 for none)")
+        }
+        self.logPort = logPort == 0 ? nil : logPort
     }
 }

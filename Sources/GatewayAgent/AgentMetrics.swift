@@ -52,6 +52,8 @@ public final class AgentMetrics: Sendable {
         public var outageFailures = 0
         /// The wait before the last restart of HAProxy, seconds.
         public var lastRestartDelaySeconds = 0.0
+        /// Why HAProxy did not start the last time it was started (its alerts), until it runs.
+        public var haproxyStartError: String?
     }
 
     private let state = Mutex(Snapshot())

@@ -36,7 +36,8 @@ public final class GatewayAgent: Sendable {
             configurationFile: configuration.workDirectory.appendingPathComponent("haproxy.cfg"),
             masterSocket: configuration.workDirectory.appendingPathComponent("master.sock").path,
             pidFile: configuration.workDirectory.appendingPathComponent("haproxy.pid"),
-            output: configuration.haproxyOutput, logger: logger)
+            output: configuration.haproxyOutput, leavesRunning: configuration.leavesHAProxyRunning,
+            retireGrace: (configuration.hardStopAfter ?? .seconds(30)) + .seconds(5), logger: logger)
     }
 
     var configurationFile: URL { configuration.workDirectory.appendingPathComponent("haproxy.cfg") }
@@ -48,13 +49,14 @@ public final class GatewayAgent: Sendable {
             ?? GatewayAgentConfiguration.defaultBaseConfiguration(logPort: configuration.logPort, hardStopAfter: configuration.hardStopAfter)
     }
 
-    /// Runs until the task is cancelled, then stops HAProxy.
+    /// Runs until the task is cancelled, then stops HAProxy (or leaves it serving, when
+    /// ``GatewayAgentConfiguration/leavesHAProxyRunning``).
     public func run() async throws {
         // A key no store accepts would end the watch at once; refuse it before HAProxy starts.
         try KeyPath.validate(configuration.key)
         try FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: configuration.socketDirectory, withIntermediateDirectories: true)
-        // Cancelling the group stops HAProxy: swift-subprocess's teardown (SIGTERM, SIGKILL after 5 s).
+        // Cancelling the group stops HAProxy (SIGTERM, SIGKILL after 5 s) unless it is to be left serving.
         try await serve()
     }
 
@@ -90,15 +92,8 @@ public final class GatewayAgent: Sendable {
                     await apply(String(decoding: text, as: UTF8.self))
                 }
             }
-            // Read before our master overwrites the pid file.
             let leftBehind = haproxy.leftBehindMaster()
-            group.addTask { [self] in try await superviseHAProxy() }
-            if let leftBehind {
-                group.addTask { [self] in
-                    await haproxy.waitUntilReady()
-                    await haproxy.retire(leftBehind, grace: (configuration.hardStopAfter ?? .seconds(30)) + .seconds(5))
-                }
-            }
+            group.addTask { [self] in try await superviseHAProxy(adopting: leftBehind) }
             // The log forwarder and the status server are optional: when one fails (a busy port)
             // it is logged, counted and shown in /health, and HAProxy keeps serving.
             if let logPort = configuration.logPort {
@@ -186,21 +181,31 @@ public final class GatewayAgent: Sendable {
 
     /// Runs HAProxy and starts it again whenever it exits: after `restartBackoff.initial`, then
     /// twice as long after each exit (at most `restartBackoffLimit`); the wait resets once a
-    /// master ran for `restartBackoffReset`. A master a crashed agent left behind on this work
-    /// folder is retired (soft stop) once ours serves, so exactly one master serves.
-    func superviseHAProxy() async throws {
+    /// master ran for `restartBackoffReset`. The master a previous agent left running on this work
+    /// folder (`leftBehind`) is taken over on the first round and reloaded onto the last good
+    /// file, so exactly one master serves and no connection is refused.
+    func superviseHAProxy(adopting leftBehind: Int32?) async throws {
         var backoff = configuration.restartBackoffInitial
+        var leftBehind = leftBehind
         while !Task.isCancelled {
             let started = ContinuousClock.now
             do {
                 try await prepareConfigurationFile()
                 metrics.update { $0.haproxyStarts += 1 }
-                let status = try await haproxy.run { [metrics] _ in metrics.update { $0.haproxyRunning = true } }
+                let adopted = leftBehind
+                leftBehind = nil
+                let ended = try await haproxy.run(adopting: adopted) { [metrics] _ in
+                    metrics.update {
+                        $0.haproxyRunning = true
+                        $0.haproxyStartError = nil
+                    }
+                }
                 if Task.isCancelled { break }
-                logger.error("HAProxy exited", metadata: ["vamp.haproxy.status": "\(status)"])
+                logger.error("HAProxy exited", metadata: ["vamp.haproxy.status": "\(ended)"])
             } catch {
                 if Task.isCancelled { break }
                 logger.error("HAProxy did not start", metadata: ["vamp.error": "\(error)"])
+                metrics.update { $0.haproxyStartError = "\(error)" }
             }
             metrics.update { $0.haproxyRunning = false }
             if ContinuousClock.now - started >= configuration.restartBackoffReset { backoff = configuration.restartBackoffInitial }
@@ -383,4 +388,17 @@ public final class GatewayAgent: Sendable {
 
 extension Duration {
     var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension GatewayAgent {
+    /// Stops the HAProxy master an agent with `configuration` left serving (see
+    /// ``GatewayAgentConfiguration/leavesHAProxyRunning``): SIGTERM, SIGKILL after 5 s. Returns its pid, or nil
+    /// when none runs on that work directory. Stop the agent first, or it starts HAProxy again.
+    public static func stopHAProxyLeftRunning(configuration: GatewayAgentConfiguration) async -> Int32? {
+        let master = GatewayAgent(configuration: configuration, store: InMemoryKeyValueStore()).haproxy
+        guard let pid = master.leftBehindMaster() else { return nil }
+        await master.stop(pid)
+        if HAProxyMaster.pid(in: master.pidFile) == pid { try? FileManager.default.removeItem(at: master.pidFile) }
+        return pid
+    }
 }

@@ -46,6 +46,11 @@ public struct GatewayAgentConfiguration: Sendable {
     public var restartBackoffInitial: Duration = .milliseconds(200)
     /// How long a master must have run for its exit to count as new (the wait starts over).
     public var restartBackoffReset: Duration = .seconds(10)
+    /// Whether the agent leaves HAProxy serving when it stops (its task is cancelled), for the next agent
+    /// on the same work directory to take over, so that restarting the agent never stops the traffic.
+    /// `false` (the default, and `vamp-gateway-agent`'s): HAProxy stops with the agent. `vamp-server`'s
+    /// embedded agent sets it.
+    public var leavesHAProxyRunning = false
 
     /// Creates a configuration.
     public init(

@@ -1,6 +1,8 @@
 import Foundation
 import HAProxyControl
 import Logging
+import NIOCore
+import NIOPosix
 import Subprocess
 import Synchronization
 import SystemPackage
@@ -11,20 +13,29 @@ import Glibc
 
 /// HAProxy in master-worker mode (`-W`): a reload is `SIGUSR2` to the master, which starts a
 /// new worker with the listening sockets of the old one (no dropped connections; never `-st`).
-/// The master runs through swift-subprocess, which waits for its exit without holding a thread;
-/// its pid is kept in `haproxy.pid` in the work folder so an agent started after a crash finds a
-/// master left behind. Also validates configurations with `haproxy -c` and talks to the master CLI.
+/// The master is detached (`-D`, started through swift-subprocess) so that it outlives the agent;
+/// its pid is in `haproxy.pid` in the work folder, where the next agent finds the master left
+/// behind and takes it over. Also validates configurations with `haproxy -c` and talks to the master CLI.
 final class HAProxyMaster: Sendable {
     let executable: String
     let configurationFile: URL
     let masterSocket: String
     let pidFile: URL
     let output: URL?
+    /// Whether cancelling ``run(adopting:ready:)`` leaves the master serving (the embedded agent) or stops it.
+    let leavesRunning: Bool
+    /// How long a master that does not answer on its CLI may finish its connections before SIGTERM.
+    let retireGrace: Duration
     let logger: Logger
     /// The running master's pid and whether its first worker is up.
     private let state = Mutex<(pid: Int32?, ready: Bool)>((nil, false))
 
-    init(executable: String, configurationFile: URL, masterSocket: String, pidFile: URL, output: URL?, logger: Logger) {
+    init(
+        executable: String, configurationFile: URL, masterSocket: String, pidFile: URL, output: URL?,
+        leavesRunning: Bool = false, retireGrace: Duration = .seconds(35), logger: Logger
+    ) {
+        self.leavesRunning = leavesRunning
+        self.retireGrace = retireGrace
         self.executable = executable
         self.configurationFile = configurationFile
         self.masterSocket = masterSocket
@@ -39,52 +50,129 @@ final class HAProxyMaster: Sendable {
     /// Whether the master runs and its first worker came up (it then handles `SIGUSR2`).
     var isReady: Bool { state.withLock { $0.pid != nil && $0.ready } }
 
-    /// Runs one master until it exits, returning how it ended. `ready` is called once its first
-    /// worker serves. Cancelling the task stops it: SIGTERM, then SIGKILL after 5 s.
-    func run(ready: @Sendable (Int32) -> Void) async throws -> TerminationStatus {
+    /// Runs one master until it exits or the task is cancelled; returns how it ended, for the log.
+    ///
+    /// The master is started detached (`haproxy -W -D`: HAProxy forks it into a session of its own, with init as
+    /// its parent), so it outlives this process: a SIGKILL of the agent, of a server embedding it, or a Ctrl-C in
+    /// their terminal leaves the gateways serving. `leftBehind` is a master a previous agent left on this work
+    /// folder; it is taken over instead of replaced: reloaded (`SIGUSR2`) onto the configuration file, so its
+    /// workers hand their listening sockets to the new worker and no connection is refused. (A second master
+    /// plus a soft stop of the first refused connections under load, see gateway-agent.md; that is only the
+    /// fallback for a master whose CLI does not answer.) `ready` is called once a worker serves. Cancelling the
+    /// task stops the master (SIGTERM, SIGKILL after 5 s), or leaves it serving when `leavesRunning`.
+    func run(adopting leftBehind: Int32?, ready: @Sendable (Int32) -> Void) async throws -> String {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw GatewayAgentError("HAProxy not found at \(executable); install it (apt-get install haproxy) or pass --haproxy")
         }
-        try? FileManager.default.removeItem(atPath: masterSocket)
-        var options = PlatformOptions()
-        options.teardownSequence = [.send(signal: .terminate, allowedDurationToNextStep: .seconds(5))]
-        let configuration = Configuration(
-            executable: .path(FilePath(executable)),
-            arguments: Arguments(["-W", "-db", "-f", configurationFile.path, "-S", masterSocket]),
-            platformOptions: options)
-        let descriptor: FileDescriptor
-        if let output {
-            descriptor = try FileDescriptor.open(
-                FilePath(output.path), .writeOnly, options: [.create, .append], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        } else {
-            descriptor = try FileDescriptor.standardError.duplicate()
-        }
-        let result = try await Subprocess.run(
-            configuration, input: .none, output: .fileDescriptor(descriptor, closeAfterSpawningProcess: true), error: .combinedWithOutput
-        ) { execution in
-            let pid = execution.processIdentifier.value
+        var stale: Int32?
+        let pid: Int32
+        // Never a second master on this work folder: one that runs (left behind, or started by a launch whose
+        // pid file came late) is taken over.
+        let leftBehind = leftBehind ?? leftBehindMaster()
+        if let leftBehind, await HAProxyControl.masterState(masterSocket: masterSocket) != nil {
+            pid = leftBehind
             state.withLock { $0 = (pid, false) }
-            try? Data("\(pid)\n".utf8).write(to: pidFile, options: .atomic)
-            logger.info("started HAProxy", metadata: ["vamp.haproxy.pid": "\(pid)"])
-            if await waitForWorker(otherThan: nil, timeout: .seconds(10)) != nil {
-                state.withLock { $0.ready = true }
-                ready(pid)
-            } else if Self.isAlive(pid) {
-                logger.error("HAProxy's first worker did not come up within 10 s", metadata: ["vamp.haproxy.pid": "\(pid)"])
+            let before = await masterState()
+            kill(pid, SIGUSR2)
+            let outcome = await waitForReload(previous: before?.worker, failedBefore: before?.failedReloads, timeout: .seconds(10))
+            logger.notice("took over the HAProxy master left running on this work folder and reloaded it", metadata: [
+                "vamp.haproxy.pid": "\(pid)", "vamp.reload.outcome": "\(outcome)",
+            ])
+        } else {
+            if let leftBehind {
+                logger.warning("the HAProxy master left running does not answer on its CLI; starting a new one and stopping it", metadata: [
+                    "vamp.haproxy.pid": "\(leftBehind)",
+                ])
+                stale = leftBehind
             }
+            pid = try await launch()
+            state.withLock { $0 = (pid, false) }
+            logger.info("started HAProxy", metadata: ["vamp.haproxy.pid": "\(pid)"])
         }
-        let pid = state.withLock { state in
-            defer { state = (nil, false) }
-            return state.pid
+        if await waitForWorker(otherThan: nil, timeout: .seconds(10)) != nil {
+            state.withLock { $0.ready = true }
+            ready(pid)
+        } else if Self.isAlive(pid) {
+            logger.error("HAProxy's first worker did not come up within 10 s", metadata: ["vamp.haproxy.pid": "\(pid)"])
         }
-        if let pid, Self.pid(in: pidFile) == pid { try? FileManager.default.removeItem(at: pidFile) }
-        return result.terminationStatus
+        await withTaskGroup(of: Void.self) { group in
+            if let stale { group.addTask { [self] in await retire(stale, grace: retireGrace) } }
+            // Not our child (HAProxy detached it), so its exit cannot be awaited: polled, 10 times a second.
+            while Self.isAlive(pid) {
+                do { try await Task.sleep(for: .milliseconds(100)) } catch { break }
+            }
+            group.cancelAll()
+        }
+        let running = Self.isAlive(pid)
+        state.withLock { $0 = (nil, false) }
+        if running && leavesRunning {
+            logger.notice("leaving HAProxy serving; the next start on this work folder takes it over", metadata: ["vamp.haproxy.pid": "\(pid)"])
+            return "left running"
+        }
+        if running { await stop(pid) }
+        if Self.pid(in: pidFile) == pid { try? FileManager.default.removeItem(at: pidFile) }
+        return running ? "stopped" : "exited"
+    }
+
+    /// Starts a detached master (`-D`) and returns its pid, from the pid file the master writes. The launching
+    /// process's exit is the start's outcome: a configuration HAProxy refuses or a port it cannot bind is an error
+    /// here, with HAProxy's alerts.
+    private func launch() async throws -> Int32 {
+        try? FileManager.default.removeItem(atPath: masterSocket)
+        try? FileManager.default.removeItem(at: pidFile)
+        let result = try await Subprocess.run(
+            .path(FilePath(executable)),
+            arguments: ["-W", "-D", "-f", configurationFile.path, "-S", masterSocket, "-p", pidFile.path],
+            output: .string(limit: 1 << 16), error: .combinedWithOutput)
+        let said = result.standardOutput
+        if !said.isEmpty { record(said) }
+        guard case .exited(0) = result.terminationStatus else {
+            let alerts = said.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
+            throw GatewayAgentError("HAProxy did not start (\(result.terminationStatus)): \(alerts.isEmpty ? said : alerts)")
+        }
+        // The master writes the pid file itself, after the launching process exited: wait for it.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let pid = leftBehindMaster() { return pid }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw GatewayAgentError("HAProxy started but wrote no pid file to \(pidFile.path) within 10 s")
+    }
+
+    /// HAProxy's output at start (a detached master says nothing after that): to `output`, else standard error.
+    private func record(_ text: String) {
+        guard let output else {
+            FileHandle.standardError.write(Data(text.utf8))
+            return
+        }
+        if let handle = try? FileHandle(forWritingTo: output) {
+            _ = try? handle.seekToEnd()
+            handle.write(Data(text.utf8))
+            try? handle.close()
+        } else {
+            try? Data(text.utf8).write(to: output)
+        }
+    }
+
+    /// Stops a master: SIGTERM (its workers stop at once), SIGKILL after 5 s. Waits even when the task is
+    /// cancelled, which is when this runs.
+    func stop(_ pid: Int32) async {
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while Self.isAlive(pid) && ContinuousClock.now < deadline { await Self.pause(.milliseconds(20)) }
+        if Self.isAlive(pid) { kill(pid, SIGKILL) }
+    }
+
+    /// A wait that a cancelled task can make (`Task.sleep` returns at once there): a NIO timer.
+    static func pause(_ duration: Duration) async {
+        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        try? await MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .nanoseconds(nanoseconds)) {}.futureResult.get()
     }
 
     /// Waits until the master CLI answers and lists a worker other than `previous`.
     func waitForWorker(otherThan previous: Int32?, timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline && !Task.isCancelled {
             guard let pid = state.withLock({ $0.pid }), Self.isAlive(pid) else { return nil }
             if let worker = await currentWorker(), worker != previous { return worker }
             try? await Task.sleep(for: .milliseconds(5))
@@ -111,7 +199,7 @@ final class HAProxyMaster: Sendable {
     /// moves from `failedBefore`.
     func waitForReload(previous: Int32?, failedBefore: Int?, timeout: Duration) async -> ReloadOutcome {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline && !Task.isCancelled {
             guard let pid = state.withLock({ $0.pid }), Self.isAlive(pid) else { return .noAnswer }
             if let now = await masterState() {
                 if let worker = now.worker, worker != previous { return .newWorker }

@@ -40,8 +40,6 @@ struct CanaryReleaseTests {
             environment["VAMP_OPERATION_GATEWAY_PORT_RANGE"] = "\(base)-\(base + 39)"
             // Port 80 may be another test's; these tests reach gateways by port.
             environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
-            environment["VAMP_GATEWAY_AGENT_STATUS"] = ""
-            environment["VAMP_GATEWAY_AGENT_LOG_PORT"] = "0"
             let server = Server(folder: folder, apiPort: apiPort, environment: environment, process: try Self.launch(folder, environment, log: "server-1.log"))
             try await server.waitForAPI()
             return server

@@ -73,7 +73,7 @@ struct ExecutableTests {
         return haproxies.filter { pid in !haproxies.contains(parent(pid) ?? -1) && !commandLine(pid).contains("\0-c\0") }.sorted()
     }
 
-    @Test("agent killed with SIGKILL: HAProxy keeps serving; a new agent on the same work folder leaves exactly one master serving")
+    @Test("agent killed with SIGKILL: HAProxy keeps serving; a new agent on the same work folder takes that master over and reloads it")
     func orphanedMaster() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-orphan")
         defer { folder.remove() }
@@ -119,14 +119,14 @@ struct ExecutableTests {
         try await waitUntil(timeout: .seconds(30), "the second agent to apply the new value\n\(second.logTail())") {
             (try? HTTPProbe.get(port: gatewayPort))?.header("X-Served-By") == "b"
         }
-        try await waitUntil(timeout: .seconds(20), "the master left behind to stop\n\(second.logTail())") {
-            let masters = Self.haproxyMasters(in: work.path)
-            return masters.count == 1 && masters[0] != orphan
-        }
-        // Every request now goes to the new master's configuration.
+        // Taken over, not replaced: the same master, reloaded (its listening sockets go to the new worker, so no
+        // connection is refused, which a second master plus a soft stop of the first cannot promise).
+        #expect(Self.haproxyMasters(in: work.path) == [orphan])
+        #expect(second.logTail().contains("took over the HAProxy master"), "\(second.logTail())")
+        // Every request now goes to the new configuration.
         for _ in 0..<50 { #expect(try HTTPProbe.get(port: gatewayPort).header("X-Served-By") == "b") }
         let pid = try #require(Int32(try String(contentsOf: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(Self.haproxyMasters(in: work.path) == [pid])
+        #expect(pid == orphan)
         kill(second.pid, SIGTERM)
         try await waitUntil(timeout: .seconds(15), "the second agent to exit") { !second.isRunning }
         #expect(Self.haproxyMasters(in: work.path).isEmpty)

@@ -11,8 +11,8 @@ import VampTesting
 import Glibc
 #endif
 
-/// The built `vamp-server` as an operator runs it: README's defaults, next to the agent with its defaults, bad
-/// settings, the `haproxy -c` check, and SIGKILL in the middle of a burst of writes.
+/// The built `vamp-server` as an operator runs it: bad settings, the `haproxy -c` check, namespaces, and SIGKILL in
+/// the middle of a burst of writes. README's quick start and the embedded gateway agent: EmbeddedAgentTests.
 @Suite("vamp-server executable", .serialized)
 struct ServerExecutableTests {
     static func executable(_ name: String) -> String {
@@ -22,9 +22,16 @@ struct ServerExecutableTests {
 
     static let key = KeyPath.haproxyConfiguration(namespace: "vamp", version: "2.6")
 
-    static func start(_ folder: TemporaryDirectory, arguments: [String] = [], environment: [String: String]? = nil, log: String = "server.log") throws -> ExternalProcess {
-        try ExternalProcess(
-            executable: executable("vamp-server"), arguments: arguments, environment: environment, workingDirectory: folder.url,
+    /// Starts the built `vamp-server` in `folder`; without the embedded gateway agent unless `embedded` (these tests
+    /// are about the API and the stores; EmbeddedAgentTests run the agent).
+    static func start(
+        _ folder: TemporaryDirectory, arguments: [String] = [], environment: [String: String] = [:], embedded: Bool = false, log: String = "server.log"
+    ) throws -> ExternalProcess {
+        var environment = environment
+        if !embedded, environment["VAMP_GATEWAY_AGENT_EMBEDDED"] == nil { environment["VAMP_GATEWAY_AGENT_EMBEDDED"] = "false" }
+        return try ExternalProcess(
+            executable: executable("vamp-server"), arguments: arguments, environment: environment.isEmpty ? nil : environment,
+            workingDirectory: folder.url,
             logFile: folder.url.appendingPathComponent(log), installHint: "build it first: swift build --build-tests")
     }
 
@@ -58,44 +65,6 @@ struct ServerExecutableTests {
         }
         try await client.shutdown()
     }
-
-    @Test("README's settings alone: vamp-server and vamp-gateway-agent started with no flag in one folder; a gateway POSTed to 127.0.0.1:8080 serves through HAProxy")
-    func readmeDefaultsWithAgent() async throws {
-        #expect(!FreePort.isAccepting(8080), "port 8080 (the README's API port) is taken by another program; stop it")
-        let folder = try TemporaryDirectory(prefix: "vamp-server-defaults")
-        defer { folder.remove() }
-        let backend = try TestHTTPService(name: "readme")
-        defer { backend.stop() }
-        let gatewayPort = try FreePort.next()
-        let server = try Self.start(folder)
-        defer { server.stop() }
-        let agent = try ExternalProcess(
-            executable: Self.executable("vamp-gateway-agent"), arguments: [], workingDirectory: folder.url,
-            logFile: folder.url.appendingPathComponent("agent.log"), installHint: "build it first: swift build --build-tests")
-        defer { agent.stop() }
-        try await Self.withClient { client in
-            try await waitUntil(timeout: .seconds(30), "the API on 127.0.0.1:8080\n\(server.logTail())") {
-                try await Self.call(client, .GET, "http://127.0.0.1:8080/api/v1/info").status == 200
-            }
-            let created = try await Self.call(client, .POST, "http://127.0.0.1:8080/api/v1/gateways", yaml: Self.gateway("readme", port: gatewayPort, backend: backend.port))
-            #expect(created.status == 202, "\(created.body)")
-            try await waitUntil(timeout: .seconds(30), "the gateway to serve through the agent's HAProxy\n\(server.logTail())\n\(agent.logTail())") {
-                (try? HTTPProbe.get(port: gatewayPort))?.header("X-Served-By") == "readme"
-            }
-            #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent(".vamp/vamp.sqlite").path))
-            let text = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(Self.key)?.string
-            let shown = try await Self.call(client, .GET, "http://127.0.0.1:8080/api/v1/vga/haproxy/2.6/configuration")
-            #expect(text == shown.body, "the KV store holds the text the API shows")
-            let metrics = try await Self.call(client, .GET, "http://127.0.0.1:8080/metrics")
-            #expect(metrics.status == 200)
-            #expect(metrics.body.contains("http_server_request_duration") && metrics.body.contains("vamp_store_duration_seconds"),
-                    "Prometheus /metrics: request durations by route and store latency")
-        }
-        kill(server.pid, SIGTERM)
-        try await waitUntil(timeout: .seconds(15), "the server to exit after SIGTERM\n\(server.logTail())") { !server.isRunning }
-        #expect(server.exitedNormally && server.terminationStatus == 0, "\(server.logTail())")
-    }
-
 
     @Test("a malformed setting stops the server at start with the key's name and a non-zero exit")
     func badSetting() async throws {
