@@ -128,8 +128,12 @@ struct CanaryReleaseTests {
         var snapshot: Counts { counts.withLock { $0 } }
     }
 
+    /// One request on a new connection (`Connection: close`), as the agent's reload guarantee is stated: a
+    /// connection kept idle across a reload is closed by the old HAProxy worker, and a client that reuses it at that
+    /// moment sees the close (browsers retry; this loop would count it).
     static func get(_ client: HTTPClient, _ url: String, headers: [(String, String)] = []) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Connection", value: "close")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await client.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
@@ -252,9 +256,11 @@ struct CanaryReleaseTests {
                 scale: {cpu: 0.1, memory: 64MB, instances: 2}
         """
 
-    static func split(_ old: Int, _ new: Int, condition: String? = nil) -> String {
+    /// The cluster gateway `sava/web/web` with a new split, as `vamp update-gateway` writes it back.
+    static func split(_ old: Int, _ new: Int, condition: String? = nil, port: Int) -> String {
         var text = """
             name: sava/web/web
+            port: \(port)/http
             routes:
               sava/web/sava:1.0/web: {weight: \(old)%}
               sava/web/sava:1.1/web: {weight: \(new)%
@@ -291,9 +297,13 @@ struct CanaryReleaseTests {
         try await Self.eventually("sava:1.1 Done") { try await Self.allDone(client, server, "sava", ["sava:1.0", "sava:1.1"]) }
         #expect(try await Self.sample(client, port: gatewayPort, requests: 100) == ["sava:1.0": 100])
 
+        let (_, gatewayJSON) = try await Self.call(client, .GET, "\(server.api)/gateways/sava/web/web")
+        let gatewayObject = try JSONSerialization.jsonObject(with: Data(gatewayJSON.utf8)) as? [String: Any]
+        let internalPort = try #require((gatewayObject?["port"] as? String)?.split(separator: "/").first.flatMap { Int($0) })
+
         // 90/10: about one in ten gets 1.1.
         let shifted = ContinuousClock.now
-        let (split, splitBody) = try await Self.call(client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(90, 10))
+        let (split, splitBody) = try await Self.call(client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(90, 10, port: internalPort))
         #expect(split == 202, "\(splitBody)")
         let seen = try await Self.eventually("a request reaches sava:1.1 after the 90/10 split") {
             let (_, body) = try await Self.get(client, "http://127.0.0.1:\(gatewayPort)/")
@@ -306,7 +316,7 @@ struct CanaryReleaseTests {
 
         // A header condition: every request with the header gets 1.1.
         let (conditioned, conditionedBody) = try await Self.call(
-            client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(90, 10, condition: "has header X-Canary"))
+            client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(90, 10, condition: "has header X-Canary", port: internalPort))
         #expect(conditioned == 202, "\(conditionedBody)")
         try await Self.eventually("requests with X-Canary reach sava:1.1") {
             try await Self.sample(client, port: gatewayPort, requests: 20, headers: [("X-Canary", "yes")]) == ["sava:1.1": 20]
@@ -314,7 +324,7 @@ struct CanaryReleaseTests {
         #expect(try await Self.sample(client, port: gatewayPort, requests: 100, headers: [("X-Canary", "yes")]) == ["sava:1.1": 100])
 
         // Promote, then slice 1.0 away: its processes are gone and the deployment holds only 1.1.
-        _ = try await Self.call(client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(0, 100))
+        _ = try await Self.call(client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: Self.split(0, 100, port: internalPort))
         try await Self.eventually("all requests on sava:1.1") {
             try await Self.sample(client, port: gatewayPort, requests: 30) == ["sava:1.1": 30]
         }
