@@ -25,8 +25,8 @@ struct DeploymentSettings: Sendable {
     /// `vamp.operation.gateway.virtual-hosts.enabled`: add `<port>.<deployment>.vamp` and the other default virtual
     /// hosts to http gateways (true).
     var virtualHosts: Bool
-    /// `vamp.gateway-driver.virtual-hosts.port`: the one HAProxy frontend that routes by `Host` (80; a user who is
-    /// not root sets a port above 1023, or turns the virtual hosts off).
+    /// `vamp.gateway-driver.virtual-hosts.port`: the one HAProxy frontend that routes by `Host` (80 for root, 8000
+    /// for anyone else, who cannot bind 80).
     var virtualHostsPort: Int
 
     init(config: ConfigReader) throws {
@@ -62,7 +62,8 @@ struct DeploymentSettings: Sendable {
         case "false", "off", "no": virtualHosts = false
         default: throw fail("vamp.operation.gateway.virtual-hosts.enabled (VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED)", "'\(enabled)' is not true or false")
         }
-        let portText = config.string(forKey: "vamp.gateway-driver.virtual-hosts.port", default: "80")
+        // Port 80 needs root; anyone else gets 8000, so that a quick start as a user does not stop HAProxy at bind.
+        let portText = config.string(forKey: "vamp.gateway-driver.virtual-hosts.port", default: geteuid() == 0 ? "80" : "8000")
         guard let port = Int(portText), (1...65535).contains(port) else {
             throw fail("vamp.gateway-driver.virtual-hosts.port (VAMP_GATEWAY_DRIVER_VIRTUAL_HOSTS_PORT)", "'\(portText)' is not a port number (1 to 65535)")
         }
