@@ -72,14 +72,16 @@ struct DeploymentSettings: Sendable {
 
     /// The driver of a namespace (`nil` for the default one gets the configured folder, others a sub-folder), or
     /// `nil` when no driver is configured.
-    func makeDriver(namespace: String?, logger: Logger) async throws -> (any ContainerDriver)? {
+    func makeDriver(namespace: String?, excludedPorts: [ClosedRange<Int>], logger: Logger) async throws -> (any ContainerDriver)? {
         switch driver {
         case .none: return nil
         case .local:
             var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
             if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
             do {
-                return try await LocalProcessDriver(directory: folder, logger: Logger(label: "vamp.driver.local"))
+                var configuration = LocalProcessDriver.Configuration()
+                configuration.excludedPorts = excludedPorts + [virtualHostsPort...virtualHostsPort]
+                return try await LocalProcessDriver(directory: folder, logger: Logger(label: "vamp.driver.local"), configuration: configuration)
             } catch {
                 throw ValidationError("vamp.container-driver.local.directory '\(folder.path)': \(error.message)")
             }

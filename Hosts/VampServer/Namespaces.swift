@@ -64,7 +64,7 @@ actor NamespaceDirectory: VampDirectory {
                     vamp: vamp, store: store,
                     configuration: .init(namespace: namespace, haproxyVersion: settings.haproxyVersion, resyncInterval: settings.resyncInterval),
                     logger: logger))
-                if let driver = try await settings.deployments.makeDriver(namespace: namespace, logger: logger) {
+                if let driver = try await settings.deployments.makeDriver(namespace: namespace, excludedPorts: [settings.gatewayPortRange], logger: logger) {
                     services.yield(Reconciler(
                         vamp: vamp, driver: driver,
                         configuration: .init(interval: settings.deployments.reconcileInterval, planner: settings.deployments.planner),

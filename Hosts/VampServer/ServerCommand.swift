@@ -92,7 +92,7 @@ struct ServerCommand: AsyncParsableCommand {
                 resolution: deployments.resolution, configurationCheck: check, cacheReads: settings.cacheReads),
             logger: logger)
         // The services of deployments run through the container driver; the reconciler keeps them in step.
-        let driver = try await deployments.makeDriver(namespace: nil, logger: logger)
+        let driver = try await deployments.makeDriver(namespace: nil, excludedPorts: [settings.gatewayPortRange], logger: logger)
         let reconciler = driver.map { driver in
             Reconciler(
                 vamp: vamp, driver: driver, configuration: .init(interval: deployments.reconcileInterval, planner: deployments.planner),

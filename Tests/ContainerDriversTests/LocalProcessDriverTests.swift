@@ -37,12 +37,12 @@ struct LocalProcessDriverTests {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
 
-        func driver(gracePeriod: Duration = .seconds(5)) async throws -> LocalProcessDriver {
+        func driver(gracePeriod: Duration = .seconds(5), excludedPorts: [ClosedRange<Int>] = []) async throws -> LocalProcessDriver {
             var logger = Logger(label: "local-driver-test")
             logger.logLevel = .debug
-            let driver = try await LocalProcessDriver(
-                directory: directory, logger: logger,
-                configuration: .init(gracePeriod: gracePeriod, replacementWait: .seconds(30), pollInterval: .milliseconds(100)))
+            var configuration = LocalProcessDriver.Configuration(gracePeriod: gracePeriod, replacementWait: .seconds(30), pollInterval: .milliseconds(100))
+            configuration.excludedPorts = excludedPorts
+            let driver = try await LocalProcessDriver(directory: directory, logger: logger, configuration: configuration)
             drivers.append(driver)
             return driver
         }
@@ -185,6 +185,21 @@ struct LocalProcessDriverTests {
                 let text = try String(contentsOfFile: path, encoding: .utf8)
                 #expect(text.contains("starting hello on "), "log \(index) of \(path): \(text)")
             }
+        }
+    }
+
+    /// The gateways' range lies inside Linux's ephemeral ports: an instance must never hold a port HAProxy will bind.
+    @Test func instancesGetNoPortOfTheExcludedRanges() async throws {
+        try await Self.withFixture { fixture in
+            // Most of the ephemeral range (32768-60999) excluded: a port from it is picked only by an unlucky draw.
+            let excluded = [32768...52000]
+            let driver = try await fixture.driver(excludedPorts: excluded)
+            try await driver.deploy(Self.specification(instances: 4), update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 4) })
+            let ports = try await Self.instances(driver).compactMap { $0.ports["web"] }
+            #expect(ports.count == 4)
+            #expect(ports.allSatisfy { port in !excluded.contains { $0.contains(port) } }, "\(ports)")
+            try await driver.undeploy(Self.specification().id)
         }
     }
 

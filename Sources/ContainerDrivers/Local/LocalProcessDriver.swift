@@ -48,6 +48,9 @@ public actor LocalProcessDriver: ContainerDriver {
         public var replacementWait: Duration
         /// How often an adopted process (not a child of this server) is checked.
         public var pollInterval: Duration
+        /// Ports never given to an instance: the gateways' range (`vamp.operation.gateway.port-range`), which lies in
+        /// Linux's ephemeral range that free ports come from, so that HAProxy can always bind a gateway's port.
+        public var excludedPorts: [ClosedRange<Int>] = []
 
         /// Creates a configuration; every setting has a default.
         public init(
@@ -312,9 +315,9 @@ public actor LocalProcessDriver: ContainerDriver {
         var ports: [String: Int] = [:]
         for name in service.launch.ports {
             var port: Int?
-            for _ in 0..<20 {
+            for _ in 0..<50 {
                 guard let candidate = try? await LocalProcesses.freePort() else { continue }
-                if !reservedPorts.contains(candidate) {
+                if !reservedPorts.contains(candidate), !configuration.excludedPorts.contains(where: { $0.contains(candidate) }) {
                     port = candidate
                     break
                 }
