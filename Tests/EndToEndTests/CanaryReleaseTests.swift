@@ -288,6 +288,15 @@ struct CanaryReleaseTests {
         let serving = ContinuousClock.now - posted
         print("e2e: POST /deployments to serving and Done: \(serving)")
         #expect(Self.savaPids(text: "sava:1.0", folder: server.folder).count == 2)
+        // The events of §5.1 that scripts written for the original wait on.
+        for tags in [
+            ["deployments:sava", "clusters:web", "services:sava:1.0", "synchronization:deployed"],
+            ["gateways:sava/web/web", "deployed"], ["gateways:sava/\(gatewayPort)", "deployed"],
+        ] {
+            let query = tags.map { "tag=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }.joined(separator: "&")
+            let (_, events) = try await Self.call(client, .GET, "\(server.api)/events?\(query)")
+            #expect((try JSONSerialization.jsonObject(with: Data(events.utf8)) as? [Any])?.count == 1, "one event tagged \(tags): \(events)")
+        }
 
         let load = Load(client: client, port: gatewayPort)
 

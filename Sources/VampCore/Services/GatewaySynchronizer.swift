@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import KVStores
 public import Logging
 import Persistence
@@ -60,6 +61,9 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
         self.logger = logger
     }
 
+    /// The gateways served at the last pass.
+    let served = ServedGateways()
+
     /// Synchronises once now, then after every gateway change and every resync interval, until graceful
     /// shutdown or cancellation.
     public func run() async throws {
@@ -103,6 +107,22 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
         }
     }
 
+    /// `gateways:<name>` with `deployed` or `undeployed` (§5.1) for every gateway that is served now and was not at the
+    /// last pass, or the other way round. The first pass after a start only takes note: what it finds served was
+    /// deployed before.
+    func publishDeployedChanges(_ names: [String]) async {
+        let now = Set(names)
+        let before = served.names.withLock { previous in
+            defer { previous = now }
+            return previous
+        }
+        guard let before, before != now else { return }
+        var events: [Event] = []
+        for name in now.subtracting(before).sorted() { events.append(Event(tags: ["gateways:\(name)", "deployed"])) }
+        for name in before.subtracting(now).sorted() { events.append(Event(tags: ["gateways:\(name)", "undeployed"])) }
+        _ = try? await vamp.publish(events)
+    }
+
     /// One pass: render every gateway, write what differs, publish the event. Never throws: a failure is
     /// logged and returned.
     @discardableResult
@@ -116,6 +136,7 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
         }
         do {
             let written = try await store.setIfChanged(configuration.configurationKey, string: rendered.text)
+            await publishDeployedChanges(rendered.servedGateways)
             guard written else { return .unchanged }
             logger.info("wrote the HAProxy configuration", metadata: [
                 "vamp.kv.key": "\(configuration.configurationKey)", "vamp.gateways": "\(rendered.servedGateways.count)",
@@ -131,4 +152,9 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
             return .failed("\(error)")
         }
     }
+}
+
+/// The names of the gateways the synchroniser served at its last pass (`nil` before the first).
+final class ServedGateways: Sendable {
+    let names = Mutex<Set<String>?>(nil)
 }
