@@ -77,19 +77,8 @@ struct DeploymentHandlers: Sendable {
             guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
                 throw OperationError(.invalid, "the request body is empty; send a scale ({cpu: 0.5, memory: 256MB, instances: 2}) or a scale's name")
             }
-            let reference: ArtifactReference<Scale>
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !trimmed.contains("\n"), !trimmed.hasPrefix("{"), !trimmed.contains(": ") {
-                reference = .reference(trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "\"'")))
-            } else {
-                do {
-                    guard case .scale(let scale)? = try DSLReader.read(Self.named(text, "scale"), kind: .scale).first?.artifact else {
-                        throw OperationError(.invalid, "the body is not a scale")
-                    }
-                    reference = .inline(scale)
-                } catch let error as VampErrors {
-                    throw OperationError(.invalid, error.description)
-                }
+            let reference: ArtifactReference<Scale> = try Self.referenceOrInline(text, kind: .scale) {
+                if case .scale(let scale) = $0 { scale } else { nil }
             }
             let scale = try await vamp.setScale(reference, deployment: name, cluster: cluster, service: service)
             return try render(.scale(scale), request, status: .accepted)
@@ -117,19 +106,8 @@ struct DeploymentHandlers: Sendable {
             guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
                 throw OperationError(.invalid, "the request body is empty; send an SLA or an SLA's name")
             }
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            let sla: ArtifactReference<SLA>
-            if !trimmed.contains("\n"), !trimmed.hasPrefix("{"), !trimmed.contains(": ") {
-                sla = .reference(trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "\"'")))
-            } else {
-                do {
-                    guard case .sla(let value)? = try DSLReader.read(Self.named(text, "sla"), kind: .sla).first?.artifact else {
-                        throw OperationError(.invalid, "the body is not an SLA")
-                    }
-                    sla = .inline(value)
-                } catch let error as VampErrors {
-                    throw OperationError(.invalid, error.description)
-                }
+            let sla: ArtifactReference<SLA> = try Self.referenceOrInline(text, kind: .sla) {
+                if case .sla(let sla) = $0 { sla } else { nil }
             }
             try await vamp.setSLA(sla, deployment: name, cluster: cluster)
             return Response(status: .accepted)
@@ -137,6 +115,25 @@ struct DeploymentHandlers: Sendable {
     }
 
     // MARK: Support
+
+    /// A body that names a stored scale or SLA (one bare word) or holds one inline.
+    static func referenceOrInline<T>(
+        _ text: String, kind: ArtifactKind, _ value: (Artifact) -> T?
+    ) throws(OperationError) -> ArtifactReference<T> {
+        if let name = DeploymentRequest.bareName(text) { return .reference(name) }
+        do {
+            guard let artifact = try DSLReader.read(named(text, kind.rawValue), kind: kind).first?.artifact, let found = value(artifact) else {
+                throw OperationError(.invalid, "the body is not a \(kind.rawValue)")
+            }
+            return .inline(found)
+        } catch let error as VampErrors {
+            throw OperationError(.invalid, error.description)
+        } catch let error as OperationError {
+            throw error
+        } catch {
+            throw OperationError(.invalid, "\(error)")
+        }
+    }
 
     /// An inline scale or SLA as a stored one reads: with a name (`cluster` scales and SLAs have none of their own).
     static func named(_ text: String, _ name: String) throws(OperationError) -> String {

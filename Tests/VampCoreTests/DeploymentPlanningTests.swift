@@ -188,4 +188,21 @@ struct DeploymentPlanningTests {
         #expect(removal?.remove == true)
         #expect(removal?.event == .undeployed)
     }
+
+    @Test("the status rolled up per deployment: Failed, Initiating, Undeploying, Deploying, Deployed, the first that applies")
+    func rolledUp() throws {
+        var deployment = try Self.merge(Self.blueprint([("web", [Self.breed("a:1"), Self.breed("b:1")])]))
+        func set(_ index: Int, _ intention: ServiceStatus.Intention, _ phase: ServiceStatus.Phase.Name) {
+            deployment.clusters[0].services[index].status = ServiceStatus(intention: intention, since: Self.t0, phase: .init(name: phase, since: Self.t0))
+        }
+        #expect(DeploymentPlanning.rolledUpStatus(of: deployment) == "Initiating")
+        set(0, .deployment, .done); set(1, .deployment, .updating)
+        #expect(DeploymentPlanning.rolledUpStatus(of: deployment) == "Deploying")
+        set(1, .undeployment, .updating)
+        #expect(DeploymentPlanning.rolledUpStatus(of: deployment) == "Undeploying")
+        set(1, .deployment, .done)
+        #expect(DeploymentPlanning.rolledUpStatus(of: deployment) == "Deployed")
+        set(0, .deployment, .failed)
+        #expect(DeploymentPlanning.rolledUpStatus(of: deployment) == "Failed")
+    }
 }

@@ -12,13 +12,17 @@ public enum DeploymentRequest: Sendable {
     case reference(String)
 
     /// Reads a request body: a blueprint, a deployment, or the name of a stored blueprint.
-    public static func read(_ text: String) throws(OperationError) -> DeploymentRequest {
+    /// The name a body of one bare word holds (`sava:1.0`, `"sava:1.0"`): how a stored artifact is referred to in a
+    /// request body instead of being sent inline. `nil` for anything else.
+    public static func bareName(_ text: String) -> String? {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if !trimmed.contains("\n"), !trimmed.hasPrefix("{"), !trimmed.hasPrefix("["), !trimmed.contains(": ") {
-            let name = trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
-            guard !name.isEmpty else { throw OperationError(.invalid, "the request body is empty; send a blueprint or a blueprint's name") }
-            return .reference(name)
-        }
+        guard !trimmed.contains("\n"), !trimmed.hasPrefix("{"), !trimmed.hasPrefix("["), !trimmed.contains(": ") else { return nil }
+        let name = trimmed.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+        return name.isEmpty ? nil : name
+    }
+
+    public static func read(_ text: String) throws(OperationError) -> DeploymentRequest {
+        if let name = bareName(text) { return .reference(name) }
         let blueprintError: VampErrors
         do {
             let documents = try DSLReader.read(text, kind: .blueprint)
