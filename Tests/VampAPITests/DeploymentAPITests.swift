@@ -197,4 +197,20 @@ struct DeploymentAPITests {
             #expect(Self.text(read).contains("\"api.port\":40000"), "\(Self.text(read))")
         }
     }
+
+    @Test("a deployment as the API shows it is also a request: PUT it under another name and the copy has the same services and weights")
+    func deploymentBody() async throws {
+        try await withAPI { client, _ in
+            _ = try await client.execute(uri: "/api/v1/deployments", method: .post, headers: Self.yaml, body: ByteBuffer(string: Self.blueprint))
+            _ = try await client.execute(uri: "/api/v1/deployments/sava", method: .put, headers: Self.yaml, body: ByteBuffer(string: Self.canary))
+            let read = try await client.execute(uri: "/api/v1/deployments/sava", method: .get, headers: [.accept: "application/json"])
+            let copy = try await client.execute(
+                uri: "/api/v1/deployments/copy", method: .put, headers: [.contentType: "application/json", .accept: "application/json"],
+                body: ByteBuffer(string: Self.text(read)))
+            #expect(copy.status == .accepted, "\(Self.text(copy))")
+            let copied = try await client.execute(uri: "/api/v1/deployments/copy", method: .get, headers: [.accept: "application/json"])
+            #expect(Self.weights(Self.json(copied)) == ["sava:1.0": "100%", "sava:1.1": "0%"])
+            #expect(!Self.text(copied).contains("\"web.web\":40000"), "the copy's internal gateway has a port of its own")
+        }
+    }
 }

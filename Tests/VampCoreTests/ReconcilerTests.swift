@@ -1,0 +1,67 @@
+import ContainerDrivers
+import Foundation
+import Logging
+import Persistence
+import Testing
+import VampCore
+import VampModel
+
+/// The reconciler's executor over the real local-process driver: what a user sees in the deployment when the driver
+/// refuses a service or a service never comes up.
+@Suite("Reconciler with the local-process driver")
+struct ReconcilerTests {
+    static func blueprint(_ deployable: Deployable) -> Blueprint {
+        Blueprint(name: "shop", clusters: [Cluster(name: "web", services: [
+            Service(
+                breed: .inline(Breed(name: "web:1.0", deployable: deployable, ports: [BreedPort(name: "web", number: 8080)])),
+                scale: .inline(Scale(cpu: CPU(cores: 0.1)!, memory: Memory(megabytes: 64)!, instances: 1))),
+        ])])
+    }
+
+    static func withReconciler(
+        timeout: Duration = .seconds(600), _ body: (Vamp, Reconciler) async throws -> Void
+    ) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-reconciler-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let driver = try await LocalProcessDriver(directory: folder, logger: Logger(label: "test.driver"))
+        let vamp = Vamp(artifacts: InMemoryArtifactStore())
+        let reconciler = Reconciler(vamp: vamp, driver: driver, configuration: .init(planner: .init(deploymentTimeout: timeout)))
+        do {
+            try await body(vamp, reconciler)
+        } catch {
+            try? await driver.undeploy(ServiceIdentity(deployment: "shop", cluster: "web", service: "web:1.0"))
+            throw error
+        }
+        try? await driver.undeploy(ServiceIdentity(deployment: "shop", cluster: "web", service: "web:1.0"))
+    }
+
+    static func status(_ vamp: Vamp) async throws -> ServiceStatus? {
+        try await vamp.deployment(named: "shop")?.clusters.first?.services.first?.status
+    }
+
+    @Test("a breed the driver cannot run is Failed at once, and the notification says why")
+    func refusedForGood() async throws {
+        try await Self.withReconciler { vamp, reconciler in
+            _ = try await vamp.deploy(.blueprint(Self.blueprint(Deployable(type: "container/docker", definition: "acme/web:1.0"))))
+            await reconciler.pass()
+            let status = try #require(try await Self.status(vamp))
+            #expect(status.phase.name == .failed)
+            #expect(status.phase.notification?.contains("web:1.0") == true, "\(status.phase.notification ?? "")")
+            #expect(status.phase.notification?.contains("container/docker") == true, "\(status.phase.notification ?? "")")
+        }
+    }
+
+    @Test("a service that never comes up is Failed after the timeout, naming how many instances are up")
+    func timeout() async throws {
+        try await Self.withReconciler(timeout: .seconds(1)) { vamp, reconciler in
+            _ = try await vamp.deploy(.blueprint(Self.blueprint(Deployable(type: "command", definition: "exit 3"))))
+            await reconciler.pass()
+            #expect(try await Self.status(vamp)?.phase.name == .updating)
+            try await Task.sleep(for: .milliseconds(1500))
+            await reconciler.pass()
+            let status = try #require(try await Self.status(vamp))
+            #expect(status.phase.name == .failed)
+            #expect(status.phase.notification?.contains("0 of 1 instances up") == true, "\(status.phase.notification ?? "")")
+        }
+    }
+}
