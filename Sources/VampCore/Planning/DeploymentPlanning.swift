@@ -37,6 +37,10 @@ public enum DeploymentPlanning {
     /// - Parameters:
     ///   - blueprint: every service's breed inline (the facade resolved the references); a service's scale `nil`
     ///     when the request gives none.
+    ///   - existing: the deployment as stored, `nil` when there is none yet.
+    ///   - name: the deployment's name.
+    ///   - now: the time of the status changes.
+    ///   - options: the default scale and the gateway host.
     ///   - allocatePort: the next free port for an internal gateway.
     /// - Throws: every problem found, each naming the cluster and service or gateway.
     public static func merge(

@@ -90,7 +90,9 @@ extension Vamp {
     /// reconciler is woken. Nothing is written when any check fails or with `validateOnly`.
     ///
     /// - Parameters:
+    ///   - request: the blueprint, inline or by name.
     ///   - name: the deployment's name (`PUT`'s path); `nil` takes the blueprint's name.
+    ///   - validateOnly: run every check and write nothing.
     ///   - requestBody: the request text, the value of the archive event.
     public func deploy(
         _ request: DeploymentRequest, name: String? = nil, validateOnly: Bool = false, requestBody: String? = nil
