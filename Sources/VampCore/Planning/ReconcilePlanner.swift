@@ -116,7 +116,10 @@ public enum ReconcilePlanner {
                             if timedOut(options.deploymentTimeout) {
                                 phase(.failed, "not running after \(Int(options.deploymentTimeout!.components.seconds)) s: the driver reports no instance\(dependenciesReady(service, deployment: deployment) ? "" : " (its dependencies are not deployed yet)")")
                             }
-                        } else if runtime!.digest != specification.digest || runtime!.desiredInstances != service.scale.instances {
+                        } else if runtime!.digest != specification.digest || runtime!.desiredInstances != service.scale.instances
+                                    || runtime!.instances.count < service.scale.instances {
+                            // Another specification, another scale, or instances missing (a driver that does not
+                            // restart its own, such as Docker after a container was removed): make it converge.
                             plan.actions.append(.deploy(specification, update: true))
                             if status.phase.name == .done { update.event = .redeploy }
                             phase(.updating)
