@@ -21,14 +21,14 @@ struct GatewayAgentTests {
         let directory: TemporaryDirectory
         let generator: HAProxyConfigurationGenerator
 
-        init(store: any KeyValueStore, key: String, logPort: Int? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
+        init(store: any KeyValueStore, key: String, logPort: Int? = nil, logSocket: String? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
              fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil, directory: TemporaryDirectory? = nil,
              base: String? = nil) throws {
             self.directory = try directory ?? TemporaryDirectory(prefix: "va")
             var configuration = GatewayAgentConfiguration(
                 key: key, workDirectory: self.directory.url, fragmentsDirectory: fragments,
                 haproxyOutput: self.directory.url.appendingPathComponent("haproxy.log"),
-                logPort: logPort, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
+                logPort: logPort, logSocket: logSocket, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
                 retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey,
                 socketDirectory: self.directory.url.appendingPathComponent("run"))
             configuration.baseConfiguration = base
@@ -464,5 +464,54 @@ struct GatewayAgentTests {
         #expect(health.status == 200 && health.body.contains("\"haproxy\":\"running\""))
         await agent.stop()
     }
-}
 
+    @Test("HAProxy logs through a unix datagram socket: JSON lines reach a UDP listener, a line cut at len is counted, not forwarded")
+    func unixSocketLogForwarding() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let logstash = try UDPReceiver()
+        let directory = try TemporaryDirectory(prefix: "va")
+        let socket = directory.url.appendingPathComponent("log.sock").path
+        // HAProxy logs at most 1024 bytes of the request line unless told otherwise.
+        let base = GatewayAgentConfiguration.defaultBaseConfiguration(logPort: nil, logSocket: socket)
+            .replacingOccurrences(of: "global\n  log ", with: "global\n  tune.http.logurilen 16384\n  log ")
+        #expect(base.contains("  log \(socket) len 8192 local0\n"), "\(base)")
+        let agent = try RunningAgent(
+            store: store, key: "/k", logSocket: socket, logstash: ("127.0.0.1", logstash.port), directory: directory, base: base)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        var info = stat()
+        #expect(lstat(socket, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK, "no socket at \(socket)")
+
+        for _ in 0..<5 { _ = try HTTPProbe.get(port: port, path: "/through-the-unix-socket") }
+        // Each request logs twice: at the gateway's frontend and at the route's.
+        let frontend = Self.gateway(port: port, [(service, 100)]).lookupName
+        var line: [String: Any]?
+        while line == nil, let datagram = logstash.receive(timeoutMilliseconds: 3000) {
+            guard datagram.contains("/through-the-unix-socket") else { continue }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(datagram.utf8)) as? [String: Any], "not JSON: \(datagram)")
+            if object["ft"] as? String == frontend { line = object }
+        }
+        let received = try #require(line, "no log line of frontend \(frontend) arrived through \(socket)")
+        #expect(received["ST"] as? Int == 200)
+
+        // A 5 KB line arrives whole; a 9 KB one, cut by HAProxy at len 8192, is counted and not forwarded.
+        let long = "/" + String(repeating: "l", count: 5000)
+        _ = try HTTPProbe.get(port: port, path: long)
+        var whole: [String: Any]?
+        while whole == nil, let datagram = logstash.receive(timeoutMilliseconds: 3000) {
+            guard datagram.contains("lllll") else { continue }
+            whole = try #require(try JSONSerialization.jsonObject(with: Data(datagram.utf8)) as? [String: Any], "cut: \(datagram.count) bytes")
+        }
+        #expect((whole?["r"] as? String)?.contains(long) == true)
+        _ = try? HTTPProbe.get(port: port, path: "/" + String(repeating: "c", count: 9000))
+        try await waitUntil(timeout: .seconds(5), "the cut line to be counted") { agent.agent.metrics.snapshot.logLinesTruncated >= 1 }
+        while let datagram = logstash.receive(timeoutMilliseconds: 500) { #expect(!datagram.contains("ccccc"), "a cut line was forwarded") }
+        #expect(agent.agent.metrics.snapshot.logLinesForwarded >= 6)
+
+        await agent.stop(keepingDirectory: true)
+        #expect(lstat(socket, &info) != 0, "the socket was not removed when the agent stopped")
+        directory.remove()
+    }
+}
