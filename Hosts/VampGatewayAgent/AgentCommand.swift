@@ -33,6 +33,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Folder of the gateways' unix sockets; the generator's default, so leave it unless vamp-server is told the same.") var socketDirectory = HAProxyConfigurationGenerator.Options.defaultSocketDirectory
     @Option(help: "A folder of your own HAProxy fragments (*.cfg), added to every configuration.") var fragments: String?
     @Option(help: "UDP port on 127.0.0.1 that HAProxy logs to (0: no log forwarding).") var logPort = 15514
+    @Option(help: "A unix datagram socket the agent creates for HAProxy's logs (log PATH local0), used instead of --log-port in the base configuration.")
+    var logSocket: String?
     @Option(help: "host:port of /health and /metrics (empty: none).") var status = "127.0.0.1:19080"
     @Option(help: "KV key to write the agent's status to (empty: none).") var statusKey = ""
     @Option(help: "Seconds an old HAProxy worker may finish its connections (websockets, streams) after a reload (0: no limit).") var hardStopAfter = 30
@@ -61,7 +63,8 @@ struct AgentCommand: AsyncParsableCommand {
             workDirectory: URL(fileURLWithPath: workDirectory).standardizedFileURL,
             haproxyExecutable: haproxy,
             fragmentsDirectory: fragments.map { URL(fileURLWithPath: $0) },
-            logPort: logPort == 0 ? nil : logPort,
+            logPort: logSocket != nil || logPort == 0 ? nil : logPort,
+            logSocket: logSocket.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
             logstash: logstashAddress,
             retryTimeout: .milliseconds(Int(retry * 1000)),
             statusAddress: statusAddress,

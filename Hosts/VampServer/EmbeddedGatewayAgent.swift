@@ -23,6 +23,7 @@ final class EmbeddedGatewayAgent: Service, Sendable {
             haproxyExecutable: executable,
             haproxyOutput: settings.workDirectory.appendingPathComponent("haproxy.log"),
             logPort: settings.logPort,
+            logSocket: settings.logSocket,
             logstash: settings.logstash,
             statusAddress: settings.status)
         configuration.leavesHAProxyRunning = true

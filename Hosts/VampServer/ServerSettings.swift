@@ -153,6 +153,7 @@ struct ServerSettings: Sendable {
             shown["vamp.gateway-agent.work-directory"] = embeddedAgent.workDirectory.path
             shown["vamp.gateway-agent.status"] = embeddedAgent.status.map { "\($0.host):\($0.port)" } ?? ""
             shown["vamp.gateway-agent.log-port"] = String(embeddedAgent.logPort ?? 0)
+            shown["vamp.gateway-agent.log-socket"] = embeddedAgent.logSocket ?? ""
             shown["vamp.gateway-agent.logstash"] = embeddedAgent.logstash.map { "\($0.host):\($0.port)" } ?? ""
         }
         if persistence.artifacts == .sqlite || persistence.events == .sqlite {
@@ -170,6 +171,9 @@ struct EmbeddedAgentSettings: Sendable {
     var status: (host: String, port: Int)?
     /// The UDP port on 127.0.0.1 HAProxy logs to (`vamp.gateway-agent.log-port`; default 0, none).
     var logPort: Int?
+    /// The unix datagram socket HAProxy logs to, which the agent creates (`vamp.gateway-agent.log-socket`, a
+    /// path; default none). Used instead of `log-port` when both are set.
+    var logSocket: String?
     /// Where the log lines go (`vamp.gateway-agent.logstash`, host:port; default none).
     var logstash: (host: String, port: Int)?
 
@@ -193,6 +197,8 @@ struct EmbeddedAgentSettings: Sendable {
         guard let logPort = Int(logPortText), (0...65535).contains(logPort) else {
             throw fail("log-port", "'\(logPortText)' is not a port number (0 for none)")
         }
-        self.logPort = logPort == 0 ? nil : logPort
+        let socketText = config.string(forKey: "vamp.gateway-agent.log-socket", default: "")
+        logSocket = socketText.isEmpty ? nil : URL(fileURLWithPath: socketText).standardizedFileURL.path
+        self.logPort = logPort == 0 || logSocket != nil ? nil : logPort
     }
 }

@@ -46,7 +46,8 @@ public final class GatewayAgent: Sendable {
 
     var base: String {
         configuration.baseConfiguration
-            ?? GatewayAgentConfiguration.defaultBaseConfiguration(logPort: configuration.logPort, hardStopAfter: configuration.hardStopAfter)
+            ?? GatewayAgentConfiguration.defaultBaseConfiguration(
+                logPort: configuration.logPort, logSocket: configuration.logSocket, hardStopAfter: configuration.hardStopAfter)
     }
 
     /// Runs until the task is cancelled, then stops HAProxy (or leaves it serving, when
@@ -96,11 +97,11 @@ public final class GatewayAgent: Sendable {
             group.addTask { [self] in try await superviseHAProxy(adopting: leftBehind) }
             // The log forwarder and the status server are optional: when one fails (a busy port)
             // it is logged, counted and shown in /health, and HAProxy keeps serving.
-            if let logPort = configuration.logPort {
+            if configuration.logPort != nil || configuration.logSocket != nil {
                 group.addTask { [self] in
                     await runSideService("log forwarder") {
                         try await LogForwarder(
-                            listenPort: logPort, logstash: configuration.logstash, capacity: configuration.logBufferCapacity,
+                            listenPort: configuration.logPort, socketPath: configuration.logSocket, logstash: configuration.logstash, capacity: configuration.logBufferCapacity,
                             retryTimeout: configuration.retryTimeout, metrics: metrics, logger: logger
                         ).run()
                     }

@@ -11,7 +11,7 @@ public struct GatewayAgentConfiguration: Sendable {
     /// The HAProxy binary.
     public var haproxyExecutable: String
     /// The base sections (global, defaults, stats) put before the generated text. `nil` uses
-    /// ``defaultBaseConfiguration(logPort:statsAddress:hardStopAfter:)``.
+    /// ``defaultBaseConfiguration(logPort:logSocket:statsAddress:hardStopAfter:)``.
     public var baseConfiguration: String?
     /// A folder of user fragments (`*.cfg`, applied in name order) put between the base and
     /// the generated text, validated together with them.
@@ -26,6 +26,10 @@ public struct GatewayAgentConfiguration: Sendable {
     public var haproxyOutput: URL?
     /// Syslog receiver: UDP port on 127.0.0.1 that HAProxy logs to (`nil`: no log forwarding).
     public var logPort: Int?
+    /// Syslog receiver: a unix datagram socket the agent creates at this path and HAProxy logs to
+    /// (`log <path> len 8192 local0` in the default base, in place of the UDP port); `nil`: none.
+    /// The folder must exist; the path must be shorter than 108 bytes.
+    public var logSocket: String?
     /// Logstash `host:port` that log lines are sent to over UDP (`nil`: lines are only counted).
     public var logstash: (host: String, port: Int)?
     /// Most log lines held while Logstash is slow or away; older lines are dropped first.
@@ -63,6 +67,7 @@ public struct GatewayAgentConfiguration: Sendable {
         reloadTimeout: Duration = .seconds(5),
         haproxyOutput: URL? = nil,
         logPort: Int? = nil,
+        logSocket: String? = nil,
         logstash: (host: String, port: Int)? = nil,
         logBufferCapacity: Int = 4096,
         retryTimeout: Duration = .seconds(1),
@@ -84,6 +89,7 @@ public struct GatewayAgentConfiguration: Sendable {
         self.reloadTimeout = reloadTimeout
         self.haproxyOutput = haproxyOutput
         self.logPort = logPort
+        self.logSocket = logSocket
         self.logstash = logstash
         self.logBufferCapacity = logBufferCapacity
         self.retryTimeout = retryTimeout
@@ -96,13 +102,14 @@ public struct GatewayAgentConfiguration: Sendable {
     /// so an agent and a generator that are both left at their defaults agree. The agent creates it.
     public var socketDirectory: URL
 
-    /// A base configuration for this agent: logs to the receiver, stats on `statsAddress`.
+    /// A base configuration for this agent: logs to the receiver (the unix socket `logSocket` when
+    /// given, else UDP `logPort` on 127.0.0.1), stats on `statsAddress`. Empty when `logSocket` holds
+    /// characters other than letters, digits and `/:._-@`.
     public static func defaultBaseConfiguration(
-        logPort: Int?, statsAddress: String? = "127.0.0.1:1988", hardStopAfter: Duration? = .seconds(30)
+        logPort: Int?, logSocket: String? = nil, statsAddress: String? = "127.0.0.1:1988", hardStopAfter: Duration? = .seconds(30)
     ) -> String {
-        // The values are ours (a port number and a fixed address), so rendering cannot fail.
         (try? HAProxyBaseConfiguration(
-            logTarget: logPort.map { "127.0.0.1:\($0)" }, statsAddress: statsAddress,
+            logTarget: logSocket ?? logPort.map { "127.0.0.1:\($0)" }, statsAddress: statsAddress,
             hardStopAfterSeconds: hardStopAfter.map { Int($0.components.seconds) }
         ).render()) ?? ""
     }

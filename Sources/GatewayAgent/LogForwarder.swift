@@ -3,13 +3,14 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Receives HAProxy's syslog datagrams on a UDP port of 127.0.0.1, strips the syslog header
-/// and sends each JSON line to Logstash over UDP. Lines wait in a bounded buffer that drops
+/// Receives HAProxy's syslog datagrams on a UDP port of 127.0.0.1 and/or a unix datagram socket,
+/// strips the syslog header and sends each JSON line to Logstash over UDP. Lines wait in a bounded buffer that drops
 /// the oldest when Logstash is slow or away, so HAProxy is never slowed down and memory stays
 /// bounded; drops are counted. After a send error the sender pauses `retryTimeout` and
 /// reconnects, so forwarding resumes when Logstash returns.
 struct LogForwarder {
-    let listenPort: Int
+    let listenPort: Int?
+    let socketPath: String?
     let logstash: (host: String, port: Int)?
     let capacity: Int
     let retryTimeout: Duration
@@ -27,23 +28,48 @@ struct LogForwarder {
 
     func run() async throws {
         let (lines, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
-        let group = MultiThreadedEventLoopGroup.singleton
         let metrics = self.metrics
-        let receiver = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            // HAProxy sends up to `len 8192`; NIO's default 2048-byte buffer would cut lines.
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SyslogHandler(continuation: continuation, metrics: metrics))
+        var receiver: (any Channel)?
+        if let listenPort {
+            receiver = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // HAProxy sends up to `len 8192`; NIO's default 2048-byte buffer would cut lines.
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(SyslogHandler(continuation: continuation, metrics: metrics))
+                    }
                 }
-            }
-            .bind(host: "127.0.0.1", port: listenPort).get()
-        defer { receiver.close(promise: nil) }
+                .bind(host: "127.0.0.1", port: listenPort).get()
+        }
+        defer { receiver?.close(promise: nil) }
+        let socketReceiver = try socketPath.map { try UnixDatagramReceiver(path: $0) }
         try await withTaskCancellationHandler {
-            try await send(lines)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if let socketReceiver {
+                    group.addTask {
+                        await socketReceiver.run { datagram in Self.accept(datagram, into: continuation, metrics: metrics) }
+                    }
+                }
+                try await send(lines)
+                group.cancelAll()
+            }
         } onCancel: {
             continuation.finish()
+        }
+    }
+
+    /// Counts a received datagram and queues its JSON line; a line HAProxy cut at `len` is not a
+    /// whole JSON object: counted, not forwarded.
+    static func accept(_ datagram: String, into continuation: AsyncStream<String>.Continuation, metrics: AgentMetrics) {
+        guard let line = message(ofSyslog: datagram) else { return }
+        metrics.update { $0.logLinesReceived += 1 }
+        guard line.hasSuffix("}") else {
+            metrics.update { $0.logLinesTruncated += 1 }
+            return
+        }
+        if case .dropped = continuation.yield(line) {
+            metrics.update { $0.logLinesDropped += 1 }
         }
     }
 
@@ -88,18 +114,7 @@ final class SyslogHandler: ChannelInboundHandler, Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        let text = String(buffer: envelope.data)
-        guard let line = LogForwarder.message(ofSyslog: text) else { return }
-        metrics.update { $0.logLinesReceived += 1 }
-        // A line HAProxy cut at `len` is not a whole JSON object: count it, do not forward it.
-        guard line.hasSuffix("}") else {
-            metrics.update { $0.logLinesTruncated += 1 }
-            return
-        }
-        if case .dropped = continuation.yield(line) {
-            metrics.update { $0.logLinesDropped += 1 }
-        }
+        LogForwarder.accept(String(buffer: unwrapInboundIn(data).data), into: continuation, metrics: metrics)
     }
 }
 

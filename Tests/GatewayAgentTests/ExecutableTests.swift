@@ -21,6 +21,7 @@ struct ExecutableTests {
     func environmentAndSIGTERM() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-exe")
         defer { folder.remove() }
+        defer { Teardown.stopHAProxy(in: folder.url.path) }
         let kv = folder.url.appendingPathComponent("kv"), work = folder.url.appendingPathComponent("work")
         let key = "/vamp/exe/gateways/haproxy/2.6/configuration"
         let service = try TestHTTPService(name: "a")
@@ -77,6 +78,7 @@ struct ExecutableTests {
     func orphanedMaster() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-orphan")
         defer { folder.remove() }
+        defer { Teardown.stopHAProxy(in: folder.url.path) }
         let kv = folder.url.appendingPathComponent("kv"), work = folder.url.appendingPathComponent("work")
         let key = "/vamp/exe/gateways/haproxy/2.6/configuration"
         let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
@@ -136,6 +138,7 @@ struct ExecutableTests {
     func readmeDefaults() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-defaults")
         defer { folder.remove() }
+        defer { Teardown.stopHAProxy(in: folder.url.path) }
         let service = try TestHTTPService(name: "defaults")
         let port = try FreePort.next()
         // The default store is a file store in ./.vamp/kv, the default key Vamp's for namespace vamp.
@@ -159,6 +162,7 @@ struct ExecutableTests {
     func badKey() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-exe")
         defer { folder.remove() }
+        defer { Teardown.stopHAProxy(in: folder.url.path) }
         let agent = try ExternalProcess(
             executable: Self.executable,
             arguments: ["--work-directory", folder.url.appendingPathComponent("work").path, "--status", "", "--log-port", "0"],
@@ -178,6 +182,7 @@ struct ExecutableTests {
     func badStoreType() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-exe")
         defer { folder.remove() }
+        defer { Teardown.stopHAProxy(in: folder.url.path) }
         let agent = try ExternalProcess(
             executable: Self.executable,
             arguments: ["--work-directory", folder.url.appendingPathComponent("work").path, "--status", "", "--log-port", "0"],

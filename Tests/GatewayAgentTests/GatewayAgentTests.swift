@@ -14,21 +14,23 @@ import Glibc
 /// real HTTP services on loopback.
 @Suite("Gateway agent with real HAProxy and KV stores", .serialized)
 struct GatewayAgentTests {
-    /// An agent running in a task, with its own folder and a generator writing for it.
+    /// An agent running in a task, with its own folder and a generator writing for it. Stop it with
+    /// ``stop(keepingDirectory:)``; one a failed test did not stop is stopped, HAProxy included, when
+    /// it is released.
     final class RunningAgent {
         let agent: GatewayAgent
         let task: Task<Void, any Error>
         let directory: TemporaryDirectory
         let generator: HAProxyConfigurationGenerator
 
-        init(store: any KeyValueStore, key: String, logPort: Int? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
+        init(store: any KeyValueStore, key: String, logPort: Int? = nil, logSocket: String? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
              fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil, directory: TemporaryDirectory? = nil,
              base: String? = nil) throws {
             self.directory = try directory ?? TemporaryDirectory(prefix: "va")
             var configuration = GatewayAgentConfiguration(
                 key: key, workDirectory: self.directory.url, fragmentsDirectory: fragments,
                 haproxyOutput: self.directory.url.appendingPathComponent("haproxy.log"),
-                logPort: logPort, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
+                logPort: logPort, logSocket: logSocket, logstash: logstash.map { (host: $0.0, port: $0.1) }, logBufferCapacity: capacity,
                 retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey,
                 socketDirectory: self.directory.url.appendingPathComponent("run"))
             configuration.baseConfiguration = base
@@ -40,10 +42,21 @@ struct GatewayAgentTests {
             task = Task { [agent] in try await agent.run() }
         }
 
+        private var stopped = false
+
         func stop(keepingDirectory: Bool = false) async {
             task.cancel()
             _ = await task.result
+            stopped = true
             if !keepingDirectory { directory.remove() }
+        }
+
+        deinit {
+            guard !stopped else { return }
+            // Cancelled first, so the agent does not start HAProxy again once it is stopped.
+            task.cancel()
+            Teardown.stopHAProxy(in: directory.url.path)
+            directory.remove()
         }
     }
 
@@ -128,6 +141,7 @@ struct GatewayAgentTests {
         try await store.set(key, string: text)
         let directory = try TemporaryDirectory(prefix: "va-defaults")
         defer { directory.remove() }
+        defer { Teardown.stopHAProxy(in: directory.url.path) }
         // The library's defaults, as the host's: only the key and a work folder.
         let agent = GatewayAgent(configuration: GatewayAgentConfiguration(key: key, workDirectory: directory.url), store: store)
         let task = Task { try await agent.run() }
@@ -464,5 +478,95 @@ struct GatewayAgentTests {
         #expect(health.status == 200 && health.body.contains("\"haproxy\":\"running\""))
         await agent.stop()
     }
-}
 
+    @Test("HAProxy logs through a unix datagram socket: JSON lines reach a UDP listener, a line cut at len is counted, not forwarded")
+    func unixSocketLogForwarding() async throws {
+        let store = InMemoryKeyValueStore()
+        let service = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let logstash = try UDPReceiver()
+        let directory = try TemporaryDirectory(prefix: "va")
+        let socket = directory.url.appendingPathComponent("log.sock").path
+        // HAProxy logs at most 1024 bytes of the request line unless told otherwise.
+        let base = GatewayAgentConfiguration.defaultBaseConfiguration(logPort: nil, logSocket: socket)
+            .replacingOccurrences(of: "global\n  log ", with: "global\n  tune.http.logurilen 16384\n  log ")
+        #expect(base.contains("  log \(socket) len 8192 local0\n"), "\(base)")
+        let agent = try RunningAgent(
+            store: store, key: "/k", logSocket: socket, logstash: ("127.0.0.1", logstash.port), directory: directory, base: base)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway(port: port, [(service, 100)])]))
+        try await Self.waitUntilServed(by: "a", port: port)
+        var info = stat()
+        #expect(lstat(socket, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK, "no socket at \(socket)")
+
+        for _ in 0..<5 { _ = try HTTPProbe.get(port: port, path: "/through-the-unix-socket") }
+        // Each request logs twice: at the gateway's frontend and at the route's.
+        let frontend = Self.gateway(port: port, [(service, 100)]).lookupName
+        var line: [String: Any]?
+        while line == nil, let datagram = logstash.receive(timeoutMilliseconds: 3000) {
+            guard datagram.contains("/through-the-unix-socket") else { continue }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(datagram.utf8)) as? [String: Any], "not JSON: \(datagram)")
+            if object["ft"] as? String == frontend { line = object }
+        }
+        let received = try #require(line, "no log line of frontend \(frontend) arrived through \(socket)")
+        #expect(received["ST"] as? Int == 200)
+
+        // A 5 KB line arrives whole; a 9 KB one, cut by HAProxy at len 8192, is counted and not forwarded.
+        let long = "/" + String(repeating: "l", count: 5000)
+        _ = try HTTPProbe.get(port: port, path: long)
+        var whole: [String: Any]?
+        while whole == nil, let datagram = logstash.receive(timeoutMilliseconds: 3000) {
+            guard datagram.contains("lllll") else { continue }
+            whole = try #require(try JSONSerialization.jsonObject(with: Data(datagram.utf8)) as? [String: Any], "cut: \(datagram.count) bytes")
+        }
+        #expect((whole?["r"] as? String)?.contains(long) == true)
+        _ = try? HTTPProbe.get(port: port, path: "/" + String(repeating: "c", count: 9000))
+        try await waitUntil(timeout: .seconds(5), "the cut line to be counted") { agent.agent.metrics.snapshot.logLinesTruncated >= 1 }
+        while let datagram = logstash.receive(timeoutMilliseconds: 500) { #expect(!datagram.contains("ccccc"), "a cut line was forwarded") }
+        #expect(agent.agent.metrics.snapshot.logLinesForwarded >= 6)
+
+        await agent.stop(keepingDirectory: true)
+        #expect(lstat(socket, &info) != 0, "the socket was not removed when the agent stopped")
+        directory.remove()
+    }
+
+    /// A work folder as an agent stopped mid-apply leaves it: `haproxy.cfg` is a new text the master
+    /// never accepted, `haproxy.cfg.previous` the one that ran. Returns the previous text.
+    static func stoppedMidApply(_ directory: TemporaryDirectory, previousValid: Bool, port: Int, service: TestHTTPService) throws -> String {
+        let generator = HAProxyConfigurationGenerator(options: .init(
+            bindAddress: "127.0.0.1", socketDirectory: directory.url.appendingPathComponent("run").path))
+        var previous = GatewayAgentConfiguration.defaultBaseConfiguration(logPort: nil)
+            + "\n# generated by Vamp\n" + (try generator.render([Self.gateway(port: port, [(service, 100)])]))
+        if !previousValid { previous += "frontend also_broken\n  bind 127.0.0.1:notaport\n" }
+        try previous.write(to: directory.url.appendingPathComponent("haproxy.cfg.previous"), atomically: true, encoding: .utf8)
+        try (previous + "frontend broken\n  bind 127.0.0.1:notaport\n")
+            .write(to: directory.url.appendingPathComponent("haproxy.cfg"), atomically: true, encoding: .utf8)
+        return previous
+    }
+
+    @Test("the file on disk does not validate at start: the agent starts on haproxy.cfg.previous and serves it")
+    func startsOnPreviousGoodFile() async throws {
+        let service = try TestHTTPService(name: "previous")
+        let port = try FreePort.next()
+        let directory = try TemporaryDirectory(prefix: "va-prev")
+        let previous = try Self.stoppedMidApply(directory, previousValid: true, port: port, service: service)
+        // The store holds nothing for the key: what serves is what the agent chose on disk.
+        let agent = try RunningAgent(store: InMemoryKeyValueStore(), key: "/k", directory: directory)
+        try await Self.waitUntilServed(by: "previous", port: port)
+        #expect(try String(contentsOf: directory.url.appendingPathComponent("haproxy.cfg"), encoding: .utf8) == previous)
+        #expect(agent.agent.metrics.snapshot.haproxyStarts == 1)
+        await agent.stop()
+    }
+
+    @Test("neither the file on disk nor haproxy.cfg.previous validates: the agent starts on the base sections")
+    func startsOnBaseWhenNothingValidates() async throws {
+        let service = try TestHTTPService(name: "previous")
+        let port = try FreePort.next()
+        let directory = try TemporaryDirectory(prefix: "va-base")
+        _ = try Self.stoppedMidApply(directory, previousValid: false, port: port, service: service)
+        let agent = try RunningAgent(store: InMemoryKeyValueStore(), key: "/k", directory: directory)
+        try await waitUntil(timeout: .seconds(20), "HAProxy to run on the base sections") { agent.agent.metrics.snapshot.haproxyRunning }
+        #expect(try String(contentsOf: directory.url.appendingPathComponent("haproxy.cfg"), encoding: .utf8) == (try agent.agent.compose(kv: "")))
+        #expect(!FreePort.isAccepting(port), "the refused gateway serves")
+        await agent.stop()
+    }
+}

@@ -226,6 +226,41 @@ struct EmbeddedAgentTests {
         #expect(server.isRunning)
     }
 
+    @Test("vamp.gateway-agent.log-socket: HAProxy logs through the unix socket, the embedded agent forwards JSON lines over UDP")
+    func embeddedLogSocket() async throws {
+        try Self.requireHAProxy()
+        let folder = try TemporaryDirectory(prefix: "vamp-log-socket")
+        defer { folder.remove() }
+        let (backend, backendPort) = try Self.sava(folder, text: "logged")
+        defer { backend.stop() }
+        let logstash = try UDPReceiver()
+        let (apiPort, gatewayPort) = (try FreePort.next(), try FreePort.next())
+        let socket = folder.url.appendingPathComponent("log.sock").path
+        let api = "http://127.0.0.1:\(apiPort)/api/v1"
+        let server = try ServerExecutableTests.start(folder, arguments: ["--port", "\(apiPort)"], environment: [
+            "VAMP_GATEWAY_AGENT_LOG_SOCKET": socket, "VAMP_GATEWAY_AGENT_LOGSTASH": "127.0.0.1:\(logstash.port)",
+        ], embedded: true)
+        defer {
+            server.stop()
+            Self.stopHAProxy(of: folder)
+        }
+        try await ServerExecutableTests.withClient { client in
+            try await waitUntil(timeout: .seconds(30), "the API and the embedded agent's HAProxy\n\(server.logTail())") {
+                try await ServerExecutableTests.call(client, .GET, "\(api)/info?on=gateway_agent").body.contains("\"haproxy\":\"running\"")
+            }
+            try await Self.createGateway(client, api: api, name: "logged-\(gatewayPort)", port: gatewayPort, backend: backendPort)
+            try await waitUntil(timeout: .seconds(10), "the gateway to serve\n\(server.logTail())") { Self.serves(gatewayPort, "logged") }
+        }
+        let configuration = try String(contentsOf: folder.url.appendingPathComponent("\(Self.workDirectory)/haproxy.cfg"), encoding: .utf8)
+        #expect(configuration.contains("  log \(socket) len 8192 local0\n"), "\(configuration.prefix(400))")
+        for _ in 0..<3 { _ = Self.serves(gatewayPort, "logged") }
+        var line: [String: Any]?
+        while line == nil, let datagram = logstash.receive(timeoutMilliseconds: 3000) {
+            line = try JSONSerialization.jsonObject(with: Data(datagram.utf8)) as? [String: Any]
+        }
+        #expect(line?["ST"] as? Int == 200, "no JSON log line forwarded from \(socket)\n\(server.logTail())")
+    }
+
     @Test("vamp.gateway-agent.embedded=false runs no HAProxy and says a vamp-gateway-agent must watch the key")
     func embeddedOff() async throws {
         try Self.requireHAProxy()

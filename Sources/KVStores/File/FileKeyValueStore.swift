@@ -11,7 +11,12 @@ import Glibc
 /// value and have children at the same time. Writes go to a temporary file in the same folder
 /// that is then renamed over the old one, so a reader never sees half a value. Writers take an
 /// exclusive `flock` on `.lock` in the folder, which makes ``setIfChanged(_:value:)`` atomic
-/// between threads and processes. Watches poll the files (every 100 ms by default).
+/// between threads and processes. A `set`, `setIfChanged` that writes or `delete` through this
+/// store (or a copy of it) wakes its watches at once; writes by other processes, or by another
+/// store on the same folder, are seen by polling (every 100 ms by default).
+///
+/// The file I/O (and the wait for the lock, which is held only for one write) is synchronous on
+/// the calling task's thread: files of a few kilobytes in a local folder, not worth a thread hop.
 ///
 /// An entry's `version` is the file's modification time in nanoseconds: it changes with each
 /// write in practice but is neither monotonic (the clock may step back) nor unique (two writes
@@ -19,8 +24,9 @@ import Glibc
 public struct FileKeyValueStore: KeyValueStore {
     /// The folder holding one file per key.
     public let root: URL
-    /// How often a watch reads its file.
+    /// How often a watch reads its file, for writes by other processes.
     public let pollInterval: Duration
+    private let changes = FileStoreChanges()
 
     /// Creates a store in `root`, creating the folder if needed.
     public init(root: URL, pollInterval: Duration = .milliseconds(100)) throws(KeyValueStoreError) {
@@ -102,17 +108,20 @@ public struct FileKeyValueStore: KeyValueStore {
     public func set(_ key: String, value: [UInt8]) throws(KeyValueStoreError) {
         try KeyPath.validate(key, server: server)
         try locked(key) { () throws(KeyValueStoreError) in try write(key, value) }
+        changes.changed()
     }
 
     /// Compares and writes under the folder's exclusive lock.
     @discardableResult
     public func setIfChanged(_ key: String, value: [UInt8]) throws(KeyValueStoreError) -> Bool {
         try KeyPath.validate(key, server: server)
-        return try locked(key) { () throws(KeyValueStoreError) -> Bool in
+        let wrote = try locked(key) { () throws(KeyValueStoreError) -> Bool in
             if try read(key)?.value == value { return false }
             try write(key, value)
             return true
         }
+        if wrote { changes.changed() }
+        return wrote
     }
 
     private func write(_ key: String, _ value: [UInt8]) throws(KeyValueStoreError) {
@@ -135,6 +144,7 @@ public struct FileKeyValueStore: KeyValueStore {
         if unlink(url(for: key).path) != 0 && errno != ENOENT {
             throw KeyValueStoreError(.io, "cannot delete \(url(for: key).path): errno \(errno)", server: server, key: key)
         }
+        changes.changed()
     }
 
     public func children(of key: String) throws(KeyValueStoreError) -> [String] {
@@ -152,6 +162,8 @@ public struct FileKeyValueStore: KeyValueStore {
         let store = self
         return KeyValuePrefixWatch.running(prefix: prefix) { emitter in
             while !Task.isCancelled {
+                // Noted before the read: a write during the read ends the wait below at once.
+                let seen = store.changes.changeNumber
                 do {
                     let names = try FileManager.default.contentsOfDirectory(atPath: store.root.path)
                     var entries: [KeyValueEntry] = []
@@ -162,7 +174,7 @@ public struct FileKeyValueStore: KeyValueStore {
                 } catch {
                     // A listing or read error is retried at the next poll.
                 }
-                try? await Task.sleep(for: store.pollInterval)
+                await store.changes.wait(after: seen, timeout: store.pollInterval)
             }
         }
     }
@@ -172,12 +184,14 @@ public struct FileKeyValueStore: KeyValueStore {
         return KeyValueWatch.running(key: key) { emitter in
             guard (try? KeyPath.validate(key, server: store.server)) != nil else { return }
             while !Task.isCancelled {
+                // Noted before the read: a write during the read ends the wait below at once.
+                let seen = store.changes.changeNumber
                 do {
                     emitter.emit(try store.read(key))
                 } catch {
                     // A read error (say, a folder made unreadable) is retried at the next poll.
                 }
-                try? await Task.sleep(for: store.pollInterval)
+                await store.changes.wait(after: seen, timeout: store.pollInterval)
             }
         }
     }
