@@ -55,17 +55,32 @@ struct Create: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create (or overwrite) artifacts from a document.",
         discussion: """
+            Without a kind, every document says its own (kind: breed, …) and they are sent together (POST /api/v1).
             Example: vamp create breed -f sava-1.0.yaml
+                     vamp create -f Examples/sava.yaml
                      vamp generate scale --cpu 0.2 | vamp create scale --stdin
             """)
 
-    @Argument(help: "The kind of the documents.") var kind: ArtifactKind
+    @Argument(help: "The kind of the documents (optional when each document has a kind).") var kind: ArtifactKind?
     @OptionGroup var input: InputOptions
     @OptionGroup var server: ServerOptions
     @Flag(name: .long, help: "Check only; store nothing.") var validateOnly = false
 
     func run() async throws {
-        let written = try await server.client().create(kind, document: try input.text(), validateOnly: validateOnly)
+        let text = try input.text()
+        let client = try server.client()
+        guard let kind else {
+            let documents: [DSLDocument]
+            do { documents = try DSLReader.read(text) } catch {
+                throw ValidationError(error.errors.first.map { "\($0)" } ?? "the document does not read")
+            }
+            try await client.apply(text, validateOnly: validateOnly)
+            for document in documents {
+                print("\(validateOnly ? "valid" : "created") \(document.isDeploymentRequest ? "deployment" : document.artifact.kind.rawValue) \(document.artifact.name ?? "")")
+            }
+            return
+        }
+        let written = try await client.create(kind, document: text, validateOnly: validateOnly)
         for artifact in written { print("\(validateOnly ? "valid" : "created") \(artifact.kind) \(artifact.name ?? "")") }
     }
 }

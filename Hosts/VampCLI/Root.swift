@@ -39,7 +39,7 @@ struct Vamp: AsyncParsableCommand {
             let code = exitCode(for: error)
             if code == .success || error is ExitCode || error is CleanExit { exit(withError: error) }
             let message = Self.message(for: error)
-            printError("vamp: " + (message.isEmpty ? "\(error)" : message.split(separator: "\n").joined(separator: "; ")))
+            printError("vamp: " + (message.isEmpty ? "\(error)" : message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")))
             Foundation.exit(1)
         }
     }

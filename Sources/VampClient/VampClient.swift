@@ -314,7 +314,7 @@ public struct VampClient: Sendable {
         let reason: String = switch error {
         case let error as HTTPClientError where error == .deadlineExceeded: "no answer in time"
         case let error as HTTPClientError: "\(error)"
-        default: "\(error)"
+        default: "\(error)".contains("Connection refused") ? "connection refused (is vamp-server running?)" : "\(error)"
         }
         return VampClientError(.connection, message: "cannot reach vamp-server at \(host): \(reason)")
     }
