@@ -374,7 +374,6 @@ targets.append(.executableTarget(
 targets.append(.testTarget(
     name: "VampCLITests",
     dependencies: ["VampDSL", "VampModel", "VampTesting"],
-    resources: [.copy("Golden")],
     swiftSettings: swiftSettings))
 
 // MARK: - Benchmarks: release-mode timing of the user-facing figures (Documentation/performance.md)

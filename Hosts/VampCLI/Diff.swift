@@ -187,10 +187,10 @@ struct Diff: AsyncParsableCommand {
         while i < a.count || j < b.count {
             if i < a.count, j < b.count, a[i] == b[j] {
                 marked.append((" ", a[i])); i += 1; j += 1
-            } else if j < b.count, i == a.count || lcs[i][j + 1] >= lcs[i + 1][j] {
-                marked.append(("+", b[j])); j += 1
-            } else {
+            } else if i < a.count, j == b.count || lcs[i + 1][j] >= lcs[i][j + 1] {
                 marked.append(("-", a[i])); i += 1
+            } else {
+                marked.append(("+", b[j])); j += 1
             }
         }
         let changed = marked.indices.filter { marked[$0].0 != " " }
