@@ -8,10 +8,10 @@ struct ServerSentEvents: Sendable {
     mutating func feed(_ chunk: String) -> [String] {
         pending += chunk
         var completed: [String] = []
-        while let newline = pending.firstIndex(of: "\n") {
-            var line = String(pending[..<newline])
+        // "\r\n" is one Character in Swift, so both line ends are looked for.
+        while let newline = pending.firstIndex(where: { $0 == "\n" || $0 == "\r\n" }) {
+            let line = String(pending[..<newline])
             pending = String(pending[pending.index(after: newline)...])
-            if line.hasSuffix("\r") { line.removeLast() }
             if line.isEmpty {
                 if !data.isEmpty { completed.append(data.joined(separator: "\n")) }
                 data = []
