@@ -20,6 +20,7 @@ public struct VampClientError: Error, Sendable, Hashable, CustomStringConvertibl
         /// The server answered something the client cannot read.
         public static let invalidAnswer = Code(base: .invalidAnswer)
 
+        /// The code's name (`refused`, `notFound`, …), safe for logs and metric labels.
         public var description: String { base.rawValue }
     }
 
@@ -40,5 +41,6 @@ public struct VampClientError: Error, Sendable, Hashable, CustomStringConvertibl
     /// True when the request itself was wrong (4xx): a script should fix its input rather than retry.
     public var isUserError: Bool { code == .refused || code == .notFound }
 
+    /// The message, as the CLI prints it.
     public var description: String { message }
 }
