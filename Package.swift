@@ -358,7 +358,7 @@ targets.append(.target(
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampClientTests",
-    dependencies: ["VampClient", "VampModel"],
+    dependencies: ["VampClient", "VampModel", "VampTesting"],
     swiftSettings: swiftSettings))
 
 // MARK: - vamp: the command-line interface

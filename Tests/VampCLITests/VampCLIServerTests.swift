@@ -20,60 +20,8 @@ struct VampCLIServerTests {
         var stderr: String
     }
 
-    /// A running server and the environment that points `vamp` at it.
-    final class Server: @unchecked Sendable {
-        let folder: TemporaryDirectory
-        let apiPort: Int
-        let environment: [String: String]
-        let process: ExternalProcess
-
-        init() async throws {
-            guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
-                throw FixtureError("HAProxy is not installed; install it: apt-get install -y haproxy (Scripts/test does)")
-            }
-            folder = try TemporaryDirectory(prefix: "vamp-cli")
-            apiPort = try FreePort.next()
-            let base = try Self.freeRange(count: 40)
-            var environment = ProcessInfo.processInfo.environment
-            environment["PATH"] = VampCLIServerTests.bin.path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-            environment["VAMP_HTTP_API_PORT"] = String(apiPort)
-            environment["VAMP_OPERATION_GATEWAY_PORT_RANGE"] = "\(base)-\(base + 39)"
-            environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
-            environment["VAMP_HOST"] = "http://127.0.0.1:\(apiPort)"
-            self.environment = environment
-            process = try ExternalProcess(
-                executable: VampCLIServerTests.bin.appendingPathComponent("vamp-server").path, arguments: [],
-                environment: environment, workingDirectory: folder.url, logFile: folder.url.appendingPathComponent("server.log"),
-                installHint: "build it first: swift build --build-tests")
-            let port = apiPort
-            try await waitUntil(timeout: .seconds(30), "vamp-server answers on \(port)") { FreePort.isAccepting(port) }
-        }
-
-        /// Stops the server, the processes it deployed (their working folder is under this folder) and HAProxy.
-        func tearDown() {
-            process.stop()
-            let root = folder.url.resolvingSymlinksInPath().path
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-                guard let pid = Int32(entry), pid != getpid(),
-                      let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd"),
-                      cwd.hasPrefix(root) || cwd.hasPrefix(folder.url.path) else { continue }
-                kill(pid, SIGKILL)
-            }
-            let pidFile = folder.url.appendingPathComponent(".vamp/gateway-agent/haproxy.pid")
-            if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                kill(pid, SIGKILL)
-            }
-            folder.remove()
-        }
-
-        static func freeRange(count: Int) throws -> Int {
-            for _ in 0..<50 {
-                let base = Int.random(in: 46000...60000)
-                if (base..<(base + count)).allSatisfy({ !FreePort.isAccepting($0) }) { return base }
-            }
-            throw FixtureError("no \(count) free ports in a row")
-        }
-    }
+    /// A running server; its environment points `vamp` at it (`VAMP_HOST`).
+    typealias Server = VampServerFixture
 
     /// Runs `executable` (the built `vamp` by default) with `environment`, feeding `stdin`.
     static func run(
@@ -153,7 +101,7 @@ struct VampCLIServerTests {
 
     @Test("every command end to end: tables (golden), --wait, describe, diff, events, errors and exit codes")
     func commands() async throws {
-        let server = try await Server()
+        let server = try await Server(binaries: Self.bin)
         defer { server.tearDown() }
         let env = server.environment
         func vamp(_ arguments: String..., stdin: String? = nil) throws -> Output { try Self.run(arguments, environment: env, stdin: stdin) }
@@ -310,7 +258,7 @@ struct VampCLIServerTests {
 
     @Test("the canary release of getting-started.md with the CLI alone: Examples/canary-cli.sh")
     func canaryScript() async throws {
-        let server = try await Server()
+        let server = try await Server(binaries: Self.bin)
         defer { server.tearDown() }
         var environment = server.environment
         environment["GATEWAY_PORT"] = String(try FreePort.next())
