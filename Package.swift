@@ -345,19 +345,37 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
+// MARK: - VampClient: a typed async client of the REST API (for the CLI and any Swift program)
+products.append(.library(name: "VampClient", targets: ["VampClient"]))
+targets.append(.target(
+    name: "VampClient",
+    dependencies: [
+        "VampModel", "VampDSL",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+    ],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "VampClientTests",
+    dependencies: ["VampClient", "VampModel", "VampTesting"],
+    swiftSettings: swiftSettings))
+
 // MARK: - vamp: the command-line interface
 products.append(.executable(name: "vamp", targets: ["VampCLI"]))
 targets.append(.executableTarget(
     name: "VampCLI",
     dependencies: [
-        "VampModel", "VampDSL",
+        "VampModel", "VampDSL", "VampClient",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ],
     path: "Hosts/VampCLI",
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCLITests",
-    dependencies: ["VampDSL", "VampModel"],
+    dependencies: ["VampDSL", "VampModel", "VampTesting"],
+    // The golden tables, read from the source tree so that VAMP_RECORD_GOLDEN=1 can rewrite them.
+    exclude: ["Golden"],
     swiftSettings: swiftSettings))
 
 // MARK: - Benchmarks: release-mode timing of the user-facing figures (Documentation/performance.md)

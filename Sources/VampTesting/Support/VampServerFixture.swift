@@ -1,0 +1,73 @@
+public import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A built `vamp-server` (embedded gateway agent with real HAProxy, the local-process driver) running in a temporary
+/// folder on a free API port and a free range of gateway ports, with `binaries` first on its `PATH` so that breeds can
+/// run `sava`. ``tearDown()`` stops it, the processes it deployed and HAProxy.
+public final class VampServerFixture: @unchecked Sendable {
+    /// The server's folder (its `.vamp/` state and `server.log`).
+    public let folder: TemporaryDirectory
+    /// The API's port.
+    public let apiPort: Int
+    /// The server's environment, with `VAMP_HOST` pointing at it: what a CLI run against it needs.
+    public let environment: [String: String]
+    /// The server process.
+    public let process: ExternalProcess
+
+    /// `http://127.0.0.1:<apiPort>`.
+    public var host: URL { URL(string: "http://127.0.0.1:\(apiPort)")! }
+
+    /// Starts `binaries/vamp-server` and waits until its API accepts connections.
+    public init(binaries: URL) async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
+            throw FixtureError("HAProxy is not installed; install it: apt-get install -y haproxy (Scripts/test does)")
+        }
+        folder = try TemporaryDirectory(prefix: "vamp-server")
+        apiPort = try FreePort.next()
+        let base = try Self.freeRange(count: 40)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = binaries.path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        environment["VAMP_HTTP_API_PORT"] = String(apiPort)
+        environment["VAMP_OPERATION_GATEWAY_PORT_RANGE"] = "\(base)-\(base + 39)"
+        // Port 80 may be another test's; tests reach gateways by port.
+        environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
+        environment["VAMP_HOST"] = "http://127.0.0.1:\(apiPort)"
+        self.environment = environment
+        process = try ExternalProcess(
+            executable: binaries.appendingPathComponent("vamp-server").path, arguments: [],
+            environment: environment, workingDirectory: folder.url, logFile: folder.url.appendingPathComponent("server.log"),
+            installHint: "build it first: swift build --build-tests")
+        let port = apiPort
+        try await waitUntil(timeout: .seconds(30), "vamp-server answers on \(port)") { FreePort.isAccepting(port) }
+    }
+
+    /// Stops the server, the processes it deployed (their working folder is under the server's) and HAProxy, and
+    /// removes the folder.
+    public func tearDown() {
+        process.stop()
+        let root = folder.url.resolvingSymlinksInPath().path
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != getpid(),
+                  let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd"),
+                  cwd.hasPrefix(root) || cwd.hasPrefix(folder.url.path) else { continue }
+            kill(pid, SIGKILL)
+        }
+        let pidFile = folder.url.appendingPathComponent(".vamp/gateway-agent/haproxy.pid")
+        if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(pid, SIGKILL)
+        }
+        folder.remove()
+    }
+
+    /// `count` consecutive free ports (checked by connecting to each once).
+    static func freeRange(count: Int) throws -> Int {
+        for _ in 0..<50 {
+            let base = Int.random(in: 46000...60000)
+            if (base..<(base + count)).allSatisfy({ !FreePort.isAccepting($0) }) { return base }
+        }
+        throw FixtureError("no \(count) free ports in a row")
+    }
+}
