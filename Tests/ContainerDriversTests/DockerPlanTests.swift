@@ -35,6 +35,7 @@ struct DockerPlanTests {
         #expect(labelObject["io.vamp.cluster"] == .string("frontend"))
         #expect(labelObject["io.vamp.service"] == .string("web:1.0"))
         #expect(labelObject["io.vamp.instance"] == .string("1"))
+        #expect(labelObject["io.vamp.namespace"] == .string("default"))
         #expect(labelObject["io.vamp.scale"] == .string("2"))
         #expect(labelObject["io.vamp.digest"] == .string(Self.specification().digest))
         #expect(labelObject["io.vamp.ports"] == .string("web=8080,admin-ui=9000"))
@@ -108,7 +109,7 @@ struct DockerPlanTests {
 
     @Test func filtersSelectOwnedContainersOfAService() throws {
         let all = try JSONSerialization.jsonObject(with: Data(DockerPlan.filters(nil).utf8)) as? [String: [String]]
-        #expect(all == ["label": ["io.vamp=deployment-service"]])
+        #expect(all == ["label": ["io.vamp=deployment-service", "io.vamp.namespace=default"]])
         let one = try JSONSerialization.jsonObject(with: Data(DockerPlan.filters(Self.id).utf8)) as? [String: [String]]
         #expect(one?["label"]?.contains("io.vamp.service=web:1.0") == true)
     }

@@ -30,13 +30,19 @@ public actor DockerDriver: ContainerDriver {
         public var pollInterval: Duration
         /// The longest an image pull may take.
         public var pullTimeout: Duration
+        /// The Vamp namespace: recorded as the `io.vamp.namespace` label, and the driver sees only its own containers.
+        public var namespace: String
 
         /// Creates a configuration.
         /// - Parameters:
         ///   - host: The engine's address; default: `DOCKER_HOST`, else `unix:///var/run/docker.sock`.
         ///   - pollInterval: How often changes are looked for.
         ///   - pullTimeout: The longest an image pull may take.
-        public init(host: String? = nil, pollInterval: Duration = .milliseconds(500), pullTimeout: Duration = .seconds(300)) {
+        ///   - namespace: The Vamp namespace whose containers the driver runs and sees.
+        public init(
+            host: String? = nil, pollInterval: Duration = .milliseconds(500), pullTimeout: Duration = .seconds(300), namespace: String = "default"
+        ) {
+            self.namespace = namespace
             self.host = host ?? Self.defaultHost(environment: ProcessInfo.processInfo.environment)
             self.pollInterval = pollInterval
             self.pullTimeout = pullTimeout
@@ -70,7 +76,8 @@ public actor DockerDriver: ContainerDriver {
             throw ContainerDriverError(
                 "the Docker driver talks to a unix socket (unix:///var/run/docker.sock), not \(configuration.host)", permanent: true)
         }
-        let engine = DockerEngineClient(socketPath: String(configuration.host.dropFirst("unix://".count)))
+        let engine = DockerEngineClient(
+            socketPath: String(configuration.host.dropFirst("unix://".count)), namespace: configuration.namespace)
         self.engine = engine
         self.configuration = configuration
         self.logger = logger
@@ -108,6 +115,7 @@ public actor DockerDriver: ContainerDriver {
         let containers = try await engine.list(nil)
         return ContainerDriverInfo(type: "docker", details: [
             "host": .string(configuration.host),
+            "namespace": .string(configuration.namespace),
             "version": .string(object["Version"] as? String ?? "unknown"),
             "api_version": .string(object["ApiVersion"] as? String ?? "unknown"),
             "containers": .number(Double(containers.count)),
@@ -201,7 +209,7 @@ public actor DockerDriver: ContainerDriver {
     private func create(_ service: ServiceSpecification, index: Int) async throws(ContainerDriverError) {
         let body: Data
         do {
-            body = try JSONEncoder().encode(DockerPlan.createBody(service, index: index))
+            body = try JSONEncoder().encode(DockerPlan.createBody(service, index: index, namespace: configuration.namespace))
         } catch {
             throw ContainerDriverError("cannot encode the container of \(service.id): \(error)", permanent: true)
         }

@@ -8,6 +8,8 @@ import VampModel
 struct DockerEngineClient: Sendable {
     /// The engine's socket (`/var/run/docker.sock`).
     let socketPath: String
+    /// The Vamp namespace whose containers ``list(_:)`` sees.
+    let namespace: String
 
     /// One answer: its status and its whole body.
     struct Answer: Sendable {
@@ -80,7 +82,7 @@ struct DockerEngineClient: Sendable {
 
     /// Every owned container (all states) of `service`, or of every service when nil: a server-side label filter.
     func list(_ service: ServiceIdentity?) async throws(ContainerDriverError) -> [Listed] {
-        let answer = try await expect(.GET, "/containers/json", query: [("all", "true"), ("filters", DockerPlan.filters(service))])
+        let answer = try await expect(.GET, "/containers/json", query: [("all", "true"), ("filters", DockerPlan.filters(service, namespace: namespace))])
         guard let array = try? JSONSerialization.jsonObject(with: answer.body) as? [[String: Any]] else {
             throw ContainerDriverError("Docker engine: unreadable container list: \(answer.text.prefix(200))")
         }

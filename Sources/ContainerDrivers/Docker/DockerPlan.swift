@@ -21,6 +21,8 @@ package enum DockerPlan {
         package static let scale = "io.vamp.scale"
         /// The breed's ports, `name=number` comma-separated, so discovery names the published ports.
         package static let ports = "io.vamp.ports"
+        /// The Vamp namespace whose driver created the container: each namespace's driver sees only its own.
+        package static let namespace = "io.vamp.namespace"
     }
 
     /// One owned container as the planner sees it (from `GET /containers/json`).
@@ -61,9 +63,10 @@ package enum DockerPlan {
     }
 
     /// The labels of instance `index` of `specification`.
-    package static func labels(_ specification: ServiceSpecification, index: Int) -> [String: String] {
+    package static func labels(_ specification: ServiceSpecification, index: Int, namespace: String = "default") -> [String: String] {
         [
             Label.owner: Label.ownerValue,
+            Label.namespace: namespace,
             Label.deployment: specification.id.deployment,
             Label.cluster: specification.id.cluster,
             Label.service: specification.id.service,
@@ -94,7 +97,7 @@ package enum DockerPlan {
     /// specification's environment plus `PORT` (the first port) and `PORT_<NAME>` per port, every port exposed and
     /// published on a random host port of 127.0.0.1, the ownership labels, `privileged` from the run arguments; then
     /// the `docker` dialect merged in (objects merged key by key, anything else replaced).
-    package static func createBody(_ specification: ServiceSpecification, index: Int) -> JSONValue {
+    package static func createBody(_ specification: ServiceSpecification, index: Int, namespace: String = "default") -> JSONValue {
         let ports = ports(specification)
         var environment = specification.environment
         if let first = ports.first { environment["PORT"] = String(first.number) }
@@ -112,7 +115,7 @@ package enum DockerPlan {
         let body = JSONValue.object([
             "Image": .string(specification.breed.deployable?.definition ?? ""),
             "Env": .array(environment.keys.sorted().map { .string("\($0)=\(environment[$0]!)") }),
-            "Labels": .object(labels(specification, index: index).mapValues { .string($0) }),
+            "Labels": .object(labels(specification, index: index, namespace: namespace).mapValues { .string($0) }),
             "ExposedPorts": .object(exposed),
             "HostConfig": .object(hostConfig),
         ])
@@ -148,9 +151,10 @@ package enum DockerPlan {
         return creates + removes
     }
 
-    /// The `filters` query value that lists every container of a service (or, with `service` nil, every owned one).
-    package static func filters(_ service: ServiceIdentity?) -> String {
-        var labels = ["\(Label.owner)=\(Label.ownerValue)"]
+    /// The `filters` query value that lists every container of a service (or, with `service` nil, every owned one) of
+    /// a namespace.
+    package static func filters(_ service: ServiceIdentity?, namespace: String = "default") -> String {
+        var labels = ["\(Label.owner)=\(Label.ownerValue)", "\(Label.namespace)=\(namespace)"]
         if let service {
             labels += [
                 "\(Label.deployment)=\(service.deployment)", "\(Label.cluster)=\(service.cluster)",
