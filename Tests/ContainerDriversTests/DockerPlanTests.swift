@@ -54,6 +54,12 @@ struct DockerPlanTests {
         #expect(body.value(atPath: "Labels.team") == .string("a"))
     }
 
+    @Test func aStringDialectIsAShellCommand() {
+        let body = DockerPlan.createBody(Self.specification(dialect: .string("httpd -f")), index: 0)
+        #expect(body.value(atPath: "Cmd") == .array([.string("/bin/sh"), .string("-c"), .string("httpd -f")]))
+        #expect(body.value(atPath: "Image") == .string("localhost/bbox:latest"))
+    }
+
     @Test func labelsReadBackIntoAContainer() throws {
         let spec = Self.specification()
         let container = try #require(DockerPlan.container(id: "c1", labels: DockerPlan.labels(spec, index: 3), state: "running", created: 5))

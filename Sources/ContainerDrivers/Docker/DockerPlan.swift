@@ -96,7 +96,8 @@ package enum DockerPlan {
     /// The `POST /containers/create` body of instance `index`: the image (the deployable's definition), the
     /// specification's environment plus `PORT` (the first port) and `PORT_<NAME>` per port, every port exposed and
     /// published on a random host port of 127.0.0.1, the ownership labels, `privileged` from the run arguments; then
-    /// the `docker` dialect merged in (objects merged key by key, anything else replaced).
+    /// the `docker` dialect merged in (objects merged key by key, anything else replaced; a string dialect, a
+    /// docker-compose `command`, becomes `Cmd: [/bin/sh, -c, command]`).
     package static func createBody(_ specification: ServiceSpecification, index: Int, namespace: String = "default") -> JSONValue {
         let ports = ports(specification)
         var environment = specification.environment
@@ -119,8 +120,12 @@ package enum DockerPlan {
             "ExposedPorts": .object(exposed),
             "HostConfig": .object(hostConfig),
         ])
-        guard let dialect = specification.dialects["docker"] else { return body }
-        return merged(body, dialect)
+        switch specification.dialects["docker"] {
+        case .object(let dialect): return merged(body, .object(dialect))
+        // A docker-compose `command` (VampDSL's compose reader) is a command line for the image's shell.
+        case .string(let command): return merged(body, .object(["Cmd": .array(["/bin/sh", "-c", command].map { .string($0) })]))
+        default: return body
+        }
     }
 
     /// `overlay` merged into `base`: objects key by key (recursively), any other value of `overlay` wins.

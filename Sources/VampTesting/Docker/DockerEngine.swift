@@ -7,7 +7,7 @@ import Glibc
 /// A real Docker Engine (Debian `docker.io`'s `dockerd`) started without systemd, with everything under a temporary
 /// folder: its own socket, data root, exec root, pid file and containerd namespace, `--iptables=false
 /// --storage-driver=vfs`. ``start()`` also imports ``image``, a busybox image made from Debian's `busybox-static`
-/// (`/bin/busybox` with `sh`, `echo` and `httpd` links and `/www/index.html` saying `hello`), since no registry can be
+/// (`/bin/busybox` with `sh`, `echo`, `httpd`, `sleep`, `mkdir` and `cat` links and `/www/index.html` saying `hello`), since no registry can be
 /// reached. ``stop()`` removes the containers, stops dockerd (its containerd exits with it) and deletes the folder.
 public final class DockerEngine: @unchecked Sendable {
     /// The folder holding the socket, the engine's state and its log (removed by ``stop()``).
@@ -89,7 +89,7 @@ public final class DockerEngine: @unchecked Sendable {
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: www, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.busybox, toPath: bin.appendingPathComponent("busybox").path)
-        for link in ["sh", "echo", "httpd", "sleep"] {
+        for link in ["sh", "echo", "httpd", "sleep", "mkdir", "cat"] {
             try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent(link).path, withDestinationPath: "busybox")
         }
         try Data("hello\n".utf8).write(to: www.appendingPathComponent("index.html"))
