@@ -135,7 +135,7 @@ struct DockerDriverTests {
         }
     }
 
-    @Test func scalesReplacesWhatDisappearedReplacesOnDigestChangeAndUndeploys() async throws {
+    @Test func scalesReplacesWhatDisappearedOrExitedReplacesOnDigestChangeAndUndeploys() async throws {
         try await Self.withEngine { engine, driver in
             let ticks = Ticks()
             let watcher = Task { for await _ in driver.changes { await ticks.tick() } }
@@ -159,6 +159,14 @@ struct DockerDriverTests {
             #expect(try await Self.instances(driver).count == 2)
             #expect(try await driver.services().first?.desiredInstances == 3)
             #expect(await Self.eventually(within: .seconds(10)) { await ticks.count > before })
+            try await driver.deploy(spec, update: true)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
+
+            // A container that exits (killed inside the engine): not an instance any more, and removed when seen.
+            let exited = try #require(try Self.containers(engine).first { $0.labels["io.vamp.instance"] == "0" })
+            #expect(engine.post("/v1.41/containers/\(exited.id)/kill")?.status == 204)
+            #expect(try await Self.eventually(within: .seconds(10)) { try await Self.instances(driver).count == 2 })
+            #expect(try Self.containers(engine).allSatisfy { $0.id != exited.id })
             try await driver.deploy(spec, update: true)
             #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
 

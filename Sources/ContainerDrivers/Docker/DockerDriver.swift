@@ -100,6 +100,8 @@ public actor DockerDriver: ContainerDriver {
         continuation.onTermination = { _ in task.cancel() }
     }
 
+    deinit { watcher.cancel() }
+
     /// Stops watching the engine; the containers keep running.
     public func shutdown() {
         watcher.cancel()
@@ -123,10 +125,12 @@ public actor DockerDriver: ContainerDriver {
         ])
     }
 
-    /// Every service with an owned container on the engine. Containers that no longer run are removed first.
+    /// Every service with an owned container on the engine, its running containers as instances. Containers that
+    /// exited or died are removed first.
     public func services() async throws(ContainerDriverError) -> [RuntimeService] {
         var listed = try await engine.list(nil)
-        for entry in listed where !entry.container.running {
+        // Only containers that ended: one just created (`created`) is being started by a `deploy`.
+        for entry in listed where entry.state == "exited" || entry.state == "dead" {
             logger.warning("container no longer runs: removed", metadata: metadata(entry.container))
             try await remove(entry.container.id)
         }

@@ -73,6 +73,8 @@ struct DockerEngineClient: Sendable {
     /// One container of `GET /containers/json`: what the driver reads of it.
     struct Listed: Sendable {
         var container: DockerPlan.Container
+        /// `State`: `created`, `running`, `exited`, `dead`, ...
+        var state: String
         var labels: [String: String]
         /// Published host port by container port.
         var published: [Int: Int]
@@ -99,7 +101,7 @@ struct DockerEngineClient: Sendable {
             }
             let networks = (object["NetworkSettings"] as? [String: Any])?["Networks"] as? [String: [String: Any]] ?? [:]
             let address = networks.keys.sorted().compactMap { networks[$0]?["IPAddress"] as? String }.first { !$0.isEmpty }
-            return Listed(container: container, labels: labels, published: published, address: address)
+            return Listed(container: container, state: object["State"] as? String ?? "", labels: labels, published: published, address: address)
         }
     }
 }
