@@ -128,6 +128,7 @@ struct DockerDriverTests {
         try await Self.withEngine { engine, driver in
             let spec = Self.httpd(image: "vamp-test-no-such-image/nothing:1.0")
             let error = await #expect(throws: ContainerDriverError.self) { try await driver.deploy(spec, update: false) }
+            print("docker: an image that cannot be pulled: \(error?.message ?? "no error")")
             #expect(error?.permanent == true)
             #expect(error?.message.contains("vamp-test-no-such-image/nothing:1.0") == true)
             let remaining = try Self.containers(engine)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -29,10 +30,15 @@ public final class DockerEngine: @unchecked Sendable {
 
     /// Starts dockerd, waits for `/_ping` and imports the busybox image. Fails (never skips) when `dockerd` or
     /// `busybox-static` is missing.
+    ///
+    /// One engine runs at a time in a test process: engines without iptables share the `docker0` bridge and its
+    /// addresses, so two at once give two containers the same address. A second `start()` waits for the first engine's
+    /// ``stop()``.
     public static func start() async throws -> DockerEngine {
         guard FileManager.default.isExecutableFile(atPath: busybox) else {
             throw FixtureError("\(busybox) not found. \(installHint)")
         }
+        await gate.acquire()
         // A short path: a unix socket path is limited to 108 bytes.
         let directory = try TemporaryDirectory(prefix: "vamp-docker")
         let engine: DockerEngine
@@ -40,6 +46,7 @@ public final class DockerEngine: @unchecked Sendable {
             engine = try DockerEngine(directory: directory)
         } catch {
             directory.remove()
+            await gate.release()
             throw error
         }
         do {
@@ -142,6 +149,32 @@ public final class DockerEngine: @unchecked Sendable {
         chmod.arguments = ["-R", "u+w", directory.url.path]
         if (try? chmod.run()) != nil { chmod.waitUntilExit() }
         directory.remove()
+        if stopped.withLock({ was in defer { was = true }; return !was }) { await Self.gate.release() }
+    }
+
+    private let stopped = Mutex(false)
+    private static let gate = Gate()
+
+    /// A one-at-a-time lock that suspends waiters instead of blocking a thread.
+    private actor Gate {
+        private var held = false
+        private var waiters: [CheckedContinuation<Void, Never>] = []
+
+        func acquire() async {
+            if !held {
+                held = true
+                return
+            }
+            await withCheckedContinuation { waiters.append($0) }
+        }
+
+        func release() {
+            if waiters.isEmpty {
+                held = false
+            } else {
+                waiters.removeFirst().resume()
+            }
+        }
     }
 
     /// One HTTP/1.0 exchange over a unix socket: status and body, nil when the socket did not answer.
