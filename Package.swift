@@ -235,7 +235,7 @@ targets.append(.target(
 targets.append(.testTarget(
     name: "ContainerDriversTests",
     dependencies: [
-        "ContainerDrivers", "VampModel",
+        "ContainerDrivers", "VampModel", "VampTesting",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

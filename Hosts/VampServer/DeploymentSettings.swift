@@ -5,16 +5,20 @@ import Foundation
 import HAProxyConfigGen
 import Logging
 import VampCore
+import VampModel
 
 /// The settings of deployments: which container driver runs the services, and how the reconciler paces itself.
 struct DeploymentSettings: Sendable {
-    enum Driver: String, Sendable { case local, none }
+    enum Driver: String, Sendable { case local, docker, none }
 
-    /// `vamp.container-driver.type`: `local` (processes on this machine, the default) or `none` (deployments are
-    /// stored and their gateways served, but nothing is run).
+    /// `vamp.container-driver.type`: `local` (processes on this machine, the default), `docker` (containers on a
+    /// Docker Engine) or `none` (deployments are stored and their gateways served, but nothing is run).
     var driver: Driver
     /// `vamp.container-driver.local.directory`: the local driver's records and logs (`.vamp/processes`).
     var localDirectory: String
+    /// `vamp.container-driver.docker.host`: the Docker Engine's socket (`DOCKER_HOST`, else
+    /// `unix:///var/run/docker.sock`).
+    var dockerHost: String
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
@@ -33,10 +37,16 @@ struct DeploymentSettings: Sendable {
         func fail(_ key: String, _ why: String) -> ValidationError { ValidationError("\(key): \(why)") }
         let type = config.string(forKey: "vamp.container-driver.type", default: "local").lowercased()
         guard let driver = Driver(rawValue: type) else {
-            throw fail("vamp.container-driver.type (VAMP_CONTAINER_DRIVER_TYPE)", "'\(type)' is not local or none (docker, kubernetes and marathon are not built yet)")
+            throw fail("vamp.container-driver.type (VAMP_CONTAINER_DRIVER_TYPE)", "'\(type)' is not local, docker or none (kubernetes and marathon are not built yet)")
         }
         self.driver = driver
         localDirectory = config.string(forKey: "vamp.container-driver.local.directory", default: ".vamp/processes")
+        dockerHost = config.string(
+            forKey: "vamp.container-driver.docker.host",
+            default: DockerDriver.Configuration.defaultHost(environment: ProcessInfo.processInfo.environment))
+        if driver == .docker, !dockerHost.hasPrefix("unix://") {
+            throw fail("vamp.container-driver.docker.host (VAMP_CONTAINER_DRIVER_DOCKER_HOST)", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
+        }
         func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
             let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) ?? value
             guard let number = Double(text), zeroAllowed ? number >= 0 : number > 0 else {
@@ -75,6 +85,13 @@ struct DeploymentSettings: Sendable {
     func makeDriver(namespace: String?, excludedPorts: [ClosedRange<Int>], logger: Logger) async throws -> (any ContainerDriver)? {
         switch driver {
         case .none: return nil
+        case .docker:
+            do {
+                let configuration = DockerDriver.Configuration(host: dockerHost, namespace: namespace ?? "default")
+                return try DockerDriver(configuration: configuration, logger: Logger(label: "vamp.driver.docker"))
+            } catch {
+                throw ValidationError("vamp.container-driver.docker.host '\(dockerHost)': \(error.message)")
+            }
         case .local:
             var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
             if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
@@ -85,6 +102,15 @@ struct DeploymentSettings: Sendable {
             } catch {
                 throw ValidationError("vamp.container-driver.local.directory '\(folder.path)': \(error.message)")
             }
+        }
+    }
+
+    /// `GET /info`'s `container_driver` section.
+    var information: JSONValue {
+        switch driver {
+        case .none: .object(["type": .string("none")])
+        case .local: .object(["type": .string("local"), "directory": .string(URL(fileURLWithPath: localDirectory).standardizedFileURL.path)])
+        case .docker: .object(["type": .string("docker"), "host": .string(dockerHost)])
         }
     }
 
@@ -101,6 +127,7 @@ struct DeploymentSettings: Sendable {
         [
             "vamp.container-driver.type": driver.rawValue,
             "vamp.container-driver.local.directory": localDirectory,
+            "vamp.container-driver.docker.host": dockerHost,
             "vamp.operation.synchronization.period": "\(Double(reconcileInterval.components.seconds) + Double(reconcileInterval.components.attoseconds) / 1e18)",
             "vamp.gateway-driver.host": gatewayHost,
             "vamp.operation.gateway.virtual-hosts.enabled": String(virtualHosts),

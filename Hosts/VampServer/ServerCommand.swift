@@ -104,9 +104,7 @@ struct ServerCommand: AsyncParsableCommand {
             logger: Logger(label: "vamp.gateway-sync"))
 
         var information = settings.information
-        information.sections["container_driver"] = driver == nil
-            ? .object(["type": .string("none")])
-            : .object(["type": .string("local"), "directory": .string(URL(fileURLWithPath: deployments.localDirectory).standardizedFileURL.path)])
+        information.sections["container_driver"] = deployments.information
         let api = VampAPIConfiguration(
             maximumBodySize: settings.maximumBodySize,
             information: information,

@@ -27,7 +27,7 @@ struct CanaryReleaseTests {
 
         var api: String { "http://127.0.0.1:\(apiPort)/api/v1" }
 
-        static func start() async throws -> Server {
+        static func start(extraEnvironment: [String: String] = [:]) async throws -> Server {
             guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
                 throw FixtureError("HAProxy is not installed; install it: apt-get install -y haproxy (Scripts/test does)")
             }
@@ -40,6 +40,7 @@ struct CanaryReleaseTests {
             environment["VAMP_OPERATION_GATEWAY_PORT_RANGE"] = "\(base)-\(base + 39)"
             // Port 80 may be another test's; these tests reach gateways by port.
             environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
+            environment.merge(extraEnvironment) { _, new in new }
             let server = Server(folder: folder, apiPort: apiPort, environment: environment, process: try Self.launch(folder, environment, log: "server-1.log"))
             try await server.waitForAPI()
             return server

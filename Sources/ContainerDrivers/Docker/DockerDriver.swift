@@ -1,0 +1,301 @@
+import AsyncHTTPClient
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import VampModel
+
+/// Runs breeds of deployable type `container/docker` (alias `docker`) on a Docker Engine (API 1.41, over its unix
+/// socket): one real container per instance, `scale.instances` of them per service.
+///
+/// A container's image is the deployable's definition: used as it is when the engine has it, pulled otherwise (a pull
+/// that fails, a registry that cannot be reached, fails the service with a permanent error naming the image). It gets
+/// the specification's environment plus `PORT` and `PORT_<NAME>` (the container port), every breed port published on a
+/// random host port of 127.0.0.1, the ownership labels (`io.vamp=deployment-service`, `io.vamp.deployment`,
+/// `.cluster`, `.service`, `.instance`, `.digest`, `.scale`, `.ports`) and the `docker:` dialect merged into the
+/// create request (Engine API keys: `Cmd`, `Entrypoint`, `HostConfig`, ...).
+///
+/// Discovery lists the owned containers by label on the engine, so a restarted server finds what an earlier one
+/// started. A container that no longer runs is removed when seen, so the reconciler sees fewer instances and deploys
+/// the service again. An instance is `deployed` when every port accepts a TCP connection on the container's address
+/// (not on the host port, where docker-proxy accepts before the container listens), or, with health checks, when
+/// they pass.
+public actor DockerDriver: ContainerDriver {
+    /// The driver's settings.
+    public struct Configuration: Sendable {
+        /// The engine's address: `unix:///path/to/docker.sock`.
+        public var host: String
+        /// How often the engine is looked at to tick ``DockerDriver/changes``.
+        public var pollInterval: Duration
+        /// The longest an image pull may take.
+        public var pullTimeout: Duration
+        /// The Vamp namespace: recorded as the `io.vamp.namespace` label, and the driver sees only its own containers.
+        public var namespace: String
+
+        /// Creates a configuration.
+        /// - Parameters:
+        ///   - host: The engine's address; default: `DOCKER_HOST`, else `unix:///var/run/docker.sock`.
+        ///   - pollInterval: How often changes are looked for.
+        ///   - pullTimeout: The longest an image pull may take.
+        ///   - namespace: The Vamp namespace whose containers the driver runs and sees.
+        public init(
+            host: String? = nil, pollInterval: Duration = .milliseconds(500), pullTimeout: Duration = .seconds(300), namespace: String = "default"
+        ) {
+            self.namespace = namespace
+            self.host = host ?? Self.defaultHost(environment: ProcessInfo.processInfo.environment)
+            self.pollInterval = pollInterval
+            self.pullTimeout = pullTimeout
+        }
+
+        /// `DOCKER_HOST` when set, else `unix:///var/run/docker.sock`.
+        public static func defaultHost(environment: [String: String]) -> String {
+            if let host = environment["DOCKER_HOST"], !host.isEmpty { return host }
+            return "unix:///var/run/docker.sock"
+        }
+    }
+
+    /// `container/docker`: the original's `docker` is accepted as its alias (``ContainerDriver/runs(_:)``).
+    public nonisolated let deployableTypes: Set<String> = ["container/docker"]
+    /// Ticks when an owned container appears, disappears, changes state or comes up or goes down.
+    public nonisolated let changes: AsyncStream<Void>
+
+    private let continuation: AsyncStream<Void>.Continuation
+    private let engine: DockerEngineClient
+    private let configuration: Configuration
+    private let logger: Logger
+    private let watcher: Task<Void, Never>
+    /// What each service was last asked to run (its health checks, its number of instances): the labels of a
+    /// container cannot change after it is created.
+    private var specifications: [ServiceIdentity: ServiceSpecification] = [:]
+
+    /// Creates the driver for an engine; nothing is called until it is used.
+    /// - Throws: A permanent ``ContainerDriverError`` for an address that is not `unix://`.
+    public init(configuration: Configuration = Configuration(), logger: Logger) throws(ContainerDriverError) {
+        guard configuration.host.hasPrefix("unix://"), configuration.host.count > "unix://".count else {
+            throw ContainerDriverError(
+                "the Docker driver talks to a unix socket (unix:///var/run/docker.sock), not \(configuration.host)", permanent: true)
+        }
+        let engine = DockerEngineClient(
+            socketPath: String(configuration.host.dropFirst("unix://".count)), namespace: configuration.namespace)
+        self.engine = engine
+        self.configuration = configuration
+        self.logger = logger
+        let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.changes = changes
+        self.continuation = continuation
+        let interval = configuration.pollInterval
+        // The watch lives as long as the driver's stream; ``shutdown()`` or the stream's end stops it.
+        let task = Task {
+            var last: [String]?
+            while !Task.isCancelled {
+                if let seen = try? await Self.fingerprint(engine), seen != last {
+                    if last != nil { continuation.yield() }
+                    last = seen
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+        watcher = task
+        continuation.onTermination = { _ in task.cancel() }
+    }
+
+    deinit { watcher.cancel() }
+
+    /// Stops watching the engine; the containers keep running.
+    public func shutdown() {
+        watcher.cancel()
+        continuation.finish()
+    }
+
+    // MARK: - ContainerDriver
+
+    /// Type `docker`; the engine's address, version and counts of owned containers.
+    public func info() async throws(ContainerDriverError) -> ContainerDriverInfo {
+        let version = try await engine.expect(.GET, "/version")
+        let object = (try? JSONSerialization.jsonObject(with: version.body) as? [String: Any]) ?? [:]
+        let containers = try await engine.list(nil)
+        return ContainerDriverInfo(type: "docker", details: [
+            "host": .string(configuration.host),
+            "namespace": .string(configuration.namespace),
+            "version": .string(object["Version"] as? String ?? "unknown"),
+            "api_version": .string(object["ApiVersion"] as? String ?? "unknown"),
+            "containers": .number(Double(containers.count)),
+            "running": .number(Double(containers.filter(\.container.running).count)),
+        ])
+    }
+
+    /// Every service with an owned container on the engine, its running containers as instances. Containers that
+    /// exited or died are removed first.
+    public func services() async throws(ContainerDriverError) -> [RuntimeService] {
+        var listed = try await engine.list(nil)
+        // Only containers that ended: one just created (`created`) is being started by a `deploy`.
+        for entry in listed where entry.state == "exited" || entry.state == "dead" {
+            logger.warning("container no longer runs: removed", metadata: metadata(entry.container))
+            try await remove(entry.container.id)
+        }
+        listed.removeAll { !$0.container.running }
+        let byService = Dictionary(grouping: listed, by: \.container.service)
+        var services: [RuntimeService] = []
+        for id in byService.keys.sorted() {
+            let entries = byService[id]!.sorted { $0.container.index < $1.container.index }
+            let newest = entries.max { ($0.container.created, $0.container.index) < ($1.container.created, $1.container.index) }!
+            let checks = specifications[id]?.healthChecks ?? []
+            var instances: [Instance] = []
+            for entry in entries {
+                let names = DockerPlan.portNames(entry.labels)
+                var ports: [String: Int] = [:]
+                for (name, number) in names { if let host = entry.published[number] { ports[name] = host } }
+                let up = await Self.isUp(entry, ports: names, checks: checks)
+                instances.append(Instance(name: DockerPlan.instanceName(entry.container), host: "127.0.0.1", ports: ports, deployed: up))
+            }
+            services.append(RuntimeService(
+                id: id, digest: specifications[id]?.digest ?? newest.container.digest,
+                desiredInstances: specifications[id]?.scale.instances ?? newest.container.scale, instances: instances))
+        }
+        return services
+    }
+
+    /// Brings the service to the specification, whatever `update` says: the image made present, missing instances
+    /// created and started, containers of another digest replaced (the new ones started before the old ones are
+    /// removed), extra ones removed (highest numbers first).
+    /// - Throws: A permanent ``ContainerDriverError`` for a breed that is not a Docker image or an image that cannot be
+    ///   pulled; a transient one when the engine cannot be reached.
+    public func deploy(_ service: ServiceSpecification, update: Bool) async throws(ContainerDriverError) {
+        guard let deployable = service.breed.deployable, runs(deployable), !deployable.definition.isEmpty else {
+            throw ContainerDriverError(
+                "breed \(service.breed.name) is not a Docker image (deployable type container/docker): the Docker driver runs images",
+                permanent: true)
+        }
+        try await ensureImage(deployable.definition)
+        specifications[service.id] = service
+        let containers = try await engine.list(service.id).map(\.container)
+        for action in DockerPlan.converge(desired: service.scale.instances, digest: service.digest, containers: containers) {
+            switch action {
+            case .create(let index): try await create(service, index: index)
+            case .remove(let id): try await remove(id)
+            }
+        }
+        continuation.yield()
+    }
+
+    /// Kills and removes every container of the service.
+    public func undeploy(_ service: ServiceIdentity) async throws(ContainerDriverError) {
+        specifications[service] = nil
+        for entry in try await engine.list(service) { try await remove(entry.container.id) }
+        continuation.yield()
+    }
+
+    // MARK: - Engine calls
+
+    private func ensureImage(_ image: String) async throws(ContainerDriverError) {
+        let escaped = image.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? image
+        let present = try await engine.call(.GET, "/images/\(escaped)/json")
+        if present.status == 200 { return }
+        guard present.status == 404 else {
+            throw ContainerDriverError("Docker engine: looking for image \(image) answered \(present.status): \(DockerEngineClient.message(present))")
+        }
+        let reference = DockerPlan.imageReference(image)
+        logger.info("pulling image", metadata: ["vamp.image": "\(image)"])
+        var query = [("fromImage", reference.name)]
+        if !reference.tag.isEmpty { query.append(("tag", reference.tag)) }
+        let pull = try await engine.call(.POST, "/images/create", query: query, timeout: configuration.pullTimeout)
+        let failure = (200..<300).contains(pull.status) ? DockerPlan.pullError(pull.text) : DockerEngineClient.message(pull)
+        if let failure {
+            throw ContainerDriverError("cannot pull image \(image): \(failure)", permanent: true)
+        }
+        let pulled = try await engine.call(.GET, "/images/\(escaped)/json")
+        guard pulled.status == 200 else {
+            throw ContainerDriverError("cannot pull image \(image): the engine does not have it after the pull", permanent: true)
+        }
+    }
+
+    private func create(_ service: ServiceSpecification, index: Int) async throws(ContainerDriverError) {
+        let body: Data
+        do {
+            body = try JSONEncoder().encode(DockerPlan.createBody(service, index: index, namespace: configuration.namespace))
+        } catch {
+            throw ContainerDriverError("cannot encode the container of \(service.id): \(error)", permanent: true)
+        }
+        let created = try await engine.call(.POST, "/containers/create", json: body)
+        guard created.status == 201,
+            let object = try? JSONSerialization.jsonObject(with: created.body) as? [String: Any], let id = object["Id"] as? String
+        else {
+            throw ContainerDriverError(
+                "Docker engine refused the container of \(service.id) (image \(service.breed.deployable?.definition ?? "")): "
+                    + DockerEngineClient.message(created),
+                permanent: created.status == 400)
+        }
+        do {
+            try await engine.expect(.POST, "/containers/\(id)/start", accepting: [304])
+        } catch {
+            try? await remove(id)
+            throw error
+        }
+        logger.info(
+            "container started",
+            metadata: ["vamp.service": "\(service.id)", "vamp.instance": "\(index)", "vamp.container": "\(id.prefix(12))"])
+    }
+
+    private func remove(_ id: String) async throws(ContainerDriverError) {
+        // 409: not running; 404: already gone. Both fine: the delete below settles it.
+        try await engine.expect(.POST, "/containers/\(id)/kill", accepting: [404, 409])
+        try await engine.expect(.DELETE, "/containers/\(id)", query: [("force", "true")], accepting: [404])
+    }
+
+    private func metadata(_ container: DockerPlan.Container) -> Logger.Metadata {
+        ["vamp.service": "\(container.service)", "vamp.instance": "\(container.index)", "vamp.container": "\(container.id.prefix(12))"]
+    }
+
+    // MARK: - Readiness
+
+    /// Every owned container's id, state and readiness: it changes when anything the reconciler cares about does.
+    private static func fingerprint(_ engine: DockerEngineClient) async throws(ContainerDriverError) -> [String] {
+        var seen: [String] = []
+        for entry in try await engine.list(nil).sorted(by: { $0.container.id < $1.container.id }) {
+            let up = entry.container.running ? await isUp(entry, ports: DockerPlan.portNames(entry.labels), checks: []) : false
+            seen.append("\(entry.container.id) \(entry.container.running) \(up)")
+        }
+        return seen
+    }
+
+    /// Up: it runs and each HTTP check passes, or without checks each port accepts a connection, on the container's
+    /// address (the published host port when it has none).
+    private static func isUp(_ entry: DockerEngineClient.Listed, ports: [String: Int], checks: [HealthCheck]) async -> Bool {
+        guard entry.container.running else { return false }
+        func target(_ number: Int) -> (String, Int)? {
+            if let address = entry.address { return (address, number) }
+            return entry.published[number].map { ("127.0.0.1", $0) }
+        }
+        if checks.isEmpty {
+            for number in ports.values.sorted() {
+                guard let (host, port) = target(number), await accepts(host: host, port: port) else { return false }
+            }
+            return true
+        }
+        for check in checks {
+            guard let number = ports[check.port], let (host, port) = target(number) else { return false }
+            let path = check.path.hasPrefix("/") ? check.path : "/" + check.path
+            let request = HTTPClientRequest(url: "\(check.protocol == .https ? "https" : "http")://\(host):\(port)\(path)")
+            do {
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(max(1, check.timeout.seconds))))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                guard (200..<400).contains(Int(response.status.code)) else { return false }
+            } catch {
+                return false
+            }
+        }
+        return true
+    }
+
+    private static func accepts(host: String, port: Int) async -> Bool {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(1)).connect(host: host, port: port).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+package import VampModel
+
+/// The pure decisions of ``DockerDriver``: the create body of a container from a specification, the ownership labels
+/// and their reading, and the convergence plan. No I/O, so they are tested with plain values.
+package enum DockerPlan {
+    /// The label keys the driver writes on every container it creates.
+    package enum Label {
+        /// The "this is ours" marker; its value is ``ownerValue``.
+        package static let owner = "io.vamp"
+        /// The value of ``owner`` on a service's container.
+        package static let ownerValue = "deployment-service"
+        package static let deployment = "io.vamp.deployment"
+        package static let cluster = "io.vamp.cluster"
+        package static let service = "io.vamp.service"
+        /// The instance number.
+        package static let instance = "io.vamp.instance"
+        /// The ``ServiceSpecification/digest`` the container runs.
+        package static let digest = "io.vamp.digest"
+        /// The number of instances asked for when the container was created.
+        package static let scale = "io.vamp.scale"
+        /// The breed's ports, `name=number` comma-separated, so discovery names the published ports.
+        package static let ports = "io.vamp.ports"
+        /// The Vamp namespace whose driver created the container: each namespace's driver sees only its own.
+        package static let namespace = "io.vamp.namespace"
+    }
+
+    /// One owned container as the planner sees it (from `GET /containers/json`).
+    package struct Container: Sendable, Hashable {
+        /// The Engine's container id.
+        package var id: String
+        /// Whose instance it is.
+        package var service: ServiceIdentity
+        /// The instance number.
+        package var index: Int
+        /// The digest it runs.
+        package var digest: String
+        /// The desired scale when it was created.
+        package var scale: Int
+        /// `State` is `running` (not `exited`, `dead`, `created`, ...).
+        package var running: Bool
+        /// `Created`, seconds since 1970: the newest container's scale label is the service's.
+        package var created: Int
+
+        /// Creates a container.
+        package init(id: String, service: ServiceIdentity, index: Int, digest: String, scale: Int, running: Bool, created: Int = 0) {
+            self.id = id
+            self.service = service
+            self.index = index
+            self.digest = digest
+            self.scale = scale
+            self.running = running
+            self.created = created
+        }
+    }
+
+    /// One step towards the specification.
+    package enum Action: Sendable, Hashable {
+        /// Create and start a container with this instance number.
+        case create(index: Int)
+        /// Kill and remove this container.
+        case remove(id: String)
+    }
+
+    /// The labels of instance `index` of `specification`.
+    package static func labels(_ specification: ServiceSpecification, index: Int, namespace: String = "default") -> [String: String] {
+        [
+            Label.owner: Label.ownerValue,
+            Label.namespace: namespace,
+            Label.deployment: specification.id.deployment,
+            Label.cluster: specification.id.cluster,
+            Label.service: specification.id.service,
+            Label.instance: String(index),
+            Label.digest: specification.digest,
+            Label.scale: String(max(0, specification.scale.instances)),
+            Label.ports: ports(specification).map { "\($0.name)=\($0.number)" }.joined(separator: ","),
+        ]
+    }
+
+    /// The owned container these labels describe, or nil when they are not a complete set of Vamp's service labels.
+    package static func container(id: String, labels: [String: String], state: String, created: Int) -> Container? {
+        guard labels[Label.owner] == Label.ownerValue, let deployment = labels[Label.deployment],
+            let cluster = labels[Label.cluster], let service = labels[Label.service],
+            let index = labels[Label.instance].flatMap({ Int($0) }), let digest = labels[Label.digest]
+        else { return nil }
+        return Container(
+            id: id, service: ServiceIdentity(deployment: deployment, cluster: cluster, service: service), index: index,
+            digest: digest, scale: labels[Label.scale].flatMap { Int($0) } ?? 0, running: state == "running", created: created)
+    }
+
+    /// The breed ports with a number, in the breed's order (the container port is the breed port's number).
+    package static func ports(_ specification: ServiceSpecification) -> [(name: String, number: Int)] {
+        specification.breed.ports.compactMap { port in port.number.map { (name: port.name, number: $0) } }
+    }
+
+    /// The `POST /containers/create` body of instance `index`: the image (the deployable's definition), the
+    /// specification's environment plus `PORT` (the first port) and `PORT_<NAME>` per port, every port exposed and
+    /// published on a random host port of 127.0.0.1, the ownership labels, `privileged` from the run arguments; then
+    /// the `docker` dialect merged in (objects merged key by key, anything else replaced; a string dialect, a
+    /// docker-compose `command`, becomes `Cmd: [/bin/sh, -c, command]`).
+    package static func createBody(_ specification: ServiceSpecification, index: Int, namespace: String = "default") -> JSONValue {
+        let ports = ports(specification)
+        var environment = specification.environment
+        if let first = ports.first { environment["PORT"] = String(first.number) }
+        for port in ports { environment[LocalProcessPlan.portVariable(port.name)] = String(port.number) }
+        var exposed: [String: JSONValue] = [:]
+        var bindings: [String: JSONValue] = [:]
+        for port in ports {
+            exposed["\(port.number)/tcp"] = .object([:])
+            bindings["\(port.number)/tcp"] = .array([.object(["HostIp": .string("127.0.0.1"), "HostPort": .string("")])])
+        }
+        var hostConfig: [String: JSONValue] = ["PortBindings": .object(bindings)]
+        if specification.arguments.contains(where: { $0.key == "privileged" && $0.value.lowercased() == "true" }) {
+            hostConfig["Privileged"] = .bool(true)
+        }
+        let body = JSONValue.object([
+            "Image": .string(specification.breed.deployable?.definition ?? ""),
+            "Env": .array(environment.keys.sorted().map { .string("\($0)=\(environment[$0]!)") }),
+            "Labels": .object(labels(specification, index: index, namespace: namespace).mapValues { .string($0) }),
+            "ExposedPorts": .object(exposed),
+            "HostConfig": .object(hostConfig),
+        ])
+        switch specification.dialects["docker"] {
+        case .object(let dialect): return merged(body, .object(dialect))
+        // A docker-compose `command` (VampDSL's compose reader) is a command line for the image's shell.
+        case .string(let command): return merged(body, .object(["Cmd": .array(["/bin/sh", "-c", command].map { .string($0) })]))
+        default: return body
+        }
+    }
+
+    /// `overlay` merged into `base`: objects key by key (recursively), any other value of `overlay` wins.
+    package static func merged(_ base: JSONValue, _ overlay: JSONValue) -> JSONValue {
+        guard case .object(var result) = base, case .object(let extra) = overlay else { return overlay }
+        for (key, value) in extra { result[key] = result[key].map { merged($0, value) } ?? value }
+        return .object(result)
+    }
+
+    /// What to do to reach `desired` running containers of `digest` from `containers` (one service's): containers
+    /// that do not run are removed; missing instances are created on the lowest numbers no container holds; extra
+    /// ones of the current digest are removed, highest numbers first; every container of another digest is removed.
+    /// Creations come first in the list, so replacements start before the containers they replace are removed.
+    package static func converge(desired: Int, digest: String, containers: [Container]) -> [Action] {
+        let desired = max(0, desired)
+        let current = containers.filter { $0.running && $0.digest == digest }.sorted { $0.index < $1.index }
+        var creates: [Action] = []
+        var used = Set(containers.map(\.index))
+        var candidate = 0
+        for _ in 0..<max(0, desired - current.count) {
+            while used.contains(candidate) { candidate += 1 }
+            creates.append(.create(index: candidate))
+            used.insert(candidate)
+        }
+        var removes: [Action] = current.dropFirst(desired).reversed().map { .remove(id: $0.id) }
+        let others = containers.filter { !($0.running && $0.digest == digest) }.sorted { $0.index > $1.index }
+        removes += others.map { .remove(id: $0.id) }
+        return creates + removes
+    }
+
+    /// The `filters` query value that lists every container of a service (or, with `service` nil, every owned one) of
+    /// a namespace.
+    package static func filters(_ service: ServiceIdentity?, namespace: String = "default") -> String {
+        var labels = ["\(Label.owner)=\(Label.ownerValue)", "\(Label.namespace)=\(namespace)"]
+        if let service {
+            labels += [
+                "\(Label.deployment)=\(service.deployment)", "\(Label.cluster)=\(service.cluster)",
+                "\(Label.service)=\(service.service)",
+            ]
+        }
+        let data = try! JSONSerialization.data(withJSONObject: ["label": labels], options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The breed ports recorded in a container's ``Label/ports`` label, by name.
+    package static func portNames(_ labels: [String: String]) -> [String: Int] {
+        var ports: [String: Int] = [:]
+        for entry in (labels[Label.ports] ?? "").split(separator: ",") {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, let number = Int(parts[1]) { ports[String(parts[0])] = number }
+        }
+        return ports
+    }
+
+    /// The reported name of an instance: `<cluster>-<service>-<index>`, sanitised.
+    package static func instanceName(_ container: Container) -> String {
+        LocalProcessPlan.instanceName(cluster: container.service.cluster, service: container.service.service, index: container.index)
+    }
+
+    /// The error in an image pull's answer: a stream of JSON objects, one a line, any of which can be
+    /// `{"error": ...}` (or carry `errorDetail.message`) although the status was 200. Nil when none did.
+    package static func pullError(_ stream: String) -> String? {
+        for line in stream.split(whereSeparator: \.isNewline) {
+            guard let data = line.data(using: .utf8),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else { continue }
+            if let error = object["error"] as? String { return error }
+            if let detail = object["errorDetail"] as? [String: Any], let message = detail["message"] as? String { return message }
+        }
+        return nil
+    }
+
+    /// The image reference with a tag: `busybox` → `busybox:latest`; a digest or a tag is kept.
+    package static func imageReference(_ image: String) -> (name: String, tag: String) {
+        if image.contains("@") { return (image, "") }
+        let slash = image.lastIndex(of: "/") ?? image.startIndex
+        if let colon = image[slash...].lastIndex(of: ":") {
+            return (String(image[..<colon]), String(image[image.index(after: colon)...]))
+        }
+        return (image, "latest")
+    }
+}

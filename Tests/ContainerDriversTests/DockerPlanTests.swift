@@ -1,0 +1,127 @@
+@testable import ContainerDrivers
+import Foundation
+import Testing
+import VampModel
+
+/// ``DockerPlan`` with plain values: the create body, the labels and their reading, the convergence plan, pull errors.
+@Suite("DockerPlan")
+struct DockerPlanTests {
+    static let id = ServiceIdentity(deployment: "shop", cluster: "frontend", service: "web:1.0")
+
+    static func specification(instances: Int = 2, dialect: JSONValue? = nil) -> ServiceSpecification {
+        ServiceSpecification(
+            id: id,
+            breed: Breed(
+                name: "web:1.0", deployable: Deployable(type: "docker", definition: "localhost/bbox:latest"),
+                ports: [BreedPort(name: "web", number: 8080), BreedPort(name: "admin-ui", number: 9000)]),
+            scale: Scale(cpu: CPU(cores: 0.1)!, memory: Memory(megabytes: 64)!, instances: instances),
+            environment: ["GREETING": "hi"], arguments: [RunArgument(key: "privileged", value: "true")],
+            dialects: dialect.map { ["docker": $0] } ?? [:])
+    }
+
+    @Test func createBodyHasImageEnvironmentPortsLabels() throws {
+        let body = DockerPlan.createBody(Self.specification(), index: 1)
+        guard case .object(let object) = body else { Issue.record("not an object"); return }
+        #expect(object["Image"] == .string("localhost/bbox:latest"))
+        #expect(object["Env"] == .array(["GREETING=hi", "PORT=8080", "PORT_ADMIN_UI=9000", "PORT_WEB=8080"].map { .string($0) }))
+        #expect(object["ExposedPorts"] == .object(["8080/tcp": .object([:]), "9000/tcp": .object([:])]))
+        let binding = JSONValue.array([.object(["HostIp": .string("127.0.0.1"), "HostPort": .string("")])])
+        #expect(body.value(atPath: "HostConfig.PortBindings") == .object(["8080/tcp": binding, "9000/tcp": binding]))
+        #expect(body.value(atPath: "HostConfig.Privileged") == .bool(true))
+        let labels = body.value(atPath: "Labels")
+        guard case .object(let labelObject) = labels else { Issue.record("no labels"); return }
+        #expect(labelObject["io.vamp"] == .string("deployment-service"))
+        #expect(labelObject["io.vamp.deployment"] == .string("shop"))
+        #expect(labelObject["io.vamp.cluster"] == .string("frontend"))
+        #expect(labelObject["io.vamp.service"] == .string("web:1.0"))
+        #expect(labelObject["io.vamp.instance"] == .string("1"))
+        #expect(labelObject["io.vamp.namespace"] == .string("default"))
+        #expect(labelObject["io.vamp.scale"] == .string("2"))
+        #expect(labelObject["io.vamp.digest"] == .string(Self.specification().digest))
+        #expect(labelObject["io.vamp.ports"] == .string("web=8080,admin-ui=9000"))
+    }
+
+    @Test func dialectIsMergedIntoTheBody() {
+        let dialect = JSONValue.object([
+            "Cmd": .array([.string("httpd"), .string("-f")]),
+            "HostConfig": .object(["Memory": .number(1000)]),
+            "Labels": .object(["team": .string("a")]),
+        ])
+        let body = DockerPlan.createBody(Self.specification(dialect: dialect), index: 0)
+        #expect(body.value(atPath: "Cmd") == .array([.string("httpd"), .string("-f")]))
+        #expect(body.value(atPath: "HostConfig.Memory") == .number(1000))
+        #expect(body.value(atPath: "HostConfig.Privileged") == .bool(true))
+        #expect(body.value(atPath: "Labels.team") == .string("a"))
+    }
+
+    @Test func aStringDialectIsAShellCommand() {
+        let body = DockerPlan.createBody(Self.specification(dialect: .string("httpd -f")), index: 0)
+        #expect(body.value(atPath: "Cmd") == .array([.string("/bin/sh"), .string("-c"), .string("httpd -f")]))
+        #expect(body.value(atPath: "Image") == .string("localhost/bbox:latest"))
+    }
+
+    @Test func labelsReadBackIntoAContainer() throws {
+        let spec = Self.specification()
+        let container = try #require(DockerPlan.container(id: "c1", labels: DockerPlan.labels(spec, index: 3), state: "running", created: 5))
+        #expect(container == DockerPlan.Container(id: "c1", service: Self.id, index: 3, digest: spec.digest, scale: 2, running: true, created: 5))
+        #expect(DockerPlan.portNames(DockerPlan.labels(spec, index: 3)) == ["web": 8080, "admin-ui": 9000])
+        #expect(DockerPlan.container(id: "c2", labels: ["io.vamp": "workflow"], state: "running", created: 0) == nil)
+        var partial = DockerPlan.labels(spec, index: 0)
+        partial["io.vamp.instance"] = nil
+        #expect(DockerPlan.container(id: "c3", labels: partial, state: "running", created: 0) == nil)
+        #expect(DockerPlan.container(id: "c4", labels: DockerPlan.labels(spec, index: 0), state: "exited", created: 0)?.running == false)
+    }
+
+    static func container(_ id: String, _ index: Int, digest: String = "d1", running: Bool = true) -> DockerPlan.Container {
+        DockerPlan.Container(id: id, service: Self.id, index: index, digest: digest, scale: 2, running: running)
+    }
+
+    @Test func convergeCreatesMissingOnLowestFreeNumbers() {
+        #expect(DockerPlan.converge(desired: 2, digest: "d1", containers: []) == [.create(index: 0), .create(index: 1)])
+        #expect(DockerPlan.converge(desired: 3, digest: "d1", containers: [Self.container("a", 0), Self.container("c", 2)]) == [.create(index: 1)])
+        #expect(DockerPlan.converge(desired: 2, digest: "d1", containers: [Self.container("a", 0), Self.container("b", 1)]) == [])
+    }
+
+    @Test func convergeRemovesExtraHighestFirstAndDeadOnes() {
+        let three = [Self.container("a", 0), Self.container("b", 1), Self.container("c", 2)]
+        #expect(DockerPlan.converge(desired: 1, digest: "d1", containers: three) == [.remove(id: "c"), .remove(id: "b")])
+        let withDead = [Self.container("a", 0), Self.container("b", 1, running: false)]
+        #expect(DockerPlan.converge(desired: 2, digest: "d1", containers: withDead) == [.create(index: 2), .remove(id: "b")])
+        #expect(DockerPlan.converge(desired: 0, digest: "d1", containers: three) == [.remove(id: "c"), .remove(id: "b"), .remove(id: "a")])
+    }
+
+    @Test func convergeReplacesAnotherDigestNewFirst() {
+        let old = [Self.container("a", 0, digest: "old"), Self.container("b", 1, digest: "old")]
+        #expect(DockerPlan.converge(desired: 2, digest: "new", containers: old) == [
+            .create(index: 2), .create(index: 3), .remove(id: "b"), .remove(id: "a"),
+        ])
+    }
+
+    @Test func pullErrorIsFoundInsideTheStream() {
+        let stream = """
+            {"status":"Pulling from library/nope","id":"latest"}
+            {"errorDetail":{"message":"Get \\"https://registry-1.docker.io/v2/\\": dial tcp: lookup registry-1.docker.io: no such host"},"error":"Get \\"https://registry-1.docker.io/v2/\\": dial tcp: lookup registry-1.docker.io: no such host"}
+            """
+        #expect(DockerPlan.pullError(stream)?.contains("no such host") == true)
+        #expect(DockerPlan.pullError("{\"status\":\"Downloaded newer image\"}\n") == nil)
+    }
+
+    @Test func imageReferencesGetATag() {
+        #expect(DockerPlan.imageReference("busybox") == ("busybox", "latest"))
+        #expect(DockerPlan.imageReference("localhost:5000/bbox") == ("localhost:5000/bbox", "latest"))
+        #expect(DockerPlan.imageReference("localhost/bbox:1.2") == ("localhost/bbox", "1.2"))
+        #expect(DockerPlan.imageReference("bbox@sha256:abc").tag == "")
+    }
+
+    @Test func filtersSelectOwnedContainersOfAService() throws {
+        let all = try JSONSerialization.jsonObject(with: Data(DockerPlan.filters(nil).utf8)) as? [String: [String]]
+        #expect(all == ["label": ["io.vamp=deployment-service", "io.vamp.namespace=default"]])
+        let one = try JSONSerialization.jsonObject(with: Data(DockerPlan.filters(Self.id).utf8)) as? [String: [String]]
+        #expect(one?["label"]?.contains("io.vamp.service=web:1.0") == true)
+    }
+
+    @Test func defaultHostHonoursDockerHost() {
+        #expect(DockerDriver.Configuration.defaultHost(environment: [:]) == "unix:///var/run/docker.sock")
+        #expect(DockerDriver.Configuration.defaultHost(environment: ["DOCKER_HOST": "unix:///tmp/d.sock"]) == "unix:///tmp/d.sock")
+    }
+}
