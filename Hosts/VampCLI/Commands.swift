@@ -154,6 +154,7 @@ struct DeploymentChange: ParsableArguments {
             return
         }
         try await waiting.until("deployment \(deployment)") { try await Self.pending(client, deployment) }
+        try await waiting.untilServed(client, "deployment \(deployment)")
         print("\(verb == "deploy" ? "deployed" : "merged") \(deployment)\(waiting.wait ? "" : " (accepted; --wait waits until it runs)")")
     }
 
@@ -221,6 +222,7 @@ struct Undeploy: AsyncParsableCommand {
             let left = service.isEmpty ? names : names.filter(service.contains)
             return left.isEmpty ? nil : "still running: " + left.joined(separator: ", ")
         }
+        try await waiting.untilServed(client, "undeploying \(deployment)")
         print("undeployed \(service.isEmpty ? deployment : service.joined(separator: ", ") + " of " + deployment)\(waiting.wait ? "" : " (accepted)")")
     }
 }
@@ -285,6 +287,7 @@ struct UpdateGateway: AsyncParsableCommand {
             if now.routes.map({ RouteSetting($0) }) != wanted { return "routes not updated yet" }
             return now.deployed == false ? "not deployed yet" : nil
         }
+        try await waiting.untilServed(client, "gateway \(name)")
         print("updated gateway \(name): " + gateway.routes.map { route in
             var text = "\(route.path) \(route.weight?.description ?? "-")"
             if let condition = route.condition { text += " if \(conditionText(condition)) (\(route.conditionStrength?.description ?? "100%"))" }

@@ -43,6 +43,24 @@ struct WaitOptions: ParsableArguments {
     @Option(name: .long, help: "Give up waiting after this many seconds (exit 2).")
     var timeout: Double = 300
 
+    /// With `--wait`, waits until HAProxy runs the gateways as they are now: the server's embedded agent says
+    /// `configuration: applied` in `GET /info`. A server whose agent is not embedded cannot tell, and the wait ends
+    /// with the model (said on stderr).
+    func untilServed(_ client: VampClient, _ what: String) async throws {
+        guard wait else { return }
+        var unknown = false
+        try await until("\(what) through HAProxy") {
+            guard case .object(let agent)? = try await client.info()["gateway_agent"], case .string(let state)? = agent["configuration"] else {
+                unknown = true
+                return nil
+            }
+            return state == "applied" ? nil : "HAProxy not reloaded yet"
+        }
+        if unknown {
+            FileHandle.standardError.write(Data("vamp: the server's gateway agent is not embedded; --wait waited for the model, not for HAProxy\n".utf8))
+        }
+    }
+
     /// Polls `check` every 100 ms until it answers `nil` (done); its text is the progress shown meanwhile.
     func until(_ what: String, _ check: () async throws -> String?) async throws {
         guard wait else { return }

@@ -5,6 +5,7 @@ import KVStores
 import Logging
 import ServiceLifecycle
 import Synchronization
+import VampCore
 
 /// The gateway agent inside `vamp-server`: watches the key the synchroniser writes, in the very same store
 /// instance, and keeps HAProxy on it. It leaves HAProxy serving when the server stops (SIGTERM or SIGKILL), and
@@ -74,6 +75,8 @@ struct AgentInformationResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let routes: RouterResponder<BasicRequestContext>
     let agent: EmbeddedGatewayAgent?
+    /// The default namespace, whose gateways the agent serves.
+    let vamp: Vamp
 
     func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
         let response = try await routes.respond(to: request, context: context)
@@ -82,8 +85,14 @@ struct AgentInformationResponder: HTTPResponder {
         guard asked.isEmpty || asked.contains("gateway_agent") || asked.contains("gateway-agent") else { return response }
         let collected = BodyCollector()
         try await response.body.write(collected)
+        // `configuration`: `applied` when HAProxy runs the text of the gateways as they are now (what `vamp ... --wait`
+        // waits for), `pending` while a change is on its way to it.
+        var status = agent.status
+        if let rendered = try? await vamp.gatewayConfiguration().text {
+            status["configuration"] = agent.agent.metrics.snapshot.appliedConfiguration == rendered ? "applied" : "pending"
+        }
         guard var object = (try? JSONSerialization.jsonObject(with: collected.data)) as? [String: Any],
-              let data = try? JSONSerialization.data(withJSONObject: { object["gateway_agent"] = agent.status; return object }(),
+              let data = try? JSONSerialization.data(withJSONObject: { object["gateway_agent"] = status; return object }(),
                                                      options: [.sortedKeys, .withoutEscapingSlashes])
         else { return response }
         var answered = response

@@ -131,7 +131,7 @@ struct ServerCommand: AsyncParsableCommand {
                 }())
         }
         var app = Application(
-            responder: AgentInformationResponder(routes: router.buildResponder(), agent: agent),
+            responder: AgentInformationResponder(routes: router.buildResponder(), agent: agent, vamp: vamp),
             configuration: .init(address: .hostname(settings.interface, port: settings.port), serverName: "vamp"),
             onServerRunning: { channel in
                 logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -34,6 +34,9 @@ public final class AgentMetrics: Sendable {
         public var logLinesDropped = 0
         /// The last error (validation or reload), if the last apply failed.
         public var lastError: String?
+        /// The KV value HAProxy runs now (the last one applied, or found running): a server that embeds the agent
+        /// compares it with what it renders to tell whether a change is live.
+        public var appliedConfiguration: String?
         /// Whether HAProxy is running.
         public var haproxyRunning = false
         /// Optional parts (log forwarder, status server) that failed, with their error.

@@ -249,6 +249,7 @@ public final class GatewayAgent: Sendable {
             metrics.update {
                 $0.unchanged += 1
                 $0.lastError = nil
+                $0.appliedConfiguration = kv
             }
             if hadError { await writeStatus(state: "applied", error: nil) }
             return
@@ -270,6 +271,7 @@ public final class GatewayAgent: Sendable {
                     $0.weightUpdates += 1
                     $0.lastReloadSeconds = seconds
                     $0.lastError = nil
+                    $0.appliedConfiguration = kv
                 }
                 logger.info("changed weights without a reload", metadata: ["vamp.reload.seconds": "\(seconds)", "vamp.haproxy.commands": "\(commands)"])
                 await writeStatus(state: "applied", error: nil)
@@ -296,6 +298,7 @@ public final class GatewayAgent: Sendable {
                     $0.reloadSecondsSum += seconds
                     $0.lastReloadSeconds = seconds
                     $0.lastError = nil
+                    $0.appliedConfiguration = kv
                 }
                 logger.info("reloaded HAProxy", metadata: [
                     "vamp.reload.seconds": "\(seconds)", "vamp.reload.worker_seconds": "\((ContinuousClock.now - signalled).secondsValue)",

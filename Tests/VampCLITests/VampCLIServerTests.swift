@@ -176,7 +176,8 @@ struct VampCLIServerTests {
         let conditioned = try vamp("update-gateway", "sava/web/web", "--route", "sava:1.1", "--condition", "has cookie beta", "--strength", "100%", "--wait")
         #expect(conditioned.status == 0, "\(conditioned.stderr)")
         #expect(try vamp("describe", "gateway", "sava/web/web").stdout.contains("has cookie beta"))
-        try await waitUntil(timeout: .seconds(10), "beta testers reach sava 1.1") { Self.answer(port: gatewayPort, cookie: "beta=yes") == "sava 1.1" }
+        // --wait returned once HAProxy runs the change: every beta tester reaches 1.1 at once, with no waiting here.
+        for _ in 0..<10 { #expect(Self.answer(port: gatewayPort, cookie: "beta=yes") == "sava 1.1") }
         let cleared = try vamp("update-gateway", "sava/web/web", "--route", "sava/web/sava:1.1/web", "--condition", "null", "--wait")
         #expect(cleared.status == 0, "\(cleared.stderr)")
         #expect(!(try vamp("describe", "gateway", "sava/web/web").stdout.contains("has cookie beta")))
@@ -214,6 +215,7 @@ struct VampCLIServerTests {
 
         // Promote and undeploy 1.0, then the whole deployment: --wait returns when it is gone.
         #expect(try vamp("update-gateway", "sava/web/web", "--weights", "sava:1.0@0%,sava:1.1@100%", "--wait").status == 0)
+        for _ in 0..<10 { #expect(Self.answer(port: gatewayPort) == "sava 1.1", "--wait returns once HAProxy serves the promotion") }
         let sliced = try vamp("undeploy", "sava", "--service", "sava:1.0", "--wait")
         #expect(sliced.status == 0, "\(sliced.stderr)")
         #expect(Self.phases(try Self.json(try vamp("describe", "deployment", "sava", "-o", "json").stdout)) == ["sava:1.1": "Deployment/Done"])
