@@ -18,75 +18,8 @@ import Glibc
 struct CanaryReleaseTests {
     static let bin = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
 
-    /// A running server in its own folder, on its own ports.
-    struct Server {
-        let folder: TemporaryDirectory
-        let apiPort: Int
-        let environment: [String: String]
-        var process: ExternalProcess
-
-        var api: String { "http://127.0.0.1:\(apiPort)/api/v1" }
-
-        static func start(extraEnvironment: [String: String] = [:]) async throws -> Server {
-            guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
-                throw FixtureError("HAProxy is not installed; install it: apt-get install -y haproxy (Scripts/test does)")
-            }
-            let folder = try TemporaryDirectory(prefix: "vamp-e2e")
-            let apiPort = try FreePort.next()
-            let base = try Self.freeRange(count: 40)
-            var environment = ProcessInfo.processInfo.environment
-            environment["PATH"] = CanaryReleaseTests.bin.path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-            environment["VAMP_HTTP_API_PORT"] = String(apiPort)
-            environment["VAMP_OPERATION_GATEWAY_PORT_RANGE"] = "\(base)-\(base + 39)"
-            // Port 80 may be another test's; these tests reach gateways by port.
-            environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
-            environment.merge(extraEnvironment) { _, new in new }
-            let server = Server(folder: folder, apiPort: apiPort, environment: environment, process: try Self.launch(folder, environment, log: "server-1.log"))
-            try await server.waitForAPI()
-            return server
-        }
-
-        static func launch(_ folder: TemporaryDirectory, _ environment: [String: String], log: String) throws -> ExternalProcess {
-            try ExternalProcess(
-                executable: CanaryReleaseTests.bin.appendingPathComponent("vamp-server").path, arguments: [],
-                environment: environment, workingDirectory: folder.url, logFile: folder.url.appendingPathComponent(log),
-                installHint: "build it first: swift build --build-tests")
-        }
-
-        func waitForAPI() async throws {
-            try await waitUntil(timeout: .seconds(30), "vamp-server answers on \(apiPort)\n\(process.logTail())") { FreePort.isAccepting(apiPort) }
-        }
-
-        /// Stops the server (SIGTERM or SIGKILL) and starts it again in the same folder with the same settings.
-        mutating func restart(signal: Int32, log: String) async throws {
-            if signal == SIGKILL { kill(process.pid, SIGKILL) }
-            await process.stopOffThePool()
-            process = try Self.launch(folder, environment, log: log)
-            try await waitForAPI()
-        }
-
-        /// Stops the server, the processes it deployed and HAProxy.
-        func tearDown() {
-            process.stop()
-            for pid in CanaryReleaseTests.pids(commandContaining: folder.url.path) + CanaryReleaseTests.savaPids(text: nil, folder: folder) {
-                kill(pid, SIGKILL)
-            }
-            let pidFile = folder.url.appendingPathComponent(".vamp/gateway-agent/haproxy.pid")
-            if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                kill(pid, SIGKILL)
-            }
-            folder.remove()
-        }
-
-        /// `count` consecutive free ports (checked by binding each once).
-        static func freeRange(count: Int) throws -> Int {
-            for _ in 0..<50 {
-                let base = Int.random(in: 46000...60000)
-                if (base..<(base + count)).allSatisfy({ !FreePort.isAccepting($0) }) { return base }
-            }
-            throw FixtureError("no \(count) free ports in a row")
-        }
-    }
+    /// A running server in its own folder, on its own ports (VampTesting's fixture).
+    typealias Server = VampServerFixture
 
     // MARK: Traffic
 
@@ -203,17 +136,6 @@ struct CanaryReleaseTests {
 
     // MARK: Processes
 
-    /// Pids of the processes whose command line contains `text`.
-    static func pids(commandContaining text: String) -> [Int32] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        return entries.compactMap { entry in
-            guard let pid = Int32(entry), pid != getpid(),
-                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
-            let line = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            return line.contains(text) ? pid : nil
-        }
-    }
-
     /// Pids of `sava` processes (not their shells) answering `text`, started in this test's folder.
     static func savaPids(text: String?, folder: TemporaryDirectory) -> [Int32] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
@@ -272,7 +194,7 @@ struct CanaryReleaseTests {
 
     @Test("deploy 1.0, merge 1.1 at 0%, 90/10, a header condition, 0/100, slice 1.0: no request fails; a killed process is replaced; a restarted server deploys nothing twice and traffic goes on")
     func canaryRelease() async throws {
-        var server = try await Server.start()
+        let server = try await Server.start()
         defer { server.tearDown() }
         let client = HTTPClient.shared
         let gatewayPort = try FreePort.next()
@@ -424,5 +346,15 @@ struct CanaryReleaseTests {
         try await Self.eventually("the deployment is gone (404)") { try await Self.call(client, .GET, "\(server.api)/deployments/shop").0 == 404 }
         #expect(Self.savaPids(text: nil, folder: server.folder).isEmpty)
         #expect(try await Self.call(client, .GET, "\(server.api)/gateways/shop/\(gatewayPort)").0 == 404)
+    }
+}
+
+extension VampServerFixture {
+    /// `http://127.0.0.1:<port>/api/v1`.
+    var api: String { "http://127.0.0.1:\(apiPort)/api/v1" }
+
+    /// A server with the end-to-end tests' binaries (`vamp-server`, `sava`) next to the test bundle.
+    static func start(extraEnvironment: [String: String] = [:]) async throws -> VampServerFixture {
+        try await VampServerFixture(binaries: CanaryReleaseTests.bin, extraEnvironment: extraEnvironment)
     }
 }

@@ -14,14 +14,16 @@ public final class VampServerFixture: @unchecked Sendable {
     public let apiPort: Int
     /// The server's environment, with `VAMP_HOST` pointing at it: what a CLI run against it needs.
     public let environment: [String: String]
-    /// The server process.
-    public let process: ExternalProcess
+    /// The server process (a new one after ``restart(signal:log:)``).
+    public private(set) var process: ExternalProcess
+    let binaries: URL
 
     /// `http://127.0.0.1:<apiPort>`.
     public var host: URL { URL(string: "http://127.0.0.1:\(apiPort)")! }
 
-    /// Starts `binaries/vamp-server` and waits until its API accepts connections.
-    public init(binaries: URL) async throws {
+    /// Starts `binaries/vamp-server` and waits until its API accepts connections; `extraEnvironment` adds or
+    /// overrides settings (`VAMP_CONTAINER_DRIVER_TYPE`, ...).
+    public init(binaries: URL, extraEnvironment: [String: String] = [:]) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
             throw FixtureError("HAProxy is not installed; install it: apt-get install -y haproxy (Scripts/test does)")
         }
@@ -35,13 +37,32 @@ public final class VampServerFixture: @unchecked Sendable {
         // Port 80 may be another test's; tests reach gateways by port.
         environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
         environment["VAMP_HOST"] = "http://127.0.0.1:\(apiPort)"
+        environment.merge(extraEnvironment) { _, new in new }
         self.environment = environment
-        process = try ExternalProcess(
+        self.binaries = binaries
+        process = try Self.launch(binaries, folder, environment, log: "server.log")
+        try await waitForAPI()
+    }
+
+    static func launch(_ binaries: URL, _ folder: TemporaryDirectory, _ environment: [String: String], log: String) throws -> ExternalProcess {
+        try ExternalProcess(
             executable: binaries.appendingPathComponent("vamp-server").path, arguments: [],
-            environment: environment, workingDirectory: folder.url, logFile: folder.url.appendingPathComponent("server.log"),
+            environment: environment, workingDirectory: folder.url, logFile: folder.url.appendingPathComponent(log),
             installHint: "build it first: swift build --build-tests")
-        let port = apiPort
-        try await waitUntil(timeout: .seconds(30), "vamp-server answers on \(port)") { FreePort.isAccepting(port) }
+    }
+
+    func waitForAPI() async throws {
+        let port = apiPort, process = self.process
+        try await waitUntil(timeout: .seconds(30), "vamp-server answers on \(port)\n\(process.logTail())") { FreePort.isAccepting(port) }
+    }
+
+    /// Stops the server (SIGTERM, or SIGKILL as a crash would) and starts it again in the same folder with the same
+    /// settings, its output in `log`; returns once the API answers.
+    public func restart(signal: Int32, log: String) async throws {
+        if signal == SIGKILL { kill(process.pid, SIGKILL) }
+        await process.stopOffThePool()
+        process = try Self.launch(binaries, folder, environment, log: log)
+        try await waitForAPI()
     }
 
     /// Stops the server, the processes it deployed (their working folder is under the server's) and HAProxy, and
