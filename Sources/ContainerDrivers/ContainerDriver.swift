@@ -1,25 +1,51 @@
 import Foundation
 public import VampModel
 
-/// Which service of which deployment: the identity a driver records with everything it starts
-/// (Vamp's ownership labels `io.vamp.deployment`, `io.vamp.cluster`, `io.vamp.service`).
+/// Which service of which deployment, or which workflow: the identity a driver records with everything it starts
+/// (Vamp's ownership labels `io.vamp.deployment`, `io.vamp.cluster`, `io.vamp.service` for a service;
+/// `io.vamp=workflow`, `io.vamp.workflow`, `io.vamp.breed` for a workflow).
+///
+/// A workflow's daemon runs through the same calls as a deployment's service (``ContainerDriver/deploy(_:update:)``,
+/// ``ContainerDriver/undeploy(_:)``, reported by ``ContainerDriver/services()``), with an identity made by
+/// ``workflow(_:breed:)``: its ``kind`` tells the two apart, so a service and a workflow of the same name never meet.
 public struct ServiceIdentity: Sendable, Hashable, Comparable, CustomStringConvertible {
-    /// The deployment's name.
+    /// What a driver runs: a deployment's service or a workflow's daemon.
+    public enum Kind: String, Sendable, Hashable {
+        /// A service of a deployment's cluster.
+        case service
+        /// A workflow's breed, run as a daemon (the workflow issue schedules them).
+        case workflow
+    }
+
+    /// A service or a workflow.
+    public var kind: Kind
+    /// The deployment's name; for a workflow, the workflow's name.
     public var deployment: String
-    /// The cluster's name.
+    /// The cluster's name; empty for a workflow.
     public var cluster: String
-    /// The service's breed name (`sava:1.0`).
+    /// The service's breed name (`sava:1.0`); for a workflow, its breed's name.
     public var service: String
 
-    /// Creates an identity.
+    /// Creates the identity of a deployment's service.
     public init(deployment: String, cluster: String, service: String) {
+        self.kind = .service
         self.deployment = deployment
         self.cluster = cluster
         self.service = service
     }
 
-    /// `deployment/cluster/service`.
-    public var description: String { "\(deployment)/\(cluster)/\(service)" }
+    /// The identity of workflow `name`'s daemon, which runs `breed`.
+    public static func workflow(_ name: String, breed: String) -> ServiceIdentity {
+        var id = ServiceIdentity(deployment: name, cluster: "", service: breed)
+        id.kind = .workflow
+        return id
+    }
+
+    /// The workflow's name, or nil for a deployment's service.
+    public var workflow: String? { kind == .workflow ? deployment : nil }
+
+    /// `deployment/cluster/service`, or `workflow/<name>`.
+    public var description: String { kind == .workflow ? "workflow/\(deployment)" : "\(deployment)/\(cluster)/\(service)" }
 
     public static func < (lhs: ServiceIdentity, rhs: ServiceIdentity) -> Bool { lhs.description < rhs.description }
 }
@@ -137,7 +163,8 @@ public protocol ContainerDriver: Sendable {
     func info() async throws(ContainerDriverError) -> ContainerDriverInfo
 
     /// Every service the driver runs for `deployment`s it owns (by its ownership records or labels), whether or not
-    /// the model still knows them, so the reconciler can also remove leftovers.
+    /// the model still knows them, so the reconciler can also remove leftovers; workflows' daemons too (their
+    /// ``ServiceIdentity/kind`` is `workflow`), which the deployments' reconciler leaves alone.
     func services() async throws(ContainerDriverError) -> [RuntimeService]
 
     /// Starts the service (`update == false`) or makes the running one match the specification (`update == true`):

@@ -82,7 +82,8 @@ public struct Reconciler: ServiceLifecycle.Service {
             return false
         }
         do throws(ContainerDriverError) {
-            observed = try await driver.services()
+            // Workflows' daemons are the workflow scheduler's, not ours to keep or remove.
+            observed = try await driver.services().filter { $0.id.kind == .service }
         } catch {
             logger.warning("the container driver does not answer; nothing is reconciled this pass", metadata: ["vamp.error": "\(error.message)"])
             return !deployments.isEmpty
