@@ -19,6 +19,9 @@ struct DeploymentSettings: Sendable {
     /// `vamp.container-driver.docker.host`: the Docker Engine's socket (`DOCKER_HOST`, else
     /// `unix:///var/run/docker.sock`).
     var dockerHost: String
+    /// `vamp.container-driver.docker.repository.{username,password,email,server-address}`: the registry account the
+    /// Docker driver sends with pulls (none when `username` is empty).
+    var dockerCredentials: DockerDriver.RegistryCredentials?
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
@@ -47,6 +50,19 @@ struct DeploymentSettings: Sendable {
         if driver == .docker, !dockerHost.hasPrefix("unix://") {
             throw fail("vamp.container-driver.docker.host (VAMP_CONTAINER_DRIVER_DOCKER_HOST)", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
         }
+        let repository = "vamp.container-driver.docker.repository"
+        func account(_ field: String) -> String {
+            config.string(forKey: ConfigKey(["vamp", "container-driver", "docker", "repository", field])) ?? ""
+        }
+        let username = account("username")
+        let password = account("password")
+        if username.isEmpty != password.isEmpty {
+            throw fail(
+                "\(repository).\(username.isEmpty ? "username" : "password") (VAMP_CONTAINER_DRIVER_DOCKER_REPOSITORY_\(username.isEmpty ? "USERNAME" : "PASSWORD"))",
+                "missing: a registry account needs both a username and a password")
+        }
+        dockerCredentials = username.isEmpty ? nil : DockerDriver.RegistryCredentials(
+            username: username, password: password, email: account("email"), serverAddress: account("server-address"))
         func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
             let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) ?? value
             guard let number = Double(text), zeroAllowed ? number >= 0 : number > 0 else {
@@ -87,7 +103,7 @@ struct DeploymentSettings: Sendable {
         case .none: return nil
         case .docker:
             do {
-                let configuration = DockerDriver.Configuration(host: dockerHost, namespace: namespace ?? "default")
+                let configuration = DockerDriver.Configuration(host: dockerHost, namespace: namespace ?? "default", credentials: dockerCredentials)
                 return try DockerDriver(configuration: configuration, logger: Logger(label: "vamp.driver.docker"))
             } catch {
                 throw ValidationError("vamp.container-driver.docker.host '\(dockerHost)': \(error.message)")
@@ -128,6 +144,9 @@ struct DeploymentSettings: Sendable {
             "vamp.container-driver.type": driver.rawValue,
             "vamp.container-driver.local.directory": localDirectory,
             "vamp.container-driver.docker.host": dockerHost,
+            "vamp.container-driver.docker.repository.username": dockerCredentials?.username ?? "",
+            "vamp.container-driver.docker.repository.password": dockerCredentials == nil ? "" : "(set, not shown)",
+            "vamp.container-driver.docker.repository.server-address": dockerCredentials?.serverAddress ?? "",
             "vamp.operation.synchronization.period": "\(Double(reconcileInterval.components.seconds) + Double(reconcileInterval.components.attoseconds) / 1e18)",
             "vamp.gateway-driver.host": gatewayHost,
             "vamp.operation.gateway.virtual-hosts.enabled": String(virtualHosts),

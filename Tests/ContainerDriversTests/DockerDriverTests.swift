@@ -8,6 +8,10 @@ import Testing
 import VampModel
 import VampTesting
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// ``DockerDriver`` against a real Docker Engine (Debian's `dockerd`, started by ``DockerEngine``) and a busybox image
 /// imported from `busybox-static`: real containers, real HTTP requests to their published ports.
 @Suite("DockerDriver", .serialized)
@@ -192,6 +196,72 @@ struct DockerDriverTests {
             try await driver.undeploy(spec.id)
             try await driver.undeploy(spec.id)
             #expect(try await driver.services().isEmpty)
+            #expect(try Self.containers(engine).isEmpty)
+        }
+    }
+
+    /// The main process of a container as the host sees it (`State.Pid`), 0 when it does not run.
+    static func mainPid(_ engine: DockerEngine, _ id: String) throws -> (pid: Int32, restarts: Int) {
+        let inspect = try #require(engine.get("/v1.41/containers/\(id)/json"))
+        let object = try JSONSerialization.jsonObject(with: Data(inspect.body.utf8)) as? [String: Any]
+        let state = object?["State"] as? [String: Any]
+        return (Int32(state?["Pid"] as? Int ?? 0), object?["RestartCount"] as? Int ?? 0)
+    }
+
+    @Test func aWorkflowDaemonIsReportedAsAWorkflowRestartedWhenKilledAndLeavesADeploymentOfItsNameAlone() async throws {
+        try await Self.withEngine { engine, driver in
+            let service = Self.httpd(image: engine.image, instances: 1)
+            var workflow = Self.httpd(image: engine.image, instances: 1, greeting: "daemon")
+            workflow.id = .workflow("shop", breed: "httpd:1.0")
+            try await driver.deploy(service, update: false)
+            try await driver.deploy(workflow, update: false)
+            #expect(try await Self.eventually {
+                let services = try await driver.services()
+                return services.count == 2 && services.allSatisfy { $0.instances.count == 1 && $0.instances.allSatisfy(\.deployed) }
+            })
+            let services = try await driver.services()
+            #expect(Set(services.map(\.id)) == [service.id, workflow.id])
+            let daemon = try #require(services.first { $0.id.kind == .workflow })
+            #expect(daemon.id.workflow == "shop")
+            #expect(daemon.id.service == "httpd:1.0")
+            #expect(daemon.digest == workflow.digest)
+            #expect(daemon.instances.map(\.name) == ["workflow-shop-0"])
+            let port = try #require(daemon.instances.first?.ports["web"])
+            #expect(await Self.get(port) == "hello")
+
+            let containers = try Self.containers(engine)
+            let daemonContainer = try #require(containers.first { $0.labels["io.vamp"] == "workflow" })
+            #expect(daemonContainer.labels["io.vamp.workflow"] == "shop")
+            #expect(daemonContainer.labels["io.vamp.breed"] == "httpd:1.0")
+            #expect(daemonContainer.labels["io.vamp.deployment"] == nil)
+            #expect(daemonContainer.env.contains("GREETING=daemon"))
+            let serviceContainer = try #require(containers.first { $0.labels["io.vamp"] == "deployment-service" })
+            #expect(serviceContainer.labels["io.vamp.deployment"] == "shop")
+
+            // The daemon's process killed from the host: the engine restarts the same container, which serves again.
+            let before = try Self.mainPid(engine, daemonContainer.id)
+            #expect(before.pid > 1)
+            #expect(kill(before.pid, SIGKILL) == 0)
+            #expect(try await Self.eventually {
+                let now = try Self.mainPid(engine, daemonContainer.id)
+                guard now.pid > 1, now.pid != before.pid, now.restarts > before.restarts else { return false }
+                let daemon = try await driver.services().first { $0.id == workflow.id }
+                return daemon?.instances.first?.deployed == true
+            })
+            let restartedPort = try #require(try await driver.services().first { $0.id == workflow.id }?.instances.first?.ports["web"])
+            #expect(await Self.get(restartedPort) == "hello")
+
+            // Undeploying the workflow removes its container only; undeploying the deployment's service leaves no
+            // workflow container behind it either.
+            try await driver.undeploy(workflow.id)
+            let left = try Self.containers(engine)
+            #expect(left.map(\.id) == [serviceContainer.id])
+            #expect(try await driver.services().map(\.id) == [service.id])
+            try await driver.deploy(workflow, update: false)
+            try await driver.undeploy(service.id)
+            #expect(try Self.containers(engine).allSatisfy { $0.labels["io.vamp"] == "workflow" })
+            #expect(try await driver.services().map(\.id) == [workflow.id])
+            try await driver.undeploy(workflow.id)
             #expect(try Self.containers(engine).isEmpty)
         }
     }

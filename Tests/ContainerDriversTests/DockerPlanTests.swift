@@ -113,11 +113,70 @@ struct DockerPlanTests {
         #expect(DockerPlan.imageReference("bbox@sha256:abc").tag == "")
     }
 
+    @Test func aWorkflowsLabelsNameItAndReadBackAsAWorkflow() throws {
+        var spec = Self.specification(instances: 1)
+        spec.id = .workflow("shop", breed: "web:1.0")
+        let labels = DockerPlan.labels(spec, index: 0)
+        #expect(labels["io.vamp"] == "workflow")
+        #expect(labels["io.vamp.workflow"] == "shop")
+        #expect(labels["io.vamp.breed"] == "web:1.0")
+        #expect(labels["io.vamp.deployment"] == nil && labels["io.vamp.cluster"] == nil && labels["io.vamp.service"] == nil)
+        let container = try #require(DockerPlan.container(id: "w1", labels: labels, state: "running", created: 1))
+        #expect(container.service == .workflow("shop", breed: "web:1.0"))
+        #expect(container.service != Self.id)
+        #expect(DockerPlan.instanceName(container) == "workflow-shop-0")
+        // A workflow's daemon is restarted by the engine; a service's container is not.
+        #expect(DockerPlan.createBody(spec, index: 0).value(atPath: "HostConfig.RestartPolicy.Name") == .string("unless-stopped"))
+        #expect(DockerPlan.createBody(Self.specification(), index: 0).value(atPath: "HostConfig.RestartPolicy") == nil)
+        // A service's labels with a workflow's marker are not a workflow.
+        var mixed = DockerPlan.labels(Self.specification(), index: 0)
+        mixed["io.vamp"] = "workflow"
+        #expect(DockerPlan.container(id: "x", labels: mixed, state: "running", created: 0) == nil)
+        let filter = try JSONSerialization.jsonObject(with: Data(DockerPlan.filters(spec.id).utf8)) as? [String: [String]]
+        #expect(filter == ["label": ["io.vamp=workflow", "io.vamp.breed=web:1.0", "io.vamp.workflow=shop", "io.vamp.namespace=default"]])
+    }
+
     @Test func filtersSelectOwnedContainersOfAService() throws {
         let all = try JSONSerialization.jsonObject(with: Data(DockerPlan.filters(nil).utf8)) as? [String: [String]]
-        #expect(all == ["label": ["io.vamp=deployment-service", "io.vamp.namespace=default"]])
+        #expect(all == ["label": ["io.vamp", "io.vamp.namespace=default"]])
         let one = try JSONSerialization.jsonObject(with: Data(DockerPlan.filters(Self.id).utf8)) as? [String: [String]]
         #expect(one?["label"]?.contains("io.vamp.service=web:1.0") == true)
+    }
+
+    @Test func registryCredentialsAreBase64URLJSON() throws {
+        let credentials = DockerDriver.RegistryCredentials(
+            username: "vamp", password: "p?>>?~", email: "ops@example.com", serverAddress: "127.0.0.1:5000")
+        let header = credentials.header
+        #expect(!header.contains("+") && !header.contains("/"), "\(header)")
+        var standard = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while standard.count % 4 != 0 { standard += "=" }
+        let data = try #require(Data(base64Encoded: standard))
+        let object = try JSONSerialization.jsonObject(with: data) as? [String: String]
+        #expect(object == ["username": "vamp", "password": "p?>>?~", "email": "ops@example.com", "serveraddress": "127.0.0.1:5000"])
+        // Empty fields are left out.
+        let bare = DockerDriver.RegistryCredentials(username: "u", password: "p").header
+        let bareObject = try JSONSerialization.jsonObject(with: try #require(Data(base64Encoded: bare))) as? [String: String]
+        #expect(bareObject == ["username": "u", "password": "p"])
+    }
+
+    @Test func registryCredentialsGoOnlyToTheirServer() {
+        let local = DockerDriver.RegistryCredentials(username: "u", password: "p", serverAddress: "127.0.0.1:5000")
+        #expect(local.applies(to: "127.0.0.1:5000/vamp/bbox:1.0"))
+        #expect(!local.applies(to: "127.0.0.1:5001/vamp/bbox:1.0"))
+        #expect(!local.applies(to: "busybox"))
+        let hub = DockerDriver.RegistryCredentials(username: "u", password: "p", serverAddress: "https://index.docker.io/v1/")
+        #expect(hub.applies(to: "busybox:1.36"))
+        #expect(hub.applies(to: "magneticio/sava:1.0.0"))
+        #expect(hub.applies(to: "docker.io/library/busybox"))
+        #expect(!hub.applies(to: "quay.io/team/web"))
+        #expect(!hub.applies(to: "localhost/vamp-busybox:latest"))
+        #expect(DockerDriver.RegistryCredentials(username: "u", password: "p").applies(to: "anything.example/x"))
+    }
+
+    @Test func authenticationFailuresAreRecognised() {
+        #expect(DockerPlan.isAuthenticationFailure("Head \"http://127.0.0.1:5000/v2/vamp/bbox/manifests/1.0\": no basic auth credentials"))
+        #expect(DockerPlan.isAuthenticationFailure("unauthorized: authentication required"))
+        #expect(!DockerPlan.isAuthenticationFailure("dial tcp 127.0.0.1:1: connect: connection refused"))
     }
 
     @Test func defaultHostHonoursDockerHost() {

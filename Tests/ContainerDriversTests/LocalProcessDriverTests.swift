@@ -392,6 +392,69 @@ struct LocalProcessDriverTests {
         }
     }
 
+    @Test func aWorkflowDaemonRunsBesideADeploymentOfItsNameAndIsAdoptedAsAWorkflow() async throws {
+        try await Self.withFixture { fixture in
+            let driver = try await fixture.driver()
+            let service = Self.specification(instances: 1)
+            var workflow = Self.specification(instances: 1, environment: ["GREETING": "daemon"])
+            workflow.id = .workflow("test", breed: "sava:1.0")
+            try await driver.deploy(service, update: false)
+            try await driver.deploy(workflow, update: false)
+            func bothUp(_ driver: LocalProcessDriver) async throws -> Bool {
+                let services = try await driver.services()
+                return services.count == 2 && services.allSatisfy { $0.instances.count == 1 && $0.instances.allSatisfy(\.deployed) }
+            }
+            #expect(try await Self.eventually { try await bothUp(driver) })
+            let services = try await driver.services()
+            #expect(Set(services.map(\.id)) == [service.id, workflow.id])
+            let daemon = try #require(services.first { $0.id.kind == .workflow })
+            #expect(daemon.id.workflow == "test")
+            #expect(daemon.instances.map(\.name) == ["workflow-test-0"])
+            let port = try #require(daemon.instances.first?.ports["web"])
+            #expect(await Self.get(port) == "daemon-\(port)-\(port)")
+
+            // The records say which is which; a service's record has no kind (as records written before workflows).
+            let folders = try FileManager.default.contentsOfDirectory(
+                at: fixture.directory.appendingPathComponent("services"), includingPropertiesForKeys: nil)
+            #expect(folders.count == 2)
+            var kinds: [String?] = []
+            for folder in folders {
+                let data = try Data(contentsOf: folder.appendingPathComponent("service.json"))
+                let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+                kinds.append(object["kind"] as? String)
+            }
+            #expect(Set(kinds) == [nil, "workflow"])
+
+            // Killed, the daemon is restarted on its port; the deployment's process is left alone.
+            let pids = fixture.pids()
+            let daemonPid = try #require(pids["workflow-test-0"])
+            let servicePid = try #require(pids["frontend-sava_1.0-0"])
+            #expect(kill(daemonPid, SIGKILL) == 0)
+            #expect(try await Self.eventually {
+                let again = try await driver.services().first { $0.id == workflow.id }?.instances.first
+                return again?.deployed == true && fixture.pids()["workflow-test-0"] != daemonPid
+            })
+            #expect(await Self.get(port) == "daemon-\(port)-\(port)")
+            #expect(fixture.pids()["frontend-sava_1.0-0"] == servicePid)
+
+            // A driver restarted on the directory adopts both, each with its kind.
+            await driver.shutdown()
+            let adopting = try await fixture.driver()
+            #expect(try await Self.eventually { try await bothUp(adopting) })
+            #expect(Set(try await adopting.services().map(\.id)) == [service.id, workflow.id])
+
+            // Undeploying the workflow stops only the daemon.
+            let adoptedDaemonPid = try #require(fixture.pids()["workflow-test-0"])
+            try await adopting.undeploy(workflow.id)
+            #expect(kill(-adoptedDaemonPid, 0) != 0, "the daemon's process group still runs")
+            #expect(try await adopting.services().map(\.id) == [service.id])
+            #expect(Self.alive(servicePid))
+            let servicePort = try #require(try await Self.instances(adopting).first?.ports["web"])
+            #expect(await Self.get(servicePort) == "hello-\(servicePort)-\(servicePort)")
+            try await adopting.undeploy(service.id)
+        }
+    }
+
     @Test func undeployStopsEveryProcessAndForgetsTheService() async throws {
         try await Self.withFixture { fixture in
             let driver = try await fixture.driver()

@@ -14,7 +14,9 @@ import VampModel
 /// the specification's environment plus `PORT` and `PORT_<NAME>` (the container port), every breed port published on a
 /// random host port of 127.0.0.1, the ownership labels (`io.vamp=deployment-service`, `io.vamp.deployment`,
 /// `.cluster`, `.service`, `.instance`, `.digest`, `.scale`, `.ports`) and the `docker:` dialect merged into the
-/// create request (Engine API keys: `Cmd`, `Entrypoint`, `HostConfig`, ...).
+/// create request (Engine API keys: `Cmd`, `Entrypoint`, `HostConfig`, ...). A workflow's daemon (an identity made by
+/// ``ServiceIdentity/workflow(_:breed:)``) runs the same way with `io.vamp=workflow`, `io.vamp.workflow` and
+/// `io.vamp.breed` in place of the deployment, cluster and service labels.
 ///
 /// Discovery lists the owned containers by label on the engine, so a restarted server finds what an earlier one
 /// started. A container that no longer runs is removed when seen, so the reconciler sees fewer instances and deploys
@@ -32,6 +34,9 @@ public actor DockerDriver: ContainerDriver {
         public var pullTimeout: Duration
         /// The Vamp namespace: recorded as the `io.vamp.namespace` label, and the driver sees only its own containers.
         public var namespace: String
+        /// The credentials sent with image pulls (`vamp.container-driver.docker.repository.*`); nil: pulls are
+        /// anonymous.
+        public var credentials: RegistryCredentials?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -39,10 +44,13 @@ public actor DockerDriver: ContainerDriver {
         ///   - pollInterval: How often changes are looked for.
         ///   - pullTimeout: The longest an image pull may take.
         ///   - namespace: The Vamp namespace whose containers the driver runs and sees.
+        ///   - credentials: The registry account sent with pulls; nil: anonymous pulls.
         public init(
-            host: String? = nil, pollInterval: Duration = .milliseconds(500), pullTimeout: Duration = .seconds(300), namespace: String = "default"
+            host: String? = nil, pollInterval: Duration = .milliseconds(500), pullTimeout: Duration = .seconds(300), namespace: String = "default",
+            credentials: RegistryCredentials? = nil
         ) {
             self.namespace = namespace
+            self.credentials = credentials
             self.host = host ?? Self.defaultHost(environment: ProcessInfo.processInfo.environment)
             self.pollInterval = pollInterval
             self.pullTimeout = pullTimeout
@@ -52,6 +60,59 @@ public actor DockerDriver: ContainerDriver {
         public static func defaultHost(environment: [String: String]) -> String {
             if let host = environment["DOCKER_HOST"], !host.isEmpty { return host }
             return "unix:///var/run/docker.sock"
+        }
+    }
+
+    /// A registry account (the original's `vamp.container-driver.docker.repository.{username,password,email,
+    /// server-address}`), sent with every pull as the Engine API's `X-Registry-Auth` header: the base64url-encoded JSON
+    /// `{"username", "password", "email", "serveraddress"}`. With a ``serverAddress`` the credentials go only with
+    /// pulls of images from that registry (`registry.example.com:5000/team/web:1.0`; `docker.io`, `index.docker.io`
+    /// and `registry-1.docker.io` for images without a registry part), so they never reach another registry.
+    public struct RegistryCredentials: Sendable, Hashable {
+        /// The account's name.
+        public var username: String
+        /// Its password (or an access token).
+        public var password: String
+        /// An email address, for registries that still want one; empty: not sent.
+        public var email: String
+        /// The registry the account is for (`127.0.0.1:5000`, `https://index.docker.io/v1/`); empty: every registry.
+        public var serverAddress: String
+
+        /// Creates credentials.
+        public init(username: String, password: String, email: String = "", serverAddress: String = "") {
+            self.username = username
+            self.password = password
+            self.email = email
+            self.serverAddress = serverAddress
+        }
+
+        /// The `X-Registry-Auth` value: base64url (RFC 4648 §5, padded) of the JSON object, with empty fields left out.
+        public var header: String {
+            var object: [String: String] = ["username": username, "password": password]
+            if !email.isEmpty { object["email"] = email }
+            if !serverAddress.isEmpty { object["serveraddress"] = serverAddress }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        }
+
+        /// True when these credentials go with a pull of `image`: always without a ``serverAddress``, otherwise when
+        /// the image's registry is that server (scheme and path of the address ignored, Docker Hub's names alike).
+        public func applies(to image: String) -> Bool {
+            guard !serverAddress.isEmpty else { return true }
+            var server = Substring(serverAddress.lowercased())
+            if let scheme = server.range(of: "://") { server = server[scheme.upperBound...] }
+            if let slash = server.firstIndex(of: "/") { server = server[..<slash] }
+            let hub: Set<String> = ["docker.io", "index.docker.io", "registry-1.docker.io"]
+            let registry = Self.registry(of: image)
+            return registry == String(server) || (hub.contains(registry) && hub.contains(String(server)))
+        }
+
+        /// The registry part of an image name: its first component when that has a `.` or a `:` or is `localhost`,
+        /// else `docker.io`.
+        static func registry(of image: String) -> String {
+            let parts = image.lowercased().split(separator: "/", maxSplits: 1)
+            guard parts.count == 2, parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost" else { return "docker.io" }
+            return String(parts[0])
         }
     }
 
@@ -199,10 +260,17 @@ public actor DockerDriver: ContainerDriver {
         logger.info("pulling image", metadata: ["vamp.image": "\(image)"])
         var query = [("fromImage", reference.name)]
         if !reference.tag.isEmpty { query.append(("tag", reference.tag)) }
-        let pull = try await engine.call(.POST, "/images/create", query: query, timeout: configuration.pullTimeout)
+        var headers: [(String, String)] = []
+        if let credentials = configuration.credentials, credentials.applies(to: image) { headers.append(("X-Registry-Auth", credentials.header)) }
+        let pull = try await engine.call(.POST, "/images/create", query: query, headers: headers, timeout: configuration.pullTimeout)
         let failure = (200..<300).contains(pull.status) ? DockerPlan.pullError(pull.text) : DockerEngineClient.message(pull)
         if let failure {
-            throw ContainerDriverError("cannot pull image \(image): \(failure)", permanent: true)
+            let hint = DockerPlan.isAuthenticationFailure(failure)
+                ? headers.isEmpty
+                    ? " (the registry wants credentials: set vamp.container-driver.docker.repository.username and .password)"
+                    : " (the registry refused the credentials of vamp.container-driver.docker.repository.username \(configuration.credentials?.username ?? ""))"
+                : ""
+            throw ContainerDriverError("cannot pull image \(image): \(failure)\(hint)", permanent: true)
         }
         let pulled = try await engine.call(.GET, "/images/\(escaped)/json")
         guard pulled.status == 200 else {

@@ -18,9 +18,11 @@ struct DockerEngineClient: Sendable {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    /// `method` on `/v1.41<path>` with `query` and an optional JSON body; the whole answer, whatever its status.
+    /// `method` on `/v1.41<path>` with `query`, extra `headers` and an optional JSON body; the whole answer, whatever its
+    /// status.
     func call(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil, timeout: Duration = .seconds(30)
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil, headers: [(String, String)] = [],
+        timeout: Duration = .seconds(30)
     ) async throws(ContainerDriverError) -> Answer {
         var uri = "/v1.41" + path
         if !query.isEmpty {
@@ -35,6 +37,7 @@ struct DockerEngineClient: Sendable {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
         request.headers.add(name: "Host", value: "docker")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: json))
@@ -48,7 +51,7 @@ struct DockerEngineClient: Sendable {
         }
     }
 
-    /// Like ``call(_:_:query:json:timeout:)``, but a status outside 2xx (and not in `accepting`) is an error quoting the
+    /// Like ``call(_:_:query:json:headers:timeout:)``, but a status outside 2xx (and not in `accepting`) is an error quoting the
     /// engine's `message`.
     @discardableResult
     func expect(

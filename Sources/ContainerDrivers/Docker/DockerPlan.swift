@@ -10,9 +10,18 @@ package enum DockerPlan {
         package static let owner = "io.vamp"
         /// The value of ``owner`` on a service's container.
         package static let ownerValue = "deployment-service"
+        /// The value of ``owner`` on a workflow's container.
+        package static let workflowValue = "workflow"
+        /// A service's deployment.
         package static let deployment = "io.vamp.deployment"
+        /// A service's cluster.
         package static let cluster = "io.vamp.cluster"
+        /// A service's breed name.
         package static let service = "io.vamp.service"
+        /// A workflow's name.
+        package static let workflow = "io.vamp.workflow"
+        /// A workflow's breed name.
+        package static let breed = "io.vamp.breed"
         /// The instance number.
         package static let instance = "io.vamp.instance"
         /// The ``ServiceSpecification/digest`` the container runs.
@@ -62,29 +71,50 @@ package enum DockerPlan {
         case remove(id: String)
     }
 
+    /// The labels naming `id`: `io.vamp=deployment-service` with `io.vamp.deployment`, `.cluster` and `.service` for a
+    /// service; `io.vamp=workflow` with `io.vamp.workflow` and `io.vamp.breed` for a workflow (§1.2).
+    package static func identityLabels(_ id: ServiceIdentity) -> [String: String] {
+        switch id.kind {
+        case .service:
+            [Label.owner: Label.ownerValue, Label.deployment: id.deployment, Label.cluster: id.cluster, Label.service: id.service]
+        case .workflow:
+            [Label.owner: Label.workflowValue, Label.workflow: id.deployment, Label.breed: id.service]
+        }
+    }
+
     /// The labels of instance `index` of `specification`.
     package static func labels(_ specification: ServiceSpecification, index: Int, namespace: String = "default") -> [String: String] {
-        [
-            Label.owner: Label.ownerValue,
+        identityLabels(specification.id).merging([
             Label.namespace: namespace,
-            Label.deployment: specification.id.deployment,
-            Label.cluster: specification.id.cluster,
-            Label.service: specification.id.service,
             Label.instance: String(index),
             Label.digest: specification.digest,
             Label.scale: String(max(0, specification.scale.instances)),
             Label.ports: ports(specification).map { "\($0.name)=\($0.number)" }.joined(separator: ","),
-        ]
+        ]) { $1 }
     }
 
-    /// The owned container these labels describe, or nil when they are not a complete set of Vamp's service labels.
+    /// The identity these labels name, or nil when they are not a complete set of a service's or a workflow's labels.
+    package static func identity(_ labels: [String: String]) -> ServiceIdentity? {
+        switch labels[Label.owner] {
+        case Label.ownerValue:
+            guard let deployment = labels[Label.deployment], let cluster = labels[Label.cluster], let service = labels[Label.service]
+            else { return nil }
+            return ServiceIdentity(deployment: deployment, cluster: cluster, service: service)
+        case Label.workflowValue:
+            guard let workflow = labels[Label.workflow], let breed = labels[Label.breed] else { return nil }
+            return ServiceIdentity.workflow(workflow, breed: breed)
+        default:
+            return nil
+        }
+    }
+
+    /// The owned container these labels describe, or nil when they are not a complete set of Vamp's labels of a
+    /// service's or a workflow's instance.
     package static func container(id: String, labels: [String: String], state: String, created: Int) -> Container? {
-        guard labels[Label.owner] == Label.ownerValue, let deployment = labels[Label.deployment],
-            let cluster = labels[Label.cluster], let service = labels[Label.service],
-            let index = labels[Label.instance].flatMap({ Int($0) }), let digest = labels[Label.digest]
+        guard let service = identity(labels), let index = labels[Label.instance].flatMap({ Int($0) }), let digest = labels[Label.digest]
         else { return nil }
         return Container(
-            id: id, service: ServiceIdentity(deployment: deployment, cluster: cluster, service: service), index: index,
+            id: id, service: service, index: index,
             digest: digest, scale: labels[Label.scale].flatMap { Int($0) } ?? 0, running: state == "running", created: created)
     }
 
@@ -95,7 +125,8 @@ package enum DockerPlan {
 
     /// The `POST /containers/create` body of instance `index`: the image (the deployable's definition), the
     /// specification's environment plus `PORT` (the first port) and `PORT_<NAME>` per port, every port exposed and
-    /// published on a random host port of 127.0.0.1, the ownership labels, `privileged` from the run arguments; then
+    /// published on a random host port of 127.0.0.1, the ownership labels, `privileged` from the run arguments, for a
+    /// workflow's daemon the restart policy `unless-stopped`; then
     /// the `docker` dialect merged in (objects merged key by key, anything else replaced; a string dialect, a
     /// docker-compose `command`, becomes `Cmd: [/bin/sh, -c, command]`).
     package static func createBody(_ specification: ServiceSpecification, index: Int, namespace: String = "default") -> JSONValue {
@@ -113,6 +144,9 @@ package enum DockerPlan {
         if specification.arguments.contains(where: { $0.key == "privileged" && $0.value.lowercased() == "true" }) {
             hostConfig["Privileged"] = .bool(true)
         }
+        // A service's instances are replaced by the reconciler; a workflow's daemon is restarted by the engine when it
+        // exits (the driver's own kill, before a removal, does not count: it stops the container for good).
+        if specification.id.kind == .workflow { hostConfig["RestartPolicy"] = .object(["Name": .string("unless-stopped")]) }
         let body = JSONValue.object([
             "Image": .string(specification.breed.deployable?.definition ?? ""),
             "Env": .array(environment.keys.sorted().map { .string("\($0)=\(environment[$0]!)") }),
@@ -156,15 +190,12 @@ package enum DockerPlan {
         return creates + removes
     }
 
-    /// The `filters` query value that lists every container of a service (or, with `service` nil, every owned one) of
-    /// a namespace.
+    /// The `filters` query value that lists every container of a service or a workflow (or, with `service` nil, every
+    /// owned one, services' and workflows') of a namespace.
     package static func filters(_ service: ServiceIdentity?, namespace: String = "default") -> String {
-        var labels = ["\(Label.owner)=\(Label.ownerValue)", "\(Label.namespace)=\(namespace)"]
+        var labels = [Label.owner, "\(Label.namespace)=\(namespace)"]
         if let service {
-            labels += [
-                "\(Label.deployment)=\(service.deployment)", "\(Label.cluster)=\(service.cluster)",
-                "\(Label.service)=\(service.service)",
-            ]
+            labels = identityLabels(service).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + ["\(Label.namespace)=\(namespace)"]
         }
         let data = try! JSONSerialization.data(withJSONObject: ["label": labels], options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
@@ -180,9 +211,10 @@ package enum DockerPlan {
         return ports
     }
 
-    /// The reported name of an instance: `<cluster>-<service>-<index>`, sanitised.
+    /// The reported name of an instance: `<cluster>-<service>-<index>` (a workflow's: `workflow-<name>-<index>`),
+    /// sanitised.
     package static func instanceName(_ container: Container) -> String {
-        LocalProcessPlan.instanceName(cluster: container.service.cluster, service: container.service.service, index: container.index)
+        LocalProcessPlan.instanceName(container.service, index: container.index)
     }
 
     /// The error in an image pull's answer: a stream of JSON objects, one a line, any of which can be
@@ -196,6 +228,13 @@ package enum DockerPlan {
             if let detail = object["errorDetail"] as? [String: Any], let message = detail["message"] as? String { return message }
         }
         return nil
+    }
+
+    /// True when a pull's error says the registry refused or wanted credentials (`unauthorized`, `authentication
+    /// required`, `no basic auth credentials`).
+    package static func isAuthenticationFailure(_ message: String) -> Bool {
+        let text = message.lowercased()
+        return ["unauthorized", "authentication required", "no basic auth credentials"].contains { text.contains($0) }
     }
 
     /// The image reference with a tag: `busybox` → `busybox:latest`; a digest or a tag is kept.

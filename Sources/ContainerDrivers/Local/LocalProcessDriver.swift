@@ -23,8 +23,12 @@ import Darwin
 /// 10 s, reset once it stayed up 10 s); a command that fails at once keeps being restarted, and the reconciler's
 /// timeout decides when the service has failed.
 ///
+/// A workflow's daemon (an identity made by ``ServiceIdentity/workflow(_:breed:)``) runs the same way: its records say
+/// `kind: workflow`, its instances are named `workflow-<name>-<index>`, and it never shares records with a deployment of
+/// the same name.
+///
 /// Ownership is recorded in `<directory>/services/`: one record per service and one per instance (pid, process start
-/// time, ports, digest, what to run). A driver created on the same directory, after a restart of the server, adopts
+/// time, ports, digest, what to run, `kind` for a workflow; a record without `kind` is a service's). A driver created on the same directory, after a restart of the server, adopts
 /// the processes that still run and restarts the others; the driver never stops processes when the server stops.
 ///
 /// How processes are watched: a process the driver started is its child, awaited through swift-subprocess (which reaps
@@ -152,7 +156,7 @@ public actor LocalProcessDriver: ContainerDriver {
         var restarting: [JSONValue] = []
         var logs: [String: JSONValue] = [:]
         for (id, instance) in instances.sorted(by: { ($0.0, $0.1.record.index) < ($1.0, $1.1.record.index) }) {
-            let key = "\(id.deployment)/\(id.cluster)/\(instance.record.name)"
+            let key = id.kind == .workflow ? "workflow/\(id.deployment)/\(instance.record.name)" : "\(id.deployment)/\(id.cluster)/\(instance.record.name)"
             logs[key] = .string(instance.record.logFile)
             // Exited and not up again since: waiting for its restart, or restarted and not up yet.
             if instance.failuresInARow > 0, !(instance.isRunning && instance.isUp) {
@@ -213,8 +217,8 @@ public actor LocalProcessDriver: ContainerDriver {
                 permanent: true)
         }
         let record = LocalServiceRecord(
-            deployment: service.id.deployment, cluster: service.id.cluster, service: service.id.service, digest: service.digest,
-            desiredInstances: max(0, service.scale.instances), launch: LocalLaunch(service, command: command))
+            id: service.id, digest: service.digest, desiredInstances: max(0, service.scale.instances),
+            launch: LocalLaunch(service, command: command))
         do {
             try store.write(record)
         } catch {
@@ -335,9 +339,9 @@ public actor LocalProcessDriver: ContainerDriver {
             reservedPorts.subtract(ports.values)
             return
         }
-        let name = LocalProcessPlan.instanceName(cluster: id.cluster, service: id.service, index: index)
+        let name = LocalProcessPlan.instanceName(id, index: index)
         let record = LocalInstanceRecord(
-            deployment: id.deployment, cluster: id.cluster, service: id.service, index: index, name: name, pid: nil, startTime: nil,
+            id: id, index: index, name: name, pid: nil, startTime: nil,
             ports: ports, digest: current.record.digest, desiredInstances: current.record.desiredInstances,
             launch: current.record.launch, logFile: store.logFile(id, name: name).path)
         running[id]?.instances[index] = InstanceState(record: record)
@@ -552,7 +556,8 @@ public actor LocalProcessDriver: ContainerDriver {
     }
 
     private func metadata(_ id: ServiceIdentity) -> Logger.Metadata {
-        ["vamp.deployment": "\(id.deployment)", "vamp.cluster": "\(id.cluster)", "vamp.service": "\(id.service)"]
+        if let workflow = id.workflow { return ["vamp.workflow": "\(workflow)", "vamp.breed": "\(id.service)"] }
+        return ["vamp.deployment": "\(id.deployment)", "vamp.cluster": "\(id.cluster)", "vamp.service": "\(id.service)"]
     }
 
     private func metadata(_ record: LocalInstanceRecord) -> Logger.Metadata {

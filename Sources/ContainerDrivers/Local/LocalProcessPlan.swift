@@ -110,4 +110,13 @@ package enum LocalProcessPlan {
     package static func instanceName(cluster: String, service: String, index: Int) -> String {
         sanitised("\(cluster)-\(service)-\(index)")
     }
+
+    /// The reported name of an instance of `id`: ``instanceName(cluster:service:index:)`` for a service,
+    /// `workflow-<name>-<index>` for a workflow.
+    package static func instanceName(_ id: ServiceIdentity, index: Int) -> String {
+        switch id.kind {
+        case .service: instanceName(cluster: id.cluster, service: id.service, index: index)
+        case .workflow: sanitised("workflow-\(id.deployment)-\(index)")
+        }
+    }
 }

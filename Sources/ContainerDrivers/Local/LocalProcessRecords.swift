@@ -40,7 +40,12 @@ struct LocalLaunch: Codable, Sendable, Hashable {
 }
 
 /// A service the driver was asked to run (`service.json`): what its instances should run and how many.
+///
+/// A workflow's daemon has `kind: "workflow"`, its name in `deployment`, its breed in `service`; a record without
+/// `kind` (written before workflows ran here) is a service's.
 struct LocalServiceRecord: Codable, Sendable, Hashable {
+    /// `workflow` for a workflow's daemon; nil (or `service`) for a deployment's service.
+    var kind: String?
     var deployment: String
     var cluster: String
     var service: String
@@ -48,11 +53,23 @@ struct LocalServiceRecord: Codable, Sendable, Hashable {
     var desiredInstances: Int
     var launch: LocalLaunch
 
-    var id: ServiceIdentity { ServiceIdentity(deployment: deployment, cluster: cluster, service: service) }
+    init(id: ServiceIdentity, digest: String, desiredInstances: Int, launch: LocalLaunch) {
+        kind = LocalRecordStore.kind(id)
+        deployment = id.deployment
+        cluster = id.cluster
+        service = id.service
+        self.digest = digest
+        self.desiredInstances = desiredInstances
+        self.launch = launch
+    }
+
+    var id: ServiceIdentity { LocalRecordStore.identity(kind: kind, deployment: deployment, cluster: cluster, service: service) }
 }
 
 /// One instance (`instance-<index>.json`): its ports for life, the process that runs it now, what it runs.
 struct LocalInstanceRecord: Codable, Sendable, Hashable {
+    /// As ``LocalServiceRecord/kind``.
+    var kind: String?
     var deployment: String
     var cluster: String
     var service: String
@@ -69,7 +86,26 @@ struct LocalInstanceRecord: Codable, Sendable, Hashable {
     var launch: LocalLaunch
     var logFile: String
 
-    var id: ServiceIdentity { ServiceIdentity(deployment: deployment, cluster: cluster, service: service) }
+    init(
+        id: ServiceIdentity, index: Int, name: String, pid: Int32?, startTime: UInt64?, ports: [String: Int], digest: String,
+        desiredInstances: Int, launch: LocalLaunch, logFile: String
+    ) {
+        kind = LocalRecordStore.kind(id)
+        deployment = id.deployment
+        cluster = id.cluster
+        service = id.service
+        self.index = index
+        self.name = name
+        self.pid = pid
+        self.startTime = startTime
+        self.ports = ports
+        self.digest = digest
+        self.desiredInstances = desiredInstances
+        self.launch = launch
+        self.logFile = logFile
+    }
+
+    var id: ServiceIdentity { LocalRecordStore.identity(kind: kind, deployment: deployment, cluster: cluster, service: service) }
 }
 
 /// The ownership records on disk: `<state>/services/<key>/service.json` and `instance-<index>.json`; the logs in
@@ -77,9 +113,21 @@ struct LocalInstanceRecord: Codable, Sendable, Hashable {
 struct LocalRecordStore: Sendable {
     let directory: URL
 
-    /// A readable, collision-free folder name for a service.
+    /// The recorded `kind` of `id`: nil for a service (so records stay as they were before workflows), `workflow`.
+    static func kind(_ id: ServiceIdentity) -> String? {
+        id.kind == .workflow ? ServiceIdentity.Kind.workflow.rawValue : nil
+    }
+
+    /// The identity of a record: a workflow's when `kind` is `workflow`, a service's otherwise (absent included).
+    static func identity(kind: String?, deployment: String, cluster: String, service: String) -> ServiceIdentity {
+        kind == ServiceIdentity.Kind.workflow.rawValue
+            ? .workflow(deployment, breed: service) : ServiceIdentity(deployment: deployment, cluster: cluster, service: service)
+    }
+
+    /// A readable, collision-free folder name for a service (a workflow's: `workflow-<name>-<breed>-<hash>`).
     static func key(_ id: ServiceIdentity) -> String {
-        let readable = LocalProcessPlan.sanitised("\(id.deployment)-\(id.cluster)-\(id.service)")
+        let readable = LocalProcessPlan.sanitised(
+            id.kind == .workflow ? "workflow-\(id.deployment)-\(id.service)" : "\(id.deployment)-\(id.cluster)-\(id.service)")
         return "\(readable.prefix(80))-\(SHA1.hex(id.description).prefix(10))"
     }
 
@@ -144,8 +192,7 @@ struct LocalRecordStore: Sendable {
                 // Without its service record the instances are still ours: keep them running as they are.
                 problems.append(serviceFile.path)
                 let service = LocalServiceRecord(
-                    deployment: newest.deployment, cluster: newest.cluster, service: newest.service, digest: newest.digest,
-                    desiredInstances: newest.desiredInstances, launch: newest.launch)
+                    id: newest.id, digest: newest.digest, desiredInstances: newest.desiredInstances, launch: newest.launch)
                 try? write(service)
                 services.append((service, instances))
             } else {

@@ -133,6 +133,37 @@ public final class DockerEngine: @unchecked Sendable {
         Self.exchange(socketPath: socketPath, method: "POST", path: path, body: Data(json.utf8), contentType: "application/json")
     }
 
+    /// `POST` on this engine's API with extra headers (`X-Registry-Auth`) and no body: the status and the body.
+    public func post(_ path: String, headers: [String: String]) -> (status: Int, body: String)? {
+        Self.exchange(socketPath: socketPath, method: "POST", path: path, headers: headers)
+    }
+
+    /// `DELETE` on this engine's API: the status and the body.
+    public func delete(_ path: String) -> (status: Int, body: String)? {
+        Self.exchange(socketPath: socketPath, method: "DELETE", path: path)
+    }
+
+    /// Puts ``image`` into `registry` as `<registry address>/<repository>:<tag>` (tag, then push with the registry's
+    /// credentials), then removes that name from the engine so that a deployment of it has to pull. Returns the name.
+    public func push(to registry: DockerRegistry, repository: String, tag: String) throws -> String {
+        let name = "\(registry.address)/\(repository)"
+        guard let tagged = post("/v1.41/images/\(image)/tag?repo=\(name)&tag=\(tag)"), tagged.status == 201 else {
+            throw FixtureError("tagging \(image) as \(name):\(tag) failed")
+        }
+        let credentials = try JSONSerialization.data(withJSONObject: [
+            "username": registry.username, "password": registry.password, "serveraddress": registry.address,
+        ])
+        let auth = credentials.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let pushed = post("/v1.41/images/\(name)/push?tag=\(tag)", headers: ["X-Registry-Auth": auth])
+        guard let pushed, pushed.status == 200, !pushed.body.contains("\"error\"") else {
+            throw FixtureError("pushing \(name):\(tag) failed: \(pushed.map { "\($0.status) \($0.body)" } ?? "no answer"). registry log: \(registry.logTail())")
+        }
+        guard let removed = delete("/v1.41/images/\(name):\(tag)"), removed.status == 200 else {
+            throw FixtureError("removing the local name \(name):\(tag) failed")
+        }
+        return "\(name):\(tag)"
+    }
+
     /// Removes every container, stops dockerd (SIGTERM, then SIGKILL after 10 s) and deletes its folder.
     public func stop() async {
         if process.isRunning, let list = get("/v1.41/containers/json?all=true"),
@@ -179,7 +210,8 @@ public final class DockerEngine: @unchecked Sendable {
 
     /// One HTTP/1.0 exchange over a unix socket: status and body, nil when the socket did not answer.
     static func exchange(
-        socketPath: String, method: String, path: String, body: Data = Data(), contentType: String? = nil
+        socketPath: String, method: String, path: String, body: Data = Data(), contentType: String? = nil,
+        headers: [String: String] = [:]
     ) -> (status: Int, body: String)? {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
@@ -200,6 +232,7 @@ public final class DockerEngine: @unchecked Sendable {
         guard connected == 0 else { return nil }
         var head = "\(method) \(path) HTTP/1.0\r\nHost: docker\r\nContent-Length: \(body.count)\r\n"
         if let contentType { head += "Content-Type: \(contentType)\r\n" }
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         let request = Array(head.utf8) + Array(body)
         var sent = 0
