@@ -14,10 +14,10 @@ struct DockerDeploymentTests {
     /// Each container writes its own id (`HOSTNAME`) as its page, so the gateway's answers tell the instances apart.
     static let command = ["/bin/sh", "-c", "mkdir -p /tmp/w && echo $HOSTNAME > /tmp/w/index.html && exec httpd -f -p 8080 -h /tmp/w"]
 
-    static func blueprint(gateway: Int, image: String) -> String {
+    static func blueprint(gateway: Int, image: String, name: String = "bbox", instances: Int = 2) -> String {
         let cmd = command.map { "\"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"" }.joined(separator: ", ")
         return """
-            name: bbox
+            name: \(name)
             gateways:
               \(gateway)/http: web/web
             clusters:
@@ -27,7 +27,7 @@ struct DockerDeploymentTests {
                       name: bbox:1.0
                       deployable: {type: docker, definition: "\(image)"}
                       ports: {web: 8080/http}
-                    scale: {cpu: 0.1, memory: 64MB, instances: 2}
+                    scale: {cpu: 0.1, memory: 64MB, instances: \(instances)}
                     dialects:
                       docker:
                         Cmd: [\(cmd)]
@@ -124,6 +124,107 @@ struct DockerDeploymentTests {
             await engine.stop()
             throw error
         }
+        await engine.stop()
+    }
+
+    /// The phase name and notification of the deployment's only service, nil while it has none.
+    static func phase(_ client: HTTPClient, _ server: CanaryReleaseTests.Server, _ deployment: String) async throws -> (String, String)? {
+        let (status, body) = try await CanaryReleaseTests.call(client, .GET, "\(server.api)/deployments/\(deployment)")
+        guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+            let clusters = object["clusters"] as? [String: Any]
+        else { return nil }
+        for case let cluster as [String: Any] in clusters.values {
+            for case let service as [String: Any] in cluster["services"] as? [Any] ?? [] {
+                let phase = (service["status"] as? [String: Any])?["phase"] as? [String: Any]
+                return (phase?["name"] as? String ?? "?", phase?["notification"] as? String ?? "")
+            }
+        }
+        return nil
+    }
+
+    /// Posts a one-instance deployment of `image` and waits for its service to be `Failed`: the notification.
+    static func failure(_ client: HTTPClient, _ server: CanaryReleaseTests.Server, _ name: String, image: String) async throws -> String {
+        let (created, body) = try await CanaryReleaseTests.call(
+            client, .POST, "\(server.api)/deployments", yaml: blueprint(gateway: try FreePort.next(), image: image, name: name, instances: 1))
+        #expect(created == 202, "\(body)")
+        var notification = ""
+        try await CanaryReleaseTests.eventually("\(name) Failed\n\(server.process.logTail())", timeout: .seconds(60)) {
+            guard let (phase, text) = try await phase(client, server, name), phase == "Failed" else { return false }
+            notification = text
+            return true
+        }
+        return notification
+    }
+
+    @Test("a pull that cannot reach its registry, or that the registry refuses, fails the service; the right account deploys")
+    func pullsThroughTheReconciler() async throws {
+        let engine = try await DockerEngine.start()
+        var registry: DockerRegistry?
+        var serverToStop: CanaryReleaseTests.Server?
+        do {
+            let client = HTTPClient.shared
+            let started = try await DockerRegistry.start()
+            registry = started
+            let image = try engine.push(to: started, repository: "vamp/bbox", tag: "1.0")
+            let base = [
+                "VAMP_CONTAINER_DRIVER_TYPE": "docker", "VAMP_CONTAINER_DRIVER_DOCKER_HOST": engine.host,
+                "VAMP_CONTAINER_DRIVER_DOCKER_REPOSITORY_USERNAME": started.username,
+                "VAMP_CONTAINER_DRIVER_DOCKER_REPOSITORY_SERVER_ADDRESS": started.address,
+            ]
+
+            // The right account.
+            var server = try await CanaryReleaseTests.Server.start(extraEnvironment: base.merging([
+                "VAMP_CONTAINER_DRIVER_DOCKER_REPOSITORY_PASSWORD": started.password,
+            ]) { $1 })
+            serverToStop = server
+            // A registry nobody listens on: Failed, naming the image and the engine's error.
+            let nowhere = "127.0.0.1:\(try FreePort.next())/vamp/none:1.0"
+            let unreachable = try await Self.failure(client, server, "nowhere", image: nowhere)
+            print("e2e docker: an unreachable registry: \(unreachable)")
+            #expect(unreachable.contains("cannot pull image \(nowhere)"), "\(unreachable)")
+            #expect(unreachable.contains("connection refused"), "\(unreachable)")
+            // The image pushed to the registry with its account: pulled, deployed, serving through the gateway.
+            let gatewayPort = try FreePort.next()
+            let (created, body) = try await CanaryReleaseTests.call(
+                client, .POST, "\(server.api)/deployments", yaml: Self.blueprint(gateway: gatewayPort, image: image, instances: 1))
+            #expect(created == 202, "\(body)")
+            try await CanaryReleaseTests.eventually("bbox Done\n\(server.process.logTail())", timeout: .seconds(60)) {
+                try await CanaryReleaseTests.allDone(client, server, "bbox", ["bbox:1.0"])
+            }
+            try await CanaryReleaseTests.eventually("the pulled image's container answers through the gateway") {
+                try await CanaryReleaseTests.get(client, "http://127.0.0.1:\(gatewayPort)/").0 == 200
+            }
+            let (deleted, _) = try await CanaryReleaseTests.call(
+                client, .DELETE, "\(server.api)/deployments/bbox", yaml: Self.blueprint(gateway: gatewayPort, image: image, instances: 1))
+            #expect(deleted == 202)
+            try await CanaryReleaseTests.eventually("every container removed") {
+                engine.get("/v1.41/containers/json?all=true")?.body.trimmingCharacters(in: .whitespacesAndNewlines) == "[]"
+            }
+            server.tearDown()
+            serverToStop = nil
+            // The pulled image goes, so the next server has to pull it again.
+            #expect(engine.delete("/v1.41/images/\(image)")?.status == 200)
+
+            // A wrong password: Failed, naming the image, the registry's refusal and the setting.
+            server = try await CanaryReleaseTests.Server.start(extraEnvironment: base.merging([
+                "VAMP_CONTAINER_DRIVER_DOCKER_REPOSITORY_PASSWORD": "wrong-password",
+            ]) { $1 })
+            serverToStop = server
+            let refused = try await Self.failure(client, server, "refused", image: image)
+            print("e2e docker: a wrong registry password: \(refused)")
+            #expect(refused.contains("cannot pull image \(image)"), "\(refused)")
+            #expect(refused.contains("unauthorized") || refused.contains("authentication required"), "\(refused)")
+            #expect(refused.contains("vamp.container-driver.docker.repository.username \(started.username)"), "\(refused)")
+            #expect(engine.get("/v1.41/images/\(image)/json")?.status == 404)
+            server.tearDown()
+            serverToStop = nil
+        } catch {
+            serverToStop?.tearDown()
+            await registry?.stop()
+            await engine.stop()
+            throw error
+        }
+        await registry?.stop()
         await engine.stop()
     }
 }
