@@ -265,4 +265,47 @@ struct DockerDriverTests {
             #expect(try Self.containers(engine).isEmpty)
         }
     }
+
+    @Test func theEventStreamTicksAtOnceWhenAContainerDiesOrGoes() async throws {
+        let engine = try await DockerEngine.start()
+        let driver: DockerDriver
+        do {
+            // A poll once an hour: a tick within seconds can only come from the event stream.
+            driver = try DockerDriver(
+                configuration: .init(host: engine.host, pollInterval: .seconds(3600), followsEvents: true), logger: Logger(label: "docker-events-test"))
+        } catch {
+            await engine.stop()
+            throw error
+        }
+        let ticks = Ticks()
+        let watcher = Task { for await _ in driver.changes { await ticks.tick() } }
+        do {
+            let spec = Self.httpd(image: engine.image, instances: 2)
+            try await driver.deploy(spec, update: false)
+            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+            try await Task.sleep(for: .milliseconds(300))
+
+            let containers = try Self.containers(engine)
+            var before = await ticks.count
+            var started = ContinuousClock.now
+            try engine.removeContainer(containers[0].id)
+            #expect(await Self.eventually(within: .seconds(3)) { await ticks.count > before })
+            print("docker: a container removed behind the driver's back to its changes tick: \(ContinuousClock.now - started)")
+
+            before = await ticks.count
+            started = ContinuousClock.now
+            #expect(engine.post("/v1.41/containers/\(containers[1].id)/kill")?.status == 204)
+            #expect(await Self.eventually(within: .seconds(3)) { await ticks.count > before })
+            print("docker: a container killed to its changes tick: \(ContinuousClock.now - started)")
+            try await driver.undeploy(spec.id)
+        } catch {
+            watcher.cancel()
+            await driver.shutdown()
+            await engine.stop()
+            throw error
+        }
+        watcher.cancel()
+        await driver.shutdown()
+        await engine.stop()
+    }
 }

@@ -179,6 +179,30 @@ struct DockerPlanTests {
         #expect(!DockerPlan.isAuthenticationFailure("dial tcp 127.0.0.1:1: connect: connection refused"))
     }
 
+    @Test func eventsThatMatterAreOwnedContainersStartingDyingOrGoing() throws {
+        func event(_ action: String, type: String = "container", labels: [String: String] = ["io.vamp": "deployment-service", "io.vamp.namespace": "default"]) throws -> Substring {
+            var attributes = labels
+            attributes["image"] = "localhost/bbox:latest"
+            attributes["exitCode"] = "137"
+            let object: [String: Any] = [
+                "status": action, "id": "abc", "Type": type, "Action": action,
+                "Actor": ["ID": "abc", "Attributes": attributes], "scope": "local", "time": 1, "timeNano": 1,
+            ]
+            return Substring(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+        }
+        for action in ["start", "die", "destroy", "restart", "oom", "health_status: unhealthy"] {
+            #expect(DockerPlan.eventMatters(try event(action)), "\(action)")
+        }
+        for action in ["create", "attach", "exec_start: sh", "kill", "resize"] { #expect(!DockerPlan.eventMatters(try event(action)), "\(action)") }
+        #expect(!DockerPlan.eventMatters(try event("die", type: "network")))
+        #expect(!DockerPlan.eventMatters(try event("die", labels: ["io.vamp": "workflow", "io.vamp.namespace": "other"])))
+        #expect(DockerPlan.eventMatters(try event("die", labels: ["io.vamp": "workflow", "io.vamp.namespace": "other"]), namespace: "other"))
+        #expect(!DockerPlan.eventMatters(try event("die", labels: [:])))
+        #expect(!DockerPlan.eventMatters("not json"))
+        let filters = try JSONSerialization.jsonObject(with: Data(DockerPlan.eventFilters(namespace: "ns").utf8)) as? [String: [String]]
+        #expect(filters == ["label": ["io.vamp", "io.vamp.namespace=ns"], "type": ["container"]])
+    }
+
     @Test func defaultHostHonoursDockerHost() {
         #expect(DockerDriver.Configuration.defaultHost(environment: [:]) == "unix:///var/run/docker.sock")
         #expect(DockerDriver.Configuration.defaultHost(environment: ["DOCKER_HOST": "unix:///tmp/d.sock"]) == "unix:///tmp/d.sock")

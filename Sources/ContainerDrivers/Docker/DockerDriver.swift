@@ -4,6 +4,7 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 import VampModel
 
 /// Runs breeds of deployable type `container/docker` (alias `docker`) on a Docker Engine (API 1.41, over its unix
@@ -30,6 +31,9 @@ public actor DockerDriver: ContainerDriver {
         public var host: String
         /// How often the engine is looked at to tick ``DockerDriver/changes``.
         public var pollInterval: Duration
+        /// Also follow the engine's event stream (`GET /events`), so a container that dies or starts ticks
+        /// ``DockerDriver/changes`` at once rather than at the next poll; the poll goes on (it also sees readiness).
+        public var followsEvents: Bool
         /// The longest an image pull may take.
         public var pullTimeout: Duration
         /// The Vamp namespace: recorded as the `io.vamp.namespace` label, and the driver sees only its own containers.
@@ -45,10 +49,12 @@ public actor DockerDriver: ContainerDriver {
         ///   - pullTimeout: The longest an image pull may take.
         ///   - namespace: The Vamp namespace whose containers the driver runs and sees.
         ///   - credentials: The registry account sent with pulls; nil: anonymous pulls.
+        ///   - followsEvents: Follow the engine's event stream besides polling.
         public init(
             host: String? = nil, pollInterval: Duration = .milliseconds(500), pullTimeout: Duration = .seconds(300), namespace: String = "default",
-            credentials: RegistryCredentials? = nil
+            credentials: RegistryCredentials? = nil, followsEvents: Bool = true
         ) {
+            self.followsEvents = followsEvents
             self.namespace = namespace
             self.credentials = credentials
             self.host = host ?? Self.defaultHost(environment: ProcessInfo.processInfo.environment)
@@ -118,7 +124,9 @@ public actor DockerDriver: ContainerDriver {
 
     /// `container/docker`: the original's `docker` is accepted as its alias (``ContainerDriver/runs(_:)``).
     public nonisolated let deployableTypes: Set<String> = ["container/docker"]
-    /// Ticks when an owned container appears, disappears, changes state or comes up or goes down.
+    /// Ticks when an owned container starts, dies or is removed (at once, from the engine's event stream, when
+    /// ``Configuration/followsEvents``), and when one appears, disappears, changes state, comes up or goes down (the
+    /// poll, every ``Configuration/pollInterval``).
     public nonisolated let changes: AsyncStream<Void>
 
     private let continuation: AsyncStream<Void>.Continuation
@@ -126,6 +134,7 @@ public actor DockerDriver: ContainerDriver {
     private let configuration: Configuration
     private let logger: Logger
     private let watcher: Task<Void, Never>
+    private let follower: Task<Void, Never>?
     /// What each service was last asked to run (its health checks, its number of instances): the labels of a
     /// container cannot change after it is created.
     private var specifications: [ServiceIdentity: ServiceSpecification] = [:]
@@ -158,15 +167,62 @@ public actor DockerDriver: ContainerDriver {
             }
         }
         watcher = task
-        continuation.onTermination = { _ in task.cancel() }
+        let follower: Task<Void, Never>? = if configuration.followsEvents {
+            Task { [logger] in await Self.follow(engine, namespace: configuration.namespace, continuation: continuation, logger: logger) }
+        } else {
+            nil
+        }
+        self.follower = follower
+        continuation.onTermination = { _ in
+            task.cancel()
+            follower?.cancel()
+        }
     }
 
-    deinit { watcher.cancel() }
+    deinit {
+        watcher.cancel()
+        follower?.cancel()
+    }
 
     /// Stops watching the engine; the containers keep running.
     public func shutdown() {
         watcher.cancel()
+        follower?.cancel()
         continuation.finish()
+    }
+
+    /// Follows the engine's container events of the namespace until cancelled, ticking `continuation` for those that
+    /// matter (``DockerPlan/eventMatters(_:namespace:)``); a broken or refused stream is opened again after a backoff
+    /// (100 ms doubling to 5 s, back to 100 ms once connected), and a tick on every reconnect covers what was missed.
+    private static func follow(
+        _ engine: DockerEngineClient, namespace: String, continuation: AsyncStream<Void>.Continuation, logger: Logger
+    ) async {
+        let filters = DockerPlan.eventFilters(namespace: namespace)
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            let connected = Mutex(false)
+            do throws(ContainerDriverError) {
+                try await engine.events(filters: filters) {
+                    connected.withLock { $0 = true }
+                    continuation.yield()
+                } onLine: { line in
+                    if DockerPlan.eventMatters(line, namespace: namespace) { continuation.yield() }
+                }
+                if Task.isCancelled { return }
+                logger.info("the Docker engine ended its event stream; following it again")
+            } catch {
+                if Task.isCancelled { return }
+                // A stream that worked and broke is worth a warning; retries of a dead engine are not.
+                if connected.withLock({ $0 }) {
+                    logger.warning("the Docker engine's event stream broke; polling goes on, following again", metadata: ["vamp.error": "\(error.message)"])
+                } else {
+                    logger.debug("the Docker engine's event stream cannot be opened", metadata: ["vamp.error": "\(error.message)"])
+                }
+            }
+            if connected.withLock({ $0 }) { delay = .milliseconds(100) }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
     }
 
     // MARK: - ContainerDriver

@@ -24,17 +24,7 @@ struct DockerEngineClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil, headers: [(String, String)] = [],
         timeout: Duration = .seconds(30)
     ) async throws(ContainerDriverError) -> Answer {
-        var uri = "/v1.41" + path
-        if !query.isEmpty {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~")
-            uri += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }
-                .joined(separator: "&")
-        }
-        guard let url = URL(httpURLWithSocketPath: socketPath, uri: uri) else {
-            throw ContainerDriverError("cannot address the Docker engine at unix://\(socketPath)", permanent: true)
-        }
-        var request = HTTPClientRequest(url: url.absoluteString)
+        var request = try request(path, query: query)
         request.method = method
         request.headers.add(name: "Host", value: "docker")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -48,6 +38,53 @@ struct DockerEngineClient: Sendable {
             return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
         } catch {
             throw ContainerDriverError("the Docker engine at unix://\(socketPath) did not answer \(method) \(path): \(error)")
+        }
+    }
+
+    /// A request for `/v1.41<path>?<query>` on the engine's socket.
+    private func request(_ path: String, query: [(String, String)]) throws(ContainerDriverError) -> HTTPClientRequest {
+        var uri = "/v1.41" + path
+        if !query.isEmpty {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            uri += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }
+                .joined(separator: "&")
+        }
+        guard let url = URL(httpURLWithSocketPath: socketPath, uri: uri) else {
+            throw ContainerDriverError("cannot address the Docker engine at unix://\(socketPath)", permanent: true)
+        }
+        return HTTPClientRequest(url: url.absoluteString)
+    }
+
+    /// `GET /events` with `filters`, streamed: `onLine` gets each event (one JSON object a line) as it comes. Returns
+    /// after `onConnected` once the engine answered 200, when the engine ends the stream or the task is cancelled;
+    /// throws when the engine cannot be reached or refuses.
+    func events(
+        filters: String, onConnected: @Sendable () async -> Void, onLine: @Sendable (Substring) async -> Void
+    ) async throws(ContainerDriverError) {
+        var request = try request("/events", query: [("filters", filters)])
+        request.headers.add(name: "Host", value: "docker")
+        do {
+            let response = try await HTTPClient.shared.execute(request, deadline: .distantFuture)
+            guard response.status == .ok else {
+                let body = try await response.body.collect(upTo: 1 << 16)
+                throw ContainerDriverError("Docker engine: GET /events answered \(response.status.code): \(String(buffer: body))")
+            }
+            await onConnected()
+            var pending = ""
+            for try await chunk in response.body {
+                pending += String(buffer: chunk)
+                while let newline = pending.firstIndex(of: "\n") {
+                    let line = pending[..<newline]
+                    if !line.isEmpty { await onLine(line) }
+                    pending = String(pending[pending.index(after: newline)...])
+                }
+            }
+        } catch let error as ContainerDriverError {
+            throw error
+        } catch {
+            if Task.isCancelled { return }
+            throw ContainerDriverError("the Docker engine's event stream at unix://\(socketPath) broke: \(error)")
         }
     }
 

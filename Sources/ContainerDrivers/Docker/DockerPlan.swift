@@ -201,6 +201,27 @@ package enum DockerPlan {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The `filters` of `GET /events` that the driver follows: container events of containers with Vamp's owner label
+    /// in the namespace (the engine matches every label filter).
+    package static func eventFilters(namespace: String = "default") -> String {
+        let object: [String: [String]] = ["label": [Label.owner, "\(Label.namespace)=\(namespace)"], "type": ["container"]]
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// True when an event line of `GET /events` is one the reconciler should look at: a container of the namespace
+    /// that started, died, was destroyed, restarted, ran out of memory or changed its health (`health_status: ...`).
+    /// Creation (not running yet), attaches, execs and the like are not.
+    package static func eventMatters(_ line: Substring, namespace: String = "default") -> Bool {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            (object["Type"] as? String) == "container",
+            let action = object["Action"] as? String ?? object["status"] as? String
+        else { return false }
+        let attributes = (object["Actor"] as? [String: Any])?["Attributes"] as? [String: String] ?? [:]
+        guard attributes[Label.owner] != nil, attributes[Label.namespace] == namespace else { return false }
+        return ["start", "die", "destroy", "restart", "oom"].contains(action) || action.hasPrefix("health_status")
+    }
+
     /// The breed ports recorded in a container's ``Label/ports`` label, by name.
     package static func portNames(_ labels: [String: String]) -> [String: Int] {
         var ports: [String: Int] = [:]
