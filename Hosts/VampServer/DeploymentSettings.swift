@@ -22,6 +22,8 @@ struct DeploymentSettings: Sendable {
     /// `vamp.container-driver.docker.repository.{username,password,email,server-address}`: the registry account the
     /// Docker driver sends with pulls (none when `username` is empty).
     var dockerCredentials: DockerDriver.RegistryCredentials?
+    /// `vamp.container-driver.docker.events`: follow the engine's event stream besides polling (false).
+    var dockerEvents: Bool
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
@@ -63,6 +65,12 @@ struct DeploymentSettings: Sendable {
         }
         dockerCredentials = username.isEmpty ? nil : DockerDriver.RegistryCredentials(
             username: username, password: password, email: account("email"), serverAddress: account("server-address"))
+        let events = config.string(forKey: "vamp.container-driver.docker.events", default: "false").lowercased()
+        switch events {
+        case "true", "on", "yes": dockerEvents = true
+        case "false", "off", "no": dockerEvents = false
+        default: throw fail("vamp.container-driver.docker.events (VAMP_CONTAINER_DRIVER_DOCKER_EVENTS)", "'\(events)' is not true or false")
+        }
         func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
             let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) ?? value
             guard let number = Double(text), zeroAllowed ? number >= 0 : number > 0 else {
@@ -103,7 +111,8 @@ struct DeploymentSettings: Sendable {
         case .none: return nil
         case .docker:
             do {
-                let configuration = DockerDriver.Configuration(host: dockerHost, namespace: namespace ?? "default", credentials: dockerCredentials)
+                let configuration = DockerDriver.Configuration(host: dockerHost, namespace: namespace ?? "default", credentials: dockerCredentials,
+                    followsEvents: dockerEvents)
                 return try DockerDriver(configuration: configuration, logger: Logger(label: "vamp.driver.docker"))
             } catch {
                 throw ValidationError("vamp.container-driver.docker.host '\(dockerHost)': \(error.message)")
@@ -144,6 +153,7 @@ struct DeploymentSettings: Sendable {
             "vamp.container-driver.type": driver.rawValue,
             "vamp.container-driver.local.directory": localDirectory,
             "vamp.container-driver.docker.host": dockerHost,
+            "vamp.container-driver.docker.events": String(dockerEvents),
             "vamp.container-driver.docker.repository.username": dockerCredentials?.username ?? "",
             "vamp.container-driver.docker.repository.password": dockerCredentials == nil ? "" : "(set, not shown)",
             "vamp.container-driver.docker.repository.server-address": dockerCredentials?.serverAddress ?? "",
