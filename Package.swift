@@ -223,6 +223,7 @@ targets.append(.target(
     name: "ContainerDrivers",
     dependencies: [
         "VampModel",
+        .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Subprocess", package: "swift-subprocess"),
         .product(name: "SystemPackage", package: "swift-system"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -236,6 +237,7 @@ targets.append(.testTarget(
     name: "ContainerDriversTests",
     dependencies: [
         "ContainerDrivers", "VampModel", "VampTesting",
+        .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -149,7 +149,7 @@ struct ServerCommand: AsyncParsableCommand {
             "vamp.persistence": "\(settings.persistence.artifacts.rawValue)", "vamp.kv.store": "\(settings.keyValueStore.kind.rawValue)",
             "vamp.kv.key": "\(key)",
             "vamp.haproxy.check": "\(settings.haproxyCheck ?? "off")",
-            "vamp.container-driver": "\(deployments.driver.rawValue)",
+            "vamp.container-driver": "\(deployments.drivers.kind.rawValue)",
         ])
         if let agentSettings = settings.embeddedAgent {
             logger.info("running the gateway agent in-process; HAProxy keeps serving when the server stops (vamp-server --stop-gateway stops it)", metadata: [

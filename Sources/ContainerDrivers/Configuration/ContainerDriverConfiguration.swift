@@ -1,0 +1,125 @@
+public import Configuration
+public import Foundation
+public import Logging
+public import VampModel
+
+/// Which container driver runs the services and how to reach it: one value every host builds its drivers from, with
+/// ``makeDriver(namespace:excludedPorts:logger:)``, read from the same settings as the other stores
+/// (``init(config:)``).
+public struct ContainerDriverConfiguration: Sendable {
+    /// The drivers.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// `command` breeds as processes on this machine (``LocalProcessDriver``; the default).
+        case local
+        /// Containers on a Docker Engine (``DockerDriver``).
+        case docker
+        /// Nothing runs: deployments are stored and their gateways served, but no service is started.
+        case none
+    }
+
+    /// Which driver.
+    public var kind: Kind
+    /// The local driver's records and logs (`.vamp/processes`); namespaces other than the default one get a
+    /// sub-folder `namespaces/<name>`.
+    public var localDirectory: String
+    /// The Docker Engine's socket (`DOCKER_HOST`, else `unix:///var/run/docker.sock`).
+    public var dockerHost: String
+
+    /// Creates a configuration.
+    public init(kind: Kind = .local, localDirectory: String = ".vamp/processes", dockerHost: String? = nil) {
+        self.kind = kind
+        self.localDirectory = localDirectory
+        self.dockerHost = dockerHost ?? DockerDriver.Configuration.defaultHost(environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Reads the configuration through swift-configuration, with the key names of Vamp.
+    ///
+    /// ## Configuration keys
+    /// - `vamp.container-driver.type` (`VAMP_CONTAINER_DRIVER_TYPE`): `local` (the default), `docker` or `none`.
+    /// - `vamp.container-driver.local.directory`: the local driver's records and logs (`.vamp/processes`).
+    /// - `vamp.container-driver.docker.host`: the Docker Engine's socket, `unix://…` (`DOCKER_HOST`, else
+    ///   `unix:///var/run/docker.sock`).
+    ///
+    /// - Throws: ``ContainerDriverError`` (permanent) naming the key that is malformed.
+    public init(config: ConfigReader) throws(ContainerDriverError) {
+        let scope = config.scoped(to: "vamp.container-driver")
+        let type = scope.string(forKey: "type", default: Kind.local.rawValue).lowercased()
+        guard let kind = Kind(rawValue: type) else {
+            throw Self.fail("type", "'\(type)' is not a driver; use \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.init(
+            kind: kind, localDirectory: scope.string(forKey: "local.directory", default: ".vamp/processes"),
+            dockerHost: scope.string(forKey: "docker.host"))
+        try validate()
+    }
+
+    /// Checks the settings of the selected driver.
+    public func validate() throws(ContainerDriverError) {
+        switch kind {
+        case .docker where !dockerHost.hasPrefix("unix://"):
+            throw Self.fail("docker.host", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
+        case .local where localDirectory.isEmpty:
+            throw Self.fail("local.directory", "is empty; name a folder (.vamp/processes)")
+        default: break
+        }
+    }
+
+    /// The driver of a Vamp namespace (`nil`: the default one), or `nil` for ``Kind/none``.
+    /// - Parameters:
+    ///   - namespace: The Vamp namespace; each namespace's driver sees only what it started.
+    ///   - excludedPorts: Ports the local driver never gives an instance (the gateways' range, the virtual hosts'
+    ///     port), so HAProxy can always bind them.
+    ///   - logger: Where the driver logs.
+    /// - Throws: ``ContainerDriverError`` naming the setting when the driver cannot start with it.
+    public func makeDriver(
+        namespace: String?, excludedPorts: [ClosedRange<Int>] = [], logger: Logger
+    ) async throws(ContainerDriverError) -> (any ContainerDriver)? {
+        switch kind {
+        case .none:
+            return nil
+        case .docker:
+            do {
+                let configuration = DockerDriver.Configuration(host: dockerHost, namespace: namespace ?? "default")
+                return try DockerDriver(configuration: configuration, logger: logger)
+            } catch {
+                throw Self.fail("docker.host", "'\(dockerHost)': \(error.message)")
+            }
+        case .local:
+            var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
+            if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
+            do {
+                var configuration = LocalProcessDriver.Configuration()
+                configuration.excludedPorts = excludedPorts
+                return try await LocalProcessDriver(directory: folder, logger: logger, configuration: configuration)
+            } catch {
+                throw Self.fail("local.directory", "'\(folder.path)': \(error.message)")
+            }
+        }
+    }
+
+    /// What a host shows of the settings (`GET /info`'s `container_driver` section); secrets are left out.
+    public var information: JSONValue {
+        switch kind {
+        case .none: .object(["type": .string("none")])
+        case .local:
+            .object([
+                "type": .string("local"), "directory": .string(URL(fileURLWithPath: localDirectory).standardizedFileURL.path),
+            ])
+        case .docker: .object(["type": .string("docker"), "host": .string(dockerHost)])
+        }
+    }
+
+    /// The settings by key, as `GET /config` shows them; secrets are left out.
+    public var shown: [String: String] {
+        [
+            "vamp.container-driver.type": kind.rawValue,
+            "vamp.container-driver.local.directory": localDirectory,
+            "vamp.container-driver.docker.host": dockerHost,
+        ]
+    }
+
+    private static func fail(_ key: String, _ why: String) -> ContainerDriverError {
+        let variable = "VAMP_CONTAINER_DRIVER_" + key.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+        return ContainerDriverError("vamp.container-driver.\(key) (\(variable)): \(why)", permanent: true)
+    }
+}
