@@ -9,7 +9,7 @@ import VampModel
 
 /// The settings of deployments: which container driver runs the services, and how the reconciler paces itself.
 struct DeploymentSettings: Sendable {
-    enum Driver: String, Sendable { case local, docker, none }
+    enum Driver: String, Sendable { case local, docker, kubernetes, none }
 
     /// `vamp.container-driver.type`: `local` (processes on this machine, the default), `docker` (containers on a
     /// Docker Engine) or `none` (deployments are stored and their gateways served, but nothing is run).
@@ -19,6 +19,8 @@ struct DeploymentSettings: Sendable {
     /// `vamp.container-driver.docker.host`: the Docker Engine's socket (`DOCKER_HOST`, else
     /// `unix:///var/run/docker.sock`).
     var dockerHost: String
+    /// `vamp.container-driver.kubernetes.*`: `url`, `bearer`, `token` (file), `server-ca-cert`, `service-type`.
+    var kubernetes: KubernetesDriver.Configuration
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
@@ -37,7 +39,7 @@ struct DeploymentSettings: Sendable {
         func fail(_ key: String, _ why: String) -> ValidationError { ValidationError("\(key): \(why)") }
         let type = config.string(forKey: "vamp.container-driver.type", default: "local").lowercased()
         guard let driver = Driver(rawValue: type) else {
-            throw fail("vamp.container-driver.type (VAMP_CONTAINER_DRIVER_TYPE)", "'\(type)' is not local, docker or none (kubernetes and marathon are not built yet)")
+            throw fail("vamp.container-driver.type (VAMP_CONTAINER_DRIVER_TYPE)", "'\(type)' is not local, docker, kubernetes or none (marathon is not built yet)")
         }
         self.driver = driver
         localDirectory = config.string(forKey: "vamp.container-driver.local.directory", default: ".vamp/processes")
@@ -47,6 +49,7 @@ struct DeploymentSettings: Sendable {
         if driver == .docker, !dockerHost.hasPrefix("unix://") {
             throw fail("vamp.container-driver.docker.host (VAMP_CONTAINER_DRIVER_DOCKER_HOST)", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
         }
+        kubernetes = try Self.kubernetes(config: config, fail: fail)
         func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
             let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) ?? value
             guard let number = Double(text), zeroAllowed ? number >= 0 : number > 0 else {
@@ -92,6 +95,14 @@ struct DeploymentSettings: Sendable {
             } catch {
                 throw ValidationError("vamp.container-driver.docker.host '\(dockerHost)': \(error.message)")
             }
+        case .kubernetes:
+            do {
+                var configuration = kubernetes
+                configuration.namespace = namespace ?? "default"
+                return try KubernetesDriver(configuration: configuration, logger: Logger(label: "vamp.driver.kubernetes"))
+            } catch {
+                throw ValidationError("vamp.container-driver.kubernetes (VAMP_CONTAINER_DRIVER_KUBERNETES_*): \(error.message)")
+            }
         case .local:
             var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
             if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
@@ -111,6 +122,13 @@ struct DeploymentSettings: Sendable {
         case .none: .object(["type": .string("none")])
         case .local: .object(["type": .string("local"), "directory": .string(URL(fileURLWithPath: localDirectory).standardizedFileURL.path)])
         case .docker: .object(["type": .string("docker"), "host": .string(dockerHost)])
+        case .kubernetes:
+            .object([
+                "type": .string("kubernetes"), "url": .string(kubernetes.url),
+                "server_ca_cert": kubernetes.caCertificateFile.map { .string($0) } ?? .null,
+                "token": kubernetes.bearer != nil ? .string("bearer") : kubernetes.tokenFile.map { .string($0) } ?? .null,
+                "service_type": .string(kubernetes.serviceType.rawValue),
+            ])
         }
     }
 
@@ -128,10 +146,44 @@ struct DeploymentSettings: Sendable {
             "vamp.container-driver.type": driver.rawValue,
             "vamp.container-driver.local.directory": localDirectory,
             "vamp.container-driver.docker.host": dockerHost,
+            "vamp.container-driver.kubernetes.url": kubernetes.url,
+            "vamp.container-driver.kubernetes.service-type": kubernetes.serviceType.rawValue,
             "vamp.operation.synchronization.period": "\(Double(reconcileInterval.components.seconds) + Double(reconcileInterval.components.attoseconds) / 1e18)",
             "vamp.gateway-driver.host": gatewayHost,
             "vamp.operation.gateway.virtual-hosts.enabled": String(virtualHosts),
             "vamp.gateway-driver.virtual-hosts.port": String(virtualHostsPort),
         ]
+    }
+
+    /// `vamp.container-driver.kubernetes.*`; a CA file or token file that is named but missing fails at start-up (for
+    /// the kubernetes driver only).
+    static func kubernetes(config: ConfigReader, fail: (String, String) -> ValidationError) throws -> KubernetesDriver.Configuration {
+        let type = config.string(forKey: "vamp.container-driver.type", default: "local").lowercased()
+        func setting(_ key: String) -> String? { config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))).flatMap { $0.isEmpty ? nil : $0 } }
+        let serviceText = setting("vamp.container-driver.kubernetes.service-type") ?? "NodePort"
+        guard let serviceType = KubernetesDriver.ServiceType(rawValue: serviceText) ?? (serviceText.lowercased() == "loadbalancer" ? .loadBalancer : serviceText.lowercased() == "nodeport" ? .nodePort : nil)
+        else {
+            throw fail("vamp.container-driver.kubernetes.service-type (VAMP_CONTAINER_DRIVER_KUBERNETES_SERVICE_TYPE)", "'\(serviceText)' is not NodePort or LoadBalancer")
+        }
+        let configuration = KubernetesDriver.Configuration(
+            url: setting("vamp.container-driver.kubernetes.url"), bearer: setting("vamp.container-driver.kubernetes.bearer"),
+            tokenFile: setting("vamp.container-driver.kubernetes.token"), caCertificateFile: setting("vamp.container-driver.kubernetes.server-ca-cert"),
+            serviceType: serviceType)
+        guard type == "kubernetes" else { return configuration }
+        if let file = setting("vamp.container-driver.kubernetes.server-ca-cert"), !FileManager.default.fileExists(atPath: file) {
+            throw fail("vamp.container-driver.kubernetes.server-ca-cert (VAMP_CONTAINER_DRIVER_KUBERNETES_SERVER_CA_CERT)", "no file '\(file)'")
+        }
+        if let file = setting("vamp.container-driver.kubernetes.token"), !FileManager.default.fileExists(atPath: file) {
+            throw fail("vamp.container-driver.kubernetes.token (VAMP_CONTAINER_DRIVER_KUBERNETES_TOKEN)", "no file '\(file)'")
+        }
+        if configuration.bearer == nil, configuration.tokenFile == nil {
+            throw fail(
+                "vamp.container-driver.kubernetes.token (VAMP_CONTAINER_DRIVER_KUBERNETES_TOKEN)",
+                "no bearer token: set .bearer or .token, or run in a pod with a service account (\(KubernetesDriver.serviceAccountTokenFile))")
+        }
+        guard let url = URL(string: configuration.url), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+            throw fail("vamp.container-driver.kubernetes.url (VAMP_CONTAINER_DRIVER_KUBERNETES_URL)", "'\(configuration.url)' is not https://host[:port]")
+        }
+        return configuration
     }
 }
