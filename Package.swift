@@ -239,6 +239,8 @@ targets.append(.testTarget(
     name: "ContainerDriversTests",
     dependencies: [
         "ContainerDrivers", "VampModel", "VampTesting",
+        // Reads Documentation/kubernetes/*.yaml (KubernetesManifestsTests).
+        .product(name: "Yams", package: "Yams"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -19,7 +19,8 @@ struct DeploymentSettings: Sendable {
     /// `vamp.container-driver.docker.host`: the Docker Engine's socket (`DOCKER_HOST`, else
     /// `unix:///var/run/docker.sock`).
     var dockerHost: String
-    /// `vamp.container-driver.kubernetes.*`: `url`, `bearer`, `token` (file), `server-ca-cert`, `service-type`.
+    /// `vamp.container-driver.kubernetes.*`: `url`, `bearer`, `token` (file), `server-ca-cert`, `service-type`; its
+    /// namespace is `vamp.namespace` (each other Vamp namespace's driver gets its own).
     var kubernetes: KubernetesDriver.Configuration
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
@@ -98,7 +99,7 @@ struct DeploymentSettings: Sendable {
         case .kubernetes:
             do {
                 var configuration = kubernetes
-                configuration.namespace = namespace ?? "default"
+                if let namespace { configuration.namespace = namespace }
                 return try KubernetesDriver(configuration: configuration, logger: Logger(label: "vamp.driver.kubernetes"))
             } catch {
                 throw ValidationError("vamp.container-driver.kubernetes (VAMP_CONTAINER_DRIVER_KUBERNETES_*): \(error.message)")
@@ -168,7 +169,7 @@ struct DeploymentSettings: Sendable {
         let configuration = KubernetesDriver.Configuration(
             url: setting("vamp.container-driver.kubernetes.url"), bearer: setting("vamp.container-driver.kubernetes.bearer"),
             tokenFile: setting("vamp.container-driver.kubernetes.token"), caCertificateFile: setting("vamp.container-driver.kubernetes.server-ca-cert"),
-            serviceType: serviceType)
+            namespace: setting("vamp.namespace") ?? "vamp", serviceType: serviceType)
         guard type == "kubernetes" else { return configuration }
         if let file = setting("vamp.container-driver.kubernetes.server-ca-cert"), !FileManager.default.fileExists(atPath: file) {
             throw fail("vamp.container-driver.kubernetes.server-ca-cert (VAMP_CONTAINER_DRIVER_KUBERNETES_SERVER_CA_CERT)", "no file '\(file)'")

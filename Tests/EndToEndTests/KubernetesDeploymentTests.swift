@@ -49,16 +49,17 @@ struct KubernetesDeploymentTests {
                 try await CanaryReleaseTests.allDone(client, server, "kshop", ["sava:1.0"])
             }
             print("e2e kubernetes (fake API server, pods ready after 0.5 s): POST /deployments to Done: \(ContinuousClock.now - posted)")
-            let names = fake.deploymentNames()
+            #expect(fake.namespaceNames().contains("vamp"))
+            let names = fake.deploymentNames(namespace: "vamp")
             #expect(names.count == 1, "\(names)")
-            let pods = fake.pods().compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }
+            let pods = fake.pods(namespace: "vamp").compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }
             #expect(pods.count == 2)
             let (_, deployment) = try await CanaryReleaseTests.call(client, .GET, "\(server.api)/deployments/kshop")
             for pod in pods { #expect(deployment.contains(pod), "\(deployment)") }
 
             let (deleted, deletedBody) = try await CanaryReleaseTests.call(client, .DELETE, "\(server.api)/deployments/kshop", yaml: Self.blueprint)
             #expect(deleted == 202, "\(deletedBody)")
-            try await CanaryReleaseTests.eventually("the Deployment is deleted on the fake") { fake.deploymentNames().isEmpty }
+            try await CanaryReleaseTests.eventually("the Deployment is deleted on the fake") { fake.deploymentNames(namespace: "vamp").isEmpty }
             server.tearDown()
             serverToStop = nil
         } catch {
