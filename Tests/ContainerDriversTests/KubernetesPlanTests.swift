@@ -142,6 +142,26 @@ struct KubernetesPlanTests {
         #expect(daemon.instances.map(\.name) == ["w"])
     }
 
+    @Test func whilePodsOfAnotherDigestRunTheServiceReportsThatDigest() throws {
+        let old = Self.spec()
+        let new = Self.spec(dialects: ["kubernetes": .object(["hostname": .string("x")])])
+        #expect(old.digest != new.digest)
+        func pod(_ name: String, _ digest: String) -> JSONValue {
+            guard case .object(var object) = Self.pod(name, labels: KubernetesPlan.labels(old.id), phase: "Running", ready: true),
+                case .object(var metadata) = object["metadata"] ?? .null
+            else { return .null }
+            metadata["annotations"] = .object(["io.vamp.digest": .string(digest)])
+            object["metadata"] = .object(metadata)
+            return .object(object)
+        }
+        let deployment = KubernetesPlan.deploymentBody(new, namespace: "default")
+        let rolling = KubernetesPlan.services(deployments: [deployment], pods: [pod("a", old.digest), pod("b", new.digest)])
+        #expect(rolling.first?.digest == old.digest)
+        #expect(rolling.first?.instances.count == 2)
+        let rolled = KubernetesPlan.services(deployments: [deployment], pods: [pod("b", new.digest)])
+        #expect(rolled.first?.digest == new.digest)
+    }
+
     @Test func gatewayServicesAreCreatedReplacedAndDeleted() {
         let web = KubernetesDriver.GatewayService(name: "shop/web", lookupName: "abc123", port: 9050)
         let api = KubernetesDriver.GatewayService(name: "shop/api", lookupName: "def456", port: 9051)

@@ -198,6 +198,10 @@ package enum KubernetesPlan {
     /// pods (selected by its selector label, not being deleted) as instances. An instance is named after its pod, its
     /// host is the pod IP, its ports the container ports by breed port name, and it is deployed when the pod's phase is
     /// `Running` and its `Ready` condition is `True`.
+    ///
+    /// The digest reported is the Deployment's, unless a pod still runs another one (its template's `io.vamp.digest`
+    /// annotation): while Kubernetes rolls the pods, the service is reported with the old digest, so the reconciler
+    /// does not count it as done before every pod runs the new specification; the old pods keep serving meanwhile.
     package static func services(deployments: [JSONValue], pods: [JSONValue]) -> [RuntimeService] {
         var result: [RuntimeService] = []
         for deployment in deployments {
@@ -216,17 +220,21 @@ package enum KubernetesPlan {
             let selector = selector(id)
             let portNames = portNames(annotations[Label.ports] ?? "")
             var instances: [Instance] = []
+            var digest = annotations[Label.digest] ?? ""
             for pod in pods {
                 let labels = pod.value(atPath: "metadata.labels")?.stringObject ?? [:]
                 guard selector.allSatisfy({ labels[$0.key] == $0.value }), pod.value(atPath: "metadata.deletionTimestamp") == nil,
                     let podName = pod.value(atPath: "metadata.name")?.stringValue
                 else { continue }
+                if let podDigest = pod.value(atPath: "metadata.annotations")?.stringObject?[Label.digest], podDigest != annotations[Label.digest] {
+                    digest = podDigest
+                }
                 instances.append(Instance(
                     name: podName, host: pod.value(atPath: "status.podIP")?.stringValue ?? "", ports: portNames, deployed: isReady(pod)))
             }
             instances.sort { $0.name < $1.name }
             let replicas = deployment.value(atPath: "spec.replicas")?.doubleValue.map { Int($0) } ?? 1
-            result.append(RuntimeService(id: id, digest: annotations[Label.digest] ?? "", desiredInstances: replicas, instances: instances))
+            result.append(RuntimeService(id: id, digest: digest, desiredInstances: replicas, instances: instances))
         }
         return result.sorted { $0.id < $1.id }
     }
