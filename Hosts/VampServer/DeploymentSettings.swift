@@ -22,6 +22,8 @@ struct DeploymentSettings: Sendable {
     /// `vamp.container-driver.kubernetes.*`: `url`, `bearer`, `token` (file), `server-ca-cert`, `service-type`; its
     /// namespace is `vamp.namespace` (each other Vamp namespace's driver gets its own).
     var kubernetes: KubernetesDriver.Configuration
+    /// `vamp.container-driver.kubernetes.create-services`: a Kubernetes Service per gateway (true).
+    var kubernetesCreatesServices: Bool
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
@@ -51,6 +53,12 @@ struct DeploymentSettings: Sendable {
             throw fail("vamp.container-driver.docker.host (VAMP_CONTAINER_DRIVER_DOCKER_HOST)", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
         }
         kubernetes = try Self.kubernetes(config: config, fail: fail)
+        let creates = config.string(forKey: "vamp.container-driver.kubernetes.create-services", default: "true").lowercased()
+        switch creates {
+        case "true", "on", "yes": kubernetesCreatesServices = true
+        case "false", "off", "no": kubernetesCreatesServices = false
+        default: throw fail("vamp.container-driver.kubernetes.create-services (VAMP_CONTAINER_DRIVER_KUBERNETES_CREATE_SERVICES)", "'\(creates)' is not true or false")
+        }
         func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
             let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) ?? value
             guard let number = Double(text), zeroAllowed ? number >= 0 : number > 0 else {
@@ -149,6 +157,7 @@ struct DeploymentSettings: Sendable {
             "vamp.container-driver.docker.host": dockerHost,
             "vamp.container-driver.kubernetes.url": kubernetes.url,
             "vamp.container-driver.kubernetes.service-type": kubernetes.serviceType.rawValue,
+            "vamp.container-driver.kubernetes.create-services": String(kubernetesCreatesServices),
             "vamp.operation.synchronization.period": "\(Double(reconcileInterval.components.seconds) + Double(reconcileInterval.components.attoseconds) / 1e18)",
             "vamp.gateway-driver.host": gatewayHost,
             "vamp.operation.gateway.virtual-hosts.enabled": String(virtualHosts),

@@ -8,7 +8,7 @@ import VampTesting
 /// `vamp-server` with `vamp.container-driver.type: kubernetes` against ``FakeKubernetesAPIServer``, a **fake**
 /// Kubernetes API server (no real cluster can run here): a deployment POSTed to the API becomes a Deployment on the
 /// fake, its service `Done` once the fake's pods are Running and Ready, with those pods as its instances; DELETE
-/// removes the Deployment. The pods are the fake's records, not processes: no traffic goes through the gateway.
+/// removes the Deployment; a gateway gets a Kubernetes Service, removed with the gateway. The pods are the fake's records, not processes: no traffic goes through the gateway.
 @Suite("End to end: Kubernetes driver against the fake API server", .serialized)
 struct KubernetesDeploymentTests {
     static let blueprint = """
@@ -36,6 +36,7 @@ struct KubernetesDeploymentTests {
                 "VAMP_CONTAINER_DRIVER_KUBERNETES_URL": fake.url,
                 "VAMP_CONTAINER_DRIVER_KUBERNETES_TOKEN": tokenFile.path,
                 "VAMP_CONTAINER_DRIVER_KUBERNETES_SERVER_CA_CERT": fake.caCertificateFile,
+                "VAMP_GATEWAY_DRIVER_RESYNC_INTERVAL": "1",
             ])
             serverToStop = server
             let client = HTTPClient.shared
@@ -56,6 +57,23 @@ struct KubernetesDeploymentTests {
             #expect(pods.count == 2)
             let (_, deployment) = try await CanaryReleaseTests.call(client, .GET, "\(server.api)/deployments/kshop")
             for pod in pods { #expect(deployment.contains(pod), "\(deployment)") }
+
+            // A gateway gets a Kubernetes Service selecting the gateway agents on its port; deleted, the Service goes.
+            let gatewayPort = try FreePort.next()
+            let gateway = "name: kweb\nport: \(gatewayPort)/http\nroutes:\n  \"[127.0.0.1:9]\": {weight: 100%}\n"
+            let (gatewayCreated, gatewayBody) = try await CanaryReleaseTests.call(client, .POST, "\(server.api)/gateways", yaml: gateway)
+            #expect((200..<300).contains(gatewayCreated), "\(gatewayBody)")
+            func service() -> [String: Any]? {
+                fake.services(namespace: "vamp").values.first { ((($0["metadata"] as? [String: Any])?["annotations"] as? [String: String])?["io.vamp.gateway"]) == "kweb" }
+            }
+            try await CanaryReleaseTests.eventually("a Service for gateway kweb on the fake\n\(server.process.logTail())") { service() != nil }
+            let spec = service()?["spec"] as? [String: Any]
+            #expect(spec?["type"] as? String == "NodePort")
+            #expect(spec?["selector"] as? [String: String] == ["io.vamp": "vamp-gateway-agent"])
+            #expect(((spec?["ports"] as? [[String: Any]])?.first?["port"] as? Int) == gatewayPort)
+            let (gatewayDeleted, _) = try await CanaryReleaseTests.call(client, .DELETE, "\(server.api)/gateways/kweb")
+            #expect((200..<300).contains(gatewayDeleted))
+            try await CanaryReleaseTests.eventually("the Service of gateway kweb deleted") { service() == nil }
 
             let (deleted, deletedBody) = try await CanaryReleaseTests.call(client, .DELETE, "\(server.api)/deployments/kshop", yaml: Self.blueprint)
             #expect(deleted == 202, "\(deletedBody)")
