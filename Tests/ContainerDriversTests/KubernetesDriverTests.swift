@@ -264,7 +264,10 @@ struct KubernetesDriverTests {
             let other = try await FakeKubernetesAPIServer.start()
             let driver = try KubernetesDriver(
                 configuration: .init(url: fake.url, bearer: fake.token, caCertificateFile: other.caCertificateFile), logger: Logger(label: "test"))
-            await #expect(throws: ContainerDriverError.self) { try await driver.info() }
+            let untrusted = await #expect(throws: ContainerDriverError.self) { try await driver.info() }
+            print("kubernetes: a certificate the CA did not sign: \(untrusted?.message ?? "no error")")
+            #expect(untrusted?.permanent == true)
+            #expect(untrusted?.message.contains(other.caCertificateFile) == true)
             await driver.shutdown()
             await other.stop()
             let missing = #expect(throws: ContainerDriverError.self) {

@@ -15,6 +15,8 @@ struct KubernetesAPIClient: Sendable {
     let client: HTTPClient
     /// Where the bearer token comes from.
     let token: TokenSource
+    /// The CA certificate file the client trusts (nil: the system's roots), for error messages.
+    var caFile: String? = nil
 
     /// One answer: its status and its whole body.
     struct Answer: Sendable {
@@ -64,7 +66,7 @@ struct KubernetesAPIClient: Sendable {
     /// - Throws: A permanent ``ContainerDriverError`` naming the file when it cannot be read as PEM certificates.
     static func make(base: String, caFile: String?, token: TokenSource) throws(ContainerDriverError) -> KubernetesAPIClient {
         let key = caFile ?? ""
-        if let client = clients.withLock({ $0[key] }) { return KubernetesAPIClient(base: base, client: client, token: token) }
+        if let client = clients.withLock({ $0[key] }) { return KubernetesAPIClient(base: base, client: client, token: token, caFile: caFile) }
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile {
             do {
@@ -81,7 +83,7 @@ struct KubernetesAPIClient: Sendable {
             clients[key] = made
             return made
         }
-        return KubernetesAPIClient(base: base, client: client, token: token)
+        return KubernetesAPIClient(base: base, client: client, token: token, caFile: caFile)
     }
 
     /// `method` on `path` with `query` and an optional JSON body; the whole answer, whatever its status. A 401 is
@@ -116,6 +118,12 @@ struct KubernetesAPIClient: Sendable {
             let response = try await client.execute(request, timeout: .seconds(30))
             let body = try await response.body.collect(upTo: 64 << 20)
             return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
+        } catch let error as NIOSSLError {
+            // The server's certificate is not trusted (or TLS cannot be agreed): a setting to fix, not a retry.
+            throw ContainerDriverError(
+                "the Kubernetes API at \(base) failed the TLS handshake (\(error)): check its CA certificate "
+                    + "(vamp.container-driver.kubernetes.server-ca-cert\(caFile.map { ", \($0)" } ?? ", the system's roots"))",
+                permanent: true)
         } catch {
             throw ContainerDriverError("the Kubernetes API at \(base) did not answer \(method) \(path): \(error)")
         }
