@@ -11,6 +11,8 @@ import VampModel
 struct DeploymentSettings: Sendable {
     /// `vamp.container-driver.*`: which driver runs the services (``ContainerDriverConfiguration``).
     var drivers: ContainerDriverConfiguration
+    /// `vamp.container-driver.kubernetes.create-services`: a Kubernetes Service per gateway (true).
+    var kubernetesCreatesServices: Bool { drivers.kubernetesCreatesServices }
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).

@@ -143,6 +143,10 @@ struct ServerCommand: AsyncParsableCommand {
         if let agent { app.addServices(agent) }
         app.addServices(StartAfter(stores, synchronizer), NamespaceServices(directory: directory))
         if let reconciler { app.addServices(StartAfter(stores, reconciler)) }
+        if let kubernetes = driver as? KubernetesDriver, deployments.kubernetesCreatesServices {
+            app.addServices(StartAfter(stores, KubernetesGatewayServices(
+                vamp: vamp, driver: kubernetes, interval: settings.resyncInterval, logger: Logger(label: "vamp.driver.kubernetes.services"))))
+        }
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [

@@ -13,6 +13,8 @@ public struct ContainerDriverConfiguration: Sendable {
         case local
         /// Containers on a Docker Engine (``DockerDriver``).
         case docker
+        /// apps/v1 Deployments on a Kubernetes cluster (``KubernetesDriver``).
+        case kubernetes
         /// Nothing runs: deployments are stored and their gateways served, but no service is started.
         case none
     }
@@ -24,21 +26,36 @@ public struct ContainerDriverConfiguration: Sendable {
     public var localDirectory: String
     /// The Docker Engine's socket (`DOCKER_HOST`, else `unix:///var/run/docker.sock`).
     public var dockerHost: String
+    /// The Kubernetes API server, its credentials and the default namespace's name (other Vamp namespaces get their
+    /// own from ``makeDriver(namespace:excludedPorts:logger:)``).
+    public var kubernetes: KubernetesDriver.Configuration
+    /// Whether a host gives every gateway a Kubernetes Service (``KubernetesDriver/synchronizeGatewayServices(_:)``).
+    public var kubernetesCreatesServices: Bool
 
     /// Creates a configuration.
-    public init(kind: Kind = .local, localDirectory: String = ".vamp/processes", dockerHost: String? = nil) {
+    public init(
+        kind: Kind = .local, localDirectory: String = ".vamp/processes", dockerHost: String? = nil,
+        kubernetes: KubernetesDriver.Configuration = KubernetesDriver.Configuration(), kubernetesCreatesServices: Bool = true
+    ) {
         self.kind = kind
         self.localDirectory = localDirectory
         self.dockerHost = dockerHost ?? DockerDriver.Configuration.defaultHost(environment: ProcessInfo.processInfo.environment)
+        self.kubernetes = kubernetes
+        self.kubernetesCreatesServices = kubernetesCreatesServices
     }
 
     /// Reads the configuration through swift-configuration, with the key names of Vamp.
     ///
     /// ## Configuration keys
-    /// - `vamp.container-driver.type` (`VAMP_CONTAINER_DRIVER_TYPE`): `local` (the default), `docker` or `none`.
+    /// - `vamp.container-driver.type` (`VAMP_CONTAINER_DRIVER_TYPE`): `local` (the default), `docker`, `kubernetes`
+    ///   or `none`.
     /// - `vamp.container-driver.local.directory`: the local driver's records and logs (`.vamp/processes`).
     /// - `vamp.container-driver.docker.host`: the Docker Engine's socket, `unix://…` (`DOCKER_HOST`, else
     ///   `unix:///var/run/docker.sock`).
+    /// - `vamp.container-driver.kubernetes.url` (in a pod: from `KUBERNETES_SERVICE_HOST`), `.bearer` (secret),
+    ///   `.token` (a token file; default the service account's), `.server-ca-cert` (default the service account's),
+    ///   `.service-type` (`NodePort` or `LoadBalancer`), `.create-services` (true); the Kubernetes namespace of the
+    ///   default Vamp namespace is `vamp.namespace` (`vamp`).
     ///
     /// - Throws: ``ContainerDriverError`` (permanent) naming the key that is malformed.
     public init(config: ConfigReader) throws(ContainerDriverError) {
@@ -47,9 +64,25 @@ public struct ContainerDriverConfiguration: Sendable {
         guard let kind = Kind(rawValue: type) else {
             throw Self.fail("type", "'\(type)' is not a driver; use \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        func setting(_ key: String, secret: Bool = false) -> String? {
+            scope.string(forKey: ConfigKey(key.split(separator: ".").map(String.init)), isSecret: secret).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let serviceText = setting("kubernetes.service-type") ?? "NodePort"
+        guard let serviceType = KubernetesDriver.ServiceType.allCases.first(where: { $0.rawValue.lowercased() == serviceText.lowercased() }) else {
+            throw Self.fail("kubernetes.service-type", "'\(serviceText)' is not NodePort or LoadBalancer")
+        }
+        let creates = setting("kubernetes.create-services")?.lowercased() ?? "true"
+        guard ["true", "on", "yes", "false", "off", "no"].contains(creates) else {
+            throw Self.fail("kubernetes.create-services", "'\(creates)' is not true or false")
+        }
         self.init(
             kind: kind, localDirectory: scope.string(forKey: "local.directory", default: ".vamp/processes"),
-            dockerHost: scope.string(forKey: "docker.host"))
+            dockerHost: scope.string(forKey: "docker.host"),
+            kubernetes: KubernetesDriver.Configuration(
+                url: setting("kubernetes.url"), bearer: setting("kubernetes.bearer", secret: true),
+                tokenFile: setting("kubernetes.token"), caCertificateFile: setting("kubernetes.server-ca-cert"),
+                namespace: config.string(forKey: "vamp.namespace").flatMap { $0.isEmpty ? nil : $0 } ?? "vamp", serviceType: serviceType),
+            kubernetesCreatesServices: ["true", "on", "yes"].contains(creates))
         try validate()
     }
 
@@ -60,6 +93,21 @@ public struct ContainerDriverConfiguration: Sendable {
             throw Self.fail("docker.host", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
         case .local where localDirectory.isEmpty:
             throw Self.fail("local.directory", "is empty; name a folder (.vamp/processes)")
+        case .kubernetes:
+            if let file = kubernetes.caCertificateFile, !FileManager.default.fileExists(atPath: file) {
+                throw Self.fail("kubernetes.server-ca-cert", "no file '\(file)'")
+            }
+            if let file = kubernetes.tokenFile, !FileManager.default.fileExists(atPath: file) {
+                throw Self.fail("kubernetes.token", "no file '\(file)'")
+            }
+            if kubernetes.bearer == nil, kubernetes.tokenFile == nil {
+                throw Self.fail(
+                    "kubernetes.token",
+                    "no bearer token: set .bearer or .token, or run in a pod with a service account (\(KubernetesDriver.serviceAccountTokenFile))")
+            }
+            guard let url = URL(string: kubernetes.url), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+                throw Self.fail("kubernetes.url", "'\(kubernetes.url)' is not https://host[:port]")
+            }
         default: break
         }
     }
@@ -84,6 +132,14 @@ public struct ContainerDriverConfiguration: Sendable {
             } catch {
                 throw Self.fail("docker.host", "'\(dockerHost)': \(error.message)")
             }
+        case .kubernetes:
+            var configuration = kubernetes
+            if let namespace { configuration.namespace = namespace }
+            do {
+                return try KubernetesDriver(configuration: configuration, logger: logger)
+            } catch {
+                throw Self.fail("kubernetes", error.message)
+            }
         case .local:
             var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
             if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
@@ -106,6 +162,13 @@ public struct ContainerDriverConfiguration: Sendable {
                 "type": .string("local"), "directory": .string(URL(fileURLWithPath: localDirectory).standardizedFileURL.path),
             ])
         case .docker: .object(["type": .string("docker"), "host": .string(dockerHost)])
+        case .kubernetes:
+            .object([
+                "type": .string("kubernetes"), "url": .string(kubernetes.url), "namespace": .string(kubernetes.namespace),
+                "server_ca_cert": kubernetes.caCertificateFile.map { .string($0) } ?? .null,
+                "token": kubernetes.bearer != nil ? .string("bearer") : kubernetes.tokenFile.map { .string($0) } ?? .null,
+                "service_type": .string(kubernetes.serviceType.rawValue),
+            ])
         }
     }
 
@@ -115,6 +178,9 @@ public struct ContainerDriverConfiguration: Sendable {
             "vamp.container-driver.type": kind.rawValue,
             "vamp.container-driver.local.directory": localDirectory,
             "vamp.container-driver.docker.host": dockerHost,
+            "vamp.container-driver.kubernetes.url": kubernetes.url,
+            "vamp.container-driver.kubernetes.service-type": kubernetes.serviceType.rawValue,
+            "vamp.container-driver.kubernetes.create-services": String(kubernetesCreatesServices),
         ]
     }
 
