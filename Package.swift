@@ -30,6 +30,8 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    // The Kubernetes driver's CA certificate and the fake API server's TLS.
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
 ]
 
 var products: [Product] = []
@@ -215,7 +217,7 @@ targets.append(.executableTarget(
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
-targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], swiftSettings: swiftSettings))
+targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")], swiftSettings: swiftSettings))
 
 // MARK: - ContainerDrivers: the ContainerDriver protocol and the drivers (local processes today)
 products.append(.library(name: "ContainerDrivers", targets: ["ContainerDrivers"]))
@@ -223,6 +225,7 @@ targets.append(.target(
     name: "ContainerDrivers",
     dependencies: [
         "VampModel",
+        .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Subprocess", package: "swift-subprocess"),
         .product(name: "SystemPackage", package: "swift-system"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -230,12 +233,16 @@ targets.append(.target(
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "ContainerDriversTests",
     dependencies: [
         "ContainerDrivers", "VampModel", "VampTesting",
+        .product(name: "Configuration", package: "swift-configuration"),
+        // Reads Documentation/kubernetes/*.yaml (KubernetesManifestsTests).
+        .product(name: "Yams", package: "Yams"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -9,21 +9,10 @@ import VampModel
 
 /// The settings of deployments: which container driver runs the services, and how the reconciler paces itself.
 struct DeploymentSettings: Sendable {
-    enum Driver: String, Sendable { case local, docker, none }
-
-    /// `vamp.container-driver.type`: `local` (processes on this machine, the default), `docker` (containers on a
-    /// Docker Engine) or `none` (deployments are stored and their gateways served, but nothing is run).
-    var driver: Driver
-    /// `vamp.container-driver.local.directory`: the local driver's records and logs (`.vamp/processes`).
-    var localDirectory: String
-    /// `vamp.container-driver.docker.host`: the Docker Engine's socket (`DOCKER_HOST`, else
-    /// `unix:///var/run/docker.sock`).
-    var dockerHost: String
-    /// `vamp.container-driver.docker.repository.{username,password,email,server-address}`: the registry account the
-    /// Docker driver sends with pulls (none when `username` is empty).
-    var dockerCredentials: DockerDriver.RegistryCredentials?
-    /// `vamp.container-driver.docker.events`: follow the engine's event stream besides polling (false).
-    var dockerEvents: Bool
+    /// `vamp.container-driver.*`: which driver runs the services (``ContainerDriverConfiguration``).
+    var drivers: ContainerDriverConfiguration
+    /// `vamp.container-driver.kubernetes.create-services`: a Kubernetes Service per gateway (true).
+    var kubernetesCreatesServices: Bool { drivers.kubernetesCreatesServices }
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
@@ -40,36 +29,10 @@ struct DeploymentSettings: Sendable {
 
     init(config: ConfigReader) throws {
         func fail(_ key: String, _ why: String) -> ValidationError { ValidationError("\(key): \(why)") }
-        let type = config.string(forKey: "vamp.container-driver.type", default: "local").lowercased()
-        guard let driver = Driver(rawValue: type) else {
-            throw fail("vamp.container-driver.type (VAMP_CONTAINER_DRIVER_TYPE)", "'\(type)' is not local, docker or none (kubernetes and marathon are not built yet)")
-        }
-        self.driver = driver
-        localDirectory = config.string(forKey: "vamp.container-driver.local.directory", default: ".vamp/processes")
-        dockerHost = config.string(
-            forKey: "vamp.container-driver.docker.host",
-            default: DockerDriver.Configuration.defaultHost(environment: ProcessInfo.processInfo.environment))
-        if driver == .docker, !dockerHost.hasPrefix("unix://") {
-            throw fail("vamp.container-driver.docker.host (VAMP_CONTAINER_DRIVER_DOCKER_HOST)", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
-        }
-        let repository = "vamp.container-driver.docker.repository"
-        func account(_ field: String) -> String {
-            config.string(forKey: ConfigKey(["vamp", "container-driver", "docker", "repository", field])) ?? ""
-        }
-        let username = account("username")
-        let password = account("password")
-        if username.isEmpty != password.isEmpty {
-            throw fail(
-                "\(repository).\(username.isEmpty ? "username" : "password") (VAMP_CONTAINER_DRIVER_DOCKER_REPOSITORY_\(username.isEmpty ? "USERNAME" : "PASSWORD"))",
-                "missing: a registry account needs both a username and a password")
-        }
-        dockerCredentials = username.isEmpty ? nil : DockerDriver.RegistryCredentials(
-            username: username, password: password, email: account("email"), serverAddress: account("server-address"))
-        let events = config.string(forKey: "vamp.container-driver.docker.events", default: "false").lowercased()
-        switch events {
-        case "true", "on", "yes": dockerEvents = true
-        case "false", "off", "no": dockerEvents = false
-        default: throw fail("vamp.container-driver.docker.events (VAMP_CONTAINER_DRIVER_DOCKER_EVENTS)", "'\(events)' is not true or false")
+        do {
+            drivers = try ContainerDriverConfiguration(config: config)
+        } catch {
+            throw ValidationError(error.message)
         }
         func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
             let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) ?? value
@@ -104,40 +67,19 @@ struct DeploymentSettings: Sendable {
         virtualHostsPort = port
     }
 
-    /// The driver of a namespace (`nil` for the default one gets the configured folder, others a sub-folder), or
-    /// `nil` when no driver is configured.
+    /// The driver of a namespace (`nil`: the default one), or `nil` when no driver is configured.
     func makeDriver(namespace: String?, excludedPorts: [ClosedRange<Int>], logger: Logger) async throws -> (any ContainerDriver)? {
-        switch driver {
-        case .none: return nil
-        case .docker:
-            do {
-                let configuration = DockerDriver.Configuration(host: dockerHost, namespace: namespace ?? "default", credentials: dockerCredentials,
-                    followsEvents: dockerEvents)
-                return try DockerDriver(configuration: configuration, logger: Logger(label: "vamp.driver.docker"))
-            } catch {
-                throw ValidationError("vamp.container-driver.docker.host '\(dockerHost)': \(error.message)")
-            }
-        case .local:
-            var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
-            if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
-            do {
-                var configuration = LocalProcessDriver.Configuration()
-                configuration.excludedPorts = excludedPorts + [virtualHostsPort...virtualHostsPort]
-                return try await LocalProcessDriver(directory: folder, logger: Logger(label: "vamp.driver.local"), configuration: configuration)
-            } catch {
-                throw ValidationError("vamp.container-driver.local.directory '\(folder.path)': \(error.message)")
-            }
+        do {
+            return try await drivers.makeDriver(
+                namespace: namespace, excludedPorts: excludedPorts + [virtualHostsPort...virtualHostsPort],
+                logger: Logger(label: "vamp.driver.\(drivers.kind.rawValue)"))
+        } catch {
+            throw ValidationError(error.message)
         }
     }
 
     /// `GET /info`'s `container_driver` section.
-    var information: JSONValue {
-        switch driver {
-        case .none: .object(["type": .string("none")])
-        case .local: .object(["type": .string("local"), "directory": .string(URL(fileURLWithPath: localDirectory).standardizedFileURL.path)])
-        case .docker: .object(["type": .string("docker"), "host": .string(dockerHost)])
-        }
-    }
+    var information: JSONValue { drivers.information }
 
     /// How gateways are resolved: the host of `$cluster.host` and gateway-to-gateway hops, default virtual hosts.
     var resolution: GatewayResolution.Options { GatewayResolution.Options(defaultVirtualHosts: virtualHosts, gatewayHost: gatewayHost) }
@@ -149,18 +91,11 @@ struct DeploymentSettings: Sendable {
 
     /// What `GET /config` shows of these settings.
     var shown: [String: String] {
-        [
-            "vamp.container-driver.type": driver.rawValue,
-            "vamp.container-driver.local.directory": localDirectory,
-            "vamp.container-driver.docker.host": dockerHost,
-            "vamp.container-driver.docker.events": String(dockerEvents),
-            "vamp.container-driver.docker.repository.username": dockerCredentials?.username ?? "",
-            "vamp.container-driver.docker.repository.password": dockerCredentials == nil ? "" : "(set, not shown)",
-            "vamp.container-driver.docker.repository.server-address": dockerCredentials?.serverAddress ?? "",
+        drivers.shown.merging([
             "vamp.operation.synchronization.period": "\(Double(reconcileInterval.components.seconds) + Double(reconcileInterval.components.attoseconds) / 1e18)",
             "vamp.gateway-driver.host": gatewayHost,
             "vamp.operation.gateway.virtual-hosts.enabled": String(virtualHosts),
             "vamp.gateway-driver.virtual-hosts.port": String(virtualHostsPort),
-        ]
+        ]) { first, _ in first }
     }
 }

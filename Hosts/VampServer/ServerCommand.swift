@@ -143,13 +143,17 @@ struct ServerCommand: AsyncParsableCommand {
         if let agent { app.addServices(agent) }
         app.addServices(StartAfter(stores, synchronizer), NamespaceServices(directory: directory))
         if let reconciler { app.addServices(StartAfter(stores, reconciler)) }
+        if let kubernetes = driver as? KubernetesDriver, deployments.kubernetesCreatesServices {
+            app.addServices(StartAfter(stores, KubernetesGatewayServices(
+                vamp: vamp, driver: kubernetes, interval: settings.resyncInterval, logger: Logger(label: "vamp.driver.kubernetes.services"))))
+        }
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             "vamp.persistence": "\(settings.persistence.artifacts.rawValue)", "vamp.kv.store": "\(settings.keyValueStore.kind.rawValue)",
             "vamp.kv.key": "\(key)",
             "vamp.haproxy.check": "\(settings.haproxyCheck ?? "off")",
-            "vamp.container-driver": "\(deployments.driver.rawValue)",
+            "vamp.container-driver": "\(deployments.drivers.kind.rawValue)",
         ])
         if let agentSettings = settings.embeddedAgent {
             logger.info("running the gateway agent in-process; HAProxy keeps serving when the server stops (vamp-server --stop-gateway stops it)", metadata: [

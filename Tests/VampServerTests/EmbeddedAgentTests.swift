@@ -103,7 +103,7 @@ struct EmbeddedAgentTests {
             let info = try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/api/v1/info?on=gateway_agent")
             #expect(info.body.contains("\"embedded\":true") && info.body.contains("\"haproxy\":\"running\""), "\(info.body)")
             #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent(".vamp/vamp.sqlite").path))
-            let text = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(ServerExecutableTests.key)?.string
+            let text = try await FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(ServerExecutableTests.key)?.string
             let shown = try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/api/v1/vga/haproxy/2.6/configuration")
             #expect(text == shown.body, "the KV store holds the text the API shows")
             let metrics = try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/metrics")
@@ -280,7 +280,7 @@ struct EmbeddedAgentTests {
             try await Self.createGateway(client, api: "http://127.0.0.1:\(apiPort)/api/v1", name: "off-\(gatewayPort)", port: gatewayPort, backend: 9)
             let store = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv"))
             try await waitUntil(timeout: .seconds(10), "the gateway in the KV key") {
-                try store.get(ServerExecutableTests.key)?.string.contains("off-\(gatewayPort)") == true
+                try await store.get(ServerExecutableTests.key)?.string.contains("off-\(gatewayPort)") == true
             }
             try await Task.sleep(for: .seconds(2))
             let info = try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:\(apiPort)/api/v1/info?on=gateway_agent")

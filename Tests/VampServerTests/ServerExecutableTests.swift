@@ -105,7 +105,7 @@ struct ServerExecutableTests {
             #expect(refused.status == 400)
             #expect(refused.body.contains("'checked'") && refused.body.contains("refused by the test stand-in"), "\(refused.body)")
             #expect(try await Self.call(client, .GET, "http://127.0.0.1:\(port)/api/v1/gateways/checked").status == 404)
-            let text = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(Self.key)?.string ?? ""
+            let text = try await FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(Self.key)?.string ?? ""
             #expect(!text.contains("checked"))
         }
     }
@@ -134,9 +134,9 @@ struct ServerExecutableTests {
 
             let store = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv"))
             try await waitUntil(timeout: .seconds(10), "the namespace's own KV key") {
-                try store.get(KeyPath.haproxyConfiguration(namespace: "acme", version: "2.6"))?.string.contains("# gateway shop") == true
+                try await store.get(KeyPath.haproxyConfiguration(namespace: "acme", version: "2.6"))?.string.contains("# gateway shop") == true
             }
-            #expect(try store.get(Self.key)?.string.contains("# gateway shop") == false)
+            #expect(try await store.get(Self.key)?.string.contains("# gateway shop") == false)
 
             #expect(try await Self.call(client, .GET, "\(root)/Not_A_Name/api/v1/gateways").status == 404)
             let capped = try await Self.call(client, .GET, "\(root)/second/api/v1/gateways")
@@ -189,7 +189,7 @@ struct ServerExecutableTests {
             let store = try FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv"))
             try await waitUntil(timeout: .seconds(15), "the KV text to match the stored gateways after the restart") {
                 let shown = try await Self.call(client, .GET, "\(base)/vga/haproxy/2.6/configuration").body
-                return try store.get(Self.key)?.string == shown && !shown.isEmpty
+                return try await store.get(Self.key)?.string == shown && !shown.isEmpty
             }
         }
     }

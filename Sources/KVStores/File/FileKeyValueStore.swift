@@ -1,4 +1,5 @@
 public import Foundation
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +16,9 @@ import Glibc
 /// store (or a copy of it) wakes its watches at once; writes by other processes, or by another
 /// store on the same folder, are seen by polling (every 100 ms by default).
 ///
-/// The file I/O (and the wait for the lock, which is held only for one write) is synchronous on
-/// the calling task's thread: files of a few kilobytes in a local folder, not worth a thread hop.
+/// The file I/O, and the wait for the lock another process may hold, run on NIO's blocking-I/O
+/// thread pool (`NIOThreadPool.singleton`), never on a thread of Swift's cooperative pool: a
+/// writer in another process that holds the lock stalls only the callers that wait for it.
 ///
 /// An entry's `version` is the file's modification time in nanoseconds: it changes with each
 /// write in practice but is neither monotonic (the clock may step back) nor unique (two writes
@@ -63,9 +65,24 @@ public struct FileKeyValueStore: KeyValueStore {
 
     private func url(for key: String) -> URL { root.appendingPathComponent(Self.fileName(for: key)) }
 
-    public func get(_ key: String) throws(KeyValueStoreError) -> KeyValueEntry? {
+    public func get(_ key: String) async throws(KeyValueStoreError) -> KeyValueEntry? {
         try KeyPath.validate(key, server: server)
-        return try read(key)
+        return try await offloaded { () throws(KeyValueStoreError) in try read(key) }
+    }
+
+    /// Runs `body` (file I/O, a wait for the lock) on NIO's blocking-I/O thread pool.
+    private func offloaded<T: Sendable>(
+        _ body: @escaping @Sendable () throws(KeyValueStoreError) -> T
+    ) async throws(KeyValueStoreError) -> T {
+        let result: Result<T, KeyValueStoreError>
+        do {
+            result = try await NIOThreadPool.singleton.runIfActive { () -> Result<T, KeyValueStoreError> in
+                do throws(KeyValueStoreError) { return .success(try body()) } catch { return .failure(error) }
+            }
+        } catch {
+            throw KeyValueStoreError(.io, "the blocking-I/O thread pool does not run: \(error)", server: server)
+        }
+        return try result.get()
     }
 
     private func read(_ key: String) throws(KeyValueStoreError) -> KeyValueEntry? {
@@ -105,20 +122,24 @@ public struct FileKeyValueStore: KeyValueStore {
         return try body()
     }
 
-    public func set(_ key: String, value: [UInt8]) throws(KeyValueStoreError) {
+    public func set(_ key: String, value: [UInt8]) async throws(KeyValueStoreError) {
         try KeyPath.validate(key, server: server)
-        try locked(key) { () throws(KeyValueStoreError) in try write(key, value) }
+        try await offloaded { () throws(KeyValueStoreError) in
+            try locked(key) { () throws(KeyValueStoreError) in try write(key, value) }
+        }
         changes.changed()
     }
 
     /// Compares and writes under the folder's exclusive lock.
     @discardableResult
-    public func setIfChanged(_ key: String, value: [UInt8]) throws(KeyValueStoreError) -> Bool {
+    public func setIfChanged(_ key: String, value: [UInt8]) async throws(KeyValueStoreError) -> Bool {
         try KeyPath.validate(key, server: server)
-        let wrote = try locked(key) { () throws(KeyValueStoreError) -> Bool in
-            if try read(key)?.value == value { return false }
-            try write(key, value)
-            return true
+        let wrote = try await offloaded { () throws(KeyValueStoreError) -> Bool in
+            try locked(key) { () throws(KeyValueStoreError) -> Bool in
+                if try read(key)?.value == value { return false }
+                try write(key, value)
+                return true
+            }
         }
         if wrote { changes.changed() }
         return wrote
@@ -139,21 +160,27 @@ public struct FileKeyValueStore: KeyValueStore {
         }
     }
 
-    public func delete(_ key: String) throws(KeyValueStoreError) {
+    public func delete(_ key: String) async throws(KeyValueStoreError) {
         try KeyPath.validate(key, server: server)
-        if unlink(url(for: key).path) != 0 && errno != ENOENT {
-            throw KeyValueStoreError(.io, "cannot delete \(url(for: key).path): errno \(errno)", server: server, key: key)
+        let path = url(for: key).path
+        try await offloaded { () throws(KeyValueStoreError) in
+            if unlink(path) != 0 && errno != ENOENT {
+                throw KeyValueStoreError(.io, "cannot delete \(path): errno \(errno)", server: server, key: key)
+            }
         }
         changes.changed()
     }
 
-    public func children(of key: String) throws(KeyValueStoreError) -> [String] {
+    public func children(of key: String) async throws(KeyValueStoreError) -> [String] {
         try KeyPath.validate(key, server: server, allowRoot: true)
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: root.path)
-        } catch {
-            throw KeyValueStoreError(.io, "cannot list \(root.path): \(error)", server: server, key: key)
+        let root = root
+        let server = server
+        let names = try await offloaded { () throws(KeyValueStoreError) -> [String] in
+            do {
+                return try FileManager.default.contentsOfDirectory(atPath: root.path)
+            } catch {
+                throw KeyValueStoreError(.io, "cannot list \(root.path): \(error)", server: server, key: key)
+            }
         }
         return KeyPath.childNames(of: key, in: names.compactMap(Self.key(forFileName:)))
     }
@@ -165,10 +192,18 @@ public struct FileKeyValueStore: KeyValueStore {
                 // Noted before the read: a write during the read ends the wait below at once.
                 let seen = store.changes.changeNumber
                 do {
-                    let names = try FileManager.default.contentsOfDirectory(atPath: store.root.path)
-                    var entries: [KeyValueEntry] = []
-                    for key in names.compactMap(Self.key(forFileName:)) where emitter.covers(key) {
-                        if let entry = try store.read(key) { entries.append(entry) }
+                    let keys = try await store.offloaded { () throws(KeyValueStoreError) -> [String] in
+                        do {
+                            return try FileManager.default.contentsOfDirectory(atPath: store.root.path).compactMap(Self.key(forFileName:))
+                        } catch {
+                            throw KeyValueStoreError(.io, "cannot list \(store.root.path): \(error)", server: store.server)
+                        }
+                    }
+                    let covered = keys.filter { emitter.covers($0) }
+                    let entries = try await store.offloaded { () throws(KeyValueStoreError) -> [KeyValueEntry] in
+                        var entries: [KeyValueEntry] = []
+                        for key in covered { if let entry = try store.read(key) { entries.append(entry) } }
+                        return entries
                     }
                     emitter.emit(entries)
                 } catch {
@@ -187,7 +222,7 @@ public struct FileKeyValueStore: KeyValueStore {
                 // Noted before the read: a write during the read ends the wait below at once.
                 let seen = store.changes.changeNumber
                 do {
-                    emitter.emit(try store.read(key))
+                    emitter.emit(try await store.offloaded { () throws(KeyValueStoreError) in try store.read(key) })
                 } catch {
                     // A read error (say, a folder made unreadable) is retried at the next poll.
                 }
