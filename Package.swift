@@ -215,7 +215,7 @@ targets.append(.executableTarget(
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
-targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl"], swiftSettings: swiftSettings))
+targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")], swiftSettings: swiftSettings))
 
 // MARK: - ContainerDrivers: the ContainerDriver protocol and the drivers (local processes today)
 products.append(.library(name: "ContainerDrivers", targets: ["ContainerDrivers"]))

@@ -9,16 +9,21 @@ import VampModel
 
 /// The settings of deployments: which container driver runs the services, and how the reconciler paces itself.
 struct DeploymentSettings: Sendable {
-    enum Driver: String, Sendable { case local, docker, none }
+    enum Driver: String, Sendable { case local, docker, marathon, none }
 
     /// `vamp.container-driver.type`: `local` (processes on this machine, the default), `docker` (containers on a
-    /// Docker Engine) or `none` (deployments are stored and their gateways served, but nothing is run).
+    /// Docker Engine), `marathon` (apps on Marathon / DC/OS) or `none` (deployments are stored and their gateways
+    /// served, but nothing is run).
     var driver: Driver
     /// `vamp.container-driver.local.directory`: the local driver's records and logs (`.vamp/processes`).
     var localDirectory: String
     /// `vamp.container-driver.docker.host`: the Docker Engine's socket (`DOCKER_HOST`, else
     /// `unix:///var/run/docker.sock`).
     var dockerHost: String
+    /// `vamp.container-driver.marathon.url`, `.user` and `.password` (basic authentication) or `.token` (a DC/OS
+    /// token), `.namespace-constraint` (`field:OPERATOR[:value]`): the Marathon driver's settings, nil unless the
+    /// driver is `marathon`.
+    var marathon: MarathonDriver.Configuration?
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
@@ -37,7 +42,7 @@ struct DeploymentSettings: Sendable {
         func fail(_ key: String, _ why: String) -> ValidationError { ValidationError("\(key): \(why)") }
         let type = config.string(forKey: "vamp.container-driver.type", default: "local").lowercased()
         guard let driver = Driver(rawValue: type) else {
-            throw fail("vamp.container-driver.type (VAMP_CONTAINER_DRIVER_TYPE)", "'\(type)' is not local, docker or none (kubernetes and marathon are not built yet)")
+            throw fail("vamp.container-driver.type (VAMP_CONTAINER_DRIVER_TYPE)", "'\(type)' is not local, docker, marathon or none (kubernetes is not built yet)")
         }
         self.driver = driver
         localDirectory = config.string(forKey: "vamp.container-driver.local.directory", default: ".vamp/processes")
@@ -47,6 +52,7 @@ struct DeploymentSettings: Sendable {
         if driver == .docker, !dockerHost.hasPrefix("unix://") {
             throw fail("vamp.container-driver.docker.host (VAMP_CONTAINER_DRIVER_DOCKER_HOST)", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
         }
+        marathon = driver == .marathon ? try Self.marathon(config: config) : nil
         func seconds(_ key: String, _ environment: String, default value: String, zeroAllowed: Bool) throws -> Double {
             let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) ?? value
             guard let number = Double(text), zeroAllowed ? number >= 0 : number > 0 else {
@@ -80,6 +86,42 @@ struct DeploymentSettings: Sendable {
         virtualHostsPort = port
     }
 
+    /// The Marathon driver's configuration from `vamp.container-driver.marathon.*`.
+    static func marathon(config: ConfigReader) throws -> MarathonDriver.Configuration {
+        func value(_ name: String) -> String? {
+            let text = config.string(forKey: ConfigKey(["vamp", "container-driver", "marathon", name]))?.trimmingCharacters(in: .whitespaces)
+            return text?.isEmpty == false ? text : nil
+        }
+        func fail(_ name: String, _ why: String) -> ValidationError {
+            let environment = "VAMP_CONTAINER_DRIVER_MARATHON_" + name.uppercased().replacingOccurrences(of: "-", with: "_")
+            return ValidationError("vamp.container-driver.marathon.\(name) (\(environment)): \(why)")
+        }
+        guard let url = value("url") else {
+            throw fail("url", "is required with vamp.container-driver.type marathon: Marathon's address (http://marathon.mesos:8080)")
+        }
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
+            throw fail("url", "'\(url)' is not an http:// or https:// address (http://marathon.mesos:8080)")
+        }
+        let credentials: MarathonDriver.Configuration.Credentials
+        switch (value("user"), value("password"), value("token")) {
+        case (nil, nil, nil): credentials = .none
+        case (let user?, let password?, nil): credentials = .basic(user: user, password: password)
+        case (nil, nil, let token?): credentials = .token(token)
+        case (_?, nil, nil): throw fail("password", "is required with vamp.container-driver.marathon.user")
+        case (nil, _?, nil): throw fail("user", "is required with vamp.container-driver.marathon.password")
+        default: throw fail("token", "set either a DC/OS token or a user and password, not both")
+        }
+        var constraints: [[String]] = []
+        if let constraint = value("namespace-constraint") {
+            let parts = constraint.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty }) else {
+                throw fail("namespace-constraint", "'\(constraint)' is not a Marathon constraint field:OPERATOR[:value] (hostname:UNIQUE, rack:LIKE:rack-[12])")
+            }
+            constraints = [parts]
+        }
+        return MarathonDriver.Configuration(url: url, credentials: credentials, constraints: constraints)
+    }
+
     /// The driver of a namespace (`nil` for the default one gets the configured folder, others a sub-folder), or
     /// `nil` when no driver is configured.
     func makeDriver(namespace: String?, excludedPorts: [ClosedRange<Int>], logger: Logger) async throws -> (any ContainerDriver)? {
@@ -91,6 +133,14 @@ struct DeploymentSettings: Sendable {
                 return try DockerDriver(configuration: configuration, logger: Logger(label: "vamp.driver.docker"))
             } catch {
                 throw ValidationError("vamp.container-driver.docker.host '\(dockerHost)': \(error.message)")
+            }
+        case .marathon:
+            guard var configuration = marathon else { return nil }
+            configuration.namespace = namespace ?? "default"
+            do {
+                return try MarathonDriver(configuration: configuration, logger: Logger(label: "vamp.driver.marathon"))
+            } catch {
+                throw ValidationError("vamp.container-driver.marathon.url '\(configuration.url)': \(error.message)")
             }
         case .local:
             var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
@@ -111,6 +161,18 @@ struct DeploymentSettings: Sendable {
         case .none: .object(["type": .string("none")])
         case .local: .object(["type": .string("local"), "directory": .string(URL(fileURLWithPath: localDirectory).standardizedFileURL.path)])
         case .docker: .object(["type": .string("docker"), "host": .string(dockerHost)])
+        case .marathon:
+            .object([
+                "type": .string("marathon"), "url": .string(marathon?.url ?? ""),
+                // Which credentials, never their secret parts.
+                "authentication": .string({
+                    switch marathon?.credentials {
+                    case .basic(let user, _)?: "basic (user \(user))"
+                    case .token?: "DC/OS token"
+                    default: "none"
+                    }
+                }()),
+            ])
         }
     }
 
@@ -128,6 +190,7 @@ struct DeploymentSettings: Sendable {
             "vamp.container-driver.type": driver.rawValue,
             "vamp.container-driver.local.directory": localDirectory,
             "vamp.container-driver.docker.host": dockerHost,
+            "vamp.container-driver.marathon.url": marathon?.url ?? "",
             "vamp.operation.synchronization.period": "\(Double(reconcileInterval.components.seconds) + Double(reconcileInterval.components.attoseconds) / 1e18)",
             "vamp.gateway-driver.host": gatewayHost,
             "vamp.operation.gateway.virtual-hosts.enabled": String(virtualHosts),
