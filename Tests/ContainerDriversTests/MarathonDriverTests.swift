@@ -349,6 +349,10 @@ struct MarathonDriverTests {
             #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
             let instance = try #require(try await driver.services().first?.instances.first)
             #expect(Set(instance.ports.keys) == ["web", "admin"])
+            // The fake shows the service ports it assigned (10000, 10001) where port 0 was asked: not a change.
+            fake.clearRequests()
+            try await driver.deploy(Self.sava(type: "cmd", definition: "sava --port $PORT_WEB --text \"$GREETING\""), update: true)
+            #expect(fake.requests("PUT").isEmpty)
         }
     }
 

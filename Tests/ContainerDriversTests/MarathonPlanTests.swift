@@ -159,6 +159,15 @@ struct MarathonPlanTests {
         #expect(MarathonPlan.stringMap(digestChange["labels"])?["io.vamp.digest"] == changed.digest)
     }
 
+    @Test func assignedPortsAreNotChanges() throws {
+        let desired = try MarathonPlan.app(Self.spec(type: "cmd", definition: "sava"), options: .init())
+        var current = Self.object(desired)
+        current["portDefinitions"] = .array([.object(["port": .number(10000), "protocol": .string("tcp"), "name": .string("web"), "labels": .object([:])])])
+        #expect(MarathonPlan.changedFields(current: .object(current), desired: desired).isEmpty)
+        current["portDefinitions"] = .array([])
+        #expect(Set(MarathonPlan.changedFields(current: .object(current), desired: desired).keys) == ["portDefinitions"])
+    }
+
     @Test func runtimeServiceFromAnAppOfTheList() {
         let app: JSONValue = .object([
             "id": .string("/default/deployment-shop-service-sava"),

@@ -220,7 +220,8 @@ package enum MarathonPlan {
     /// does not already have, each with its whole desired value: the body of a partial `PUT /v2/apps/{id}` (Marathon
     /// replaces each field it is given and keeps the others). Empty when nothing changed. `env` and `labels` must be
     /// equal (a variable or label that is gone is a change); other objects need only hold the desired keys with equal
-    /// values (Marathon adds defaults such as `servicePort` or `forcePullImage`); numbers compare as numbers.
+    /// values (Marathon adds defaults such as `servicePort` or `forcePullImage`); numbers compare as numbers; a port
+    /// asked as 0 is covered by the one Marathon assigned.
     package static func changedFields(current: JSONValue, desired: JSONValue) -> [String: JSONValue] {
         guard case .object(let wanted) = desired else { return [:] }
         let have: [String: JSONValue]
@@ -240,12 +241,20 @@ package enum MarathonPlan {
         case (.number(let a)?, .number(let b)): return Double(a) == Double(b)
         case (.object(let have)?, .object(let want)):
             if exact, Set(have.keys) != Set(want.keys) { return false }
-            return want.allSatisfy { key, value in covers(have[key], value, exact: exact) }
+            return want.allSatisfy { key, value in
+                // Port 0 asks Marathon to assign one: whatever it assigned (service ports from 10000) is what was asked.
+                if assignedPorts.contains(key), value.doubleValue == 0, have[key]?.doubleValue != nil { return true }
+                return covers(have[key], value, exact: exact)
+            }
         case (.array(let have)?, .array(let want)):
             return have.count == want.count && zip(have, want).allSatisfy { covers($0, $1, exact: exact) }
         case (let have?, let want): return have == want
         }
     }
+
+    /// The port fields where 0 means "Marathon picks": `portDefinitions[].port`, `portMappings[].hostPort` and
+    /// `servicePort`.
+    static let assignedPorts: Set<String> = ["port", "hostPort", "servicePort"]
 
     /// Null, false, an empty string, array or object: what Marathon may leave out of an app.
     static func isEmpty(_ value: JSONValue) -> Bool {

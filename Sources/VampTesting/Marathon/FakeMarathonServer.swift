@@ -243,18 +243,20 @@ public final class FakeMarathonServer: @unchecked Sendable {
 
     fileprivate func respond(_ head: HTTPRequestHead, _ body: Data) -> Response {
         let (path, query) = Self.split(head.uri)
-        let response = lock.withLock { () -> Response in
-            if stopped { return Response(status: .serviceUnavailable, body: ["message": "the fake Marathon is stopping"]) }
-            guard authorized(head.headers["Authorization"].first) else {
-                return Response(status: .unauthorized, body: ["message": "Invalid username or password."])
+        // Recorded in the same critical section as its effect, so a test that sees the effect sees the request.
+        return lock.withLock { () -> Response in
+            let response: Response
+            if stopped {
+                response = Response(status: .serviceUnavailable, body: ["message": "the fake Marathon is stopping"])
+            } else if !authorized(head.headers["Authorization"].first) {
+                response = Response(status: .unauthorized, body: ["message": "Invalid username or password."])
+            } else {
+                refreshLocked()
+                response = route(head.method, path, query, body)
             }
-            refreshLocked()
-            return route(head.method, path, query, body)
-        }
-        lock.withLock {
             _requests.append(Request(method: head.method.rawValue, path: path, query: query, body: body, status: Int(response.status.code)))
+            return response
         }
-        return response
     }
 
     private func authorized(_ header: String?) -> Bool {
