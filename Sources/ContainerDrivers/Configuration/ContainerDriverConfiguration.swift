@@ -15,6 +15,8 @@ public struct ContainerDriverConfiguration: Sendable {
         case docker
         /// apps/v1 Deployments on a Kubernetes cluster (``KubernetesDriver``).
         case kubernetes
+        /// Apps on Marathon / DC/OS (``MarathonDriver``).
+        case marathon
         /// Nothing runs: deployments are stored and their gateways served, but no service is started.
         case none
     }
@@ -35,14 +37,18 @@ public struct ContainerDriverConfiguration: Sendable {
     public var kubernetes: KubernetesDriver.Configuration
     /// Whether a host gives every gateway a Kubernetes Service (``KubernetesDriver/synchronizeGatewayServices(_:)``).
     public var kubernetesCreatesServices: Bool
+    /// Marathon's address, credentials and constraints; required (and only read) for ``Kind/marathon``.
+    public var marathon: MarathonDriver.Configuration?
 
     /// Creates a configuration.
     public init(
         kind: Kind = .local, localDirectory: String = ".vamp/processes", dockerHost: String? = nil,
         kubernetes: KubernetesDriver.Configuration = KubernetesDriver.Configuration(), kubernetesCreatesServices: Bool = true,
-        dockerCredentials: DockerDriver.RegistryCredentials? = nil, dockerFollowsEvents: Bool = false
+        dockerCredentials: DockerDriver.RegistryCredentials? = nil, dockerFollowsEvents: Bool = false,
+        marathon: MarathonDriver.Configuration? = nil
     ) {
         self.kind = kind
+        self.marathon = marathon
         self.dockerCredentials = dockerCredentials
         self.dockerFollowsEvents = dockerFollowsEvents
         self.localDirectory = localDirectory
@@ -66,6 +72,8 @@ public struct ContainerDriverConfiguration: Sendable {
     ///   `.token` (a token file; default the service account's), `.server-ca-cert` (default the service account's),
     ///   `.service-type` (`NodePort` or `LoadBalancer`), `.create-services` (true); the Kubernetes namespace of the
     ///   default Vamp namespace is `vamp.namespace` (`vamp`).
+    /// - `vamp.container-driver.marathon.url` (required with `marathon`), `.user` and `.password` (secret; basic
+    ///   authentication) or `.token` (secret; a DC/OS token), `.namespace-constraint` (`field:OPERATOR[:value]`).
     ///
     /// - Throws: ``ContainerDriverError`` (permanent) naming the key that is malformed.
     public init(config: ConfigReader) throws(ContainerDriverError) {
@@ -110,8 +118,43 @@ public struct ContainerDriverConfiguration: Sendable {
                 tokenFile: setting("kubernetes.token"), caCertificateFile: setting("kubernetes.server-ca-cert"),
                 namespace: config.string(forKey: "vamp.namespace").flatMap { $0.isEmpty ? nil : $0 } ?? "vamp", serviceType: serviceType),
             kubernetesCreatesServices: ["true", "on", "yes"].contains(creates),
-            dockerCredentials: credentials, dockerFollowsEvents: ["true", "on", "yes"].contains(events))
+            dockerCredentials: credentials, dockerFollowsEvents: ["true", "on", "yes"].contains(events),
+            marathon: kind == .marathon ? try Self.marathon(setting) : nil)
         try validate()
+    }
+
+    /// `vamp.container-driver.marathon.*`.
+    private static func marathon(_ setting: (String, Bool) -> String?) throws(ContainerDriverError) -> MarathonDriver.Configuration {
+        func value(_ name: String, secret: Bool = false) -> String? {
+            guard let text = setting("marathon." + name, secret)?.trimmingCharacters(in: .whitespaces) else { return nil }
+            return text.isEmpty ? nil : text
+        }
+        guard let url = value("url") else {
+            throw fail("marathon.url", "is required with vamp.container-driver.type marathon: Marathon's address (http://marathon.mesos:8080)")
+        }
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
+            throw fail("marathon.url", "'\(url)' is not an http:// or https:// address (http://marathon.mesos:8080)")
+        }
+        let credentials: MarathonDriver.Configuration.Credentials
+        switch (value("user"), value("password", secret: true), value("token", secret: true)) {
+        case (nil, nil, nil): credentials = .none
+        case (let user?, let password?, nil): credentials = .basic(user: user, password: password)
+        case (nil, nil, let token?): credentials = .token(token)
+        case (_?, nil, nil): throw fail("marathon.password", "is required with vamp.container-driver.marathon.user")
+        case (nil, _?, nil): throw fail("marathon.user", "is required with vamp.container-driver.marathon.password")
+        default: throw fail("marathon.token", "set either a DC/OS token or a user and password, not both")
+        }
+        var constraints: [[String]] = []
+        if let constraint = value("namespace-constraint") {
+            let parts = constraint.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty }) else {
+                throw fail(
+                    "marathon.namespace-constraint",
+                    "'\(constraint)' is not a Marathon constraint field:OPERATOR[:value] (hostname:UNIQUE, rack:LIKE:rack-[12])")
+            }
+            constraints = [parts]
+        }
+        return MarathonDriver.Configuration(url: url, credentials: credentials, constraints: constraints)
     }
 
     /// Checks the settings of the selected driver.
@@ -161,6 +204,14 @@ public struct ContainerDriverConfiguration: Sendable {
             } catch {
                 throw Self.fail("docker.host", "'\(dockerHost)': \(error.message)")
             }
+        case .marathon:
+            guard var configuration = marathon else { throw Self.fail("marathon.url", "is required with vamp.container-driver.type marathon") }
+            configuration.namespace = namespace ?? "default"
+            do {
+                return try MarathonDriver(configuration: configuration, logger: logger)
+            } catch {
+                throw Self.fail("marathon.url", "'\(configuration.url)': \(error.message)")
+            }
         case .kubernetes:
             var configuration = kubernetes
             if let namespace { configuration.namespace = namespace }
@@ -191,6 +242,18 @@ public struct ContainerDriverConfiguration: Sendable {
                 "type": .string("local"), "directory": .string(URL(fileURLWithPath: localDirectory).standardizedFileURL.path),
             ])
         case .docker: .object(["type": .string("docker"), "host": .string(dockerHost)])
+        case .marathon:
+            .object([
+                "type": .string("marathon"), "url": .string(marathon?.url ?? ""),
+                // Which credentials, never their secret parts.
+                "authentication": .string({
+                    switch marathon?.credentials {
+                    case .basic(let user, _)?: "basic (user \(user))"
+                    case .token?: "DC/OS token"
+                    default: "none"
+                    }
+                }()),
+            ])
         case .kubernetes:
             .object([
                 "type": .string("kubernetes"), "url": .string(kubernetes.url), "namespace": .string(kubernetes.namespace),
@@ -213,6 +276,7 @@ public struct ContainerDriverConfiguration: Sendable {
             "vamp.container-driver.kubernetes.url": kubernetes.url,
             "vamp.container-driver.kubernetes.service-type": kubernetes.serviceType.rawValue,
             "vamp.container-driver.kubernetes.create-services": String(kubernetesCreatesServices),
+            "vamp.container-driver.marathon.url": marathon?.url ?? "",
         ]
     }
 
