@@ -44,10 +44,21 @@ struct GatewayAgentTests {
 
         private var stopped = false
 
+        /// Stops the agent, which stops its HAProxy; a HAProxy of this folder still running 2 s later is a
+        /// failure of the agent (recorded), and is stopped here so it cannot outlive the test.
         func stop(keepingDirectory: Bool = false) async {
             task.cancel()
             _ = await task.result
             stopped = true
+            let deadline = ContinuousClock.now + .seconds(2)
+            while !Teardown.haproxies(in: directory.url.path).isEmpty, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            let left = Teardown.haproxies(in: directory.url.path)
+            if !left.isEmpty {
+                Issue.record("HAProxy processes \(left) of \(directory.url.path) still run after the agent stopped")
+                Teardown.stopHAProxy(in: directory.url.path)
+            }
             if !keepingDirectory { directory.remove() }
         }
 
