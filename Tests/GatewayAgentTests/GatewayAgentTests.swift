@@ -568,6 +568,16 @@ struct GatewayAgentTests {
         await agent.stop()
     }
 
+    @Test("an agent stopped at any moment of HAProxy's start (before, during and after the launch) leaves no HAProxy behind")
+    func stopDuringStart() async throws {
+        for delay in [0, 10, 30, 60, 100, 150, 250, 400] {
+            let agent = try RunningAgent(store: InMemoryKeyValueStore(), key: "/k")
+            try await Task.sleep(for: .milliseconds(delay))
+            // `stop` records every HAProxy of the agent's folder still running 2 s after the agent returned.
+            await agent.stop()
+        }
+    }
+
     @Test("neither the file on disk nor haproxy.cfg.previous validates: the agent starts on the base sections")
     func startsOnBaseWhenNothingValidates() async throws {
         let service = try TestHTTPService(name: "previous")
