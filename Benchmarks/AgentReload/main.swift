@@ -1,6 +1,6 @@
 // Reload benchmark of the gateway agent (issues 6 and 9). Run after a release build:
 //   swift build -c release --product vamp-gateway-agent --product agent-reload-benchmark
-//   .build/release/agent-reload-benchmark [--changes 30]
+//   .build/release/agent-reload-benchmark [--changes 30] [--reload]
 // Starts etcd and two HTTP services (listen backlog 256), then, in the same run and harness:
 // (a) the real vamp-gateway-agent binary watching etcd, (b) a stand-in of the original agent: a
 // loop that polls etcd every 50 ms, runs `haproxy -c` and reloads with `haproxy -sf <old pids>`.
@@ -23,6 +23,10 @@ func option(_ name: String, _ value: Int) -> Int {
     return n
 }
 let changes = option("--changes", 30)
+/// `--reload`: each flip also changes a comment line, so the agent cannot set the weights at runtime and reloads
+/// every time (the path of a new gateway or route); the stand-in gets the same texts.
+let forceReload = arguments.contains("--reload")
+func flipped(_ text: String, _ change: Int) -> String { forceReload ? text + "# flip \(change)\n" : text }
 /// wrk runs this long: about a second per change (under 0.5 s to apply, 0.3 s pause) and a margin.
 let wrkSeconds = changes * 1 + 8
 
@@ -130,7 +134,7 @@ let agentWrk = try Wrk(port: port, folder: work.url, name: "agent", seconds: wrk
 try await Task.sleep(for: .seconds(1))
 for change in 1...changes {
     let toB = change % 2 == 1
-    let text = try generator.render([gateway(port: port, a: a, b: b, toB: toB)])
+    let text = flipped(try generator.render([gateway(port: port, a: a, b: b, toB: toB)]), change)
     let start = Date()
     try await store.set(key, string: text)
     guard let latency = waitServed(by: toB ? "b" : "a", port: port, since: start) else { fatalError("change \(change) not applied; log:\n\(agent.logTail())") }
@@ -229,7 +233,7 @@ let standInWrk = try Wrk(port: port, folder: legacy.url, name: "stand-in", secon
 try await Task.sleep(for: .seconds(1))
 for change in 1...changes {
     let toB = change % 2 == 1
-    let text = try legacyGenerator.render([gateway(port: port, a: a, b: b, toB: toB)])
+    let text = flipped(try legacyGenerator.render([gateway(port: port, a: a, b: b, toB: toB)]), change)
     let start = Date()
     try await store.set(key, string: text)
     guard let latency = waitServed(by: toB ? "b" : "a", port: port, since: start) else { fatalError("stand-in change \(change) not applied") }

@@ -77,11 +77,12 @@ struct AgentCommand: AsyncParsableCommand {
             metadata: ["vamp.kv.key": "\(key)", "vamp.kv.store": "\(storeConfiguration.kind.rawValue)",
                        "vamp.haproxy.sockets": "\(configuration.socketDirectory.path)"])
         let agent = GatewayAgent(configuration: configuration, store: store, logger: logger)
-        // SIGTERM and SIGINT shut the group down gracefully: the agent stops HAProxy (unless --keep-haproxy), the store
-        // closes its session.
+        // SIGTERM and SIGINT shut the group down gracefully: the agent's own services stop in reverse order (the log
+        // forwarder and status server first, HAProxy last: stopped, unless --keep-haproxy), then the store closes
+        // its session.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: AgentService(agent: agent)), .init(service: KeyValueStoreService(store: store))],
+                services: [.init(service: KeyValueStoreService(store: store)), .init(service: agent)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
@@ -119,17 +120,3 @@ struct AgentCommand: AsyncParsableCommand {
         return (String(parts[0]), port)
     }
 }
-
-/// The agent as a `Service`: runs until graceful shutdown, then stops HAProxy (unless `--keep-haproxy`).
-struct AgentService: Service {
-    let agent: GatewayAgent
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await agent.run() }
-        } catch is CancellationError {
-            // Graceful shutdown: the agent stopped HAProxy on its way out.
-        }
-    }
-}
-

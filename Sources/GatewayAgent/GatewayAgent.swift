@@ -4,19 +4,25 @@ import Glibc
 #endif
 public import KVStores
 public import Logging
+public import ServiceLifecycle
 import Synchronization
 
 /// The Vamp Gateway Agent as a library: keeps a real HAProxy running on the configuration
 /// stored under one KV key, with seamless reloads and a last known good configuration.
 ///
 /// `run()` starts HAProxy on the last good configuration on disk (or the base alone) before
-/// the first KV read, then for every change of the key (bursts coalesced): composes base +
-/// user fragments + KV text, does nothing when the bytes are unchanged, validates with
-/// `haproxy -c` on a temporary file, swaps it in atomically and reloads (master-worker,
-/// `SIGUSR2`). A refused configuration is never loaded; a reload whose new worker does not
-/// come up is rolled back. HAProxy is restarted if it dies. KV outages only delay updates:
-/// the watch reconnects by itself and HAProxy keeps serving meanwhile.
-public final class GatewayAgent: Sendable {
+/// the first KV read, then for every change of the key (changes during an apply become one):
+/// composes base + user fragments + KV text, does nothing when the bytes are unchanged, sets
+/// the weights at runtime when only weights changed, else swaps the file in atomically and
+/// reloads (master-worker, `SIGUSR2`). A configuration the master refuses is rolled back (and
+/// checked with `haproxy -c` to say why); so is a reload whose new worker does not come up.
+/// HAProxy is restarted with backoff if it dies. KV outages only delay updates: the watch
+/// reconnects by itself and HAProxy keeps serving meanwhile.
+///
+/// The decisions are those of a state machine (`AgentStateMachine`, a value tested with plain
+/// events); this class and its swift-service-lifecycle services (the HAProxy supervisor, the
+/// applier, the store watcher, the optional status server and log forwarder) carry them out.
+public final class GatewayAgent: Service, Sendable {
     /// The settings.
     public let configuration: GatewayAgentConfiguration
     /// The counters.
@@ -24,7 +30,10 @@ public final class GatewayAgent: Sendable {
     let store: any KeyValueStore
     let logger: Logger
     let haproxy: HAProxyMaster
-    private let latest = Mutex<[UInt8]?>(nil)
+    /// The decisions, fed by the services one event at a time.
+    private let machine: Mutex<AgentStateMachine>
+    /// The clock the state machine's instants come from.
+    let clock: @Sendable () -> ContinuousClock.Instant
 
     /// Creates an agent watching `configuration.key` in `store`.
     public init(configuration: GatewayAgentConfiguration, store: any KeyValueStore, logger: Logger = Logger(label: "vamp.gateway-agent")) {
@@ -38,6 +47,10 @@ public final class GatewayAgent: Sendable {
             pidFile: configuration.workDirectory.appendingPathComponent("haproxy.pid"),
             output: configuration.haproxyOutput, leavesRunning: configuration.leavesHAProxyRunning,
             retireGrace: (configuration.hardStopAfter ?? .seconds(30)) + .seconds(5), logger: logger)
+        self.machine = Mutex(AgentStateMachine(
+            backoff: .init(initial: configuration.restartBackoffInitial, limit: configuration.restartBackoffLimit, reset: configuration.restartBackoffReset),
+            coalesceWindow: configuration.coalesceWindow))
+        self.clock = { ContinuousClock.now }
     }
 
     var configurationFile: URL { configuration.workDirectory.appendingPathComponent("haproxy.cfg") }
@@ -52,117 +65,80 @@ public final class GatewayAgent: Sendable {
 
     /// Runs until the task is cancelled, then stops HAProxy (or leaves it serving, when
     /// ``GatewayAgentConfiguration/leavesHAProxyRunning``).
+    ///
+    /// The long-running parts are swift-service-lifecycle `Service`s in one `ServiceGroup`: the HAProxy
+    /// supervisor, the applier, the store watcher and, when configured, the status server and the log
+    /// forwarder. Each reports what happens to the state machine and carries out what it decides. A graceful
+    /// shutdown (or cancellation) stops them in reverse order, HAProxy last; the optional parts' failures are
+    /// recorded and never end the group; the watch ending (a key the store refuses) ends it with an error.
     public func run() async throws {
         // A key no store accepts would end the watch at once; refuse it before HAProxy starts.
         try KeyPath.validate(configuration.key)
         try FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: configuration.socketDirectory, withIntermediateDirectories: true)
-        // Cancelling the group stops HAProxy (SIGTERM, SIGKILL after 5 s) unless it is to be left serving.
-        try await serve()
-    }
-
-    private func serve() async throws {
-        let (signals, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { [self] in
-                for await event in store.watch(configuration.key).events() {
-                    switch event {
-                    case .change(.value(let entry)):
-                        latest.withLock { $0 = entry.value }
-                        metrics.update { $0.updates += 1 }
-                        signal.yield()
-                    case .change(.deleted):
-                        logger.warning("the configuration key does not exist; keeping the running configuration", metadata: ["vamp.kv.key": "\(configuration.key)"])
-                    case .reachable:
-                        storeReachable()
-                    case .unreachable(let error):
-                        storeUnreachable(error)
-                    }
-                }
-                if !Task.isCancelled {
-                    metrics.update { $0.watchEnded = true }
-                    throw GatewayAgentError("the watch of key '\(configuration.key)' ended; the store refused the key or the watch")
-                }
-            }
-            group.addTask { [self] in
-                for await _ in signals {
-                    // SIGUSR2 before the master installed its handlers would kill it.
-                    await haproxy.waitUntilReady()
-                    if configuration.coalesceWindow > .zero { try? await Task.sleep(for: configuration.coalesceWindow) }
-                    guard let text = latest.withLock({ $0 }) else { continue }
-                    await apply(String(decoding: text, as: UTF8.self))
-                }
-            }
-            let leftBehind = haproxy.leftBehindMaster()
-            group.addTask { [self] in try await superviseHAProxy(adopting: leftBehind) }
-            // The log forwarder and the status server are optional: when one fails (a busy port)
-            // it is logged, counted and shown in /health, and HAProxy keeps serving.
-            if configuration.logPort != nil || configuration.logSocket != nil {
-                group.addTask { [self] in
-                    await runSideService("log forwarder") {
-                        try await LogForwarder(
-                            listenPort: configuration.logPort, socketPath: configuration.logSocket, logstash: configuration.logstash, capacity: configuration.logBufferCapacity,
-                            retryTimeout: configuration.retryTimeout, metrics: metrics, logger: logger
-                        ).run()
-                    }
-                }
-            }
-            if let status = configuration.statusAddress {
-                group.addTask { [self] in
-                    await runSideService("status server") { try await StatusServer(host: status.host, port: status.port, agent: self).run() }
-                }
-            }
-            // The side services return without ending the agent; the watcher and the
-            // supervisor run until cancelled (or the watch ends).
-            while let _ = try await group.next() {
-                if Task.isCancelled { break }
-                if metrics.snapshot.watchEnded { break }
-            }
-            group.cancelAll()
+        let (applierCommands, applier) = AsyncStream<AgentExecutor.ApplierCommand>.makeStream()
+        let (supervisorCommands, supervisor) = AsyncStream<AgentExecutor.SupervisorCommand>.makeStream()
+        let executor = AgentExecutor(agent: self, applier: applier, supervisor: supervisor)
+        defer {
+            applier.finish()
+            supervisor.finish()
         }
-    }
-
-    /// The store answered: health and the gauge say so, and an outage's end is logged.
-    func storeReachable() {
-        let outage = metrics.snapshot.storeReachable == false
-        metrics.update {
-            $0.storeReachable = true
-            $0.storeError = nil
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: HAProxySupervisor(executor: executor, commands: supervisorCommands, leftBehind: haproxy.leftBehindMaster())),
+            .init(service: ConfigurationApplier(executor: executor, commands: applierCommands)),
+            .init(service: StoreWatcher(executor: executor)),
+        ]
+        // The log forwarder and the status server are optional: when one fails (a busy port)
+        // it is logged, counted and shown in /health, and HAProxy keeps serving.
+        if configuration.logPort != nil || configuration.logSocket != nil {
+            services.append(.init(
+                service: SideService(name: "log forwarder", executor: executor) { [self] in
+                    try await LogForwarder(
+                        listenPort: configuration.logPort, socketPath: configuration.logSocket, logstash: configuration.logstash,
+                        capacity: configuration.logBufferCapacity, retryTimeout: configuration.retryTimeout, metrics: metrics, logger: logger
+                    ).run()
+                },
+                successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         }
-        if outage { logger.notice("the KV store is reachable again", metadata: ["vamp.kv.key": "\(configuration.key)"]) }
-    }
-
-    /// A failed attempt to reach the store: counted and shown in health at once; logged at warning
-    /// on the 1st, 2nd, 4th, 8th… failure of an outage (then every 64th), so a long outage does not
-    /// flood the log while the store's watch retries with its own backoff. HAProxy keeps serving.
-    func storeUnreachable(_ error: String) {
-        var failures = 0
-        metrics.update {
-            $0.storeErrors += 1
-            if $0.storeReachable != false { $0.outageFailures = 0 }
-            $0.outageFailures += 1
-            failures = $0.outageFailures
-            $0.storeReachable = false
-            $0.storeError = error
+        if let status = configuration.statusAddress {
+            services.append(.init(
+                service: SideService(name: "status server", executor: executor) { [self] in
+                    try await StatusServer(host: status.host, port: status.port, agent: self).run()
+                },
+                successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         }
-        if failures & (failures - 1) == 0 || failures % 64 == 0 {
-            logger.warning(
-                "the KV store is unreachable; HAProxy keeps serving the running configuration, retrying with backoff",
-                metadata: ["vamp.kv.key": "\(configuration.key)", "vamp.kv.error": "\(error)", "vamp.kv.failures": "\(failures)"])
-        }
-    }
-
-    /// Runs an optional part; its failure is logged and recorded, never thrown.
-    func runSideService(_ name: String, _ body: () async throws -> Void) async {
+        executor.send(.started)
+        var groupLogger = logger
+        groupLogger.logLevel = max(logger.logLevel, .notice)
         do {
-            try await body()
+            try await ServiceGroup(configuration: .init(services: services, logger: groupLogger)).run()
         } catch is CancellationError {
-        } catch {
-            if Task.isCancelled { return }
-            logger.error("the \(name) failed; HAProxy keeps serving without it", metadata: ["vamp.error": "\(error)"])
-            metrics.update { $0.failedServices[name] = "\(error)" }
         }
     }
+
+    /// Hands `event` to the state machine, mirrors its state into the metrics, and returns the actions.
+    func decide(_ event: AgentStateMachine.Event) -> [AgentStateMachine.Action] {
+        machine.withLock { machine in
+            let actions = machine.handle(event, now: clock())
+            let state = machine
+            metrics.update {
+                $0.haproxyRunning = state.haproxyRunning
+                $0.haproxyStartError = state.haproxyStartError
+                $0.lastError = state.lastError
+                if let applied = state.applied { $0.appliedConfiguration = applied }
+                $0.storeReachable = state.storeReachable
+                $0.storeError = state.storeError
+                $0.storeErrors = state.storeErrors
+                $0.outageFailures = state.outageFailures
+                $0.failedServices = state.failedServices
+                $0.lastRestartDelaySeconds = state.lastRestartDelay.secondsValue
+            }
+            return actions
+        }
+    }
+
+    /// The state machine's current state (for tests and the embedding server).
+    package var state: AgentStateMachine { machine.withLock { $0 } }
 
     /// Puts the last good configuration in place for a (re)start: the file on disk, or the base
     /// alone when there is none or it no longer validates.
@@ -180,44 +156,6 @@ public final class GatewayAgent: Sendable {
         }
     }
 
-    /// Runs HAProxy and starts it again whenever it exits: after `restartBackoff.initial`, then
-    /// twice as long after each exit (at most `restartBackoffLimit`); the wait resets once a
-    /// master ran for `restartBackoffReset`. The master a previous agent left running on this work
-    /// folder (`leftBehind`) is taken over on the first round and reloaded onto the last good
-    /// file, so exactly one master serves and no connection is refused.
-    func superviseHAProxy(adopting leftBehind: Int32?) async throws {
-        var backoff = configuration.restartBackoffInitial
-        var leftBehind = leftBehind
-        while !Task.isCancelled {
-            let started = ContinuousClock.now
-            do {
-                try await prepareConfigurationFile()
-                metrics.update { $0.haproxyStarts += 1 }
-                let adopted = leftBehind
-                leftBehind = nil
-                let ended = try await haproxy.run(adopting: adopted) { [metrics] _ in
-                    metrics.update {
-                        $0.haproxyRunning = true
-                        $0.haproxyStartError = nil
-                    }
-                }
-                if Task.isCancelled { break }
-                logger.error("HAProxy exited", metadata: ["vamp.haproxy.status": "\(ended)"])
-            } catch {
-                if Task.isCancelled { break }
-                logger.error("HAProxy did not start", metadata: ["vamp.error": "\(error)"])
-                metrics.update { $0.haproxyStartError = "\(error)" }
-            }
-            metrics.update { $0.haproxyRunning = false }
-            if ContinuousClock.now - started >= configuration.restartBackoffReset { backoff = configuration.restartBackoffInitial }
-            logger.warning("restarting HAProxy on the last good configuration", metadata: ["vamp.backoff": "\(backoff)"])
-            metrics.update { $0.lastRestartDelaySeconds = backoff.secondsValue }
-            try await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, configuration.restartBackoffLimit)
-        }
-        metrics.update { $0.haproxyRunning = false }
-    }
-
     /// Base + user fragments + generated text.
     func compose(kv: String) throws -> String {
         var text = base
@@ -230,29 +168,23 @@ public final class GatewayAgent: Sendable {
         return text + "\n# generated by Vamp\n" + kv + (kv.hasSuffix("\n") || kv.isEmpty ? "" : "\n")
     }
 
-    /// Applies one configuration from the store. Returns quietly in every case; failures are
-    /// logged, counted and written to the status key.
-    func apply(_ kv: String) async {
+    /// Applies one configuration from the store and returns the outcome for the state machine: its
+    /// counters and the log are written here, health and the status key follow from the event.
+    func apply(_ kv: String) async -> AgentStateMachine.Event {
         let started = ContinuousClock.now
         let composed: String
         do {
             composed = try compose(kv: kv)
         } catch {
-            await report(failure: "cannot read the user fragments: \(error)")
-            return
+            return .applyFailed(kv, reason: "cannot read the user fragments: \(error)")
         }
         let current = (try? String(contentsOf: configurationFile, encoding: .utf8)) ?? ""
-        if composed == current {
+        let plan = AgentStateMachine.plan(running: current, candidate: composed)
+        if plan == .unchanged {
             // The store holds the running text again (e.g. after a refused one was reverted):
             // the last apply result is for this text, which is applied.
-            let hadError = metrics.snapshot.lastError != nil
-            metrics.update {
-                $0.unchanged += 1
-                $0.lastError = nil
-                $0.appliedConfiguration = kv
-            }
-            if hadError { await writeStatus(state: "applied", error: nil) }
-            return
+            metrics.update { $0.unchanged += 1 }
+            return .applySucceeded(kv, .unchanged)
         }
         let candidate = configuration.workDirectory.appendingPathComponent("haproxy.cfg.new")
         do {
@@ -260,8 +192,7 @@ public final class GatewayAgent: Sendable {
             // A change of weights only (a canary step, the common case) needs no reload: the
             // running worker takes `set server … weight` through the master CLI, and the file is
             // swapped so a later reload or restart runs the same. Any other answer: a full reload.
-            if let commands = Self.weightChanges(from: current, to: composed), haproxy.isReady,
-               await haproxy.setWeights(commands) {
+            if case .setWeights(let commands) = plan, haproxy.isReady, await haproxy.setWeights(commands) {
                 try Data(current.utf8).write(to: previousFile, options: .atomic)
                 guard rename(candidate.path, configurationFile.path) == 0 else {
                     throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
@@ -270,12 +201,9 @@ public final class GatewayAgent: Sendable {
                 metrics.update {
                     $0.weightUpdates += 1
                     $0.lastReloadSeconds = seconds
-                    $0.lastError = nil
-                    $0.appliedConfiguration = kv
                 }
                 logger.info("changed weights without a reload", metadata: ["vamp.reload.seconds": "\(seconds)", "vamp.haproxy.commands": "\(commands)"])
-                await writeStatus(state: "applied", error: nil)
-                return
+                return .applySucceeded(kv, .weights)
             }
             // No `haproxy -c` first: the master parses the file on reload anyway, and a file it
             // refuses leaves the old workers serving (counted in `show proc`'s `[failed: N]`), so a
@@ -297,41 +225,44 @@ public final class GatewayAgent: Sendable {
                     $0.reloads += 1
                     $0.reloadSecondsSum += seconds
                     $0.lastReloadSeconds = seconds
-                    $0.lastError = nil
-                    $0.appliedConfiguration = kv
                 }
                 logger.info("reloaded HAProxy", metadata: [
                     "vamp.reload.seconds": "\(seconds)", "vamp.reload.worker_seconds": "\((ContinuousClock.now - signalled).secondsValue)",
                 ])
-                await writeStatus(state: "applied", error: nil)
-            } else if Task.isCancelled {
+                return .applySucceeded(kv, .reload)
+            }
+            if Task.isCancelled {
                 // The agent is stopping (and HAProxy with it) before the master answered: the file
                 // stays, and the next start checks it with `haproxy -c` (falling back to the
                 // previous good file).
-                return
-            } else if !haproxy.isRunning {
-                logger.warning("HAProxy exited during the reload; it will be restarted on the last good configuration")
-                try? Data(current.utf8).write(to: configurationFile, options: .atomic)
-            } else {
-                // Back to the running text, then find out why (only on this slow path).
-                let refused = configuration.workDirectory.appendingPathComponent("haproxy.cfg.refused")
-                try Data(composed.utf8).write(to: refused)
-                let after = await haproxy.masterState()
-                try Data(current.utf8).write(to: configurationFile, options: .atomic)
-                haproxy.signalReload()
-                _ = await haproxy.waitForReload(previous: after?.worker, failedBefore: after?.failedReloads, timeout: configuration.reloadTimeout)
-                if outcome == .refused, let alerts = try await haproxy.validate(refused) {
-                    metrics.update { $0.failedValidations += 1 }
-                    await report(failure: "haproxy refused the new configuration; keeping the running one:\n\(alerts)")
-                } else {
-                    metrics.update { $0.failedReloads += 1 }
-                    await report(failure: outcome == .refused
-                        ? "the HAProxy master could not load the new configuration (see its output); went back to the previous configuration"
-                        : "the new HAProxy worker did not come up within \(configuration.reloadTimeout); went back to the previous configuration")
-                }
+                return .applyFailed(kv, reason: "the agent stopped before HAProxy answered the reload")
             }
+            if !haproxy.isRunning {
+                try? Data(current.utf8).write(to: configurationFile, options: .atomic)
+                return .applyFailed(kv, reason: "HAProxy exited during the reload; it is restarted on the previous configuration")
+            }
+            // Back to the running text, then find out why (only on this slow path).
+            let refused = configuration.workDirectory.appendingPathComponent("haproxy.cfg.refused")
+            try Data(composed.utf8).write(to: refused)
+            let after = await haproxy.masterState()
+            try Data(current.utf8).write(to: configurationFile, options: .atomic)
+            haproxy.signalReload()
+            _ = await haproxy.waitForReload(previous: after?.worker, failedBefore: after?.failedReloads, timeout: configuration.reloadTimeout)
+            if outcome == .refused, let alerts = try await haproxy.validate(refused) {
+                metrics.update { $0.failedValidations += 1 }
+                return .applyFailed(kv, reason: "haproxy refused the new configuration; keeping the running one:\n\(alerts)")
+            }
+            metrics.update { $0.failedReloads += 1 }
+            // A detached master (`-D`) writes nothing after its start (its output is /dev/null), so
+            // the refused file is kept for `haproxy -c -f` by hand.
+            return .applyFailed(kv, reason: outcome == .refused
+                ? "the HAProxy master refused the new configuration although `haproxy -c` accepts it (a detached master's "
+                    + "own messages are not kept; the file is \(refused.path), HAProxy's output at start is in "
+                    + "\(configuration.haproxyOutput?.path ?? "the agent's standard error")); went back to the previous configuration"
+                : "the new HAProxy worker did not come up within \(configuration.reloadTimeout) (the file is \(refused.path)); "
+                    + "went back to the previous configuration")
         } catch {
-            await report(failure: "applying the configuration failed: \(error)")
+            return .applyFailed(kv, reason: "applying the configuration failed: \(error)")
         }
     }
 
@@ -371,12 +302,7 @@ public final class GatewayAgent: Sendable {
         return (words[1], weight, words)
     }
 
-    func report(failure: String) async {
-        logger.error("the configuration was not applied", metadata: ["vamp.kv.key": "\(configuration.key)", "vamp.error": "\(failure)"])
-        metrics.update { $0.lastError = failure }
-        await writeStatus(state: "failed", error: failure)
-    }
-
+    /// Writes the status key (JSON: state, error, time), when one is configured.
     func writeStatus(state: String, error: String?) async {
         guard let key = configuration.statusKey else { return }
         var object: [String: Any] = ["state": state, "time": ISO8601DateFormatter().string(from: Date())]

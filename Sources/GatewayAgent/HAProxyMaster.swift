@@ -85,7 +85,24 @@ final class HAProxyMaster: Sendable {
                 ])
                 stale = leftBehind
             }
-            pid = try await launch()
+            // Not started at all once the agent stops: a master launched now would outlive it.
+            if Task.isCancelled { return "not started: the agent stopped" }
+            do {
+                pid = try await launch()
+            } catch {
+                // Cancelled mid-launch, the launching process may have been stopped after it forked the master:
+                // stop a master that appears (unless it is to be left serving).
+                if Task.isCancelled && !leavesRunning {
+                    for _ in 0..<50 {
+                        if let orphan = leftBehindMaster() {
+                            await stop(orphan)
+                            break
+                        }
+                        await Self.pause(.milliseconds(20))
+                    }
+                }
+                throw error
+            }
             state.withLock { $0 = (pid, false) }
             logger.info("started HAProxy", metadata: ["vamp.haproxy.pid": "\(pid)"])
         }
@@ -130,11 +147,13 @@ final class HAProxyMaster: Sendable {
             let alerts = said.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
             throw GatewayAgentError("HAProxy did not start (\(result.terminationStatus)): \(alerts.isEmpty ? said : alerts)")
         }
-        // The master writes the pid file itself, after the launching process exited: wait for it.
+        // The master writes the pid file itself, after the launching process exited: wait for it, even when the
+        // task is cancelled meanwhile (a NIO timer, not `Task.sleep`), so that `run` learns the pid and stops the
+        // master; returning early would leave a detached HAProxy serving with nobody to stop it.
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let pid = leftBehindMaster() { return pid }
-            try await Task.sleep(for: .milliseconds(10))
+            await Self.pause(.milliseconds(10))
         }
         throw GatewayAgentError("HAProxy started but wrote no pid file to \(pidFile.path) within 10 s")
     }

@@ -44,10 +44,21 @@ struct GatewayAgentTests {
 
         private var stopped = false
 
+        /// Stops the agent, which stops its HAProxy; a HAProxy of this folder still running 2 s later is a
+        /// failure of the agent (recorded), and is stopped here so it cannot outlive the test.
         func stop(keepingDirectory: Bool = false) async {
             task.cancel()
             _ = await task.result
             stopped = true
+            let deadline = ContinuousClock.now + .seconds(2)
+            while !Teardown.haproxies(in: directory.url.path).isEmpty, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            let left = Teardown.haproxies(in: directory.url.path)
+            if !left.isEmpty {
+                Issue.record("HAProxy processes \(left) of \(directory.url.path) still run after the agent stopped")
+                Teardown.stopHAProxy(in: directory.url.path)
+            }
             if !keepingDirectory { directory.remove() }
         }
 
@@ -555,6 +566,16 @@ struct GatewayAgentTests {
         #expect(try String(contentsOf: directory.url.appendingPathComponent("haproxy.cfg"), encoding: .utf8) == previous)
         #expect(agent.agent.metrics.snapshot.haproxyStarts == 1)
         await agent.stop()
+    }
+
+    @Test("an agent stopped at any moment of HAProxy's start (before, during and after the launch) leaves no HAProxy behind")
+    func stopDuringStart() async throws {
+        for delay in [0, 10, 30, 60, 100, 150, 250, 400] {
+            let agent = try RunningAgent(store: InMemoryKeyValueStore(), key: "/k")
+            try await Task.sleep(for: .milliseconds(delay))
+            // `stop` records every HAProxy of the agent's folder still running 2 s after the agent returned.
+            await agent.stop()
+        }
     }
 
     @Test("neither the file on disk nor haproxy.cfg.previous validates: the agent starts on the base sections")

@@ -20,13 +20,21 @@ enum Teardown {
         }
     }
 
-    /// Stops every HAProxy of `directory`: SIGTERM, then SIGKILL to what is left after 5 s.
+    /// Stops every HAProxy of `directory`: SIGTERM, then SIGKILL to what is left after 5 s. Looks again for
+    /// half a second after the last one is gone, three rounds at most: an agent cancelled a moment ago may still
+    /// be launching a master (detached, so nothing else would stop it).
     static func stopHAProxy(in directory: String) {
-        let running = haproxies(in: directory)
-        guard !running.isEmpty else { return }
-        for pid in running { kill(pid, SIGTERM) }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !haproxies(in: directory).isEmpty, ContinuousClock.now < deadline { usleep(20_000) }
-        for pid in haproxies(in: directory) { kill(pid, SIGKILL) }
+        for _ in 0..<3 {
+            var running = haproxies(in: directory)
+            if running.isEmpty {
+                usleep(500_000)
+                running = haproxies(in: directory)
+                if running.isEmpty { return }
+            }
+            for pid in running { kill(pid, SIGTERM) }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while !haproxies(in: directory).isEmpty, ContinuousClock.now < deadline { usleep(20_000) }
+            for pid in haproxies(in: directory) { kill(pid, SIGKILL) }
+        }
     }
 }
