@@ -37,6 +37,14 @@ var dependencies: [Package.Dependency] = [
 var products: [Product] = []
 var targets: [Target] = []
 
+// MARK: - VampConcurrency: Broadcast (change notices with any number of subscribers) and VampClock
+products.append(.library(name: "VampConcurrency", targets: ["VampConcurrency"]))
+targets.append(.target(name: "VampConcurrency", swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "VampConcurrencyTests",
+    dependencies: ["VampConcurrency", "VampTesting"],
+    swiftSettings: swiftSettings))
+
 // MARK: - VampModel: artifact value types, units, names, validation (no I/O)
 products.append(.library(name: "VampModel", targets: ["VampModel"]))
 targets.append(.target(name: "VampModel", swiftSettings: swiftSettings))
@@ -158,7 +166,7 @@ products.append(.library(name: "Persistence", targets: ["Persistence"]))
 targets.append(.target(
     name: "Persistence",
     dependencies: [
-        "VampModel",
+        "VampModel", "VampConcurrency",
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "GRDB", package: "GRDB.swift"),
@@ -217,14 +225,14 @@ targets.append(.executableTarget(
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
-targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")], swiftSettings: swiftSettings))
+targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl", "VampConcurrency", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")], swiftSettings: swiftSettings))
 
 // MARK: - ContainerDrivers: the ContainerDriver protocol and the drivers (local processes today)
 products.append(.library(name: "ContainerDrivers", targets: ["ContainerDrivers"]))
 targets.append(.target(
     name: "ContainerDrivers",
     dependencies: [
-        "VampModel",
+        "VampModel", "VampConcurrency",
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Subprocess", package: "swift-subprocess"),
         .product(name: "SystemPackage", package: "swift-system"),
@@ -270,7 +278,7 @@ products.append(.library(name: "VampCore", targets: ["VampCore"]))
 targets.append(.target(
     name: "VampCore",
     dependencies: [
-        "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores", "ContainerDrivers",
+        "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores", "ContainerDrivers", "VampConcurrency",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -278,7 +286,7 @@ targets.append(.target(
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCoreTests",
-    dependencies: ["VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampTesting"],
+    dependencies: ["VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampConcurrency", "VampTesting"],
     swiftSettings: swiftSettings))
 
 // MARK: - VampAPI: the REST API of Vamp 0.9.5 on Hummingbird (maps HTTP to VampCore's facade, no business rules)

@@ -130,9 +130,111 @@ public protocol ArtifactStore: Sendable {
     /// Up to `limit` change log entries with a sequence greater than `sequence`, oldest first.
     /// Sequences only grow; a reader that saw sequence `n` never later finds a new entry below `n`.
     func changes(after sequence: Int64, limit: Int) async throws -> [ArtifactChange]
+
+    /// Performs the writes in order as one transaction: when one fails (a version conflict, a create of a name
+    /// that exists, a failing disk), the store is left as it was, no change log entry is kept, and the error
+    /// of the write that failed is thrown. Returns one outcome per write, in order.
+    func write(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome]
+
+    /// The sequence of the newest change log entry (0 for an empty log): where a reader that wants only the
+    /// changes from now on starts.
+    func lastChangeSequence() async throws -> Int64
+
+    /// A notice after every change of the log this process makes and, where the store can tell, every change
+    /// another process makes (PostgreSQL's `LISTEN`/`NOTIFY`). Each call returns a stream of its own; a notice
+    /// says only "read the log again" (bursts coalesce).
+    func changeNotices() -> AsyncStream<Void>
+}
+
+/// One write of a batch (``ArtifactStore/write(_:)``).
+public enum ArtifactWrite: Sendable, Hashable {
+    /// Creates the artifact, or replaces it whatever its version ("last writer wins").
+    case save(kind: String, name: String, body: Data)
+    /// Creates the artifact at version 1; fails with `alreadyExists` when it exists.
+    case create(kind: String, name: String, body: Data)
+    /// Replaces the artifact only at `expectedVersion`; fails with `notFound` or `versionConflict`.
+    case update(kind: String, name: String, body: Data, expectedVersion: Int64)
+    /// Deletes the artifact. Without `expectedVersion` a missing artifact is no failure (the outcome has no
+    /// previous record); with one, it fails with `notFound` or `versionConflict`.
+    case delete(kind: String, name: String, expectedVersion: Int64?)
+
+    /// The kind the write is about.
+    public var kind: String {
+        switch self {
+        case .save(let kind, _, _), .create(let kind, _, _), .update(let kind, _, _, _), .delete(let kind, _, _): kind
+        }
+    }
+
+    /// The name the write is about.
+    public var name: String {
+        switch self {
+        case .save(_, let name, _), .create(_, let name, _), .update(_, let name, _, _), .delete(_, let name, _): name
+        }
+    }
+}
+
+/// What one write of a batch did.
+public struct ArtifactWriteOutcome: Sendable, Hashable {
+    /// The artifact before the write; `nil` when there was none.
+    public var previous: ArtifactRecord?
+    /// The artifact after the write; `nil` after a delete.
+    public var record: ArtifactRecord?
+
+    /// Creates an outcome.
+    public init(previous: ArtifactRecord?, record: ArtifactRecord?) {
+        self.previous = previous
+        self.record = record
+    }
 }
 
 extension ArtifactStore {
+    /// The batch, for stores without their own: ``sequentialWrite(_:)`` (not one transaction).
+    public func write(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
+        try await sequentialWrite(batch)
+    }
+
+    /// Reads the log to its end, for stores without a cheaper way.
+    public func lastChangeSequence() async throws -> Int64 {
+        var last: Int64 = 0
+        while true {
+            guard let newest = try await changes(after: last, limit: 1000).last else { return last }
+            last = newest.sequence
+        }
+    }
+
+    /// For stores that cannot tell when their log changes: a notice every second, so that a reader polls.
+    public func changeNotices() -> AsyncStream<Void> {
+        AsyncStream(unfolding: {
+            try? await Task.sleep(for: .seconds(1))
+            return Task.isCancelled ? nil : ()
+        })
+    }
+
+    /// Performs the writes one after another; NOT one transaction. A stopgap for stores that do not implement
+    /// the batch themselves yet (the persistence step of issue 21 replaces it in every store and removes it).
+    public func sequentialWrite(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
+        var outcomes: [ArtifactWriteOutcome] = []
+        for write in batch {
+            let previous = try await read(kind: write.kind, name: write.name)
+            switch write {
+            case .save(let kind, let name, let body):
+                outcomes.append(.init(previous: previous, record: try await save(kind: kind, name: name, body: body)))
+            case .create(let kind, let name, let body):
+                outcomes.append(.init(previous: previous, record: try await create(kind: kind, name: name, body: body)))
+            case .update(let kind, let name, let body, let expectedVersion):
+                outcomes.append(.init(previous: previous, record: try await update(kind: kind, name: name, body: body, expectedVersion: expectedVersion)))
+            case .delete(let kind, let name, let expectedVersion):
+                if previous == nil, expectedVersion == nil {
+                    outcomes.append(.init(previous: nil, record: nil))
+                    continue
+                }
+                try await delete(kind: kind, name: name, expectedVersion: expectedVersion)
+                outcomes.append(.init(previous: previous, record: nil))
+            }
+        }
+        return outcomes
+    }
+
     /// Creates the artifact, or updates it whatever its version: "last writer wins" for callers
     /// that do not track versions.
     public func save(kind: String, name: String, body: Data) async throws -> ArtifactRecord {
