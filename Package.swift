@@ -286,7 +286,13 @@ targets.append(.target(
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCoreTests",
-    dependencies: ["VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampConcurrency", "VampTesting"],
+    dependencies: [
+        "VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampConcurrency", "VampTesting",
+        // The all-or-nothing tests inject a failure inside the real databases (a trigger).
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"),
+    ],
     swiftSettings: swiftSettings))
 
 // MARK: - VampAPI: the REST API of Vamp 0.9.5 on Hummingbird (maps HTTP to VampCore's facade, no business rules)

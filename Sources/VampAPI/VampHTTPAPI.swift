@@ -236,7 +236,7 @@ struct ArtifactHandlers: Sendable {
             let (documents, text) = try await documents(request, kind: kind)
             let validateOnly = Self.flag(request, "validate_only")
             let version = try Self.ifMatch(request)
-            let stored = try await vamp.apply(documents, expectedName: name, expectedVersion: version, validateOnly: validateOnly, requestBody: text)
+            let stored = try await vamp.apply(documents, intent: .replace, expectedName: name, expectedVersion: version, validateOnly: validateOnly, requestBody: text)
             var response = try written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .ok)
             if !validateOnly, stored.count == 1 { response.headers[.eTag] = Self.eTag(stored[0].version) }
             return response
@@ -258,30 +258,19 @@ struct ArtifactHandlers: Sendable {
         try await answer(request) {
             let (documents, text) = try await documents(request, kind: nil)
             let validateOnly = Self.flag(request, "validate_only")
-            // `kind: deployment` documents go to create/merge (POST, PUT) or slice (DELETE), after the others.
-            let isDeployment = { (document: DSLDocument) in document.isDeploymentRequest || document.artifact.kind == .deployment }
-            let deployments = documents.filter(isDeployment), others = documents.filter { !isDeployment($0) }
-            func deploymentRequest(_ document: DSLDocument) -> DeploymentRequest {
-                switch document.artifact {
-                case .blueprint(let blueprint): .blueprint(blueprint)
-                case .deployment(let deployment): .blueprint(DeploymentPlanning.blueprint(of: deployment))
-                default: .reference(document.artifact.name ?? "")
-                }
-            }
+            // `kind: deployment` documents are created or merged (POST, PUT) or sliced (DELETE), with the others in
+            // one transaction.
             switch method {
             case .post, .put:
-                var stored = others.isEmpty ? [] : try await vamp.apply(others, validateOnly: validateOnly, requestBody: text)
-                for document in deployments {
-                    stored.append(try await vamp.deploy(deploymentRequest(document), name: document.artifact.name, validateOnly: validateOnly, requestBody: DSLWriter.yaml(document.artifact)))
-                }
+                let stored = try await vamp.apply(documents, intent: method == .put ? .replace : .create, validateOnly: validateOnly, requestBody: text)
                 return try written(stored, request, validateOnly: false, status: .accepted)
             case .delete:
-                if !others.isEmpty {
-                    try await vamp.delete(others.map { ($0.artifact.kind, $0.artifact.name ?? "") }, validateOnly: validateOnly)
+                let isDeployment = { (document: DSLDocument) in document.isDeploymentRequest || document.artifact.kind == .deployment }
+                let others = documents.filter { !isDeployment($0) }.map { ($0.artifact.kind, $0.artifact.name ?? "") }
+                let slices = documents.filter(isDeployment).map { document in
+                    (name: document.artifact.name ?? "", request: DeploymentRequest.of(document))
                 }
-                for document in deployments {
-                    try await vamp.slice(deploymentRequest(document), name: document.artifact.name ?? "", validateOnly: validateOnly)
-                }
+                try await vamp.delete(others, slicing: slices, validateOnly: validateOnly)
                 return Response(status: .accepted)
             }
         }

@@ -4,7 +4,9 @@ import Logging
 import Persistence
 import Testing
 import VampCore
+import VampConcurrency
 import VampModel
+import VampTesting
 
 /// The reconciler's executor over the real local-process driver: what a user sees in the deployment when the driver
 /// refuses a service or a service never comes up.
@@ -19,12 +21,12 @@ struct ReconcilerTests {
     }
 
     static func withReconciler(
-        timeout: Duration = .seconds(600), _ body: (Vamp, Reconciler) async throws -> Void
+        timeout: Duration = .seconds(600), clock: any VampClock = SystemClock(), _ body: (Vamp, Reconciler) async throws -> Void
     ) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-reconciler-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
         let driver = try await LocalProcessDriver(directory: folder, logger: Logger(label: "test.driver"))
-        let vamp = Vamp(artifacts: InMemoryArtifactStore())
+        let vamp = Vamp(artifacts: InMemoryArtifactStore(), configuration: .init(clock: clock))
         let reconciler = Reconciler(vamp: vamp, driver: driver, configuration: .init(planner: .init(deploymentTimeout: timeout)))
         do {
             try await body(vamp, reconciler)
@@ -51,13 +53,17 @@ struct ReconcilerTests {
         }
     }
 
-    @Test("a service that never comes up is Failed after the timeout, naming how many instances are up")
+    @Test("a service that never comes up is Failed after the timeout (Vamp's 600 s, on a test clock), naming how many instances are up")
     func timeout() async throws {
-        try await Self.withReconciler(timeout: .seconds(1)) { vamp, reconciler in
+        let clock = TestClock()
+        try await Self.withReconciler(clock: clock) { vamp, reconciler in
             _ = try await vamp.deploy(.blueprint(Self.blueprint(Deployable(type: "command", definition: "exit 3"))))
             await reconciler.pass()
             #expect(try await Self.status(vamp)?.phase.name == .updating)
-            try await Task.sleep(for: .milliseconds(1500))
+            await clock.advance(by: .seconds(599))
+            await reconciler.pass()
+            #expect(try await Self.status(vamp)?.phase.name == .updating, "not before the timeout")
+            await clock.advance(by: .seconds(2))
             await reconciler.pass()
             let status = try #require(try await Self.status(vamp))
             #expect(status.phase.name == .failed)

@@ -26,12 +26,24 @@ public struct OperationError: Error, Sendable, Hashable, CustomStringConvertible
     public var code: Code
     /// What is wrong and what to do.
     public var message: String
+    /// The error underneath, when one caused this refusal (a store's or a driver's); not part of equality.
+    public var cause: (any Error)?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.cause = cause
     }
 
     public var description: String { message }
+
+    public static func == (lhs: OperationError, rhs: OperationError) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
+    }
 }

@@ -5,6 +5,7 @@ public import Logging
 import Persistence
 public import ServiceLifecycle
 import VampDSL
+import VampConcurrency
 import VampModel
 
 /// Keeps the gateway agents' configuration in the KV store equal to the stored gateways (§4.4).
@@ -78,26 +79,33 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
     }
 
     func loop(vamp: Vamp, interval: Duration) async throws {
+        let clock = vamp.clock
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // Gateways render from the gateways and from the deployments' instances: a change of either wakes a pass.
+        let changes = vamp.changes.changes(after: try? await vamp.changes.position(), of: [.gateway, .deployment])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                for try await _ in changes { wake.yield() }
+            }
+            group.addTask {
                 while true {
-                    try await Task.sleep(for: interval)
-                    vamp.gatewayChanged.yield()
+                    try await clock.sleep(for: interval)
+                    wake.yield()
                 }
             }
             group.addTask {
                 var delay = configuration.retryDelay
-                var changes = vamp.gatewayChanges.makeAsyncIterator()
+                var iterator = wakes.makeAsyncIterator()
                 var outcome = await synchronise()
                 while true {
                     if case .failed = outcome {
-                        try await Task.sleep(for: delay)
+                        try await clock.sleep(for: delay)
                         delay = min(delay * 2, interval)
                         outcome = await synchronise()
                         continue
                     }
                     delay = configuration.retryDelay
-                    guard await changes.next() != nil else { return }
+                    guard await iterator.next() != nil else { return }
                     try Task.checkCancellation()
                     outcome = await synchronise()
                 }

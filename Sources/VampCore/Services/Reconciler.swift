@@ -2,6 +2,7 @@ public import ContainerDrivers
 import Foundation
 public import Logging
 public import ServiceLifecycle
+import VampConcurrency
 import VampModel
 
 /// Keeps what the container driver runs in step with the deployments (§4.5): a short wake → plan → execute loop.
@@ -44,21 +45,26 @@ public struct Reconciler: ServiceLifecycle.Service {
 
     public func run() async throws {
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let vamp = self.vamp, driver = self.driver, interval = configuration.interval
+        let vamp = self.vamp, driver = self.driver, interval = configuration.interval, clock = vamp.clock
+        // Subscribed before the first pass: a change made while it runs wakes the next one.
+        let deployments = vamp.changes.changes(after: try? await vamp.changes.position(), of: [.deployment])
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { for await _ in vamp.deploymentChanges { wake.yield() } }
+                group.addTask {
+                    // Ends only by cancellation: the feed waits out a store that fails.
+                    do { for try await _ in deployments { wake.yield() } } catch {}
+                }
                 group.addTask { for await _ in driver.changes { wake.yield() } }
                 group.addTask {
                     while !Task.isCancelled {
-                        try? await Task.sleep(for: interval)
+                        try? await clock.sleep(for: interval)
                         wake.yield()
                     }
                 }
                 wake.yield()
                 for await _ in wakes {
                     if await pass() {
-                        try? await Task.sleep(for: configuration.settle)
+                        try? await clock.sleep(for: configuration.settle)
                         wake.yield()
                     }
                 }
@@ -88,7 +94,7 @@ public struct Reconciler: ServiceLifecycle.Service {
             logger.warning("the container driver does not answer; nothing is reconciled this pass", metadata: ["vamp.error": "\(error.message)"])
             return !deployments.isEmpty
         }
-        let plan = ReconcilePlanner.plan(deployments: deployments, observed: observed, now: vamp.configuration.now(), options: configuration.planner)
+        let plan = ReconcilePlanner.plan(deployments: deployments, observed: observed, now: vamp.clock.now, options: configuration.planner)
         let failures = await execute(plan.actions)
         var updates = plan.updates
         for (id, error) in failures where error.permanent {
@@ -102,7 +108,7 @@ public struct Reconciler: ServiceLifecycle.Service {
                 seen = cluster?.services.first { $0.breed.name == id.service }?.status
             }
             guard let seen else { continue }
-            let failed = ServiceStatus(intention: seen.intention, since: seen.since, phase: .init(name: .failed, since: vamp.configuration.now(), notification: error.message))
+            let failed = ServiceStatus(intention: seen.intention, since: seen.since, phase: .init(name: .failed, since: vamp.clock.now, notification: error.message))
             if let planned {
                 updates[planned].status = failed
             } else {

@@ -26,7 +26,7 @@ extension Vamp {
         guard problems.isEmpty else { throw OperationError(.invalid, problems.joined(separator: "\n")) }
         var stored: [Event] = []
         for event in newEvents {
-            stored.append(try await storeCall("events") { try await self.events.append(event) })
+            stored.append(try await ArtifactRepository.timed("events") { try await self.events.append(event) })
         }
         return stored
     }
@@ -44,9 +44,9 @@ extension Vamp {
             case .count: .count
             }
             let aggregation = EventAggregation(function, field: request.aggregatorField)
-            return .aggregate(try await storeCall("events") { try await self.events.aggregate(aggregation, matching: query) })
+            return .aggregate(try await ArtifactRepository.timed("events") { try await self.events.aggregate(aggregation, matching: query) })
         }
-        return .events(try await storeCall("events") { try await self.events.events(matching: query, page: page) })
+        return .events(try await ArtifactRepository.timed("events") { try await self.events.events(matching: query, page: page) })
     }
 
     /// Events published from now on that carry every tag of `filter` (and its type), as they happen.
@@ -65,8 +65,8 @@ extension Vamp {
     }
 
     func latestValue(_ tags: Set<String>, within window: Duration) async throws(OperationError) -> JSONValue? {
-        let now = configuration.now()
-        let event = try await storeCall("events") { try await self.events.latest(tags: tags, within: window, now: now) }
+        let now = self.now
+        let event = try await ArtifactRepository.timed("events") { try await self.events.latest(tags: tags, within: window, now: now) }
         guard let event else { return nil }
         return event.value ?? .null
     }
@@ -100,15 +100,10 @@ extension Vamp {
             let missing = References.needed(by: result).filter { fetched[$0] == nil }
             guard !missing.isEmpty else { break }
             for key in missing {
-                if let stored = try await read(key.kind, name: key.name), let value = Self.artifact(stored) { fetched[key] = value }
+                if let stored = try await repository.read(key.kind, name: key.name), let value = try? repository.decode(stored) { fetched[key] = value }
             }
             result = References.expanded(result, with: fetched)
         }
         return result
-    }
-
-    static func artifact(_ stored: StoredArtifact) -> Artifact? {
-        guard let text = String(data: stored.json, encoding: .utf8) else { return nil }
-        return try? DSLReader.read(text, kind: stored.kind).first?.artifact
     }
 }

@@ -1,0 +1,55 @@
+import Foundation
+public import VampModel
+
+extension Vamp {
+    // MARK: Gateways
+
+    /// The HAProxy text of every stored gateway, as the gateway synchroniser writes it to the KV store and
+    /// `GET /vga/haproxy/<version>/configuration` shows it.
+    public func gatewayConfiguration() async throws(OperationError) -> GatewayConfiguration {
+        var workspace = Workspace(repository: repository)
+        return try render(try await workspace.gateways(), deployments: try await workspace.deployments())
+    }
+
+    /// The gateway with a port: its own, the one it had when stored before, or a free one of the range.
+    func assignPort(to gateway: Gateway, in workspace: inout Workspace, allocator: inout GatewayPortAllocator) async throws(OperationError) -> Gateway {
+        var gateway = gateway
+        if gateway.isInternal {
+            throw OperationError(.invalid, "gateway '\(gateway.name)': a name of three segments is a cluster's internal gateway, which Vamp manages; give a gateway one, two or four segments")
+        }
+        guard gateway.port.number == 0 else { return gateway }
+        if case .gateway(let existing)? = try await workspace.artifact(.gateway, gateway.name), existing.port.number != 0 {
+            gateway.port.number = existing.port.number
+            return gateway
+        }
+        let used = Set(try await workspace.gateways().map(\.port.number))
+        do {
+            gateway.port.number = try allocator.allocate(avoiding: used)
+        } catch {
+            throw OperationError(.invalid, error.description)
+        }
+        return gateway
+    }
+
+    /// Refuses the workspace when its gateways could not be served: two on one port, a gateway the HAProxy
+    /// generator refuses (a condition it cannot translate, weights over 100%, ...), or a text the configured
+    /// check (`haproxy -c`) refuses. The message names the gateway where the generator says which one it is.
+    func checkGateways(in workspace: inout Workspace, changed: [String]) async throws(OperationError) {
+        let rendered = try render(try await workspace.gateways(), deployments: try await workspace.deployments())
+        if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
+            let names = changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
+            throw OperationError(.invalid, "\(subject): HAProxy refuses the configuration it would get: \(refusal)")
+        }
+    }
+
+    func render(_ gateways: [Gateway], deployments: [Deployment]) throws(OperationError) -> GatewayConfiguration {
+        var scratch = GatewayPortAllocator(range: configuration.gatewayPortRange)
+        do {
+            let resolved = try GatewayResolution.resolve(gateways, deployments: deployments, allocator: &scratch, options: configuration.resolution)
+            return try GatewayConfiguration.render(resolved, generator: configuration.generator)
+        } catch {
+            throw OperationError(.invalid, error.description, cause: error)
+        }
+    }
+}
