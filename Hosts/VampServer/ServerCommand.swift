@@ -103,8 +103,19 @@ struct ServerCommand: AsyncParsableCommand {
             configuration: .init(namespace: settings.namespace, haproxyVersion: settings.haproxyVersion, resyncInterval: settings.resyncInterval),
             logger: Logger(label: "vamp.gateway-sync"))
 
+        let key = KeyPath.haproxyConfiguration(namespace: settings.namespace, version: settings.haproxyVersion)
+        let agent = settings.embeddedAgent.map { agentSettings in
+            EmbeddedGatewayAgent(
+                settings: agentSettings, executable: settings.haproxyExecutable, key: key, store: keyValueStore,
+                logger: {
+                    var logger = Logger(label: "vamp.gateway-agent")
+                    logger.logLevel = settings.logLevel
+                    return logger
+                }())
+        }
         var information = settings.information
         information.sections["container_driver"] = deployments.information
+        if let agent { information.liveSections["gateway_agent"] = { await agent.information(gateways: vamp) } }
         let api = VampAPIConfiguration(
             maximumBodySize: settings.maximumBodySize,
             information: information,
@@ -120,18 +131,8 @@ struct ServerCommand: AsyncParsableCommand {
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        let key = KeyPath.haproxyConfiguration(namespace: settings.namespace, version: settings.haproxyVersion)
-        let agent = settings.embeddedAgent.map { agentSettings in
-            EmbeddedGatewayAgent(
-                settings: agentSettings, executable: settings.haproxyExecutable, key: key, store: keyValueStore,
-                logger: {
-                    var logger = Logger(label: "vamp.gateway-agent")
-                    logger.logLevel = settings.logLevel
-                    return logger
-                }())
-        }
         var app = Application(
-            responder: AgentInformationResponder(routes: router.buildResponder(), agent: agent, vamp: vamp),
+            router: router,
             configuration: .init(address: .hostname(settings.interface, port: settings.port), serverName: "vamp"),
             onServerRunning: { channel in
                 logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

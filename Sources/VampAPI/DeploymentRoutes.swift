@@ -15,103 +15,85 @@ struct DeploymentHandlers: Sendable {
     var artifacts: ArtifactHandlers { ArtifactHandlers(vamp: vamp, configuration: configuration) }
 
     func list(_ request: Request) async throws -> Response {
-        let query = request.uri.queryParameters
-        let perPage = min(configuration.maximumPerPage, max(1, query.get("per_page").flatMap { Int($0) } ?? configuration.maximumPerPage))
-        let asked = PageRequest(page: min(1 << 31, query.get("page").flatMap { Int($0) } ?? 1), perPage: perPage)
-        return try await APIAnswer.run {
-            var page = try await vamp.list(.deployment, page: asked)
-            let shown = PagingLinks.clamped(asked, total: page.total)
-            if shown != asked { page = try await vamp.list(.deployment, page: shown) }
-            let items = try page.items.map { try view($0, request) }
-            let response = try artifacts.render(items, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
-            return ArtifactHandlers.paged(response, request, shown: shown, total: page.total)
-        }
+        let asked = PageRequest.asked(by: request, maximumPerPage: configuration.maximumPerPage)
+        var page = try await vamp.list(.deployment, page: asked)
+        let shown = PagingLinks.clamped(asked, total: page.total)
+        if shown != asked { page = try await vamp.list(.deployment, page: shown) }
+        let items = try page.items.map { try view($0, request) }
+        let response = try artifacts.render(items, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
+        return ArtifactHandlers.paged(response, request, shown: shown, total: page.total)
     }
 
-    func read(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func read(_ request: Request, _ context: VampRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
-        return try await APIAnswer.run {
-            guard let stored = try await vamp.read(.deployment, name: name) else { return Response(status: .notFound) }
-            var response = try artifacts.render(try view(stored, request), as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
-            response.headers[.eTag] = ArtifactHandlers.eTag(stored.version)
-            return response
-        }
+        guard let stored = try await vamp.read(.deployment, name: name) else { return Response(status: .notFound) }
+        var response = try artifacts.render(try view(stored, request), as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
+        response.headers[.eTag] = ArtifactHandlers.eTag(stored.version)
+        return response
     }
 
     /// `POST /deployments` (the blueprint's name) and `PUT /deployments/{name}`: 202 with the deployment in an array.
-    func deploy(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func deploy(_ request: Request, _ context: VampRequestContext) async throws -> Response {
         let name = context.parameters.get("name")
-        return try await APIAnswer.run {
-            guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
-                throw OperationError(.invalid, "the request body is empty; send a blueprint, a deployment or the name of a stored blueprint")
-            }
-            let validateOnly = ArtifactHandlers.flag(request, "validate_only")
-            let stored = try await vamp.deploy(try DeploymentRequest.read(text), name: name, validateOnly: validateOnly, requestBody: text)
-            return try artifacts.written([stored], request, validateOnly: validateOnly, status: .accepted)
+        guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
+            throw OperationError(.invalid, "the request body is empty; send a blueprint, a deployment or the name of a stored blueprint")
         }
+        let validateOnly = ArtifactHandlers.flag(request, "validate_only")
+        let stored = try await vamp.deploy(try DeploymentRequest.read(text), name: name, validateOnly: validateOnly, requestBody: text)
+        return try artifacts.written([stored], request, validateOnly: validateOnly, status: .accepted)
     }
 
     /// `DELETE /deployments/{name}`: the body lists what to take away; an empty body takes nothing.
-    func slice(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func slice(_ request: Request, _ context: VampRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
-        return try await APIAnswer.run {
-            guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: false) else {
-                return Response(status: .accepted)
-            }
-            try await vamp.slice(try DeploymentRequest.read(text), name: name, validateOnly: ArtifactHandlers.flag(request, "validate_only"), requestBody: text)
+        guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: false) else {
             return Response(status: .accepted)
         }
+        try await vamp.slice(try DeploymentRequest.read(text), name: name, validateOnly: ArtifactHandlers.flag(request, "validate_only"), requestBody: text)
+        return Response(status: .accepted)
     }
 
-    func scale(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func scale(_ request: Request, _ context: VampRequestContext) async throws -> Response {
         let (name, cluster, service) = try (context.parameters.require("name"), context.parameters.require("cluster"), Self.service(context))
-        return try await APIAnswer.run {
-            guard let scale = try await vamp.scale(deployment: name, cluster: cluster, service: service) else { return Response(status: .notFound) }
-            return try render(.scale(scale), request, status: .ok)
-        }
+        guard let scale = try await vamp.scale(deployment: name, cluster: cluster, service: service) else { return Response(status: .notFound) }
+        return try render(.scale(scale), request, status: .ok)
     }
 
-    func setScale(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func setScale(_ request: Request, _ context: VampRequestContext) async throws -> Response {
         let (name, cluster, service) = try (context.parameters.require("name"), context.parameters.require("cluster"), Self.service(context))
-        return try await APIAnswer.run {
-            guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
-                throw OperationError(.invalid, "the request body is empty; send a scale ({cpu: 0.5, memory: 256MB, instances: 2}) or a scale's name")
-            }
-            let reference: ArtifactReference<Scale> = try Self.referenceOrInline(text, kind: .scale) {
-                if case .scale(let scale) = $0 { scale } else { nil }
-            }
-            let scale = try await vamp.setScale(reference, deployment: name, cluster: cluster, service: service)
-            return try render(.scale(scale), request, status: .accepted)
+        guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
+            throw OperationError(.invalid, "the request body is empty; send a scale ({cpu: 0.5, memory: 256MB, instances: 2}) or a scale's name")
+        }
+        let reference: ArtifactReference<Scale> = try Self.referenceOrInline(text, kind: .scale) {
+            if case .scale(let scale) = $0 { scale } else { nil }
+        }
+        let scale = try await vamp.setScale(reference, deployment: name, cluster: cluster, service: service)
+        return try render(.scale(scale), request, status: .accepted)
+    }
+
+    func sla(_ request: Request, _ context: VampRequestContext) async throws -> Response {
+        let (name, cluster) = try (context.parameters.require("name"), context.parameters.require("cluster"))
+        guard let sla = try await vamp.sla(deployment: name, cluster: cluster) else { return Response(status: .notFound) }
+        switch sla {
+        case .inline(let sla): return try render(.sla(sla), request, status: .ok)
+        case .reference(let reference): return APIAnswer.json(["reference": reference])
         }
     }
 
-    func sla(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func setSLA(_ request: Request, _ context: VampRequestContext, remove: Bool) async throws -> Response {
         let (name, cluster) = try (context.parameters.require("name"), context.parameters.require("cluster"))
-        return try await APIAnswer.run {
-            guard let sla = try await vamp.sla(deployment: name, cluster: cluster) else { return Response(status: .notFound) }
-            switch sla {
-            case .inline(let sla): return try render(.sla(sla), request, status: .ok)
-            case .reference(let reference): return APIAnswer.json(["reference": reference])
-            }
+        if remove {
+            try await vamp.setSLA(nil, deployment: name, cluster: cluster)
+            return Response(status: .noContent)
         }
-    }
-
-    func setSLA(_ request: Request, _ context: BasicRequestContext, remove: Bool) async throws -> Response {
-        let (name, cluster) = try (context.parameters.require("name"), context.parameters.require("cluster"))
-        return try await APIAnswer.run {
-            if remove {
-                try await vamp.setSLA(nil, deployment: name, cluster: cluster)
-                return Response(status: .noContent)
-            }
-            guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
-                throw OperationError(.invalid, "the request body is empty; send an SLA or an SLA's name")
-            }
-            let sla: ArtifactReference<SLA> = try Self.referenceOrInline(text, kind: .sla) {
-                if case .sla(let sla) = $0 { sla } else { nil }
-            }
-            try await vamp.setSLA(sla, deployment: name, cluster: cluster)
-            return Response(status: .accepted)
+        guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
+            throw OperationError(.invalid, "the request body is empty; send an SLA or an SLA's name")
         }
+        let sla: ArtifactReference<SLA> = try Self.referenceOrInline(text, kind: .sla) {
+            if case .sla(let sla) = $0 { sla } else { nil }
+        }
+        try await vamp.setSLA(sla, deployment: name, cluster: cluster)
+        return Response(status: .accepted)
     }
 
     // MARK: Support
@@ -152,7 +134,7 @@ struct DeploymentHandlers: Sendable {
     }
 
     /// A service's name is a breed name, which may hold `/`-free characters only, but clients percent-encode `:`.
-    static func service(_ context: BasicRequestContext) throws -> String {
+    static func service(_ context: VampRequestContext) throws -> String {
         let raw = try context.parameters.require("service")
         return raw.removingPercentEncoding ?? raw
     }

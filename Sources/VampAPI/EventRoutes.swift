@@ -30,88 +30,81 @@ struct EventHandlers: Sendable {
     }
 
     func list(_ request: Request) async throws -> Response {
-        try await APIAnswer.run {
-            let query = try await query(request)
-            let parameters = request.uri.queryParameters
-            let perPage = min(configuration.maximumPerPage, max(1, parameters.get("per_page").flatMap { Int($0) } ?? configuration.maximumPerPage))
-            let asked = PageRequest(page: max(1, parameters.get("page").flatMap { Int($0) } ?? 1), perPage: perPage)
-            switch try await vamp.events(query, page: asked) {
-            case .aggregate(let value):
-                return APIAnswer.json(["value": value.map { $0 as Any } ?? NSNull()])
-            case .events(var page):
-                let shown = PagingLinks.clamped(asked, total: page.total)
-                if shown != asked, case .events(let again) = try await vamp.events(query, page: shown) { page = again }
-                let format = BodyFormat.ofResponse(accept: request.headers[.accept])
-                var response = Self.render(page.items, format)
-                response.headers[HTTPField.Name("X-Total-Count")!] = String(page.total)
-                let pairs = parameters.map { (String($0.key), String($0.value)) }
-                response.headers[HTTPField.Name("Link")!] = PagingLinks.link(path: request.uri.path, query: pairs, page: shown, total: page.total)
-                return response
-            }
+        let query = try await query(request)
+        let parameters = request.uri.queryParameters
+        let asked = PageRequest.asked(by: request, maximumPerPage: configuration.maximumPerPage)
+        switch try await vamp.events(query, page: asked) {
+        case .aggregate(let value):
+            return APIAnswer.json(["value": value.map { $0 as Any } ?? NSNull()])
+        case .events(var page):
+            let shown = PagingLinks.clamped(asked, total: page.total)
+            if shown != asked, case .events(let again) = try await vamp.events(query, page: shown) { page = again }
+            let format = BodyFormat.ofResponse(accept: request.headers[.accept])
+            var response = Self.render(page.items, format)
+            response.headers[HTTPField.Name("X-Total-Count")!] = String(page.total)
+            let pairs = parameters.map { (String($0.key), String($0.value)) }
+            response.headers[HTTPField.Name("Link")!] = PagingLinks.link(path: request.uri.path, query: pairs, page: shown, total: page.total)
+            return response
         }
     }
 
     func publish(_ request: Request) async throws -> Response {
-        try await APIAnswer.run {
-            guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
-                throw OperationError(.invalid, "the request body is empty; send an event: {\"tags\": [...], \"value\": ...}")
-            }
-            let events: [Event]
-            do {
-                events = try DSLReader.events(text)
-            } catch {
-                throw OperationError(.invalid, "\(error)")
-            }
-            guard !events.isEmpty else { throw OperationError(.invalid, "the request body holds no event") }
-            let stored = try await vamp.publish(events)
-            let format = BodyFormat.ofResponse(accept: request.headers[.accept])
-            if stored.count == 1 { return Self.render(stored[0], format, status: .created) }
-            return Self.render(stored, format, status: .created)
+        guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
+            throw OperationError(.invalid, "the request body is empty; send an event: {\"tags\": [...], \"value\": ...}")
         }
+        let events: [Event]
+        do {
+            events = try DSLReader.events(text)
+        } catch {
+            throw OperationError(.invalid, "\(error)")
+        }
+        guard !events.isEmpty else { throw OperationError(.invalid, "the request body holds no event") }
+        let stored = try await vamp.publish(events)
+        let format = BodyFormat.ofResponse(accept: request.headers[.accept])
+        if stored.count == 1 { return Self.render(stored[0], format, status: .created) }
+        return Self.render(stored, format, status: .created)
     }
 
     /// Server-Sent Events: `event: <type>` and `data: <event JSON>` for every matching event published after the
     /// request arrived, and a `: heartbeat` comment every `sseKeepAlive` so proxies keep the connection.
     func stream(_ request: Request) async throws -> Response {
-        try await APIAnswer.run {
-            let query = try await query(request)
-            // Subscribe before answering: an event published once the client has the headers is delivered.
-            let events = vamp.subscribe(EventFilter(tags: Set(query.tags), type: query.type))
-            let keepAlive = configuration.sseKeepAlive
-            var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-store"]
-            headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                enum Item: Sendable { case event(Event), heartbeat }
-                let (items, sink) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(1000))
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for await event in events { sink.yield(.event(event)) }
-                        sink.finish()
-                    }
-                    group.addTask {
-                        while true {
-                            try await Task.sleep(for: keepAlive)
-                            sink.yield(.heartbeat)
-                        }
-                    }
-                    // A server shutting down gracefully ends its streams instead of waiting for the clients.
-                    group.addTask {
-                        try await gracefulShutdown()
-                        sink.finish()
-                    }
-                    defer { group.cancelAll() }
-                    // A comment first, so that a client knows at once that the subscription is in place.
-                    try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
-                    for await item in items {
-                        switch item {
-                        case .heartbeat: try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
-                        case .event(let event): try await writer.write(ByteBuffer(string: Self.serverSentEvent(event)))
-                        }
+        let query = try await query(request)
+        // Subscribe before answering: an event published once the client has the headers is delivered.
+        let events = vamp.subscribe(EventFilter(tags: Set(query.tags), type: query.type))
+        let keepAlive = configuration.sseKeepAlive
+        var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-store"]
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            enum Item: Sendable { case event(Event), heartbeat }
+            let (items, sink) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(1000))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await event in events { sink.yield(.event(event)) }
+                    sink.finish()
+                }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: keepAlive)
+                        sink.yield(.heartbeat)
                     }
                 }
-                try await writer.finish(nil)
-            })
-        }
+                // A server shutting down gracefully ends its streams instead of waiting for the clients.
+                group.addTask {
+                    try await gracefulShutdown()
+                    sink.finish()
+                }
+                defer { group.cancelAll() }
+                // A comment first, so that a client knows at once that the subscription is in place.
+                try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
+                for await item in items {
+                    switch item {
+                    case .heartbeat: try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                    case .event(let event): try await writer.write(ByteBuffer(string: Self.serverSentEvent(event)))
+                    }
+                }
+            }
+            try await writer.finish(nil)
+        })
     }
 
     /// One event in the SSE wire format; the JSON is on one line, so one `data:` line carries it.

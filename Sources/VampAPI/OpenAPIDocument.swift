@@ -17,14 +17,14 @@ enum OpenAPIDocument {
         return try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys])
     }
 
-    static func addRoutes(to api: RouterGroup<BasicRequestContext>) {
-        api.get("openapi.yaml") { _, _ in answer(yaml, mediaType: BodyFormat.yaml.mediaType) }
-        api.get("openapi.json") { _, _ in answer(json, mediaType: BodyFormat.json.mediaType) }
+    static func addRoutes(to api: RouterGroup<VampRequestContext>) {
+        api.get("openapi.yaml") { _, _ in try answer(yaml, mediaType: BodyFormat.yaml.mediaType) }
+        api.get("openapi.json") { _, _ in try answer(json, mediaType: BodyFormat.json.mediaType) }
     }
 
-    static func answer(_ data: Data?, mediaType: String) -> Response {
+    static func answer(_ data: Data?, mediaType: String) throws(OperationError) -> Response {
         guard let data else {
-            return APIAnswer.response(OperationError(.unavailable, "the OpenAPI document is missing from the VampAPI bundle; rebuild the package"))
+            throw OperationError(.unavailable, "the OpenAPI document is missing from the VampAPI bundle; rebuild the package")
         }
         return Response(status: .ok, headers: [.contentType: mediaType], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

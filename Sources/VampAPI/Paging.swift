@@ -1,3 +1,4 @@
+import Hummingbird
 public import Persistence
 
 /// Vamp's paging headers (§3.2): `X-Total-Count` and a `Link` header with first, prev, next and last.
@@ -44,4 +45,15 @@ public enum PagingLinks {
 
 extension String {
     fileprivate func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
+
+extension PageRequest {
+    /// The page a request asks for (`page`, `per_page`), as every list route reads it: `per_page` between 1 and
+    /// `maximumPerPage` (default: the maximum), `page` from 1 and capped at 2^31 (past the end of any list; the cap
+    /// keeps a store's offset from overflowing).
+    static func asked(by request: Request, maximumPerPage: Int) -> PageRequest {
+        let query = request.uri.queryParameters
+        let perPage = min(maximumPerPage, max(1, query.get("per_page").flatMap { Int($0) } ?? maximumPerPage))
+        return PageRequest(page: min(1 << 31, max(1, query.get("page").flatMap { Int($0) } ?? 1)), perPage: perPage)
+    }
 }

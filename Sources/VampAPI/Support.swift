@@ -34,29 +34,6 @@ enum RequestBody {
 
 /// Answers built the same way on every route.
 enum APIAnswer {
-    /// Runs a handler and turns an ``OperationError`` into its answer.
-    static func run(_ body: () async throws -> Response) async throws -> Response {
-        do {
-            return try await body()
-        } catch let error as OperationError {
-            return response(error)
-        }
-    }
-
-    /// 400, 409, 412, 413 or 503 with `{"message": ...}`; 404 with an empty body (§3.1).
-    static func response(_ error: OperationError) -> Response {
-        let status: HTTPResponse.Status = switch error.code {
-        case .notFound: .notFound
-        case .conflict: .conflict
-        case .tooLarge: .contentTooLarge
-        case .preconditionFailed: .preconditionFailed
-        case .unavailable: .serviceUnavailable
-        default: .badRequest
-        }
-        if status == .notFound { return Response(status: .notFound) }
-        return json(["message": error.message], status: status)
-    }
-
     /// A JSON answer of a Foundation object (dictionary, array, number).
     static func json(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data("{}".utf8)

@@ -17,13 +17,23 @@ public struct ServerInformation: Sendable {
     /// The sections by name: `persistence`, `key_value`, `pulse`, `gateway_driver`, `container_driver`,
     /// `workflow_driver`, each an object.
     public var sections: [String: JSONValue]
+    /// Sections whose content changes while the server runs, asked of the part that owns them at every request
+    /// (`gateway_agent`: the embedded agent's state); they win over ``sections`` of the same name.
+    public var liveSections: [String: LiveSection]
+
+    /// A section computed when `/info` is asked.
+    public typealias LiveSection = @Sendable () async -> JSONValue
 
     /// Creates the information.
-    public init(version: String = "0.9.5", uuid: String = UUID().uuidString.lowercased(), runningSince: Date = Date(), sections: [String: JSONValue] = [:]) {
+    public init(
+        version: String = "0.9.5", uuid: String = UUID().uuidString.lowercased(), runningSince: Date = Date(),
+        sections: [String: JSONValue] = [:], liveSections: [String: LiveSection] = [:]
+    ) {
         self.version = version
         self.uuid = uuid
         self.runningSince = runningSince
         self.sections = sections
+        self.liveSections = liveSections
     }
 }
 
@@ -32,12 +42,12 @@ struct SystemHandlers: Sendable {
     let vamp: Vamp
     let configuration: VampAPIConfiguration
 
-    static func path(_ context: BasicRequestContext) -> [String] {
+    static func path(_ context: VampRequestContext) -> [String] {
         (context.parameters.getCatchAll()).map { String($0).removingPercentEncoding ?? String($0) }
     }
 
-    static func readOnly(_ what: String) -> Response {
-        APIAnswer.response(OperationError(.invalid, "\(what) cannot be changed at run time here; change the server's configuration file or environment and restart it"))
+    static func readOnly(_ what: String) throws(OperationError) -> Response {
+        throw OperationError(.invalid, "\(what) cannot be changed at run time here; change the server's configuration file or environment and restart it")
     }
 
     // MARK: Health and metrics (§1.12)
@@ -94,18 +104,14 @@ struct SystemHandlers: Sendable {
         }
     }
 
-    func health(_ context: BasicRequestContext) async throws -> Response {
-        try await APIAnswer.run {
-            guard let tags = Self.healthTags(Self.path(context)), let value = try await vamp.health(tags) else { return Response(status: .notFound) }
-            return Self.value(value)
-        }
+    func health(_ context: VampRequestContext) async throws -> Response {
+        guard let tags = Self.healthTags(Self.path(context)), let value = try await vamp.health(tags) else { return Response(status: .notFound) }
+        return Self.value(value)
     }
 
-    func metric(_ context: BasicRequestContext) async throws -> Response {
-        try await APIAnswer.run {
-            guard let tags = Self.metricTags(Self.path(context)), let value = try await vamp.metric(tags) else { return Response(status: .notFound) }
-            return Self.value(value)
-        }
+    func metric(_ context: VampRequestContext) async throws -> Response {
+        guard let tags = Self.metricTags(Self.path(context)), let value = try await vamp.metric(tags) else { return Response(status: .notFound) }
+        return Self.value(value)
     }
 
     /// A bare value: a number as the event carried it (`0.98`), anything else as JSON.
@@ -117,7 +123,7 @@ struct SystemHandlers: Sendable {
 
     // MARK: Info and config
 
-    func info(_ request: Request) -> Response {
+    func info(_ request: Request) async -> Response {
         let information = configuration.information
         let asked = Set(request.uri.queryParameters.getAll("on").map { String($0) })
         var object: [String: JSONValue] = [
@@ -126,9 +132,11 @@ struct SystemHandlers: Sendable {
             "uuid": .string(information.uuid),
             "running_since": .string(ISO8601DateFormatter().string(from: information.runningSince)),
         ]
-        for (name, section) in information.sections where asked.isEmpty || asked.contains(name) || asked.contains(name.replacingOccurrences(of: "_", with: "-")) {
-            object[name] = section
+        func wanted(_ name: String) -> Bool {
+            asked.isEmpty || asked.contains(name) || asked.contains(name.replacingOccurrences(of: "_", with: "-"))
         }
+        for (name, section) in information.sections where wanted(name) { object[name] = section }
+        for (name, section) in information.liveSections where wanted(name) { object[name] = await section() }
         return Self.encoded(.object(object))
     }
 
@@ -174,16 +182,16 @@ struct SystemHandlers: Sendable {
 
     // MARK: VGA
 
-    func known(_ context: BasicRequestContext) -> Bool {
+    func known(_ context: VampRequestContext) -> Bool {
         context.parameters.get("type") == "haproxy" && configuration.haproxyVersions.contains(context.parameters.get("version") ?? "")
     }
 
-    func vgaConfiguration(_ context: BasicRequestContext) async throws -> Response {
+    func vgaConfiguration(_ context: VampRequestContext) async throws -> Response {
         guard known(context) else { return Response(status: .notFound) }
-        return try await APIAnswer.run { APIAnswer.text(try await vamp.gatewayConfiguration().text) }
+        return APIAnswer.text(try await vamp.gatewayConfiguration().text)
     }
 
-    func vgaTemplate(_ context: BasicRequestContext) -> Response {
+    func vgaTemplate(_ context: VampRequestContext) -> Response {
         guard known(context) else { return Response(status: .notFound) }
         return APIAnswer.text(configuration.haproxyTemplate)
     }
@@ -193,29 +201,27 @@ struct SystemHandlers: Sendable {
     /// `POST /docker-compose?name=N`: converts the compose file to blueprint `N`, stores it and answers its YAML
     /// with the conversion's notes as `#` comments.
     func dockerCompose(_ request: Request) async throws -> Response {
-        try await APIAnswer.run {
-            guard let name = request.uri.queryParameters.get("name"), !name.isEmpty else {
-                throw OperationError(.invalid, "name the blueprint: POST /api/v1/docker-compose?name=<blueprint>")
-            }
-            guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
-                throw OperationError(.invalid, "the request body is empty; send a docker-compose file")
-            }
-            let conversion: DockerComposeConversion
-            do {
-                conversion = try DockerCompose.blueprint(from: text, name: name)
-            } catch {
-                throw OperationError(.invalid, "\(error)")
-            }
-            let yaml = conversion.yaml
-            let documents: [DSLDocument]
-            do {
-                documents = try DSLReader.read(DSLWriter.yaml(.blueprint(conversion.blueprint)), kind: .blueprint)
-            } catch {
-                throw OperationError(.invalid, "the converted blueprint does not read back: \(error)")
-            }
-            let validateOnly = request.uri.queryParameters.get("validate_only")?.lowercased() == "true"
-            _ = try await vamp.apply(documents, validateOnly: validateOnly, requestBody: text)
-            return Response(status: .created, headers: [.contentType: BodyFormat.yaml.mediaType], body: .init(byteBuffer: ByteBuffer(string: yaml)))
+        guard let name = request.uri.queryParameters.get("name"), !name.isEmpty else {
+            throw OperationError(.invalid, "name the blueprint: POST /api/v1/docker-compose?name=<blueprint>")
         }
+        guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
+            throw OperationError(.invalid, "the request body is empty; send a docker-compose file")
+        }
+        let conversion: DockerComposeConversion
+        do {
+            conversion = try DockerCompose.blueprint(from: text, name: name)
+        } catch {
+            throw OperationError(.invalid, "\(error)")
+        }
+        let yaml = conversion.yaml
+        let documents: [DSLDocument]
+        do {
+            documents = try DSLReader.read(DSLWriter.yaml(.blueprint(conversion.blueprint)), kind: .blueprint)
+        } catch {
+            throw OperationError(.invalid, "the converted blueprint does not read back: \(error)")
+        }
+        let validateOnly = request.uri.queryParameters.get("validate_only")?.lowercased() == "true"
+        _ = try await vamp.apply(documents, validateOnly: validateOnly, requestBody: text)
+        return Response(status: .created, headers: [.contentType: BodyFormat.yaml.mediaType], body: .init(byteBuffer: ByteBuffer(string: yaml)))
     }
 }

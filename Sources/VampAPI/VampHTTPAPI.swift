@@ -48,8 +48,8 @@ public enum VampHTTPAPI {
     public static func router(
         vamp: Vamp, namespaces directory: (any VampDirectory)? = nil, defaultNamespace: String = "vamp",
         configuration: VampAPIConfiguration = VampAPIConfiguration()
-    ) -> Router<BasicRequestContext> {
-        let router = Router()
+    ) -> Router<VampRequestContext> {
+        let router = Router(context: VampRequestContext.self)
         // Request counts and durations by route pattern (swift-metrics; the host picks the backend).
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: VampHeadersMiddleware())
@@ -67,14 +67,14 @@ public enum VampHTTPAPI {
         return router
     }
 
-    static func register(on api: RouterGroup<BasicRequestContext>, resolver: VampResolver, configuration: VampAPIConfiguration) {
-        typealias Handler = @Sendable (Vamp, Request, BasicRequestContext) async throws -> Response
-        func on(_ body: @escaping Handler) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+    static func register(on api: RouterGroup<VampRequestContext>, resolver: VampResolver, configuration: VampAPIConfiguration) {
+        typealias Handler = @Sendable (Vamp, Request, VampRequestContext) async throws -> Response
+        func on(_ body: @escaping Handler) -> @Sendable (Request, VampRequestContext) async throws -> Response {
             { request, context in
-                try await APIAnswer.run {
-                    guard let vamp = try await resolver.vamp(context) else { return Response(status: .notFound) }
-                    return try await body(vamp, request, context)
-                }
+                var context = context
+                guard let vamp = try await resolver.vamp(context) else { return Response(status: .notFound) }
+                context.vamp = vamp
+                return try await body(vamp, request, context)
             }
         }
         @Sendable func artifacts(_ vamp: Vamp) -> ArtifactHandlers { ArtifactHandlers(vamp: vamp, configuration: configuration) }
@@ -101,15 +101,15 @@ public enum VampHTTPAPI {
         api.get("events/stream", use: on { vamp, request, context in try await events(vamp).stream(request) })
         api.get("health/**", use: on { vamp, request, context in try await system(vamp).health(context) })
         api.get("metrics/**", use: on { vamp, request, context in try await system(vamp).metric(context) })
-        api.get("info", use: on { vamp, request, context in system(vamp).info(request) })
+        api.get("info", use: on { vamp, request, context in await system(vamp).info(request) })
         api.get("config", use: on { vamp, request, context in system(vamp).config(request, key: nil) })
         api.get("config/**", use: on { vamp, request, context in system(vamp).config(request, key: SystemHandlers.path(context).joined(separator: ".")) })
-        api.put("config", use: on { _, _, _ in SystemHandlers.readOnly("the configuration") })
-        api.post("config", use: on { _, _, _ in SystemHandlers.readOnly("the configuration") })
+        api.put("config", use: on { _, _, _ in try SystemHandlers.readOnly("the configuration") })
+        api.post("config", use: on { _, _, _ in try SystemHandlers.readOnly("the configuration") })
         api.get("vga/:type/:version/configuration", use: on { vamp, request, context in try await system(vamp).vgaConfiguration(context) })
         api.get("vga/:type/:version/template", use: on { vamp, request, context in system(vamp).vgaTemplate(context) })
-        api.put("vga/:type/:version/template", use: on { _, _, _ in SystemHandlers.readOnly("the HAProxy template") })
-        api.post("vga/:type/:version/template", use: on { _, _, _ in SystemHandlers.readOnly("the HAProxy template") })
+        api.put("vga/:type/:version/template", use: on { _, _, _ in try SystemHandlers.readOnly("the HAProxy template") })
+        api.post("vga/:type/:version/template", use: on { _, _, _ in try SystemHandlers.readOnly("the HAProxy template") })
         api.post("docker-compose", use: on { vamp, request, context in try await system(vamp).dockerCompose(request) })
 
         api.post(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .post) })
@@ -138,7 +138,7 @@ struct VampResolver: Sendable {
     let defaultNamespace: String
     let directory: (any VampDirectory)?
 
-    func vamp(_ context: BasicRequestContext) async throws(OperationError) -> Vamp? {
+    func vamp(_ context: VampRequestContext) async throws(OperationError) -> Vamp? {
         // `default` is Vamp 0.9.5's name of the default namespace in URLs; the configured name (`vamp`, as in the KV
         // layout `/vamp/vamp/...`) is the same namespace.
         guard let namespace = context.parameters.get("namespace"), namespace != defaultNamespace, namespace != "default" else { return defaultVamp }
@@ -155,6 +155,9 @@ struct VampHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             response = Response(status: .notFound)
+        } catch let error as any HTTPResponseError {
+            // Every refusal answers here, so that it carries the headers too.
+            response = try error.response(from: request, context: context)
         }
         response.headers[.cacheControl] = "no-store"
         response.headers[HTTPField.Name("Pragma")!] = "no-cache"
@@ -162,217 +165,3 @@ struct VampHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-struct ArtifactHandlers: Sendable {
-    let vamp: Vamp
-    let configuration: VampAPIConfiguration
-
-    enum Method { case post, put, delete }
-
-    // MARK: Single kinds
-
-    func list(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        guard let kind = try kind(context) else { return Response(status: .notFound) }
-        let query = request.uri.queryParameters
-        let perPage = min(configuration.maximumPerPage, max(1, query.get("per_page").flatMap { Int($0) } ?? configuration.maximumPerPage))
-        // A page past 2^31 is past the end of any list; capping it keeps the store's offset from overflowing.
-        let asked = PageRequest(page: min(1 << 31, query.get("page").flatMap { Int($0) } ?? 1), perPage: perPage)
-        let format = BodyFormat.ofResponse(accept: request.headers[.accept])
-        if format == .json, !Self.flag(request, "expand_references"), !Self.flag(request, "only_references") {
-            // The common case, answered from the stored JSON texts as they are (and from the read cache).
-            return try await answer(request) {
-                var page = try await vamp.listJSON(kind, page: asked)
-                let shown = PagingLinks.clamped(asked, total: page.total)
-                if shown != asked { page = try await vamp.listJSON(kind, page: shown) }
-                let response = Response(status: .ok, headers: [.contentType: BodyFormat.json.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: page.json)))
-                return Self.paged(response, request, shown: shown, total: page.total)
-            }
-        }
-        return try await answer(request) {
-            var page = try await vamp.list(kind, page: asked)
-            let shown = PagingLinks.clamped(asked, total: page.total)
-            if shown != asked { page = try await vamp.list(kind, page: shown) }
-            var items: [StoredArtifact] = []
-            for item in page.items { items.append(try await view(item, request)) }
-            let response = try render(items, as: format, status: .ok)
-            return Self.paged(response, request, shown: shown, total: page.total)
-        }
-    }
-
-    /// `X-Total-Count` and `Link` (§3.2) on a list answer.
-    static func paged(_ response: Response, _ request: Request, shown: PageRequest, total: Int) -> Response {
-        var response = response
-        response.headers[HTTPField.Name("X-Total-Count")!] = String(total)
-        let parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
-        response.headers[HTTPField.Name("Link")!] = PagingLinks.link(path: request.uri.path, query: parameters, page: shown, total: total)
-        return response
-    }
-
-    func read(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        guard let kind = try kind(context) else { return Response(status: .notFound) }
-        let name = Self.name(context)
-        return try await answer(request) {
-            guard let stored = try await vamp.read(kind, name: name) else { return Response(status: .notFound) }
-            let artifact = try await view(stored, request)
-            var response = try render(artifact, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
-            response.headers[.eTag] = Self.eTag(artifact.version)
-            return response
-        }
-    }
-
-    func create(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        guard let kind = try kind(context) else { return Response(status: .notFound) }
-        return try await answer(request) {
-            let (documents, text) = try await documents(request, kind: kind)
-            let validateOnly = Self.flag(request, "validate_only")
-            let stored = try await vamp.apply(documents, validateOnly: validateOnly, requestBody: text)
-            return try written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .created)
-        }
-    }
-
-    func update(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        guard let kind = try kind(context) else { return Response(status: .notFound) }
-        let name = Self.name(context)
-        return try await answer(request) {
-            let (documents, text) = try await documents(request, kind: kind)
-            let validateOnly = Self.flag(request, "validate_only")
-            let version = try Self.ifMatch(request)
-            let stored = try await vamp.apply(documents, intent: .replace, expectedName: name, expectedVersion: version, validateOnly: validateOnly, requestBody: text)
-            var response = try written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .ok)
-            if !validateOnly, stored.count == 1 { response.headers[.eTag] = Self.eTag(stored[0].version) }
-            return response
-        }
-    }
-
-    func delete(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        guard let kind = try kind(context) else { return Response(status: .notFound) }
-        let name = Self.name(context)
-        return try await answer(request) {
-            try await vamp.delete(kind, name: name, expectedVersion: try Self.ifMatch(request), validateOnly: Self.flag(request, "validate_only"))
-            return Response(status: Self.accepted(kind) ? .accepted : .noContent)
-        }
-    }
-
-    // MARK: Several kinds at /api/v1
-
-    func multiple(_ request: Request, _ context: BasicRequestContext, _ method: Method) async throws -> Response {
-        try await answer(request) {
-            let (documents, text) = try await documents(request, kind: nil)
-            let validateOnly = Self.flag(request, "validate_only")
-            // `kind: deployment` documents are created or merged (POST, PUT) or sliced (DELETE), with the others in
-            // one transaction.
-            switch method {
-            case .post, .put:
-                let stored = try await vamp.apply(documents, intent: method == .put ? .replace : .create, validateOnly: validateOnly, requestBody: text)
-                return try written(stored, request, validateOnly: false, status: .accepted)
-            case .delete:
-                let isDeployment = { (document: DSLDocument) in document.isDeploymentRequest || document.artifact.kind == .deployment }
-                let others = documents.filter { !isDeployment($0) }.map { ($0.artifact.kind, $0.artifact.name ?? "") }
-                let slices = documents.filter(isDeployment).map { document in
-                    (name: document.artifact.name ?? "", request: DeploymentRequest.of(document))
-                }
-                try await vamp.delete(others, slicing: slices, validateOnly: validateOnly)
-                return Response(status: .accepted)
-            }
-        }
-    }
-
-    // MARK: Support
-
-    func kind(_ context: BasicRequestContext) throws -> ArtifactKind? {
-        guard let text = context.parameters.get("kind"), let kind = ArtifactKind(name: text),
-              Vamp.storedKinds.contains(kind), text.lowercased() == kind.plural else { return nil }
-        return kind
-    }
-
-    static func name(_ context: BasicRequestContext) -> String {
-        context.parameters.getCatchAll().map { String($0).removingPercentEncoding ?? String($0) }.joined(separator: "/")
-    }
-
-    static func flag(_ request: Request, _ name: String) -> Bool { request.uri.queryParameters.get(name)?.lowercased() == "true" }
-
-    /// The artifact as `expand_references=true` (references to stored artifacts replaced by them) or
-    /// `only_references=true` (named inline artifacts replaced by references) asks to see it.
-    func view(_ stored: StoredArtifact, _ request: Request) async throws(OperationError) -> StoredArtifact {
-        let expand = Self.flag(request, "expand_references"), only = Self.flag(request, "only_references")
-        guard expand || only else { return stored }
-        guard !(expand && only) else {
-            throw OperationError(.invalid, "expand_references and only_references ask for opposite views; give one of them")
-        }
-        var artifact = try Self.artifact(stored)
-        artifact = expand ? try await vamp.expandingReferences(artifact) : References.referencesOnly(artifact)
-        var view = stored
-        view.json = Data(DSLWriter.json(artifact, pretty: false).utf8)
-        return view
-    }
-
-    static func accepted(_ kind: ArtifactKind) -> Bool { kind == .gateway || kind == .workflow }
-
-    /// The version as an entity tag: `"3"`.
-    static func eTag(_ version: Int64) -> String { "\"\(version)\"" }
-
-    /// The version `If-Match` asks for; `nil` without the header or for `*`. A tag that is not one of ours can
-    /// match no version: 412.
-    static func ifMatch(_ request: Request) throws(OperationError) -> Int64? {
-        guard let header = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), !header.isEmpty, header != "*" else { return nil }
-        var tag = Substring(header)
-        if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
-        if tag.hasPrefix("\""), tag.hasSuffix("\""), tag.count >= 2 { tag = tag.dropFirst().dropLast() }
-        guard let version = Int64(tag), version > 0 else {
-            throw OperationError(.preconditionFailed, "If-Match '\(header)' names no version of this artifact; send the ETag of a GET")
-        }
-        return version
-    }
-
-    func documents(_ request: Request, kind: ArtifactKind?) async throws(OperationError) -> ([DSLDocument], String) {
-        guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
-            throw OperationError(.invalid, "the request body is empty; send the artifact")
-        }
-        do {
-            return (try DSLReader.read(text, kind: kind), text)
-        } catch {
-            throw OperationError(.invalid, error.description)
-        }
-    }
-
-    func written(_ stored: [StoredArtifact], _ request: Request, validateOnly: Bool, status: HTTPResponse.Status) throws -> Response {
-        let format = BodyFormat.ofResponse(accept: request.headers[.accept])
-        if validateOnly, stored.count == 1 { return try render(stored[0], as: format, status: status) }
-        return try render(stored, as: format, status: status)
-    }
-
-    func answer(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
-        try await APIAnswer.run(body)
-    }
-
-    func render(_ artifact: StoredArtifact, as format: BodyFormat, status: HTTPResponse.Status) throws -> Response {
-        switch format {
-        case .json:
-            return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: artifact.json)))
-        case .yaml:
-            return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: ByteBuffer(string: DSLWriter.yaml(try Self.artifact(artifact)))))
-        }
-    }
-
-    func render(_ artifacts: [StoredArtifact], as format: BodyFormat, status: HTTPResponse.Status) throws -> Response {
-        switch format {
-        case .json:
-            var buffer = ByteBuffer(string: "[")
-            for (index, artifact) in artifacts.enumerated() {
-                if index > 0 { buffer.writeString(",") }
-                buffer.writeBytes(artifact.json)
-            }
-            buffer.writeString("]")
-            return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: buffer))
-        case .yaml:
-            let values = try artifacts.map(Self.artifact)
-            return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: ByteBuffer(string: DSLWriter.yaml(values))))
-        }
-    }
-
-    static func artifact(_ stored: StoredArtifact) throws(OperationError) -> Artifact {
-        guard let text = String(data: stored.json, encoding: .utf8), let document = try? DSLReader.read(text, kind: stored.kind).first else {
-            throw OperationError(.unavailable, "the stored \(stored.kind) '\(stored.name)' cannot be read back; repair or delete it")
-        }
-        return document.artifact
-    }
-}

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import HAProxyConfigGen
 public import Logging
 public import Persistence
@@ -78,6 +78,8 @@ public actor Vamp {
     let logger: Logger
     var allocator: GatewayPortAllocator
     let writes = WriteLock()
+    /// The last rendering of every gateway, and the position of the change log it was made at.
+    var rendered: (position: Int64, configuration: GatewayConfiguration)?
 
     /// The clock of this facade and of the services that act on it.
     public nonisolated var clock: any VampClock { configuration.clock }

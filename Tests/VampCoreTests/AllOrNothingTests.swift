@@ -117,7 +117,7 @@ struct AllOrNothingTests {
         let start = try await vamp.changes.position()
         let stored = try await vamp.apply(try DSLReader.read(request.replacingOccurrences(of: "acme/new", with: "acme/first")), requestBody: request)
         #expect(stored.map(\.name) == ["a:1.0", "b:1.0", "shop"], "answered in the order of the documents, deployments after the artifacts")
-        let log = try await store.changes(after: start, limit: 100)
+        let log = try await (store as any ArtifactStore).changes(after: start, limit: 100)
         #expect(Set(log.map { "\($0.kind)/\($0.name)" }) == ["breeds/a:1.0", "breeds/b:1.0", "gateways/shop/web/web", "deployments/shop"])
         let archive = try await vamp.events.events(matching: EventQuery(tags: ["archive"]), page: PageRequest())
         #expect(Set(archive.items.flatMap(\.tags)).isSuperset(of: ["breeds:a:1.0", "breeds:b:1.0", "deployments:shop", "archive:create"]))

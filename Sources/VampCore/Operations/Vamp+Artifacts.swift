@@ -1,4 +1,4 @@
-public import Persistence
+import Persistence
 public import VampDSL
 public import VampModel
 

@@ -1,14 +1,22 @@
 import Foundation
-public import VampModel
+import VampModel
 
 extension Vamp {
     // MARK: Gateways
 
     /// The HAProxy text of every stored gateway, as the gateway synchroniser writes it to the KV store and
     /// `GET /vga/haproxy/<version>/configuration` shows it.
+    ///
+    /// Rendered again only when the store's change log moved since the last rendering: `/info` asks for it at
+    /// every call, and rendering every gateway is the most expensive read there is.
     public func gatewayConfiguration() async throws(OperationError) -> GatewayConfiguration {
+        // The position is read first: a change that lands while rendering moves it again, so the next call renders.
+        let position = try? await changes.position()
+        if let position, let rendered, rendered.position == position { return rendered.configuration }
         var workspace = Workspace(repository: repository)
-        return try render(try await workspace.gateways(), deployments: try await workspace.deployments())
+        let configuration = try render(try await workspace.gateways(), deployments: try await workspace.deployments())
+        if let position { rendered = (position, configuration) }
+        return configuration
     }
 
     /// The gateway with a port: its own, the one it had when stored before, or a free one of the range.

@@ -1,0 +1,37 @@
+public import Hummingbird
+import NIOCore
+public import VampCore
+
+/// The request context of Vamp's routes: Hummingbird's core storage plus what the API learns about a request
+/// before its handler runs (today the facade of its namespace; the caller's identity joins it with tokens).
+public struct VampRequestContext: RequestContext {
+    /// Hummingbird's per-request storage (parameters, allocator, logger).
+    public var coreContext: CoreRequestContextStorage
+    /// The facade of the request's namespace, once the router resolved it.
+    public var vamp: Vamp?
+
+    /// Creates the context of a request Hummingbird received.
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+    }
+}
+
+extension OperationError: HTTPResponseError {
+    /// 400, 404, 409, 412, 413 or 503, as the code says.
+    public var status: HTTPResponse.Status {
+        switch code {
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .tooLarge: .contentTooLarge
+        case .preconditionFailed: .preconditionFailed
+        case .unavailable: .serviceUnavailable
+        default: .badRequest
+        }
+    }
+
+    /// `{"message": ...}` with the status; 404 with an empty body (§3.1).
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        if status == .notFound { return Response(status: .notFound) }
+        return APIAnswer.json(["message": message], status: status)
+    }
+}
