@@ -136,7 +136,7 @@ struct ArtifactHandlers: Sendable {
         do {
             return (try DSLReader.read(text, kind: kind), text)
         } catch {
-            throw OperationError(.invalid, error.description)
+            throw OperationError(.invalid, error.description, cause: error)
         }
     }
 

@@ -109,11 +109,11 @@ struct DeploymentHandlers: Sendable {
             }
             return .inline(found)
         } catch let error as VampErrors {
-            throw OperationError(.invalid, error.description)
+            throw OperationError(.invalid, error.description, cause: error)
         } catch let error as OperationError {
             throw error
         } catch {
-            throw OperationError(.invalid, "\(error)")
+            throw OperationError(.invalid, "\(error)", cause: error)
         }
     }
 
@@ -123,7 +123,7 @@ struct DeploymentHandlers: Sendable {
         do {
             loaded = try Yams.load(yaml: text)
         } catch {
-            throw OperationError(.invalid, "the body is neither JSON nor YAML: \(error)")
+            throw OperationError(.invalid, "the body is neither JSON nor YAML: \(error)", cause: error)
         }
         guard var object = loaded as? [String: Any] else { throw OperationError(.invalid, "send a \(name) as an object, or a stored \(name)'s name") }
         if object["name"] == nil { object["name"] = name }

@@ -19,7 +19,7 @@ struct EventHandlers: Sendable {
             do {
                 return try DSLReader.eventQuery(text)
             } catch {
-                throw OperationError(.invalid, error.description)
+                throw OperationError(.invalid, error.description, cause: error)
             }
         }
         let type = parameters.get("type")
@@ -56,7 +56,7 @@ struct EventHandlers: Sendable {
         do {
             events = try DSLReader.events(text)
         } catch {
-            throw OperationError(.invalid, "\(error)")
+            throw OperationError(.invalid, "\(error)", cause: error)
         }
         guard !events.isEmpty else { throw OperationError(.invalid, "the request body holds no event") }
         let stored = try await vamp.publish(events)

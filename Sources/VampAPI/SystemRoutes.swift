@@ -211,14 +211,14 @@ struct SystemHandlers: Sendable {
         do {
             conversion = try DockerCompose.blueprint(from: text, name: name)
         } catch {
-            throw OperationError(.invalid, "\(error)")
+            throw OperationError(.invalid, "\(error)", cause: error)
         }
         let yaml = conversion.yaml
         let documents: [DSLDocument]
         do {
             documents = try DSLReader.read(DSLWriter.yaml(.blueprint(conversion.blueprint)), kind: .blueprint)
         } catch {
-            throw OperationError(.invalid, "the converted blueprint does not read back: \(error)")
+            throw OperationError(.invalid, "the converted blueprint does not read back: \(error)", cause: error)
         }
         let validateOnly = request.uri.queryParameters.get("validate_only")?.lowercased() == "true"
         _ = try await vamp.apply(documents, validateOnly: validateOnly, requestBody: text)

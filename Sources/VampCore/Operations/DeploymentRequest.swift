@@ -41,12 +41,12 @@ public enum DeploymentRequest: Sendable {
         } catch let error as OperationError {
             throw error
         } catch {
-            throw OperationError(.invalid, "\(error)")
+            throw OperationError(.invalid, "\(error)", cause: error)
         }
         if let documents = try? DSLReader.read(text, kind: .deployment), documents.count == 1, case .deployment(let deployment) = documents[0].artifact {
             return .blueprint(DeploymentPlanning.blueprint(of: deployment))
         }
-        throw OperationError(.invalid, blueprintError.description)
+        throw OperationError(.invalid, blueprintError.description, cause: blueprintError)
     }
 }
 

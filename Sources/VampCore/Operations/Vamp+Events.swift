@@ -77,7 +77,7 @@ extension Vamp {
             do {
                 return try TimeExpression(parsing: text)
             } catch {
-                throw OperationError(.invalid, "event query: timestamp.\(name) '\(text)' is not a time: \(error)")
+                throw OperationError(.invalid, "event query: timestamp.\(name) '\(text)' is not a time: \(error)", cause: error)
             }
         }
         let bounds = request.timestamp

@@ -34,7 +34,7 @@ extension Vamp {
         do {
             gateway.port.number = try allocator.allocate(avoiding: used)
         } catch {
-            throw OperationError(.invalid, error.description)
+            throw OperationError(.invalid, error.description, cause: error)
         }
         return gateway
     }
