@@ -327,13 +327,12 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
-// MARK: - vamp-server: the API, the stores and the gateway synchroniser in one ServiceGroup
-products.append(.executable(name: "vamp-server", targets: ["VampServer"]))
-targets.append(.executableTarget(
-    name: "VampServer",
+// MARK: - VampServerKit: vamp-server as a library (one table of settings, one stack per namespace, one ServiceGroup)
+products.append(.library(name: "VampServerKit", targets: ["VampServerKit"]))
+targets.append(.target(
+    name: "VampServerKit",
     dependencies: [
         "VampAPI", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "ContainerDrivers", "GatewayAgent",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
@@ -341,6 +340,17 @@ targets.append(.executableTarget(
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+    ],
+    swiftSettings: swiftSettings))
+
+// MARK: - vamp-server: parses its flags and runs VampServerKit
+products.append(.executable(name: "vamp-server", targets: ["VampServer"]))
+targets.append(.executableTarget(
+    name: "VampServer",
+    dependencies: [
+        "VampServerKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Configuration", package: "swift-configuration"),
     ],
     path: "Hosts/VampServer",
     swiftSettings: swiftSettings))

@@ -66,6 +66,19 @@ struct ServerExecutableTests {
         try await client.shutdown()
     }
 
+    @Test("--log-level debug reaches every part: the reconciler's debug line is written, marked with its part")
+    func logLevelReachesTheReconciler() async throws {
+        let folder = try TemporaryDirectory(prefix: "vamp-server-log-level")
+        defer { folder.remove() }
+        let server = try Self.start(folder, arguments: ["--port", "0", "--log-level", "debug"], log: "debug.log")
+        defer { server.stop() }
+        // The reconciler's first pass runs at start.
+        try await waitUntil(timeout: .seconds(30), "the reconciler's debug line\n\(server.logTail())") {
+            let log = server.logTail(maxBytes: 200_000)
+            return log.contains("reconcile pass") && log.contains("vamp.part=reconciler")
+        }
+    }
+
     @Test("a malformed setting stops the server at start with the key's name and a non-zero exit")
     func badSetting() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-server-bad")

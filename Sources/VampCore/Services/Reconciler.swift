@@ -95,6 +95,9 @@ public struct Reconciler: ServiceLifecycle.Service {
             return !deployments.isEmpty
         }
         let plan = ReconcilePlanner.plan(deployments: deployments, observed: observed, now: vamp.clock.now, options: configuration.planner)
+        logger.debug("reconcile pass", metadata: [
+            "vamp.deployments": "\(deployments.count)", "vamp.observed": "\(observed.count)", "vamp.actions": "\(plan.actions.count)",
+        ])
         let failures = await execute(plan.actions)
         var updates = plan.updates
         for (id, error) in failures where error.permanent {

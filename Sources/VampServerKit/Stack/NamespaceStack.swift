@@ -1,0 +1,101 @@
+import ContainerDrivers
+import Foundation
+import KVStores
+import Logging
+import Persistence
+import ServiceLifecycle
+import VampCore
+
+/// What serves one namespace: its facade and the services that keep it going (its stores, the gateway
+/// synchroniser writing its KV key, the container driver and the reconciler). The default namespace and every
+/// namespace opened later are built by this one function, so that they cannot drift apart.
+struct NamespaceStack: Sendable {
+    let vamp: Vamp
+    /// The namespace's stores: the other services start once they are ready.
+    let stores: PersistenceStores
+    /// Every service of the namespace, the stores first.
+    let services: [any ServiceLifecycle.Service]
+
+    /// Builds the stack of `namespace`; `isDefault` keeps the configured stores as they are, another namespace gets
+    /// its own files, tables or indices and its own KV key.
+    static func make(
+        namespace: String, isDefault: Bool, configuration: ServerConfiguration, keyValueStore: any KeyValueStore,
+        check: Vamp.ConfigurationCheck?, logger: Logger
+    ) async throws -> NamespaceStack {
+        let persistence = isDefault ? configuration.persistence : Self.persistence(configuration.persistence, namespace: namespace)
+        let stores: PersistenceStores
+        do {
+            stores = try persistence.makeStores(logger: logger.part("persistence"))
+        } catch {
+            throw SettingError(description: error.message)
+        }
+        let vamp = Vamp(
+            artifacts: stores.artifacts, events: stores.events,
+            configuration: Vamp.Configuration(
+                gatewayPortRange: configuration.gatewayPortRange, generator: configuration.generator,
+                resolution: configuration.resolution, configurationCheck: check, cacheReads: configuration.cacheReads),
+            logger: logger.part("core"))
+        var services: [any ServiceLifecycle.Service] = [stores]
+        services.append(StartAfter(stores, GatewaySynchronizer(
+            vamp: vamp, store: keyValueStore,
+            configuration: .init(namespace: namespace, haproxyVersion: configuration.haproxyVersion, resyncInterval: configuration.resyncInterval),
+            logger: logger.part("gateway-sync"))))
+        let driver: (any ContainerDriver)?
+        do {
+            driver = try await configuration.drivers.makeDriver(
+                namespace: isDefault ? nil : namespace,
+                excludedPorts: [configuration.gatewayPortRange, configuration.virtualHostsPort...configuration.virtualHostsPort],
+                logger: logger.part("driver"))
+        } catch {
+            throw SettingError(description: error.message)
+        }
+        if let driver {
+            if isDefault, let kubernetes = driver as? KubernetesDriver, configuration.drivers.kubernetesCreatesServices {
+                services.append(StartAfter(stores, KubernetesGatewayServices(
+                    vamp: vamp, driver: kubernetes, interval: configuration.resyncInterval, logger: logger.part("driver"))))
+            }
+            services.append(StartAfter(stores, Reconciler(
+                vamp: vamp, driver: driver,
+                configuration: .init(interval: configuration.reconcileInterval, planner: configuration.planner),
+                logger: logger.part("reconciler"))))
+        }
+        return NamespaceStack(vamp: vamp, stores: stores, services: services)
+    }
+
+    /// The default namespace's persistence settings, moved to the namespace's own files, tables or indices.
+    static func persistence(_ base: PersistenceConfiguration, namespace: String) -> PersistenceConfiguration {
+        var configuration = base
+        let folder = URL(fileURLWithPath: base.sqlite.path).deletingLastPathComponent()
+        configuration.sqlite.path = folder.appendingPathComponent("namespaces/\(namespace).sqlite").path
+        configuration.postgres.tablePrefix = base.postgres.tablePrefix + namespace.replacingOccurrences(of: "-", with: "_") + "_"
+        configuration.elasticsearch.index = base.elasticsearch.index + "-" + namespace
+        configuration.elasticsearchArtifacts.index = base.elasticsearchArtifacts.index + "-" + namespace
+        return configuration
+    }
+}
+
+/// Runs a service once the stores are ready (SQLite opened, PostgreSQL connected).
+struct StartAfter<S: ServiceLifecycle.Service>: ServiceLifecycle.Service {
+    let stores: PersistenceStores
+    let service: S
+
+    init(_ stores: PersistenceStores, _ service: S) {
+        self.stores = stores
+        self.service = service
+    }
+
+    func run() async throws {
+        try await stores.ready()
+        try await service.run()
+    }
+}
+
+extension Logger {
+    /// This logger, its lines marked with the part of the server that writes them (`vamp.part=reconciler`). Every
+    /// part gets the server's one logger this way, so `--log-level` reaches all of them.
+    func part(_ name: String) -> Logger {
+        var logger = self
+        logger[metadataKey: "vamp.part"] = .string(name)
+        return logger
+    }
+}

@@ -1,0 +1,150 @@
+public import Configuration
+import ContainerDrivers
+import Foundation
+import GatewayAgent
+import HAProxyConfigGen
+import HAProxyControl
+import Hummingbird
+import KVStores
+import Logging
+import Metrics
+import Persistence
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+import VampAPI
+import VampCore
+
+/// `vamp-server` as a library: the REST API, the stores, the gateway synchroniser, the reconciler with its
+/// container driver, the embedded gateway agent and the namespaces opened later, in one `ServiceGroup` that stops
+/// on SIGTERM or SIGINT. A host parses its flags into a `ConfigReader` and calls ``run(config:)``.
+public enum VampServer {
+    /// Why the server did not start: a setting that does not read, a store that cannot be opened.
+    public struct StartError: Error, CustomStringConvertible {
+        /// What is wrong, naming the setting.
+        public let description: String
+    }
+
+    /// Reads every setting from `config`, builds the server and runs it until SIGTERM or SIGINT.
+    public static func run(config: ConfigReader) async throws {
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration(config: config)
+        } catch {
+            throw StartError(description: error.description)
+        }
+        let logger = {
+            var logger = Logger(label: "vamp")
+            logger.logLevel = configuration.logLevel
+            return logger
+        }()
+
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let keyValueStore: any KeyValueStore
+        do {
+            keyValueStore = try configuration.keyValueStore.makeStore(logger: logger.part("kv"))
+        } catch {
+            throw StartError(description: error.message)
+        }
+        let check = configuration.haproxyCheck.map { executable in
+            HAProxyTextCheck(executable: executable, base: configuration.haproxyBase, logger: logger.part("haproxy-check")).check
+        }
+        let stack: NamespaceStack
+        do {
+            stack = try await NamespaceStack.make(
+                namespace: configuration.namespace, isDefault: true, configuration: configuration, keyValueStore: keyValueStore,
+                check: check, logger: logger)
+        } catch let error as SettingError {
+            throw StartError(description: error.description)
+        }
+        let vamp = stack.vamp
+        let key = KeyPath.haproxyConfiguration(namespace: configuration.namespace, version: configuration.haproxyVersion)
+        let agent = configuration.embeddedAgent.map { settings in
+            EmbeddedGatewayAgent(
+                settings: settings, executable: configuration.haproxyExecutable, key: key, store: keyValueStore, logger: logger.part("gateway-agent"))
+        }
+
+        var information = configuration.information
+        if let agent { information.liveSections["gateway_agent"] = { await agent.information(gateways: vamp) } }
+        let api = VampAPIConfiguration(
+            maximumBodySize: configuration.maximumBodySize, information: information, settings: configuration.shown,
+            haproxyTemplate: configuration.haproxyBase, haproxyVersions: [configuration.haproxyVersion])
+        let directory = NamespaceDirectory(configuration: configuration, keyValueStore: keyValueStore, check: check, logger: logger)
+        let router = VampHTTPAPI.router(vamp: vamp, namespaces: directory, defaultNamespace: configuration.namespace, configuration: api)
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.interface, port: configuration.port), serverName: "vamp"),
+            onServerRunning: { channel in
+                logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger.part("http"))
+        // The stores first: the other services wait for them to be ready. The embedded agent after the KV store (it
+        // watches the store's key), so it also stops before it.
+        app.addServices(stack.services[0], KeyValueStoreService(store: keyValueStore))
+        if let agent { app.addServices(agent) }
+        for service in stack.services.dropFirst() { app.addServices(service) }
+        app.addServices(NamespaceServices(directory: directory))
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logStart(configuration, key: key, logger: logger)
+        try await group.run()
+        logger.info("stopped")
+    }
+
+    /// `--stop-gateway`: stops the HAProxy master the embedded agent left serving on its work directory, and says so.
+    public static func stopGateway(config: ConfigReader) async -> String {
+        let folder = config.string(forKey: ConfigKey(ServerKeys.agentWorkDirectory.key.split(separator: ".").map(String.init)), default: ServerKeys.agentWorkDirectory.defaultText())
+        let executable = config.string(forKey: ConfigKey(ServerKeys.haproxyExecutable.key.split(separator: ".").map(String.init)), default: ServerKeys.haproxyExecutable.defaultText())
+        let configuration = GatewayAgentConfiguration(
+            key: "/vamp", workDirectory: URL(fileURLWithPath: folder).standardizedFileURL, haproxyExecutable: executable)
+        if let pid = await GatewayAgent.stopHAProxyLeftRunning(configuration: configuration) {
+            return "stopped HAProxy (pid \(pid)) of \(configuration.workDirectory.path)"
+        }
+        return "no HAProxy of \(configuration.workDirectory.path) runs"
+    }
+
+    static func logStart(_ configuration: ServerConfiguration, key: String, logger: Logger) {
+        logger.info("starting", metadata: [
+            "vamp.persistence": "\(configuration.persistence.artifacts.rawValue)", "vamp.kv.store": "\(configuration.keyValueStore.kind.rawValue)",
+            "vamp.kv.key": "\(key)", "vamp.haproxy.check": "\(configuration.haproxyCheck ?? "off")",
+            "vamp.container-driver": "\(configuration.drivers.kind.rawValue)",
+        ])
+        if let agent = configuration.embeddedAgent {
+            logger.info("running the gateway agent in-process; HAProxy keeps serving when the server stops (vamp-server --stop-gateway stops it)", metadata: [
+                "vamp.gateway-agent.work-directory": "\(agent.workDirectory.path)", "vamp.haproxy.executable": "\(configuration.haproxyExecutable)",
+            ])
+        } else {
+            logger.notice("the gateway agent is not embedded: a separate vamp-gateway-agent must watch the KV key for the gateways to serve", metadata: [
+                "vamp.kv.key": "\(key)", "vamp.gateway-agent.reason": "\(configuration.notEmbeddedBecause ?? "")",
+            ])
+        }
+    }
+}
+
+/// `haproxy -c` of the base sections plus the generated text: what an agent with default settings would load.
+struct HAProxyTextCheck: Sendable {
+    let executable: String
+    let base: String
+    let logger: Logger
+
+    func check(_ generated: String) async -> String? {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-check-\(UUID().uuidString).cfg")
+        defer { try? FileManager.default.removeItem(at: file) }
+        do {
+            try Data((base + "\n" + generated).utf8).write(to: file)
+            return try await HAProxyControl.check(file, executable: executable)
+        } catch {
+            // Not checked is not refused: the generator has checked the text already. But the operator turned the
+            // check on (or has HAProxy installed) and must know it did not run.
+            logger.warning("haproxy -c could not run; the gateway change was checked by the generator alone", metadata: [
+                "vamp.haproxy.executable": "\(executable)", "vamp.error": "\(error)",
+            ])
+            return nil
+        }
+    }
+}
