@@ -87,36 +87,4 @@ struct AgentCommand: AsyncParsableCommand {
         try await group.run()
         logger.info("stopped")
     }
-
-    /// The store from flags (first), the environment, the YAML file and the defaults, through the shared
-    /// `KeyValueStoreConfiguration` every host uses.
-    static func storeConfiguration(flags: [(String, String?)], file: String?) async throws -> KeyValueStoreConfiguration {
-        var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
-        for case (let name, let value?) in flags { flagValues[AbsoluteConfigKey(["vamp", "key-value-store", name])] = .init(stringLiteral: value) }
-        var providers: [any ConfigProvider] = [InMemoryProvider(name: "flags", values: flagValues), EnvironmentVariablesProvider()]
-        if let file {
-            let location = ConfigReader(provider: InMemoryProvider(values: ["filePath": .init(stringLiteral: file)]))
-            providers.append(try await FileProvider<YAMLSnapshot>(config: location))
-        }
-        providers.append(InMemoryProvider(name: "defaults", values: [
-            "vamp.key-value-store.type": "file", "vamp.key-value-store.connection": ".vamp/kv",
-        ]))
-        do {
-            return try KeyValueStoreConfiguration(config: ConfigReader(providers: providers))
-        } catch {
-            // Name the setting and the value, not only the rule.
-            if error.code == .invalidKey, let key = error.key {
-                throw ValidationError("vamp.key-value-store.path (--store-path, VAMP_KEY_VALUE_STORE_PATH) '\(key)': \(error.message)")
-            }
-            throw ValidationError(error.message)
-        }
-    }
-
-    static func hostPort(_ text: String, what: String) throws -> (host: String, port: Int) {
-        let parts = text.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
-            throw ValidationError("\(what) must be host:port, not '\(text)'")
-        }
-        return (String(parts[0]), port)
-    }
 }
