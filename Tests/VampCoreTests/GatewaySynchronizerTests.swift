@@ -4,6 +4,7 @@ import Persistence
 import Synchronization
 import Testing
 import VampCore
+import VampConcurrency
 import VampDSL
 import VampModel
 import VampTesting
@@ -37,8 +38,10 @@ struct GatewaySynchronizerTests {
     func writesOnlyChanges() async throws {
         let store = InMemoryKeyValueStore()
         let events = InMemoryEventStore()
-        let vamp = Vamp(artifacts: InMemoryArtifactStore(), events: events)
-        let synchronizer = GatewaySynchronizer(vamp: vamp, store: store, configuration: .init(resyncInterval: .milliseconds(300)))
+        // The resync waits on a test clock: the test moves it past the interval instead of sleeping through it.
+        let clock = TestClock()
+        let vamp = Vamp(artifacts: InMemoryArtifactStore(), events: events, configuration: .init(clock: clock))
+        let synchronizer = GatewaySynchronizer(vamp: vamp, store: store, configuration: .init(resyncInterval: .seconds(5)))
 
         #expect(await synchronizer.synchronise() == .written, "the first pass writes the (empty) configuration")
         #expect(await synchronizer.synchronise() == .unchanged)
@@ -55,7 +58,9 @@ struct GatewaySynchronizerTests {
         #expect(marshaller.total == 2, "one event per write")
 
         try await Self.running(synchronizer) {
+            #expect(await clock.waitForSleepers(1), "the synchroniser waits for its resync")
             try await store.delete(Self.key)
+            await clock.advance(by: .seconds(5))
             try await waitUntil(timeout: .seconds(5), "the resync to restore the deleted key") {
                 (try? await store.get(Self.key))?.string == written.string
             }
