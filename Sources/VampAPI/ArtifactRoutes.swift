@@ -104,7 +104,7 @@ struct ArtifactHandlers: Sendable {
         guard !(expand && only) else {
             throw OperationError(.invalid, "expand_references and only_references ask for opposite views; give one of them")
         }
-        var artifact = try Self.artifact(stored)
+        var artifact = try vamp.artifact(stored)
         artifact = expand ? try await vamp.expandingReferences(artifact) : References.referencesOnly(artifact)
         var view = stored
         view.json = Data(DSLWriter.json(artifact, pretty: false).utf8)
@@ -151,7 +151,7 @@ struct ArtifactHandlers: Sendable {
         case .json:
             return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: ByteBuffer(bytes: artifact.json)))
         case .yaml:
-            return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: ByteBuffer(string: DSLWriter.yaml(try Self.artifact(artifact)))))
+            return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: ByteBuffer(string: DSLWriter.yaml(try vamp.artifact(artifact)))))
         }
     }
 
@@ -166,15 +166,8 @@ struct ArtifactHandlers: Sendable {
             buffer.writeString("]")
             return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: buffer))
         case .yaml:
-            let values = try artifacts.map(Self.artifact)
+            let values = try artifacts.map { try vamp.artifact($0) }
             return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: ByteBuffer(string: DSLWriter.yaml(values))))
         }
-    }
-
-    static func artifact(_ stored: StoredArtifact) throws(OperationError) -> Artifact {
-        guard let text = String(data: stored.json, encoding: .utf8), let document = try? DSLReader.read(text, kind: stored.kind).first else {
-            throw OperationError(.unavailable, "the stored \(stored.kind) '\(stored.name)' cannot be read back; repair or delete it")
-        }
-        return document.artifact
     }
 }

@@ -142,7 +142,7 @@ struct DeploymentHandlers: Sendable {
     /// The deployment as stored, or with `as_blueprint=true` as the blueprint it makes.
     func view(_ stored: StoredArtifact, _ request: Request) throws(OperationError) -> StoredArtifact {
         guard ArtifactHandlers.flag(request, "as_blueprint") else { return stored }
-        guard case .deployment(let deployment) = try ArtifactHandlers.artifact(stored) else { return stored }
+        guard case .deployment(let deployment) = try vamp.artifact(stored) else { return stored }
         var view = stored
         view.kind = .blueprint
         view.json = Data(DSLWriter.json(.blueprint(DeploymentPlanning.blueprint(of: deployment)), pretty: false).utf8)

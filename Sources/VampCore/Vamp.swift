@@ -116,7 +116,7 @@ public actor Vamp {
     }
 
     /// The stored artifact, decoded.
-    public func artifact(_ stored: StoredArtifact) throws(OperationError) -> Artifact {
+    public nonisolated func artifact(_ stored: StoredArtifact) throws(OperationError) -> Artifact {
         try repository.decode(stored)
     }
 
