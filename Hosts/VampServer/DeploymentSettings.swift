@@ -11,8 +11,6 @@ import VampModel
 struct DeploymentSettings: Sendable {
     /// `vamp.container-driver.*`: which driver runs the services (``ContainerDriverConfiguration``).
     var drivers: ContainerDriverConfiguration
-    /// `vamp.container-driver.kubernetes.create-services`: a Kubernetes Service per gateway (true).
-    var kubernetesCreatesServices: Bool { drivers.kubernetesCreatesServices }
     /// `vamp.operation.synchronization.period`: the reconciler's safety-net pass (5 s).
     var reconcileInterval: Duration
     /// `vamp.operation.synchronization.timeout.ready-for-deployment` / `ready-for-undeployment` (600 s; 0: never).
@@ -70,7 +68,7 @@ struct DeploymentSettings: Sendable {
     /// The driver of a namespace (`nil`: the default one), or `nil` when no driver is configured.
     func makeDriver(namespace: String?, excludedPorts: [ClosedRange<Int>], logger: Logger) async throws -> (any ContainerDriver)? {
         do {
-            return try await drivers.makeDriver(
+            return try drivers.makeDriver(
                 namespace: namespace, excludedPorts: excludedPorts + [virtualHostsPort...virtualHostsPort],
                 logger: Logger(label: "vamp.driver.\(drivers.kind.rawValue)"))
         } catch {

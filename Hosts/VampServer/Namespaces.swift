@@ -65,6 +65,7 @@ actor NamespaceDirectory: VampDirectory {
                     configuration: .init(namespace: namespace, haproxyVersion: settings.haproxyVersion, resyncInterval: settings.resyncInterval),
                     logger: logger))
                 if let driver = try await settings.deployments.makeDriver(namespace: namespace, excludedPorts: [settings.gatewayPortRange], logger: logger) {
+                    services.yield(driver)
                     services.yield(Reconciler(
                         vamp: vamp, driver: driver,
                         configuration: .init(interval: settings.deployments.reconcileInterval, planner: settings.deployments.planner),

@@ -142,10 +142,12 @@ struct ServerCommand: AsyncParsableCommand {
         app.addServices(stores, KeyValueStoreService(store: keyValueStore))
         if let agent { app.addServices(agent) }
         app.addServices(StartAfter(stores, synchronizer), NamespaceServices(directory: directory))
+        // The driver before the parts that use it, which then stop before it.
+        if let driver { app.addServices(driver) }
         if let reconciler { app.addServices(StartAfter(stores, reconciler)) }
-        if let kubernetes = driver as? KubernetesDriver, deployments.kubernetesCreatesServices {
-            app.addServices(StartAfter(stores, KubernetesGatewayServices(
-                vamp: vamp, driver: kubernetes, interval: settings.resyncInterval, logger: Logger(label: "vamp.driver.kubernetes.services"))))
+        if let driver, deployments.drivers.synchronizesGateways {
+            app.addServices(StartAfter(stores, DriverGatewaySynchronizer(
+                vamp: vamp, driver: driver, interval: settings.resyncInterval, logger: Logger(label: "vamp.driver.gateways"))))
         }
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

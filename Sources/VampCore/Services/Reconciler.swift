@@ -48,7 +48,7 @@ public struct Reconciler: ServiceLifecycle.Service {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { for await _ in vamp.deploymentChanges { wake.yield() } }
-                group.addTask { for await _ in driver.changes { wake.yield() } }
+                group.addTask { for await _ in driver.changeNotices() { wake.yield() } }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: interval)
