@@ -101,4 +101,18 @@ struct LocalInstanceLifeTests {
         #expect(running.handle(.started(pid: 4), now: Self.start, policy: Self.policy).isEmpty)
         #expect(running.state == .probing(pid: 3))
     }
+
+    @Test func anAdoptedProcessKeepsTheReadinessItsRecordSays() {
+        let (wasUp, upEffects) = Self.after([(.adopted(pid: 9, wasUp: true), .seconds(1))])
+        #expect(wasUp.state == .ready(pid: 9, since: Self.start + .seconds(1)))
+        #expect(wasUp.isUp)
+        #expect(upEffects == [.startProbe(pid: 9)])
+        let (unknown, unknownEffects) = Self.after([(.adopted(pid: 9, wasUp: false), .zero)])
+        #expect(unknown.state == .probing(pid: 9))
+        #expect(unknownEffects == [.startProbe(pid: 9)])
+        // Only an instance that has no process yet is adopted.
+        var running = wasUp
+        #expect(running.handle(.adopted(pid: 10, wasUp: true), now: Self.start, policy: Self.policy).isEmpty)
+        #expect(running.pid == 9)
+    }
 }

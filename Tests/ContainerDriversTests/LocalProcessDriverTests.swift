@@ -292,7 +292,13 @@ struct LocalProcessDriverTests {
             #expect(!Self.alive(pid))
             #expect(await Self.get(victim.ports["web"]!) == nil)
 
-            try await fixture.withDriver { (next) async throws in
+            // The next "server": the living instance is adopted up when the records are read, before its run() starts,
+            // so a restart does not take its traffic away; the dead one is not.
+            let next = fixture.makeDriver()
+            let adopted = try await Self.instances(next)
+            #expect(adopted.map(\.name) == instances.map(\.name))
+            #expect(adopted.map(\.deployed) == [true, false])
+            try await withRunning(next) { (next) async throws in
                 #expect(try await Self.eventually { try await Self.allDeployed(next, 2) })
                 #expect(try await Self.instances(next) == instances)
                 let now = fixture.pids()

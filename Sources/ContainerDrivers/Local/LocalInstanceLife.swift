@@ -1,7 +1,9 @@
 /// The life of one instance of ``LocalProcessDriver``: the state it is in and what each event does to it, in one place.
 /// A pure state machine (no I/O, the time given): the driver feeds it what it saw and carries out the effects.
 ///
-/// - `starting` → `probing` when its process runs (started, or adopted from an earlier driver);
+/// - `starting` → `probing` when its process runs (started, or adopted from an earlier driver); an adopted process
+///   that was up when the earlier driver last saw it goes straight to `ready`, so that a restart of the server does
+///   not take its traffic away while the probe looks again;
 /// - `probing` ⇄ `ready` as the readiness probe finds it up or down;
 /// - `starting`, `probing` or `ready` → `exited` when the process exits (or cannot start): it is started again after a
 ///   backoff that doubles with every exit in a row, and `exited` → `probing` once it runs again;
@@ -24,8 +26,10 @@ package struct LocalInstanceLife: Sendable, Hashable {
 
     /// What the driver saw.
     package enum Event: Sendable, Hashable {
-        /// Its process runs: started by the driver, or adopted.
+        /// Its process runs: started by the driver (or adopted without knowing whether it was up).
         case started(pid: Int32)
+        /// Its process, left by an earlier driver, still runs; `wasUp`: its record says it was up.
+        case adopted(pid: Int32, wasUp: Bool)
         /// The readiness probe of process `pid` found it up or down.
         case readiness(pid: Int32, up: Bool)
         /// Its process exited, in words (`exited with status 3`, `killed by signal 9`, `not started: ...`).
@@ -103,6 +107,11 @@ package struct LocalInstanceLife: Sendable, Hashable {
 
         case (.started(let pid), .stopping):
             return [.kill(pid: pid)]
+        case (.adopted(let pid, let wasUp), .starting):
+            state = wasUp ? .ready(pid: pid, since: now) : .probing(pid: pid)
+            return [.startProbe(pid: pid)]
+        case (.adopted, _):
+            return []
         case (.started(let pid), .starting), (.started(let pid), .exited):
             state = .probing(pid: pid)
             return [.startProbe(pid: pid)]

@@ -38,8 +38,10 @@ import Darwin
 /// and restarted, readiness probes, each service's convergence, the adoption of what an earlier driver left) runs in
 /// ``run()`` and stops when that ends; the processes keep running. Called before ``run()`` starts, ``deploy(_:update:)``
 /// records the service and queues its convergence, which begins with ``run()``; ``undeploy(_:)`` stops the processes
-/// at once (it needs no background work); ``services()`` answers from the records (an instance counts as deployed only
-/// once supervised and found up). Once ``run()`` has ended, deploy and undeploy fail with a transient error.
+/// at once (it needs no background work); ``services()`` answers from the records: an instance whose process still runs
+/// is adopted when the records are read, and counts as deployed when its record says it was up (so that a restart of
+/// the server does not take its traffic away), until its probe, which starts with ``run()``, says otherwise. Once
+/// ``run()`` has ended, deploy and undeploy fail with a transient error.
 ///
 /// How processes are watched: a process the driver started is its child, awaited through swift-subprocess (which reaps
 /// it, so no zombie stays, and reports the exit status) in the one task that is not a child of ``run()``: cancelling
@@ -162,8 +164,9 @@ public actor LocalProcessDriver: ContainerDriver {
         logger.info("local driver stopped; its processes keep running", metadata: ["vamp.directory": "\(directory.path)"])
     }
 
-    /// Reads the records once: every recorded instance gets its supervisor and every service its convergence, which
-    /// start with ``run()``.
+    /// Reads the records once: an instance whose process still runs is adopted at once (up if its record says it was,
+    /// so that a restart of the server does not take its traffic away), and every recorded instance gets its
+    /// supervisor and every service its convergence, which start with ``run()``.
     private func open() throws(ContainerDriverError) {
         guard phase == .unread else { return }
         do {
@@ -180,7 +183,14 @@ public actor LocalProcessDriver: ContainerDriver {
                 reservedPorts.formUnion(record.ports.values)
             }
             running[service.id] = state
-            for index in state.instances.keys.sorted() { startSupervisor(service.id, index) }
+            for (index, instance) in state.instances.sorted(by: { $0.key < $1.key }) {
+                let record = instance.record
+                if let pid = record.pid, let startTime = record.startTime, LocalProcesses.isAlive(pid: pid, startTime: startTime) {
+                    perform(transition(service.id, index, instance.token, .adopted(pid: pid, wasUp: record.up == true)), service.id, index, instance.token)
+                    logger.info("adopted a running instance", metadata: metadata(record).merging(["vamp.up": "\(record.up == true)"]) { $1 })
+                }
+                startSupervisor(service.id, index)
+            }
             converge(service.id)
         }
         phase = .open
@@ -442,7 +452,8 @@ public actor LocalProcessDriver: ContainerDriver {
             if mayAdopt, let pid = instance.record.pid, let startTime = instance.record.startTime,
                 LocalProcesses.isAlive(pid: pid, startTime: startTime)
             {
-                processStarted(id, index, token, pid: pid, startTime: startTime)
+                // Adopted when the records were read, unless it was not running then.
+                if instance.life.pid != pid { processStarted(id, index, token, pid: pid, startTime: startTime) }
                 while !Task.isCancelled, LocalProcesses.isAlive(pid: pid, startTime: startTime) {
                     try? await Task.sleep(for: configuration.pollInterval)
                 }
@@ -536,6 +547,7 @@ public actor LocalProcessDriver: ContainerDriver {
         var record = instance.record
         record.pid = pid
         record.startTime = startTime
+        record.up = false
         running[id]?.instances[index]?.record = record
         save(record)
         logger.info(
@@ -545,13 +557,17 @@ public actor LocalProcessDriver: ContainerDriver {
     }
 
     private func readinessChanged(_ id: ServiceIdentity, _ index: Int, _ token: UUID, pid: Int32, up: Bool) {
-        guard phase != .stopped, let instance = instance(id, index, token) else { return }
+        guard phase != .stopped, var record = instance(id, index, token)?.record else { return }
         let effects = transition(id, index, token, .readiness(pid: pid, up: up))
         guard effects.contains(.notify) else { return }
+        // Kept, so that a driver that adopts the process after a restart goes on giving it traffic.
+        record.up = up
+        running[id]?.instances[index]?.record = record
+        save(record)
         if up {
-            logger.info("instance up", metadata: metadata(instance.record))
+            logger.info("instance up", metadata: metadata(record))
         } else {
-            logger.warning("instance down", metadata: metadata(instance.record))
+            logger.warning("instance down", metadata: metadata(record))
         }
         perform(effects, id, index, token)
     }
@@ -563,6 +579,7 @@ public actor LocalProcessDriver: ContainerDriver {
         if let pid = record.pid { LocalProcesses.killOrphans(of: pid) }
         record.pid = nil
         record.startTime = nil
+        record.up = nil
         running[id]?.instances[index]?.record = record
         let effects = transition(id, index, token, .exited(exit))
         perform(effects, id, index, token)

@@ -76,6 +76,8 @@ final class BackgroundWork: Sendable {
         await withDiscardingTaskGroup { group in
             // Ends when the calling task is cancelled.
             for await job in queue {
+                // Cancelled before it started: it does not run at all.
+                guard state.withLock({ $0.cancellers[job.id] != nil }) else { continue }
                 group.addTask {
                     await Self.perform(job)
                     _ = self.state.withLock { $0.cancellers.removeValue(forKey: job.id) }
