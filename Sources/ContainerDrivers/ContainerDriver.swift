@@ -154,12 +154,15 @@ public struct ContainerDriverError: Error, Sendable, Hashable, CustomStringConve
         self.cause = cause
     }
 
+    /// The message.
     public var description: String { message }
 
+    /// Equal when the message and ``permanent`` are; the ``cause`` is not compared.
     public static func == (lhs: ContainerDriverError, rhs: ContainerDriverError) -> Bool {
         lhs.message == rhs.message && lhs.permanent == rhs.permanent
     }
 
+    /// Hashes the message and ``permanent``, as ``==`` compares them.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(message)
         hasher.combine(permanent)
@@ -189,9 +192,9 @@ public struct DriverGateway: Sendable, Hashable {
 ///
 /// A driver is a ServiceLifecycle `Service`: creating one does no I/O and starts nothing; its background work
 /// (watching the platform for ``changeNotices()``, the local driver's supervision of its processes) runs in
-/// ``run()`` and stops when that is cancelled or shut down gracefully. What the driver runs keeps running after it
-/// stopped: a driver made later finds it again. Run the driver before the parts that use it (in a `ServiceGroup`,
-/// list it before the reconciler, which then stops first).
+/// ``run()`` and stops when that is cancelled or shut down gracefully; the change notices' streams end then. A driver
+/// runs once. What the driver runs keeps running after it stopped: a driver made later finds it again. Run the driver
+/// before the parts that use it (in a `ServiceGroup`, list it before the reconciler, which then stops first).
 public protocol ContainerDriver: ServiceLifecycle.Service {
     /// The deployable types the driver runs (`command`, `container/docker`, ...).
     var deployableTypes: Set<String> { get }
