@@ -35,7 +35,7 @@ public struct ContainerDriverConfiguration: Sendable {
     /// The Kubernetes API server, its credentials and the default namespace's name (other Vamp namespaces get their
     /// own from ``makeDriver(namespace:excludedPorts:logger:)``).
     public var kubernetes: KubernetesDriver.Configuration
-    /// Whether a host gives every gateway a Kubernetes Service (``KubernetesDriver/synchronizeGatewayServices(_:)``).
+    /// Whether a host gives every gateway a Kubernetes Service (``KubernetesDriver/synchronizeGateways(_:)``).
     public var kubernetesCreatesServices: Bool
     /// Whether a host should keep the driver's gateway additions in step with the gateways
     /// (``ContainerDriver/synchronizeGateways(_:)``): with the Kubernetes driver, unless
