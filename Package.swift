@@ -227,7 +227,7 @@ targets.append(.executableTarget(
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
 targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl", "VampConcurrency", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")], swiftSettings: swiftSettings))
 
-// MARK: - ContainerDrivers: the ContainerDriver protocol and the drivers (local processes today)
+// MARK: - ContainerDrivers: the ContainerDriver protocol and its drivers (local processes, Docker, Kubernetes, Marathon)
 products.append(.library(name: "ContainerDrivers", targets: ["ContainerDrivers"]))
 targets.append(.target(
     name: "ContainerDrivers",
@@ -242,6 +242,8 @@ targets.append(.target(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        // Every driver is a Service: its background work runs in run().
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
@@ -258,6 +260,7 @@ targets.append(.testTarget(
         .product(name: "Subprocess", package: "swift-subprocess"),
         .product(name: "SystemPackage", package: "swift-system"),
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
     ],
     swiftSettings: swiftSettings))
 

@@ -1,4 +1,5 @@
 import Foundation
+public import ServiceLifecycle
 public import VampModel
 
 /// Which service of which deployment, or which workflow: the identity a driver records with everything it starts
@@ -142,20 +143,59 @@ public struct ContainerDriverError: Error, Sendable, Hashable, CustomStringConve
     /// True when the request itself cannot work (a deployable type the driver does not run, a command that does not
     /// exist): retrying does not help.
     public var permanent: Bool
+    /// The error this one wraps (a connection refused, a TLS failure, a file that cannot be written), when there is
+    /// one; its words are in ``message`` already. Not part of equality.
+    public var cause: (any Error)?
 
     /// Creates an error.
-    public init(_ message: String, permanent: Bool = false) {
+    public init(_ message: String, permanent: Bool = false, cause: (any Error)? = nil) {
         self.message = message
         self.permanent = permanent
+        self.cause = cause
     }
 
+    /// The message.
     public var description: String { message }
+
+    /// Equal when the message and ``permanent`` are; the ``cause`` is not compared.
+    public static func == (lhs: ContainerDriverError, rhs: ContainerDriverError) -> Bool {
+        lhs.message == rhs.message && lhs.permanent == rhs.permanent
+    }
+
+    /// Hashes the message and ``permanent``, as ``==`` compares them.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(message)
+        hasher.combine(permanent)
+    }
+}
+
+/// A gateway as a driver sees it, for what a platform adds for gateways (``ContainerDriver/synchronizeGateways(_:)``).
+public struct DriverGateway: Sendable, Hashable {
+    /// The gateway's name (`shop/web`).
+    public var name: String
+    /// Its lookup name (a hex SHA-1 of its name).
+    public var lookupName: String
+    /// Its port, where the gateway agents' HAProxy binds it.
+    public var port: Int
+
+    /// Creates a gateway.
+    public init(name: String, lookupName: String, port: Int) {
+        self.name = name
+        self.lookupName = lookupName
+        self.port = port
+    }
 }
 
 /// Runs services somewhere: local processes, Docker, Kubernetes, Marathon (the original's ContainerDriverActor,
 /// §1.1). Drivers hold no deployment logic: the reconciler decides, the driver does what it is told and reports
 /// what runs.
-public protocol ContainerDriver: Sendable {
+///
+/// A driver is a ServiceLifecycle `Service`: creating one does no I/O and starts nothing; its background work
+/// (watching the platform for ``changeNotices()``, the local driver's supervision of its processes) runs in
+/// ``run()`` and stops when that is cancelled or shut down gracefully; the change notices' streams end then. A driver
+/// runs once. What the driver runs keeps running after it stopped: a driver made later finds it again. Run the driver
+/// before the parts that use it (in a `ServiceGroup`, list it before the reconciler, which then stops first).
+public protocol ContainerDriver: ServiceLifecycle.Service {
     /// The deployable types the driver runs (`command`, `container/docker`, ...).
     var deployableTypes: Set<String> { get }
 
@@ -175,10 +215,15 @@ public protocol ContainerDriver: Sendable {
     /// Stops and removes every instance of the service. Removing a service that does not run is not an error.
     func undeploy(_ service: ServiceIdentity) async throws(ContainerDriverError)
 
-    /// Ticks whenever something the driver runs changed on its own (an instance exited, came up, failed its health
-    /// check), so the reconciler looks at once instead of at its next periodic pass. One consumer; bursts may
-    /// coalesce.
-    var changes: AsyncStream<Void> { get }
+    /// A new subscription to the driver's change notices: a notice whenever something the driver runs changed on its
+    /// own (an instance exited, came up, failed its health check), so the reconciler looks at once instead of at its
+    /// next periodic pass. Each call is a subscription of its own, so any number of parts can listen; bursts may
+    /// coalesce. The stream ends when the driver's ``run()`` ends.
+    func changeNotices() -> AsyncStream<Void>
+
+    /// Makes what the platform adds for gateways match `gateways`, every gateway with a port (Kubernetes: a Service
+    /// per gateway selecting the gateway agents). Most drivers add nothing: the default does nothing.
+    func synchronizeGateways(_ gateways: [DriverGateway]) async throws(ContainerDriverError)
 }
 
 extension ContainerDriver {
@@ -189,4 +234,7 @@ extension ContainerDriver {
         let aliases = ["docker": "container/docker", "cmd": "command", "rkt": "container/rkt"]
         return deployableTypes.contains(aliases[type] ?? type)
     }
+
+    /// Nothing: the platform gets nothing for gateways.
+    public func synchronizeGateways(_ gateways: [DriverGateway]) async throws(ContainerDriverError) {}
 }

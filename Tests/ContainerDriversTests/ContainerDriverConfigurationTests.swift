@@ -70,17 +70,23 @@ struct ContainerDriverConfigurationTests {
         }
     }
 
-    @Test("makes a local driver per namespace, each in its own folder, and none for `none`")
+    @Test("makes a local driver per namespace, each in its own folder, and none for `none`; making one writes nothing")
     func makesDrivers() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-driver-config")
         defer { folder.remove() }
         let configuration = ContainerDriverConfiguration(kind: .local, localDirectory: folder.url.path)
         let logger = Logger(label: "test")
-        let first = try #require(try await configuration.makeDriver(namespace: nil, logger: logger) as? LocalProcessDriver)
-        let second = try #require(try await configuration.makeDriver(namespace: "team-a", logger: logger) as? LocalProcessDriver)
-        #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("namespaces/team-a").path))
-        await first.shutdown()
-        await second.shutdown()
-        #expect(try await ContainerDriverConfiguration(kind: .none).makeDriver(namespace: nil, logger: logger) == nil)
+        let first = try #require(try configuration.makeDriver(namespace: nil, logger: logger) as? LocalProcessDriver)
+        let second = try #require(try configuration.makeDriver(namespace: "team-a", logger: logger) as? LocalProcessDriver)
+        let namespaced = folder.url.appendingPathComponent("namespaces/team-a")
+        #expect(!FileManager.default.fileExists(atPath: namespaced.path))
+        // The records are read (and the folder made) on first use.
+        #expect(try await second.services().isEmpty)
+        #expect(FileManager.default.fileExists(atPath: namespaced.path))
+        #expect(try await first.info().type == "local")
+        #expect(try ContainerDriverConfiguration(kind: .none).makeDriver(namespace: nil, logger: logger) == nil)
+        #expect(!ContainerDriverConfiguration(kind: .local).synchronizesGateways)
+        #expect(ContainerDriverConfiguration(kind: .kubernetes).synchronizesGateways)
+        #expect(!ContainerDriverConfiguration(kind: .kubernetes, kubernetesCreatesServices: false).synchronizesGateways)
     }
 }

@@ -23,13 +23,7 @@ struct DockerDriverTests {
         logger.logLevel = .debug
         do {
             let driver = try DockerDriver(configuration: .init(host: engine.host, pollInterval: .milliseconds(200)), logger: logger)
-            do {
-                try await body(engine, driver)
-            } catch {
-                await driver.shutdown()
-                throw error
-            }
-            await driver.shutdown()
+            try await withRunning(driver) { try await body(engine, $0) }
         } catch {
             await engine.stop()
             throw error
@@ -87,11 +81,6 @@ struct DockerDriverTests {
         }
     }
 
-    actor Ticks {
-        var count = 0
-        func tick() { count += 1 }
-    }
-
     @Test func deploysTwoContainersThatServeOnTheirPublishedPorts() async throws {
         try await Self.withEngine { engine, driver in
             let spec = Self.httpd(image: engine.image)
@@ -142,61 +131,59 @@ struct DockerDriverTests {
 
     @Test func scalesReplacesWhatDisappearedOrExitedReplacesOnDigestChangeAndUndeploys() async throws {
         try await Self.withEngine { engine, driver in
-            let ticks = Ticks()
-            let watcher = Task { for await _ in driver.changes { await ticks.tick() } }
-            defer { watcher.cancel() }
+            try await countingNotices(of: driver) { (ticks) async throws in
+                var spec = Self.httpd(image: engine.image)
+                try await driver.deploy(spec, update: false)
+                #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
 
-            var spec = Self.httpd(image: engine.image)
-            try await driver.deploy(spec, update: false)
-            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+                // Scale to 3.
+                spec.scale.instances = 3
+                try await driver.deploy(spec, update: true)
+                #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
+                #expect(try await driver.services().first?.desiredInstances == 3)
+                #expect(try Self.containers(engine).count == 3)
 
-            // Scale to 3.
-            spec.scale.instances = 3
-            try await driver.deploy(spec, update: true)
-            #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
-            #expect(try await driver.services().first?.desiredInstances == 3)
-            #expect(try Self.containers(engine).count == 3)
+                // A container removed behind the driver's back: 2 are seen (of 3 wanted), a change ticks, deploy brings 3.
+                let before = await ticks.count
+                let victim = try #require(try Self.containers(engine).first { $0.labels["io.vamp.instance"] == "1" })
+                try engine.removeContainer(victim.id)
+                #expect(try await Self.instances(driver).count == 2)
+                #expect(try await driver.services().first?.desiredInstances == 3)
+                #expect(await Self.eventually(within: .seconds(10)) { await ticks.count > before })
+                try await driver.deploy(spec, update: true)
+                #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
 
-            // A container removed behind the driver's back: 2 are seen (of 3 wanted), a change ticks, deploy brings 3.
-            let before = await ticks.count
-            let victim = try #require(try Self.containers(engine).first { $0.labels["io.vamp.instance"] == "1" })
-            try engine.removeContainer(victim.id)
-            #expect(try await Self.instances(driver).count == 2)
-            #expect(try await driver.services().first?.desiredInstances == 3)
-            #expect(await Self.eventually(within: .seconds(10)) { await ticks.count > before })
-            try await driver.deploy(spec, update: true)
-            #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
+                // A container that exits (killed inside the engine): not an instance any more, and removed when seen.
+                let exited = try #require(try Self.containers(engine).first { $0.labels["io.vamp.instance"] == "0" })
+                #expect(engine.post("/v1.41/containers/\(exited.id)/kill")?.status == 204)
+                #expect(try await Self.eventually(within: .seconds(10)) { try await Self.instances(driver).count == 2 })
+                #expect(try Self.containers(engine).allSatisfy { $0.id != exited.id })
+                try await driver.deploy(spec, update: true)
+                #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
 
-            // A container that exits (killed inside the engine): not an instance any more, and removed when seen.
-            let exited = try #require(try Self.containers(engine).first { $0.labels["io.vamp.instance"] == "0" })
-            #expect(engine.post("/v1.41/containers/\(exited.id)/kill")?.status == 204)
-            #expect(try await Self.eventually(within: .seconds(10)) { try await Self.instances(driver).count == 2 })
-            #expect(try Self.containers(engine).allSatisfy { $0.id != exited.id })
-            try await driver.deploy(spec, update: true)
-            #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
+                // A digest change replaces every container.
+                let oldIDs = Set(try Self.containers(engine).map(\.id))
+                spec.environment["GREETING"] = "changed"
+                try await driver.deploy(spec, update: true)
+                #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
+                let now = try Self.containers(engine)
+                #expect(now.count == 3)
+                #expect(Set(now.map(\.id)).isDisjoint(with: oldIDs))
+                #expect(now.allSatisfy { $0.labels["io.vamp.digest"] == spec.digest && $0.env.contains("GREETING=changed") })
+                #expect(try await driver.services().first?.digest == spec.digest)
 
-            // A digest change replaces every container.
-            let oldIDs = Set(try Self.containers(engine).map(\.id))
-            spec.environment["GREETING"] = "changed"
-            try await driver.deploy(spec, update: true)
-            #expect(try await Self.eventually { try await Self.allDeployed(driver, 3) })
-            let now = try Self.containers(engine)
-            #expect(now.count == 3)
-            #expect(Set(now.map(\.id)).isDisjoint(with: oldIDs))
-            #expect(now.allSatisfy { $0.labels["io.vamp.digest"] == spec.digest && $0.env.contains("GREETING=changed") })
-            #expect(try await driver.services().first?.digest == spec.digest)
+                // Scale down to 1: highest numbers go.
+                spec.scale.instances = 1
+                try await driver.deploy(spec, update: true)
+                #expect(try await Self.instances(driver).count == 1)
+                #expect(try await driver.services().first?.desiredInstances == 1)
 
-            // Scale down to 1: highest numbers go.
-            spec.scale.instances = 1
-            try await driver.deploy(spec, update: true)
-            #expect(try await Self.instances(driver).count == 1)
-            #expect(try await driver.services().first?.desiredInstances == 1)
-
-            // Undeploy removes all; twice is fine.
-            try await driver.undeploy(spec.id)
-            try await driver.undeploy(spec.id)
-            #expect(try await driver.services().isEmpty)
-            #expect(try Self.containers(engine).isEmpty)
+                // Undeploy removes all; twice is fine.
+                try await driver.undeploy(spec.id)
+                try await driver.undeploy(spec.id)
+                #expect(try await driver.services().isEmpty)
+                #expect(try Self.containers(engine).isEmpty)
+            }
         }
     }
 
@@ -268,44 +255,36 @@ struct DockerDriverTests {
 
     @Test func theEventStreamTicksAtOnceWhenAContainerDiesOrGoes() async throws {
         let engine = try await DockerEngine.start()
-        let driver: DockerDriver
         do {
-            // A poll once an hour: a tick within seconds can only come from the event stream.
-            driver = try DockerDriver(
+            // A poll once an hour: a notice within seconds can only come from the event stream.
+            let driver = try DockerDriver(
                 configuration: .init(host: engine.host, pollInterval: .seconds(3600), followsEvents: true), logger: Logger(label: "docker-events-test"))
+            try await withRunning(driver) { (driver) async throws in
+                try await countingNotices(of: driver) { (ticks) async throws in
+                    let spec = Self.httpd(image: engine.image, instances: 2)
+                    try await driver.deploy(spec, update: false)
+                    #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+                    try await Task.sleep(for: .milliseconds(300))
+
+                    let containers = try Self.containers(engine)
+                    var before = await ticks.count
+                    var started = ContinuousClock.now
+                    try engine.removeContainer(containers[0].id)
+                    #expect(await Self.eventually(within: .seconds(3)) { await ticks.count > before })
+                    print("docker: a container removed behind the driver's back to its change notice: \(ContinuousClock.now - started)")
+
+                    before = await ticks.count
+                    started = ContinuousClock.now
+                    #expect(engine.post("/v1.41/containers/\(containers[1].id)/kill")?.status == 204)
+                    #expect(await Self.eventually(within: .seconds(3)) { await ticks.count > before })
+                    print("docker: a container killed to its change notice: \(ContinuousClock.now - started)")
+                    try await driver.undeploy(spec.id)
+                }
+            }
         } catch {
             await engine.stop()
             throw error
         }
-        let ticks = Ticks()
-        let watcher = Task { for await _ in driver.changes { await ticks.tick() } }
-        do {
-            let spec = Self.httpd(image: engine.image, instances: 2)
-            try await driver.deploy(spec, update: false)
-            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
-            try await Task.sleep(for: .milliseconds(300))
-
-            let containers = try Self.containers(engine)
-            var before = await ticks.count
-            var started = ContinuousClock.now
-            try engine.removeContainer(containers[0].id)
-            #expect(await Self.eventually(within: .seconds(3)) { await ticks.count > before })
-            print("docker: a container removed behind the driver's back to its changes tick: \(ContinuousClock.now - started)")
-
-            before = await ticks.count
-            started = ContinuousClock.now
-            #expect(engine.post("/v1.41/containers/\(containers[1].id)/kill")?.status == 204)
-            #expect(await Self.eventually(within: .seconds(3)) { await ticks.count > before })
-            print("docker: a container killed to its changes tick: \(ContinuousClock.now - started)")
-            try await driver.undeploy(spec.id)
-        } catch {
-            watcher.cancel()
-            await driver.shutdown()
-            await engine.stop()
-            throw error
-        }
-        watcher.cancel()
-        await driver.shutdown()
         await engine.stop()
     }
 }

@@ -25,13 +25,7 @@ struct KubernetesDriverTests {
                 url: fake.url, tokenFile: tokenFile, caCertificateFile: fake.caCertificateFile, namespace: namespace,
                 pollInterval: .milliseconds(200))
             let driver = try KubernetesDriver(configuration: configuration, logger: logger)
-            do {
-                try await body(fake, driver)
-            } catch {
-                await driver.shutdown()
-                throw error
-            }
-            await driver.shutdown()
+            try await withRunning(driver) { try await body(fake, $0) }
         } catch {
             await fake.stop()
             throw error
@@ -183,32 +177,55 @@ struct KubernetesDriverTests {
         }
     }
 
-    actor Ticks {
-        var count = 0
-        func tick() { count += 1 }
-    }
-
-    @Test func aDeletedPodTicksChangesAndIsReplaced() async throws {
+    @Test func aDeletedPodNoticesEveryListenerAndIsReplaced() async throws {
         try await Self.withFake { fake, driver in
             let spec = Self.sava(instances: 2)
             try await driver.deploy(spec, update: false)
             #expect(try await Self.eventually { try await Self.deployed(driver, spec.id, 2) })
-            let ticks = Ticks()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { for await _ in driver.changes { await ticks.tick() } }
-                try await Task.sleep(for: .milliseconds(600))
-                let before = await ticks.count
-                let before_names = Set(try #require(try await Self.service(driver, spec.id)).instances.map(\.name))
-                let victim = try #require(before_names.sorted().first)
-                fake.deletePod(victim)
-                #expect(await Self.eventually { await ticks.count > before })
-                #expect(try await Self.eventually { try await Self.deployed(driver, spec.id, 2) })
-                let after = Set(try #require(try await Self.service(driver, spec.id)).instances.map(\.name))
-                #expect(!after.contains(victim))
-                #expect(after.count == 2)
-                group.cancelAll()
+            try await countingNotices(of: driver) { (first) async throws in
+                try await countingNotices(of: driver) { (second) async throws in
+                    try await Task.sleep(for: .milliseconds(600))
+                    let before = (await first.count, await second.count)
+                    let names = Set(try #require(try await Self.service(driver, spec.id)).instances.map(\.name))
+                    let victim = try #require(names.sorted().first)
+                    fake.deletePod(victim)
+                    #expect(await Self.eventually {
+                        let counts = (await first.count, await second.count)
+                        return counts.0 > before.0 && counts.1 > before.1
+                    })
+                    #expect(try await Self.eventually { try await Self.deployed(driver, spec.id, 2) })
+                    let after = Set(try #require(try await Self.service(driver, spec.id)).instances.map(\.name))
+                    #expect(!after.contains(victim))
+                    #expect(after.count == 2)
+                }
             }
         }
+    }
+
+    /// The poll is the driver's only background work: it runs while run() does, and nothing calls the API after.
+    @Test func thePollStopsWithRun() async throws {
+        let fake = try await FakeKubernetesAPIServer.start()
+        do {
+            let driver = try KubernetesDriver(
+                configuration: .init(url: fake.url, bearer: fake.token, caCertificateFile: fake.caCertificateFile, pollInterval: .milliseconds(50)),
+                logger: Logger(label: "kubernetes-poll-test"))
+            // Made, not run: nothing is called.
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(fake.requests.isEmpty)
+            try await withRunning(driver) { (_) async throws in
+                #expect(await Self.eventually { fake.requests.count >= 6 })
+            }
+            let count = fake.requests.count
+            // An absence: ten poll intervals without a request.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(fake.requests.count == count)
+            var notices = driver.changeNotices().makeAsyncIterator()
+            #expect(await notices.next() == nil, "the notices go on after run() ended")
+        } catch {
+            await fake.stop()
+            throw error
+        }
+        await fake.stop()
     }
 
     @Test func aWorkflowDaemonHasItsOwnNameAndLabelsAndIsNotMixedWithServices() async throws {
@@ -268,7 +285,6 @@ struct KubernetesDriverTests {
             print("kubernetes: a certificate the CA did not sign: \(untrusted?.message ?? "no error")")
             #expect(untrusted?.permanent == true)
             #expect(untrusted?.message.contains(other.caCertificateFile) == true)
-            await driver.shutdown()
             await other.stop()
             let missing = #expect(throws: ContainerDriverError.self) {
                 try KubernetesDriver(configuration: .init(url: fake.url, bearer: "x", caCertificateFile: "/nonexistent/ca.crt"), logger: Logger(label: "test"))
@@ -327,8 +343,8 @@ struct KubernetesDriverTests {
 
     @Test func gatewayServicesAreCreatedAndStaleOnesDeleted() async throws {
         try await Self.withFake { fake, driver in
-            let web = KubernetesDriver.GatewayService(name: "shop/web", lookupName: SHA1.hex("shop/web"), port: 9050)
-            let api = KubernetesDriver.GatewayService(name: "shop/api", lookupName: SHA1.hex("shop/api"), port: 9051)
+            let web = DriverGateway(name: "shop/web", lookupName: SHA1.hex("shop/web"), port: 9050)
+            let api = DriverGateway(name: "shop/api", lookupName: SHA1.hex("shop/api"), port: 9051)
             let addresses = try await driver.synchronizeGatewayServices([web, api])
             let services = fake.services()
             #expect(services.count == 2)
@@ -343,9 +359,11 @@ struct KubernetesDriverTests {
             #expect(addresses.allSatisfy { $0.clusterIP != nil && $0.nodePort != nil })
             let ip = spec["clusterIP"] as? String
 
-            // api is gone and web moved: api's Service deleted, web's replaced on the new port with its cluster IP.
-            let moved = KubernetesDriver.GatewayService(name: "shop/web", lookupName: web.lookupName, port: 9060)
-            try await driver.synchronizeGatewayServices([moved])
+            // api is gone and web moved: api's Service deleted, web's replaced on the new port with its cluster IP. Through
+            // the protocol, as the server's DriverGatewaySynchronizer calls it.
+            let moved = DriverGateway(name: "shop/web", lookupName: web.lookupName, port: 9060)
+            let generic: any ContainerDriver = driver
+            try await generic.synchronizeGateways([moved])
             let after = fake.services()
             #expect(after.keys.sorted() == [webName])
             let afterSpec = after[webName]?["spec"] as? [String: Any]
@@ -355,7 +373,7 @@ struct KubernetesDriverTests {
             let writes = fake.requests.filter { $0.method != "GET" }.count
             try await driver.synchronizeGatewayServices([moved])
             #expect(fake.requests.filter { $0.method != "GET" }.count == writes)
-            try await driver.synchronizeGatewayServices([])
+            try await generic.synchronizeGateways([])
             #expect(fake.services().isEmpty)
         }
     }

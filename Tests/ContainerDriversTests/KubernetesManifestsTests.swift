@@ -62,7 +62,7 @@ struct KubernetesManifestsTests {
     @Test func theGatewayAgentsAreADaemonSetTheGatewayServicesSelect() throws {
         let agent = try #require(try Self.documents().first { Self.string($0.object, "kind") == "DaemonSet" }?.object)
         let labels = Self.value(agent, "spec.template.metadata.labels") as? [String: String]
-        #expect(labels?[KubernetesPlan.Label.owner] == KubernetesPlan.Label.gatewayAgentValue)
+        #expect(labels?[OwnershipLabel.owner] == OwnershipLabel.gatewayAgentValue)
         let args = (Self.value(agent, "spec.template.spec.containers") as? [[String: Any]])?.first?["args"] as? [String] ?? []
         #expect(args.contains("--store-type=etcd"))
         #expect(args.contains("--store-path=/vamp/vamp/gateways/haproxy/2.6/configuration"))
@@ -116,12 +116,11 @@ struct KubernetesManifestsTests {
             try await driver.deploy(KubernetesDriverTests.sava(instances: 2), update: false)
             _ = try await driver.services()
             _ = try await driver.info()
-            let gateway = KubernetesDriver.GatewayService(name: "shop/web", lookupName: "abc", port: 9050)
+            let gateway = DriverGateway(name: "shop/web", lookupName: "abc", port: 9050)
             try await driver.synchronizeGatewayServices([gateway])
-            try await driver.synchronizeGatewayServices([KubernetesDriver.GatewayService(name: "shop/web", lookupName: "abc", port: 9051)])
+            try await driver.synchronizeGatewayServices([DriverGateway(name: "shop/web", lookupName: "abc", port: 9051)])
             try await driver.synchronizeGatewayServices([])
             try await driver.undeploy(spec.id)
-            await driver.shutdown()
         } catch {
             await fake.stop()
             throw error

@@ -163,15 +163,15 @@ struct KubernetesPlanTests {
     }
 
     @Test func gatewayServicesAreCreatedReplacedAndDeleted() {
-        let web = KubernetesDriver.GatewayService(name: "shop/web", lookupName: "abc123", port: 9050)
-        let api = KubernetesDriver.GatewayService(name: "shop/api", lookupName: "def456", port: 9051)
+        let web = DriverGateway(name: "shop/web", lookupName: "abc123", port: 9050)
+        let api = DriverGateway(name: "shop/api", lookupName: "def456", port: 9051)
         let body = KubernetesPlan.gatewayServiceBody(web, type: "NodePort", namespace: "default")
         #expect(body.value(atPath: "metadata.name") == .string("vamp-gateway-abc123"))
         #expect(body.value(atPath: "metadata.labels")?.stringObject == ["io.vamp": "gateway", "io.vamp.gateway": "shop_web", "io.vamp.lookup_name": "abc123"])
         #expect(body.value(atPath: "spec.selector")?.stringObject == ["io.vamp": "vamp-gateway-agent"])
         #expect(body.value(atPath: "spec.type") == .string("NodePort"))
-        let moved = KubernetesPlan.gatewayServiceBody(KubernetesDriver.GatewayService(name: "shop/api", lookupName: "def456", port: 9999), type: "NodePort", namespace: "default")
-        let stale = KubernetesPlan.gatewayServiceBody(KubernetesDriver.GatewayService(name: "old", lookupName: "0ld", port: 1), type: "NodePort", namespace: "default")
+        let moved = KubernetesPlan.gatewayServiceBody(DriverGateway(name: "shop/api", lookupName: "def456", port: 9999), type: "NodePort", namespace: "default")
+        let stale = KubernetesPlan.gatewayServiceBody(DriverGateway(name: "old", lookupName: "0ld", port: 1), type: "NodePort", namespace: "default")
         let actions = KubernetesPlan.gatewayActions([web, api], existing: [moved, stale, body], type: "NodePort")
         #expect(actions == [.replace(api), .delete("vamp-gateway-0ld")])
         #expect(KubernetesPlan.gatewayActions([web], existing: [], type: "NodePort") == [.create(web)])

@@ -28,13 +28,7 @@ struct MarathonDriverTests {
         do {
             let driver = try MarathonDriver(
                 configuration: .init(url: fake.url + "/", credentials: given, namespace: namespace, pollInterval: .milliseconds(200)), logger: logger)
-            do {
-                try await body(fake, driver)
-            } catch {
-                await driver.shutdown()
-                throw error
-            }
-            await driver.shutdown()
+            try await withRunning(driver) { try await body(fake, $0) }
         } catch {
             await fake.stop()
             throw error
@@ -69,11 +63,6 @@ struct MarathonDriverTests {
     static func allDeployed(_ driver: MarathonDriver, _ count: Int) async throws -> Bool {
         let instances = try await driver.services().first?.instances ?? []
         return instances.count == count && instances.allSatisfy(\.deployed)
-    }
-
-    actor Ticks {
-        var count = 0
-        func tick() { count += 1 }
     }
 
     @Test func deploysTwoInstancesReportedWithTheFakesTasks() async throws {
@@ -165,24 +154,53 @@ struct MarathonDriverTests {
         }
     }
 
-    @Test func aKilledTaskIsReplacedAndChangesTicks() async throws {
+    @Test func aKilledTaskIsReplacedAndNoticesEveryListener() async throws {
         try await Self.withFake { fake, driver in
-            let ticks = Ticks()
-            let watcher = Task { for await _ in driver.changes { await ticks.tick() } }
-            defer { watcher.cancel() }
-            try await driver.deploy(Self.sava(), update: false)
-            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
-            try await Task.sleep(for: .milliseconds(500))
-            let before = await ticks.count
-            let victim = try #require(fake.tasks(of: Self.appID).first)
-            #expect(fake.killTask(victim.id))
-            let instances = try await driver.services().first?.instances ?? []
-            #expect(instances.count == 2)
-            #expect(!instances.contains { $0.name == victim.id })
-            #expect(instances.contains { !$0.deployed })
-            #expect(await Self.eventually(within: .seconds(5)) { await ticks.count > before })
-            #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+            try await countingNotices(of: driver) { (first) async throws in
+                try await countingNotices(of: driver) { (second) async throws in
+                    try await driver.deploy(Self.sava(), update: false)
+                    #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+                    try await Task.sleep(for: .milliseconds(500))
+                    let before = (await first.count, await second.count)
+                    let victim = try #require(fake.tasks(of: Self.appID).first)
+                    #expect(fake.killTask(victim.id))
+                    let instances = try await driver.services().first?.instances ?? []
+                    #expect(instances.count == 2)
+                    #expect(!instances.contains { $0.name == victim.id })
+                    #expect(instances.contains { !$0.deployed })
+                    #expect(await Self.eventually(within: .seconds(5)) {
+                        let counts = (await first.count, await second.count)
+                        return counts.0 > before.0 && counts.1 > before.1
+                    })
+                    #expect(try await Self.eventually { try await Self.allDeployed(driver, 2) })
+                }
+            }
         }
+    }
+
+    /// The poll is the driver's only background work: it runs while run() does, and Marathon hears nothing after.
+    @Test func thePollStopsWithRun() async throws {
+        let fake = try await FakeMarathonServer.start()
+        do {
+            let driver = try MarathonDriver(configuration: .init(url: fake.url, pollInterval: .milliseconds(50)), logger: Logger(label: "marathon-poll-test"))
+            // Made, not run: nothing is called.
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(fake.requests.isEmpty)
+            let notices = try await withRunning(driver) { (driver) async throws in
+                #expect(await Self.eventually { fake.requests.count >= 3 })
+                return driver.changeNotices()
+            }
+            let count = fake.requests.count
+            // An absence: ten poll intervals without a request.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(fake.requests.count == count)
+            var iterator = notices.makeAsyncIterator()
+            #expect(await iterator.next() == nil, "the notices go on after run() ended")
+        } catch {
+            await fake.stop()
+            throw error
+        }
+        await fake.stop()
     }
 
     @Test func aLockedAppIsForcedAndTheChangeReported() async throws {
@@ -258,7 +276,6 @@ struct MarathonDriverTests {
             #expect(fake.appIDs.first?.hasPrefix("/team-a/") == true)
             let other = try MarathonDriver(configuration: .init(url: fake.url, namespace: "team-b"), logger: Logger(label: "other"))
             #expect(try await other.services().isEmpty)
-            await other.shutdown()
             #expect(try await driver.services().count == 1)
         }
     }
@@ -397,7 +414,7 @@ struct MarathonDriverTests {
         let error = await #expect(throws: ContainerDriverError.self) { try await driver.services() }
         #expect(error?.permanent == false)
         #expect(error?.message.contains("127.0.0.1:\(port)") == true)
-        await driver.shutdown()
+        #expect(error?.cause != nil, "the connection's error is kept")
         let bad = #expect(throws: ContainerDriverError.self) { try MarathonDriver(configuration: .init(url: "marathon:8080"), logger: Logger(label: "bad")) }
         #expect(bad?.permanent == true)
     }

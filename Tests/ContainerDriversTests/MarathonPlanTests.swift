@@ -206,7 +206,7 @@ struct MarathonPlanTests {
         bare["labels"] = .object([:])
         #expect(MarathonPlan.runtimeService(.object(bare), namespace: "default") == nil)
 
-        let workflow = MarathonPlan.identity(labels: ["io.vamp": "workflow", "io.vamp.workflow": "health", "io.vamp.breed": "agent"])
+        let workflow = OwnershipLabel.identity(["io.vamp": "workflow", "io.vamp.workflow": "health", "io.vamp.breed": "agent"])
         #expect(workflow == .workflow("health", breed: "agent"))
         #expect(workflow?.kind == .workflow)
     }

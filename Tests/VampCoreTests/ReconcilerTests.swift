@@ -25,16 +25,27 @@ struct ReconcilerTests {
     ) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-reconciler-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let driver = try await LocalProcessDriver(directory: folder, logger: Logger(label: "test.driver"))
+        let driver = LocalProcessDriver(directory: folder, logger: Logger(label: "test.driver"))
         let vamp = Vamp(artifacts: InMemoryArtifactStore(), configuration: .init(clock: clock))
         let reconciler = Reconciler(vamp: vamp, driver: driver, configuration: .init(planner: .init(deploymentTimeout: timeout)))
-        do {
-            try await body(vamp, reconciler)
-        } catch {
+        try await running(driver) {
+            do {
+                try await body(vamp, reconciler)
+            } catch {
+                try? await driver.undeploy(ServiceIdentity(deployment: "shop", cluster: "web", service: "web:1.0"))
+                throw error
+            }
             try? await driver.undeploy(ServiceIdentity(deployment: "shop", cluster: "web", service: "web:1.0"))
-            throw error
         }
-        try? await driver.undeploy(ServiceIdentity(deployment: "shop", cluster: "web", service: "web:1.0"))
+    }
+
+    /// Runs the driver's background work (its `run()`, as the server's ServiceGroup does) while `body` runs.
+    static func running(_ driver: LocalProcessDriver, _ body: () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await driver.run() }
+            defer { group.cancelAll() }
+            try await body()
+        }
     }
 
     static func status(_ vamp: Vamp) async throws -> ServiceStatus? {
@@ -75,7 +86,7 @@ struct ReconcilerTests {
     func leavesWorkflowsAlone() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-reconciler-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let driver = try await LocalProcessDriver(directory: folder, logger: Logger(label: "test.driver"))
+        let driver = LocalProcessDriver(directory: folder, logger: Logger(label: "test.driver"))
         let vamp = Vamp(artifacts: InMemoryArtifactStore())
         let reconciler = Reconciler(vamp: vamp, driver: driver)
         // Named like the deployment, running the same breed name: only its kind tells it apart.
@@ -84,30 +95,32 @@ struct ReconcilerTests {
             breed: Breed(name: "web:1.0", deployable: Deployable(type: "command", definition: "exec sleep 300")),
             scale: Scale(cpu: CPU(cores: 0.1)!, memory: Memory(megabytes: 64)!, instances: 1))
         let service = ServiceIdentity(deployment: "shop", cluster: "web", service: "web:1.0")
-        do {
-            try await driver.deploy(workflow, update: false)
-            // No deployment at all: an owned service would be removed as a leftover; the daemon is not.
-            await reconciler.pass()
-            #expect(try await driver.services().map(\.id) == [workflow.id])
-
-            // A deployment of the same name is deployed beside it and undeployed without touching it.
-            _ = try await vamp.deploy(.blueprint(Self.blueprint(Deployable(type: "command", definition: "exec sleep 300"))))
-            await reconciler.pass()
-            #expect(Set(try await driver.services().map(\.id)) == [workflow.id, service])
-            try await vamp.slice(.blueprint(Self.blueprint(Deployable(type: "command", definition: "exec sleep 300"))), name: "shop")
-            for _ in 0..<20 where try await driver.services().count > 1 {
+        try await Self.running(driver) {
+            do {
+                try await driver.deploy(workflow, update: false)
+                // No deployment at all: an owned service would be removed as a leftover; the daemon is not.
                 await reconciler.pass()
-                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await driver.services().map(\.id) == [workflow.id])
+
+                // A deployment of the same name is deployed beside it and undeployed without touching it.
+                _ = try await vamp.deploy(.blueprint(Self.blueprint(Deployable(type: "command", definition: "exec sleep 300"))))
+                await reconciler.pass()
+                #expect(Set(try await driver.services().map(\.id)) == [workflow.id, service])
+                try await vamp.slice(.blueprint(Self.blueprint(Deployable(type: "command", definition: "exec sleep 300"))), name: "shop")
+                for _ in 0..<20 where try await driver.services().count > 1 {
+                    await reconciler.pass()
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let left = try await driver.services()
+                #expect(left.map(\.id) == [workflow.id])
+                #expect(left.first?.instances.count == 1)
+            } catch {
+                try? await driver.undeploy(service)
+                try? await driver.undeploy(workflow.id)
+                throw error
             }
-            let left = try await driver.services()
-            #expect(left.map(\.id) == [workflow.id])
-            #expect(left.first?.instances.count == 1)
-        } catch {
             try? await driver.undeploy(service)
             try? await driver.undeploy(workflow.id)
-            throw error
         }
-        try? await driver.undeploy(service)
-        try? await driver.undeploy(workflow.id)
     }
 }

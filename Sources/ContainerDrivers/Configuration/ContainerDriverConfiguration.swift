@@ -1,5 +1,5 @@
 public import Configuration
-public import Foundation
+import Foundation
 public import Logging
 public import VampModel
 
@@ -35,8 +35,12 @@ public struct ContainerDriverConfiguration: Sendable {
     /// The Kubernetes API server, its credentials and the default namespace's name (other Vamp namespaces get their
     /// own from ``makeDriver(namespace:excludedPorts:logger:)``).
     public var kubernetes: KubernetesDriver.Configuration
-    /// Whether a host gives every gateway a Kubernetes Service (``KubernetesDriver/synchronizeGatewayServices(_:)``).
+    /// Whether a host gives every gateway a Kubernetes Service (``KubernetesDriver/synchronizeGateways(_:)``).
     public var kubernetesCreatesServices: Bool
+    /// Whether a host should keep the driver's gateway additions in step with the gateways
+    /// (``ContainerDriver/synchronizeGateways(_:)``): with the Kubernetes driver, unless
+    /// `vamp.container-driver.kubernetes.create-services` is false; the other drivers add nothing for gateways.
+    public var synchronizesGateways: Bool { kind == .kubernetes && kubernetesCreatesServices }
     /// Marathon's address, credentials and constraints; required (and only read) for ``Kind/marathon``.
     public var marathon: MarathonDriver.Configuration?
 
@@ -183,7 +187,8 @@ public struct ContainerDriverConfiguration: Sendable {
         }
     }
 
-    /// The driver of a Vamp namespace (`nil`: the default one), or `nil` for ``Kind/none``.
+    /// The driver of a Vamp namespace (`nil`: the default one), or `nil` for ``Kind/none``. Making it reads and starts
+    /// nothing: run it (``ContainerDriver``, a `Service`) for its background work.
     /// - Parameters:
     ///   - namespace: The Vamp namespace; each namespace's driver sees only what it started.
     ///   - excludedPorts: Ports the local driver never gives an instance (the gateways' range, the virtual hosts'
@@ -192,7 +197,7 @@ public struct ContainerDriverConfiguration: Sendable {
     /// - Throws: ``ContainerDriverError`` naming the setting when the driver cannot start with it.
     public func makeDriver(
         namespace: String?, excludedPorts: [ClosedRange<Int>] = [], logger: Logger
-    ) async throws(ContainerDriverError) -> (any ContainerDriver)? {
+    ) throws(ContainerDriverError) -> (any ContainerDriver)? {
         switch kind {
         case .none:
             return nil
@@ -223,13 +228,9 @@ public struct ContainerDriverConfiguration: Sendable {
         case .local:
             var folder = URL(fileURLWithPath: localDirectory).standardizedFileURL
             if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
-            do {
-                var configuration = LocalProcessDriver.Configuration()
-                configuration.excludedPorts = excludedPorts
-                return try await LocalProcessDriver(directory: folder, logger: logger, configuration: configuration)
-            } catch {
-                throw Self.fail("local.directory", "'\(folder.path)': \(error.message)")
-            }
+            var configuration = LocalProcessDriver.Configuration()
+            configuration.excludedPorts = excludedPorts
+            return LocalProcessDriver(directory: folder, logger: logger, configuration: configuration)
         }
     }
 

@@ -4,7 +4,9 @@ public import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
+import VampConcurrency
 import VampModel
 
 /// Runs breeds of deployable type `container/docker` (alias `docker`) on a Docker Engine (API 1.41, over its unix
@@ -20,7 +22,8 @@ import VampModel
 /// `io.vamp.breed` in place of the deployment, cluster and service labels.
 ///
 /// Discovery lists the owned containers by label on the engine, so a restarted server finds what an earlier one
-/// started. A container that no longer runs is removed when seen, so the reconciler sees fewer instances and deploys
+/// started. The driver is a `Service`: its watch of the engine (the poll, the event stream) runs in ``run()``; deploy,
+/// undeploy and discovery call the engine directly, with or without it. A container that no longer runs is removed when seen, so the reconciler sees fewer instances and deploys
 /// the service again. An instance is `deployed` when every port accepts a TCP connection on the container's address
 /// (not on the host port, where docker-proxy accepts before the container listens), or, with health checks, when
 /// they pass.
@@ -126,79 +129,56 @@ public actor DockerDriver: ContainerDriver {
 
     /// `container/docker`: the original's `docker` is accepted as its alias (``ContainerDriver/runs(_:)``).
     public nonisolated let deployableTypes: Set<String> = ["container/docker"]
-    /// Ticks when an owned container starts, dies or is removed (at once, from the engine's event stream, when
-    /// ``Configuration/followsEvents``), and when one appears, disappears, changes state, comes up or goes down (the
-    /// poll, every ``Configuration/pollInterval``).
-    public nonisolated let changes: AsyncStream<Void>
 
-    private let continuation: AsyncStream<Void>.Continuation
+    private let notices = Broadcast<Void>()
     private let engine: DockerEngineClient
     private let configuration: Configuration
     private let logger: Logger
-    private let watcher: Task<Void, Never>
-    private let follower: Task<Void, Never>?
     /// What each service was last asked to run (its health checks, its number of instances): the labels of a
     /// container cannot change after it is created.
     private var specifications: [ServiceIdentity: ServiceSpecification] = [:]
 
-    /// Creates the driver for an engine; nothing is called until it is used.
+    /// Creates the driver for an engine; nothing is called until it is used or run.
     /// - Throws: A permanent ``ContainerDriverError`` for an address that is not `unix://`.
     public init(configuration: Configuration = Configuration(), logger: Logger) throws(ContainerDriverError) {
         guard configuration.host.hasPrefix("unix://"), configuration.host.count > "unix://".count else {
             throw ContainerDriverError(
                 "the Docker driver talks to a unix socket (unix:///var/run/docker.sock), not \(configuration.host)", permanent: true)
         }
-        let engine = DockerEngineClient(
-            socketPath: String(configuration.host.dropFirst("unix://".count)), namespace: configuration.namespace)
-        self.engine = engine
+        self.engine = DockerEngineClient(socketPath: String(configuration.host.dropFirst("unix://".count)), namespace: configuration.namespace)
         self.configuration = configuration
         self.logger = logger
-        let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.changes = changes
-        self.continuation = continuation
-        let interval = configuration.pollInterval
-        // The watch lives as long as the driver's stream; ``shutdown()`` or the stream's end stops it.
-        let task = Task {
-            var last: [String]?
-            while !Task.isCancelled {
-                if let seen = try? await Self.fingerprint(engine), seen != last {
-                    if last != nil { continuation.yield() }
-                    last = seen
+    }
+
+    /// Watches the engine until cancelled or shut down gracefully: a poll of the owned containers every
+    /// ``Configuration/pollInterval``, and with ``Configuration/followsEvents`` the engine's event stream. The
+    /// containers keep running when it ends; so do the change notices' streams end.
+    public nonisolated func run() async throws {
+        let engine = self.engine, configuration = self.configuration, logger = self.logger, notices = self.notices
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    await PollingWatcher(interval: configuration.pollInterval) { try? await Self.fingerprint(engine) }
+                        .run { notices.signal() }
                 }
-                try? await Task.sleep(for: interval)
+                if configuration.followsEvents {
+                    group.addTask { await Self.follow(engine, namespace: configuration.namespace, notices: notices, logger: logger) }
+                }
             }
         }
-        watcher = task
-        let follower: Task<Void, Never>? = if configuration.followsEvents {
-            Task { [logger] in await Self.follow(engine, namespace: configuration.namespace, continuation: continuation, logger: logger) }
-        } else {
-            nil
-        }
-        self.follower = follower
-        continuation.onTermination = { _ in
-            task.cancel()
-            follower?.cancel()
-        }
+        notices.finish()
     }
 
-    deinit {
-        watcher.cancel()
-        follower?.cancel()
-    }
+    /// A new subscription: a notice when an owned container starts, dies or is removed (at once, from the engine's
+    /// event stream, when ``Configuration/followsEvents``), and when one appears, disappears, changes state, comes up
+    /// or goes down (the poll, every ``Configuration/pollInterval``), while ``run()`` runs; and after each deploy and
+    /// undeploy.
+    public nonisolated func changeNotices() -> AsyncStream<Void> { notices.subscribe() }
 
-    /// Stops watching the engine; the containers keep running.
-    public func shutdown() {
-        watcher.cancel()
-        follower?.cancel()
-        continuation.finish()
-    }
-
-    /// Follows the engine's container events of the namespace until cancelled, ticking `continuation` for those that
-    /// matter (``DockerPlan/eventMatters(_:namespace:)``); a broken or refused stream is opened again after a backoff
-    /// (100 ms doubling to 5 s, back to 100 ms once connected), and a tick on every reconnect covers what was missed.
-    private static func follow(
-        _ engine: DockerEngineClient, namespace: String, continuation: AsyncStream<Void>.Continuation, logger: Logger
-    ) async {
+    /// Follows the engine's container events of the namespace until cancelled, noticing those that matter
+    /// (``DockerPlan/eventMatters(_:namespace:)``); a broken or refused stream is opened again after a backoff
+    /// (100 ms doubling to 5 s, back to 100 ms once connected), and a notice on every reconnect covers what was missed.
+    private static func follow(_ engine: DockerEngineClient, namespace: String, notices: Broadcast<Void>, logger: Logger) async {
         let filters = DockerPlan.eventFilters(namespace: namespace)
         var delay = Duration.milliseconds(100)
         while !Task.isCancelled {
@@ -206,9 +186,9 @@ public actor DockerDriver: ContainerDriver {
             do throws(ContainerDriverError) {
                 try await engine.events(filters: filters) {
                     connected.withLock { $0 = true }
-                    continuation.yield()
+                    notices.signal()
                 } onLine: { line in
-                    if DockerPlan.eventMatters(line, namespace: namespace) { continuation.yield() }
+                    if DockerPlan.eventMatters(line, namespace: namespace) { notices.signal() }
                 }
                 if Task.isCancelled { return }
                 logger.info("the Docker engine ended its event stream; following it again")
@@ -231,7 +211,7 @@ public actor DockerDriver: ContainerDriver {
 
     /// Type `docker`; the engine's address, version and counts of owned containers.
     public func info() async throws(ContainerDriverError) -> ContainerDriverInfo {
-        let version = try await engine.expect(.GET, "/version")
+        let version = try await engine.http.expect(.GET, "/version")
         let object = (try? JSONSerialization.jsonObject(with: version.body) as? [String: Any]) ?? [:]
         let containers = try await engine.list(nil)
         return ContainerDriverInfo(type: "docker", details: [
@@ -295,21 +275,21 @@ public actor DockerDriver: ContainerDriver {
             case .remove(let id): try await remove(id)
             }
         }
-        continuation.yield()
+        notices.signal()
     }
 
     /// Kills and removes every container of the service.
     public func undeploy(_ service: ServiceIdentity) async throws(ContainerDriverError) {
         specifications[service] = nil
         for entry in try await engine.list(service) { try await remove(entry.container.id) }
-        continuation.yield()
+        notices.signal()
     }
 
     // MARK: - Engine calls
 
     private func ensureImage(_ image: String) async throws(ContainerDriverError) {
         let escaped = image.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? image
-        let present = try await engine.call(.GET, "/images/\(escaped)/json")
+        let present = try await engine.http.call(.GET, "/images/\(escaped)/json")
         if present.status == 200 { return }
         guard present.status == 404 else {
             throw ContainerDriverError("Docker engine: looking for image \(image) answered \(present.status): \(DockerEngineClient.message(present))")
@@ -318,9 +298,9 @@ public actor DockerDriver: ContainerDriver {
         logger.info("pulling image", metadata: ["vamp.image": "\(image)"])
         var query = [("fromImage", reference.name)]
         if !reference.tag.isEmpty { query.append(("tag", reference.tag)) }
-        var headers: [(String, String)] = []
-        if let credentials = configuration.credentials, credentials.applies(to: image) { headers.append(("X-Registry-Auth", credentials.header)) }
-        let pull = try await engine.call(.POST, "/images/create", query: query, headers: headers, timeout: configuration.pullTimeout)
+        var headers = HTTPHeaders()
+        if let credentials = configuration.credentials, credentials.applies(to: image) { headers.add(name: "X-Registry-Auth", value: credentials.header) }
+        let pull = try await engine.http.call(.POST, "/images/create", query: query, headers: headers, timeout: configuration.pullTimeout)
         let failure = (200..<300).contains(pull.status) ? DockerPlan.pullError(pull.text) : DockerEngineClient.message(pull)
         if let failure {
             let hint = DockerPlan.isAuthenticationFailure(failure)
@@ -330,20 +310,15 @@ public actor DockerDriver: ContainerDriver {
                 : ""
             throw ContainerDriverError("cannot pull image \(image): \(failure)\(hint)", permanent: true)
         }
-        let pulled = try await engine.call(.GET, "/images/\(escaped)/json")
+        let pulled = try await engine.http.call(.GET, "/images/\(escaped)/json")
         guard pulled.status == 200 else {
             throw ContainerDriverError("cannot pull image \(image): the engine does not have it after the pull", permanent: true)
         }
     }
 
     private func create(_ service: ServiceSpecification, index: Int) async throws(ContainerDriverError) {
-        let body: Data
-        do {
-            body = try JSONEncoder().encode(DockerPlan.createBody(service, index: index, namespace: configuration.namespace))
-        } catch {
-            throw ContainerDriverError("cannot encode the container of \(service.id): \(error)", permanent: true)
-        }
-        let created = try await engine.call(.POST, "/containers/create", json: body)
+        let body = DockerPlan.createBody(service, index: index, namespace: configuration.namespace)
+        let created = try await engine.http.call(.POST, "/containers/create", json: body)
         guard created.status == 201,
             let object = try? JSONSerialization.jsonObject(with: created.body) as? [String: Any], let id = object["Id"] as? String
         else {
@@ -353,7 +328,7 @@ public actor DockerDriver: ContainerDriver {
                 permanent: created.status == 400)
         }
         do {
-            try await engine.expect(.POST, "/containers/\(id)/start", accepting: [304])
+            try await engine.http.expect(.POST, "/containers/\(id)/start", accepting: [304])
         } catch {
             try? await remove(id)
             throw error
@@ -365,8 +340,8 @@ public actor DockerDriver: ContainerDriver {
 
     private func remove(_ id: String) async throws(ContainerDriverError) {
         // 409: not running; 404: already gone. Both fine: the delete below settles it.
-        try await engine.expect(.POST, "/containers/\(id)/kill", accepting: [404, 409])
-        try await engine.expect(.DELETE, "/containers/\(id)", query: [("force", "true")], accepting: [404])
+        try await engine.http.expect(.POST, "/containers/\(id)/kill", accepting: [404, 409])
+        try await engine.http.expect(.DELETE, "/containers/\(id)", query: [("force", "true")], accepting: [404])
     }
 
     private func metadata(_ container: DockerPlan.Container) -> Logger.Metadata {

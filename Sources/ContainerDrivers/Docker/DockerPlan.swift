@@ -1,39 +1,9 @@
 import Foundation
 package import VampModel
 
-/// The pure decisions of ``DockerDriver``: the create body of a container from a specification, the ownership labels
-/// and their reading, and the convergence plan. No I/O, so they are tested with plain values.
+/// The pure decisions of ``DockerDriver``: the create body of a container from a specification, its labels
+/// (``OwnershipLabel``) and their reading, and the convergence plan. No I/O, so they are tested with plain values.
 package enum DockerPlan {
-    /// The label keys the driver writes on every container it creates.
-    package enum Label {
-        /// The "this is ours" marker; its value is ``ownerValue``.
-        package static let owner = "io.vamp"
-        /// The value of ``owner`` on a service's container.
-        package static let ownerValue = "deployment-service"
-        /// The value of ``owner`` on a workflow's container.
-        package static let workflowValue = "workflow"
-        /// A service's deployment.
-        package static let deployment = "io.vamp.deployment"
-        /// A service's cluster.
-        package static let cluster = "io.vamp.cluster"
-        /// A service's breed name.
-        package static let service = "io.vamp.service"
-        /// A workflow's name.
-        package static let workflow = "io.vamp.workflow"
-        /// A workflow's breed name.
-        package static let breed = "io.vamp.breed"
-        /// The instance number.
-        package static let instance = "io.vamp.instance"
-        /// The ``ServiceSpecification/digest`` the container runs.
-        package static let digest = "io.vamp.digest"
-        /// The number of instances asked for when the container was created.
-        package static let scale = "io.vamp.scale"
-        /// The breed's ports, `name=number` comma-separated, so discovery names the published ports.
-        package static let ports = "io.vamp.ports"
-        /// The Vamp namespace whose driver created the container: each namespace's driver sees only its own.
-        package static let namespace = "io.vamp.namespace"
-    }
-
     /// One owned container as the planner sees it (from `GET /containers/json`).
     package struct Container: Sendable, Hashable {
         /// The Engine's container id.
@@ -71,51 +41,25 @@ package enum DockerPlan {
         case remove(id: String)
     }
 
-    /// The labels naming `id`: `io.vamp=deployment-service` with `io.vamp.deployment`, `.cluster` and `.service` for a
-    /// service; `io.vamp=workflow` with `io.vamp.workflow` and `io.vamp.breed` for a workflow (§1.2).
-    package static func identityLabels(_ id: ServiceIdentity) -> [String: String] {
-        switch id.kind {
-        case .service:
-            [Label.owner: Label.ownerValue, Label.deployment: id.deployment, Label.cluster: id.cluster, Label.service: id.service]
-        case .workflow:
-            [Label.owner: Label.workflowValue, Label.workflow: id.deployment, Label.breed: id.service]
-        }
-    }
-
     /// The labels of instance `index` of `specification`.
     package static func labels(_ specification: ServiceSpecification, index: Int, namespace: String = "default") -> [String: String] {
-        identityLabels(specification.id).merging([
-            Label.namespace: namespace,
-            Label.instance: String(index),
-            Label.digest: specification.digest,
-            Label.scale: String(max(0, specification.scale.instances)),
-            Label.ports: ports(specification).map { "\($0.name)=\($0.number)" }.joined(separator: ","),
+        OwnershipLabel.identityLabels(specification.id).merging([
+            OwnershipLabel.namespace: namespace,
+            OwnershipLabel.instance: String(index),
+            OwnershipLabel.digest: specification.digest,
+            OwnershipLabel.scale: String(max(0, specification.scale.instances)),
+            OwnershipLabel.ports: ports(specification).map { "\($0.name)=\($0.number)" }.joined(separator: ","),
         ]) { $1 }
-    }
-
-    /// The identity these labels name, or nil when they are not a complete set of a service's or a workflow's labels.
-    package static func identity(_ labels: [String: String]) -> ServiceIdentity? {
-        switch labels[Label.owner] {
-        case Label.ownerValue:
-            guard let deployment = labels[Label.deployment], let cluster = labels[Label.cluster], let service = labels[Label.service]
-            else { return nil }
-            return ServiceIdentity(deployment: deployment, cluster: cluster, service: service)
-        case Label.workflowValue:
-            guard let workflow = labels[Label.workflow], let breed = labels[Label.breed] else { return nil }
-            return ServiceIdentity.workflow(workflow, breed: breed)
-        default:
-            return nil
-        }
     }
 
     /// The owned container these labels describe, or nil when they are not a complete set of Vamp's labels of a
     /// service's or a workflow's instance.
     package static func container(id: String, labels: [String: String], state: String, created: Int) -> Container? {
-        guard let service = identity(labels), let index = labels[Label.instance].flatMap({ Int($0) }), let digest = labels[Label.digest]
+        guard let service = OwnershipLabel.identity(labels), let index = labels[OwnershipLabel.instance].flatMap({ Int($0) }), let digest = labels[OwnershipLabel.digest]
         else { return nil }
         return Container(
             id: id, service: service, index: index,
-            digest: digest, scale: labels[Label.scale].flatMap { Int($0) } ?? 0, running: state == "running", created: created)
+            digest: digest, scale: labels[OwnershipLabel.scale].flatMap { Int($0) } ?? 0, running: state == "running", created: created)
     }
 
     /// The breed ports with a number, in the breed's order (the container port is the breed port's number).
@@ -193,9 +137,9 @@ package enum DockerPlan {
     /// The `filters` query value that lists every container of a service or a workflow (or, with `service` nil, every
     /// owned one, services' and workflows') of a namespace.
     package static func filters(_ service: ServiceIdentity?, namespace: String = "default") -> String {
-        var labels = [Label.owner, "\(Label.namespace)=\(namespace)"]
+        var labels = [OwnershipLabel.owner, "\(OwnershipLabel.namespace)=\(namespace)"]
         if let service {
-            labels = identityLabels(service).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + ["\(Label.namespace)=\(namespace)"]
+            labels = OwnershipLabel.identityLabels(service).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + ["\(OwnershipLabel.namespace)=\(namespace)"]
         }
         let data = try! JSONSerialization.data(withJSONObject: ["label": labels], options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
@@ -204,7 +148,7 @@ package enum DockerPlan {
     /// The `filters` of `GET /events` that the driver follows: container events of containers with Vamp's owner label
     /// in the namespace (the engine matches every label filter).
     package static func eventFilters(namespace: String = "default") -> String {
-        let object: [String: [String]] = ["label": [Label.owner, "\(Label.namespace)=\(namespace)"], "type": ["container"]]
+        let object: [String: [String]] = ["label": [OwnershipLabel.owner, "\(OwnershipLabel.namespace)=\(namespace)"], "type": ["container"]]
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }
@@ -218,14 +162,14 @@ package enum DockerPlan {
             let action = object["Action"] as? String ?? object["status"] as? String
         else { return false }
         let attributes = (object["Actor"] as? [String: Any])?["Attributes"] as? [String: String] ?? [:]
-        guard attributes[Label.owner] != nil, attributes[Label.namespace] == namespace else { return false }
+        guard attributes[OwnershipLabel.owner] != nil, attributes[OwnershipLabel.namespace] == namespace else { return false }
         return ["start", "die", "destroy", "restart", "oom"].contains(action) || action.hasPrefix("health_status")
     }
 
     /// The breed ports recorded in a container's ``Label/ports`` label, by name.
     package static func portNames(_ labels: [String: String]) -> [String: Int] {
         var ports: [String: Int] = [:]
-        for entry in (labels[Label.ports] ?? "").split(separator: ",") {
+        for entry in (labels[OwnershipLabel.ports] ?? "").split(separator: ",") {
             let parts = entry.split(separator: "=", maxSplits: 1)
             if parts.count == 2, let number = Int(parts[1]) { ports[String(parts[0])] = number }
         }

@@ -7,26 +7,30 @@ import Synchronization
 import VampModel
 
 /// The few Kubernetes API calls the driver makes (namespaces, apps/v1 Deployments, Pods, Services, `/version`), over
-/// HTTPS with the cluster's CA certificate and a bearer token.
+/// HTTPS with the cluster's CA certificate and a bearer token (through ``JSONHTTPClient``).
 struct KubernetesAPIClient: Sendable {
     /// `https://host:port`, without a trailing slash.
     let base: String
-    /// The client that trusts the configured CA certificate.
-    let client: HTTPClient
     /// Where the bearer token comes from.
     let token: TokenSource
     /// The CA certificate file the client trusts (nil: the system's roots), for error messages.
-    var caFile: String? = nil
+    let caFile: String?
+    /// JSON over HTTP(S) to ``base``.
+    let http: JSONHTTPClient
 
-    /// One answer: its status and its whole body.
-    struct Answer: Sendable {
-        var status: Int
-        var body: Data
-        var text: String { String(decoding: body, as: UTF8.self) }
-        /// The body as JSON, or `null`.
-        var json: JSONValue { (try? JSONDecoder().decode(JSONValue.self, from: body)) ?? .null }
-        /// The `reason` of a Status body (`AlreadyExists`, `NotFound`, `Conflict`, `Invalid`), or "".
-        var reason: String { KubernetesPlan.status(body)?.reason ?? "" }
+    typealias Answer = JSONHTTPClient.Answer
+
+    /// The client of `base` through `client`.
+    init(base: String, client: HTTPClient, token: TokenSource, caFile: String?) {
+        self.base = base
+        self.token = token
+        self.caFile = caFile
+        self.http = JSONHTTPClient(
+            endpoint: .url(base), name: "the Kubernetes API at \(base)", client: client, headers: ["Accept": "application/json"],
+            tlsAdvice: "check its CA certificate (vamp.container-driver.kubernetes.server-ca-cert\(caFile.map { ", \($0)" } ?? ", the system's roots"))"
+        ) { method, path, answer in
+            Self.failure(method, path, answer, base: base, tokenFile: token.file)
+        }
     }
 
     /// The bearer token: a fixed one, or a file (the service account's) re-read every minute and after a 401, since
@@ -72,7 +76,7 @@ struct KubernetesAPIClient: Sendable {
             do {
                 tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
             } catch {
-                throw ContainerDriverError("cannot read the Kubernetes CA certificate \(caFile) (vamp.container-driver.kubernetes.server-ca-cert): \(error)", permanent: true)
+                throw ContainerDriverError("cannot read the Kubernetes CA certificate \(caFile) (vamp.container-driver.kubernetes.server-ca-cert): \(error)", permanent: true, cause: error)
             }
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
@@ -89,44 +93,16 @@ struct KubernetesAPIClient: Sendable {
     /// `method` on `path` with `query` and an optional JSON body; the whole answer, whatever its status. A 401 is
     /// retried once with the token file read again.
     func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil) async throws(ContainerDriverError) -> Answer {
-        let answer = try await send(method, path, query: query, json: json, token: token.current())
+        let answer = try await http.call(method, path, query: query, json: json, headers: authorization(token.current()))
         if answer.status == 401, token.file != nil {
-            return try await send(method, path, query: query, json: json, token: token.current(reread: true))
+            return try await http.call(method, path, query: query, json: json, headers: authorization(token.current(reread: true)))
         }
         return answer
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, query: [(String, String)], json: JSONValue?, token: String?) async throws(ContainerDriverError) -> Answer {
-        var uri = base + path
-        if !query.isEmpty {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~")
-            uri += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
-        }
-        var request = HTTPClientRequest(url: uri)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
-        if let token, !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let json {
-            guard let data = try? JSONEncoder().encode(json) else {
-                throw ContainerDriverError("cannot encode the body of \(method) \(path)", permanent: true)
-            }
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: data))
-        }
-        do {
-            let response = try await client.execute(request, timeout: .seconds(30))
-            let body = try await response.body.collect(upTo: 64 << 20)
-            return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
-        } catch let error as NIOSSLError {
-            // The server's certificate is not trusted (or TLS cannot be agreed): a setting to fix, not a retry.
-            throw ContainerDriverError(
-                "the Kubernetes API at \(base) failed the TLS handshake (\(error)): check its CA certificate "
-                    + "(vamp.container-driver.kubernetes.server-ca-cert\(caFile.map { ", \($0)" } ?? ", the system's roots"))",
-                permanent: true)
-        } catch {
-            throw ContainerDriverError("the Kubernetes API at \(base) did not answer \(method) \(path): \(error)")
-        }
+    private func authorization(_ token: String?) -> HTTPHeaders {
+        guard let token, !token.isEmpty else { return [:] }
+        return ["Authorization": "Bearer \(token)"]
     }
 
     /// Like ``call(_:_:query:json:)``, but a status outside 2xx (and not in `accepting`) is an error (``failure(_:_:_:)``).
@@ -135,19 +111,23 @@ struct KubernetesAPIClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: JSONValue? = nil, accepting: Set<Int> = []
     ) async throws(ContainerDriverError) -> Answer {
         let answer = try await call(method, path, query: query, json: json)
-        guard (200..<300).contains(answer.status) || accepting.contains(answer.status) else { throw failure(method, path, answer) }
+        guard answer.succeeded || accepting.contains(answer.status) else { throw failure(method, path, answer) }
         return answer
     }
 
     /// The error of an answer: the Status `message` quoted; permanent for 400, 401 (wrong or missing token), 403
-    /// (the service account lacks the RBAC permission), 404 of a namespace, 422 (Invalid).
+    /// (the service account lacks the RBAC permission), 422 (Invalid).
     func failure(_ method: HTTPMethod, _ path: String, _ answer: Answer) -> ContainerDriverError {
+        http.failure(method, path, answer)
+    }
+
+    private static func failure(_ method: HTTPMethod, _ path: String, _ answer: Answer, base: String, tokenFile: String?) -> ContainerDriverError {
         let message = KubernetesPlan.status(answer.body)?.message ?? answer.text.trimmingCharacters(in: .whitespacesAndNewlines)
         switch answer.status {
         case 401:
             return ContainerDriverError(
                 "the Kubernetes API at \(base) refused the credentials (401 Unauthorized: \(message)): check the bearer token "
-                    + "(vamp.container-driver.kubernetes.bearer) or token file (vamp.container-driver.kubernetes.token\(token.file.map { ", \($0)" } ?? ""))",
+                    + "(vamp.container-driver.kubernetes.bearer) or token file (vamp.container-driver.kubernetes.token\(tokenFile.map { ", \($0)" } ?? ""))",
                 permanent: true)
         case 403:
             return ContainerDriverError(
@@ -168,4 +148,9 @@ struct KubernetesAPIClient: Sendable {
         }
         return items
     }
+}
+
+extension JSONHTTPClient.Answer {
+    /// The `reason` of a Kubernetes Status body (`AlreadyExists`, `NotFound`, `Conflict`, `Invalid`), or "".
+    var reason: String { KubernetesPlan.status(body)?.reason ?? "" }
 }

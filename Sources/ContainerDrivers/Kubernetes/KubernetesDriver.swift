@@ -3,6 +3,8 @@ import Foundation
 public import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
+import VampConcurrency
 import VampModel
 
 /// Runs breeds of deployable type `container/docker` (alias `docker`) on Kubernetes: one apps/v1 Deployment per
@@ -20,11 +22,13 @@ import VampModel
 /// `rkt` is not accepted: Kubernetes removed its rkt runtime (rktnetes) long ago, and an image of another type would be
 /// run by whatever container runtime the cluster has.
 ///
-/// ``changes`` ticks from a poll of the pods and Deployments every second (``Configuration/pollInterval``), not from a
-/// watch: one list of each per second per namespace is cheap, and needs no reconnecting or re-listing on `410 Gone`.
+/// The change notices come from a poll of the pods and Deployments every second (``Configuration/pollInterval``), not
+/// from a watch: one list of each per second per namespace is cheap, and needs no reconnecting or re-listing on
+/// `410 Gone`. The poll runs in ``run()`` (the driver is a `Service`); deploy, undeploy and discovery call the API
+/// directly, with or without it.
 ///
-/// Gateways become Kubernetes Services through ``synchronizeGatewayServices(_:)``, which is not part of
-/// ``ContainerDriver``.
+/// Gateways become Kubernetes Services through ``synchronizeGateways(_:)`` (``synchronizeGatewayServices(_:)`` also
+/// says where each is reachable).
 public actor KubernetesDriver: ContainerDriver {
     /// The service account's token file in a pod.
     public static let serviceAccountTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -53,7 +57,7 @@ public actor KubernetesDriver: ContainerDriver {
         public var namespace: String
         /// The type of the gateways' Services.
         public var serviceType: ServiceType
-        /// How often the pods are looked at to tick ``KubernetesDriver/changes``.
+        /// How often the pods are looked at for the change notices (``KubernetesDriver/changeNotices()``).
         public var pollInterval: Duration
 
         /// Creates a configuration.
@@ -89,23 +93,6 @@ public actor KubernetesDriver: ContainerDriver {
         }
     }
 
-    /// A Vamp gateway that gets a Kubernetes Service.
-    public struct GatewayService: Sendable, Hashable {
-        /// The gateway's name (`shop/web`).
-        public var name: String
-        /// Its lookup name (a hex SHA-1): the Service is `vamp-gateway-<lookup name>`.
-        public var lookupName: String
-        /// Its port, where the gateway agents' HAProxy binds it.
-        public var port: Int
-
-        /// Creates a gateway.
-        public init(name: String, lookupName: String, port: Int) {
-            self.name = name
-            self.lookupName = lookupName
-            self.port = port
-        }
-    }
-
     /// Where a gateway's Service is reachable.
     public struct GatewayServiceAddress: Sendable, Hashable {
         /// The gateway's lookup name.
@@ -118,19 +105,16 @@ public actor KubernetesDriver: ContainerDriver {
 
     /// `container/docker`; the original's `docker` is accepted as its alias (``ContainerDriver/runs(_:)``).
     public nonisolated let deployableTypes: Set<String> = ["container/docker"]
-    /// Ticks when a pod or a Deployment of the namespace appears, disappears or changes phase or readiness.
-    public nonisolated let changes: AsyncStream<Void>
     /// The Kubernetes namespace the driver works in.
     public nonisolated let kubernetesNamespace: String
 
-    private let continuation: AsyncStream<Void>.Continuation
+    private let notices = Broadcast<Void>()
     private let api: KubernetesAPIClient
     private let configuration: Configuration
     private let logger: Logger
-    private let watcher: Task<Void, Never>
     private var namespaceReady = false
 
-    /// Creates the driver; nothing is called until it is used.
+    /// Creates the driver; nothing is called until it is used or run.
     /// - Throws: A permanent ``ContainerDriverError`` for a URL that is not `https://` or `http://`, or a CA
     ///   certificate file that cannot be read.
     public init(configuration: Configuration = Configuration(), logger: Logger) throws(ContainerDriverError) {
@@ -141,39 +125,28 @@ public actor KubernetesDriver: ContainerDriver {
                 "the Kubernetes API url '\(configuration.url)' (vamp.container-driver.kubernetes.url) is not https://host[:port]", permanent: true)
         }
         let token = KubernetesAPIClient.TokenSource(fixed: configuration.bearer.flatMap { $0.isEmpty ? nil : $0 }, file: configuration.tokenFile)
-        let api = try KubernetesAPIClient.make(base: base, caFile: configuration.caCertificateFile, token: token)
-        let namespace = KubernetesPlan.namespaceName(configuration.namespace)
-        self.api = api
+        self.api = try KubernetesAPIClient.make(base: base, caFile: configuration.caCertificateFile, token: token)
         self.configuration = configuration
         self.logger = logger
-        self.kubernetesNamespace = namespace
-        let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.changes = changes
-        self.continuation = continuation
-        let interval = configuration.pollInterval
-        // The poll lives as long as the driver's stream; ``shutdown()`` or the stream's end stops it.
-        let task = Task {
-            var last: [String]?
-            while !Task.isCancelled {
-                if let (deployments, pods) = try? await Self.list(api, namespace: namespace) {
-                    let seen = KubernetesPlan.fingerprint(deployments: deployments, pods: pods)
-                    if last != nil, seen != last { continuation.yield() }
-                    last = seen
-                }
-                try? await Task.sleep(for: interval)
-            }
+        self.kubernetesNamespace = KubernetesPlan.namespaceName(configuration.namespace)
+    }
+
+    /// Polls the namespace's Deployments and pods every ``Configuration/pollInterval`` for the change notices, until
+    /// cancelled or shut down gracefully; then the notices' streams end. The Deployments keep running.
+    public nonisolated func run() async throws {
+        let api = self.api, namespace = kubernetesNamespace, interval = configuration.pollInterval, notices = self.notices
+        await cancelWhenGracefulShutdown {
+            await PollingWatcher(interval: interval) {
+                guard let (deployments, pods) = try? await Self.list(api, namespace: namespace) else { return nil }
+                return KubernetesPlan.fingerprint(deployments: deployments, pods: pods)
+            }.run { notices.signal() }
         }
-        watcher = task
-        continuation.onTermination = { _ in task.cancel() }
+        notices.finish()
     }
 
-    deinit { watcher.cancel() }
-
-    /// Stops polling; the Deployments keep running.
-    public func shutdown() {
-        watcher.cancel()
-        continuation.finish()
-    }
+    /// A new subscription: a notice when a pod or a Deployment of the namespace appears, disappears or changes phase
+    /// or readiness (while ``run()`` runs), and after each deploy and undeploy.
+    public nonisolated func changeNotices() -> AsyncStream<Void> { notices.subscribe() }
 
     private var deploymentsPath: String { "/apis/apps/v1/namespaces/\(kubernetesNamespace)/deployments" }
     private var podsPath: String { "/api/v1/namespaces/\(kubernetesNamespace)/pods" }
@@ -217,13 +190,13 @@ public actor KubernetesDriver: ContainerDriver {
             let created = try await api.call(.POST, deploymentsPath, json: body)
             if (200..<300).contains(created.status) {
                 logger.info("deployment created", metadata: ["vamp.service": "\(service.id)", "kubernetes.deployment": "\(name)"])
-                continuation.yield()
+                notices.signal()
                 return
             }
             guard created.status == 409, created.reason == "AlreadyExists" else { throw api.failure(.POST, deploymentsPath, created) }
         }
         try await replace(name: name, body: body, id: service.id)
-        continuation.yield()
+        notices.signal()
     }
 
     /// GET, then PUT with its `resourceVersion`; a `409 Conflict` (someone wrote in between) is retried with a fresh
@@ -263,10 +236,15 @@ public actor KubernetesDriver: ContainerDriver {
         let options: JSONValue = .object(["kind": .string("DeleteOptions"), "apiVersion": .string("v1"), "propagationPolicy": .string("Background")])
         try await api.expect(.DELETE, path, json: options, accepting: [404])
         logger.info("deployment deleted", metadata: ["vamp.service": "\(service)"])
-        continuation.yield()
+        notices.signal()
     }
 
     // MARK: - Gateways
+
+    /// Makes the namespace's gateway Services exactly one per gateway (``synchronizeGatewayServices(_:)``).
+    public func synchronizeGateways(_ gateways: [DriverGateway]) async throws(ContainerDriverError) {
+        try await synchronizeGatewayServices(gateways)
+    }
 
     /// Makes the namespace's gateway Services (label `io.vamp=gateway`) exactly one per gateway: a Service of the
     /// configured type named `vamp-gateway-<lookup name>`, selecting the gateway agents' pods
@@ -274,9 +252,9 @@ public actor KubernetesDriver: ContainerDriver {
     /// IP), Services of gateways no longer given are deleted.
     /// - Returns: Where each gateway's Service is reachable.
     @discardableResult
-    public func synchronizeGatewayServices(_ gateways: [GatewayService]) async throws(ContainerDriverError) -> [GatewayServiceAddress] {
+    public func synchronizeGatewayServices(_ gateways: [DriverGateway]) async throws(ContainerDriverError) -> [GatewayServiceAddress] {
         try await ensureNamespace()
-        let selector = "\(KubernetesPlan.Label.owner)=\(KubernetesPlan.Label.gatewayValue)"
+        let selector = "\(OwnershipLabel.owner)=\(OwnershipLabel.gatewayValue)"
         let existing = try await api.items(servicesPath, selector: selector)
         let type = configuration.serviceType.rawValue
         for action in KubernetesPlan.gatewayActions(gateways, existing: existing, type: type) {
@@ -303,7 +281,7 @@ public actor KubernetesDriver: ContainerDriver {
             }
         }
         return try await api.items(servicesPath, selector: selector).compactMap { service in
-            guard let lookup = service.value(atPath: "metadata.labels")?.stringObject?[KubernetesPlan.Label.lookupName] else { return nil }
+            guard let lookup = service.value(atPath: "metadata.labels")?.stringObject?[OwnershipLabel.lookupName] else { return nil }
             let nodePort = service.value(atPath: "spec.ports")?.arrayValue?.first?.value(atPath: "nodePort")?.doubleValue.map { Int($0) }
             return GatewayServiceAddress(lookupName: lookup, clusterIP: service.value(atPath: "spec.clusterIP")?.stringValue, nodePort: nodePort)
         }
@@ -323,7 +301,7 @@ public actor KubernetesDriver: ContainerDriver {
         guard current.status == 404 || current.status == 403 else { throw api.failure(.GET, path, current) }
         let body: JSONValue = .object([
             "apiVersion": .string("v1"), "kind": .string("Namespace"),
-            "metadata": .object(["name": .string(kubernetesNamespace), "labels": .object(["io.vamp.namespace": .string(KubernetesPlan.labelValue(configuration.namespace))])]),
+            "metadata": .object(["name": .string(kubernetesNamespace), "labels": .object([OwnershipLabel.namespace: .string(KubernetesPlan.labelValue(configuration.namespace))])]),
         ])
         let created = try await api.call(.POST, "/api/v1/namespaces", json: body)
         guard (200..<300).contains(created.status) || (created.status == 409 && created.reason == "AlreadyExists") else {
@@ -335,8 +313,8 @@ public actor KubernetesDriver: ContainerDriver {
 
     /// The namespace's Deployments and pods labelled `io.vamp`.
     private static func list(_ api: KubernetesAPIClient, namespace: String) async throws(ContainerDriverError) -> ([JSONValue], [JSONValue]) {
-        let deployments = try await api.items("/apis/apps/v1/namespaces/\(namespace)/deployments", selector: KubernetesPlan.Label.owner)
-        let pods = try await api.items("/api/v1/namespaces/\(namespace)/pods", selector: KubernetesPlan.Label.owner)
+        let deployments = try await api.items("/apis/apps/v1/namespaces/\(namespace)/deployments", selector: OwnershipLabel.owner)
+        let pods = try await api.items("/api/v1/namespaces/\(namespace)/pods", selector: OwnershipLabel.owner)
         return (deployments, pods)
     }
 }

@@ -5,36 +5,6 @@ package import VampModel
 /// Deployment body of a specification, the gateway Services, and the reading of listed Deployments and Pods back into
 /// ``RuntimeService``s. No I/O, so they are tested with plain values.
 package enum KubernetesPlan {
-    /// The label and annotation keys the driver writes.
-    package enum Label {
-        /// The "this is ours" marker: ``serviceValue``, ``workflowValue`` or ``gatewayValue``.
-        package static let owner = "io.vamp"
-        /// The value of ``owner`` on a deployment's service.
-        package static let serviceValue = "deployment-service"
-        /// The value of ``owner`` on a workflow's daemon.
-        package static let workflowValue = "workflow"
-        /// The value of ``owner`` on a gateway's Service.
-        package static let gatewayValue = "gateway"
-        /// The label of the gateway agents' pods, which the gateway Services select.
-        package static let gatewayAgentValue = "vamp-gateway-agent"
-        /// `io.vamp.deployment-service=<Deployment name>`: the selector of a service's pods.
-        package static let deploymentService = "io.vamp.deployment-service"
-        /// `io.vamp.workflow=<Deployment name>`: the selector of a workflow's pods.
-        package static let workflow = "io.vamp.workflow"
-        package static let deployment = "io.vamp.deployment"
-        package static let cluster = "io.vamp.cluster"
-        package static let service = "io.vamp.service"
-        package static let breed = "io.vamp.breed"
-        package static let gateway = "io.vamp.gateway"
-        package static let lookupName = "io.vamp.lookup_name"
-        /// Annotation: the ``ServiceSpecification/digest`` the Deployment runs.
-        package static let digest = "io.vamp.digest"
-        /// Annotation: the breed's ports, `name=number` comma-separated.
-        package static let ports = "io.vamp.ports"
-        /// Annotation: `service` or `workflow` (the exact ``ServiceIdentity/Kind``).
-        package static let kind = "io.vamp.kind"
-    }
-
     // MARK: - Names
 
     /// `part` when it is a DNS-1123 label of fewer than 32 characters (`[a-z0-9-]`, starting and ending with a letter
@@ -81,19 +51,19 @@ package enum KubernetesPlan {
         switch id.kind {
         case .service:
             return [
-                Label.owner: Label.serviceValue, Label.deploymentService: name, Label.deployment: labelValue(id.deployment),
-                Label.cluster: labelValue(id.cluster), Label.service: labelValue(id.service),
+                OwnershipLabel.owner: OwnershipLabel.serviceValue, OwnershipLabel.deploymentService: name, OwnershipLabel.deployment: labelValue(id.deployment),
+                OwnershipLabel.cluster: labelValue(id.cluster), OwnershipLabel.service: labelValue(id.service),
             ]
         case .workflow:
-            return [Label.owner: Label.workflowValue, Label.workflow: name, Label.breed: labelValue(id.service)]
+            return [OwnershipLabel.owner: OwnershipLabel.workflowValue, OwnershipLabel.workflow: name, OwnershipLabel.breed: labelValue(id.service)]
         }
     }
 
     /// The labels that select the pods of `id` (the Deployment's `spec.selector.matchLabels`).
     package static func selector(_ id: ServiceIdentity) -> [String: String] {
         switch id.kind {
-        case .service: [Label.owner: Label.serviceValue, Label.deploymentService: deploymentName(id)]
-        case .workflow: [Label.owner: Label.workflowValue, Label.workflow: deploymentName(id)]
+        case .service: [OwnershipLabel.owner: OwnershipLabel.serviceValue, OwnershipLabel.deploymentService: deploymentName(id)]
+        case .workflow: [OwnershipLabel.owner: OwnershipLabel.workflowValue, OwnershipLabel.workflow: deploymentName(id)]
         }
     }
 
@@ -101,9 +71,9 @@ package enum KubernetesPlan {
     package static func annotations(_ specification: ServiceSpecification) -> [String: String] {
         let id = specification.id
         return [
-            Label.kind: id.kind.rawValue, Label.deployment: id.deployment, Label.cluster: id.cluster, Label.service: id.service,
-            Label.digest: specification.digest,
-            Label.ports: ports(specification).map { "\($0.name)=\($0.number)" }.joined(separator: ","),
+            OwnershipLabel.kind: id.kind.rawValue, OwnershipLabel.deployment: id.deployment, OwnershipLabel.cluster: id.cluster, OwnershipLabel.service: id.service,
+            OwnershipLabel.digest: specification.digest,
+            OwnershipLabel.ports: ports(specification).map { "\($0.name)=\($0.number)" }.joined(separator: ","),
         ]
     }
 
@@ -206,27 +176,27 @@ package enum KubernetesPlan {
         var result: [RuntimeService] = []
         for deployment in deployments {
             guard let annotations = deployment.value(atPath: "metadata.annotations")?.stringObject,
-                let kind = annotations[Label.kind].flatMap(ServiceIdentity.Kind.init(rawValue:)),
+                let kind = annotations[OwnershipLabel.kind].flatMap(ServiceIdentity.Kind.init(rawValue:)),
                 let name = deployment.value(atPath: "metadata.name")?.stringValue
             else { continue }
             let id: ServiceIdentity
             switch kind {
             case .service:
-                id = ServiceIdentity(deployment: annotations[Label.deployment] ?? "", cluster: annotations[Label.cluster] ?? "", service: annotations[Label.service] ?? "")
+                id = ServiceIdentity(deployment: annotations[OwnershipLabel.deployment] ?? "", cluster: annotations[OwnershipLabel.cluster] ?? "", service: annotations[OwnershipLabel.service] ?? "")
             case .workflow:
-                id = ServiceIdentity.workflow(annotations[Label.deployment] ?? "", breed: annotations[Label.service] ?? "")
+                id = ServiceIdentity.workflow(annotations[OwnershipLabel.deployment] ?? "", breed: annotations[OwnershipLabel.service] ?? "")
             }
             guard deploymentName(id) == name else { continue }
             let selector = selector(id)
-            let portNames = portNames(annotations[Label.ports] ?? "")
+            let portNames = portNames(annotations[OwnershipLabel.ports] ?? "")
             var instances: [Instance] = []
-            var digest = annotations[Label.digest] ?? ""
+            var digest = annotations[OwnershipLabel.digest] ?? ""
             for pod in pods {
                 let labels = pod.value(atPath: "metadata.labels")?.stringObject ?? [:]
                 guard selector.allSatisfy({ labels[$0.key] == $0.value }), pod.value(atPath: "metadata.deletionTimestamp") == nil,
                     let podName = pod.value(atPath: "metadata.name")?.stringValue
                 else { continue }
-                if let podDigest = pod.value(atPath: "metadata.annotations")?.stringObject?[Label.digest], podDigest != annotations[Label.digest] {
+                if let podDigest = pod.value(atPath: "metadata.annotations")?.stringObject?[OwnershipLabel.digest], podDigest != annotations[OwnershipLabel.digest] {
                     digest = podDigest
                 }
                 instances.append(Instance(
@@ -274,7 +244,7 @@ package enum KubernetesPlan {
 
     /// The v1 Service of a gateway: of `type`, selecting the gateway agents' pods (`io.vamp=vamp-gateway-agent`), its
     /// port the gateway's port (also the target port, where the agent's HAProxy binds it).
-    package static func gatewayServiceBody(_ gateway: KubernetesDriver.GatewayService, type: String, namespace: String) -> JSONValue {
+    package static func gatewayServiceBody(_ gateway: DriverGateway, type: String, namespace: String) -> JSONValue {
         .object([
             "apiVersion": .string("v1"),
             "kind": .string("Service"),
@@ -282,14 +252,14 @@ package enum KubernetesPlan {
                 "name": .string(gatewayServiceName(lookupName: gateway.lookupName)),
                 "namespace": .string(namespace),
                 "labels": .object([
-                    Label.owner: .string(Label.gatewayValue), Label.gateway: .string(labelValue(gateway.name)),
-                    Label.lookupName: .string(labelValue(gateway.lookupName)),
+                    OwnershipLabel.owner: .string(OwnershipLabel.gatewayValue), OwnershipLabel.gateway: .string(labelValue(gateway.name)),
+                    OwnershipLabel.lookupName: .string(labelValue(gateway.lookupName)),
                 ]),
-                "annotations": .object([Label.gateway: .string(gateway.name)]),
+                "annotations": .object([OwnershipLabel.gateway: .string(gateway.name)]),
             ]),
             "spec": .object([
                 "type": .string(type),
-                "selector": .object([Label.owner: .string(Label.gatewayAgentValue)]),
+                "selector": .object([OwnershipLabel.owner: .string(OwnershipLabel.gatewayAgentValue)]),
                 "ports": .array([.object([
                     "name": .string("p\(gateway.port)"), "protocol": .string("TCP"),
                     "port": .number(Double(gateway.port)), "targetPort": .number(Double(gateway.port)),
@@ -301,16 +271,16 @@ package enum KubernetesPlan {
     /// One step of the gateway Services' synchronisation.
     package enum ServiceAction: Sendable, Hashable {
         /// POST this gateway's Service.
-        case create(KubernetesDriver.GatewayService)
+        case create(DriverGateway)
         /// PUT this gateway's Service over the existing one (its port or type changed).
-        case replace(KubernetesDriver.GatewayService)
+        case replace(DriverGateway)
         /// DELETE the Service of this name (no gateway has its lookup name any more).
         case delete(String)
     }
 
     /// What to do so that the listed gateway Services (the items of `GET services?labelSelector=io.vamp=gateway`) are
     /// exactly one per gateway, of `type`, on the gateway's port.
-    package static func gatewayActions(_ gateways: [KubernetesDriver.GatewayService], existing: [JSONValue], type: String) -> [ServiceAction] {
+    package static func gatewayActions(_ gateways: [DriverGateway], existing: [JSONValue], type: String) -> [ServiceAction] {
         var byName: [String: JSONValue] = [:]
         for service in existing { if let name = service.value(atPath: "metadata.name")?.stringValue { byName[name] = service } }
         var actions: [ServiceAction] = []

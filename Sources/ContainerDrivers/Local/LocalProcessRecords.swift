@@ -79,6 +79,9 @@ struct LocalInstanceRecord: Codable, Sendable, Hashable {
     var pid: Int32?
     /// Field 22 of `/proc/<pid>/stat` at start, so a reused pid is not taken for ours.
     var startTime: UInt64?
+    /// True while the process was last found up (nil: not known, as in records written before it was kept), so that
+    /// a driver adopting the process goes on giving it traffic while it probes it again.
+    var up: Bool?
     /// Breed port name → the number kept for the instance's life.
     var ports: [String: Int]
     var digest: String

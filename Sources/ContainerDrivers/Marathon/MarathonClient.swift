@@ -1,67 +1,38 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
 import NIOHTTP1
 import VampModel
 
-/// The few Marathon REST API v2 calls the driver makes, over HTTP(S) with basic authentication or a DC/OS token.
+/// The few Marathon REST API v2 calls the driver makes, over HTTP(S) with basic authentication or a DC/OS token
+/// (through ``JSONHTTPClient``).
 struct MarathonClient: Sendable {
     /// Marathon's address without a trailing slash (`http://marathon.mesos:8080`, `https://dcos/service/marathon`).
     let baseURL: String
-    /// The `Authorization` header's value, if any.
-    let authorization: String?
     /// What the credentials are, for errors: `user 'vamp'`, `the DC/OS token`, `no credentials`.
     let credentials: String
-    /// The longest one call may take.
-    let timeout: Duration
+    /// JSON over HTTP(S) to ``baseURL``, with the `Authorization` header.
+    let http: JSONHTTPClient
 
-    /// One answer: its status and its whole body.
-    struct Answer: Sendable {
-        var status: Int
-        var body: Data
-    }
+    typealias Answer = JSONHTTPClient.Answer
 
-    /// `method` on `<baseURL><path>` with `query` and an optional JSON body; the whole answer, whatever its status.
-    /// - Throws: A transient error when Marathon cannot be reached.
-    func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil) async throws(ContainerDriverError) -> Answer {
-        var url = baseURL + path
-        if !query.isEmpty {
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~")
-            url += "?" + query.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+    /// The client of the Marathon at `baseURL`; `authorization` is the `Authorization` header's value, if any.
+    init(baseURL: String, authorization: String?, credentials: String, timeout: Duration) {
+        self.baseURL = baseURL
+        self.credentials = credentials
+        var headers: HTTPHeaders = ["Accept": "application/json"]
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
+        self.http = JSONHTTPClient(endpoint: .url(baseURL), name: "Marathon at \(baseURL)", headers: headers, timeout: timeout) { method, path, answer in
+            Self.failure(answer, method, path, baseURL: baseURL, credentials: credentials)
         }
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
-        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        if let json {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: json))
-        }
-        do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
-            let body = try await response.body.collect(upTo: 64 << 20)
-            return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
-        } catch {
-            throw ContainerDriverError("Marathon at \(baseURL) did not answer \(method) \(path): \(error)")
-        }
-    }
-
-    /// Like ``call(_:_:query:json:)``, but a status outside 2xx (and not in `accepting`) is an error
-    /// (``failure(_:_:_:)``).
-    @discardableResult
-    func expect(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], json: Data? = nil, accepting: Set<Int> = []
-    ) async throws(ContainerDriverError) -> Answer {
-        let answer = try await call(method, path, query: query, json: json)
-        guard (200..<300).contains(answer.status) || accepting.contains(answer.status) else { throw failure(answer, method, path) }
-        return answer
     }
 
     /// The error of an answer that is not a success, quoting Marathon's message and details: 401 and 403 are
     /// permanent and name the credentials; 400 and 422 (an app definition Marathon refuses) are permanent; anything
     /// else (5xx, a 409 lock that stayed) is transient.
     func failure(_ answer: Answer, _ method: HTTPMethod, _ path: String) -> ContainerDriverError {
+        http.failure(method, path, answer)
+    }
+
+    private static func failure(_ answer: Answer, _ method: HTTPMethod, _ path: String, baseURL: String, credentials: String) -> ContainerDriverError {
         let message = MarathonPlan.errorMessage(answer.body)
         switch answer.status {
         case 401, 403:
@@ -83,7 +54,8 @@ struct MarathonClient: Sendable {
             return try JSONDecoder().decode(JSONValue.self, from: answer.body)
         } catch {
             throw ContainerDriverError(
-                "Marathon at \(baseURL): \(method) \(path) answered something that is not JSON: \(String(decoding: answer.body.prefix(200), as: UTF8.self))")
+                "Marathon at \(baseURL): \(method) \(path) answered something that is not JSON: \(String(decoding: answer.body.prefix(200), as: UTF8.self))",
+                cause: error)
         }
     }
 }

@@ -1,8 +1,8 @@
-import AsyncHTTPClient
 import Foundation
 public import Logging
-import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
+import VampConcurrency
 import VampModel
 
 /// Runs breeds of deployable type `container/docker` (alias `docker`) and `command` (alias `cmd`) as Marathon apps
@@ -30,8 +30,9 @@ import VampModel
 ///
 /// An instance is a task: its name the task id, its host the task's host, its ports the task's ports under the breed
 /// port names in order. It is `deployed` when the task has started, runs (`TASK_RUNNING`), and, when the app has
-/// health checks, each of its `healthCheckResults` is alive. ``changes`` ticks when a poll of the app list (every
-/// ``Configuration/pollInterval``) sees another set of apps, versions, tasks or readiness.
+/// health checks, each of its `healthCheckResults` is alive. A change notice goes out when a poll of the app list (every
+/// ``Configuration/pollInterval``, in ``run()``: the driver is a `Service`) sees another set of apps, versions, tasks or
+/// readiness.
 public actor MarathonDriver: ContainerDriver {
     /// The driver's settings.
     public struct Configuration: Sendable {
@@ -53,7 +54,7 @@ public actor MarathonDriver: ContainerDriver {
         public var namespace: String
         /// Constraints every app gets (`[["hostname", "UNIQUE"]]`, `[["namespace", "LIKE", "shop"]]`).
         public var constraints: [[String]]
-        /// How often the app list is looked at to tick ``MarathonDriver/changes``.
+        /// How often the app list is looked at for the change notices (``MarathonDriver/changeNotices()``).
         public var pollInterval: Duration
         /// The longest one call to Marathon may take.
         public var requestTimeout: Duration
@@ -75,22 +76,18 @@ public actor MarathonDriver: ContainerDriver {
     /// `container/docker` and `command`: the original's `docker` and `cmd` are accepted as aliases
     /// (``ContainerDriver/runs(_:)``).
     public nonisolated let deployableTypes: Set<String> = ["container/docker", "command"]
-    /// Ticks when an app of the namespace appears or disappears, changes version, or one of its tasks comes, goes,
-    /// comes up or goes down.
-    public nonisolated let changes: AsyncStream<Void>
 
-    private let continuation: AsyncStream<Void>.Continuation
+    private let notices = Broadcast<Void>()
     private let client: MarathonClient
     private let configuration: Configuration
     private let options: MarathonPlan.Options
     private let logger: Logger
-    private let watcher: Task<Void, Never>
 
     /// The list call of ``services()``: every app with an `io.vamp` label (Marathon's existence selector), with its
     /// tasks and task statistics.
-    static let listQuery = [("embed", "apps.tasks"), ("embed", "apps.taskStats"), ("label", MarathonPlan.Label.owner)]
+    static let listQuery = [("embed", "apps.tasks"), ("embed", "apps.taskStats"), ("label", OwnershipLabel.owner)]
 
-    /// Creates the driver for a Marathon; nothing is called until it is used.
+    /// Creates the driver for a Marathon; nothing is called until it is used or run.
     /// - Throws: A permanent ``ContainerDriverError`` for an address that is not `http://` or `https://`.
     public init(configuration: Configuration, logger: Logger) throws(ContainerDriverError) {
         var url = configuration.url.trimmingCharacters(in: .whitespaces)
@@ -113,45 +110,33 @@ public actor MarathonDriver: ContainerDriver {
             authorization = "token=\(token)"
             described = "the DC/OS token"
         }
-        let client = MarathonClient(baseURL: url, authorization: authorization, credentials: described, timeout: configuration.requestTimeout)
-        self.client = client
+        self.client = MarathonClient(baseURL: url, authorization: authorization, credentials: described, timeout: configuration.requestTimeout)
         self.configuration = configuration
         self.options = MarathonPlan.Options(namespace: configuration.namespace, constraints: configuration.constraints)
         self.logger = logger
-        let (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        self.changes = changes
-        self.continuation = continuation
-        let interval = configuration.pollInterval
-        let namespace = configuration.namespace
-        // The watch lives as long as the driver's stream; ``shutdown()`` or the stream's end stops it.
-        let task = Task {
-            var last: [String]?
-            while !Task.isCancelled {
-                if let seen = try? await Self.fingerprint(client, namespace: namespace), seen != last {
-                    if last != nil { continuation.yield() }
-                    last = seen
-                }
-                try? await Task.sleep(for: interval)
-            }
+    }
+
+    /// Polls the namespace's apps every ``Configuration/pollInterval`` for the change notices, until cancelled or shut
+    /// down gracefully; then the notices' streams end. The apps keep running.
+    public nonisolated func run() async throws {
+        let client = self.client, namespace = configuration.namespace, interval = configuration.pollInterval, notices = self.notices
+        await cancelWhenGracefulShutdown {
+            await PollingWatcher(interval: interval) { try? await Self.fingerprint(client, namespace: namespace) }
+                .run { notices.signal() }
         }
-        watcher = task
-        continuation.onTermination = { _ in task.cancel() }
+        notices.finish()
     }
 
-    deinit { watcher.cancel() }
-
-    /// Stops watching Marathon; the apps keep running.
-    public func shutdown() {
-        watcher.cancel()
-        continuation.finish()
-    }
+    /// A new subscription: a notice when an app of the namespace appears or disappears, changes version, or one of its
+    /// tasks comes, goes, comes up or goes down (while ``run()`` runs), and after each deploy and undeploy.
+    public nonisolated func changeNotices() -> AsyncStream<Void> { notices.subscribe() }
 
     // MARK: - ContainerDriver
 
     /// Type `marathon`: the address, `GET /v2/info`'s name, version, leader and framework id, and the namespace's
     /// apps with their task counts (`taskStats`).
     public func info() async throws(ContainerDriverError) -> ContainerDriverInfo {
-        let answer = try await client.expect(.GET, "/v2/info")
+        let answer = try await client.http.expect(.GET, "/v2/info")
         let info = try client.json(answer, .GET, "/v2/info")
         let apps = try await ownApps()
         let counts = apps.map(MarathonPlan.taskCounts).reduce(ServiceHealth(staged: 0, running: 0, healthy: 0, unhealthy: 0)) {
@@ -196,26 +181,26 @@ public actor MarathonDriver: ContainerDriver {
         let id = MarathonPlan.appID(service.id, namespace: configuration.namespace)
         if !update {
             if try await create(app, service: service, id: id) {
-                continuation.yield()
+                notices.signal()
                 return
             }
         }
         try await change(app, service: service, id: id)
-        continuation.yield()
+        notices.signal()
     }
 
     /// Deletes the service's app (with its tasks).
     public func undeploy(_ service: ServiceIdentity) async throws(ContainerDriverError) {
         let id = MarathonPlan.appID(service, namespace: configuration.namespace)
         let path = "/v2/apps" + id
-        var answer = try await client.call(.DELETE, path)
+        var answer = try await client.http.call(.DELETE, path)
         if answer.status == 409, MarathonPlan.isLocked(answer.body) {
             logger.warning("app locked by a Marathon deployment: deleting it with force=true", metadata: ["vamp.service": "\(service)", "vamp.marathon.app": "\(id)"])
-            answer = try await client.call(.DELETE, path, query: [("force", "true")])
+            answer = try await client.http.call(.DELETE, path, query: [("force", "true")])
         }
         guard (200..<300).contains(answer.status) || answer.status == 404 else { throw client.failure(answer, .DELETE, path) }
         if answer.status != 404 { logger.info("app deleted", metadata: ["vamp.service": "\(service)", "vamp.marathon.app": "\(id)"]) }
-        continuation.yield()
+        notices.signal()
     }
 
     // MARK: - Marathon calls
@@ -226,14 +211,14 @@ public actor MarathonDriver: ContainerDriver {
     }
 
     private static func ownApps(_ client: MarathonClient, namespace: String) async throws(ContainerDriverError) -> [JSONValue] {
-        let answer = try await client.expect(.GET, "/v2/apps", query: listQuery)
+        let answer = try await client.http.expect(.GET, "/v2/apps", query: listQuery)
         let prefix = MarathonPlan.prefix(namespace: namespace)
         return MarathonPlan.apps(try client.json(answer, .GET, "/v2/apps")).filter { ($0.value(atPath: "id")?.stringValue ?? "").hasPrefix(prefix) }
     }
 
     /// `POST /v2/apps`: true when created, false when an app of that id exists (to be updated instead).
     private func create(_ app: JSONValue, service: ServiceSpecification, id: String) async throws(ContainerDriverError) -> Bool {
-        let answer = try await client.call(.POST, "/v2/apps", json: try Self.encode(app, service.id))
+        let answer = try await client.http.call(.POST, "/v2/apps", json: app)
         if (200..<300).contains(answer.status) {
             logger.info("app created", metadata: metadata(service, id))
             return true
@@ -246,7 +231,7 @@ public actor MarathonDriver: ContainerDriver {
     /// deployment locks the app); the app is created when it does not exist.
     private func change(_ app: JSONValue, service: ServiceSpecification, id: String) async throws(ContainerDriverError) {
         let path = "/v2/apps" + id
-        let current = try await client.call(.GET, path)
+        let current = try await client.http.call(.GET, path)
         if current.status == 404 {
             if try await create(app, service: service, id: id) { return }
             throw ContainerDriverError("Marathon at \(client.baseURL): app \(id) of \(service.id) neither exists nor can be created (409)")
@@ -254,7 +239,7 @@ public actor MarathonDriver: ContainerDriver {
         guard current.status == 200 else { throw client.failure(current, .GET, path) }
         let existing = try client.json(current, .GET, path).value(atPath: "app") ?? .null
         let labels = MarathonPlan.stringMap(existing.value(atPath: "labels")) ?? [:]
-        guard MarathonPlan.identity(labels: labels) == service.id else {
+        guard OwnershipLabel.identity(labels) == service.id else {
             throw ContainerDriverError(
                 "Marathon at \(client.baseURL) has an app \(id) that is not the app of \(service.id) (its labels: "
                     + "\(labels.keys.sorted().map { "\($0)=\(labels[$0]!)" }.joined(separator: ", "))); remove or rename it",
@@ -265,26 +250,16 @@ public actor MarathonDriver: ContainerDriver {
             logger.debug("app unchanged", metadata: metadata(service, id))
             return
         }
-        let body = try Self.encode(.object(changes), service.id)
-        var answer = try await client.call(.PUT, path, json: body)
+        let body = JSONValue.object(changes)
+        var answer = try await client.http.call(.PUT, path, json: body)
         if answer.status == 409, MarathonPlan.isLocked(answer.body) {
             logger.warning(
                 "app locked by a Marathon deployment: sending the change again with force=true",
                 metadata: metadata(service, id).merging(["vamp.marathon.fields": "\(changes.keys.sorted().joined(separator: ","))"]) { $1 })
-            answer = try await client.call(.PUT, path, query: [("force", "true")], json: body)
+            answer = try await client.http.call(.PUT, path, query: [("force", "true")], json: body)
         }
         guard (200..<300).contains(answer.status) else { throw client.failure(answer, .PUT, path) }
         logger.info("app updated", metadata: metadata(service, id).merging(["vamp.marathon.fields": "\(changes.keys.sorted().joined(separator: ","))"]) { $1 })
-    }
-
-    private static func encode(_ value: JSONValue, _ service: ServiceIdentity) throws(ContainerDriverError) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        do {
-            return try encoder.encode(value)
-        } catch {
-            throw ContainerDriverError("cannot encode the Marathon app of \(service): \(error)", permanent: true)
-        }
     }
 
     private func metadata(_ service: ServiceSpecification, _ id: String) -> Logger.Metadata {

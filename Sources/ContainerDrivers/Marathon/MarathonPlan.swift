@@ -4,25 +4,6 @@ package import VampModel
 /// The pure decisions of ``MarathonDriver``: app ids, the app definition of a specification, the fields an update
 /// changes, and the reading of Marathon's app list and error bodies. No I/O, so they are tested with plain values.
 package enum MarathonPlan {
-    /// The label keys the driver writes on every app it creates (the original's `io.vamp.*` keys, §1.1).
-    package enum Label {
-        /// The "this is ours" marker; its value is ``serviceValue`` or ``workflowValue``.
-        package static let owner = "io.vamp"
-        /// The value of ``owner`` on a deployment's service.
-        package static let serviceValue = "deployment-service"
-        /// The value of ``owner`` on a workflow's daemon.
-        package static let workflowValue = "workflow"
-        package static let deployment = "io.vamp.deployment"
-        package static let cluster = "io.vamp.cluster"
-        package static let service = "io.vamp.service"
-        package static let workflow = "io.vamp.workflow"
-        package static let breed = "io.vamp.breed"
-        /// The ``ServiceSpecification/digest`` the app runs, reported back by ``MarathonDriver/services()``.
-        package static let digest = "io.vamp.digest"
-        /// The breed's port names, comma-separated, in the order of the app's ports (and so of its tasks' ports).
-        package static let ports = "io.vamp.ports"
-    }
-
     /// The settings of the app definitions: the Vamp namespace (the first segment of every app id) and the
     /// constraints every app gets.
     package struct Options: Sendable, Hashable {
@@ -85,34 +66,9 @@ package enum MarathonPlan {
 
     /// The labels of the app: the owner marker, the names of the service (or workflow), the digest and the port names.
     package static func labels(_ specification: ServiceSpecification) -> [String: String] {
-        var labels = [Label.digest: specification.digest, Label.ports: portNames(specification).joined(separator: ",")]
-        switch specification.id.kind {
-        case .service:
-            labels[Label.owner] = Label.serviceValue
-            labels[Label.deployment] = specification.id.deployment
-            labels[Label.cluster] = specification.id.cluster
-            labels[Label.service] = specification.id.service
-        case .workflow:
-            labels[Label.owner] = Label.workflowValue
-            labels[Label.workflow] = specification.id.deployment
-            labels[Label.breed] = specification.id.service
-        }
-        return labels
-    }
-
-    /// Whose app these labels describe, or nil when they are not a complete set of Vamp's labels.
-    package static func identity(labels: [String: String]) -> ServiceIdentity? {
-        switch labels[Label.owner] {
-        case Label.serviceValue:
-            guard let deployment = labels[Label.deployment], let cluster = labels[Label.cluster], let service = labels[Label.service]
-            else { return nil }
-            return ServiceIdentity(deployment: deployment, cluster: cluster, service: service)
-        case Label.workflowValue:
-            guard let workflow = labels[Label.workflow], let breed = labels[Label.breed] else { return nil }
-            return .workflow(workflow, breed: breed)
-        default:
-            return nil
-        }
+        OwnershipLabel.identityLabels(specification.id).merging([
+            OwnershipLabel.digest: specification.digest, OwnershipLabel.ports: portNames(specification).joined(separator: ","),
+        ]) { $1 }
     }
 
     /// A port name Marathon accepts in `portDefinitions` and `portMappings` (`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`); other
@@ -331,9 +287,9 @@ package enum MarathonPlan {
     /// `namespace` (another id prefix, or not Vamp's full set of labels).
     package static func runtimeService(_ app: JSONValue, namespace: String) -> RuntimeService? {
         guard case .object(let object) = app, let id = object["id"]?.stringValue, id.hasPrefix(prefix(namespace: namespace)),
-            let labels = stringMap(object["labels"]), let identity = identity(labels: labels)
+            let labels = stringMap(object["labels"]), let identity = OwnershipLabel.identity(labels)
         else { return nil }
-        let names = (labels[Label.ports] ?? "").split(separator: ",").map(String.init)
+        let names = (labels[OwnershipLabel.ports] ?? "").split(separator: ",").map(String.init)
         var checks = 0
         if case .array(let array)? = object["healthChecks"] { checks = array.count }
         var instances: [Instance] = []
@@ -341,7 +297,7 @@ package enum MarathonPlan {
             instances = tasks.compactMap(AppTask.init).map { $0.instance(portNames: names, healthChecks: checks) }
         }
         return RuntimeService(
-            id: identity, digest: labels[Label.digest] ?? "", desiredInstances: Int(object["instances"]?.doubleValue ?? 0),
+            id: identity, digest: labels[OwnershipLabel.digest] ?? "", desiredInstances: Int(object["instances"]?.doubleValue ?? 0),
             instances: instances)
     }
 

@@ -1,5 +1,5 @@
 public import Persistence
-public import VampConcurrency
+import VampConcurrency
 public import VampModel
 
 /// Every change of the stored artifacts, for any number of subscribers: the reconciler, the gateway

@@ -54,7 +54,7 @@ public struct Reconciler: ServiceLifecycle.Service {
                     // Ends only by cancellation: the feed waits out a store that fails.
                     do { for try await _ in deployments { wake.yield() } } catch {}
                 }
-                group.addTask { for await _ in driver.changes { wake.yield() } }
+                group.addTask { for await _ in driver.changeNotices() { wake.yield() } }
                 group.addTask {
                     while !Task.isCancelled {
                         try? await clock.sleep(for: interval)

@@ -42,7 +42,7 @@ struct NamespaceStack: Sendable {
             logger: logger.part("gateway-sync"))))
         let driver: (any ContainerDriver)?
         do {
-            driver = try await configuration.drivers.makeDriver(
+            driver = try configuration.drivers.makeDriver(
                 namespace: isDefault ? nil : namespace,
                 excludedPorts: [configuration.gatewayPortRange, configuration.virtualHostsPort...configuration.virtualHostsPort],
                 logger: logger.part("driver"))
@@ -50,9 +50,11 @@ struct NamespaceStack: Sendable {
             throw SettingError(description: error.message)
         }
         if let driver {
-            if isDefault, let kubernetes = driver as? KubernetesDriver, configuration.drivers.kubernetesCreatesServices {
-                services.append(StartAfter(stores, KubernetesGatewayServices(
-                    vamp: vamp, driver: kubernetes, interval: configuration.resyncInterval, logger: logger.part("driver"))))
+            // The driver's background work first: it stops after the reconciler that asks it.
+            services.append(driver)
+            if isDefault, configuration.drivers.synchronizesGateways {
+                services.append(StartAfter(stores, DriverGatewaySynchronizer(
+                    vamp: vamp, driver: driver, interval: configuration.resyncInterval, logger: logger.part("driver"))))
             }
             services.append(StartAfter(stores, Reconciler(
                 vamp: vamp, driver: driver,
