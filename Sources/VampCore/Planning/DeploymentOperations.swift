@@ -43,6 +43,9 @@ public enum DeploymentOperations {
     ) throws(OperationError) -> DeploymentChange {
         var used = Set(gateways.map(\.port.number))
         for other in deployments where other.name != name { used.formUnion(other.ports.values) }
+        // The request's own external gateways keep the ports they ask for: no internal gateway may get one.
+        let external = DeploymentPlanning.externalGateways(of: blueprint, deployment: name)
+        used.formUnion(external.map(\.port.number).filter { $0 != 0 })
         var ports = allocator
         let merged: Deployment
         do {
@@ -61,8 +64,8 @@ public enum DeploymentOperations {
             throw OperationError(.invalid, error.description, cause: error)
         }
 
-        var external: [Gateway] = []
-        for var gateway in DeploymentPlanning.externalGateways(of: blueprint, deployment: name) {
+        var externalGateways: [Gateway] = []
+        for var gateway in external {
             for route in gateway.routes where !route.isExternal {
                 let parts = route.path.split(separator: "/").map(String.init)
                 guard parts.count == 3, merged.ports["\(parts[1]).\(parts[2])"] != nil else {
@@ -81,14 +84,14 @@ public enum DeploymentOperations {
                     }
                 }
             }
-            external.append(gateway)
+            externalGateways.append(gateway)
         }
         let clusterGateways = DeploymentPlanning.internalGateways(of: merged)
         let prefix = name + "/"
         let stale = Set(gateways.filter { $0.name.hasPrefix(prefix) && $0.isInternal }.map(\.name)).subtracting(clusterGateways.map(\.name))
         allocator = ports
         return DeploymentChange(
-            name: name, deployment: merged, gateways: clusterGateways + external, removedGateways: stale.sorted(), breeds: inlineBreeds,
+            name: name, deployment: merged, gateways: clusterGateways + externalGateways, removedGateways: stale.sorted(), breeds: inlineBreeds,
             events: [ArchiveEvents.event(existing == nil ? .create : .update, kind: .deployment, name: name, body: requestBody, at: now)])
     }
 
