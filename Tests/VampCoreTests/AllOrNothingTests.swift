@@ -36,6 +36,18 @@ actor FailingOnceStore: ArtifactStore {
     func list(kind: String, page: PageRequest) async throws -> Page<ArtifactRecord> { await base.list(kind: kind, page: page) }
 
     func changes(after sequence: Int64, limit: Int) async throws -> [ArtifactChange] { await base.changes(after: sequence, limit: limit) }
+
+    func write(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
+        for write in batch {
+            if case .delete = write { continue }
+            try refuse(write.name)
+        }
+        return try await base.write(batch)
+    }
+
+    func lastChangeSequence() async throws -> Int64 { await base.lastChangeSequence() }
+
+    nonisolated func changeNotices() -> AsyncStream<Void> { base.changeNotices() }
 }
 
 @Suite("Writes: all or nothing")
