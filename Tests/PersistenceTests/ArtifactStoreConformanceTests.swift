@@ -140,6 +140,136 @@ struct ArtifactStoreConformanceTests {
         }
     }
 
+    @Test("a batch that fails part-way leaves the store exactly as it was", arguments: Backend.all)
+    func refusedBatch(backend: Backend) async throws {
+        try await backend { stores in
+            let store = stores.artifacts
+            let a = try await store.create(kind: "breeds", name: "a", body: Data(json: "1"))
+            let b = try await store.create(kind: "breeds", name: "b", body: Data(json: "1"))
+            let before = try await StoreState(store)
+            let conflict = await #expect(throws: PersistenceError.self) {
+                try await store.write([
+                    .update(kind: "breeds", name: "a", body: Data(json: "2"), expectedVersion: 1),
+                    .create(kind: "breeds", name: "c", body: Data(json: "1")),
+                    .update(kind: "breeds", name: "b", body: Data(json: "2"), expectedVersion: 7),
+                ])
+            }
+            #expect(conflict?.code == .versionConflict)
+            #expect(conflict?.message.contains("breeds 'b'") == true)
+            #expect(conflict?.expectedVersion == 7 && conflict?.actualVersion == 1)
+            #expect(try await StoreState(store) == before)
+            #expect(try await store.read(kind: "breeds", name: "a") == a)
+            #expect(try await store.read(kind: "breeds", name: "b") == b)
+            #expect(try await store.read(kind: "breeds", name: "c") == nil)
+
+            // Each refusal, as the last write of a batch whose first write alone would succeed.
+            let refusals: [(ArtifactWrite, PersistenceError.Code)] = [
+                (.create(kind: "breeds", name: "b", body: Data(json: "9")), .alreadyExists),
+                (.update(kind: "breeds", name: "missing", body: Data(json: "9"), expectedVersion: 1), .notFound),
+                (.delete(kind: "breeds", name: "missing", expectedVersion: 1), .notFound),
+                (.delete(kind: "breeds", name: "b", expectedVersion: 2), .versionConflict),
+                // The batch's own first write moved `a` to version 2.
+                (.update(kind: "breeds", name: "a", body: Data(json: "9"), expectedVersion: 1), .versionConflict),
+            ]
+            for (refused, code) in refusals {
+                let error = await #expect(throws: PersistenceError.self) {
+                    try await store.write([.save(kind: "breeds", name: "a", body: Data(json: "2")), refused])
+                }
+                #expect(error?.code == code, "\(refused)")
+                #expect(error?.message.contains("'\(refused.name)'") == true, "\(refused)")
+                #expect(try await StoreState(store) == before, "\(refused)")
+            }
+        }
+    }
+
+    @Test("a batch: outcomes with previous and next records, consecutive change log entries", arguments: Backend.all)
+    func batchOutcomes(backend: Backend) async throws {
+        try await backend { stores in
+            let store = stores.artifacts
+            #expect(try await store.lastChangeSequence() == 0)
+            #expect(try await store.write([]).isEmpty)
+            let a = try await store.create(kind: "breeds", name: "a", body: Data(json: "1"))
+            let b = try await store.create(kind: "breeds", name: "b", body: Data(json: "1"))
+            let start = try await store.lastChangeSequence()
+            #expect(start == (try await store.changes(after: 0, limit: 10).last?.sequence))
+
+            let outcomes = try await store.write([
+                .save(kind: "breeds", name: "a", body: Data(json: "2")),
+                .save(kind: "breeds", name: "n", body: Data(json: "1")),
+                .update(kind: "breeds", name: "a", body: Data(json: "3"), expectedVersion: 2),
+                .create(kind: "gateways", name: "g", body: Data(json: "1")),
+                .delete(kind: "breeds", name: "b", expectedVersion: 1),
+                .delete(kind: "breeds", name: "missing", expectedVersion: nil),
+            ])
+            try #require(outcomes.count == 6)
+            #expect(outcomes[0].previous == a)
+            #expect(outcomes[0].record?.version == 2 && outcomes[0].record?.body == Data(json: "2"))
+            #expect(outcomes[0].record?.createdAt == a.createdAt)
+            #expect(outcomes[1].previous == nil && outcomes[1].record?.version == 1)
+            #expect(outcomes[2].previous == outcomes[0].record)
+            #expect(outcomes[2].record?.version == 3 && outcomes[2].record?.body == Data(json: "3"))
+            #expect(outcomes[3].previous == nil && outcomes[3].record?.kind == "gateways")
+            #expect(outcomes[4].previous == b && outcomes[4].record == nil)
+            #expect(outcomes[5] == ArtifactWriteOutcome(previous: nil, record: nil))
+
+            #expect(try await store.read(kind: "breeds", name: "a") == outcomes[2].record)
+            #expect(try await store.read(kind: "breeds", name: "n") == outcomes[1].record)
+            #expect(try await store.read(kind: "gateways", name: "g") == outcomes[3].record)
+            #expect(try await store.read(kind: "breeds", name: "b") == nil)
+            let log = try await store.changes(after: start, limit: 100)
+            #expect(log.map(\.sequence) == Array(start + 1...start + 5))
+            #expect(log.map(\.operation) == [.update, .create, .update, .create, .delete])
+            #expect(log.map(\.name) == ["a", "n", "a", "g", "b"])
+            #expect(log.map(\.version) == [2, 1, 3, 1, 1])
+            #expect(log.map(\.body) == [Data(json: "2"), Data(json: "1"), Data(json: "3"), Data(json: "1"), nil])
+            #expect(try await store.lastChangeSequence() == start + 5)
+
+            // A batch that changes nothing logs nothing; the single delete still refuses a missing artifact.
+            #expect(try await store.write([.delete(kind: "breeds", name: "b", expectedVersion: nil)]).first?.previous == nil)
+            #expect(try await store.lastChangeSequence() == start + 5)
+            let missing = await #expect(throws: PersistenceError.self) {
+                try await store.delete(kind: "breeds", name: "b", expectedVersion: nil)
+            }
+            #expect(missing?.code == .notFound)
+        }
+    }
+
+    @Test("every subscriber of the change notices hears a write", arguments: Backend.all)
+    func changeNotices(backend: Backend) async throws {
+        try await backend { stores in
+            let store = stores.artifacts
+            let first = store.changeNotices()
+            let second = store.changeNotices()
+            _ = try await store.save(kind: "breeds", name: "a", body: Data(json: "1"))
+            try await within(.seconds(5), "the first subscriber's notice") { try await nextElement(of: first) }
+            try await within(.seconds(5), "the second subscriber's notice") { try await nextElement(of: second) }
+            _ = try await store.write([
+                .save(kind: "breeds", name: "a", body: Data(json: "2")), .save(kind: "breeds", name: "b", body: Data(json: "1")),
+            ])
+            try await within(.seconds(5), "the first subscriber's notice of the batch") { try await nextElement(of: first) }
+            try await within(.seconds(5), "the second subscriber's notice of the batch") { try await nextElement(of: second) }
+        }
+    }
+
+    @Test("a change feed wakes on a notice, not at its poll interval", arguments: Backend.all)
+    func feedWakesOnNotice(backend: Backend) async throws {
+        try await backend { stores in
+            let store = stores.artifacts
+            _ = try await store.create(kind: "breeds", name: "before", body: Data(json: "{}"))
+            let feed = store.followChanges(after: try await store.lastChangeSequence(), pollInterval: .seconds(60))
+            let (changes, delivered) = AsyncStream.makeStream(of: ArtifactChange.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { for try await change in feed { delivered.yield(change) } }
+                defer { group.cancelAll() }
+                for name in ["after-1", "after-2", "after-3"] {
+                    _ = try await store.create(kind: "breeds", name: name, body: Data(json: "{}"))
+                    let change = try await within(.seconds(5), "the feed's change of \(name)") { try await nextElement(of: changes) }
+                    #expect(change.name == name)
+                }
+            }
+        }
+    }
+
     @Test("two handles on one database: exactly one of two racing updates wins", arguments: Backend.all)
     func racingUpdates(backend: Backend) async throws {
         try await backend.run { first, second in
@@ -173,6 +303,22 @@ struct ArtifactStoreConformanceTests {
             let log = try await second.artifacts.changes(after: 0, limit: 100)
             #expect(log.map(\.version) == [1, 2, 3, 4, 5, 6])
         }
+    }
+}
+
+/// What a reader can see of a store: every artifact of the kinds the tests use, the whole change log, and its end.
+struct StoreState: Equatable {
+    var artifacts: [Page<ArtifactRecord>]
+    var log: [ArtifactChange]
+    var last: Int64
+
+    init(_ store: any ArtifactStore) async throws {
+        artifacts = []
+        for kind in ["breeds", "gateways"] {
+            artifacts.append(try await store.list(kind: kind, page: PageRequest(perPage: 1000)))
+        }
+        log = try await store.changes(after: 0, limit: 10_000)
+        last = try await store.lastChangeSequence()
     }
 }
 

@@ -69,26 +69,35 @@ struct Backend: Sendable, CustomTestStringConvertible {
     }
 
     static let postgres = Backend(name: "PostgreSQL") { body in
-        let server = try await SharedPostgres.shared.server()
-        let database = "test_" + UUID().uuidString.prefix(8).lowercased()
-        try server.createDatabase(database)
-        var logger = Logger(label: "vamp.persistence.tests")
-        logger.logLevel = .error
-        let configuration = PostgresClient.Configuration(
-            host: server.host, port: server.port, username: server.username, password: nil, database: database,
-            tls: .disable)
-        let firstClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let secondClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await firstClient.run() }
-            group.addTask { await secondClient.run() }
-            defer { group.cancelAll() }
+        try await withPostgresClients { firstClient, secondClient, logger in
             let first = try PostgresStore(client: firstClient, logger: logger)
             let second = try PostgresStore(client: secondClient, logger: logger)
             try await first.migrate()
             try await second.migrate()
             try await body(Stores(artifacts: first, events: first), Stores(artifacts: second, events: second))
         }
+    }
+}
+
+/// Two running `PostgresClient`s (as two servers would have) on a fresh database of the shared PostgreSQL server.
+func withPostgresClients(
+    _ body: @Sendable (PostgresClient, PostgresClient, Logger) async throws -> Void
+) async throws {
+    let server = try await SharedPostgres.shared.server()
+    let database = "test_" + UUID().uuidString.prefix(8).lowercased()
+    try server.createDatabase(database)
+    var logger = Logger(label: "vamp.persistence.tests")
+    logger.logLevel = .error
+    let configuration = PostgresClient.Configuration(
+        host: server.host, port: server.port, username: server.username, password: nil, database: database,
+        tls: .disable)
+    let firstClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    let secondClient = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await firstClient.run() }
+        group.addTask { await secondClient.run() }
+        defer { group.cancelAll() }
+        try await body(firstClient, secondClient, logger)
     }
 }
 
@@ -107,4 +116,30 @@ actor SharedPostgres {
 
 extension Data {
     init(json: String) { self.init(json.utf8) }
+}
+
+/// `body`'s result, or a failure naming `what` when it takes longer than `limit`: a lost notice fails the test
+/// instead of hanging it.
+func within<T: Sendable>(
+    _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw FixtureError("\(what) did not happen within \(limit)")
+        }
+        return value
+    }
+}
+
+/// Waits for the next element of `stream`; fails the test when the stream ends instead.
+func nextElement<Element: Sendable>(of stream: AsyncStream<Element>) async throws -> Element {
+    var iterator = stream.makeAsyncIterator()
+    guard let element = await iterator.next() else { throw FixtureError("the stream ended") }
+    return element
 }

@@ -129,7 +129,7 @@ struct PersistenceConfigurationTests {
         await fake.stop()
     }
 
-    @Test("PostgreSQL from the configuration: the service migrates and relays events between servers")
+    @Test("PostgreSQL from the configuration: the service migrates and relays events and change notices between servers")
     func postgresRelay() async throws {
         let server = try await SharedPostgres.shared.server()
         let database = "config_" + UUID().uuidString.prefix(8).lowercased()
@@ -146,11 +146,15 @@ struct PersistenceConfigurationTests {
         let second = try PersistenceConfiguration(config: config).makeStores(logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: first), .init(service: second)], logger: logger))
+        let notices = second.artifacts.changeNotices()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             try await first.ready()
             try await second.ready()
+            // The relay's notice when it starts listening, then the one of the other server's write.
+            try await within(.seconds(10), "the relay's first notice") { try await nextElement(of: notices) }
             let created = try await first.artifacts.create(kind: "breeds", name: "sava", body: Data("{}".utf8))
+            try await within(.seconds(5), "the notice of the other server's write") { try await nextElement(of: notices) }
             #expect(try await second.artifacts.read(kind: "breeds", name: "sava")?.version == created.version)
             let subscription = second.events.subscribe(EventFilter(tags: ["deployments:sava"]))
             // The relay starts listening shortly after ready(): append until one event arrives.

@@ -291,6 +291,8 @@ final class FakeElasticsearchState: Sendable {
     }
 
     private let indices = Mutex<[String: Index]>([:])
+    /// Documents (`index/id`) whose writes and deletes fail with 500, as a failing disk would make them.
+    private let failingDocuments = Mutex<Set<String>>([])
     let now: @Sendable () -> Date
     static let maxResultWindow = 10_000
 
@@ -299,10 +301,18 @@ final class FakeElasticsearchState: Sendable {
     /// The documents of `index` that `_search` would see now (for tests).
     func searchableCount(_ index: String) -> Int { indices.withLock { $0[index]?.searchable.count ?? 0 } }
 
+    /// Makes every write and delete of document `id` in `index` fail with 500 (fault injection for tests).
+    func failWrites(of id: String, in index: String) { _ = failingDocuments.withLock { $0.insert(index + "/" + id) } }
+
     func handle(method: String, uri: String, body: String) -> (Int, JSONValue) {
         let components = URLComponents(string: uri)
         let path = (components?.percentEncodedPath ?? uri).split(separator: "/").map {
             String($0).removingPercentEncoding ?? String($0)
+        }
+        if path.count == 3, ["_doc", "_create"].contains(path[1]), ["PUT", "POST", "DELETE"].contains(method),
+            failingDocuments.withLock({ $0.contains(path[0] + "/" + path[2]) })
+        {
+            return Self.error(500, "injected_failure_exception", "writes of [\(path[2])] fail (injected by the test)")
         }
         var parameters: [String: String] = [:]
         for item in components?.queryItems ?? [] { parameters[item.name] = item.value ?? "" }

@@ -182,7 +182,7 @@ public struct PersistenceConfiguration: Sendable {
         }
         return PersistenceStores(
             artifacts: artifactStore, events: eventStore, postgresClient: client,
-            postgres: postgresStore, relayEvents: events == .postgres, elasticsearch: elasticsearchStore,
+            postgres: postgresStore, elasticsearch: elasticsearchStore,
             elasticsearchArtifacts: elasticsearchArtifactStore,
             retention: eventRetention.map { ($0, retentionInterval) }, logger: logger)
     }
@@ -191,8 +191,9 @@ public struct PersistenceConfiguration: Sendable {
 /// The stores a ``PersistenceConfiguration`` made, and the long-running work they need.
 ///
 /// Run it in the host's `ServiceGroup`: it runs the PostgreSQL client (postgres-nio's
-/// `PostgresClient.run()`), creates missing tables and indexes, relays events other servers
-/// append to a shared PostgreSQL database, and applies the event retention on its schedule.
+/// `PostgresClient.run()`), creates missing tables and indexes, relays the events other servers
+/// append and the artifact changes they commit to a shared PostgreSQL database
+/// (``PostgresNotificationRelay``), and applies the event retention on its schedule.
 /// Stores that need none of these are ready at once.
 public final class PersistenceStores: Service, Sendable {
     /// The artifact store.
@@ -201,7 +202,6 @@ public final class PersistenceStores: Service, Sendable {
     public let events: any EventStore
     private let postgresClient: PostgresClient?
     private let postgres: PostgresStore?
-    private let relayEvents: Bool
     private let elasticsearch: ElasticsearchEventStore?
     private let elasticsearchArtifacts: ElasticsearchArtifactStore?
     private let retention: (maximumAge: Duration, interval: Duration)?
@@ -210,7 +210,7 @@ public final class PersistenceStores: Service, Sendable {
 
     init(
         artifacts: any ArtifactStore, events: any EventStore, postgresClient: PostgresClient?, postgres: PostgresStore?,
-        relayEvents: Bool, elasticsearch: ElasticsearchEventStore?, elasticsearchArtifacts: ElasticsearchArtifactStore?,
+        elasticsearch: ElasticsearchEventStore?, elasticsearchArtifacts: ElasticsearchArtifactStore?,
         retention: (Duration, Duration)?, logger: Logger
     ) {
         self.elasticsearchArtifacts = elasticsearchArtifacts
@@ -218,7 +218,6 @@ public final class PersistenceStores: Service, Sendable {
         self.events = events
         self.postgresClient = postgresClient
         self.postgres = postgres
-        self.relayEvents = relayEvents
         self.elasticsearch = elasticsearch
         self.retention = retention
         self.logger = logger
@@ -249,7 +248,7 @@ public final class PersistenceStores: Service, Sendable {
                 throw error
             }
             var services: [any Service] = []
-            if relayEvents, let postgres { services.append(PostgresEventRelay(store: postgres, logger: logger)) }
+            if let postgres { services.append(PostgresNotificationRelay(store: postgres, logger: logger)) }
             if let retention {
                 services.append(
                     EventRetentionService(

@@ -106,9 +106,10 @@ extension Page: Equatable where Element: Equatable {}
 
 /// Versioned artifact records with optimistic concurrency and a change log.
 ///
-/// Every create, update and delete is one atomic step that also appends an ``ArtifactChange``;
-/// `changes(after:)` reads the log in order, so an API can publish archive events and several
-/// servers sharing one database can follow each other's writes.
+/// Every write is one atomic step that also appends an ``ArtifactChange``, and ``write(_:)`` makes a batch of
+/// writes one such step; `changes(after:)` reads the log in order and ``changeNotices()`` says when to read it
+/// again, so an API can publish archive events and several servers sharing one database can follow each other's
+/// writes. `create`, `update`, `delete` and `save` have default implementations on ``write(_:)``.
 public protocol ArtifactStore: Sendable {
     /// Stores a new artifact at version 1. Throws `alreadyExists` if kind and name are taken.
     func create(kind: String, name: String, body: Data) async throws -> ArtifactRecord
@@ -133,7 +134,10 @@ public protocol ArtifactStore: Sendable {
 
     /// Performs the writes in order as one transaction: when one fails (a version conflict, a create of a name
     /// that exists, a failing disk), the store is left as it was, no change log entry is kept, and the error
-    /// of the write that failed is thrown. Returns one outcome per write, in order.
+    /// of the write that failed is thrown. Returns one outcome per write, in order. Each write sees the earlier
+    /// writes of the batch; each write that changes something appends one change log entry, and the entries of a
+    /// batch have consecutive sequences. (Elasticsearch has no transactions: see ``ElasticsearchArtifactStore``
+    /// for what it guarantees instead.)
     func write(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome]
 
     /// The sequence of the newest change log entry (0 for an empty log): where a reader that wants only the
@@ -188,74 +192,42 @@ public struct ArtifactWriteOutcome: Sendable, Hashable {
 }
 
 extension ArtifactStore {
-    /// The batch, for stores without their own: ``sequentialWrite(_:)`` (not one transaction).
-    public func write(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
-        try await sequentialWrite(batch)
+    /// Stores a new artifact at version 1 through ``write(_:)``. Throws `alreadyExists` if kind and name are taken.
+    public func create(kind: String, name: String, body: Data) async throws -> ArtifactRecord {
+        try await writeOne(.create(kind: kind, name: name, body: body))
     }
 
-    /// Reads the log to its end, for stores without a cheaper way.
-    public func lastChangeSequence() async throws -> Int64 {
-        var last: Int64 = 0
-        while true {
-            guard let newest = try await changes(after: last, limit: 1000).last else { return last }
-            last = newest.sequence
-        }
+    /// Replaces the body at `expectedVersion` through ``write(_:)``. Throws `notFound` or `versionConflict`.
+    public func update(kind: String, name: String, body: Data, expectedVersion: Int64) async throws -> ArtifactRecord {
+        try await writeOne(.update(kind: kind, name: name, body: body, expectedVersion: expectedVersion))
     }
 
-    /// For stores that cannot tell when their log changes: a notice every second, so that a reader polls.
-    public func changeNotices() -> AsyncStream<Void> {
-        AsyncStream(unfolding: {
-            try? await Task.sleep(for: .seconds(1))
-            return Task.isCancelled ? nil : ()
-        })
-    }
-
-    /// Performs the writes one after another; NOT one transaction. A stopgap for stores that do not implement
-    /// the batch themselves yet (the persistence step of issue 21 replaces it in every store and removes it).
-    public func sequentialWrite(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
-        var outcomes: [ArtifactWriteOutcome] = []
-        for write in batch {
-            let previous = try await read(kind: write.kind, name: write.name)
-            switch write {
-            case .save(let kind, let name, let body):
-                outcomes.append(.init(previous: previous, record: try await save(kind: kind, name: name, body: body)))
-            case .create(let kind, let name, let body):
-                outcomes.append(.init(previous: previous, record: try await create(kind: kind, name: name, body: body)))
-            case .update(let kind, let name, let body, let expectedVersion):
-                outcomes.append(.init(previous: previous, record: try await update(kind: kind, name: name, body: body, expectedVersion: expectedVersion)))
-            case .delete(let kind, let name, let expectedVersion):
-                if previous == nil, expectedVersion == nil {
-                    outcomes.append(.init(previous: nil, record: nil))
-                    continue
-                }
-                try await delete(kind: kind, name: name, expectedVersion: expectedVersion)
-                outcomes.append(.init(previous: previous, record: nil))
-            }
-        }
-        return outcomes
+    /// Deletes the artifact through ``write(_:)``. Throws `notFound` when there is nothing to delete, and
+    /// `versionConflict` when `expectedVersion` is given and differs.
+    public func delete(kind: String, name: String, expectedVersion: Int64?) async throws {
+        let outcomes = try await write([.delete(kind: kind, name: name, expectedVersion: expectedVersion)])
+        if outcomes.first?.previous == nil { throw PersistenceError.notFound(kind: kind, name: name) }
     }
 
     /// Creates the artifact, or updates it whatever its version: "last writer wins" for callers
-    /// that do not track versions.
+    /// that do not track versions. One atomic write (``ArtifactWrite/save(kind:name:body:)``).
     public func save(kind: String, name: String, body: Data) async throws -> ArtifactRecord {
-        while true {
-            if let current = try await read(kind: kind, name: name) {
-                do {
-                    return try await update(kind: kind, name: name, body: body, expectedVersion: current.version)
-                } catch let error as PersistenceError where error.code == .versionConflict || error.code == .notFound {
-                    continue
-                }
-            }
-            do {
-                return try await create(kind: kind, name: name, body: body)
-            } catch let error as PersistenceError where error.code == .alreadyExists {
-                continue
-            }
-        }
+        try await writeOne(.save(kind: kind, name: name, body: body))
     }
 
-    /// Follows the change log from `sequence` on: yields every later change, polling the store
-    /// every `pollInterval` when it has nothing new. Ends when the task is cancelled.
+    private func writeOne(_ single: ArtifactWrite) async throws -> ArtifactRecord {
+        guard let record = try await write([single]).first?.record else {
+            throw PersistenceError(
+                code: .storage, message: "\(single.summary) returned no record: the store broke the write(_:) contract",
+                kind: single.kind, name: single.name)
+        }
+        return record
+    }
+
+    /// Follows the change log from `sequence` on: yields every later change. It reads the log again on every
+    /// ``changeNotices()`` notice and, as a safety net for writers the store cannot hear (another process on a
+    /// SQLite file, another server on Elasticsearch), every `pollInterval` while it has nothing new. Ends when
+    /// the task is cancelled.
     public func followChanges(
         after sequence: Int64, pollInterval: Duration = .seconds(1), batchSize: Int = 100
     ) -> ArtifactChangeFeed {
@@ -263,9 +235,10 @@ extension ArtifactStore {
     }
 }
 
-/// The change log as an `AsyncSequence`: polls ``ArtifactStore/changes(after:limit:)``. Polling
-/// (not a push channel) is what lets several servers sharing one database see each other's
-/// writes; iteration ends by throwing `CancellationError` when the task is cancelled.
+/// The change log as an `AsyncSequence` over ``ArtifactStore/changes(after:limit:)``: woken by
+/// ``ArtifactStore/changeNotices()`` (PostgreSQL carries them between servers with `LISTEN`/`NOTIFY`), with a
+/// poll every `pollInterval` as the safety net; iteration ends by throwing `CancellationError` when the task is
+/// cancelled.
 public struct ArtifactChangeFeed: AsyncSequence, Sendable {
     public typealias Element = ArtifactChange
 
@@ -274,7 +247,7 @@ public struct ArtifactChangeFeed: AsyncSequence, Sendable {
     let pollInterval: Duration
     let batchSize: Int
 
-    /// Reads the change log in batches and sleeps between empty polls.
+    /// Reads the change log in batches and, when it has nothing new, waits for a notice or the poll interval.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let store: any ArtifactStore
         var last: Int64
@@ -286,12 +259,30 @@ public struct ArtifactChangeFeed: AsyncSequence, Sendable {
         public mutating func next() async throws -> ArtifactChange? {
             while buffer.isEmpty {
                 try Task.checkCancellation()
+                // Subscribed before the read, so a change committed after the read still wakes the wait.
+                let notices = store.changeNotices()
                 buffer = try await store.changes(after: last, limit: batchSize)
-                if buffer.isEmpty { try await Task.sleep(for: pollInterval) }
+                if buffer.isEmpty { await Self.wait(for: notices, atMost: pollInterval) }
             }
             let change = buffer.removeFirst()
             last = change.sequence
             return change
+        }
+
+        /// Returns at the first notice, after `interval`, or when the task is cancelled.
+        private static func wait(for notices: AsyncStream<Void>, atMost interval: Duration) async {
+            await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for await _ in notices { return true }
+                    return false  // the notices ended (the store is gone): the timer decides
+                }
+                group.addTask {
+                    try? await Task.sleep(for: interval)
+                    return true
+                }
+                while let woken = await group.next(), !woken {}
+                group.cancelAll()
+            }
         }
     }
 

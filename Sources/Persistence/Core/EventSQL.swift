@@ -43,7 +43,7 @@ struct EventSQL {
         do {
             return try JSONDecoder().decode([String].self, from: Data(text.utf8))
         } catch {
-            throw PersistenceError(code: .corruptRecord, message: "stored event tags are not a JSON array: \(text)")
+            throw PersistenceError(code: .corruptRecord, message: "stored event tags are not a JSON array: \(text)", cause: error)
         }
     }
 }

@@ -16,7 +16,7 @@ extension JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
         } catch {
-            throw PersistenceError(code: .corruptRecord, message: "stored event value is not JSON: \(error)")
+            throw PersistenceError(code: .corruptRecord, message: "stored event value is not JSON: \(error)", cause: error)
         }
     }
 }

@@ -1,5 +1,5 @@
 /// Why a store refused or failed an operation. The message names the kind, name and versions
-/// involved so it can be shown to an operator as is.
+/// involved so it can be shown to an operator as is; ``cause`` keeps the driver's error it wraps.
 public struct PersistenceError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A stable, machine-readable category of ``PersistenceError``.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -39,11 +39,14 @@ public struct PersistenceError: Error, Sendable, Equatable, CustomStringConverti
     public var expectedVersion: Int64?
     /// The version actually stored, for ``Code-swift.struct/versionConflict``.
     public var actualVersion: Int64?
+    /// The underlying error (a database driver's, an HTTP client's) for ``Code-swift.struct/storage``
+    /// failures; not part of equality.
+    public var cause: (any Error)?
 
     /// Creates an error.
     public init(
         code: Code, message: String, kind: String? = nil, name: String? = nil,
-        expectedVersion: Int64? = nil, actualVersion: Int64? = nil
+        expectedVersion: Int64? = nil, actualVersion: Int64? = nil, cause: (any Error)? = nil
     ) {
         self.code = code
         self.message = message
@@ -51,9 +54,16 @@ public struct PersistenceError: Error, Sendable, Equatable, CustomStringConverti
         self.name = name
         self.expectedVersion = expectedVersion
         self.actualVersion = actualVersion
+        self.cause = cause
     }
 
     public var description: String { "\(code): \(message)" }
+
+    /// Equal when everything but ``cause`` is equal (errors are not `Equatable`).
+    public static func == (lhs: PersistenceError, rhs: PersistenceError) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message && lhs.kind == rhs.kind && lhs.name == rhs.name
+            && lhs.expectedVersion == rhs.expectedVersion && lhs.actualVersion == rhs.actualVersion
+    }
 
     static func notFound(kind: String, name: String) -> PersistenceError {
         PersistenceError(code: .notFound, message: "\(kind) '\(name)' does not exist", kind: kind, name: name)
@@ -78,8 +88,11 @@ public struct PersistenceError: Error, Sendable, Equatable, CustomStringConverti
         PersistenceError(code: .invalidEvent, message: "an event with id '\(id)' exists already")
     }
 
-    static func storage(_ what: String, _ error: any Error) -> PersistenceError {
+    /// `error` as a ``Code-swift.struct/storage`` failure of `what` ("creating breeds 'sava'"), keeping it as
+    /// the ``cause``; a `PersistenceError` is returned as it is.
+    static func storage(_ what: String, _ error: any Error, kind: String? = nil, name: String? = nil) -> PersistenceError {
         if let error = error as? PersistenceError { return error }
-        return PersistenceError(code: .storage, message: "\(what) failed: \(String(reflecting: error))")
+        return PersistenceError(
+            code: .storage, message: "\(what) failed: \(String(reflecting: error))", kind: kind, name: name, cause: error)
     }
 }

@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 public import Foundation
 import NIOCore
 import NIOHTTP1
+import VampConcurrency
 import VampModel
 
 /// Artifacts in Elasticsearch, as Vamp 0.9 kept them: one document per artifact in one index,
@@ -9,19 +10,39 @@ import VampModel
 ///
 /// - **Records**: index `<index>`, document id `<kind>/<name>`, fields `kind`, `name`,
 ///   `version`, `created_at`, `updated_at` and `body` (base64, not indexed).
-/// - **Concurrency**: `update` and `delete` read the document's `_seq_no` and `_primary_term`
-///   and write with `if_seq_no`/`if_primary_term`; Elasticsearch refuses the write with 409 when
-///   another writer got in between, which becomes `versionConflict`. `create` uses `_create`.
+/// - **Concurrency**: a write reads the document's `_seq_no` and `_primary_term` and writes with
+///   `if_seq_no`/`if_primary_term` (`_create` when there was none); Elasticsearch refuses the write
+///   with 409 when another writer got in between, and the store checks again against what that
+///   writer left: an `update` at the old version then fails with `versionConflict`.
 /// - **Change log**: index `<index>-changes`, one document per change with id = its sequence.
 ///   A writer takes the highest sequence it can see plus one through `_create` and moves up on
 ///   409, so a sequence exists only when every smaller one does, and every write uses
 ///   `refresh=wait_for`: a reader that saw sequence `n` never later finds a new entry below `n`.
 ///
-/// Elasticsearch has no transaction spanning two documents: the record is written first, then
-/// its change-log entry. A crash between the two loses that entry (the record is kept), and two
-/// writers of *different* artifacts may log in the opposite order of their writes; changes of one
-/// artifact are logged in version order only when its writers are not concurrent. Followers
-/// should compare versions. Use SQLite or PostgreSQL when the log must be exact.
+/// Elasticsearch has no transaction spanning two documents, so ``write(_:)`` is all or nothing only
+/// as far as it can be made so from outside:
+///
+/// 1. It reads every artifact of the batch and checks every write against them (and against the
+///    earlier writes of the batch): a refused write (`alreadyExists`, `notFound`,
+///    `versionConflict`) throws before anything is written.
+/// 2. It writes the records in order, each conditional on the document being as step 1 read it
+///    (`if_seq_no`/`if_primary_term`, `_create` for an absent one). When one fails, it puts back
+///    what the batch had written, each document only if no one wrote it since (conditional again),
+///    and throws. When the failure was another writer (409) and everything was put back, it runs
+///    the batch again from step 1, up to 5 times, then throws `versionConflict`.
+/// 3. It appends the change-log entries, consecutive unless another writer logs at the same time.
+///
+/// What this does **not** guarantee: isolation (another reader can see the first records of a batch
+/// before the rest are written, or before they are put back); putting back after a crash, a lost
+/// connection or a second failure (what could not be put back is named in the error); and the change
+/// log: a crash or failure in step 3 leaves the records written without all their entries (the
+/// error says so). Two writers of *different* artifacts may log in the opposite order of their
+/// writes; changes of one artifact are logged in version order only when its writers are not
+/// concurrent. Followers should compare versions. Use SQLite or PostgreSQL when the log must be
+/// exact.
+///
+/// ``changeNotices()`` signals after this store object's writes; another server's writes are seen by
+/// ``ArtifactStore/followChanges(after:pollInterval:batchSize:)`` at its next poll.
 ///
 /// Tested against `FakeElasticsearch` (there is no Elasticsearch on the build machine).
 public final class ElasticsearchArtifactStore: ArtifactStore {
@@ -48,6 +69,7 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
     private let changesIndex: String
     private let timeout: TimeAmount
     private let now: @Sendable () -> Date
+    private let notices = Broadcast<Void>()
 
     /// Creates a store; `client` defaults to the shared AsyncHTTPClient. Call
     /// ``prepareIndices()`` once before first use.
@@ -106,11 +128,28 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
 
     // MARK: Records
 
-    private struct Stored {
-        var record: ArtifactRecord
+    /// Where a document stands: a write made with `if_seq_no`/`if_primary_term` of it succeeds only when no one
+    /// wrote it since.
+    private struct Position {
         var seqNo: Int64
         var primaryTerm: Int64
     }
+
+    private struct Stored {
+        var record: ArtifactRecord
+        var position: Position
+    }
+
+    /// Elasticsearch refused a conditional write (409): another writer got in between.
+    private struct Refused: Error {}
+
+    /// A batch that met another writer part-way, after putting back what it had written.
+    private struct Interrupted: Error {
+        var write: ArtifactWrite
+    }
+
+    /// How often a batch that met another writer is tried again before it gives up with `versionConflict`.
+    private static let attempts = 5
 
     private func documentID(_ kind: String, _ name: String) -> String { Self.escaped(kind + "/" + name) }
 
@@ -121,8 +160,7 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
         guard case .object(let source)? = answer.value(atPath: "_source"),
             let version = source["version"]?.doubleValue, let created = source["created_at"]?.doubleValue,
             let updated = source["updated_at"]?.doubleValue, case .string(let encoded)? = source["body"],
-            let body = Data(base64Encoded: encoded), let seqNo = answer.value(atPath: "_seq_no")?.doubleValue,
-            let term = answer.value(atPath: "_primary_term")?.doubleValue
+            let body = Data(base64Encoded: encoded), let position = Self.position(answer)
         else {
             throw PersistenceError(
                 code: .corruptRecord, message: "\(kind) '\(name)' in \(index) lacks fields: \(String(answer.encodedText().prefix(300)))",
@@ -131,7 +169,14 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
         let record = ArtifactRecord(
             kind: kind, name: name, version: Int64(version), body: body, createdAt: Millis.date(Int64(created)),
             updatedAt: Millis.date(Int64(updated)))
-        return Stored(record: record, seqNo: Int64(seqNo), primaryTerm: Int64(term))
+        return Stored(record: record, position: position)
+    }
+
+    private static func position(_ answer: JSONValue) -> Position? {
+        guard let seqNo = answer.value(atPath: "_seq_no")?.doubleValue,
+            let term = answer.value(atPath: "_primary_term")?.doubleValue
+        else { return nil }
+        return Position(seqNo: Int64(seqNo), primaryTerm: Int64(term))
     }
 
     private static func source(_ record: ArtifactRecord) -> JSONValue {
@@ -143,65 +188,125 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
         ])
     }
 
-    public func create(kind: String, name: String, body: Data) async throws -> ArtifactRecord {
-        let time = Millis.normalized(now())
-        let record = ArtifactRecord(kind: kind, name: name, version: 1, body: body, createdAt: time, updatedAt: time)
-        let (status, answer) = try await send(
-            .PUT, "/\(index)/_create/\(documentID(kind, name))?refresh=wait_for", Self.source(record))
-        if status == 409 {
-            let existing = try await fetch(kind, name)
-            throw PersistenceError.alreadyExists(kind: kind, name: name, version: existing?.record.version ?? 0)
+    /// Puts `record` in place of the document, or deletes it when `record` is `nil`, only if the document is still
+    /// at `expected` (absent when `nil`). Returns where the document is now (`nil` after a delete); throws
+    /// ``Refused`` when another writer changed it.
+    private func place(
+        _ record: ArtifactRecord?, _ key: ArtifactKey, over expected: Position?, _ what: String
+    ) async throws -> Position? {
+        let id = documentID(key.kind, key.name)
+        let condition = expected.map { "if_seq_no=\($0.seqNo)&if_primary_term=\($0.primaryTerm)&" } ?? ""
+        let status: Int
+        let answer: JSONValue
+        do {
+            switch (record, expected) {
+            case (let record?, nil):
+                (status, answer) = try await send(.PUT, "/\(index)/_create/\(id)?refresh=wait_for", Self.source(record))
+            case (let record?, _?):
+                (status, answer) = try await send(.PUT, "/\(index)/_doc/\(id)?\(condition)refresh=wait_for", Self.source(record))
+            case (nil, _?):
+                (status, answer) = try await send(.DELETE, "/\(index)/_doc/\(id)?\(condition)refresh=wait_for", nil)
+            case (nil, nil):
+                return nil
+            }
+        } catch var error as PersistenceError {
+            error.message = "\(what): \(error.message)"  // the request failed: name the write, not only the URL
+            throw error
         }
-        try check(status, answer, "creating \(kind) '\(name)'")
-        try await logChange(.create, record, body: body)
-        return record
+        if status == 409 || (record == nil && status == 404) { throw Refused() }
+        try check(status, answer, what)
+        guard record != nil else { return nil }
+        guard let position = Self.position(answer) else {
+            throw PersistenceError(
+                code: .storage, message: "\(what): Elasticsearch's answer lacks _seq_no or _primary_term", kind: key.kind,
+                name: key.name)
+        }
+        return position
+    }
+
+    public func write(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
+        guard !batch.isEmpty else { return [] }
+        var interrupted: Interrupted?
+        for _ in 0..<Self.attempts {
+            do {
+                let outcomes = try await attempt(batch)
+                if outcomes.contains(where: \.changesSomething) { notices.signal() }
+                return outcomes
+            } catch let error as Interrupted {
+                interrupted = error  // checked again against what the other writer left
+            }
+        }
+        let write = interrupted?.write ?? batch[0]
+        throw PersistenceError(
+            code: .versionConflict,
+            message: "\(write.summary) met another writer \(Self.attempts) times in a row; read it again and retry",
+            kind: write.kind, name: write.name)
+    }
+
+    /// One try of a batch: check every write against what is stored, write the records, then log them.
+    private func attempt(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
+        let time = Millis.normalized(now())
+        // 1. Read every artifact of the batch and check every write: a refusal writes nothing.
+        var originals: [ArtifactKey: Stored] = [:]
+        for key in ArtifactWrite.keys(of: batch) { originals[key] = try await fetch(key.kind, key.name) }
+        let outcomes = try ArtifactWrite.outcomes(of: batch, applyingTo: originals.mapValues(\.record), at: time)
+        // 2. Write each record only if no one changed it since step 1; on a failure, put back what was written.
+        var positions = originals.mapValues(\.position)
+        var written: [ArtifactKey] = []
+        for (index, (write, outcome)) in zip(batch, outcomes).enumerated() where outcome.changesSomething {
+            let what = write.summary(at: index, of: batch.count)
+            do {
+                positions[write.key] = try await place(outcome.record, write.key, over: positions[write.key], what)
+                if !written.contains(write.key) { written.append(write.key) }
+            } catch {
+                let unrestored = await putBack(written, originals, positions)
+                if error is Refused, unrestored.isEmpty { throw Interrupted(write: write) }
+                var failure =
+                    error is Refused
+                    ? PersistenceError(code: .versionConflict, message: "\(what) met another writer")
+                    : write.failure(error, at: index, of: batch.count)
+                (failure.kind, failure.name) = (write.kind, write.name)
+                if !unrestored.isEmpty {
+                    failure.message += "; the batch's earlier writes could not be put back for "
+                        + unrestored.joined(separator: ", ")
+                }
+                throw failure
+            }
+        }
+        // 3. Log the changes, with consecutive sequences unless another writer logs at the same time.
+        var sequence: Int64?
+        for (index, outcome) in outcomes.enumerated() {
+            guard let change = outcome.change(sequence: 0, at: time) else { continue }
+            do {
+                sequence = try await logChange(change, from: sequence.map { $0 + 1 })
+            } catch {
+                throw PersistenceError.storage(
+                    "logging the change of \(batch[index].summary(at: index, of: batch.count)) (the batch's records are "
+                        + "written; its change log lacks this and later entries)", error, kind: change.kind, name: change.name)
+            }
+        }
+        return outcomes
+    }
+
+    /// Puts back the artifacts a failed batch wrote, each only if no one changed it since this batch did; returns
+    /// the artifacts it could not put back ("breeds 'a'").
+    private func putBack(
+        _ written: [ArtifactKey], _ originals: [ArtifactKey: Stored], _ positions: [ArtifactKey: Position]
+    ) async -> [String] {
+        var unrestored: [String] = []
+        for key in written.reversed() {
+            let what = "putting back \(key.kind) '\(key.name)'"
+            do {
+                _ = try await place(originals[key]?.record, key, over: positions[key], what)
+            } catch {
+                unrestored.append("\(key.kind) '\(key.name)'")
+            }
+        }
+        return unrestored
     }
 
     public func read(kind: String, name: String) async throws -> ArtifactRecord? {
         try await fetch(kind, name)?.record
-    }
-
-    public func update(kind: String, name: String, body: Data, expectedVersion: Int64) async throws -> ArtifactRecord {
-        guard let stored = try await fetch(kind, name) else { throw PersistenceError.notFound(kind: kind, name: name) }
-        guard stored.record.version == expectedVersion else {
-            throw PersistenceError.conflict(kind: kind, name: name, expected: expectedVersion, actual: stored.record.version)
-        }
-        var record = stored.record
-        record.version += 1
-        record.body = body
-        record.updatedAt = Millis.normalized(now())
-        let (status, answer) = try await send(
-            .PUT,
-            "/\(index)/_doc/\(documentID(kind, name))?if_seq_no=\(stored.seqNo)&if_primary_term=\(stored.primaryTerm)&refresh=wait_for",
-            Self.source(record))
-        if status == 409 { throw try await conflictAfterRefusal(kind, name, expectedVersion) }
-        try check(status, answer, "updating \(kind) '\(name)'")
-        try await logChange(.update, record, body: body)
-        return record
-    }
-
-    public func delete(kind: String, name: String, expectedVersion: Int64?) async throws {
-        guard let stored = try await fetch(kind, name) else { throw PersistenceError.notFound(kind: kind, name: name) }
-        if let expectedVersion, stored.record.version != expectedVersion {
-            throw PersistenceError.conflict(kind: kind, name: name, expected: expectedVersion, actual: stored.record.version)
-        }
-        let (status, answer) = try await send(
-            .DELETE,
-            "/\(index)/_doc/\(documentID(kind, name))?if_seq_no=\(stored.seqNo)&if_primary_term=\(stored.primaryTerm)&refresh=wait_for",
-            nil)
-        if status == 409 {
-            if expectedVersion == nil { return try await delete(kind: kind, name: name, expectedVersion: nil) }
-            throw try await conflictAfterRefusal(kind, name, expectedVersion ?? stored.record.version)
-        }
-        if status == 404 { throw PersistenceError.notFound(kind: kind, name: name) }
-        try check(status, answer, "deleting \(kind) '\(name)'")
-        try await logChange(.delete, stored.record, body: nil)
-    }
-
-    /// The error for a write Elasticsearch refused with 409: what is stored now.
-    private func conflictAfterRefusal(_ kind: String, _ name: String, _ expected: Int64) async throws -> PersistenceError {
-        guard let current = try await fetch(kind, name) else { return PersistenceError.notFound(kind: kind, name: name) }
-        return PersistenceError.conflict(kind: kind, name: name, expected: expected, actual: current.record.version)
     }
 
     public func list(kind: String, page: PageRequest) async throws -> Page<ArtifactRecord> {
@@ -243,23 +348,25 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
         return Int64(answer.value(atPath: "hits.hits")?.firstElement?.value(atPath: "_source.sequence")?.doubleValue ?? 0)
     }
 
-    private func logChange(_ operation: ArtifactChange.Operation, _ record: ArtifactRecord, body: Data?) async throws {
-        var sequence = try await highestSequence() + 1
-        let time = Millis.normalized(now())
+    /// Appends `change` at `first` (the highest visible sequence plus one when `nil`) or the next free sequence
+    /// above it, and returns the sequence it took.
+    private func logChange(_ change: ArtifactChange, from first: Int64?) async throws -> Int64 {
+        var sequence: Int64
+        if let first { sequence = first } else { sequence = try await highestSequence() + 1 }
         while true {
             var source: [String: JSONValue] = [
-                "sequence": .number(Double(sequence)), "operation": .string(operation.rawValue),
-                "kind": .string(record.kind), "name": .string(record.name), "version": .number(Double(record.version)),
-                "timestamp": .number(Double(Millis.from(time))),
+                "sequence": .number(Double(sequence)), "operation": .string(change.operation.rawValue),
+                "kind": .string(change.kind), "name": .string(change.name), "version": .number(Double(change.version)),
+                "timestamp": .number(Double(Millis.from(change.timestamp))),
             ]
-            if let body { source["body"] = .string(body.base64EncodedString()) }
+            if let body = change.body { source["body"] = .string(body.base64EncodedString()) }
             let (status, answer) = try await send(.PUT, "/\(changesIndex)/_create/\(sequence)?refresh=wait_for", .object(source))
             if status == 409 {
                 sequence += 1  // taken by another writer: the next one
                 continue
             }
-            try check(status, answer, "logging the \(operation.rawValue) of \(record.kind) '\(record.name)'")
-            return
+            try check(status, answer, "logging the \(change.operation.rawValue) of \(change.kind) '\(change.name)'")
+            return sequence
         }
     }
 
@@ -289,6 +396,14 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
                 sequence: Int64(number), operation: operation, kind: kind, name: name, version: Int64(version),
                 timestamp: Millis.date(Int64(time)), body: body)
         }
+    }
+
+    public func lastChangeSequence() async throws -> Int64 {
+        try await highestSequence()
+    }
+
+    public func changeNotices() -> AsyncStream<Void> {
+        notices.subscribe()
     }
 
     // MARK: HTTP

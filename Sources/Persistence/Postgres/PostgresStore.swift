@@ -1,15 +1,21 @@
 public import Foundation
 public import Logging
 public import PostgresNIO
+import VampConcurrency
 public import VampModel
 
 /// Artifacts and events in PostgreSQL: the store several `vamp-server`s share.
 ///
-/// Every artifact write is one transaction that first takes a transaction-scoped advisory lock,
-/// so change log sequences commit in increasing order and a reader polling `changes(after:)`
-/// never skips a change committed late with a smaller sequence. The version check runs in the
-/// same transaction: of two servers updating one artifact at the same expected version, exactly
-/// one wins and the other gets `versionConflict`.
+/// Every artifact write, and every batch of them (``write(_:)``), is one transaction that first
+/// takes a transaction-scoped advisory lock, so change log sequences commit in increasing order
+/// (a batch's entries consecutive) and a reader polling `changes(after:)` never skips a change
+/// committed late with a smaller sequence. The version checks run in the same transaction: of
+/// two servers updating one artifact at the same expected version, exactly one wins and the
+/// other gets `versionConflict`; a failing write rolls the whole batch back.
+///
+/// The same transaction sends `NOTIFY <prefix>artifacts`, delivered at commit. ``changeNotices()``
+/// signals after this store's own commits and, while ``receiveNotificationsFromOtherServers()``
+/// runs (``PostgresNotificationRelay``), after every other server's.
 ///
 /// The caller owns the `PostgresClient` and must keep its `run()` going (in a `ServiceGroup`
 /// or a task group) while the store is used. Call ``migrate()`` once before first use.
@@ -37,6 +43,9 @@ public final class PostgresStore: ArtifactStore, EventStore {
     private let sql: EventSQL
     /// The NOTIFY channel for appended events, and this store's mark on its own notifications.
     private let eventsChannel: String
+    /// The NOTIFY channel for committed artifact changes.
+    private let artifactsChannel: String
+    private let notices = Broadcast<Void>()
     private let instance = UUID().uuidString.lowercased()
     /// Key of the advisory lock that orders artifact writes ("vamp" in ASCII).
     private static let writeLock: Int64 = 0x7661_6D70
@@ -60,6 +69,7 @@ public final class PostgresStore: ArtifactStore, EventStore {
         eventsTable = prefix + "events"
         tagsTable = prefix + "event_tags"
         eventsChannel = prefix + "events"
+        artifactsChannel = prefix + "artifacts"
         sql = EventSQL(placeholder: { "$\($0)" }, eventsTable: prefix + "events", tagsTable: prefix + "event_tags")
     }
 
@@ -112,105 +122,90 @@ public final class PostgresStore: ArtifactStore, EventStore {
         }
     }
 
-    private func lockWrites(_ connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.writeLock))", logger: logger)
+    // MARK: Artifacts
+
+    public func write(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
+        guard !batch.isEmpty else { return [] }
+        let time = Millis.normalized(now())
+        let what = batch.count == 1 ? batch[0].summary : "writing a batch of \(batch.count) artifacts"
+        let outcomes = try await transaction(what) { connection in
+            // One lock for the batch orders its sequences with every other writer's; the notification is sent at
+            // commit and dropped on rollback.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(Self.writeLock)), pg_notify(\(self.artifactsChannel), \(self.instance))",
+                logger: self.logger)
+            var stored: [ArtifactKey: ArtifactRecord] = [:]
+            for key in ArtifactWrite.keys(of: batch) {
+                stored[key] = try await self.record(connection, kind: key.kind, name: key.name)
+            }
+            let outcomes = try ArtifactWrite.outcomes(of: batch, applyingTo: stored, at: time)
+            for (index, outcome) in outcomes.enumerated() where outcome.changesSomething {
+                do {
+                    try await self.store(connection, outcome, at: time)
+                } catch {
+                    throw batch[index].failure(error, at: index, of: batch.count)
+                }
+            }
+            return outcomes
+        }
+        if outcomes.contains(where: \.changesSomething) { notices.signal() }
+        return outcomes
     }
 
-    private func storedVersion(_ connection: PostgresConnection, kind: String, name: String) async throws -> Int64? {
+    private func record(_ connection: PostgresConnection, kind: String, name: String) async throws -> ArtifactRecord? {
         let rows = try await connection.query(
-            "SELECT version FROM \(unescaped: artifacts) WHERE kind = \(kind) AND name = \(name)", logger: logger)
-        for try await version in rows.decode(Int64.self) { return version }
+            """
+            SELECT version, body, created_at, updated_at FROM \(unescaped: artifacts)
+            WHERE kind = \(kind) AND name = \(name)
+            """, logger: logger)
+        for try await (version, body, created, updated) in rows.decode((Int64, ByteBuffer, Int64, Int64).self) {
+            return ArtifactRecord(
+                kind: kind, name: name, version: version, body: Data(body.readableBytesView),
+                createdAt: Millis.date(created), updatedAt: Millis.date(updated))
+        }
         return nil
     }
 
-    private func logChange(
-        _ connection: PostgresConnection, _ operation: ArtifactChange.Operation, _ kind: String, _ name: String,
-        _ version: Int64, _ time: Int64, _ body: Data?
-    ) async throws {
-        let bytes = body.map { ByteBuffer(bytes: $0) }
-        try await connection.query(
+    /// Writes the outcome's record and its change log entry in one statement.
+    private func store(_ connection: PostgresConnection, _ outcome: ArtifactWriteOutcome, at time: Date) async throws {
+        guard let change = outcome.change(sequence: 0, at: time) else { return }
+        let (kind, name, version, millis) = (change.kind, change.name, change.version, Millis.from(time))
+        let body = change.body.map { ByteBuffer(bytes: $0) }
+        // A data-modifying WITH runs to completion whether or not the INSERT reads it.
+        let statement: PostgresQuery = switch change.operation {
+        case .create:
             """
+            WITH written AS (
+                INSERT INTO \(unescaped: artifacts) (kind, name, version, body, created_at, updated_at)
+                VALUES (\(kind), \(name), \(version), \(body), \(millis), \(millis)) RETURNING body)
             INSERT INTO \(unescaped: changeLog) (operation, kind, name, version, changed_at, body)
-            VALUES (\(operation.rawValue), \(kind), \(name), \(version), \(time), \(bytes))
-            """, logger: logger)
-    }
-
-    // MARK: Artifacts
-
-    public func create(kind: String, name: String, body: Data) async throws -> ArtifactRecord {
-        let time = Millis.from(now())
-        return try await transaction("creating \(kind) '\(name)'") { connection in
-            try await self.lockWrites(connection)
-            if let version = try await self.storedVersion(connection, kind: kind, name: name) {
-                throw PersistenceError.alreadyExists(kind: kind, name: name, version: version)
-            }
-            try await connection.query(
-                """
-                INSERT INTO \(unescaped: self.artifacts) (kind, name, version, body, created_at, updated_at)
-                VALUES (\(kind), \(name), 1, \(ByteBuffer(bytes: body)), \(time), \(time))
-                """, logger: self.logger)
-            try await self.logChange(connection, .create, kind, name, 1, time, body)
-            return ArtifactRecord(
-                kind: kind, name: name, version: 1, body: body, createdAt: Millis.date(time), updatedAt: Millis.date(time))
+            SELECT 'create', \(kind), \(name), \(version), \(millis), body FROM written
+            """
+        case .update:
+            """
+            WITH written AS (
+                UPDATE \(unescaped: artifacts) SET version = \(version), body = \(body), updated_at = \(millis)
+                WHERE kind = \(kind) AND name = \(name) RETURNING body)
+            INSERT INTO \(unescaped: changeLog) (operation, kind, name, version, changed_at, body)
+            SELECT 'update', \(kind), \(name), \(version), \(millis), body FROM written
+            """
+        case .delete:
+            """
+            WITH written AS (DELETE FROM \(unescaped: artifacts) WHERE kind = \(kind) AND name = \(name) RETURNING 1)
+            INSERT INTO \(unescaped: changeLog) (operation, kind, name, version, changed_at)
+            SELECT 'delete', \(kind), \(name), \(version), \(millis) FROM written
+            """
         }
+        try await connection.query(statement, logger: logger)
     }
 
     public func read(kind: String, name: String) async throws -> ArtifactRecord? {
         do {
-            let rows = try await client.query(
-                """
-                SELECT version, body, created_at, updated_at FROM \(unescaped: artifacts)
-                WHERE kind = \(kind) AND name = \(name)
-                """, logger: logger)
-            for try await (version, body, created, updated) in rows.decode((Int64, ByteBuffer, Int64, Int64).self) {
-                return ArtifactRecord(
-                    kind: kind, name: name, version: version, body: Data(body.readableBytesView),
-                    createdAt: Millis.date(created), updatedAt: Millis.date(updated))
+            return try await client.withConnection { connection in
+                try await self.record(connection, kind: kind, name: name)
             }
-            return nil
         } catch {
-            throw PersistenceError.storage("reading \(kind) '\(name)'", error)
-        }
-    }
-
-    public func update(kind: String, name: String, body: Data, expectedVersion: Int64) async throws -> ArtifactRecord {
-        let time = Millis.from(now())
-        return try await transaction("updating \(kind) '\(name)'") { connection in
-            try await self.lockWrites(connection)
-            let rows = try await connection.query(
-                """
-                UPDATE \(unescaped: self.artifacts) SET version = version + 1, body = \(ByteBuffer(bytes: body)),
-                updated_at = \(time) WHERE kind = \(kind) AND name = \(name) AND version = \(expectedVersion)
-                RETURNING version, created_at
-                """, logger: self.logger)
-            var updated: (Int64, Int64)?
-            for try await row in rows.decode((Int64, Int64).self) { updated = row }
-            guard let (version, created) = updated else {
-                guard let actual = try await self.storedVersion(connection, kind: kind, name: name) else {
-                    throw PersistenceError.notFound(kind: kind, name: name)
-                }
-                throw PersistenceError.conflict(kind: kind, name: name, expected: expectedVersion, actual: actual)
-            }
-            try await self.logChange(connection, .update, kind, name, version, time, body)
-            return ArtifactRecord(
-                kind: kind, name: name, version: version, body: body, createdAt: Millis.date(created),
-                updatedAt: Millis.date(time))
-        }
-    }
-
-    public func delete(kind: String, name: String, expectedVersion: Int64?) async throws {
-        let time = Millis.from(now())
-        try await transaction("deleting \(kind) '\(name)'") { connection in
-            try await self.lockWrites(connection)
-            guard let version = try await self.storedVersion(connection, kind: kind, name: name) else {
-                throw PersistenceError.notFound(kind: kind, name: name)
-            }
-            if let expectedVersion, expectedVersion != version {
-                throw PersistenceError.conflict(kind: kind, name: name, expected: expectedVersion, actual: version)
-            }
-            try await connection.query(
-                "DELETE FROM \(unescaped: self.artifacts) WHERE kind = \(kind) AND name = \(name)", logger: self.logger)
-            try await self.logChange(connection, .delete, kind, name, version, time, nil)
+            throw PersistenceError.storage("reading \(kind) '\(name)'", error, kind: kind, name: name)
         }
     }
 
@@ -265,6 +260,21 @@ public final class PostgresStore: ArtifactStore, EventStore {
         }
     }
 
+    public func lastChangeSequence() async throws -> Int64 {
+        do {
+            let rows = try await client.query(
+                "SELECT COALESCE(MAX(sequence), 0)::bigint FROM \(unescaped: changeLog)", logger: logger)
+            for try await sequence in rows.decode(Int64.self) { return sequence }
+            return 0
+        } catch {
+            throw PersistenceError.storage("reading the change log", error)
+        }
+    }
+
+    public func changeNotices() -> AsyncStream<Void> {
+        notices.subscribe()
+    }
+
     // MARK: Events
 
     @discardableResult
@@ -290,7 +300,7 @@ public final class PostgresStore: ArtifactStore, EventStore {
                 INSERT INTO \(unescaped: self.tagsTable) (tag, event_seq)
                 SELECT unnest(\(Array(prepared.tags))::text[]), \(seq)
                 """, logger: self.logger)
-            // Delivered at commit to servers running receiveEventsFromOtherServers().
+            // Delivered at commit to servers running receiveNotificationsFromOtherServers().
             try await connection.query(
                 "SELECT pg_notify(\(self.eventsChannel), \(self.instance + ":" + String(seq)))", logger: self.logger)
         }
@@ -396,17 +406,35 @@ public final class PostgresStore: ArtifactStore, EventStore {
         broadcaster.subscribe(filter)
     }
 
-    /// Delivers events that *other* stores (other servers) append to this database to this
-    /// store's subscribers, through PostgreSQL LISTEN/NOTIFY. Runs until its task is cancelled;
-    /// run it next to the client's `run()`. It holds one connection of the client's pool.
-    /// Events appended while it is not listening are not delivered (query for them instead).
-    public func receiveEventsFromOtherServers() async throws {
+    /// Delivers what *other* stores (other servers) on this database and table prefix do to this store's
+    /// listeners, through PostgreSQL `LISTEN`/`NOTIFY`: the events they append to ``subscribe(_:)``'s subscribers,
+    /// and a notice per artifact transaction they commit to ``changeNotices()``. Once listening it signals one
+    /// change notice, so that a follower reads what was committed while nothing listened. Runs until its task is
+    /// cancelled, or throws when the connection is lost; it holds one connection of the client's pool.
+    /// ``PostgresNotificationRelay`` runs it as a `Service` and listens again after a lost connection. Events
+    /// appended while it is not listening are not delivered (query for them instead).
+    public func receiveNotificationsFromOtherServers() async throws {
         try await client.withConnection { connection in
-            try await connection.listen(on: self.eventsChannel) { notifications in
-                for try await notification in notifications {
-                    let parts = notification.payload.split(separator: ":", maxSplits: 1)
-                    guard parts.count == 2, parts[0] != self.instance, let seq = Int64(parts[1]) else { continue }
-                    if let event = try await self.event(seq: seq) { self.broadcaster.publish(event) }
+            try await connection.listen(on: self.eventsChannel) { events in
+                try await connection.listen(on: self.artifactsChannel) { changes in
+                    self.notices.signal()
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for try await notification in changes where notification.payload != self.instance {
+                                self.notices.signal()
+                            }
+                        }
+                        group.addTask {
+                            for try await notification in events {
+                                let parts = notification.payload.split(separator: ":", maxSplits: 1)
+                                guard parts.count == 2, parts[0] != self.instance, let seq = Int64(parts[1]) else { continue }
+                                if let event = try await self.event(seq: seq) { self.broadcaster.publish(event) }
+                            }
+                        }
+                        // Either sequence ending means the connection is gone: stop listening on both.
+                        _ = try await group.next()
+                        group.cancelAll()
+                    }
                 }
             }
         }

@@ -1,12 +1,16 @@
 public import Foundation
 import GRDB
+import VampConcurrency
 public import VampModel
 
 /// Artifacts and events in one SQLite file (the default store of a single `vamp-server`).
 ///
 /// The database runs in WAL mode; writes are `BEGIN IMMEDIATE` transactions, so the version
-/// check and the change log entry of one write are atomic, also against another process that
-/// opened the same file. See `Documentation/persistence.md` for the schema.
+/// check and the change log entry of one write, or of every write of a batch, are atomic, also
+/// against another process that opened the same file. ``changeNotices()`` signals after every
+/// commit of this store object; another process on the same file cannot signal it, so a
+/// ``ArtifactStore/followChanges(after:pollInterval:batchSize:)`` sees that process's writes at its
+/// next poll. See `Documentation/persistence.md` for the schema.
 public final class SQLiteStore: ArtifactStore, EventStore {
     /// How to open the database.
     public struct Configuration: Sendable {
@@ -36,6 +40,7 @@ public final class SQLiteStore: ArtifactStore, EventStore {
 
     private let pool: DatabasePool
     private let broadcaster = EventBroadcaster()
+    private let notices = Broadcast<Void>()
     private let now: @Sendable () -> Date
     private static let sql = EventSQL(placeholder: { _ in "?" }, eventsTable: "events", tagsTable: "event_tags")
 
@@ -138,73 +143,53 @@ public final class SQLiteStore: ArtifactStore, EventStore {
             createdAt: Millis.date(row["created_at"]), updatedAt: Millis.date(row["updated_at"]))
     }
 
-    private static func logChange(
-        _ db: Database, _ operation: ArtifactChange.Operation, _ kind: String, _ name: String, _ version: Int64,
-        _ time: Int64, _ body: Data?
-    ) throws {
-        try db.execute(
-            sql: "INSERT INTO artifact_changes (operation, kind, name, version, changed_at, body) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [operation.rawValue, kind, name, version, time, body])
+    public func write(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
+        guard !batch.isEmpty else { return [] }
+        let time = Millis.normalized(now())
+        let what = batch.count == 1 ? batch[0].summary : "writing a batch of \(batch.count) artifacts"
+        let outcomes = try await writeTransaction(what) { db in
+            var stored: [ArtifactKey: ArtifactRecord] = [:]
+            for key in ArtifactWrite.keys(of: batch) {
+                stored[key] = try Row.fetchOne(
+                    db, sql: "SELECT * FROM artifacts WHERE kind = ? AND name = ?", arguments: [key.kind, key.name]
+                ).map(Self.record)
+            }
+            let outcomes = try ArtifactWrite.outcomes(of: batch, applyingTo: stored, at: time)
+            for (index, outcome) in outcomes.enumerated() where outcome.changesSomething {
+                do { try Self.store(db, outcome, at: time) } catch { throw batch[index].failure(error, at: index, of: batch.count) }
+            }
+            return outcomes
+        }
+        if outcomes.contains(where: \.changesSomething) { notices.signal() }
+        return outcomes
     }
 
-    public func create(kind: String, name: String, body: Data) async throws -> ArtifactRecord {
-        let time = Millis.from(now())
-        return try await writeTransaction("creating \(kind) '\(name)'") { db in
-            if let version = try Int64.fetchOne(
-                db, sql: "SELECT version FROM artifacts WHERE kind = ? AND name = ?", arguments: [kind, name])
-            {
-                throw PersistenceError.alreadyExists(kind: kind, name: name, version: version)
-            }
+    /// Writes the outcome's record and its change log entry.
+    private static func store(_ db: Database, _ outcome: ArtifactWriteOutcome, at time: Date) throws {
+        guard let change = outcome.change(sequence: 0, at: time) else { return }
+        let millis = Millis.from(time)
+        switch change.operation {
+        case .create:
             try db.execute(
                 sql: "INSERT INTO artifacts (kind, name, version, body, created_at, updated_at) VALUES (?, ?, 1, ?, ?, ?)",
-                arguments: [kind, name, body, time, time])
-            try Self.logChange(db, .create, kind, name, 1, time, body)
-            return ArtifactRecord(
-                kind: kind, name: name, version: 1, body: body, createdAt: Millis.date(time), updatedAt: Millis.date(time))
+                arguments: [change.kind, change.name, change.body, millis, millis])
+        case .update:
+            try db.execute(
+                sql: "UPDATE artifacts SET version = ?, body = ?, updated_at = ? WHERE kind = ? AND name = ?",
+                arguments: [change.version, change.body, millis, change.kind, change.name])
+        case .delete:
+            try db.execute(
+                sql: "DELETE FROM artifacts WHERE kind = ? AND name = ?", arguments: [change.kind, change.name])
         }
+        try db.execute(
+            sql: "INSERT INTO artifact_changes (operation, kind, name, version, changed_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [change.operation.rawValue, change.kind, change.name, change.version, millis, change.body])
     }
 
     public func read(kind: String, name: String) async throws -> ArtifactRecord? {
         try await readOnly("reading \(kind) '\(name)'") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM artifacts WHERE kind = ? AND name = ?", arguments: [kind, name])
                 .map(Self.record)
-        }
-    }
-
-    public func update(kind: String, name: String, body: Data, expectedVersion: Int64) async throws -> ArtifactRecord {
-        let time = Millis.from(now())
-        return try await writeTransaction("updating \(kind) '\(name)'") { db in
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM artifacts WHERE kind = ? AND name = ?", arguments: [kind, name])
-            else { throw PersistenceError.notFound(kind: kind, name: name) }
-            var record = Self.record(row)
-            guard record.version == expectedVersion else {
-                throw PersistenceError.conflict(kind: kind, name: name, expected: expectedVersion, actual: record.version)
-            }
-            record.version += 1
-            record.body = body
-            record.updatedAt = Millis.date(time)
-            try db.execute(
-                sql: "UPDATE artifacts SET version = ?, body = ?, updated_at = ? WHERE kind = ? AND name = ?",
-                arguments: [record.version, body, time, kind, name])
-            try Self.logChange(db, .update, kind, name, record.version, time, body)
-            return record
-        }
-    }
-
-    public func delete(kind: String, name: String, expectedVersion: Int64?) async throws {
-        let time = Millis.from(now())
-        try await writeTransaction("deleting \(kind) '\(name)'") { db in
-            guard
-                let version = try Int64.fetchOne(
-                    db, sql: "SELECT version FROM artifacts WHERE kind = ? AND name = ?", arguments: [kind, name])
-            else { throw PersistenceError.notFound(kind: kind, name: name) }
-            if let expectedVersion, expectedVersion != version {
-                throw PersistenceError.conflict(kind: kind, name: name, expected: expectedVersion, actual: version)
-            }
-            try db.execute(sql: "DELETE FROM artifacts WHERE kind = ? AND name = ?", arguments: [kind, name])
-            try Self.logChange(db, .delete, kind, name, version, time, nil)
         }
     }
 
@@ -233,6 +218,16 @@ public final class SQLiteStore: ArtifactStore, EventStore {
                     version: row["version"], timestamp: Millis.date(row["changed_at"]), body: row["body"])
             }
         }
+    }
+
+    public func lastChangeSequence() async throws -> Int64 {
+        try await readOnly("reading the change log") { db in
+            try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) FROM artifact_changes") ?? 0
+        }
+    }
+
+    public func changeNotices() -> AsyncStream<Void> {
+        notices.subscribe()
     }
 
     // MARK: Events
