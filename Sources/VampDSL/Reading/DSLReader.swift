@@ -20,7 +20,10 @@ public struct DSLDocument: Sendable {
         locate(Validation.validate(artifact))
     }
 
-    func locate(_ errors: [VampError]) -> [VampError] {
+    /// Adds this document's line (and its number in a multi-document input) to errors found
+    /// about its artifact after reading, such as those of
+    /// `Validation.undeclaredEnvironment(workflow:breed:)` once a referenced breed is looked up.
+    public func locate(_ errors: [VampError]) -> [VampError] {
         errors.map { error in
             var located = error
             if located.line == nil, let path = error.path, let position = sourceMap.position(of: path) {
