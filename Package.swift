@@ -22,6 +22,8 @@ var dependencies: [Package.Dependency] = [
     // `swift package generate-documentation`: the DocC catalogs in Sources/<Module>/<Module>.docc
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    // NIOHTTPTypes: the request parts VampAPI's channel handler sees (413 before the body is read).
+    .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
     .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     // Stores are configured through `ConfigReader` (flags, environment, YAML files).
@@ -296,7 +298,10 @@ targets.append(.target(
     dependencies: [
         "VampCore", "VampDSL", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         // Converts the OpenAPI document to JSON for /api/v1/openapi.json.
         .product(name: "Yams", package: "Yams"),
