@@ -255,35 +255,51 @@ struct ArtifactHandlers: Sendable {
     // MARK: Several kinds at /api/v1
 
     func multiple(_ request: Request, _ context: BasicRequestContext, _ method: Method) async throws -> Response {
-        try await answer(request) {
+        if method == .delete { return try await deleteMultiple(request) }
+        return try await answer(request) {
             let (documents, text) = try await documents(request, kind: nil)
             let validateOnly = Self.flag(request, "validate_only")
-            // `kind: deployment` documents go to create/merge (POST, PUT) or slice (DELETE), after the others.
+            // `kind: deployment` documents go to create/merge, after the others.
             let isDeployment = { (document: DSLDocument) in document.isDeploymentRequest || document.artifact.kind == .deployment }
             let deployments = documents.filter(isDeployment), others = documents.filter { !isDeployment($0) }
-            func deploymentRequest(_ document: DSLDocument) -> DeploymentRequest {
-                switch document.artifact {
-                case .blueprint(let blueprint): .blueprint(blueprint)
-                case .deployment(let deployment): .blueprint(DeploymentPlanning.blueprint(of: deployment))
-                default: .reference(document.artifact.name ?? "")
-                }
+            var stored = others.isEmpty ? [] : try await vamp.apply(others, validateOnly: validateOnly, requestBody: text)
+            for document in deployments {
+                stored.append(try await vamp.deploy(Self.deploymentRequest(document), name: document.artifact.name, validateOnly: validateOnly, requestBody: DSLWriter.yaml(document.artifact)))
             }
-            switch method {
-            case .post, .put:
-                var stored = others.isEmpty ? [] : try await vamp.apply(others, validateOnly: validateOnly, requestBody: text)
-                for document in deployments {
-                    stored.append(try await vamp.deploy(deploymentRequest(document), name: document.artifact.name, validateOnly: validateOnly, requestBody: DSLWriter.yaml(document.artifact)))
-                }
-                return try written(stored, request, validateOnly: false, status: .accepted)
-            case .delete:
-                if !others.isEmpty {
-                    try await vamp.delete(others.map { ($0.artifact.kind, $0.artifact.name ?? "") }, validateOnly: validateOnly)
-                }
-                for document in deployments {
-                    try await vamp.slice(deploymentRequest(document), name: document.artifact.name ?? "", validateOnly: validateOnly)
-                }
-                return Response(status: .accepted)
+            return try written(stored, request, validateOnly: false, status: .accepted)
+        }
+    }
+
+    /// `DELETE /api/v1`: of each document only the kind and name are read (cleanup scripts send short ones), except
+    /// that a deployment's document says what to slice; the deployments are sliced after the others are deleted.
+    func deleteMultiple(_ request: Request) async throws -> Response {
+        try await answer(request) {
+            guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
+                throw OperationError(.invalid, "the request body is empty; send the artifacts to delete")
             }
+            let deletions: [DSLDeletion]
+            do {
+                deletions = try DSLReader.deletions(text)
+            } catch {
+                throw OperationError(.invalid, error.description)
+            }
+            let validateOnly = Self.flag(request, "validate_only")
+            let artifacts = deletions.compactMap { deletion -> (ArtifactKind, String)? in
+                if case .artifact(let kind, let name) = deletion { (kind, name) } else { nil }
+            }
+            if !artifacts.isEmpty { try await vamp.delete(artifacts, validateOnly: validateOnly) }
+            for case .deployment(let document) in deletions {
+                try await vamp.slice(Self.deploymentRequest(document), name: document.artifact.name ?? "", validateOnly: validateOnly)
+            }
+            return Response(status: .accepted)
+        }
+    }
+
+    static func deploymentRequest(_ document: DSLDocument) -> DeploymentRequest {
+        switch document.artifact {
+        case .blueprint(let blueprint): .blueprint(blueprint)
+        case .deployment(let deployment): .blueprint(DeploymentPlanning.blueprint(of: deployment))
+        default: .reference(document.artifact.name ?? "")
         }
     }
 
