@@ -107,12 +107,6 @@ targets.append(.testTarget(
         .product(name: "Logging", package: "swift-log"),
     ],
     swiftSettings: swiftSettings))
-// set → watch-event latency on real etcd and ZooKeeper: `swift run -c release KVStoresLatency`
-targets.append(.executableTarget(
-    name: "KVStoresLatency",
-    dependencies: ["KVStores", "VampTesting"],
-    path: "Benchmarks/KVStoresLatency",
-    swiftSettings: swiftSettings))
 
 // MARK: - HAProxyControl: haproxy -c, the master process and its CLI (swift-subprocess + NIO; no agent logic)
 products.append(.library(name: "HAProxyControl", targets: ["HAProxyControl"]))
@@ -198,31 +192,6 @@ targets.append(.executableTarget(
     name: "PersistenceCrashWriter",
     dependencies: ["Persistence", "VampModel"],
     path: "Tests/PersistenceCrashWriter",
-    swiftSettings: swiftSettings))
-// Throughput figures for Documentation/performance-persistence.md (run by Scripts/perf-persistence).
-targets.append(.executableTarget(
-    name: "PersistenceThroughput",
-    dependencies: [
-        "Persistence", "VampModel", "VampTesting",
-        .product(name: "GRDB", package: "GRDB.swift"),
-        .product(name: "PostgresNIO", package: "postgres-nio"),
-        .product(name: "Logging", package: "swift-log"),
-    ],
-    path: "Benchmarks/PersistenceThroughput",
-    swiftSettings: swiftSettings))
-
-// Reload benchmark of the gateway agent: `swift run -c release agent-reload-benchmark`
-targets.append(.executableTarget(
-    name: "agent-reload-benchmark",
-    dependencies: ["HAProxyConfigGen", "KVStores", "VampModel", "VampTesting"],
-    path: "Benchmarks/AgentReload",
-    swiftSettings: swiftSettings))
-
-// The ceiling of vamp-server's HTTP benchmark (Scripts/bench-server): Hummingbird answering a fixed body.
-targets.append(.executableTarget(
-    name: "hummingbird-hello",
-    dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
-    path: "Benchmarks/HummingbirdHello",
     swiftSettings: swiftSettings))
 
 // MARK: - VampTesting: fixtures that start real servers for tests
@@ -398,12 +367,8 @@ targets.append(.testTarget(
     exclude: ["Golden"],
     swiftSettings: swiftSettings))
 
-// MARK: - Benchmarks: release-mode timing of the user-facing figures (Documentation/performance.md)
-targets.append(.executableTarget(
-    name: "vamp-benchmarks",
-    dependencies: ["VampDSL", "VampModel", "HAProxyConfigGen", .product(name: "Yams", package: "Yams")],
-    path: "Benchmarks/VampBenchmarks",
-    swiftSettings: swiftSettings))
+// The benchmark programs (Benchmarks/) are a package of their own that uses these library products by path, so
+// that building this package builds its products and tests only: see Benchmarks/Package.swift for the commands.
 
 let package = Package(
     name: "Vamp",
