@@ -40,8 +40,8 @@ struct ArtifactGenerator {
 
     /// A route's condition text: never empty, since an empty one reads back as no condition.
     mutating func conditionText() -> String {
-        let text = text()
-        return text.isEmpty ? "plain" : text
+        let written = text()
+        return written.isEmpty ? "plain" : written
     }
 
     mutating func json(depth: Int = 0) -> JSONValue {
