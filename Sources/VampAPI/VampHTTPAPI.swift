@@ -281,7 +281,7 @@ struct ArtifactHandlers: Sendable {
             do {
                 deletions = try DSLReader.deletions(text)
             } catch {
-                throw OperationError(.invalid, error.description)
+                throw OperationError(.invalid, "\(error)")
             }
             let validateOnly = Self.flag(request, "validate_only")
             let artifacts = deletions.compactMap { deletion -> (ArtifactKind, String)? in
