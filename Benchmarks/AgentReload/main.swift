@@ -1,5 +1,6 @@
 // Reload benchmark of the gateway agent (issues 6 and 9). Run after a release build:
-//   swift build -c release --package-path Benchmarks --product vamp-gateway-agent --product agent-reload-benchmark
+//   swift build -c release --package-path Benchmarks --product vamp-gateway-agent   (the root's, built beside this)
+//   swift build -c release --package-path Benchmarks --product agent-reload-benchmark
 //   Benchmarks/.build/release/agent-reload-benchmark [--changes 30] [--reload]
 // Starts etcd and two HTTP services (listen backlog 256), then, in the same run and harness:
 // (a) the real vamp-gateway-agent binary watching etcd, (b) a stand-in of the original agent: a
