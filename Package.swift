@@ -22,6 +22,8 @@ var dependencies: [Package.Dependency] = [
     // `swift package generate-documentation`: the DocC catalogs in Sources/<Module>/<Module>.docc
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    // NIOHTTPTypes: the request parts VampAPI's channel handler sees (413 before the body is read).
+    .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
     .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     // Stores are configured through `ConfigReader` (flags, environment, YAML files).
@@ -104,12 +106,6 @@ targets.append(.testTarget(
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
     ],
-    swiftSettings: swiftSettings))
-// set → watch-event latency on real etcd and ZooKeeper: `swift run -c release KVStoresLatency`
-targets.append(.executableTarget(
-    name: "KVStoresLatency",
-    dependencies: ["KVStores", "VampTesting"],
-    path: "Benchmarks/KVStoresLatency",
     swiftSettings: swiftSettings))
 
 // MARK: - HAProxyControl: haproxy -c, the master process and its CLI (swift-subprocess + NIO; no agent logic)
@@ -198,31 +194,6 @@ targets.append(.executableTarget(
     dependencies: ["Persistence", "VampModel"],
     path: "Tests/PersistenceCrashWriter",
     swiftSettings: swiftSettings))
-// Throughput figures for Documentation/performance-persistence.md (run by Scripts/perf-persistence).
-targets.append(.executableTarget(
-    name: "PersistenceThroughput",
-    dependencies: [
-        "Persistence", "VampModel", "VampTesting",
-        .product(name: "GRDB", package: "GRDB.swift"),
-        .product(name: "PostgresNIO", package: "postgres-nio"),
-        .product(name: "Logging", package: "swift-log"),
-    ],
-    path: "Benchmarks/PersistenceThroughput",
-    swiftSettings: swiftSettings))
-
-// Reload benchmark of the gateway agent: `swift run -c release agent-reload-benchmark`
-targets.append(.executableTarget(
-    name: "agent-reload-benchmark",
-    dependencies: ["HAProxyConfigGen", "KVStores", "VampModel", "VampTesting"],
-    path: "Benchmarks/AgentReload",
-    swiftSettings: swiftSettings))
-
-// The ceiling of vamp-server's HTTP benchmark (Scripts/bench-server): Hummingbird answering a fixed body.
-targets.append(.executableTarget(
-    name: "hummingbird-hello",
-    dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
-    path: "Benchmarks/HummingbirdHello",
-    swiftSettings: swiftSettings))
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
@@ -306,7 +277,10 @@ targets.append(.target(
     dependencies: [
         "VampCore", "VampDSL", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         // Converts the OpenAPI document to JSON for /api/v1/openapi.json.
         .product(name: "Yams", package: "Yams"),
@@ -413,12 +387,8 @@ targets.append(.testTarget(
     exclude: ["Golden"],
     swiftSettings: swiftSettings))
 
-// MARK: - Benchmarks: release-mode timing of the user-facing figures (Documentation/performance.md)
-targets.append(.executableTarget(
-    name: "vamp-benchmarks",
-    dependencies: ["VampDSL", "VampModel", "HAProxyConfigGen", .product(name: "Yams", package: "Yams")],
-    path: "Benchmarks/VampBenchmarks",
-    swiftSettings: swiftSettings))
+// The benchmark programs (Benchmarks/) are a package of their own that uses these library products by path, so
+// that building this package builds its products and tests only: see Benchmarks/Package.swift for the commands.
 
 let package = Package(
     name: "Vamp",

@@ -1,6 +1,7 @@
 // Reload benchmark of the gateway agent (issues 6 and 9). Run after a release build:
-//   swift build -c release --product vamp-gateway-agent --product agent-reload-benchmark
-//   .build/release/agent-reload-benchmark [--changes 30] [--reload]
+//   swift build -c release --package-path Benchmarks --product vamp-gateway-agent   (the root's, built beside this)
+//   swift build -c release --package-path Benchmarks --product agent-reload-benchmark
+//   Benchmarks/.build/release/agent-reload-benchmark [--changes 30] [--reload]
 // Starts etcd and two HTTP services (listen backlog 256), then, in the same run and harness:
 // (a) the real vamp-gateway-agent binary watching etcd, (b) a stand-in of the original agent: a
 // loop that polls etcd every 50 ms, runs `haproxy -c` and reloads with `haproxy -sf <old pids>`.
@@ -123,7 +124,7 @@ let agent = try ExternalProcess(
     executable: agentBinary,
     arguments: ["--store-type", "etcd", "--store-connection", etcd.endpoint, "--store-path", key, "--work-directory", work.url.path,
                 "--socket-directory", work.url.path + "/run", "--log-port", "0", "--status", ""],
-    logFile: work.url.appendingPathComponent("agent.log"), installHint: "build it: swift build -c release --product vamp-gateway-agent")
+    logFile: work.url.appendingPathComponent("agent.log"), installHint: "build it beside this program: swift build -c release --package-path Benchmarks --product vamp-gateway-agent")
 guard waitServed(by: "a", port: port, since: Date(), timeout: 20) != nil else { fatalError("the agent did not serve; log:\n\(agent.logTail())") }
 try await Task.sleep(for: .seconds(1))
 

@@ -2,7 +2,7 @@
 // VampTesting fixtures on free loopback ports): one watcher, N sequential changes, each timed
 // from just before `set` until the watcher yields that value.
 //
-//     swift run -c release KVStoresLatency [changes]      (default 1000)
+//     swift run -c release --package-path Benchmarks KVStoresLatency [changes]      (default 1000)
 import Foundation
 import KVStores
 import VampTesting

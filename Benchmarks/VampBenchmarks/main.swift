@@ -1,5 +1,5 @@
 // Release-mode timing of the user-facing figures. Run:
-//   swift run -c release vamp-benchmarks dsl [--documents 10000] [--rounds 5]
+//   swift run -c release --package-path Benchmarks vamp-benchmarks dsl [--documents 10000] [--rounds 5]
 // Prints artifacts per second (best and median of the rounds) and the peak resident memory.
 import Foundation
 import VampDSL

@@ -13,13 +13,13 @@ enum RequestBody {
             throw OperationError(.invalid, BodyFormat.unsupportedMessage)
         }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            throw OperationError(.tooLarge, "the request body is larger than the limit of \(limit) bytes")
+            throw OperationError(.tooLarge, "the request body of \(length) bytes is larger than the limit of \(limit) bytes (vamp.http-api.max-body-size); send less")
         }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch {
-            throw OperationError(.tooLarge, "the request body is larger than the limit of \(limit) bytes")
+            throw OperationError(.tooLarge, "the request body is larger than the limit of \(limit) bytes (vamp.http-api.max-body-size); send less")
         }
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw OperationError(.invalid, "the request body is not valid UTF-8")

@@ -78,6 +78,8 @@ public enum VampServer {
         }
         var app = Application(
             router: router,
+            // Answers 413 as soon as a body's Content-Length is over the limit, without reading the rest.
+            server: VampHTTPAPI.server(configuration: api),
             configuration: .init(address: .hostname(configuration.interface, port: configuration.port), serverName: "vamp"),
             onServerRunning: { channel in
                 logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])

@@ -35,10 +35,27 @@ struct DateMathTests {
         #expect(try TimeExpression(parsing: "1481882400000").resolve(now: now) == Date(timeIntervalSince1970: 1_481_882_400))
     }
 
-    @Test(arguments: ["", "yesterday", "now-", "now-1x", "now*2", "now/", "2016-13-45"])
+    /// Scripts written for Vamp 0.9.5 send its own form: `now()` and spaces around the operators.
+    static let vampFormCases: [(String, Double)] = [
+        ("now()", 0), ("now() - 10m", -600), ("now()-10m", -600), ("now - 10m", -600), (" now() + 2h ", 7200),
+        ("now() - 1h - 30m", -5400), ("now()\t-\t30s", -30),
+    ]
+
+    @Test(arguments: vampFormCases)
+    func vampForm(text: String, offset: Double) throws {
+        #expect(try TimeExpression(parsing: text).resolve(now: now) == now + offset)
+    }
+
+    @Test func vampFormWithRoundingAndAbsoluteAnchor() throws {
+        #expect(try TimeExpression(parsing: "now() - 1h / h").resolve(now: now) == Date(timeIntervalSince1970: 1_699_995_600))
+        #expect(try TimeExpression(parsing: "2016-12-16T10:00:00Z || - 1h").resolve(now: now) == Date(timeIntervalSince1970: 1_481_878_800))
+    }
+
+    @Test(arguments: ["", "yesterday", "now-", "now-1x", "now*2", "now/", "2016-13-45", "now() -", "now() - 10 m", "now(", "now)-1m", "now() 10m", "now()()"])
     func invalid(text: String) {
         let error = #expect(throws: PersistenceError.self) { try TimeExpression(parsing: text) }
         #expect(error?.code == .invalidQuery)
         #expect(error?.message.contains("'\(text)'") == true)
+        #expect(error?.message.contains("now() - 10m") == true, "the message shows both forms")
     }
 }

@@ -72,6 +72,18 @@ struct EventAPITests {
             let recent = try await client.execute(uri: "/api/v1/events", method: .get, headers: Self.json,
                 body: ByteBuffer(string: #"{"tags": ["gateways:web"], "timestamp": {"gte": "now-1m"}}"#))
             #expect(Self.array(recent).count == 3, "\(Self.text(recent))")
+            // Vamp 0.9.5's own form, as its scripts send it.
+            let vampForm = try await client.execute(uri: "/api/v1/events", method: .get, headers: Self.json,
+                body: ByteBuffer(string: #"{"tags": ["gateways:web"], "timestamp": {"gte": "now() - 10m", "lte": "now()"}}"#))
+            #expect(vampForm.status == .ok, "\(Self.text(vampForm))")
+            #expect(Self.array(vampForm).count == 3, "\(Self.text(vampForm))")
+            let vampFuture = try await client.execute(uri: "/api/v1/events", method: .get, headers: Self.json,
+                body: ByteBuffer(string: #"{"tags": ["gateways:web"], "timestamp": {"gt": "now() + 1h"}}"#))
+            #expect(vampFuture.status == .ok && Self.array(vampFuture).isEmpty, "\(Self.text(vampFuture))")
+            let invalid = try await client.execute(uri: "/api/v1/events", method: .get, headers: Self.json,
+                body: ByteBuffer(string: #"{"tags": ["gateways:web"], "timestamp": {"gte": "now() - 10 minutes"}}"#))
+            #expect(invalid.status == .badRequest)
+            #expect((Self.object(invalid)["message"] as? String ?? "").contains("timestamp.gte"), "\(Self.text(invalid))")
             let future = try await client.execute(uri: "/api/v1/events", method: .get, headers: Self.json,
                 body: ByteBuffer(string: #"{"tags": ["gateways:web"], "timestamp": {"gt": "now+1h"}}"#))
             #expect(Self.array(future).isEmpty)

@@ -33,3 +33,21 @@ struct ArchiveEventTests {
         #expect(try await Self.operations(vamp, "b:1.0") == ["archive:update"])
     }
 }
+
+/// A workflow that sets a variable its stored breed does not declare is refused when it is stored.
+@Suite("Workflows and their stored breed")
+struct WorkflowBreedTests {
+    @Test("a variable the stored breed does not declare is refused, naming it; a declared one and the agent's VAMP_ variables are not")
+    func undeclaredVariable() async throws {
+        let vamp = Vamp(artifacts: InMemoryArtifactStore())
+        _ = try await vamp.apply(try DSLReader.read("kind: breed\nname: job:1.0\ndeployable: {type: command, definition: \"true\"}\nenvironment_variables: {TARGET: \"\"}\n"))
+        let refused = await #expect(throws: OperationError.self) {
+            _ = try await vamp.apply(try DSLReader.read("kind: workflow\nname: nightly\nbreed: job:1.0\nschedule: daemon\nenvironment_variables: {TARGET: a, OTHER: b}\n"))
+        }
+        #expect(refused?.message.contains("OTHER") == true, "\(refused?.message ?? "")")
+        #expect(refused?.message.contains("line") == true, "the line of the document: \(refused?.message ?? "")")
+        #expect(try await vamp.read(.workflow, name: "nightly") == nil)
+        _ = try await vamp.apply(try DSLReader.read("kind: workflow\nname: nightly\nbreed: job:1.0\nschedule: daemon\nenvironment_variables: {TARGET: a, VAMP_WORKFLOW_EXECUTION_TIMEOUT: \"60\"}\n"))
+        #expect(try await vamp.read(.workflow, name: "nightly") != nil)
+    }
+}

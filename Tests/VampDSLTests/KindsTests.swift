@@ -89,10 +89,11 @@ struct KindsTests {
         let count = try DSLReader.eventQuery(try Self.text("event-query/accepted/tags-only.yaml"))
         #expect(count.tags == ["gateways:shop/9050"])
         #expect(count.aggregator == .count)
-        for good in ["now", "now-30s", "now+2h/d", "now/M", "2017-06-01T12:00:00Z", "2017-06-01T12:00:00.5+02:00||-1h", "1496275200000"] {
+        for good in ["now", "now-30s", "now+2h/d", "now/M", "2017-06-01T12:00:00Z", "2017-06-01T12:00:00.5+02:00||-1h", "1496275200000",
+                     "now()", "now() - 10m", "now()-10m", "now - 1h / d", "2017-06-01T12:00:00Z || -1h"] {
             #expect(EventQueryRequest.isTimeExpression(good), "\(good)")
         }
-        for bad in ["", "yesterday", "now-", "now-1x", "2017-06-01", "2017-06-01T12:00:00", "1||2||3"] {
+        for bad in ["", "yesterday", "now-", "now-1x", "2017-06-01", "2017-06-01T12:00:00", "1||2||3", "now() -", "now() - 10 m", "now(", "now() 10m"] {
             #expect(!EventQueryRequest.isTimeExpression(bad), "\(bad)")
         }
     }

@@ -38,6 +38,12 @@ struct ArtifactGenerator {
         return (0..<int(1...3)).map { _ in pick(pieces) }.joined()
     }
 
+    /// A route's condition text: never empty, since an empty one reads back as no condition.
+    mutating func conditionText() -> String {
+        let written = text()
+        return written.isEmpty ? "plain" : written
+    }
+
     mutating func json(depth: Int = 0) -> JSONValue {
         switch int(0...(depth > 1 ? 3 : 5)) {
         case 0: return .null
@@ -127,7 +133,7 @@ struct ArtifactGenerator {
         Route(
             path: path,
             weight: bool() ? Percentage(int(0...100)) : nil,
-            condition: bool() ? (bool() ? .inline(Condition(definition: text())) : .reference(name())) : nil,
+            condition: bool() ? (bool() ? .inline(Condition(definition: conditionText())) : .reference(name())) : nil,
             conditionStrength: bool() ? Percentage(int(0...100)) : nil,
             rewrites: (0..<int(0...2)).map { _ in bool() ? .inline(Rewrite(path: "/" + trait(), condition: "{ path_beg /" + trait() + " }")) : .reference(name()) },
             balance: bool() ? pick(["roundrobin", "leastconn", "first"]) : nil,

@@ -1,7 +1,8 @@
 public import Foundation
 
 /// A point in time for a query bound: an absolute date, or Elasticsearch date math relative to
-/// now (`now`, `now-1m`, `now-30s`, `now-1h`, `now-1d/d`), resolved when the query runs.
+/// now (`now`, `now-1m`, `now-30s`, `now-1h`, `now-1d/d`, or Vamp 0.9.5's `now() - 10m`),
+/// resolved when the query runs.
 public struct TimeExpression: Sendable, Hashable, CustomStringConvertible {
     enum Anchor: Hashable {
         case now
@@ -36,25 +37,29 @@ public struct TimeExpression: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses date math (`now-1m`, `now+2h/d`), an ISO-8601 date optionally followed by `||` and
-    /// math (`2016-12-16T10:00:00Z||-1h`), or milliseconds since 1970.
+    /// math (`2016-12-16T10:00:00Z||-1h`), or milliseconds since 1970. Vamp 0.9.5's own form is
+    /// read too: `now()` for `now`, and spaces around the operators (`now() - 10m`).
     public init(parsing text: String) throws {
         let invalid = PersistenceError(
             code: .invalidQuery,
-            message: "'\(text)' is not a date: use ISO-8601, epoch milliseconds or date math like now-1m")
+            message: "'\(text)' is not a date: use ISO-8601, epoch milliseconds or date math like now-1m or now() - 10m")
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         var math: Substring
         if trimmed.hasPrefix("now") {
             anchor = .now
             math = trimmed.dropFirst(3)
+            if math.hasPrefix("()") { math = math.dropFirst(2) }
         } else {
             let parts = trimmed.components(separatedBy: "||")
-            guard parts.count <= 2, let date = Self.parseDate(parts[0]) else { throw invalid }
+            guard parts.count <= 2, let date = Self.parseDate(parts[0].trimmingCharacters(in: .whitespaces)) else { throw invalid }
             anchor = .date(date)
             math = parts.count == 2 ? Substring(parts[1]) : ""
         }
         var steps: [Step] = []
-        while let sign = math.first {
-            math = math.dropFirst()
+        while true {
+            math = math.drop { $0 == " " || $0 == "\t" }
+            guard let sign = math.first else { break }
+            math = math.dropFirst().drop { $0 == " " || $0 == "\t" }
             switch sign {
             case "+", "-":
                 let digits = math.prefix(while: \.isNumber)

@@ -55,23 +55,28 @@ public struct EventQueryRequest: Sendable, Hashable {
 
     /// True for what an event store resolves as a time: ISO-8601 with an offset, epoch
     /// milliseconds, or Elasticsearch date math (`now`, `now-1m`, `now/d`,
-    /// `2017-06-01T00:00:00Z||+1d`).
+    /// `2017-06-01T00:00:00Z||+1d`), also in Vamp 0.9.5's form with `now()` and spaces around
+    /// the operators (`now() - 10m`).
     public static func isTimeExpression(_ text: String) -> Bool {
         let trimmed = text.trimmedSpaces
         var math: Substring
         if trimmed.hasPrefix("now") {
             math = Substring(trimmed).dropFirst(3)
+            if math.hasPrefix("()") { math = math.dropFirst(2) }
         } else {
             let parts = trimmed.components(separatedBy: "||")
             guard parts.count <= 2 else { return false }
-            let anchor = parts[0]
+            let anchor = String(parts[0].trimmedSpaces)
             let isMillis = !anchor.isEmpty && anchor.allSatisfy { $0.isASCII && $0.isNumber }
             guard isMillis || ReadContext.parseTimestamp(anchor) != nil else { return false }
             math = parts.count == 2 ? Substring(parts[1]) : ""
         }
         let units: Set<Character> = ["y", "M", "w", "d", "h", "H", "m", "s"]
-        while let sign = math.first {
-            math = math.dropFirst()
+        let isSpace = { (character: Character) in character == " " || character == "\t" }
+        while true {
+            math = math.drop(while: isSpace)
+            guard let sign = math.first else { break }
+            math = math.dropFirst().drop(while: isSpace)
             switch sign {
             case "+", "-":
                 math = math.drop { $0.isASCII && $0.isNumber }
@@ -167,7 +172,7 @@ extension ReadContext {
             return recover { () throws -> String? in
                 guard let text = try optionalString(value, "timestamp.\(key)") else { return nil }
                 if !EventQueryRequest.isTimeExpression(text) {
-                    throw error(.invalidValue, "'\(Self.short(text))' is not a time: use ISO-8601 with an offset (2017-06-01T12:00:00Z), epoch milliseconds or date math such as now-1m", path: "timestamp.\(key)", at: value)
+                    throw error(.invalidValue, "'\(Self.short(text))' is not a time: use ISO-8601 with an offset (2017-06-01T12:00:00Z), epoch milliseconds or date math such as now-1m or now() - 10m", path: "timestamp.\(key)", at: value)
                 }
                 return text
             } ?? nil

@@ -545,7 +545,7 @@ extension ReadContext {
             route.conditionStrength = recover { try percentage(strength, join(path, "condition_strength")) }
         }
         if let condition = try reader.take("condition"), !condition.isNull {
-            route.condition = recover { try conditionReference(condition, join(path, "condition")) }
+            route.condition = recover { try conditionReference(condition, join(path, "condition")) } ?? nil
         }
         if let rewrites = try reader.take("rewrites") {
             route.rewrites = each(listOrSingle(rewrites, join(path, "rewrites"))) { index, item in
@@ -582,11 +582,17 @@ extension ReadContext {
 
     // MARK: Condition and rewrite
 
-    /// `"expr"`, `{condition: "expr"}` or a reference `{reference: name}`.
-    func conditionReference(_ node: DSLNode, _ path: String) throws -> ArtifactReference<Condition> {
-        if case .scalar = node { return .inline(Condition(definition: try string(node, path))) }
+    /// `"expr"`, `{condition: "expr"}` or a reference `{reference: name}`. An empty expression
+    /// (`condition: ""`, `{condition: ""}`) is no condition, as in Vamp 0.9.5 (reference §1.5).
+    func conditionReference(_ node: DSLNode, _ path: String) throws -> ArtifactReference<Condition>? {
+        if case .scalar = node {
+            let text = try string(node, path)
+            return Condition.isEmptyDefinition(text) ? nil : .inline(Condition(definition: text))
+        }
         try rejectNamedInline(node, path, what: "condition")
-        return try reference(node, path, what: "condition") { try condition($0, path, named: false) }
+        let read = try reference(node, path, what: "condition") { try condition($0, path, named: false) }
+        if case .inline(let inline) = read, Condition.isEmptyDefinition(inline.definition) { return nil }
+        return read
     }
 
     func condition(_ node: DSLNode, _ path: String, named: Bool) throws -> Condition {

@@ -20,7 +20,10 @@ public struct DSLDocument: Sendable {
         locate(Validation.validate(artifact))
     }
 
-    func locate(_ errors: [VampError]) -> [VampError] {
+    /// Adds this document's line (and its number in a multi-document input) to errors found
+    /// about its artifact after reading, such as those of
+    /// `Validation.undeclaredEnvironment(workflow:breed:)` once a referenced breed is looked up.
+    public func locate(_ errors: [VampError]) -> [VampError] {
         errors.map { error in
             var located = error
             if located.line == nil, let path = error.path, let position = sourceMap.position(of: path) {
@@ -150,32 +153,44 @@ public enum DSLReader {
         return items
     }
 
-    static func readDocument(
-        _ original: DSLNode, kind expected: ArtifactKind?, index: Int, numbered: Bool, imports: [ImportReference: [String: JSONValue]]
-    ) -> Result<DSLDocument, VampErrors> {
-        let documentNumber = numbered ? index : nil
-        func failure(_ error: VampError) -> Result<DSLDocument, VampErrors> { .failure(VampErrors([error])) }
+    /// The kind of a document: its `kind`, or `expected` (a per-kind endpoint) when it has none.
+    static func documentKind(
+        _ original: DSLNode, expected: ArtifactKind?, documentNumber: Int?
+    ) throws(VampError) -> (kind: ArtifactKind, entries: [(key: String, keyMark: SourceMark, value: DSLNode)]) {
         guard case .mapping(let entries, _) = original else {
-            return failure(VampError(.invalidValue, "expected an artifact (a map) but found \(original.typeName)", line: original.mark.line, document: documentNumber))
+            throw VampError(.invalidValue, "expected an artifact (a map) but found \(original.typeName)", line: original.mark.line, document: documentNumber)
         }
         var kind = expected
         if let entry = entries.first(where: { $0.key == "kind" }) {
             guard case .scalar(let text, _, _) = entry.value, let declared = ArtifactKind(name: text) else {
-                return failure(VampError(
+                throw VampError(
                     .kind, "unknown kind; use one of \(ArtifactKind.allCases.map(\.rawValue).joined(separator: ", "))",
-                    path: "kind", line: entry.keyMark.line, column: entry.keyMark.column, document: documentNumber))
+                    path: "kind", line: entry.keyMark.line, column: entry.keyMark.column, document: documentNumber)
             }
             if let expected, expected != declared {
-                return failure(VampError(
+                throw VampError(
                     .kind, "inconsistent kind: the document says '\(declared)' but it was given as '\(expected)'",
-                    kind: expected.rawValue, path: "kind", line: entry.keyMark.line, column: entry.keyMark.column, document: documentNumber))
+                    kind: expected.rawValue, path: "kind", line: entry.keyMark.line, column: entry.keyMark.column, document: documentNumber)
             }
             kind = declared
         }
         guard let kind else {
-            return failure(VampError(
+            throw VampError(
                 .kind, "the document has no 'kind'; add kind: breed (or blueprint, gateway, …), or give the kind (vamp validate --kind KIND)",
-                line: original.mark.line, column: original.mark.column, document: documentNumber))
+                line: original.mark.line, column: original.mark.column, document: documentNumber)
+        }
+        return (kind, entries)
+    }
+
+    static func readDocument(
+        _ original: DSLNode, kind expected: ArtifactKind?, index: Int, numbered: Bool, imports: [ImportReference: [String: JSONValue]]
+    ) -> Result<DSLDocument, VampErrors> {
+        let documentNumber = numbered ? index : nil
+        let kind: ArtifactKind, entries: [(key: String, keyMark: SourceMark, value: DSLNode)]
+        do {
+            (kind, entries) = try documentKind(original, expected: expected, documentNumber: documentNumber)
+        } catch {
+            return .failure(VampErrors([error]))
         }
         let context = ReadContext(kind: kind.rawValue, document: documentNumber)
         if let nameEntry = entries.first(where: { $0.key == "name" }), case .scalar(let text, _, _) = nameEntry.value {

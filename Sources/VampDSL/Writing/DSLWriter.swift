@@ -175,7 +175,7 @@ public enum DSLWriter {
             ("lookup_name", .string(route.lookupName)),
             ("weight", route.weight.map { .string($0.description) } ?? .null),
             ("balance", .string(route.balance ?? "default")),
-            ("condition", route.condition.map { reference($0, inline: condition) } ?? .null),
+            ("condition", routeCondition(route.condition)),
             ("condition_strength", route.conditionStrength.map { .string($0.description) } ?? .null),
             ("rewrites", .list(route.rewrites.map { reference($0, inline: rewrite) })),
         ]
@@ -189,6 +189,13 @@ public enum DSLWriter {
             })))
         }
         return out
+    }
+
+    /// A route's condition; an empty inline one is written as none, which is how it reads back.
+    static func routeCondition(_ condition: ArtifactReference<Condition>?) -> OutNode {
+        guard let condition else { return .null }
+        if case .inline(let inline) = condition, Condition.isEmptyDefinition(inline.definition) { return .null }
+        return reference(condition, inline: Self.condition)
     }
 
     static func condition(_ condition: Condition) -> [(String, OutNode)] {

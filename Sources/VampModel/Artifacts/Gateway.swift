@@ -155,6 +155,12 @@ public struct Condition: Sendable, Hashable {
     public func expression() throws(ConditionSyntaxError) -> ConditionExpression {
         try ConditionParser.parse(definition)
     }
+
+    /// True for an expression of nothing but whitespace: on a route it means no condition
+    /// (Vamp 0.9.5 read `condition: ""` so; reference §1.5).
+    package static func isEmptyDefinition(_ definition: String) -> Bool {
+        definition.unicodeScalars.allSatisfy { $0.properties.isWhitespace }
+    }
 }
 
 /// A path rewrite: `path: "NEW if COND"` (reference §1.6).

@@ -587,7 +587,35 @@ public enum Validation {
                 checkDependencyTraits(expression, dependencies: breed.dependencies, lookup: { _ in nil }, path: "environment_variables.\(variable.key)", into: &c)
             }
         }
+        if case .inline(let breed) = workflow.breed { c.errors += undeclaredEnvironment(workflow: workflow, breed: breed) }
         validateArguments(workflow.arguments, path: "arguments", into: &c)
+        return c.errors
+    }
+
+    /// The variables the workflow driver sets for a workflow's agent (reference §1.10, §4.2); a
+    /// workflow may set them without its breed declaring them, as Vamp 0.9.5's examples do.
+    public static let workflowAgentVariables: Set<String> = [
+        "VAMP_URL", "VAMP_NAMESPACE", "VAMP_KEY_VALUE_STORE_TYPE", "VAMP_KEY_VALUE_STORE_CONNECTION",
+        "VAMP_KEY_VALUE_STORE_PATH", "VAMP_WORKFLOW_EXECUTION_PERIOD", "VAMP_WORKFLOW_EXECUTION_TIMEOUT",
+        "VAMP_ELASTICSEARCH_URL",
+    ]
+
+    /// The errors for the workflow's `environment_variables` that `breed` does not declare: like a
+    /// blueprint service, a workflow only gives values to its breed's variables (reference §1.2),
+    /// apart from ``workflowAgentVariables``. Validating a workflow applies this to an inline
+    /// breed; for a breed referenced by name, call it once the stored breed is looked up. Each
+    /// error names the workflow and the field (`environment_variables.NAME`); a `DSLDocument`
+    /// adds the line.
+    public static func undeclaredEnvironment(workflow: Workflow, breed: Breed) -> [VampError] {
+        var c = ErrorCollector(kind: "workflow", name: workflow.name)
+        let declared = breed.environmentVariables.map(\.name)
+        for variable in workflow.environmentVariables
+        where !declared.contains(variable.name) && !workflowAgentVariables.contains(variable.name) {
+            let list = declared.isEmpty ? "none" : declared.joined(separator: ", ")
+            c.add(
+                .invalidArtifact, "environment_variables.\(variable.key)",
+                "the breed '\(breed.name)' does not declare the variable '\(Names.printable(variable.name))' (it declares: \(list)); declare it in the breed or leave it out")
+        }
         return c.errors
     }
 
