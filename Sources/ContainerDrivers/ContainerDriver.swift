@@ -162,7 +162,7 @@ public struct ContainerDriverError: Error, Sendable, Hashable, CustomStringConve
         lhs.message == rhs.message && lhs.permanent == rhs.permanent
     }
 
-    /// Hashes the message and ``permanent``, as ``==`` compares them.
+    /// Hashes the message and ``permanent``, as `==` compares them.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(message)
         hasher.combine(permanent)
@@ -192,7 +192,7 @@ public struct DriverGateway: Sendable, Hashable {
 ///
 /// A driver is a ServiceLifecycle `Service`: creating one does no I/O and starts nothing; its background work
 /// (watching the platform for ``changeNotices()``, the local driver's supervision of its processes) runs in
-/// ``run()`` and stops when that is cancelled or shut down gracefully; the change notices' streams end then. A driver
+/// `run()` and stops when that is cancelled or shut down gracefully; the change notices' streams end then. A driver
 /// runs once. What the driver runs keeps running after it stopped: a driver made later finds it again. Run the driver
 /// before the parts that use it (in a `ServiceGroup`, list it before the reconciler, which then stops first).
 public protocol ContainerDriver: ServiceLifecycle.Service {
@@ -218,7 +218,7 @@ public protocol ContainerDriver: ServiceLifecycle.Service {
     /// A new subscription to the driver's change notices: a notice whenever something the driver runs changed on its
     /// own (an instance exited, came up, failed its health check), so the reconciler looks at once instead of at its
     /// next periodic pass. Each call is a subscription of its own, so any number of parts can listen; bursts may
-    /// coalesce. The stream ends when the driver's ``run()`` ends.
+    /// coalesce. The stream ends when the driver's `run()` ends.
     func changeNotices() -> AsyncStream<Void>
 
     /// Makes what the platform adds for gateways match `gateways`, every gateway with a port (Kubernetes: a Service

@@ -8,7 +8,7 @@ public import VampModel
 /// The facade of Vamp's coordinator: what the REST API, the CLI's server commands and embedding programs call.
 ///
 /// It holds protocols only (the artifact and event stores, the clock). Each operation reads the state it needs
-/// through a ``Workspace``, decides with the pure planners in `Planning/`, checks the gateways that would result,
+/// through a `Workspace`, decides with the pure planners in `Planning/`, checks the gateways that would result,
 /// and commits its writes as one transaction of the store, then publishes its events. A request with one bad
 /// document writes nothing. Parts that act on changes subscribe to ``changes``.
 public actor Vamp {

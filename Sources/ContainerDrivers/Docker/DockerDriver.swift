@@ -32,10 +32,10 @@ public actor DockerDriver: ContainerDriver {
     public struct Configuration: Sendable {
         /// The engine's address: `unix:///path/to/docker.sock`.
         public var host: String
-        /// How often the engine is looked at to tick ``DockerDriver/changes``.
+        /// How often the engine is looked at to tick ``DockerDriver/changeNotices()``.
         public var pollInterval: Duration
         /// Also follow the engine's event stream (`GET /events`), so a container that dies or starts ticks
-        /// ``DockerDriver/changes`` at once rather than at the next poll; the poll goes on (it also sees readiness).
+        /// ``DockerDriver/changeNotices()`` at once rather than at the next poll; the poll goes on (it also sees readiness).
         /// Off by default: measured end to end, it did not make a killed container's replacement serve sooner (the
         /// reconciler's passes, the container's start and the gateway's reload dominate; see `performance.md`).
         public var followsEvents: Bool

@@ -47,7 +47,7 @@ import Darwin
 /// it, so no zombie stays, and reports the exit status) in the one task that is not a child of ``run()``: cancelling
 /// swift-subprocess's wait kills the child, which must outlive the driver, so that wait ends only with the process and
 /// the supervisor merely stops listening to it. An adopted process, not a child, is watched by polling `kill(pid, 0)`
-/// and its start time. Each instance's state is a ``LocalInstanceLife``.
+/// and its start time. Each instance's state is a `LocalInstanceLife`.
 public actor LocalProcessDriver: ContainerDriver {
     /// The driver's settings.
     public struct Configuration: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import VampModel
+public import VampModel
 
 extension Vamp {
     // MARK: Gateways
@@ -59,5 +59,12 @@ extension Vamp {
         } catch {
             throw OperationError(.invalid, error.description, cause: error)
         }
+    }
+}
+
+extension Vamp {
+    /// Every stored gateway, decoded (the gateway synchronisers' view).
+    public func allGateways() async throws(OperationError) -> [Gateway] {
+        try await repository.all(.gateway).compactMap { if case .gateway(let gateway) = $0 { gateway } else { nil } }
     }
 }

@@ -6,7 +6,7 @@ public import VampConcurrency
 /// ``advance(by:)`` instead of real time, so a test of a timeout or a schedule takes no time and cannot be flaky.
 ///
 /// ``sleep(for:)`` registers a sleeper with its deadline; ``advance(by:)`` moves ``now`` and wakes, in deadline
-/// order, every sleeper whose deadline has come. ``waitForSleepers(_:)`` lets a test wait until the code under
+/// order, every sleeper whose deadline has come. ``waitForSleepers(_:timeout:)`` lets a test wait until the code under
 /// test has reached its wait before it advances the clock.
 public final class TestClock: VampClock {
     private struct Sleeper {
