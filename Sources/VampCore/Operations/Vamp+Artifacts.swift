@@ -150,6 +150,8 @@ extension Vamp {
     /// - Parameters:
     ///   - targets: the artifacts (other than deployments) to delete, by kind and name.
     ///   - slicing: for each deployment named in the request, the services to take out of it.
+    ///   - expectedVersion: for `If-Match`: each artifact is deleted only at this version.
+    ///   - validateOnly: run every check and write nothing.
     ///   - requestBody: the request text, the value of the archive event of a single slice.
     public func delete(
         _ targets: [(ArtifactKind, String)], slicing: [(name: String, request: DeploymentRequest)],

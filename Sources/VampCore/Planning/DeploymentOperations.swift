@@ -34,6 +34,8 @@ public enum DeploymentOperations {
     ///   - gateways: every stored gateway.
     ///   - deployments: every stored deployment (their ports are taken).
     ///   - inlineBreeds: the breeds the request wrote inline, to be stored.
+    ///   - now: the time of the status changes and of the archive event.
+    ///   - options: the default scale and the gateway host.
     ///   - allocator: hands out the ports of new gateways.
     ///   - requestBody: the value of the archive event.
     public static func deploy(
