@@ -89,20 +89,20 @@ public actor LocalProcessDriver: ContainerDriver {
     /// `command`: the original's `cmd` is accepted as its alias (``ContainerDriver/runs(_:)``).
     public nonisolated let deployableTypes: Set<String> = ["command"]
 
-    private let directory: URL
-    private let workingDirectory: URL
-    private let configuration: Configuration
-    private let policy: LocalInstanceLife.Policy
-    private let logger: Logger
-    private let store: LocalRecordStore
-    private let serverEnvironment: [String: String]
-    private let work = BackgroundWork()
-    private let notices = Broadcast<Void>()
-    private var phase = Phase.unread
-    private var running: [ServiceIdentity: ServiceState] = [:]
-    private var reservedPorts: Set<Int> = []
+    let directory: URL
+    let workingDirectory: URL
+    let configuration: Configuration
+    let policy: LocalInstanceLife.Policy
+    let logger: Logger
+    let store: LocalRecordStore
+    let serverEnvironment: [String: String]
+    let work = BackgroundWork()
+    let notices = Broadcast<Void>()
+    var phase = Phase.unread
+    var running: [ServiceIdentity: ServiceState] = [:]
+    var reservedPorts: Set<Int> = []
 
-    private enum Phase {
+    enum Phase {
         /// The records have not been read.
         case unread
         /// The records are read; the supervision waits for ``run()``.
@@ -113,13 +113,13 @@ public actor LocalProcessDriver: ContainerDriver {
         case stopped
     }
 
-    private struct ServiceState {
+    struct ServiceState {
         var record: LocalServiceRecord
         var instances: [Int: InstanceState] = [:]
         var convergence: BackgroundWork.Job?
     }
 
-    private struct InstanceState {
+    struct InstanceState {
         var record: LocalInstanceRecord
         /// This instance's life: a later instance with the same number has another token.
         let token = UUID()
@@ -167,7 +167,7 @@ public actor LocalProcessDriver: ContainerDriver {
     /// Reads the records once: an instance whose process still runs is adopted at once (up if its record says it was,
     /// so that a restart of the server does not take its traffic away), and every recorded instance gets its
     /// supervisor and every service its convergence, which start with ``run()``.
-    private func open() throws(ContainerDriverError) {
+    func open() throws(ContainerDriverError) {
         guard phase == .unread else { return }
         do {
             try store.prepare()
@@ -197,7 +197,7 @@ public actor LocalProcessDriver: ContainerDriver {
     }
 
     /// Throws when ``run()`` has ended; reads the records on first use.
-    private func openForChanges() throws(ContainerDriverError) {
+    func openForChanges() throws(ContainerDriverError) {
         guard phase != .stopped else {
             throw ContainerDriverError("the local driver on \(directory.path) has stopped; a driver made on its directory adopts its processes")
         }
@@ -325,339 +325,4 @@ public actor LocalProcessDriver: ContainerDriver {
         }
     }
 
-    // MARK: - Convergence
-
-    /// Starts the service's convergence loop unless it runs; the loop reads the latest record on every pass.
-    private func converge(_ id: ServiceIdentity) {
-        guard phase != .stopped, let state = running[id], state.convergence == nil else { return }
-        running[id]?.convergence = work.start { await self.convergeLoop(id) }
-    }
-
-    private func convergeLoop(_ id: ServiceIdentity) async {
-        while !Task.isCancelled, phase != .stopped, let state = running[id] {
-            let now = ContinuousClock.now
-            let slots = state.instances.values.filter { !$0.life.isStopping }.map {
-                LocalProcessPlan.Slot(
-                    index: $0.record.index, digest: $0.record.digest,
-                    ready: $0.life.isUp || now - $0.createdAt >= configuration.replacementWait)
-            }
-            let step = LocalProcessPlan.step(desired: state.record.desiredInstances, digest: state.record.digest, instances: slots)
-            if step.done {
-                running[id]?.convergence = nil
-                return
-            }
-            for action in step.actions {
-                switch action {
-                case .start(let index):
-                    await startInstance(id, index)
-                case .stop(let index):
-                    guard let instance = running[id]?.instances[index] else { continue }
-                    let token = instance.token
-                    perform(transition(id, index, token, .stop), id, index, token)
-                    // Stopping takes up to the grace period; the loop goes on meanwhile.
-                    work.start { await self.stopInstance(id, index, token) }
-                }
-            }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        if !Task.isCancelled, running[id] != nil { running[id]?.convergence = nil }
-    }
-
-    private func startInstance(_ id: ServiceIdentity, _ index: Int) async {
-        guard let service = running[id]?.record else { return }
-        var ports: [String: Int] = [:]
-        for name in service.launch.ports {
-            var port: Int?
-            for _ in 0..<50 {
-                guard let candidate = try? await LocalProcesses.freePort() else { continue }
-                if !reservedPorts.contains(candidate), !configuration.excludedPorts.contains(where: { $0.contains(candidate) }) {
-                    port = candidate
-                    break
-                }
-            }
-            guard let port else {
-                logger.error("no free port for a new instance", metadata: metadata(id))
-                reservedPorts.subtract(ports.values)
-                return
-            }
-            reservedPorts.insert(port)
-            ports[name] = port
-        }
-        // An undeploy cancels the convergence while the ports were looked for: start nothing then.
-        guard !Task.isCancelled, phase != .stopped, let current = running[id], current.instances[index] == nil else {
-            reservedPorts.subtract(ports.values)
-            return
-        }
-        let name = LocalProcessPlan.instanceName(id, index: index)
-        let record = LocalInstanceRecord(
-            id: id, index: index, name: name, pid: nil, startTime: nil,
-            ports: ports, digest: current.record.digest, desiredInstances: current.record.desiredInstances,
-            launch: current.record.launch, logFile: store.logFile(id, name: name).path)
-        running[id]?.instances[index] = InstanceState(record: record)
-        save(record)
-        startSupervisor(id, index)
-    }
-
-    /// SIGTERM to the instance's process group, SIGKILL after the grace period, then its records go. A process an
-    /// earlier driver left and that is not supervised yet (before ``run()``) is stopped all the same.
-    private func stopInstance(_ id: ServiceIdentity, _ index: Int, _ token: UUID) async {
-        guard let instance = instance(id, index, token) else { return }
-        let pid = instance.life.pid ?? instance.record.pid.flatMap { pid in
-            instance.record.startTime.flatMap { LocalProcesses.isAlive(pid: pid, startTime: $0) ? pid : nil }
-        }
-        perform(transition(id, index, token, .stop), id, index, token)
-        if let pid {
-            LocalProcesses.signalGroup(pid, SIGTERM)
-            if await !waitUntilGone(pid, within: configuration.gracePeriod) {
-                logger.warning("instance ignored SIGTERM; killing it", metadata: metadata(instance.record))
-                LocalProcesses.signalGroup(pid, SIGKILL)
-                _ = await waitUntilGone(pid, within: .seconds(2))
-            }
-        }
-        if Task.isCancelled { return }
-        guard let current = self.instance(id, index, token) else { return }
-        work.cancel(current.supervisor)
-        running[id]?.instances[index] = nil
-        reservedPorts.subtract(instance.record.ports.values)
-        if phase != .stopped { store.removeInstance(id, index: index) }
-        logger.info("instance stopped", metadata: metadata(instance.record))
-        notices.signal()
-    }
-
-    /// Waits until nothing of process group `pid` is left, its leader reaped too (a zombie still counts as a member: a
-    /// child is reaped by the task that awaits it); false when something is still there after `timeout` or on
-    /// cancellation.
-    private func waitUntilGone(_ pid: Int32, within timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while LocalProcesses.groupExists(pid) {
-            guard !Task.isCancelled, ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return true
-    }
-
-    // MARK: - Supervision
-
-    private func startSupervisor(_ id: ServiceIdentity, _ index: Int) {
-        guard let token = running[id]?.instances[index]?.token else { return }
-        running[id]?.instances[index]?.supervisor = work.start { await self.supervise(id, index, token) }
-    }
-
-    /// Runs the instance until it is stopped or the driver stops: adopts its recorded process when that still runs,
-    /// otherwise starts it; restarts it after every exit, with backoff.
-    private func supervise(_ id: ServiceIdentity, _ index: Int, _ token: UUID) async {
-        var mayAdopt = true
-        while !Task.isCancelled, let instance = instance(id, index, token), !instance.life.isStopping {
-            let exit: String?
-            if mayAdopt, let pid = instance.record.pid, let startTime = instance.record.startTime,
-                LocalProcesses.isAlive(pid: pid, startTime: startTime)
-            {
-                // Adopted when the records were read, unless it was not running then.
-                if instance.life.pid != pid { processStarted(id, index, token, pid: pid, startTime: startTime) }
-                while !Task.isCancelled, LocalProcesses.isAlive(pid: pid, startTime: startTime) {
-                    try? await Task.sleep(for: configuration.pollInterval)
-                }
-                exit = "exited (status unknown: adopted, not a child of this server)"
-            } else {
-                if mayAdopt, let pid = instance.record.pid { LocalProcesses.killOrphans(of: pid) }
-                exit = await launch(id, index, token, instance.record)
-            }
-            mayAdopt = false
-            // Cancelled: the driver stops (the process keeps running) or the instance is being stopped.
-            guard !Task.isCancelled, let exit, let delay = processExited(id, index, token, exit: exit) else { return }
-            try? await Task.sleep(for: delay)
-        }
-    }
-
-    /// Starts the instance's process and returns when it has exited, with its exit status in words; nil when the
-    /// supervisor is cancelled first (the process goes on).
-    private func launch(_ id: ServiceIdentity, _ index: Int, _ token: UUID, _ record: LocalInstanceRecord) async -> String? {
-        let ports = record.launch.ports.compactMap { name in record.ports[name].map { (name: name, number: $0) } }
-        let environment = LocalProcessPlan.environment(specification: record.launch.environment, ports: ports, server: serverEnvironment)
-        let log: FileDescriptor
-        do {
-            try FileManager.default.createDirectory(
-                at: URL(fileURLWithPath: record.logFile).deletingLastPathComponent(), withIntermediateDirectories: true)
-            log = try FileDescriptor.open(
-                FilePath(record.logFile), .writeOnly, options: [.append, .create],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            let ports = ports.map { "\($0.name)=\($0.number)" }.joined(separator: " ")
-            _ = try log.writeAll("--- \(Date()) starting \(record.name) (\(ports)): \(record.launch.command)\n".utf8)
-        } catch {
-            return "not started: cannot open the log file \(record.logFile): \(error)"
-        }
-        var options = PlatformOptions()
-        options.createSession = true
-        let command = record.launch.command
-        let workingDirectory = FilePath(self.workingDirectory.path)
-        let keys = Dictionary(uniqueKeysWithValues: environment.compactMap { key, value in
-            Environment.Key(rawValue: key).map { ($0, value) }
-        })
-        let (ended, end) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
-        // Not a child of run(), on purpose: cancelling swift-subprocess's run kills the child, and the child must
-        // outlive the driver. This task ends with the child, reaping it; the supervisor only stops listening.
-        Task.detached {
-            let words: String
-            do {
-                let status = try await Subprocess.run(
-                    .path("/bin/sh"), arguments: ["-c", command], environment: .custom(keys), workingDirectory: workingDirectory,
-                    platformOptions: options, input: .none, output: .fileDescriptor(log, closeAfterSpawningProcess: true),
-                    error: .combinedWithOutput
-                ) { execution in
-                    let pid = execution.processIdentifier.value
-                    await self.processStarted(id, index, token, pid: pid, startTime: LocalProcesses.startTime(of: pid), launched: record)
-                }.terminationStatus
-                switch status {
-                case .exited(let code): words = "exited with status \(code)"
-                case .signaled(let signal): words = "killed by signal \(signal)"
-                }
-            } catch {
-                words = "not started: \(error)"
-            }
-            end.yield(words)
-            end.finish()
-        }
-        for await words in ended { return words }
-        return nil
-    }
-
-    /// The instance's process runs (`launched` with this record, or adopted).
-    private func processStarted(
-        _ id: ServiceIdentity, _ index: Int, _ token: UUID, pid: Int32, startTime: UInt64?, launched: LocalInstanceRecord? = nil
-    ) {
-        if phase == .stopped {
-            // Started while the driver stopped: recorded all the same, so the next driver adopts it.
-            if var record = launched {
-                record.pid = pid
-                record.startTime = startTime
-                try? store.write(record)
-            }
-            return
-        }
-        guard let instance = instance(id, index, token) else {
-            // Stopped and forgotten while its process started: nothing would ever watch it.
-            if launched != nil { LocalProcesses.signalGroup(pid, SIGKILL) }
-            return
-        }
-        let effects = transition(id, index, token, .started(pid: pid))
-        if effects.contains(.kill(pid: pid)) {
-            LocalProcesses.signalGroup(pid, SIGKILL)
-            return
-        }
-        var record = instance.record
-        record.pid = pid
-        record.startTime = startTime
-        record.up = false
-        running[id]?.instances[index]?.record = record
-        save(record)
-        logger.info(
-            launched == nil ? "adopted a running instance" : "instance started",
-            metadata: metadata(record).merging(["vamp.log": "\(record.logFile)"]) { $1 })
-        perform(effects, id, index, token)
-    }
-
-    private func readinessChanged(_ id: ServiceIdentity, _ index: Int, _ token: UUID, pid: Int32, up: Bool) {
-        guard phase != .stopped, var record = instance(id, index, token)?.record else { return }
-        let effects = transition(id, index, token, .readiness(pid: pid, up: up))
-        guard effects.contains(.notify) else { return }
-        // Kept, so that a driver that adopts the process after a restart goes on giving it traffic.
-        record.up = up
-        running[id]?.instances[index]?.record = record
-        save(record)
-        if up {
-            logger.info("instance up", metadata: metadata(record))
-        } else {
-            logger.warning("instance down", metadata: metadata(record))
-        }
-        perform(effects, id, index, token)
-    }
-
-    /// Records the exit; returns the wait before the restart, or `nil` when the instance is not to be restarted.
-    private func processExited(_ id: ServiceIdentity, _ index: Int, _ token: UUID, exit: String) -> Duration? {
-        guard phase != .stopped, let instance = instance(id, index, token) else { return nil }
-        var record = instance.record
-        if let pid = record.pid { LocalProcesses.killOrphans(of: pid) }
-        record.pid = nil
-        record.startTime = nil
-        record.up = nil
-        running[id]?.instances[index]?.record = record
-        let effects = transition(id, index, token, .exited(exit))
-        perform(effects, id, index, token)
-        let delay = effects.lazy.compactMap { effect -> Duration? in
-            if case .restart(let delay) = effect { return delay }
-            return nil
-        }.first
-        guard let delay else {
-            logger.info("instance exited", metadata: metadata(record).merging(["vamp.exit": "\(exit)"]) { $1 })
-            return nil
-        }
-        save(record)
-        logger.warning(
-            "instance exited; restarting it",
-            metadata: metadata(record).merging([
-                "vamp.exit": "\(exit)", "vamp.restart_in": "\(delay)",
-                "vamp.exits_in_a_row": "\(running[id]?.instances[index]?.life.exitsInARow ?? 0)", "vamp.log": "\(record.logFile)",
-            ]) { $1 })
-        return delay
-    }
-
-    // MARK: - The instance's life
-
-    /// Feeds `event` to the instance's ``LocalInstanceLife``; returns the effects to perform.
-    private func transition(_ id: ServiceIdentity, _ index: Int, _ token: UUID, _ event: LocalInstanceLife.Event) -> [LocalInstanceLife.Effect] {
-        guard instance(id, index, token) != nil else { return [] }
-        return running[id]?.instances[index]?.life.handle(event, now: .now, policy: policy) ?? []
-    }
-
-    /// Performs the effects of a transition that concern probes and listeners (restarts and kills are the caller's).
-    private func perform(_ effects: [LocalInstanceLife.Effect], _ id: ServiceIdentity, _ index: Int, _ token: UUID) {
-        for effect in effects {
-            switch effect {
-            case .startProbe(let pid):
-                guard let record = instance(id, index, token)?.record else { continue }
-                let (ports, checks) = (record.ports, record.launch.checks)
-                running[id]?.instances[index]?.probe = work.start {
-                    await LocalProcesses.watchReadiness(ports: ports, checks: checks) { up in
-                        await self.readinessChanged(id, index, token, pid: pid, up: up)
-                    }
-                }
-            case .stopProbe:
-                work.cancel(instance(id, index, token)?.probe)
-                if instance(id, index, token) != nil { running[id]?.instances[index]?.probe = nil }
-            case .notify:
-                notices.signal()
-            case .restart, .kill:
-                break
-            }
-        }
-    }
-
-    // MARK: - Helpers
-
-    private func instance(_ id: ServiceIdentity, _ index: Int, _ token: UUID) -> InstanceState? {
-        guard let instance = running[id]?.instances[index], instance.token == token else { return nil }
-        return instance
-    }
-
-    private func save(_ record: LocalInstanceRecord) {
-        guard phase != .stopped else { return }
-        do {
-            try store.write(record)
-        } catch {
-            logger.error("cannot write an instance record", metadata: metadata(record).merging(["vamp.error": "\(error)"]) { $1 })
-        }
-    }
-
-    private func metadata(_ id: ServiceIdentity) -> Logger.Metadata {
-        if let workflow = id.workflow { return ["vamp.workflow": "\(workflow)", "vamp.breed": "\(id.service)"] }
-        return ["vamp.deployment": "\(id.deployment)", "vamp.cluster": "\(id.cluster)", "vamp.service": "\(id.service)"]
-    }
-
-    private func metadata(_ record: LocalInstanceRecord) -> Logger.Metadata {
-        var metadata = metadata(record.id)
-        metadata["vamp.instance"] = "\(record.name)"
-        if let pid = record.pid { metadata["vamp.pid"] = "\(pid)" }
-        metadata["vamp.ports"] = "\(record.ports.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"
-        return metadata
-    }
 }

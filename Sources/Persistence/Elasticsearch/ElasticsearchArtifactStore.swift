@@ -63,13 +63,13 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
         }
     }
 
-    private let client: HTTPClient
-    private let base: String
-    private let index: String
-    private let changesIndex: String
-    private let timeout: TimeAmount
-    private let now: @Sendable () -> Date
-    private let notices = Broadcast<Void>()
+    let client: HTTPClient
+    let base: String
+    let index: String
+    let changesIndex: String
+    let timeout: TimeAmount
+    let now: @Sendable () -> Date
+    let notices = Broadcast<Void>()
 
     /// Creates a store; `client` defaults to the shared AsyncHTTPClient. Call
     /// ``prepareIndices()`` once before first use.
@@ -130,30 +130,30 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
 
     /// Where a document stands: a write made with `if_seq_no`/`if_primary_term` of it succeeds only when no one
     /// wrote it since.
-    private struct Position {
+    struct Position {
         var seqNo: Int64
         var primaryTerm: Int64
     }
 
-    private struct Stored {
+    struct Stored {
         var record: ArtifactRecord
         var position: Position
     }
 
     /// Elasticsearch refused a conditional write (409): another writer got in between.
-    private struct Refused: Error {}
+    struct Refused: Error {}
 
     /// A batch that met another writer part-way, after putting back what it had written.
-    private struct Interrupted: Error {
+    struct Interrupted: Error {
         var write: ArtifactWrite
     }
 
     /// How often a batch that met another writer is tried again before it gives up with `versionConflict`.
-    private static let attempts = 5
+    static let attempts = 5
 
-    private func documentID(_ kind: String, _ name: String) -> String { Self.escaped(kind + "/" + name) }
+    func documentID(_ kind: String, _ name: String) -> String { Self.escaped(kind + "/" + name) }
 
-    private func fetch(_ kind: String, _ name: String) async throws -> Stored? {
+    func fetch(_ kind: String, _ name: String) async throws -> Stored? {
         let (status, answer) = try await send(.GET, "/\(index)/_doc/\(documentID(kind, name))", nil)
         if status == 404 { return nil }
         try check(status, answer, "reading \(kind) '\(name)'")
@@ -172,14 +172,14 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
         return Stored(record: record, position: position)
     }
 
-    private static func position(_ answer: JSONValue) -> Position? {
+    static func position(_ answer: JSONValue) -> Position? {
         guard let seqNo = answer.value(atPath: "_seq_no")?.doubleValue,
             let term = answer.value(atPath: "_primary_term")?.doubleValue
         else { return nil }
         return Position(seqNo: Int64(seqNo), primaryTerm: Int64(term))
     }
 
-    private static func source(_ record: ArtifactRecord) -> JSONValue {
+    static func source(_ record: ArtifactRecord) -> JSONValue {
         .object([
             "kind": .string(record.kind), "name": .string(record.name), "version": .number(Double(record.version)),
             "created_at": .number(Double(Millis.from(record.createdAt))),
@@ -191,7 +191,7 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
     /// Puts `record` in place of the document, or deletes it when `record` is `nil`, only if the document is still
     /// at `expected` (absent when `nil`). Returns where the document is now (`nil` after a delete); throws
     /// ``Refused`` when another writer changed it.
-    private func place(
+    func place(
         _ record: ArtifactRecord?, _ key: ArtifactKey, over expected: Position?, _ what: String
     ) async throws -> Position? {
         let id = documentID(key.kind, key.name)
@@ -244,7 +244,7 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
     }
 
     /// One try of a batch: check every write against what is stored, write the records, then log them.
-    private func attempt(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
+    func attempt(_ batch: [ArtifactWrite]) async throws -> [ArtifactWriteOutcome] {
         let time = Millis.normalized(now())
         // 1. Read every artifact of the batch and check every write: a refusal writes nothing.
         var originals: [ArtifactKey: Stored] = [:]
@@ -290,7 +290,7 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
 
     /// Puts back the artifacts a failed batch wrote, each only if no one changed it since this batch did; returns
     /// the artifacts it could not put back ("breeds 'a'").
-    private func putBack(
+    func putBack(
         _ written: [ArtifactKey], _ originals: [ArtifactKey: Stored], _ positions: [ArtifactKey: Position]
     ) async -> [String] {
         var unrestored: [String] = []
@@ -335,115 +335,11 @@ public final class ElasticsearchArtifactStore: ArtifactStore {
         return Page(items: records, total: total, request: page)
     }
 
-    // MARK: Change log
-
-    private func highestSequence() async throws -> Int64 {
-        let request: JSONValue = .object([
-            "size": .number(1), "sort": .array([.object(["sequence": .object(["order": .string("desc")])])]),
-            "track_total_hits": .bool(false),
-        ])
-        let (status, answer) = try await send(.POST, "/\(changesIndex)/_search", request)
-        if status == 404 { return 0 }
-        try check(status, answer, "reading the change log")
-        return Int64(answer.value(atPath: "hits.hits")?.firstElement?.value(atPath: "_source.sequence")?.doubleValue ?? 0)
-    }
-
-    /// Appends `change` at `first` (the highest visible sequence plus one when `nil`) or the next free sequence
-    /// above it, and returns the sequence it took.
-    private func logChange(_ change: ArtifactChange, from first: Int64?) async throws -> Int64 {
-        var sequence: Int64
-        if let first { sequence = first } else { sequence = try await highestSequence() + 1 }
-        while true {
-            var source: [String: JSONValue] = [
-                "sequence": .number(Double(sequence)), "operation": .string(change.operation.rawValue),
-                "kind": .string(change.kind), "name": .string(change.name), "version": .number(Double(change.version)),
-                "timestamp": .number(Double(Millis.from(change.timestamp))),
-            ]
-            if let body = change.body { source["body"] = .string(body.base64EncodedString()) }
-            let (status, answer) = try await send(.PUT, "/\(changesIndex)/_create/\(sequence)?refresh=wait_for", .object(source))
-            if status == 409 {
-                sequence += 1  // taken by another writer: the next one
-                continue
-            }
-            try check(status, answer, "logging the \(change.operation.rawValue) of \(change.kind) '\(change.name)'")
-            return sequence
-        }
-    }
-
-    public func changes(after sequence: Int64, limit: Int) async throws -> [ArtifactChange] {
-        guard limit > 0 else { return [] }
-        let request: JSONValue = .object([
-            "query": .object(["range": .object(["sequence": .object(["gt": .number(Double(sequence))])])]),
-            "sort": .array([.object(["sequence": .object(["order": .string("asc")])])]),
-            "size": .number(Double(min(limit, 10_000))), "track_total_hits": .bool(false),
-        ])
-        let (status, answer) = try await send(.POST, "/\(changesIndex)/_search", request)
-        if status == 404 { return [] }
-        try check(status, answer, "reading the change log")
-        guard case .array(let hits)? = answer.value(atPath: "hits.hits") else { return [] }
-        return try hits.map { hit -> ArtifactChange in
-            guard case .object(let source)? = hit.value(atPath: "_source"), let number = source["sequence"]?.doubleValue,
-                case .string(let operationName)? = source["operation"],
-                let operation = ArtifactChange.Operation(rawValue: operationName), case .string(let kind)? = source["kind"],
-                case .string(let name)? = source["name"], let version = source["version"]?.doubleValue,
-                let time = source["timestamp"]?.doubleValue
-            else {
-                throw PersistenceError(code: .corruptRecord, message: "a change in \(changesIndex) lacks fields")
-            }
-            var body: Data?
-            if case .string(let encoded)? = source["body"] { body = Data(base64Encoded: encoded) }
-            return ArtifactChange(
-                sequence: Int64(number), operation: operation, kind: kind, name: name, version: Int64(version),
-                timestamp: Millis.date(Int64(time)), body: body)
-        }
-    }
-
-    public func lastChangeSequence() async throws -> Int64 {
-        try await highestSequence()
-    }
-
-    public func changeNotices() -> AsyncStream<Void> {
-        notices.subscribe()
-    }
-
-    // MARK: HTTP
-
-    private func send(_ method: HTTPMethod, _ path: String, _ body: JSONValue?) async throws -> (Int, JSONValue) {
-        var request = HTTPClientRequest(url: base + path)
-        request.method = method
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body.encodedText()))
-        }
-        do {
-            let response = try await client.execute(request, timeout: timeout)
-            let bytes = try await response.body.collect(upTo: 64 << 20)
-            let text = String(buffer: bytes)
-            let json = (try? JSONValue.decode(text: text)) ?? .string(text)
-            return (Int(response.status.code), json)
-        } catch {
-            throw PersistenceError.storage("\(method) \(path) on Elasticsearch at \(base)", error)
-        }
-    }
-
-    private func check(_ status: Int, _ body: JSONValue, _ what: String) throws {
-        guard (200..<300).contains(status) else {
-            let reason = body.value(atPath: "error.reason")?.stringValue
-            throw PersistenceError(
-                code: .storage,
-                message: "\(what) failed: Elasticsearch answered \(status)\(reason.map { ": \($0)" } ?? ""); body: "
-                    + String(body.encodedText().prefix(500)))
-        }
-    }
-
-    private static func escaped(_ id: String) -> String {
-        id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) ?? id
-    }
 }
 
 extension JSONValue {
     /// The first element when this is a non-empty array.
-    fileprivate var firstElement: JSONValue? {
+    var firstElement: JSONValue? {
         if case .array(let items) = self { return items.first }
         return nil
     }
