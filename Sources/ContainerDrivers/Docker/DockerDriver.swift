@@ -130,13 +130,13 @@ public actor DockerDriver: ContainerDriver {
     /// `container/docker`: the original's `docker` is accepted as its alias (``ContainerDriver/runs(_:)``).
     public nonisolated let deployableTypes: Set<String> = ["container/docker"]
 
-    private let notices = Broadcast<Void>()
-    private let engine: DockerEngineClient
-    private let configuration: Configuration
-    private let logger: Logger
+    let notices = Broadcast<Void>()
+    let engine: DockerEngineClient
+    let configuration: Configuration
+    let logger: Logger
     /// What each service was last asked to run (its health checks, its number of instances): the labels of a
     /// container cannot change after it is created.
-    private var specifications: [ServiceIdentity: ServiceSpecification] = [:]
+    var specifications: [ServiceIdentity: ServiceSpecification] = [:]
 
     /// Creates the driver for an engine; nothing is called until it is used or run.
     /// - Throws: A permanent ``ContainerDriverError`` for an address that is not `unix://`.
@@ -178,7 +178,7 @@ public actor DockerDriver: ContainerDriver {
     /// Follows the engine's container events of the namespace until cancelled, noticing those that matter
     /// (``DockerPlan/eventMatters(_:namespace:)``); a broken or refused stream is opened again after a backoff
     /// (100 ms doubling to 5 s, back to 100 ms once connected), and a notice on every reconnect covers what was missed.
-    private static func follow(_ engine: DockerEngineClient, namespace: String, notices: Broadcast<Void>, logger: Logger) async {
+    static func follow(_ engine: DockerEngineClient, namespace: String, notices: Broadcast<Void>, logger: Logger) async {
         let filters = DockerPlan.eventFilters(namespace: namespace)
         var delay = Duration.milliseconds(100)
         while !Task.isCancelled {
@@ -287,7 +287,7 @@ public actor DockerDriver: ContainerDriver {
 
     // MARK: - Engine calls
 
-    private func ensureImage(_ image: String) async throws(ContainerDriverError) {
+    func ensureImage(_ image: String) async throws(ContainerDriverError) {
         let escaped = image.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? image
         let present = try await engine.http.call(.GET, "/images/\(escaped)/json")
         if present.status == 200 { return }
@@ -316,7 +316,7 @@ public actor DockerDriver: ContainerDriver {
         }
     }
 
-    private func create(_ service: ServiceSpecification, index: Int) async throws(ContainerDriverError) {
+    func create(_ service: ServiceSpecification, index: Int) async throws(ContainerDriverError) {
         let body = DockerPlan.createBody(service, index: index, namespace: configuration.namespace)
         let created = try await engine.http.call(.POST, "/containers/create", json: body)
         guard created.status == 201,
@@ -338,70 +338,14 @@ public actor DockerDriver: ContainerDriver {
             metadata: ["vamp.service": "\(service.id)", "vamp.instance": "\(index)", "vamp.container": "\(id.prefix(12))"])
     }
 
-    private func remove(_ id: String) async throws(ContainerDriverError) {
+    func remove(_ id: String) async throws(ContainerDriverError) {
         // 409: not running; 404: already gone. Both fine: the delete below settles it.
         try await engine.http.expect(.POST, "/containers/\(id)/kill", accepting: [404, 409])
         try await engine.http.expect(.DELETE, "/containers/\(id)", query: [("force", "true")], accepting: [404])
     }
 
-    private func metadata(_ container: DockerPlan.Container) -> Logger.Metadata {
+    func metadata(_ container: DockerPlan.Container) -> Logger.Metadata {
         ["vamp.service": "\(container.service)", "vamp.instance": "\(container.index)", "vamp.container": "\(container.id.prefix(12))"]
     }
 
-    // MARK: - Readiness
-
-    /// Every owned container's id, state and readiness: it changes when anything the reconciler cares about does.
-    private static func fingerprint(_ engine: DockerEngineClient) async throws(ContainerDriverError) -> [String] {
-        var seen: [String] = []
-        for entry in try await engine.list(nil).sorted(by: { $0.container.id < $1.container.id }) {
-            let up = entry.container.running ? await isUp(entry, ports: DockerPlan.portNames(entry.labels), checks: []) : false
-            seen.append("\(entry.container.id) \(entry.container.running) \(up)")
-        }
-        return seen
-    }
-
-    /// Up: it runs and each HTTP check passes, or without checks each port accepts a connection, on the container's
-    /// address (the published host port when it has none).
-    private static func isUp(_ entry: DockerEngineClient.Listed, ports: [String: Int], checks: [HealthCheck]) async -> Bool {
-        guard entry.container.running else { return false }
-        func target(_ number: Int) -> (String, Int)? {
-            if let address = entry.address { return (address, number) }
-            return entry.published[number].map { ("127.0.0.1", $0) }
-        }
-        if checks.isEmpty {
-            for number in ports.values.sorted() {
-                guard let (host, port) = target(number), await accepts(host: host, port: port) else { return false }
-            }
-            return true
-        }
-        for check in checks {
-            guard let number = ports[check.port], let (host, port) = target(number) else { return false }
-            let path = check.path.hasPrefix("/") ? check.path : "/" + check.path
-            let request = HTTPClientRequest(url: "\(check.protocol == .https ? "https" : "http")://\(host):\(port)\(path)")
-            do {
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(max(1, check.timeout.seconds))))
-                _ = try await response.body.collect(upTo: 1 << 20)
-                guard (200..<400).contains(Int(response.status.code)) else { return false }
-            } catch {
-                return false
-            }
-        }
-        return true
-    }
-
-    /// The longest a TCP probe waits. The engine is on this machine: a container's address answers a connect at once
-    /// (accepted, or refused while nothing listens), so only an address whose container just went away makes the
-    /// probe wait, and a pass of ``services()`` should not wait long for it.
-    static let probeTimeout: TimeAmount = .milliseconds(250)
-
-    private static func accepts(host: String, port: Int) async -> Bool {
-        do {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(probeTimeout).connect(host: host, port: port).get()
-            try? await channel.close()
-            return true
-        } catch {
-            return false
-        }
-    }
 }
