@@ -1,0 +1,286 @@
+import Foundation
+
+/// The rules of gateways, the small artifacts (routes, conditions, rewrites, scales, SLAs, escalations, templates),
+/// deployments, workflows and events.
+extension Validation {
+    // MARK: Gateway
+
+    /// Validates a standalone gateway: name, port, routes, weights, conditions, sticky, virtual hosts.
+    public static func validate(_ gateway: Gateway) -> [VampError] {
+        var c = ErrorCollector(kind: "gateway", name: gateway.name)
+        if let problem = Names.gatewayNameProblem(gateway.name) { c.add(.illegalName, "name", problem) }
+        validateGatewayBody(gateway, path: "", portType: gateway.port.type, into: &c)
+        for route in gateway.routes where !route.isExternal {
+            let segments = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            if segments.count > 4 || segments.contains(where: \.isEmpty) {
+                c.add(.illegalName, "routes.\(route.path)", "a route path has 1 to 4 non-empty '/' segments or is '[host:port]', not '\(route.path)'")
+            }
+        }
+        checkExternalWeights(gateway, path: "", into: &c)
+        return c.errors
+    }
+
+    static func checkExternalWeights(_ gateway: Gateway, path: String, into c: inout ErrorCollector) {
+        let p = path.isEmpty ? "routes" : path + ".routes"
+        let weights = gateway.routes.compactMap(\.weight?.value)
+        let total = weights.reduce(0, +)
+        if weights.count == gateway.routes.count, !gateway.routes.isEmpty, total != 0, total != 100 {
+            let list = gateway.routes.map { "\($0.path) \($0.weight!)" }.joined(separator: ", ")
+            c.add(.routeWeight, p, "total route weight is \(total)% (\(list)); it must be 0% or 100%")
+        } else if total > 100 {
+            c.add(.routeWeight, p, "total route weight is \(total)%; it may not exceed 100%")
+        }
+    }
+
+    static func validateGatewayBody(_ gateway: Gateway, path: String, portType: BreedPort.PortType, into c: inout ErrorCollector) {
+        let p = path.isEmpty ? "" : path + "."
+        if !(0...65535).contains(gateway.port.number) { c.add(.invalidValue, p + "port", "port \(gateway.port.number) is outside 0...65535") }
+        if gateway.sticky != nil, portType != .http {
+            c.add(.invalidArtifact, p + "sticky", "sticky sessions need an http port; this gateway's port is \(portType.rawValue)")
+        }
+        for (index, host) in gateway.virtualHosts.enumerated() where !isHostName(host) {
+            c.add(.invalidValue, p + "virtual_hosts[\(index)]", "'\(Names.printable(host))' is not a host name (letters, digits, '-' and '.', labels of 1-63 characters)")
+        }
+        var seen = Set<String>()
+        for route in gateway.routes {
+            if !seen.insert(route.path).inserted { c.add(.invalidArtifact, p + "routes.\(route.path)", "the route '\(route.path)' is defined twice") }
+            validateRoute(route, path: p + "routes.\(route.path)", portType: portType, into: &c)
+        }
+    }
+
+    static func validateRoute(_ route: Route, kind: String, name: String, path: String, portType: BreedPort.PortType) -> [VampError] {
+        var c = ErrorCollector(kind: kind, name: name)
+        validateRoute(route, path: path, portType: portType, into: &c)
+        return c.errors
+    }
+
+    static func validateRoute(_ route: Route, path: String, portType: BreedPort.PortType, into c: inout ErrorCollector) {
+        let p = path.isEmpty ? "" : path + "."
+        if route.isExternal {
+            // Vamp 0.9.5 took any bracketed target (`[external/1/2]`); what it points to is
+            // resolved at deployment. Whitespace, brackets and control characters never belong.
+            let inner = route.path.dropFirst().dropLast()
+            if inner.isEmpty || inner.unicodeScalars.contains(where: { Names.isWhitespaceOrControl($0) || "[]".unicodeScalars.contains($0) }) {
+                c.add(.illegalName, path, "the external route '\(Names.printable(route.path))' must be '[target]', such as [legacy.example.test:8080], without spaces or brackets inside")
+            }
+        } else if route.path.unicodeScalars.contains(where: { Names.isWhitespaceOrControl($0) || "[]".unicodeScalars.contains($0) }) {
+            c.add(.illegalName, path, "the route '\(Names.printable(route.path))' may not contain whitespace, '[' or ']' (except an external '[host:port]')")
+        }
+        if let condition = route.condition {
+            if portType != .http { c.add(.invalidArtifact, p + "condition", "conditions need an http port; this gateway's port is \(portType.rawValue)") }
+            if case .inline(let value) = condition { validate(value, path: p + "condition", into: &c) }
+        }
+        if !route.rewrites.isEmpty, portType != .http {
+            c.add(.invalidArtifact, p + "rewrites", "rewrites need an http port; this gateway's port is \(portType.rawValue)")
+        }
+        for (index, rewrite) in route.rewrites.enumerated() {
+            if case .inline(let value) = rewrite { _ = validate(value, path: "\(p)rewrites[\(index)]", into: &c) }
+        }
+        if let balance = route.balance, !Self.balanceAlgorithms.contains(balance) {
+            c.add(.invalidValue, p + "balance", "unknown balance '\(Names.printable(balance))'; use one of \(Self.balanceAlgorithms.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// HAProxy balance algorithms a route may name (`default` = roundrobin for http, leastconn for tcp).
+    public static let balanceAlgorithms: Set<String> = ["default", "roundrobin", "static-rr", "leastconn", "first", "source", "uri", "random"]
+
+    /// True for a DNS host name or IPv4 address: labels of letters, digits and `-`, 1–63 characters.
+    public static func isHostName(_ host: String) -> Bool {
+        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") }
+        }
+    }
+
+    // MARK: Small artifacts
+
+    static func validate(_ condition: Condition, path: String, kind: String, name: String?) -> [VampError] {
+        var c = ErrorCollector(kind: kind, name: name)
+        if let name { c.checkArtifactName(name, "name") }
+        validate(condition, path: path, into: &c)
+        return c.errors
+    }
+
+    static func validate(_ condition: Condition, path: String, into c: inout ErrorCollector) {
+        do {
+            _ = try condition.expression()
+        } catch {
+            c.add(.condition, path, "the condition '\(Names.printable(condition.definition))' does not parse: \(error)")
+        }
+    }
+
+    static func validate(_ rewrite: Rewrite, path: String, kind: String, name: String?) -> [VampError] {
+        var c = ErrorCollector(kind: kind, name: name)
+        if let name { c.checkArtifactName(name, "name") }
+        _ = validate(rewrite, path: path, into: &c)
+        return c.errors
+    }
+
+    static func validate(_ rewrite: Rewrite, path: String, into c: inout ErrorCollector) -> Bool {
+        let p = path.isEmpty ? "path" : path + ".path"
+        if rewrite.path.isEmpty || rewrite.path.unicodeScalars.contains(where: { Names.isWhitespaceOrControl($0) }) {
+            c.add(.invalidValue, p, "the rewrite path '\(Names.printable(rewrite.path))' must be non-empty without spaces or control characters")
+            return false
+        }
+        if rewrite.condition.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            c.add(.invalidValue, p, "the rewrite condition contains a control character")
+            return false
+        }
+        return true
+    }
+
+    static func validate(_ scale: Scale, path: String, kind: String, name: String?) -> [VampError] {
+        var c = ErrorCollector(kind: kind, name: name)
+        if let name { c.checkArtifactName(name, "name") }
+        _ = validate(scale, path: path, into: &c)
+        return c.errors
+    }
+
+    static func validate(_ scale: Scale, path: String, into c: inout ErrorCollector) -> Bool {
+        let p = path.isEmpty ? "" : path + "."
+        let before = c.errors.count
+        if scale.cpu.cores <= 0 { c.add(.invalidValue, p + "cpu", "cpu must be more than 0") }
+        if scale.memory.megabytes <= 0 { c.add(.invalidValue, p + "memory", "memory must be more than 0MB") }
+        if scale.instances < 0 { c.add(.invalidValue, p + "instances", "instances must be 0 or more") }
+        return c.errors.count == before
+    }
+
+    static func validate(
+        _ sla: SLA, path: String, kind: String, name: String?, clusters: Set<String>?, defaultTarget: String? = nil
+    ) -> [VampError] {
+        var c = ErrorCollector(kind: kind, name: name)
+        let p = path.isEmpty ? "" : path + "."
+        if kind == "sla", let name { c.checkArtifactName(name, "name") }
+        if case .responseTimeSlidingWindow(let upper, let lower, let interval, let cooldown) = sla.definition {
+            if lower < 0 || upper < lower { c.add(.invalidValue, p + "threshold", "the thresholds need 0 <= lower (\(lower)) <= upper (\(upper))") }
+            if interval <= 0 { c.add(.invalidValue, p + "window.interval", "the window interval must be more than 0 seconds") }
+            if cooldown < 0 { c.add(.invalidValue, p + "window.cooldown", "the window cooldown must be 0 or more seconds") }
+        }
+        for (index, escalation) in sla.escalations.enumerated() {
+            if case .inline(let value) = escalation {
+                validate(value, path: "\(p)escalations[\(index)]", clusters: clusters, into: &c)
+            }
+        }
+        return c.errors
+    }
+
+    static func validate(_ escalation: Escalation, path: String, kind: String, name: String?, clusters: Set<String>?) -> [VampError] {
+        var c = ErrorCollector(kind: kind, name: name)
+        if let name { c.checkArtifactName(name, "name") }
+        validate(escalation, path: path, clusters: clusters, into: &c)
+        return c.errors
+    }
+
+    static func validate(_ escalation: Escalation, path: String, clusters: Set<String>?, into c: inout ErrorCollector) {
+        let p = path.isEmpty ? "" : path + "."
+        func checkTarget(_ target: String?) {
+            if let target, let clusters, !clusters.contains(target) {
+                c.add(.invalidArtifact, p + "target", "the escalation targets cluster '\(target)', which the blueprint does not define")
+            }
+        }
+        switch escalation.definition {
+        case .scaleInstances(let minimum, let maximum, let scaleBy, let target):
+            if minimum < 0 || maximum < minimum { c.add(.invalidValue, p + "minimum", "need 0 <= minimum (\(minimum)) <= maximum (\(maximum))") }
+            if scaleBy <= 0 { c.add(.invalidValue, p + "scale_by", "scale_by must be more than 0") }
+            checkTarget(target)
+        case .scaleCPU(let minimum, let maximum, let scaleBy, let target), .scaleMemory(let minimum, let maximum, let scaleBy, let target):
+            if minimum < 0 || maximum < minimum { c.add(.invalidValue, p + "minimum", "need 0 <= minimum (\(minimum)) <= maximum (\(maximum))") }
+            if scaleBy <= 0 { c.add(.invalidValue, p + "scale_by", "scale_by must be more than 0") }
+            checkTarget(target)
+        case .toAll(let children), .toOne(let children):
+            for (index, child) in children.enumerated() {
+                if case .inline(let value) = child { validate(value, path: "\(p)escalations[\(index)]", clusters: clusters, into: &c) }
+            }
+        case .generic: break
+        }
+    }
+
+    // MARK: Deployment, workflow, event
+
+    /// Validates a deployment read model (names, ports, instances).
+    public static func validate(_ deployment: Deployment) -> [VampError] {
+        var c = ErrorCollector(kind: "deployment", name: deployment.name)
+        c.checkArtifactName(deployment.name, "name")
+        for cluster in deployment.clusters {
+            c.checkTraitName(cluster.name, "clusters.\(cluster.name)")
+            for (index, service) in cluster.services.enumerated() {
+                validateBreed(service.breed, path: "clusters.\(cluster.name).services[\(index)].breed", into: &c, visiting: [])
+            }
+        }
+        return c.errors
+    }
+
+    /// Validates a workflow: name, breed reference, schedule, scale.
+    public static func validate(_ workflow: Workflow) -> [VampError] {
+        var c = ErrorCollector(kind: "workflow", name: workflow.name)
+        c.checkArtifactName(workflow.name, "name")
+        switch workflow.breed {
+        case .reference(let name): c.checkArtifactName(name, "breed")
+        case .inline(let breed): validateBreed(breed, path: "breed", into: &c, visiting: [])
+        }
+        switch workflow.schedule {
+        case .daemon: break
+        case .event(let tags):
+            if tags.isEmpty || tags.contains(where: \.isEmpty) { c.add(.invalidValue, "schedule.event", "an event schedule needs at least one non-empty tag") }
+        case .time(let period, _, let repeatCount):
+            if !Workflow.isISO8601Duration(period) {
+                c.add(.invalidValue, "schedule.time.period", "'\(Names.printable(period))' is not an ISO-8601 duration such as PT1M or P1DT2H")
+            }
+            if let repeatCount, repeatCount < 0 { c.add(.invalidValue, "schedule.time.repeat", "repeat must be 0 or more") }
+        }
+        if case .inline(let scale) = workflow.scale { _ = validate(scale, path: "scale", into: &c) }
+        for variable in workflow.environmentVariables {
+            if let expression = c.checkValue(variable.value, "environment_variables.\(variable.key)"), case .inline(let breed) = workflow.breed {
+                checkDependencyTraits(expression, dependencies: breed.dependencies, lookup: { _ in nil }, path: "environment_variables.\(variable.key)", into: &c)
+            }
+        }
+        if case .inline(let breed) = workflow.breed { c.errors += undeclaredEnvironment(workflow: workflow, breed: breed) }
+        validateArguments(workflow.arguments, path: "arguments", into: &c)
+        return c.errors
+    }
+
+    /// The variables the workflow driver sets for a workflow's agent (reference §1.10, §4.2); a
+    /// workflow may set them without its breed declaring them, as Vamp 0.9.5's examples do.
+    public static let workflowAgentVariables: Set<String> = [
+        "VAMP_URL", "VAMP_NAMESPACE", "VAMP_KEY_VALUE_STORE_TYPE", "VAMP_KEY_VALUE_STORE_CONNECTION",
+        "VAMP_KEY_VALUE_STORE_PATH", "VAMP_WORKFLOW_EXECUTION_PERIOD", "VAMP_WORKFLOW_EXECUTION_TIMEOUT",
+        "VAMP_ELASTICSEARCH_URL",
+    ]
+
+    /// The errors for the workflow's `environment_variables` that `breed` does not declare: like a
+    /// blueprint service, a workflow only gives values to its breed's variables (reference §1.2),
+    /// apart from ``workflowAgentVariables``. Validating a workflow applies this to an inline
+    /// breed; for a breed referenced by name, call it once the stored breed is looked up. Each
+    /// error names the workflow and the field (`environment_variables.NAME`); a `DSLDocument`
+    /// adds the line.
+    public static func undeclaredEnvironment(workflow: Workflow, breed: Breed) -> [VampError] {
+        var c = ErrorCollector(kind: "workflow", name: workflow.name)
+        let declared = breed.environmentVariables.map(\.name)
+        for variable in workflow.environmentVariables
+        where !declared.contains(variable.name) && !workflowAgentVariables.contains(variable.name) {
+            let list = declared.isEmpty ? "none" : declared.joined(separator: ", ")
+            c.add(
+                .invalidArtifact, "environment_variables.\(variable.key)",
+                "the breed '\(breed.name)' does not declare the variable '\(Names.printable(variable.name))' (it declares: \(list)); declare it in the breed or leave it out")
+        }
+        return c.errors
+    }
+
+    /// True when `type` matches Vamp's `^[\w\d\-_]+$` (ASCII letters, digits, `_` and `-`).
+    public static func isEventType(_ type: String) -> Bool {
+        !type.isEmpty && type.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
+    }
+
+    /// Validates an event: at least one tag, a legal type.
+    public static func validate(_ event: Event) -> [VampError] {
+        var c = ErrorCollector(kind: "event", name: event.id)
+        if event.tags.isEmpty { c.add(.missingField, "tags", "an event needs at least one tag") }
+        for (index, tag) in event.tags.enumerated() where tag.isEmpty || tag.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+            c.add(.invalidValue, "tags[\(index)]", "tags must be non-empty without control characters")
+        }
+        if !isEventType(event.type) { c.add(.invalidValue, "type", "the event type '\(Names.printable(event.type))' must match ^[\\w\\d\\-_]+$") }
+        return c.errors
+    }
+}
