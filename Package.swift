@@ -34,6 +34,8 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     // The Kubernetes driver's CA certificate and the fake API server's TLS.
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+    // HMAC-SHA256 of API token secrets (VampAccess); already resolved for postgres-nio.
+    .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
 ]
 
 var products: [Product] = []
@@ -270,12 +272,28 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
+// MARK: - VampAccess: API tokens, their roles and who may do what (no HTTP)
+products.append(.library(name: "VampAccess", targets: ["VampAccess"]))
+targets.append(.target(
+    name: "VampAccess",
+    dependencies: [
+        "Persistence",
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "VampAccessTests",
+    dependencies: ["VampAccess", "Persistence", .product(name: "Logging", package: "swift-log")],
+    swiftSettings: swiftSettings))
+
 // MARK: - VampAPI: the REST API of Vamp 0.9.5 on Hummingbird (maps HTTP to VampCore's facade, no business rules)
 products.append(.library(name: "VampAPI", targets: ["VampAPI"]))
 targets.append(.target(
     name: "VampAPI",
     dependencies: [
-        "VampCore", "VampDSL", "VampModel", "Persistence",
+        "VampAccess", "VampCore", "VampDSL", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -292,7 +310,7 @@ targets.append(.target(
 targets.append(.testTarget(
     name: "VampAPITests",
     dependencies: [
-        "VampAPI", "VampCore", "VampModel", "Persistence",
+        "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -310,7 +328,7 @@ products.append(.library(name: "VampServerKit", targets: ["VampServerKit"]))
 targets.append(.target(
     name: "VampServerKit",
     dependencies: [
-        "VampAPI", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "ContainerDrivers", "GatewayAgent",
+        "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "ContainerDrivers", "GatewayAgent",
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
@@ -318,6 +336,8 @@ targets.append(.target(
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        // The configured tokens' file.
+        .product(name: "Yams", package: "Yams"),
     ],
     swiftSettings: swiftSettings))
 

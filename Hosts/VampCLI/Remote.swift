@@ -8,19 +8,33 @@ import VampModel
 import Glibc
 #endif
 
-/// `--host` (or `VAMP_HOST`), shared by every command that talks to a server.
+/// `--host` (or `VAMP_HOST`) and `--token` (or `VAMP_TOKEN`, or `.vamp/admin-token` of the current folder), shared
+/// by every command that talks to a server.
 struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("vamp-server's URL (default: $VAMP_HOST, else http://127.0.0.1:8080).", valueName: "url"))
     var host: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The API token (default: $VAMP_TOKEN, else the admin token vamp-server wrote to .vamp/admin-token in this folder).",
+        valueName: "token"))
+    var token: String?
+
     /// The client of the chosen server.
     func client() throws -> VampClient {
-        let text = host ?? ProcessInfo.processInfo.environment["VAMP_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
+        let environment = ProcessInfo.processInfo.environment
+        let text = host ?? environment["VAMP_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
         let withScheme = text.contains("://") ? text : "http://" + text
         guard let url = URL(string: withScheme), url.host != nil else {
             throw ValidationError("--host '\(text)' is not a URL such as http://127.0.0.1:8080")
         }
-        return VampClient(host: url)
+        return VampClient(host: url, token: token ?? environment["VAMP_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.firstStartToken())
+    }
+
+    /// The admin token `vamp-server` wrote at its first start in this folder, if there is one and it reads.
+    static func firstStartToken() -> String? {
+        guard let text = try? String(contentsOfFile: ".vamp/admin-token", encoding: .utf8) else { return nil }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
     }
 }
 

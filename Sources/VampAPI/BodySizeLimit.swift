@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTPTypes
 
 extension VampHTTPAPI {
-    /// The HTTP/1.1 server to run ``router(vamp:namespaces:defaultNamespace:configuration:)`` on: Hummingbird's
+    /// The HTTP/1.1 server to run ``router(vamp:namespaces:defaultNamespace:access:configuration:)`` on: Hummingbird's
     /// `.http1()`, except that a request whose `Content-Length` is over `configuration.maximumBodySize` is answered
     /// 413 at once, before any of its body is read, and its connection closed. A client sending 60 MB learns after
     /// the headers, not after the upload. Bodies without a length (chunked) are limited as they are read.

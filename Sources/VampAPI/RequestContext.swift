@@ -1,14 +1,19 @@
 public import Hummingbird
 import NIOCore
+public import VampAccess
 public import VampCore
 
 /// The request context of Vamp's routes: Hummingbird's core storage plus what the API learns about a request
-/// before its handler runs (today the facade of its namespace; the caller's identity joins it with tokens).
+/// before its handler runs (the facade of its namespace, the caller and its token).
 public struct VampRequestContext: RequestContext {
     /// Hummingbird's per-request storage (parameters, allocator, logger).
     public var coreContext: CoreRequestContextStorage
     /// The facade of the request's namespace, once the router resolved it.
     public var vamp: Vamp?
+    /// Who asks: the caller the facade sees (set by the access middleware before any handler).
+    public var caller: Caller?
+    /// The token the request was made with; `nil` without authentication.
+    public var token: AccessToken?
 
     /// Creates the context of a request Hummingbird received.
     public init(source: ApplicationRequestContextSource) {
@@ -17,7 +22,7 @@ public struct VampRequestContext: RequestContext {
 }
 
 extension OperationError: HTTPResponseError {
-    /// 400, 404, 409, 412, 413 or 503, as the code says.
+    /// 400, 403, 404, 409, 412, 413 or 503, as the code says.
     public var status: HTTPResponse.Status {
         switch code {
         case .notFound: .notFound
@@ -25,6 +30,7 @@ extension OperationError: HTTPResponseError {
         case .tooLarge: .contentTooLarge
         case .preconditionFailed: .preconditionFailed
         case .unavailable: .serviceUnavailable
+        case .forbidden: .forbidden
         default: .badRequest
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 public import Hummingbird
 import Persistence
+public import VampAccess
 public import VampCore
 import VampDSL
 import VampModel
@@ -44,15 +45,18 @@ public struct VampAPIConfiguration: Sendable {
 /// server's information and configuration. Holds no business rule: every decision is made by `VampCore`'s `Vamp` facade.
 public enum VampHTTPAPI {
     /// A router serving `vamp` over HTTP at `/api/v1`, and other namespaces at `/<namespace>/api/v1` when a
-    /// `directory` provides them (without one, only `defaultNamespace` is served there).
+    /// `directory` provides them (without one, only `defaultNamespace` is served there). `access` says who may do
+    /// what: there is no default, so that a host chooses ``APIAccess/open`` knowingly.
     public static func router(
         vamp: Vamp, namespaces directory: (any VampDirectory)? = nil, defaultNamespace: String = "vamp",
-        configuration: VampAPIConfiguration = VampAPIConfiguration()
+        access: APIAccess, configuration: VampAPIConfiguration = VampAPIConfiguration()
     ) -> Router<VampRequestContext> {
         let router = Router(context: VampRequestContext.self)
         // Request counts and durations by route pattern (swift-metrics; the host picks the backend).
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: VampHeadersMiddleware())
+        // Before any handler: 401 or 403 with a message, else the caller the facade sees.
+        router.add(middleware: AccessMiddleware(access: access, defaultNamespace: defaultNamespace))
         router.add(middleware: CORSMiddleware(
             allowOrigin: .all,
             allowHeaders: [.accept, .authorization, .contentType, .origin, .ifMatch, .ifNoneMatch],
@@ -62,6 +66,11 @@ public enum VampHTTPAPI {
         let resolver = VampResolver(defaultVamp: vamp, defaultNamespace: defaultNamespace, directory: directory)
         for api in [router.group("api/v1"), router.group(":namespace/api/v1")] {
             OpenAPIDocument.addRoutes(to: api)
+            let tokens = TokenHandlers(access: access, limit: configuration.maximumBodySize)
+            api.get("tokens") { _, _ in try await tokens.list() }
+            api.post("tokens") { request, context in try await tokens.create(request, context) }
+            api.get("tokens/:token") { _, context in try await tokens.read(context) }
+            api.delete("tokens/:token") { _, context in try await tokens.revoke(context) }
             register(on: api, resolver: resolver, configuration: configuration)
         }
         return router
@@ -127,8 +136,9 @@ public enum VampHTTPAPI {
 /// decides what a namespace is made of (its own stores, its own KV key) and whether it may be created.
 public protocol VampDirectory: Sendable {
     /// The namespace's facade, created on first use; `nil` when there is no such namespace and none may be
-    /// created (the API answers 404).
-    func vamp(namespace: String) async throws(OperationError) -> Vamp?
+    /// created (the API answers 404). With `mayOpen` false (a token that is neither admin nor limited to the
+    /// namespace), a namespace this server has not opened and has no state of is refused with `.forbidden`.
+    func vamp(namespace: String, mayOpen: Bool) async throws(OperationError) -> Vamp?
 }
 
 /// Picks the facade of a request: the default one for `/api/v1`, `/default/api/v1` and `/<default namespace>/api/v1`, the
@@ -143,7 +153,8 @@ struct VampResolver: Sendable {
         // layout `/vamp/vamp/...`) is the same namespace.
         guard let namespace = context.parameters.get("namespace"), namespace != defaultNamespace, namespace != "default" else { return defaultVamp }
         guard let directory else { return nil }
-        return try await directory.vamp(namespace: namespace)
+        let mayOpen = context.token.map { $0.role == .admin || $0.namespaces?.contains(namespace) == true } ?? true
+        return try await directory.vamp(namespace: namespace, mayOpen: mayOpen)
     }
 }
 

@@ -18,6 +18,8 @@ public import VampModel
 public struct VampClient: Sendable {
     /// The server's base URL, e.g. `http://127.0.0.1:8080` (`/api/v1` is added).
     public let host: URL
+    /// The API token sent as `Authorization: Bearer <token>`; `nil` sends none (a server with `auth: none`).
+    let token: String?
     let http: HTTPClient
     let timeout: TimeAmount
 
@@ -25,10 +27,13 @@ public struct VampClient: Sendable {
     ///
     /// - Parameters:
     ///   - host: the server, e.g. `http://127.0.0.1:8080`; a path (a namespace such as `/shop`) is kept.
+    ///   - token: the API token sent with every request (`vamp-server` prints an admin token at its first start and
+    ///     writes it to `.vamp/admin-token`).
     ///   - httpClient: the HTTP client to use; by default one shared client that does not retry a refused connection.
     ///   - timeout: how long one request may take.
-    public init(host: URL, httpClient: HTTPClient? = nil, timeout: Duration = .seconds(30)) {
+    public init(host: URL, token: String? = nil, httpClient: HTTPClient? = nil, timeout: Duration = .seconds(30)) {
         self.host = host
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.http = httpClient ?? sharedHTTPClient
         self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
     }
@@ -287,6 +292,7 @@ public struct VampClient: Sendable {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/x-yaml")
             request.body = .bytes(ByteBuffer(string: body))

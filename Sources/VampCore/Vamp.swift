@@ -126,6 +126,8 @@ public actor Vamp {
     /// longer holds is `preconditionFailed` when the request asked for it (`If-Match`).
     @discardableResult
     func commit(_ workspace: Workspace, events: [Event], ifMatch: Int64? = nil) async throws(OperationError) -> [ArtifactWriteOutcome] {
+        let caller = Caller.current
+        if let caller, !caller.mayRunCommands { try await refuseNewCommands(workspace, caller: caller) }
         let outcomes: [ArtifactWriteOutcome]
         do throws(OperationError) {
             outcomes = try await repository.write(workspace.writes)
@@ -135,8 +137,38 @@ public actor Vamp {
             }
             throw error
         }
-        await publishArchive(events)
+        // The archive names the token that made the change (its name, never its secret): `token:<name>`.
+        let named = caller?.name.map { name in
+            events.map { event in
+                var event = event
+                if event.type == "archive", !event.tags.contains("token:\(name)") { event.tags.append("token:\(name)") }
+                return event
+            }
+        } ?? events
+        await publishArchive(named)
         return outcomes
+    }
+
+    /// Refuses a change that would run a command line that was not there before (``CommandLines``), naming the
+    /// artifact and the line, when the caller may not run commands.
+    func refuseNewCommands(_ workspace: Workspace, caller: Caller) async throws(OperationError) {
+        var lookup = workspace
+        var breeds: [String: Breed]?
+        for (key, artifact) in workspace.changes where artifact != nil {
+            let before = try await repository.artifact(key.kind, name: key.name)
+            if breeds == nil {
+                breeds = [:]
+                for case .breed(let breed) in try await lookup.all(.breed) { breeds?[breed.name] = breed }
+            }
+            let known = breeds ?? [:]
+            let find: (String) -> Breed? = { known[$0] }
+            let introduced = CommandLines.lines(of: artifact, breed: find).subtracting(CommandLines.lines(of: before, breed: find))
+            guard let line = introduced.sorted().first else { continue }
+            let who = caller.name.map { "the token '\($0)'" } ?? "this caller"
+            throw OperationError(
+                .forbidden,
+                "\(key.kind) '\(key.name)' would run the command `\(line)` (a command breed): \(who) may not run commands; use a token with the role command or admin")
+        }
     }
 
     /// Stores the events after a commit; an event that cannot be stored is logged, never undoes the commit.

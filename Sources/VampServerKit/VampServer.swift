@@ -10,6 +10,7 @@ import Logging
 import Metrics
 import Persistence
 import Prometheus
+import VampAccess
 import ServiceLifecycle
 import UnixSignals
 import VampAPI
@@ -72,7 +73,21 @@ public enum VampServer {
             maximumBodySize: configuration.maximumBodySize, information: information, settings: configuration.shown,
             haproxyTemplate: configuration.haproxyBase, haproxyVersions: [configuration.haproxyVersion])
         let directory = NamespaceDirectory(configuration: configuration, keyValueStore: keyValueStore, check: check, logger: logger)
-        let router = VampHTTPAPI.router(vamp: vamp, namespaces: directory, defaultNamespace: configuration.namespace, configuration: api)
+        // Tokens live in the default namespace's artifact store, so that servers sharing a database share them.
+        let tokens: TokenRegistry?
+        switch configuration.access.mode {
+        case .tokens:
+            let firstStart = FirstStart(file: configuration.access.firstStartFile, logger: logger.part("access"))
+            tokens = TokenRegistry(
+                store: stack.stores.artifacts, configured: configuration.access.configured, logger: logger.part("access"),
+                firstLoad: { try await firstStart.run($0) })
+        case .none:
+            tokens = nil
+            logger.warning("authentication is off (vamp.http-api.auth: none): anyone who reaches \(configuration.interface):\(configuration.port) may change anything and run commands")
+        }
+        let router = VampHTTPAPI.router(
+            vamp: vamp, namespaces: directory, defaultNamespace: configuration.namespace,
+            access: tokens.map { APIAccess.tokens($0) } ?? .open, configuration: api)
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
@@ -88,6 +103,7 @@ public enum VampServer {
         // The stores first: the other services wait for them to be ready. The embedded agent after the KV store (it
         // watches the store's key), so it also stops before it.
         app.addServices(stack.services[0], KeyValueStoreService(store: keyValueStore))
+        if let tokens { app.addServices(StartAfter(stack.stores, tokens)) }
         if let agent { app.addServices(agent) }
         for service in stack.services.dropFirst() { app.addServices(service) }
         app.addServices(NamespaceServices(directory: directory))

@@ -22,7 +22,7 @@ struct ArtifactAPITests {
     func withAPI(_ store: any ArtifactStore = InMemoryArtifactStore(), configuration: VampAPIConfiguration = VampAPIConfiguration(),
                  _ body: @Sendable (any TestClientProtocol, any ArtifactStore) async throws -> Void) async throws {
         let vamp = Vamp(artifacts: store)
-        let app = Application(router: VampHTTPAPI.router(vamp: vamp, configuration: configuration),
+        let app = Application(router: VampHTTPAPI.router(vamp: vamp, access: .open, configuration: configuration),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client, store) }
     }

@@ -86,7 +86,7 @@ struct BodySizeLimitTests {
         let configuration = VampAPIConfiguration()
         let vamp = Vamp(artifacts: InMemoryArtifactStore())
         let app = Application(
-            router: VampHTTPAPI.router(vamp: vamp, configuration: configuration),
+            router: VampHTTPAPI.router(vamp: vamp, access: .open, configuration: configuration),
             server: VampHTTPAPI.server(configuration: configuration),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(try #require(client.port), client) }

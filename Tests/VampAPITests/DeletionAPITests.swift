@@ -14,7 +14,7 @@ struct DeletionAPITests {
 
     func withAPI(_ body: @Sendable (any TestClientProtocol, any ArtifactStore) async throws -> Void) async throws {
         let store = InMemoryArtifactStore()
-        let app = Application(router: VampHTTPAPI.router(vamp: Vamp(artifacts: store)),
+        let app = Application(router: VampHTTPAPI.router(vamp: Vamp(artifacts: store), access: .open),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client, store) }
     }

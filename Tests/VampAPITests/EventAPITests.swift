@@ -23,7 +23,7 @@ struct EventAPITests {
         _ body: @Sendable (any TestClientProtocol, Vamp) async throws -> Void
     ) async throws {
         let vamp = Vamp(artifacts: InMemoryArtifactStore(), events: InMemoryEventStore())
-        let app = Application(router: VampHTTPAPI.router(vamp: vamp, configuration: configuration),
+        let app = Application(router: VampHTTPAPI.router(vamp: vamp, access: .open, configuration: configuration),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client, vamp) }
     }

@@ -14,7 +14,7 @@ struct OpenAPIDocumentTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func withAPI(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = Application(router: VampHTTPAPI.router(vamp: Vamp(artifacts: InMemoryArtifactStore())),
+        let app = Application(router: VampHTTPAPI.router(vamp: Vamp(artifacts: InMemoryArtifactStore()), access: .open),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client) }
     }

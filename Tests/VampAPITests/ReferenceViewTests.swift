@@ -15,7 +15,7 @@ struct ReferenceViewTests {
     @Test("expand_references inlines stored breeds (and their dependencies) and scales; only_references turns named inline artifacts into references")
     func views() async throws {
         let vamp = Vamp(artifacts: InMemoryArtifactStore())
-        let app = Application(router: VampHTTPAPI.router(vamp: vamp), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = Application(router: VampHTTPAPI.router(vamp: vamp, access: .open), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             let setup = """
                 ---

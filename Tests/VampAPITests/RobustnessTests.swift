@@ -118,7 +118,7 @@ struct RobustnessTests {
         let vamp = Vamp(artifacts: InMemoryArtifactStore())
         // The server a host runs the API on: a body whose Content-Length is over the limit is refused before it is
         // read, which AsyncHTTPClient (as VampClient uses it) must still see as a 413 with its message.
-        let app = Application(router: VampHTTPAPI.router(vamp: vamp, configuration: configuration),
+        let app = Application(router: VampHTTPAPI.router(vamp: vamp, access: .open, configuration: configuration),
                               server: VampHTTPAPI.server(configuration: configuration),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         // The live test client gives up on a request after 20 seconds: a hang fails the test.

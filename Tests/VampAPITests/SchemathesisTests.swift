@@ -25,7 +25,7 @@ struct SchemathesisTests {
             return
         }
         let vamp = Vamp(artifacts: InMemoryArtifactStore())
-        let app = Application(router: VampHTTPAPI.router(vamp: vamp), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = Application(router: VampHTTPAPI.router(vamp: vamp, access: .open), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-schemathesis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

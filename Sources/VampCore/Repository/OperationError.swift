@@ -1,4 +1,4 @@
-/// Why an operation of ``Vamp`` was refused. The API maps the code to a status (400, 404, 409, 413) and the
+/// Why an operation of ``Vamp`` was refused. The API maps the code to a status (400, 403, 404, 409, 413) and the
 /// message to `{"message": ...}`; the message names the artifact, the field and, for a document, the line.
 public struct OperationError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable category.
@@ -20,6 +20,8 @@ public struct OperationError: Error, Sendable, Hashable, CustomStringConvertible
         public static let tooLarge = Code("too-large")
         /// The store failed; the request can be retried.
         public static let unavailable = Code("unavailable")
+        /// The caller may not make this change (it would run a command and the caller's token may not).
+        public static let forbidden = Code("forbidden")
     }
 
     /// What kind of refusal.

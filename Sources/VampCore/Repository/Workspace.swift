@@ -99,4 +99,7 @@ struct Workspace {
 
     /// The keys of ``writes``, in the same order.
     var keys: [Key] { order }
+
+    /// The pending changes: each artifact after it (`nil`: deleted), in the order they were first made.
+    var changes: [(key: Key, artifact: Artifact?)] { order.map { ($0, pending[$0]!.artifact) } }
 }

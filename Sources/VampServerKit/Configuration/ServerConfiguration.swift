@@ -52,6 +52,8 @@ enum ServerKeys {
 struct ServerConfiguration: Sendable {
     var interface: String
     var port: Int
+    /// Who may use the API (`vamp.http-api.auth`, the configured tokens).
+    var access: AccessSettings
     var maximumBodySize: Int
     var logLevel: Logger.Level
     var namespace: String
@@ -83,6 +85,7 @@ struct ServerConfiguration: Sendable {
         var reader = SettingsReader(config: config)
         interface = try reader.read(ServerKeys.interface)
         port = try reader.read(ServerKeys.port)
+        access = try AccessSettings(&reader, interface: interface)
         maximumBodySize = try reader.read(ServerKeys.maximumBodySize)
         logLevel = try reader.read(ServerKeys.logLevel)
         namespace = try reader.read(ServerKeys.namespace)

@@ -33,8 +33,11 @@ actor NamespaceDirectory: VampDirectory {
         (1...63).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
-    func vamp(namespace: String) async throws(OperationError) -> Vamp? {
+    func vamp(namespace: String, mayOpen: Bool) async throws(OperationError) -> Vamp? {
         guard Self.isName(namespace) else { return nil }
+        if namespaces[namespace] == nil, !mayOpen, !hasState(namespace) {
+            throw OperationError(.forbidden, "namespace '\(namespace)' is not open on this server: opening a namespace needs a token with the role admin, or one limited to that namespace")
+        }
         if namespaces[namespace] == nil {
             let maximum = configuration.maximumNamespaces
             guard namespaces.count < maximum else {
@@ -58,6 +61,17 @@ actor NamespaceDirectory: VampDirectory {
             namespaces[namespace] = nil
             throw OperationError(.unavailable, "namespace '\(namespace)' could not be opened: \(error)", cause: error)
         }
+    }
+}
+
+extension NamespaceDirectory {
+    /// True when the namespace has state from an earlier run that this server can see without opening it: its
+    /// SQLite file. (With PostgreSQL or Elasticsearch, opening is what creates the tables, so after a restart an
+    /// admin token, or a token limited to the namespace, opens it first.)
+    nonisolated func hasState(_ namespace: String) -> Bool {
+        guard configuration.persistence.artifacts == .sqlite else { return false }
+        let path = NamespaceStack.persistence(configuration.persistence, namespace: namespace).sqlite.path
+        return FileManager.default.fileExists(atPath: path)
     }
 }
 

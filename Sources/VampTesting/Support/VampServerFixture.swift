@@ -18,6 +18,10 @@ public final class VampServerFixture: @unchecked Sendable {
     public private(set) var process: ExternalProcess
     let binaries: URL
 
+    /// The admin token every fixture server is started with (`vamp.http-api.tokens.admin`), for tests that call
+    /// its API: `Authorization: Bearer <adminToken>`.
+    public static let adminToken = "vamp-test-admin-0123456789abcdef0123456789abcdef"
+
     /// `http://127.0.0.1:<apiPort>`.
     public var host: URL { URL(string: "http://127.0.0.1:\(apiPort)")! }
 
@@ -37,6 +41,9 @@ public final class VampServerFixture: @unchecked Sendable {
         // Port 80 may be another test's; tests reach gateways by port.
         environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
         environment["VAMP_HOST"] = "http://127.0.0.1:\(apiPort)"
+        // An admin token the tests know (the server hashes it); the CLI reads VAMP_TOKEN.
+        environment["VAMP_HTTP_API_TOKENS_ADMIN"] = Self.adminToken
+        environment["VAMP_TOKEN"] = Self.adminToken
         environment.merge(extraEnvironment) { _, new in new }
         self.environment = environment
         self.binaries = binaries

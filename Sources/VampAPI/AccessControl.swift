@@ -1,0 +1,65 @@
+import Foundation
+import HTTPTypes
+public import Hummingbird
+public import VampAccess
+import VampCore
+
+/// How the API decides who may do what.
+public enum APIAccess: Sendable {
+    /// No authentication: every request may do everything, commands included (`vamp.http-api.auth: none`, which
+    /// `vamp-server` accepts only on a loopback interface).
+    case open
+    /// `Authorization: Bearer <token>` with the tokens of the registry and their roles.
+    case tokens(TokenRegistry)
+}
+
+/// Decides every request before its handler (``AccessPolicy``), answers 401 and 403 with a message, and runs the
+/// handler with the request's ``VampCore/Caller`` as the current one, so that the facade names the token in its
+/// archive events and refuses new commands to a token that may not run them.
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = VampRequestContext
+    let access: APIAccess
+    let defaultNamespace: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let caller: Caller
+        switch access {
+        case .open:
+            caller = Caller(name: nil, mayRunCommands: true)
+        case .tokens(let registry):
+            let target = AccessPolicy.Target(path: request.uri.path)
+            let credential = AccessPolicy.Credential(authorization: request.headers[.authorization])
+            var token: AccessToken?
+            if case .secret(let secret) = credential {
+                await registry.ready()
+                token = registry.authenticate(secret, at: Date())
+            }
+            switch AccessPolicy.decide(
+                method: request.method.rawValue, target: target, credential: credential, token: token, defaultNamespace: defaultNamespace)
+            {
+            case .allowed(let token):
+                context.token = token
+                caller = Caller(name: token?.name, mayRunCommands: token.map { $0.role >= .command } ?? false)
+            case .unauthenticated(let message):
+                throw AccessRefusal(status: .unauthorized, message: message)
+            case .forbidden(let message):
+                throw AccessRefusal(status: .forbidden, message: message)
+            }
+        }
+        context.caller = caller
+        return try await Caller.$current.withValue(caller) { try await next(request, context) }
+    }
+}
+
+/// A 401 or 403 with `{"message": ...}`; a 401 also says which scheme to use (`WWW-Authenticate`).
+struct AccessRefusal: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let message: String
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = APIAnswer.json(["message": message], status: status)
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = #"Bearer realm="vamp""# }
+        return response
+    }
+}
