@@ -74,9 +74,12 @@ struct CanaryReleaseTests {
         return (Int(response.status.code), String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    static func call(_ client: HTTPClient, _ method: HTTPMethod, _ url: String, yaml: String? = nil) async throws -> (Int, String) {
+    static func call(
+        _ client: HTTPClient, _ method: HTTPMethod, _ url: String, yaml: String? = nil, token: String? = VampServerFixture.adminToken
+    ) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: "application/json")
         if let yaml {
             request.headers.add(name: "Content-Type", value: "application/x-yaml")

@@ -22,7 +22,7 @@ struct VampClientServerTests {
     func lifecycle() async throws {
         let server = try await VampServerFixture(binaries: Self.bin)
         defer { server.tearDown() }
-        let vamp = VampClient(host: server.host)
+        let vamp = VampClient(host: server.host, token: VampServerFixture.adminToken)
         let gatewayPort = try FreePort.next()
         func breed(_ version: String) -> Breed {
             Breed(name: "sava:\(version)", deployable: Deployable(type: "command", definition: "sava --text sava:\(version)"),

@@ -85,28 +85,50 @@ struct EmbeddedAgentTests {
         let (backend, backendPort) = try Self.sava(folder, text: "hello")
         defer { backend.stop() }
         let gatewayPort = try FreePort.next()
-        let server = try ServerExecutableTests.start(folder, embedded: true)
+        let server = try ServerExecutableTests.start(folder, embedded: true, firstStart: true)
         defer {
             server.stop()
             Self.stopHAProxy(of: folder)
         }
         try await ServerExecutableTests.withClient { client in
+            // Safe without reading anything: the API answers 401 to a request without a token.
             try await waitUntil(timeout: .seconds(30), "the API on 127.0.0.1:8080\n\(server.logTail())") {
-                try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/api/v1/info").status == 200
+                try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/api/v1/info", token: nil).status == 401
             }
+            // The first start printed its admin token once and wrote it to an owner-only file.
+            let tokenFile = folder.url.appendingPathComponent(".vamp/admin-token").path
+            let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(token.hasPrefix("vamp_") && token.count > 60, "\(token)")
+            let mode = try FileManager.default.attributesOfItem(atPath: tokenFile)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "the token file is readable by its owner only (mode \(String(mode ?? 0, radix: 8)))")
+            #expect(server.logTail().contains(token), "the server printed the token\n\(server.logTail())")
+            func call(_ method: HTTPMethod, _ url: String) async throws -> (status: Int, body: String) {
+                try await ServerExecutableTests.call(client, method, url, token: token)
+            }
+            #expect(try await call(.GET, "http://127.0.0.1:8080/api/v1/info").status == 200)
             let posted = ContinuousClock.now
-            try await Self.createGateway(client, api: "http://127.0.0.1:8080/api/v1", name: "quickstart-\(gatewayPort)", port: gatewayPort, backend: backendPort)
+            let created = try await ServerExecutableTests.call(
+                client, .POST, "http://127.0.0.1:8080/api/v1/gateways",
+                yaml: ServerExecutableTests.gateway("quickstart-\(gatewayPort)", port: gatewayPort, backend: backendPort), token: token)
+            #expect(created.status == 202, "\(created.body)")
             try await waitUntil(timeout: .seconds(5), "the gateway to answer through the embedded HAProxy within 5 s\n\(server.logTail())") {
                 Self.serves(gatewayPort, "hello")
             }
             print("quick start: the gateway answered \(ContinuousClock.now - posted) after the POST")
-            let info = try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/api/v1/info?on=gateway_agent")
+            // The CLI started in the same folder finds the token with no more setup.
+            let cli = try ExternalProcess(
+                executable: ServerExecutableTests.executable("vamp"), arguments: ["list", "gateways"],
+                environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("VAMP_") }, workingDirectory: folder.url,
+                logFile: folder.url.appendingPathComponent("cli.log"), installHint: "build it first: swift build --build-tests")
+            try await waitUntil(timeout: .seconds(15), "vamp list gateways to exit") { !cli.isRunning }
+            #expect(cli.terminationStatus == 0 && cli.logTail().contains("quickstart-\(gatewayPort)"), "\(cli.logTail())")
+            let info = try await call(.GET, "http://127.0.0.1:8080/api/v1/info?on=gateway_agent")
             #expect(info.body.contains("\"embedded\":true") && info.body.contains("\"haproxy\":\"running\""), "\(info.body)")
             #expect(FileManager.default.fileExists(atPath: folder.url.appendingPathComponent(".vamp/vamp.sqlite").path))
             let text = try await FileKeyValueStore(root: folder.url.appendingPathComponent(".vamp/kv")).get(ServerExecutableTests.key)?.string
-            let shown = try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/api/v1/vga/haproxy/2.6/configuration")
+            let shown = try await call(.GET, "http://127.0.0.1:8080/api/v1/vga/haproxy/2.6/configuration")
             #expect(text == shown.body, "the KV store holds the text the API shows")
-            let metrics = try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/metrics")
+            let metrics = try await call(.GET, "http://127.0.0.1:8080/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.body.contains("http_server_request_duration") && metrics.body.contains("vamp_store_duration_seconds"),
                     "Prometheus /metrics: request durations by route and store latency")

@@ -24,23 +24,35 @@ struct ServerExecutableTests {
 
     /// Starts the built `vamp-server` in `folder`; without the embedded gateway agent unless `embedded` (these tests
     /// are about the API and the stores; EmbeddedAgentTests run the agent).
+    /// The server has the fixtures' admin token (`VampServerFixture.adminToken`) unless `firstStart`, where it
+    /// creates its own as on a user's first start.
     static func start(
-        _ folder: TemporaryDirectory, arguments: [String] = [], environment: [String: String] = [:], embedded: Bool = false, log: String = "server.log"
+        _ folder: TemporaryDirectory, arguments: [String] = [], environment: [String: String] = [:], embedded: Bool = false,
+        firstStart: Bool = false, log: String = "server.log"
     ) throws -> ExternalProcess {
-        var environment = environment
+        var environment = environment.isEmpty ? ProcessInfo.processInfo.environment : environment
         if !embedded, environment["VAMP_GATEWAY_AGENT_EMBEDDED"] == nil { environment["VAMP_GATEWAY_AGENT_EMBEDDED"] = "false" }
+        environment["VAMP_TOKEN"] = nil
+        if firstStart {
+            environment["VAMP_HTTP_API_TOKENS_ADMIN"] = nil
+        } else if environment["VAMP_HTTP_API_TOKENS_ADMIN"] == nil {
+            environment["VAMP_HTTP_API_TOKENS_ADMIN"] = VampServerFixture.adminToken
+        }
         return try ExternalProcess(
-            executable: executable("vamp-server"), arguments: arguments, environment: environment.isEmpty ? nil : environment,
+            executable: executable("vamp-server"), arguments: arguments, environment: environment,
             workingDirectory: folder.url,
             logFile: folder.url.appendingPathComponent(log), installHint: "build it first: swift build --build-tests")
     }
 
     /// One request; the status and the body as text.
+    /// One request with `token` (by default the fixtures' admin token; `nil`: none).
     static func call(
-        _ client: HTTPClient, _ method: HTTPMethod, _ url: String, yaml: String? = nil, headers: [(String, String)] = []
+        _ client: HTTPClient, _ method: HTTPMethod, _ url: String, yaml: String? = nil, headers: [(String, String)] = [],
+        token: String? = VampServerFixture.adminToken
     ) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let yaml {
             request.headers.add(name: "Content-Type", value: "application/x-yaml")
