@@ -130,11 +130,13 @@ struct FirstStart: Sendable {
             return
         }
         try Self.writeOwnerOnly(created.secret + "\n", to: file)
-        print("""
+        // Written at once (not through print's buffer), so that it shows before any request needs it.
+        FileHandle.standardOutput.write(Data("""
             vamp-server: created the admin token (shown once; also in \(file.path), readable by this user only):
               \(created.secret)
             Send it as Authorization: Bearer <token>; the vamp CLI started in this folder reads the file.
-            """)
+
+            """.utf8))
         logger.notice("created the admin token at first start", metadata: ["vamp.token.file": "\(file.path)"])
     }
 
