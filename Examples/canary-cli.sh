@@ -1,9 +1,12 @@
 #!/bin/sh
 # The canary release of Documentation/getting-started.md with the vamp CLI alone: deploy sava 1.0, merge 1.1 at 0%,
 # send it 10%, every request with a beta cookie, promote it to 100%, undeploy 1.0, then remove the deployment.
-# Needs `vamp` and `sava` on PATH and a running vamp-server (VAMP_HOST, default http://127.0.0.1:8080).
+# Needs `vamp` and `sava` on PATH and a running vamp-server (VAMP_HOST, default http://127.0.0.1:8080), and its token
+# (VAMP_TOKEN, or run it from the server's folder, where .vamp/admin-token is).
 # GATEWAY_PORT is the external gateway's port (default 9050). Every step waits until its change is live.
 set -eu
+# The token: VAMP_TOKEN, else the admin token vamp-server wrote at its first start in the folder this runs from.
+if [ -z "${VAMP_TOKEN:-}" ] && [ -r .vamp/admin-token ]; then VAMP_TOKEN="$(cat .vamp/admin-token)"; export VAMP_TOKEN; fi
 cd "$(dirname "$0")"
 port="${GATEWAY_PORT:-9050}"
 
