@@ -258,6 +258,23 @@ struct VampCLIServerTests {
         #expect(line.contains("\"value\":\"live\""), "\(line)")
     }
 
+    @Test("tokens: --token wins over VAMP_TOKEN; a wrong or missing token is exit 1 with the server's message")
+    func tokens() async throws {
+        let server = try await Server(binaries: Self.bin)
+        defer { server.tearDown() }
+        var environment = server.environment
+        let good = try Self.run(["list", "breeds"], environment: environment)
+        #expect(good.status == 0, "\(good.stderr)")
+        let wrong = try Self.run(["list", "breeds", "--token", "vamp_0123456789ab_wrong"], environment: environment)
+        #expect(wrong.status == 1 && wrong.stderr.contains("not known to this server or has expired"), "\(wrong.stderr)")
+        environment["VAMP_TOKEN"] = "vamp_0123456789ab_wrong"
+        let flag = try Self.run(["list", "breeds", "--token", Server.adminToken], environment: environment)
+        #expect(flag.status == 0, "--token wins: \(flag.stderr)")
+        environment["VAMP_TOKEN"] = nil
+        let none = try Self.run(["list", "breeds"], environment: environment)
+        #expect(none.status == 1 && none.stderr.contains("token"), "\(none.stderr)")
+    }
+
     @Test("the canary release of getting-started.md with the CLI alone: Examples/canary-cli.sh")
     func canaryScript() async throws {
         let server = try await Server(binaries: Self.bin)
