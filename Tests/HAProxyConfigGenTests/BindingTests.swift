@@ -41,12 +41,12 @@ struct BindingTests {
     }
 
     @Test("IPv6 addresses are bracketed, and haproxy -c accepts them", arguments: [("::", "::1"), ("0.0.0.0", "127.0.0.1"), ("127.0.0.1", "127.0.0.2")])
-    func addresses(external: String, internal: String) async throws {
+    func addresses(external: String, internalAddress: String) async throws {
         let generator = HAProxyConfigurationGenerator(options: .init(
-            bindAddress: external, internalBindAddress: internal, socketDirectory: "/tmp/vamp-sockets", virtualHostsPort: 18000))
+            bindAddress: external, internalBindAddress: internalAddress, socketDirectory: "/tmp/vamp-sockets", virtualHostsPort: 18000))
         let text = try generator.render(Self.gateways(internalPort: 40001, externalPort: 19050, backend: 31001))
         func endpoint(_ address: String, _ port: Int) -> String { address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)" }
-        #expect(Self.bindLines(text) == ["  bind \(endpoint(external, 19050))", "  bind \(endpoint(internal, 40001))", "  bind \(endpoint(internal, 18000))"])
+        #expect(Self.bindLines(text) == ["  bind \(endpoint(external, 19050))", "  bind \(endpoint(internalAddress, 40001))", "  bind \(endpoint(internalAddress, 18000))"])
         let result = try await HAProxyServer.check(try Fixtures.base() + text)
         #expect(result.valid, "\(result.output)\n\(text)")
     }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOHTTP1
 import Testing
 import VampTesting
 
@@ -51,11 +52,11 @@ struct GatewayBindingServerTests {
             let deployed = try await ServerExecutableTests.call(client, .POST, "\(api)/deployments", yaml: blueprint)
             #expect(deployed.status == 202, "\(deployed.body)")
             let gateway = try await ServerExecutableTests.call(client, .GET, "\(api)/gateways/bound/web/web")
-            let internal = try #require(Self.port(in: gateway.body), "\(gateway.body)")
-            try await waitUntil(timeout: .seconds(30), "the internal gateway on 127.0.0.1:\(internal)\n\(server.process.logTail())") {
-                FreePort.isAccepting(internal) && FreePort.isAccepting(external)
+            let internalPort = try #require(Self.port(in: gateway.body), "\(gateway.body)")
+            try await waitUntil(timeout: .seconds(30), "the internal gateway on 127.0.0.1:\(internalPort)\n\(server.process.logTail())") {
+                FreePort.isAccepting(internalPort) && FreePort.isAccepting(external)
             }
-            #expect(!MachineAddresses.isAccepting(address, port: internal), "the internal gateway answers on \(address):\(internal)")
+            #expect(!MachineAddresses.isAccepting(address, port: internalPort), "the internal gateway answers on \(address):\(internalPort)")
             #expect(MachineAddresses.isAccepting(address, port: external), "the external gateway does not answer on \(address):\(external)")
         }
     }

@@ -41,15 +41,15 @@ struct GatewayBinding: Sendable, Hashable {
     /// `internal`; `nil` when they can reach them. A wildcard is reachable everywhere; a loopback address only from
     /// a loopback host; a specific address is trusted for a host name or another address (a name may resolve to
     /// it, an address may be forwarded to it), but not for a loopback host.
-    static func unreachable(internal: String, gatewayHost: String) -> String? {
-        guard internal != "0.0.0.0" && internal != "::" else { return nil }
+    static func unreachable(internal bind: String, gatewayHost: String) -> String? {
+        guard bind != "0.0.0.0" && bind != "::" else { return nil }
         let host = "\(ServerKeys.gatewayHost.described) is '\(gatewayHost)'"
-        let bind = "\(ServerKeys.bindInternal.described) is '\(internal)'"
-        switch (isLoopback(internal), isLoopback(gatewayHost)) {
+        let setting = "\(ServerKeys.bindInternal.described) is '\(bind)'"
+        switch (isLoopback(bind), isLoopback(gatewayHost)) {
         case (true, false):
-            return "\(host), where services reach the internal gateways, but \(bind), so they would listen on loopback only: set vamp.gateway-driver.bind.internal to an address of the gateway agents' machines where services reach them (0.0.0.0 for every address), or the host to 127.0.0.1"
+            return "\(host), where services reach the internal gateways, but \(setting), so they would listen on loopback only: set vamp.gateway-driver.bind.internal to an address of the gateway agents' machines where services reach them (0.0.0.0 for every address), or the host to 127.0.0.1"
         case (false, true):
-            return "\(host), where services reach the internal gateways, but \(bind), so nothing would listen there: set vamp.gateway-driver.host to '\(internal)', or vamp.gateway-driver.bind.internal to 127.0.0.1 or 0.0.0.0"
+            return "\(host), where services reach the internal gateways, but \(setting), so nothing would listen there: set vamp.gateway-driver.host to '\(bind)', or vamp.gateway-driver.bind.internal to 127.0.0.1 or 0.0.0.0"
         default:
             return nil
         }
