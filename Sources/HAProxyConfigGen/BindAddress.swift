@@ -21,9 +21,6 @@ enum BindAddress {
         }
     }
 
-    /// True for the addresses that mean every address of the machine: `0.0.0.0` and `::`.
-    static func isWildcard(_ address: String) -> Bool { address == "0.0.0.0" || address == "::" }
-
     /// `address:port` as a `bind` or `server` line takes it: an IPv6 address in brackets.
     static func endpoint(_ address: String, port: Int) -> String {
         address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
