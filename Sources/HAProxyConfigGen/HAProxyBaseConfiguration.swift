@@ -9,6 +9,8 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
     public var statsSocket: String?
     /// `host:port` of the stats page with `/health` as monitor URI, or `nil` for none.
     public var statsAddress: String?
+    /// The port of the stats page by default (`127.0.0.1:1988`), which no gateway may take.
+    public static let defaultStatsPort = 1988
     /// `maxconn` of the process.
     public var maxConnections: Int
     /// How long old workers may finish their connections (websockets, long streams) after a
@@ -17,7 +19,7 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
 
     /// Creates a base configuration.
     public init(
-        logTarget: String? = nil, statsSocket: String? = nil, statsAddress: String? = "127.0.0.1:1988",
+        logTarget: String? = nil, statsSocket: String? = nil, statsAddress: String? = "127.0.0.1:\(defaultStatsPort)",
         maxConnections: Int = 4096, hardStopAfterSeconds: Int? = 30
     ) {
         self.logTarget = logTarget

@@ -13,8 +13,13 @@ public import VampModel
 public struct HAProxyConfigurationGenerator: Sendable {
     /// Where and how the generated frontends listen.
     public struct Options: Sendable, Hashable {
-        /// Address the gateway frontends bind (`0.0.0.0` for all interfaces).
+        /// Address the frontends of external gateways bind: those created through the API or a blueprint's
+        /// `gateways:` (`0.0.0.0` for every IPv4 address, `::` for every address). An IP literal.
         public var bindAddress: String
+        /// Address the frontends of internal gateways bind (a cluster port's gateway, `deployment/cluster/port`),
+        /// and the virtual-hosts frontend: loopback by default, so that only this machine reaches them. Services
+        /// reach internal gateways on the gateway host, which must be this address (or reach it). An IP literal.
+        public var internalBindAddress: String
         /// Folder of the unix sockets between frontends and backends. The gateway agent creates and uses
         /// ``defaultSocketDirectory`` unless told otherwise, so the defaults of both agree.
         public var socketDirectory: String
@@ -24,8 +29,12 @@ public struct HAProxyConfigurationGenerator: Sendable {
         public var virtualHostsPort: Int
 
         /// Creates options.
-        public init(bindAddress: String = "0.0.0.0", socketDirectory: String = Options.defaultSocketDirectory, virtualHostsPort: Int = 80) {
+        public init(
+            bindAddress: String = "0.0.0.0", internalBindAddress: String = "127.0.0.1",
+            socketDirectory: String = Options.defaultSocketDirectory, virtualHostsPort: Int = 80
+        ) {
             self.bindAddress = bindAddress
+            self.internalBindAddress = internalBindAddress
             self.socketDirectory = socketDirectory
             self.virtualHostsPort = virtualHostsPort
         }
@@ -135,7 +144,7 @@ public struct HAProxyConfigurationGenerator: Sendable {
         out += "\n# gateway \(HAProxyText.comment(gateway.name)) (\(gateway.port))\n"
         // Public frontend.
         out += "frontend \(g)\n"
-        out += "  bind \(options.bindAddress):\(gateway.port.number)\n"
+        out += "  bind \(BindAddress.endpoint(options.bindAddress(of: gateway), port: gateway.port.number))\n"
         out += "  mode \(mode)\n"
         out += logLines(http: http)
         var declared = Set<ACL>()
@@ -265,29 +274,6 @@ public struct HAProxyConfigurationGenerator: Sendable {
         }
     }
 
-    func renderVirtualHosts(_ gateways: [Gateway]) -> String {
-        var out = "\n# virtual hosts\nfrontend virtual_hosts\n"
-        out += "  bind \(options.bindAddress):\(options.virtualHostsPort)\n"
-        out += "  mode http\n"
-        out += logLines(http: true)
-        let address = options.bindAddress == "0.0.0.0" ? "127.0.0.1" : options.bindAddress
-        for gateway in gateways {
-            for host in gateway.virtualHosts {
-                let acl = ACL(definition: "req.hdr(host),field(1,:) -m str -i \(HAProxyText.quoted(host))")
-                out += "  acl \(acl.id) \(acl.definition)\n"
-                out += "  use_backend vh_\(gateway.lookupName) if \(acl.id)\n"
-            }
-        }
-        for gateway in gateways {
-            out += "\nbackend vh_\(gateway.lookupName)\n"
-            out += "  mode http\n"
-            out += "  option forwardfor\n"
-            out += "  http-request set-header X-Forwarded-Port %[dst_port]\n"
-            out += "  server \(gateway.lookupName) \(address):\(gateway.port.number)\n"
-        }
-        return out
-    }
-
     // MARK: Pieces
 
     func socket(_ id: String) -> String { "unix@\(options.socketDirectory)/\(id).sock" }
@@ -300,8 +286,9 @@ public struct HAProxyConfigurationGenerator: Sendable {
     }
 
     func checkOptions() throws(HAProxyConfigError) {
-        guard HAProxyText.isHost(options.bindAddress) else {
-            throw HAProxyConfigError(code: .unsafeValue, message: "the bind address '\(HAProxyText.comment(options.bindAddress))' is not an IPv4 address or host name")
+        for (name, address) in [("bind address", options.bindAddress), ("internal bind address", options.internalBindAddress)]
+        where !BindAddress.isIPLiteral(address) {
+            throw HAProxyConfigError(code: .unsafeValue, message: "the \(name) '\(HAProxyText.comment(address))' is not an IPv4 or IPv6 address (0.0.0.0 or :: for every address)")
         }
         guard Self.isSafePath(options.socketDirectory) else {
             throw HAProxyConfigError(code: .unsafeValue, message: "the socket directory '\(HAProxyText.comment(options.socketDirectory))' must be an absolute path of letters, digits, '/', '.', '_' and '-'")

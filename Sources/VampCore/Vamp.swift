@@ -16,6 +16,10 @@ public actor Vamp {
     public struct Configuration: Sendable {
         /// The ports handed to gateways created without one (Vamp's `vamp.operation.gateway.port-range`).
         public var gatewayPortRange: ClosedRange<Int>
+        /// Ports no gateway may take, each with what uses it and the setting that chose it (`8080: "vamp-server's
+        /// API (vamp.http-api.port)"`): a gateway asking for one is refused, and the port allocator never hands one
+        /// out. Empty by default; `vamp-server` fills it with its own ports and its gateway agent's.
+        public var reservedPorts: [Int: String]
         /// The generator gateways are checked with before they are stored.
         public var generator: HAProxyConfigurationGenerator
         /// How the gateways' routes are resolved (default virtual hosts, the host of gateway-to-gateway hops).
@@ -41,7 +45,7 @@ public actor Vamp {
 
         /// Creates a configuration with Vamp's defaults.
         public init(
-            gatewayPortRange: ClosedRange<Int> = 40000...45000,
+            gatewayPortRange: ClosedRange<Int> = 40000...45000, reservedPorts: [Int: String] = [:],
             generator: HAProxyConfigurationGenerator = HAProxyConfigurationGenerator(),
             resolution: GatewayResolution.Options = GatewayResolution.Options(),
             configurationCheck: ConfigurationCheck? = nil,
@@ -50,6 +54,7 @@ public actor Vamp {
         ) {
             self.cacheReads = cacheReads
             self.gatewayPortRange = gatewayPortRange
+            self.reservedPorts = reservedPorts
             self.generator = generator
             self.resolution = resolution
             self.configurationCheck = configurationCheck
@@ -94,7 +99,7 @@ public actor Vamp {
         self.changes = ChangeFeed(store: artifacts, pollInterval: configuration.changePollInterval, clock: configuration.clock)
         self.configuration = configuration
         self.logger = logger
-        self.allocator = GatewayPortAllocator(range: configuration.gatewayPortRange)
+        self.allocator = configuration.portAllocator
     }
 
     // MARK: Reading

@@ -39,10 +39,12 @@ extension Vamp {
         return gateway
     }
 
-    /// Refuses the workspace when its gateways could not be served: two on one port, a gateway the HAProxy
+    /// Refuses the workspace when its gateways could not be served: a gateway it writes on a reserved port
+    /// (`Configuration.reservedPorts`), two on one port, a gateway the HAProxy
     /// generator refuses (a condition it cannot translate, weights over 100%, ...), or a text the configured
     /// check (`haproxy -c`) refuses. The message names the gateway where the generator says which one it is.
     func checkGateways(in workspace: inout Workspace, changed: [String]) async throws(OperationError) {
+        try ReservedPorts.check(workspace.savedGateways, reserved: configuration.reservedPorts)
         let rendered = try render(try await workspace.gateways(), deployments: try await workspace.deployments())
         if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
             let names = changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
@@ -52,7 +54,7 @@ extension Vamp {
     }
 
     func render(_ gateways: [Gateway], deployments: [Deployment]) throws(OperationError) -> GatewayConfiguration {
-        var scratch = GatewayPortAllocator(range: configuration.gatewayPortRange)
+        var scratch = configuration.portAllocator
         do {
             let resolved = try GatewayResolution.resolve(gateways, deployments: deployments, allocator: &scratch, options: configuration.resolution)
             return try GatewayConfiguration.render(resolved, generator: configuration.generator)

@@ -1,7 +1,8 @@
 import VampModel
 
 /// Hands out ports to gateways that have none (every internal gateway, and external gateways created with
-/// port 0), from a range (Vamp's `vamp.operation.gateway.port-range`, default 40000–45000).
+/// port 0), from a range (Vamp's `vamp.operation.gateway.port-range`, default 40000–45000), never one of the
+/// reserved ports (the server's API, HAProxy's stats, ...) that lie in the range.
 ///
 /// The cursor only moves forward and wraps at the end of the range, so a port that was just freed is not
 /// given to the next gateway at once: agents that still route to it get time to reload. A freed port is
@@ -9,22 +10,25 @@ import VampModel
 public struct GatewayPortAllocator: Sendable, Hashable {
     /// The ports this allocator hands out.
     public let range: ClosedRange<Int>
+    /// Ports this allocator never hands out, even when they lie in ``range``.
+    public let reserved: Set<Int>
     /// The port the next search starts from.
     public private(set) var cursor: Int
 
-    /// Creates an allocator over `range` (which must lie within 1–65535).
-    public init(range: ClosedRange<Int> = 40000...45000) {
+    /// Creates an allocator over `range` (which must lie within 1–65535) that skips `reserved`.
+    public init(range: ClosedRange<Int> = 40000...45000, reserved: Set<Int> = []) {
         precondition(range.lowerBound >= 1 && range.upperBound <= 65535, "gateway ports lie within 1-65535")
         self.range = range
+        self.reserved = reserved
         self.cursor = range.lowerBound
     }
 
-    /// The first port at or after the cursor (wrapping once) that is not in `used`, and moves the cursor past
-    /// it. Throws when every port of the range is used.
+    /// The first port at or after the cursor (wrapping once) that is neither in `used` nor reserved, and moves the
+    /// cursor past it. Throws when every port of the range is used or reserved.
     public mutating func allocate(avoiding used: Set<Int>) throws(GatewayPlanningError) -> Int {
         var candidate = cursor
         for _ in 0..<range.count {
-            if !used.contains(candidate) {
+            if !used.contains(candidate) && !reserved.contains(candidate) {
                 cursor = candidate == range.upperBound ? range.lowerBound : candidate + 1
                 return candidate
             }
@@ -32,7 +36,7 @@ public struct GatewayPortAllocator: Sendable, Hashable {
         }
         throw GatewayPlanningError(
             code: .portRangeExhausted, gateway: nil,
-            message: "every port of the gateway port range \(range.lowerBound)-\(range.upperBound) is in use; widen the range or remove gateways")
+            message: "every port of the gateway port range \(range.lowerBound)-\(range.upperBound) is in use\(reserved.contains(where: range.contains) ? " or reserved" : ""); widen the range (vamp.operation.gateway.port-range) or remove gateways")
     }
 }
 

@@ -79,6 +79,11 @@ struct Workspace {
         pending[key] = change
     }
 
+    /// The gateways the operation stores (created or replaced), in the order they were first changed.
+    var savedGateways: [Gateway] {
+        order.compactMap { key in if case .gateway(let gateway)? = pending[key]?.artifact { gateway } else { nil } }
+    }
+
     /// True when the operation changed artifacts of `kind`.
     func changes(_ kind: ArtifactKind) -> Bool { order.contains { $0.kind == kind } }
 

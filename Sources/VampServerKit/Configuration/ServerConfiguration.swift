@@ -72,6 +72,8 @@ struct ServerConfiguration: Sendable {
     var reconcileInterval: Duration
     var planner: ReconcilePlanner.Options
     var gatewayHost: String
+    /// Where internal and external gateways listen (`vamp.gateway-driver.bind.*`).
+    var gatewayBinding: GatewayBinding
     var virtualHosts: Bool
     var virtualHostsPort: Int
     /// The gateway agent run inside the server, or `nil` when a separate `vamp-gateway-agent` watches the key.
@@ -109,6 +111,7 @@ struct ServerConfiguration: Sendable {
         let deploying = try reader.read(ServerKeys.readyForDeployment), undeploying = try reader.read(ServerKeys.readyForUndeployment)
         planner = ReconcilePlanner.Options(deploymentTimeout: deploying == .zero ? nil : deploying, undeploymentTimeout: undeploying == .zero ? nil : undeploying)
         gatewayHost = try reader.read(ServerKeys.gatewayHost)
+        gatewayBinding = try GatewayBinding(&reader, gatewayHost: gatewayHost)
         virtualHosts = try reader.read(ServerKeys.virtualHosts)
         virtualHostsPort = try reader.read(ServerKeys.virtualHostsPort)
 
@@ -160,8 +163,11 @@ struct ServerConfiguration: Sendable {
     /// How gateways are resolved: the host of `$cluster.host` and gateway-to-gateway hops, default virtual hosts.
     var resolution: GatewayResolution.Options { GatewayResolution.Options(defaultVirtualHosts: virtualHosts, gatewayHost: gatewayHost) }
 
-    /// The generator, with the virtual hosts' port.
-    var generator: HAProxyConfigurationGenerator { HAProxyConfigurationGenerator(options: .init(virtualHostsPort: virtualHostsPort)) }
+    /// The generator, with the gateways' bind addresses and the virtual hosts' port.
+    var generator: HAProxyConfigurationGenerator {
+        HAProxyConfigurationGenerator(options: .init(
+            bindAddress: gatewayBinding.externalAddress, internalBindAddress: gatewayBinding.internalAddress, virtualHostsPort: virtualHostsPort))
+    }
 
     /// `GET /info`'s sections that do not change while the server runs.
     var information: ServerInformation {

@@ -32,7 +32,7 @@ struct NamespaceStack: Sendable {
         let vamp = Vamp(
             artifacts: stores.artifacts, events: stores.events,
             configuration: Vamp.Configuration(
-                gatewayPortRange: configuration.gatewayPortRange, generator: configuration.generator,
+                gatewayPortRange: configuration.gatewayPortRange, reservedPorts: configuration.reservedPorts, generator: configuration.generator,
                 resolution: configuration.resolution, configurationCheck: check, cacheReads: configuration.cacheReads),
             logger: logger.part("core"))
         var services: [any ServiceLifecycle.Service] = [stores]
