@@ -17,7 +17,7 @@ struct ReservedPortAPITests {
 
     func withAPI(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let vamp = Vamp(artifacts: InMemoryArtifactStore(), configuration: .init(reservedPorts: Self.reserved))
-        let app = Application(router: VampHTTPAPI.router(vamp: vamp), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        let app = Application(router: VampHTTPAPI.router(vamp: vamp, access: .open), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client) }
     }
 
