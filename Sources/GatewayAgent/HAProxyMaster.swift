@@ -22,6 +22,13 @@ final class HAProxyMaster: Sendable {
     let masterSocket: String
     let pidFile: URL
     let output: URL?
+    /// HAProxy's working directory (the agent's work directory): relative socket paths in the configuration
+    /// (the generator's default, `unix@run/<id>.sock`) resolve against it.
+    let workDirectory: URL
+    /// The gateways' unix sockets: the stale ones of a previous run are removed before a new master starts.
+    let socketDirectory: URL
+    /// Sockets in ``socketDirectory`` that are not HAProxy's (the agent's log socket): never removed.
+    let keptSockets: Set<String>
     /// Whether cancelling ``run(adopting:ready:)`` leaves the master serving (the embedded agent) or stops it.
     let leavesRunning: Bool
     /// How long a master that does not answer on its CLI may finish its connections before SIGTERM.
@@ -32,8 +39,12 @@ final class HAProxyMaster: Sendable {
 
     init(
         executable: String, configurationFile: URL, masterSocket: String, pidFile: URL, output: URL?,
+        workDirectory: URL, socketDirectory: URL, keptSockets: Set<String> = [],
         leavesRunning: Bool = false, retireGrace: Duration = .seconds(35), logger: Logger
     ) {
+        self.workDirectory = workDirectory
+        self.socketDirectory = socketDirectory
+        self.keptSockets = keptSockets
         self.leavesRunning = leavesRunning
         self.retireGrace = retireGrace
         self.executable = executable
@@ -137,9 +148,18 @@ final class HAProxyMaster: Sendable {
     private func launch() async throws -> Int32 {
         try? FileManager.default.removeItem(atPath: masterSocket)
         try? FileManager.default.removeItem(at: pidFile)
+        // No master serves this work folder (one that did was taken over instead): the sockets left are stale.
+        let removed = StaleSockets.remove(in: socketDirectory, keeping: keptSockets)
+        if removed > 0 {
+            logger.info("removed stale gateway sockets of a previous run", metadata: [
+                "vamp.haproxy.sockets": "\(socketDirectory.path)", "vamp.count": "\(removed)",
+            ])
+        }
+        // An environment built for HAProxy (never the agent's `VAMP_*` settings), in the work folder.
         let result = try await Subprocess.run(
             .path(FilePath(executable)),
             arguments: ["-W", "-D", "-f", configurationFile.path, "-S", masterSocket, "-p", pidFile.path],
+            environment: ChildEnvironment.subprocess, workingDirectory: FilePath(workDirectory.path),
             output: .string(limit: 1 << 16), error: .combinedWithOutput)
         let said = result.standardOutput
         if !said.isEmpty { record(said) }
@@ -169,7 +189,7 @@ final class HAProxyMaster: Sendable {
             handle.write(Data(text.utf8))
             try? handle.close()
         } else {
-            try? Data(text.utf8).write(to: output)
+            _ = FileManager.default.createFile(atPath: output.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         }
     }
 
