@@ -99,7 +99,9 @@ final class HAProxyMaster: Sendable {
             // Not started at all once the agent stops: a master launched now would outlive it.
             if Task.isCancelled { return "not started: the agent stopped" }
             do {
-                pid = try await launch()
+                // A master left behind that does not answer still serves on its sockets until it is retired:
+                // they are removed only when no HAProxy of this folder runs.
+                pid = try await launch(removingStaleSockets: stale == nil)
             } catch {
                 // Cancelled mid-launch, the launching process may have been stopped after it forked the master:
                 // stop a master that appears (unless it is to be left serving).
@@ -144,12 +146,13 @@ final class HAProxyMaster: Sendable {
 
     /// Starts a detached master (`-D`) and returns its pid, from the pid file the master writes. The launching
     /// process's exit is the start's outcome: a configuration HAProxy refuses or a port it cannot bind is an error
-    /// here, with HAProxy's alerts.
-    private func launch() async throws -> Int32 {
+    /// here, with HAProxy's alerts. With `removingStaleSockets` the unix sockets left in the socket directory (by a
+    /// HAProxy that was killed, or for gateways since removed) go first.
+    private func launch(removingStaleSockets: Bool) async throws -> Int32 {
         try? FileManager.default.removeItem(atPath: masterSocket)
         try? FileManager.default.removeItem(at: pidFile)
         // No master serves this work folder (one that did was taken over instead): the sockets left are stale.
-        let removed = StaleSockets.remove(in: socketDirectory, keeping: keptSockets)
+        let removed = removingStaleSockets ? StaleSockets.remove(in: socketDirectory, keeping: keptSockets) : 0
         if removed > 0 {
             logger.info("removed stale gateway sockets of a previous run", metadata: [
                 "vamp.haproxy.sockets": "\(socketDirectory.path)", "vamp.count": "\(removed)",
