@@ -8,6 +8,10 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `vamp-gateway-agent`: keeps HAProxy on the configuration Vamp writes to a KV store.
 /// Flags override the original agent's environment variables, which override the defaults.
 @main
@@ -30,7 +34,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait after a Logstash error (env VAMP_RETRY_TIMEOUT).") var retryTimeout: Double?
     @Option(help: "Folder for haproxy.cfg, the master socket and the gateways' sockets.") var workDirectory = ".vamp/gateway-agent"
     @Option(help: "The HAProxy binary.") var haproxy = "/usr/sbin/haproxy"
-    @Option(help: "Folder of the gateways' unix sockets; the generator's default, so leave it unless vamp-server is told the same.") var socketDirectory = HAProxyConfigurationGenerator.Options.defaultSocketDirectory
+    @Option(help: "Folder of the gateways' unix sockets (default: <work-directory>/run, where the generator's relative default 'run' resolves); leave it unless vamp-server is told the same.")
+    var socketDirectory: String?
     @Option(help: "A folder of your own HAProxy fragments (*.cfg), added to every configuration.") var fragments: String?
     @Option(help: "UDP port on 127.0.0.1 that HAProxy logs to (0: no log forwarding).") var logPort = 15514
     @Option(help: "A unix datagram socket the agent creates for HAProxy's logs (log PATH local0), used instead of --log-port in the base configuration.")
@@ -42,6 +47,8 @@ struct AgentCommand: AsyncParsableCommand {
     var keepHAProxy = false
 
     func run() async throws {
+        // Everything the agent and HAProxy create (configuration, pid file, sockets, logs) is its user's alone.
+        umask(0o077)
         let environment = ProcessInfo.processInfo.environment
         var logger = Logger(label: "vamp.gateway-agent")
         logger.logLevel = .info
@@ -70,7 +77,7 @@ struct AgentCommand: AsyncParsableCommand {
             statusAddress: statusAddress,
             statusKey: statusKey.isEmpty ? nil : statusKey,
             hardStopAfter: hardStopAfter <= 0 ? nil : .seconds(hardStopAfter),
-            socketDirectory: URL(fileURLWithPath: socketDirectory).standardizedFileURL)
+            socketDirectory: socketDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL })
         configuration.leavesHAProxyRunning = keepHAProxy
         logger.info(
             "watching the configuration key",

@@ -1,6 +1,11 @@
 import ArgumentParser
 import Configuration
+import Foundation
 import VampServerKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `vamp-server`: Vamp's REST API, its stores, the gateway synchroniser, the reconciler and the embedded gateway
 /// agent (`VampServerKit`). This entry point only parses the flags and runs it.
@@ -29,6 +34,9 @@ struct ServerCommand: AsyncParsableCommand {
     var stopGateway = false
 
     func run() async throws {
+        // Everything the server creates (database, logs, records, KV files, HAProxy's files and sockets) is its
+        // user's alone: 0600 files, 0700 folders (Documentation/security.md, "Files and sockets").
+        umask(0o077)
         var flags: [AbsoluteConfigKey: ConfigValue] = [:]
         if let interface { flags[AbsoluteConfigKey(["vamp", "http-api", "interface"])] = .init(stringLiteral: interface) }
         if let port { flags[AbsoluteConfigKey(["vamp", "http-api", "port"])] = .init(stringLiteral: String(port)) }

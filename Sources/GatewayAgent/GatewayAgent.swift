@@ -45,7 +45,8 @@ public final class GatewayAgent: Service, Sendable {
             configurationFile: configuration.workDirectory.appendingPathComponent("haproxy.cfg"),
             masterSocket: configuration.workDirectory.appendingPathComponent("master.sock").path,
             pidFile: configuration.workDirectory.appendingPathComponent("haproxy.pid"),
-            output: configuration.haproxyOutput, leavesRunning: configuration.leavesHAProxyRunning,
+            output: configuration.haproxyOutput, workDirectory: configuration.workDirectory, socketDirectory: configuration.socketDirectory,
+            keptSockets: Set([configuration.logSocket].compactMap { $0 }), leavesRunning: configuration.leavesHAProxyRunning,
             retireGrace: (configuration.hardStopAfter ?? .seconds(30)) + .seconds(5), logger: logger)
         self.machine = Mutex(AgentStateMachine(
             backoff: .init(initial: configuration.restartBackoffInitial, limit: configuration.restartBackoffLimit, reset: configuration.restartBackoffReset),
@@ -74,8 +75,9 @@ public final class GatewayAgent: Service, Sendable {
     public func run() async throws {
         // A key no store accepts would end the watch at once; refuse it before HAProxy starts.
         try KeyPath.validate(configuration.key)
-        try FileManager.default.createDirectory(at: configuration.workDirectory, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: configuration.socketDirectory, withIntermediateDirectories: true)
+        // Owner-only (0700): the configuration, the pid file, HAProxy's log and the sockets are the agent's alone.
+        try OwnerOnlyFolder.prepare(configuration.workDirectory)
+        try OwnerOnlyFolder.prepare(configuration.socketDirectory)
         let (applierCommands, applier) = AsyncStream<AgentExecutor.ApplierCommand>.makeStream()
         let (supervisorCommands, supervisor) = AsyncStream<AgentExecutor.SupervisorCommand>.makeStream()
         let executor = AgentExecutor(agent: self, applier: applier, supervisor: supervisor)

@@ -1,12 +1,12 @@
 public import Foundation
-public import HAProxyConfigGen
+import HAProxyConfigGen
 
 /// Settings of a gateway agent. Every field has a default that works on one machine.
 public struct GatewayAgentConfiguration: Sendable {
     /// The KV key holding the generated HAProxy configuration.
     public var key: String
     /// Folder for `haproxy.cfg` (the last good configuration), the master CLI socket and the
-    /// gateways' unix sockets (`run/`).
+    /// gateways' unix sockets (`run/`); HAProxy runs in it. Created owner-only (0700).
     public var workDirectory: URL
     /// The HAProxy binary.
     public var haproxyExecutable: String
@@ -75,9 +75,9 @@ public struct GatewayAgentConfiguration: Sendable {
         statusKey: String? = nil,
         hardStopAfter: Duration? = .seconds(30),
         restartBackoffLimit: Duration = .seconds(10),
-        socketDirectory: URL = URL(fileURLWithPath: HAProxyConfigurationGenerator.Options.defaultSocketDirectory)
+        socketDirectory: URL? = nil
     ) {
-        self.socketDirectory = socketDirectory
+        self.socketDirectory = socketDirectory ?? Self.socketDirectory(workDirectory: workDirectory)
         self.hardStopAfter = hardStopAfter
         self.restartBackoffLimit = restartBackoffLimit
         self.key = key
@@ -97,10 +97,20 @@ public struct GatewayAgentConfiguration: Sendable {
         self.statusKey = statusKey
     }
 
-    /// The folder of the gateways' unix sockets, which the generator writing for this agent must use: by
-    /// default the generator's own default (`HAProxyConfigurationGenerator.Options.defaultSocketDirectory`),
-    /// so an agent and a generator that are both left at their defaults agree. The agent creates it.
+    /// The folder of the gateways' unix sockets, which the generator writing for this agent must use. By default
+    /// `<work directory>/run`: the generator's default socket directory is the relative `run`
+    /// (`HAProxyConfigurationGenerator.Options.defaultSocketDirectory`), which HAProxy, started in the work
+    /// directory, resolves there; so every agent keeps the sockets in its own work directory, and an agent and a
+    /// generator that are both left at their defaults agree. The agent creates it (0700) and removes the stale
+    /// sockets in it before it starts a new HAProxy master.
     public var socketDirectory: URL
+
+    /// The default ``socketDirectory`` of an agent on `workDirectory`: the generator's relative default resolved
+    /// against it.
+    public static func socketDirectory(workDirectory: URL) -> URL {
+        let relative = HAProxyConfigurationGenerator.Options.defaultSocketDirectory
+        return workDirectory.appendingPathComponent(relative, isDirectory: true).standardizedFileURL
+    }
 
     /// A base configuration for this agent: logs to the receiver (the unix socket `logSocket` when
     /// given, else UDP `logPort` on 127.0.0.1), stats on `statsAddress`. Empty when `logSocket` holds

@@ -22,6 +22,13 @@ final class HAProxyMaster: Sendable {
     let masterSocket: String
     let pidFile: URL
     let output: URL?
+    /// HAProxy's working directory (the agent's work directory): relative socket paths in the configuration
+    /// (the generator's default, `unix@run/<id>.sock`) resolve against it.
+    let workDirectory: URL
+    /// The gateways' unix sockets: the stale ones of a previous run are removed before a new master starts.
+    let socketDirectory: URL
+    /// Sockets in ``socketDirectory`` that are not HAProxy's (the agent's log socket): never removed.
+    let keptSockets: Set<String>
     /// Whether cancelling ``run(adopting:ready:)`` leaves the master serving (the embedded agent) or stops it.
     let leavesRunning: Bool
     /// How long a master that does not answer on its CLI may finish its connections before SIGTERM.
@@ -32,8 +39,12 @@ final class HAProxyMaster: Sendable {
 
     init(
         executable: String, configurationFile: URL, masterSocket: String, pidFile: URL, output: URL?,
+        workDirectory: URL, socketDirectory: URL, keptSockets: Set<String> = [],
         leavesRunning: Bool = false, retireGrace: Duration = .seconds(35), logger: Logger
     ) {
+        self.workDirectory = workDirectory
+        self.socketDirectory = socketDirectory
+        self.keptSockets = keptSockets
         self.leavesRunning = leavesRunning
         self.retireGrace = retireGrace
         self.executable = executable
@@ -88,7 +99,9 @@ final class HAProxyMaster: Sendable {
             // Not started at all once the agent stops: a master launched now would outlive it.
             if Task.isCancelled { return "not started: the agent stopped" }
             do {
-                pid = try await launch()
+                // A master left behind that does not answer still serves on its sockets until it is retired:
+                // they are removed only when no HAProxy of this folder runs.
+                pid = try await launch(removingStaleSockets: stale == nil)
             } catch {
                 // Cancelled mid-launch, the launching process may have been stopped after it forked the master:
                 // stop a master that appears (unless it is to be left serving).
@@ -133,13 +146,23 @@ final class HAProxyMaster: Sendable {
 
     /// Starts a detached master (`-D`) and returns its pid, from the pid file the master writes. The launching
     /// process's exit is the start's outcome: a configuration HAProxy refuses or a port it cannot bind is an error
-    /// here, with HAProxy's alerts.
-    private func launch() async throws -> Int32 {
+    /// here, with HAProxy's alerts. With `removingStaleSockets` the unix sockets left in the socket directory (by a
+    /// HAProxy that was killed, or for gateways since removed) go first.
+    private func launch(removingStaleSockets: Bool) async throws -> Int32 {
         try? FileManager.default.removeItem(atPath: masterSocket)
         try? FileManager.default.removeItem(at: pidFile)
+        // No master serves this work folder (one that did was taken over instead): the sockets left are stale.
+        let removed = removingStaleSockets ? StaleSockets.remove(in: socketDirectory, keeping: keptSockets) : 0
+        if removed > 0 {
+            logger.info("removed stale gateway sockets of a previous run", metadata: [
+                "vamp.haproxy.sockets": "\(socketDirectory.path)", "vamp.count": "\(removed)",
+            ])
+        }
+        // An environment built for HAProxy (never the agent's `VAMP_*` settings), in the work folder.
         let result = try await Subprocess.run(
             .path(FilePath(executable)),
             arguments: ["-W", "-D", "-f", configurationFile.path, "-S", masterSocket, "-p", pidFile.path],
+            environment: ChildEnvironment.subprocess, workingDirectory: FilePath(workDirectory.path),
             output: .string(limit: 1 << 16), error: .combinedWithOutput)
         let said = result.standardOutput
         if !said.isEmpty { record(said) }
@@ -169,7 +192,7 @@ final class HAProxyMaster: Sendable {
             handle.write(Data(text.utf8))
             try? handle.close()
         } else {
-            try? Data(text.utf8).write(to: output)
+            _ = FileManager.default.createFile(atPath: output.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         }
     }
 

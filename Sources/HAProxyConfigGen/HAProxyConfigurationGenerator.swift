@@ -20,11 +20,13 @@ public struct HAProxyConfigurationGenerator: Sendable {
         /// and the virtual-hosts frontend: loopback by default, so that only this machine reaches them. Services
         /// reach internal gateways on the gateway host, which must be this address (or reach it). An IP literal.
         public var internalBindAddress: String
-        /// Folder of the unix sockets between frontends and backends. The gateway agent creates and uses
-        /// ``defaultSocketDirectory`` unless told otherwise, so the defaults of both agree.
+        /// Folder of the unix sockets between frontends and backends: an absolute path, or a path relative to the
+        /// folder HAProxy runs in (the gateway agent's work directory), as ``defaultSocketDirectory`` is.
         public var socketDirectory: String
-        /// The folder both the generator and the gateway agent use by default: `/var/run/vamp`.
-        public static let defaultSocketDirectory = "/var/run/vamp"
+        /// The folder both the generator and the gateway agent use by default: `run`, relative, so the text in the
+        /// KV store names no machine's path and every agent that reads it keeps the sockets in its own work
+        /// directory (`<work directory>/run`), never in a folder shared by every Vamp on the host.
+        public static let defaultSocketDirectory = "run"
         /// Port of the shared virtual-hosts frontend.
         public var virtualHostsPort: Int
 
@@ -291,16 +293,17 @@ public struct HAProxyConfigurationGenerator: Sendable {
             throw HAProxyConfigError(code: .unsafeValue, message: "the \(name) '\(HAProxyText.comment(address))' is not an IPv4 or IPv6 address (0.0.0.0 or :: for every address)")
         }
         guard Self.isSafePath(options.socketDirectory) else {
-            throw HAProxyConfigError(code: .unsafeValue, message: "the socket directory '\(HAProxyText.comment(options.socketDirectory))' must be an absolute path of letters, digits, '/', '.', '_' and '-'")
+            throw HAProxyConfigError(code: .unsafeValue, message: "the socket directory '\(HAProxyText.comment(options.socketDirectory))' must be a path of letters, digits, '/', '.', '_' and '-' (absolute, or relative to the gateway agent's work directory), at most 48 characters")
         }
         guard (1...65535).contains(options.virtualHostsPort) else {
             throw HAProxyConfigError(code: .invalidGateway, message: "the virtual hosts port \(options.virtualHostsPort) is outside 1-65535")
         }
     }
 
-    /// Absolute paths of `[A-Za-z0-9/._-]`, short enough for a unix socket with a 48-character id.
+    /// Paths of `[A-Za-z0-9/._-]`, absolute or relative (not starting with `-`, which HAProxy would not take for a
+    /// path), short enough for a unix socket with a 48-character id.
     static func isSafePath(_ path: String) -> Bool {
-        path.hasPrefix("/") && path.utf8.count <= 48
+        !path.isEmpty && !path.hasPrefix("-") && path.utf8.count <= 48
             && path.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || "/._-".utf8.contains($0) }
     }
 

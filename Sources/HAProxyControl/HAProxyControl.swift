@@ -18,7 +18,7 @@ public enum HAProxyControl {
             throw HAProxyControlError("HAProxy not found at \(executable); install it with: apt-get install haproxy")
         }
         let result = try await Subprocess.run(
-            .path(FilePath(executable)), arguments: ["-c", "-f", file.path],
+            .path(FilePath(executable)), arguments: ["-c", "-f", file.path], environment: ChildEnvironment.subprocess,
             output: .string(limit: 1 << 20), error: .combinedWithOutput)
         let output = result.standardOutput
         switch result.terminationStatus {

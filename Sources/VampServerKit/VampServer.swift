@@ -39,6 +39,7 @@ public enum VampServer {
             logger.logLevel = configuration.logLevel
             return logger
         }()
+        PrivateState.tighten(configuration, logger: logger)
 
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

@@ -59,6 +59,10 @@ struct ContainerDriverConfigurationTests {
                 "vamp.container-driver.docker.host (VAMP_CONTAINER_DRIVER_DOCKER_HOST): 'tcp://10.0.0.1:2375' is not a unix socket"
             ),
             (["vamp.container-driver.local.directory": ""], "vamp.container-driver.local.directory"),
+            (
+                ["vamp.container-driver.local.user": "no-such-user-of-vamp"],
+                "vamp.container-driver.local.user (VAMP_CONTAINER_DRIVER_LOCAL_USER): no user 'no-such-user-of-vamp'"
+            ),
         ]
         for (values, message) in cases {
             #expect {

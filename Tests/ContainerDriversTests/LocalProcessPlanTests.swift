@@ -63,6 +63,35 @@ import Testing
         ])
     }
 
+    @Test("the environment keeps the locale and time zone, never a VAMP_* setting; with a user, its HOME, USER and LOGNAME")
+    func theEnvironmentIsBuiltForTheChild() {
+        let server = [
+            "PATH": "/bin", "HOME": "/root", "LANG": "C.UTF-8", "LC_TIME": "de_DE.UTF-8", "TZ": "Europe/Amsterdam",
+            "VAMP_CONTAINER_DRIVER_MARATHON_PASSWORD": "s3cret", "VAMP_SOME_SECRET": "x", "DOCKER_HOST": "unix:///d.sock",
+        ]
+        let plain = LocalProcessPlan.environment(specification: ["GREETING": "hi"], ports: [], server: server)
+        #expect(plain == [
+            "PATH": "/bin", "HOME": "/root", "LANG": "C.UTF-8", "LC_TIME": "de_DE.UTF-8", "TZ": "Europe/Amsterdam", "GREETING": "hi",
+        ])
+        let user = LocalUser(name: "nobody", uid: 65534, gid: 65534, home: "/nonexistent")
+        let asUser = LocalProcessPlan.environment(specification: ["GREETING": "hi"], ports: [], server: server, user: user)
+        #expect(asUser["HOME"] == "/nonexistent")
+        #expect(asUser["USER"] == "nobody" && asUser["LOGNAME"] == "nobody")
+        #expect(!asUser.keys.contains { $0.hasPrefix("VAMP_") } && !asUser.values.contains("s3cret"))
+    }
+
+    @Test("another user than the server's needs a server running as root; the server's own user needs nothing")
+    func anotherUserNeedsRoot() throws {
+        let nobody = LocalUser(name: "nobody", uid: 65534, gid: 65534, home: "/nonexistent")
+        #expect(LocalUser.refusal(for: nobody, serverUID: 0) == nil)
+        #expect(LocalUser.refusal(for: nobody, serverUID: 65534) == nil)
+        let refusal = try #require(LocalUser.refusal(for: nobody, serverUID: 1000))
+        #expect(refusal.contains("nobody") && refusal.contains("root") && refusal.contains("uid 1000"), "\(refusal)")
+        #expect(LocalUser.lookup("root")?.uid == 0)
+        #expect(LocalUser.lookup("0")?.name == "root")
+        #expect(LocalUser.lookup("no-such-user-\(UInt32.random(in: 1000...9999))") == nil)
+    }
+
     @Test func namesKeepOnlyLettersDigitsDotsDashesAndUnderscores() {
         #expect(LocalProcessPlan.instanceName(cluster: "front end", service: "sava:1.0", index: 2) == "front_end-sava_1.0-2")
         #expect(LocalProcessPlan.portVariable("web.8080") == "PORT_WEB_8080")

@@ -284,10 +284,21 @@ struct InjectionTests {
 
     @Test("hostile generator options are rejected")
     func options() {
-        for value in ["/tmp/a b", "/tmp/a\nb", "relative", "/tmp/#x"] {
+        for value in ["/tmp/a b", "/tmp/a\nb", "", "-relative", "/tmp/#x", "run/" + String(repeating: "x", count: 45)] {
             let generator = HAProxyConfigurationGenerator(options: .init(socketDirectory: value))
             #expect(throws: HAProxyConfigError.self) { try generator.render([gateway()]) }
         }
         #expect(throws: HAProxyConfigError.self) { try HAProxyConfigurationGenerator(options: .init(bindAddress: "0.0.0.0:1 \n")).render([gateway()]) }
+    }
+
+    @Test("by default the sockets are relative to the agent's work directory (run/), never the machine-wide /var/run/vamp")
+    func defaultSocketsAreRelative() throws {
+        #expect(HAProxyConfigurationGenerator.Options.defaultSocketDirectory == "run")
+        let text = try HAProxyConfigurationGenerator().render([gateway()])
+        #expect(text.contains("unix@run/"), "\(text)")
+        #expect(!text.contains("/var/run"), "\(text)")
+        let sockets = text.split(separator: "\n").filter { $0.contains("unix@") }
+        #expect(!sockets.isEmpty)
+        #expect(sockets.allSatisfy { $0.contains("unix@run/") }, "\(sockets)")
     }
 }

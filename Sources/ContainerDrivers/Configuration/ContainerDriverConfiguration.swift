@@ -26,6 +26,11 @@ public struct ContainerDriverConfiguration: Sendable {
     /// The local driver's records and logs (`.vamp/processes`); namespaces other than the default one get a
     /// sub-folder `namespaces/<name>`.
     public var localDirectory: String
+    /// The user the local driver runs commands as (`nil`: the server's own user); see ``LocalProcessDriver/Configuration/user``.
+    public var localUser: LocalUser?
+    /// With ``localUser``: the folder of the commands' working folders (`.vamp-work`); namespaces other than the default
+    /// one get a sub-folder `namespaces/<name>`.
+    public var localWorkDirectory: String = ".vamp-work"
     /// The Docker Engine's socket (`DOCKER_HOST`, else `unix:///var/run/docker.sock`).
     public var dockerHost: String
     /// The registry account the Docker driver sends with pulls (none: anonymous pulls).
@@ -67,6 +72,10 @@ public struct ContainerDriverConfiguration: Sendable {
     /// - `vamp.container-driver.type` (`VAMP_CONTAINER_DRIVER_TYPE`): `local` (the default), `docker`, `kubernetes`
     ///   or `none`.
     /// - `vamp.container-driver.local.directory`: the local driver's records and logs (`.vamp/processes`).
+    /// - `vamp.container-driver.local.user`: the user commands run as (a name or uid; empty, the default: the server's
+    ///   own user); another user than the server's needs the server to run as root.
+    /// - `vamp.container-driver.local.work-directory`: with a user, the folder of the commands' working folders, each
+    ///   owned by that user (`.vamp-work`).
     /// - `vamp.container-driver.docker.host`: the Docker Engine's socket, `unix://…` (`DOCKER_HOST`, else
     ///   `unix:///var/run/docker.sock`).
     /// - `vamp.container-driver.docker.repository.username`, `.password` (secret), `.email`, `.server-address`: the
@@ -114,6 +123,13 @@ public struct ContainerDriverConfiguration: Sendable {
                     serverAddress: setting("docker.repository.server-address") ?? "")
             }
         }
+        var localUser: LocalUser?
+        if kind == .local, let name = setting("local.user")?.trimmingCharacters(in: .whitespaces), !name.isEmpty {
+            guard let user = LocalUser.lookup(name) else {
+                throw Self.fail("local.user", "no user '\(name)' on this machine (getent passwd \(name)); name an existing user, or leave it empty")
+            }
+            localUser = user
+        }
         self.init(
             kind: kind, localDirectory: scope.string(forKey: "local.directory", default: ".vamp/processes"),
             dockerHost: scope.string(forKey: "docker.host"),
@@ -124,6 +140,8 @@ public struct ContainerDriverConfiguration: Sendable {
             kubernetesCreatesServices: ["true", "on", "yes"].contains(creates),
             dockerCredentials: credentials, dockerFollowsEvents: ["true", "on", "yes"].contains(events),
             marathon: kind == .marathon ? try Self.marathon(setting) : nil)
+        self.localUser = localUser
+        self.localWorkDirectory = setting("local.work-directory") ?? ".vamp-work"
         try validate()
     }
 
@@ -168,6 +186,10 @@ public struct ContainerDriverConfiguration: Sendable {
             throw Self.fail("docker.host", "'\(dockerHost)' is not a unix socket (unix:///var/run/docker.sock)")
         case .local where localDirectory.isEmpty:
             throw Self.fail("local.directory", "is empty; name a folder (.vamp/processes)")
+        case .local:
+            if let user = localUser, let refusal = LocalUser.refusal(for: user, serverUID: LocalUser.serverUID) {
+                throw Self.fail("local.user", refusal)
+            }
         case .kubernetes:
             if let file = kubernetes.caCertificateFile, !FileManager.default.fileExists(atPath: file) {
                 throw Self.fail("kubernetes.server-ca-cert", "no file '\(file)'")
@@ -230,6 +252,10 @@ public struct ContainerDriverConfiguration: Sendable {
             if let namespace { folder = folder.appendingPathComponent("namespaces/\(namespace)") }
             var configuration = LocalProcessDriver.Configuration()
             configuration.excludedPorts = excludedPorts
+            configuration.user = localUser
+            var work = URL(fileURLWithPath: localWorkDirectory).standardizedFileURL
+            if let namespace { work = work.appendingPathComponent("namespaces/\(namespace)") }
+            configuration.userWorkDirectory = work
             return LocalProcessDriver(directory: folder, logger: logger, configuration: configuration)
         }
     }
@@ -241,7 +267,7 @@ public struct ContainerDriverConfiguration: Sendable {
         case .local:
             .object([
                 "type": .string("local"), "directory": .string(URL(fileURLWithPath: localDirectory).standardizedFileURL.path),
-            ])
+            ].merging(localUser.map { ["user": .string($0.name)] } ?? [:]) { $1 })
         case .docker: .object(["type": .string("docker"), "host": .string(dockerHost)])
         case .marathon:
             .object([
@@ -270,6 +296,8 @@ public struct ContainerDriverConfiguration: Sendable {
         [
             "vamp.container-driver.type": kind.rawValue,
             "vamp.container-driver.local.directory": localDirectory,
+            "vamp.container-driver.local.user": localUser?.name ?? "",
+            "vamp.container-driver.local.work-directory": localWorkDirectory,
             "vamp.container-driver.docker.host": dockerHost,
             "vamp.container-driver.docker.events": String(dockerFollowsEvents),
             "vamp.container-driver.docker.repository.username": dockerCredentials?.username ?? "",

@@ -163,14 +163,24 @@ extension LocalProcessDriver {
     /// supervisor is cancelled first (the process goes on).
     func launch(_ id: ServiceIdentity, _ index: Int, _ token: UUID, _ record: LocalInstanceRecord) async -> String? {
         let ports = record.launch.ports.compactMap { name in record.ports[name].map { (name: name, number: $0) } }
-        let environment = LocalProcessPlan.environment(specification: record.launch.environment, ports: ports, server: serverEnvironment)
+        let user = configuration.user
+        let environment = LocalProcessPlan.environment(
+            specification: record.launch.environment, ports: ports, server: serverEnvironment, user: user)
         let log: FileDescriptor
+        let folder: URL
         do {
+            folder = try user.map { try LocalUserFolders.prepare(root: configuration.userWorkDirectory, key: LocalRecordStore.key(id), for: $0) }
+                ?? workingDirectory
+        } catch {
+            return "not started: cannot prepare the working folder of user \(user?.name ?? "?") in \(configuration.userWorkDirectory.path): \(error)"
+        }
+        do {
+            // The server writes the log (the process inherits the open file): owner-only, in the state directory.
             try FileManager.default.createDirectory(
-                at: URL(fileURLWithPath: record.logFile).deletingLastPathComponent(), withIntermediateDirectories: true)
+                at: URL(fileURLWithPath: record.logFile).deletingLastPathComponent(), withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             log = try FileDescriptor.open(
-                FilePath(record.logFile), .writeOnly, options: [.append, .create],
-                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+                FilePath(record.logFile), .writeOnly, options: [.append, .create], permissions: [.ownerReadWrite])
             let ports = ports.map { "\($0.name)=\($0.number)" }.joined(separator: " ")
             _ = try log.writeAll("--- \(Date()) starting \(record.name) (\(ports)): \(record.launch.command)\n".utf8)
         } catch {
@@ -178,8 +188,14 @@ extension LocalProcessDriver {
         }
         var options = PlatformOptions()
         options.createSession = true
+        if let user {
+            // Group first, then user (swift-subprocess's order); no supplementary group of the server's is kept.
+            options.groupID = user.gid
+            options.userID = user.uid
+            options.supplementaryGroups = [user.gid]
+        }
         let command = record.launch.command
-        let workingDirectory = FilePath(self.workingDirectory.path)
+        let workingDirectory = FilePath(folder.path)
         let keys = Dictionary(uniqueKeysWithValues: environment.compactMap { key, value in
             Environment.Key(rawValue: key).map { ($0, value) }
         })

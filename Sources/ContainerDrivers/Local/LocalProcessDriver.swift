@@ -16,9 +16,13 @@ import Darwin
 /// service, each on its own ports on 127.0.0.1.
 ///
 /// An instance's definition runs through `/bin/sh -c` in the configured working directory, in a session of its own (so
-/// it survives the server), with the specification's environment plus `PORT` (the first breed port's number),
-/// `PORT_<NAME>` per breed port and the server's `PATH` and `HOME`. Its ports are chosen once and kept for the
-/// instance's life. Standard output and error go to `<directory>/logs/<service key>/<instance name>.log`.
+/// it survives the server), with an environment built for it: the specification's environment plus `PORT` (the first
+/// breed port's number), `PORT_<NAME>` per breed port and the server's `PATH`, `HOME`, `LANG`, `LC_*` and `TZ`, never
+/// the server's other variables (its `VAMP_*` settings hold secrets). With ``Configuration/user`` it runs as that user
+/// (its uid, its primary group only) in a folder of its own, owned by that user, under
+/// ``Configuration/userWorkDirectory``. Its ports are chosen once and kept for the instance's life. Standard output and
+/// error go to `<directory>/logs/<service key>/<instance name>.log` (written through a descriptor the server opens:
+/// the state directory stays owner-only).
 ///
 /// An instance is `deployed` while its process runs and it is up: its HTTP health checks pass, or without any, every
 /// port accepts a connection. A process that exits is restarted on the same ports after a backoff (100 ms doubling to
@@ -49,43 +53,6 @@ import Darwin
 /// the supervisor merely stops listening to it. An adopted process, not a child, is watched by polling `kill(pid, 0)`
 /// and its start time. Each instance's state is a `LocalInstanceLife`.
 public actor LocalProcessDriver: ContainerDriver {
-    /// The driver's settings.
-    public struct Configuration: Sendable {
-        /// Where the commands run; `nil`: the driver's state directory.
-        public var workingDirectory: URL?
-        /// Between SIGTERM and SIGKILL when an instance is stopped.
-        public var gracePeriod: Duration
-        /// The wait before the first restart after an exit; it doubles with every exit in a row.
-        public var initialRestartDelay: Duration
-        /// The longest wait before a restart.
-        public var maximumRestartDelay: Duration
-        /// An instance that stayed up this long starts again from ``initialRestartDelay`` after its next exit.
-        public var restartDelayReset: Duration
-        /// During an update, how long a replacement that is not up yet is waited for before the old instance is
-        /// stopped anyway.
-        public var replacementWait: Duration
-        /// How often an adopted process (not a child of this server) is checked.
-        public var pollInterval: Duration
-        /// Ports never given to an instance: the gateways' range (`vamp.operation.gateway.port-range`), which lies in
-        /// Linux's ephemeral range that free ports come from, so that HAProxy can always bind a gateway's port.
-        public var excludedPorts: [ClosedRange<Int>] = []
-
-        /// Creates a configuration; every setting has a default.
-        public init(
-            workingDirectory: URL? = nil, gracePeriod: Duration = .seconds(5), initialRestartDelay: Duration = .milliseconds(100),
-            maximumRestartDelay: Duration = .seconds(10), restartDelayReset: Duration = .seconds(10),
-            replacementWait: Duration = .seconds(60), pollInterval: Duration = .milliseconds(500)
-        ) {
-            self.workingDirectory = workingDirectory
-            self.gracePeriod = gracePeriod
-            self.initialRestartDelay = initialRestartDelay
-            self.maximumRestartDelay = maximumRestartDelay
-            self.restartDelayReset = restartDelayReset
-            self.replacementWait = replacementWait
-            self.pollInterval = pollInterval
-        }
-    }
-
     /// `command`: the original's `cmd` is accepted as its alias (``ContainerDriver/runs(_:)``).
     public nonisolated let deployableTypes: Set<String> = ["command"]
 

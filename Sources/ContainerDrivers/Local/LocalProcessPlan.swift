@@ -86,18 +86,30 @@ package enum LocalProcessPlan {
         "PORT_" + String(name.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
     }
 
-    /// The environment of an instance's process: the server's `PATH` and `HOME`, then the specification's
-    /// environment, then `PORT` (the first breed port's number) and `PORT_<NAME>` for every breed port; later
-    /// entries win.
+    /// The environment of an instance's process, built for it (never the server's whole environment, which holds
+    /// the `VAMP_*` settings and their secrets): the server's `PATH`, `HOME`, `LANG`, `LANGUAGE`, `LC_*` and `TZ`
+    /// (with a `user`: its `HOME`, and `USER` and `LOGNAME`), then the specification's environment (the breed's and
+    /// the service's variables, what Vamp sets), then `PORT` (the first breed port's number) and `PORT_<NAME>` for
+    /// every breed port; later entries win.
     package static func environment(
-        specification: [String: String], ports: [(name: String, number: Int)], server: [String: String]
+        specification: [String: String], ports: [(name: String, number: Int)], server: [String: String], user: LocalUser? = nil
     ) -> [String: String] {
-        var environment: [String: String] = [:]
-        for key in ["PATH", "HOME"] { if let value = server[key] { environment[key] = value } }
+        var environment = server.filter { key, _ in inherited(key) }
+        if let user {
+            environment["HOME"] = user.home
+            environment["USER"] = user.name
+            environment["LOGNAME"] = user.name
+        }
         environment.merge(specification) { _, new in new }
         if let first = ports.first { environment["PORT"] = String(first.number) }
         for port in ports { environment[portVariable(port.name)] = String(port.number) }
         return environment
+    }
+
+    /// Whether an instance's process gets the server's variable `name`: where programs are, the home folder, the
+    /// language and time zone (as HAProxyControl's `ChildEnvironment` keeps for HAProxy).
+    package static func inherited(_ name: String) -> Bool {
+        ["PATH", "HOME", "LANG", "LANGUAGE", "TZ"].contains(name) || name.hasPrefix("LC_")
     }
 
     /// `text` with every character outside `[A-Za-z0-9._-]` replaced by `_`.

@@ -145,21 +145,26 @@ struct LocalRecordStore: Sendable {
             .appendingPathComponent("\(name).log")
     }
 
+    /// Creates the state directory, its `services` and `logs` owner-only (0700; the host's umask makes the records
+    /// 0600), and takes group and others' rights off the state directory an older version left readable.
     func prepare() throws {
-        try FileManager.default.createDirectory(at: servicesDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: servicesDirectory, withIntermediateDirectories: true, attributes: Self.ownerOnly)
         try FileManager.default.createDirectory(
-            at: directory.appendingPathComponent("logs", isDirectory: true), withIntermediateDirectories: true)
+            at: directory.appendingPathComponent("logs", isDirectory: true), withIntermediateDirectories: true, attributes: Self.ownerOnly)
+        try FileManager.default.setAttributes(Self.ownerOnly, ofItemAtPath: directory.path)
     }
+
+    static var ownerOnly: [FileAttributeKey: Any] { [.posixPermissions: 0o700] }
 
     func write(_ record: LocalServiceRecord) throws {
         let folder = serviceDirectory(record.id)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: Self.ownerOnly)
         try Self.encoder.encode(record).write(to: folder.appendingPathComponent("service.json"), options: .atomic)
     }
 
     func write(_ record: LocalInstanceRecord) throws {
         let folder = serviceDirectory(record.id)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: Self.ownerOnly)
         try Self.encoder.encode(record).write(to: folder.appendingPathComponent("instance-\(record.index).json"), options: .atomic)
     }
 

@@ -20,6 +20,8 @@ import Glibc
 /// thread pool (`NIOThreadPool.singleton`), never on a thread of Swift's cooperative pool: a
 /// writer in another process that holds the lock stalls only the callers that wait for it.
 ///
+/// The folder is created owner-only (0700) and every file in it 0600.
+///
 /// An entry's `version` is the file's modification time in nanoseconds: it changes with each
 /// write in practice but is neither monotonic (the clock may step back) nor unique (two writes
 /// within the file system's timestamp granularity). Do not order file-store writes by it.
@@ -35,7 +37,8 @@ public struct FileKeyValueStore: KeyValueStore {
         self.root = root
         self.pollInterval = pollInterval
         do {
-            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            // Owner-only: the folder 0700, every file in it 0600 (the gateways' configuration is nobody else's).
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw KeyValueStoreError(
                 .io, "cannot create the store folder: \(error)", server: root.path)
@@ -108,7 +111,7 @@ public struct FileKeyValueStore: KeyValueStore {
     /// Runs `body` holding the folder's exclusive write lock (`flock` on `.lock`).
     private func locked<T>(_ key: String, _ body: () throws(KeyValueStoreError) -> T) throws(KeyValueStoreError) -> T {
         let path = root.appendingPathComponent(".lock").path
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw KeyValueStoreError(.io, "cannot open the lock file \(path): errno \(errno)", server: server, key: key)
         }
@@ -148,7 +151,7 @@ public struct FileKeyValueStore: KeyValueStore {
     private func write(_ key: String, _ value: [UInt8]) throws(KeyValueStoreError) {
         let target = url(for: key)
         let temporary = root.appendingPathComponent(".tmp-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: Data(value)) else {
+        guard FileManager.default.createFile(atPath: temporary.path, contents: Data(value), attributes: [.posixPermissions: 0o600]) else {
             throw KeyValueStoreError(
                 .io, "cannot write \(temporary.path); check that the folder is writable", server: server, key: key)
         }

@@ -23,7 +23,7 @@ public final class SQLiteStore: ArtifactStore, EventStore {
             case normal = "NORMAL"
         }
 
-        /// The database file; created with its folder when missing.
+        /// The database file; created with its folder when missing, owner-only (0600, the folder 0700).
         public var path: String
         /// Durability of commits; ``Synchronous/full`` by default.
         public var synchronous: Synchronous
@@ -49,7 +49,11 @@ public final class SQLiteStore: ArtifactStore, EventStore {
         self.now = now
         let folder = URL(fileURLWithPath: configuration.path).deletingLastPathComponent()
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            // Owner-only: a new folder 0700, a new database 0600 (SQLite gives its -wal and -shm the database's mode).
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if !FileManager.default.fileExists(atPath: configuration.path) {
+                _ = FileManager.default.createFile(atPath: configuration.path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
             var config = GRDB.Configuration()
             let seconds = Double(configuration.busyTimeout.components.seconds)
             config.busyMode = .timeout(seconds)
