@@ -53,6 +53,8 @@ struct ServerConfiguration: Sendable {
     var interface: String
     var port: Int
     var maximumBodySize: Int
+    /// Origins, host names, timeouts and connections per client (HTTPProtectionSettings.swift).
+    var http: HTTPProtectionSettings
     var logLevel: Logger.Level
     var namespace: String
     var gatewayPortRange: ClosedRange<Int>
@@ -84,6 +86,7 @@ struct ServerConfiguration: Sendable {
         interface = try reader.read(ServerKeys.interface)
         port = try reader.read(ServerKeys.port)
         maximumBodySize = try reader.read(ServerKeys.maximumBodySize)
+        http = try HTTPProtectionSettings(&reader, interface: interface)
         logLevel = try reader.read(ServerKeys.logLevel)
         namespace = try reader.read(ServerKeys.namespace)
         gatewayPortRange = try reader.read(ServerKeys.portRange)
