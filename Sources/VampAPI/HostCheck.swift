@@ -46,12 +46,17 @@ public struct HostPolicy: Sendable {
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { return nil }
             let rest = authority[authority.index(after: close)...]
-            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isASCIIDigit)) else { return nil }
+            guard rest.isEmpty || (rest.hasPrefix(":") && rest.utf8.dropFirst().allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })) else { return nil }
             return String(authority[...close]).lowercased()
         }
-        let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count <= 2, parts.count == 1 || parts[1].allSatisfy(\.isASCIIDigit) else { return nil }
-        return normalized(String(parts[0]))
+        var host = Substring(authority)
+        if let colon = authority.firstIndex(of: ":") {
+            let port = authority[authority.index(after: colon)...]
+            guard port.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+            host = authority[..<colon]
+        }
+        if host.last == ".", host.count > 1 { host.removeLast() }
+        return host.lowercased()
     }
 
     /// Whether `host` is an IPv4 address in dotted form (`127.0.0.1`) or a bracketed IPv6 address (`[::1]`).
@@ -101,8 +106,4 @@ extension Response {
             headers: [.contentType: "application/json", .cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 
 /// Follows the framing of the HTTP/1.1 requests in the bytes a client sends, before NIO's decoder (which does not
@@ -35,6 +40,8 @@ struct RequestFraming {
 
     static let maximumHead = 96 << 10
     static let maximumSizeLine = 4 << 10
+    /// How much of a head's line is kept: enough for the headers that matter.
+    static let maximumLine = 512
 
     /// The body limit (`vamp.http-api.max-body-size`).
     let limit: UInt64
@@ -71,33 +78,45 @@ struct RequestFraming {
 
     /// Follows `bytes`; the declared body size that is over the limit, when a chunk size line (or the running total
     /// of the request's chunks) goes over it. Once that is returned, nothing more is followed.
-    mutating func scan(_ bytes: some Collection<UInt8>) -> UInt64? {
-        var index = bytes.startIndex
+    mutating func scan(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard let base = bytes.baseAddress else { return nil }
+        let count = bytes.count
+        var index = 0
         lastStart = nil
-        while index != bytes.endIndex {
+        while index < count {
             switch state {
             case .stopped:
                 return nil
             case .body(let remaining):
-                let count = UInt64(bytes.distance(from: index, to: bytes.endIndex))
-                let taken = min(remaining, count)
-                index = bytes.index(index, offsetBy: Int(taken))
+                let taken = min(remaining, UInt64(count - index))
+                index += Int(taken)
                 state = taken == remaining ? .idle : .body(remaining: remaining - taken)
-                continue
             case .chunkData(let remaining):
-                let count = UInt64(bytes.distance(from: index, to: bytes.endIndex))
-                let taken = min(remaining, count)
-                index = bytes.index(index, offsetBy: Int(taken))
+                let taken = min(remaining, UInt64(count - index))
+                index += Int(taken)
                 state = taken == remaining ? .chunkEnd : .chunkData(remaining: remaining - taken)
-                continue
+            case .head:
+                // A line at a time: the head is most of what a client sends.
+                let end = memchr(base + index, Int32(UInt8(ascii: "\n")), count - index).map { base.distance(to: UnsafeRawPointer($0)) } ?? count
+                headBytes += end - index
+                guard headBytes <= Self.maximumHead else { return stop() }
+                if line.count < Self.maximumLine {
+                    line.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<min(end, index + Self.maximumLine - line.count)]))
+                }
+                index = end
+                if end < count {
+                    index += 1
+                    headBytes += 1
+                    endLine()
+                }
             case .idle:
                 let before = started
                 if let refused = take(bytes[index]) { return refused }
-                if started != before { lastStart = bytes.distance(from: bytes.startIndex, to: index) }
-                index = bytes.index(after: index)
+                if started != before { lastStart = index }
+                index += 1
             default:
                 if let refused = take(bytes[index]) { return refused }
-                index = bytes.index(after: index)
+                index += 1
             }
         }
         return nil
@@ -119,14 +138,7 @@ struct RequestFraming {
             return take(byte)
         case .head:
             headBytes += 1
-            guard headBytes <= Self.maximumHead else { return stop() }
-            guard byte == UInt8(ascii: "\n") else {
-                if line.count < 512 { line.append(byte) }
-                return nil
-            }
-            if line.last == UInt8(ascii: "\r") { line.removeLast() }
-            if line.isEmpty { endHead() } else { header() }
-            line.removeAll(keepingCapacity: true)
+            if byte == UInt8(ascii: "\n") { endLine() } else { line.append(byte) }
             return nil
         case .chunkSize:
             line.append(byte)
@@ -158,9 +170,21 @@ struct RequestFraming {
         }
     }
 
+    /// A line of the head has ended.
+    private mutating func endLine() {
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        if line.isEmpty { endHead() } else { header() }
+        line.removeAll(keepingCapacity: true)
+    }
+
     /// One line of a head: the request line, or a header that matters for framing.
     private mutating func header() {
         guard !isRequestLine else { isRequestLine = false; return }
+        // Only Transfer-Encoding and Content-Length matter: skip the others without making text of them.
+        switch line.first {
+        case UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "c"), UInt8(ascii: "C"): break
+        default: return
+        }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
         let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
         let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()

@@ -64,7 +64,7 @@ final class RequestReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
         waitingForClient = false
         let buffer = unwrapInboundIn(data)
         let before = (phase: framing.phase, started: framing.started)
-        guard let declared = framing.scan(buffer.readableBytesView) else {
+        guard let declared = buffer.withUnsafeReadableBytes({ framing.scan($0) }) else {
             context.fireChannelRead(data)
             follow(context, before: before)
             return

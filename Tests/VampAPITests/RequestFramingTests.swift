@@ -13,7 +13,7 @@ struct RequestFramingTests {
         var offset = 0
         while offset < all.count {
             let end = min(all.count, offset + min(piece, all.count - offset))
-            if let refused = framing.scan(all[offset..<end]) { return (refused, framing.phase, framing.started) }
+            if let refused = all[offset..<end].withUnsafeBytes({ framing.scan($0) }) { return (refused, framing.phase, framing.started) }
             offset = end
         }
         return (nil, framing.phase, framing.started)
