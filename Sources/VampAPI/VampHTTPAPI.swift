@@ -29,7 +29,7 @@ public struct VampAPIConfiguration: Sendable {
     /// Host names requests may be addressed to besides the server's own addresses
     /// (`vamp.http-api.allowed-hosts`; see ``HostPolicy``). `*` turns the check off.
     public var allowedHosts: [String] = []
-    /// The connection-level limits of ``server(configuration:)``: read and idle timeouts, connections per client.
+    /// The connection-level limits of ``VampHTTPAPI/server(configuration:)``: read and idle timeouts, connections per client.
     public var connections = ConnectionLimits()
 
     /// Creates a configuration with Vamp's defaults (and a 16 MiB body limit, the DSL reader's own limit).

@@ -55,6 +55,22 @@ struct HTTPProtectionServerTests {
         }
     }
 
+    @Test("an origin without its scheme, or a read timeout that is no number, stops the server at start naming the key")
+    func badSettings() async throws {
+        let folder = try TemporaryDirectory(prefix: "vamp-server-bad-http")
+        defer { folder.remove() }
+        for (variable, value, named) in [
+            ("VAMP_HTTP_API_CORS_ALLOWED_ORIGINS", "ui.example.com", "vamp.http-api.cors.allowed-origins"),
+            ("VAMP_HTTP_API_READ_TIMEOUT", "soon", "vamp.http-api.read-timeout"),
+            ("VAMP_HTTP_API_MAX_CONNECTIONS_PER_CLIENT", "0", "vamp.http-api.max-connections-per-client"),
+        ] {
+            let server = try ServerExecutableTests.start(folder, environment: [variable: value], log: "\(variable).log")
+            try await waitUntil(timeout: .seconds(15), "the server to refuse \(variable)=\(value)") { !server.isRunning }
+            #expect(server.terminationStatus != 0)
+            #expect(server.logTail().contains(named), "\(variable)=\(value): \(server.logTail())")
+        }
+    }
+
     @Test("VAMP_HTTP_API_ALLOWED_HOSTS, _CORS_ALLOWED_ORIGINS, _READ_TIMEOUT and _MAX_CONNECTIONS_PER_CLIENT reach the server",
           .timeLimit(.minutes(2)))
     func settings() async throws {
