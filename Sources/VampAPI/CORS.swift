@@ -5,19 +5,19 @@ import Hummingbird
 /// Which browser pages may call the API: those of the server's own origin (no CORS needed, none sent) and those of
 /// the origins in `vamp.http-api.cors.allowed-origins`. A configured `*` allows any origin, and even then no
 /// `Access-Control-Allow-Credentials` is sent: the API takes `Authorization: Bearer`, which needs no credentials mode.
-public struct OriginPolicy: Sendable {
+struct OriginPolicy: Sendable {
     let origins: Set<String>
     let anyOrigin: Bool
 
     /// A policy allowing `allowedOrigins` (`https://ui.example.com`, `http://localhost:3000`, or `*`).
-    public init(allowedOrigins: [String]) {
+    init(allowedOrigins: [String]) {
         let entries = allowedOrigins.map(Self.normalized).filter { !$0.isEmpty }
         anyOrigin = entries.contains("*")
         origins = Set(entries.filter { $0 != "*" })
     }
 
     /// What to answer a request carrying `Origin: origin` sent to `host`.
-    public func decide(origin: String, host: String?) -> Decision {
+    func decide(origin: String, host: String?) -> Decision {
         let origin = Self.normalized(origin)
         if anyOrigin { return .allowed("*") }
         if origins.contains(origin) { return .allowed(origin) }
@@ -28,7 +28,7 @@ public struct OriginPolicy: Sendable {
     }
 
     /// What ``decide(origin:host:)`` says of a request.
-    public enum Decision: Equatable, Sendable {
+    enum Decision: Equatable, Sendable {
         /// A page of the server's own origin: answered, without CORS headers.
         case sameOrigin
         /// A configured origin: answered with `Access-Control-Allow-Origin` set to this value.

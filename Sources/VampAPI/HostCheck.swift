@@ -20,13 +20,13 @@ import Hummingbird
 ///
 /// Names compare without case, a trailing dot and the port. A request without `Host` (HTTP/1.0, or a router called
 /// in-process) is let through: browsers always send one, so it is no rebinding.
-public struct HostPolicy: Sendable {
+package struct HostPolicy: Sendable {
     let names: Set<String>
     let domains: [String]
     let anyName: Bool
 
     /// A policy allowing the server's own addresses and `allowedHosts`.
-    public init(allowedHosts: [String]) {
+    package init(allowedHosts: [String]) {
         let entries = allowedHosts.map(Self.normalized).filter { !$0.isEmpty }
         anyName = entries.contains("*")
         domains = entries.filter { $0.hasPrefix("*.") }.map { String($0.dropFirst()) }
@@ -34,7 +34,7 @@ public struct HostPolicy: Sendable {
     }
 
     /// Whether a request naming `authority` (the `Host` header: `name`, `name:port`, `[v6]:port`) is answered.
-    public func allows(_ authority: String?) -> Bool {
+    package func allows(_ authority: String?) -> Bool {
         guard let authority, !authority.isEmpty else { return true }
         guard let host = Self.host(of: authority) else { return false }
         if Self.isAddress(host) || anyName || names.contains(host) { return true }
@@ -60,7 +60,7 @@ public struct HostPolicy: Sendable {
     }
 
     /// Whether `host` is an IPv4 address in dotted form (`127.0.0.1`) or a bracketed IPv6 address (`[::1]`).
-    public static func isAddress(_ host: String) -> Bool {
+    package static func isAddress(_ host: String) -> Bool {
         var buffer = in6_addr()
         if host.hasPrefix("["), host.hasSuffix("]") {
             return inet_pton(AF_INET6, String(host.dropFirst().dropLast()), &buffer) == 1

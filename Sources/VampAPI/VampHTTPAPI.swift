@@ -26,8 +26,9 @@ public struct VampAPIConfiguration: Sendable {
     /// The origins a browser page may call the API from (`vamp.http-api.cors.allowed-origins`); empty (the default):
     /// only pages of the server's own origin, and no CORS headers. `*` allows any origin (never with credentials).
     public var allowedOrigins: [String] = []
-    /// Host names requests may be addressed to besides the server's own addresses
-    /// (`vamp.http-api.allowed-hosts`; see ``HostPolicy``). `*` turns the check off.
+    /// Host names a request's `Host` may name besides IP addresses, `localhost` and the machine's name
+    /// (`vamp.http-api.allowed-hosts`): exact, `*.example.com` for the names under a domain, or `*` for any (the
+    /// check off). Others are refused with 421, against DNS rebinding.
     public var allowedHosts: [String] = []
     /// The connection-level limits of ``VampHTTPAPI/server(configuration:)``: read and idle timeouts, connections per client.
     public var connections = ConnectionLimits()
