@@ -6,11 +6,12 @@ import Synchronization
 /// The limits ``VampHTTPAPI/server(configuration:)`` puts on connections, against clients that hold them open:
 /// sending a request slowly (slowloris), stopping in the middle of a body, opening thousands.
 public struct ConnectionLimits: Sendable {
-    /// How long a request's head may take from its first byte (and a new connection until its first request is
-    /// in), and how long a body may pause, while the server waits for it (`vamp.http-api.read-timeout`, 10 s).
+    /// How long a request's head may take from its first byte, and how long a body may pause, while the server
+    /// waits for it (`vamp.http-api.read-timeout`, 10 s); then 408 and the connection is closed.
     public var readTimeout: Duration
-    /// How long a connection may stay open without a request, between requests (`vamp.http-api.idle-timeout`, 75 s:
-    /// longer than the pools of the usual clients keep idle connections, so that they close them first).
+    /// How long a connection may stay open without a request, before its first or between two
+    /// (`vamp.http-api.idle-timeout`, 75 s: longer than the pools of the usual clients keep idle connections, so that
+    /// they close them first).
     public var idleTimeout: Duration
     /// How many connections one client address may have open (`vamp.http-api.max-connections-per-client`, 256).
     public var maximumPerClient: Int
