@@ -1,20 +1,6 @@
 import HTTPTypes
-public import HummingbirdCore
 import NIOCore
 import NIOHTTPTypes
-
-extension VampHTTPAPI {
-    /// The HTTP/1.1 server to run ``router(vamp:namespaces:defaultNamespace:access:configuration:)`` on: Hummingbird's
-    /// `.http1()`, except that a request whose `Content-Length` is over `configuration.maximumBodySize` is answered
-    /// 413 at once, before any of its body is read, and its connection closed. A client sending 60 MB learns after
-    /// the headers, not after the upload. Bodies without a length (chunked) are limited as they are read.
-    ///
-    /// Use it as `Application(router: router, server: VampHTTPAPI.server(configuration: configuration), ...)`.
-    public static func server(configuration: VampAPIConfiguration = VampAPIConfiguration()) -> HTTPServerBuilder {
-        let limit = configuration.maximumBodySize
-        return .http1(configuration: .init(additionalChannelHandlers: [ContentLengthLimitHandler(limit: limit)]))
-    }
-}
 
 /// Refuses a request whose declared body is over the limit, as soon as its head arrives: answers 413 with
 /// `{"message": ...}`, passes nothing of it on, and closes the connection (its sending side at once, so the client
@@ -25,23 +11,21 @@ extension VampHTTPAPI {
 /// without it curl, Python's requests and AsyncHTTPClient all read the 413 and stop sending.
 ///
 /// Sits after the HTTP/1 decoder, before Hummingbird's request handling. The answer waits for the responses to the
-/// requests before it on the connection (pipelining), so answers stay in order.
+/// requests before it on the connection (pipelining), so answers stay in order. It answers the refusals made on the
+/// raw bytes before the decoder (``RequestRefusal``: a read timeout, a chunked body over the limit) the same way.
 final class ContentLengthLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    /// How long what the client still sends after the answer is read and dropped before the connection is closed
-    /// outright: closing with unread data resets the connection, and a reset can make the client lose the answer.
-    /// Clients stop sending when they read the answer, so this is a bound, not a wait.
-    static let linger = TimeAmount.seconds(1)
-
     let limit: Int
     /// Requests passed on whose response has not ended yet.
     private var unanswered = 0
-    /// The declared length of the refused request; everything read after its head is dropped.
-    private var refusedLength: Int?
+    /// A response's head is written and its end not yet.
+    private var responding = false
+    /// The refusal to answer once the answers before it are out; everything read after it is dropped.
+    private var refusal: RequestRefusal?
     private var answered = false
 
     init(limit: Int) {
@@ -49,11 +33,11 @@ final class ContentLengthLimitHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard refusedLength == nil else { return }
+        guard refusal == nil else { return }
         if case .head(let head) = unwrapInboundIn(data) {
             if let length = head.headerFields[.contentLength].flatMap({ Int($0) }), length > limit {
-                refusedLength = length
-                if unanswered == 0 { answer(context) }
+                let message = "the request body of \(length) bytes is larger than the limit of \(limit) bytes (vamp.http-api.max-body-size); send less"
+                refuse(context, RequestRefusal(status: .contentTooLarge, message: message, headPassedOn: false))
                 return
             }
             unanswered += 1
@@ -61,20 +45,56 @@ final class ContentLengthLimitHandler: ChannelDuplexHandler, RemovableChannelHan
         context.fireChannelRead(data)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let ended = if case .end = unwrapOutboundIn(data) { true } else { false }
-        context.write(data, promise: promise)
-        guard ended else { return }
-        unanswered = max(0, unanswered - 1)
-        if unanswered == 0, refusedLength != nil { answer(context) }
+    /// A refusal made on the raw bytes (``RequestReadHandler``: a read timeout, a chunk over the limit).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let refusal = event as? RequestRefusal else { return context.fireUserInboundEventTriggered(event) }
+        if self.refusal == nil { refuse(context, refusal) }
     }
 
-    private func answer(_ context: ChannelHandlerContext) {
-        guard !answered, let length = refusedLength else { return }
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // After the refusal's answer, the router's late answer to the refused request (its body ended with the
+        // connection) has nowhere to go.
+        guard !answered else {
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
+        let part = unwrapOutboundIn(data)
+        context.write(data, promise: promise)
+        switch part {
+        case .head: responding = true
+        case .body: break
+        case .end:
+            responding = false
+            unanswered = max(0, unanswered - 1)
+            answerIfDue(context)
+        }
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, _ refusal: RequestRefusal) {
+        self.refusal = refusal
+        answerIfDue(context)
+    }
+
+    /// Answers the refusal once the answers before it are out. When the refused request went on to the router and
+    /// the router has begun answering it (a route that reads no body), that answer ends the connection instead.
+    private func answerIfDue(_ context: ChannelHandlerContext) {
+        guard let refusal, !answered else { return }
+        if refusal.headPassedOn {
+            if unanswered == 0 {
+                answered = true
+                context.close(promise: nil)
+            } else if unanswered == 1, !responding {
+                answer(context, refusal)
+            }
+        } else if unanswered == 0 {
+            answer(context, refusal)
+        }
+    }
+
+    private func answer(_ context: ChannelHandlerContext, _ refusal: RequestRefusal) {
         answered = true
-        let message = "the request body of \(length) bytes is larger than the limit of \(limit) bytes (vamp.http-api.max-body-size); send less"
-        let body = ByteBuffer(string: #"{"message":"\#(message)"}"#)
-        let head = HTTPResponse(status: .contentTooLarge, headerFields: [
+        let body = ByteBuffer(string: RawAnswer.json(refusal.message))
+        let head = HTTPResponse(status: refusal.status, headerFields: [
             .contentType: "application/json", .contentLength: String(body.readableBytes),
             .cacheControl: "no-store",
         ])
@@ -85,7 +105,7 @@ final class ContentLengthLimitHandler: ChannelDuplexHandler, RemovableChannelHan
             let context = bound.value
             // The client reads the answer and the end of the stream; what it still sends is dropped until it closes.
             context.close(mode: .output, promise: nil)
-            context.eventLoop.scheduleTask(in: Self.linger) { bound.value.close(promise: nil) }
+            context.eventLoop.scheduleTask(in: RawAnswer.linger) { bound.value.close(promise: nil) }
         }
     }
 }

@@ -24,6 +24,15 @@ public struct VampAPIConfiguration: Sendable {
     public var haproxyTemplate: String
     /// The HAProxy versions the marshaller serves under `/vga/haproxy/<version>/...`.
     public var haproxyVersions: [String]
+    /// The origins a browser page may call the API from (`vamp.http-api.cors.allowed-origins`); empty (the default):
+    /// only pages of the server's own origin, and no CORS headers. `*` allows any origin (never with credentials).
+    public var allowedOrigins: [String] = []
+    /// Host names a request's `Host` may name besides IP addresses, `localhost` and the machine's name
+    /// (`vamp.http-api.allowed-hosts`): exact, `*.example.com` for the names under a domain, or `*` for any (the
+    /// check off). Others are refused with 421, against DNS rebinding.
+    public var allowedHosts: [String] = []
+    /// The connection-level limits of ``VampHTTPAPI/server(configuration:)``: read and idle timeouts, connections per client.
+    public var connections = ConnectionLimits()
 
     /// Creates a configuration with Vamp's defaults (and a 16 MiB body limit, the DSL reader's own limit).
     public init(
@@ -54,15 +63,12 @@ public enum VampHTTPAPI {
         let router = Router(context: VampRequestContext.self)
         // Request counts and durations by route pattern (swift-metrics; the host picks the backend).
         router.add(middleware: MetricsMiddleware())
+        // A foreign Host (DNS rebinding) and a foreign Origin are refused before anything else runs.
+        router.add(middleware: HostCheckMiddleware(policy: HostPolicy(allowedHosts: configuration.allowedHosts)))
+        router.add(middleware: OriginMiddleware(policy: OriginPolicy(allowedOrigins: configuration.allowedOrigins)))
         router.add(middleware: VampHeadersMiddleware())
         // Before any handler: 401 or 403 with a message, else the caller the facade sees.
         router.add(middleware: AccessMiddleware(access: access, defaultNamespace: defaultNamespace))
-        router.add(middleware: CORSMiddleware(
-            allowOrigin: .all,
-            allowHeaders: [.accept, .authorization, .contentType, .origin, .ifMatch, .ifNoneMatch],
-            allowMethods: [.get, .post, .head, .options, .delete, .put],
-            exposedHeaders: ["Link", "X-Total-Count", "ETag"],
-            maxAge: .minutes(30)))
         let resolver = VampResolver(defaultVamp: vamp, defaultNamespace: defaultNamespace, directory: directory)
         for api in [router.group("api/v1"), router.group(":namespace/api/v1")] {
             OpenAPIDocument.addRoutes(to: api)

@@ -70,9 +70,11 @@ public enum VampServer {
 
         var information = configuration.information
         if let agent { information.liveSections["gateway_agent"] = { await agent.information(gateways: vamp) } }
-        let api = VampAPIConfiguration(
+        var api = VampAPIConfiguration(
             maximumBodySize: configuration.maximumBodySize, information: information, settings: configuration.shown,
             haproxyTemplate: configuration.haproxyBase, haproxyVersions: [configuration.haproxyVersion])
+        configuration.http.apply(to: &api)
+        for warning in configuration.http.warnings { logger.warning("\(warning)") }
         let directory = NamespaceDirectory(configuration: configuration, keyValueStore: keyValueStore, check: check, logger: logger)
         // Tokens live in the default namespace's artifact store, so that servers sharing a database share them.
         let tokens: TokenRegistry?
@@ -94,7 +96,7 @@ public enum VampServer {
         }
         var app = Application(
             router: router,
-            // Answers 413 as soon as a body's Content-Length is over the limit, without reading the rest.
+            // Read and idle timeouts, connections per client, and 413 as soon as a body's declared size is over the limit.
             server: VampHTTPAPI.server(configuration: api),
             configuration: .init(address: .hostname(configuration.interface, port: configuration.port), serverName: "vamp"),
             onServerRunning: { channel in

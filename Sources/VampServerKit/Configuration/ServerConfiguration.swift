@@ -55,6 +55,8 @@ struct ServerConfiguration: Sendable {
     /// Who may use the API (`vamp.http-api.auth`, the configured tokens).
     var access: AccessSettings
     var maximumBodySize: Int
+    /// Origins, host names, timeouts and connections per client (HTTPProtectionSettings.swift).
+    var http: HTTPProtectionSettings
     var logLevel: Logger.Level
     var namespace: String
     var gatewayPortRange: ClosedRange<Int>
@@ -89,6 +91,7 @@ struct ServerConfiguration: Sendable {
         port = try reader.read(ServerKeys.port)
         access = try AccessSettings(&reader, interface: interface)
         maximumBodySize = try reader.read(ServerKeys.maximumBodySize)
+        http = try HTTPProtectionSettings(&reader, interface: interface)
         logLevel = try reader.read(ServerKeys.logLevel)
         namespace = try reader.read(ServerKeys.namespace)
         gatewayPortRange = try reader.read(ServerKeys.portRange)

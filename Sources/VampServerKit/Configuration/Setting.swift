@@ -149,3 +149,13 @@ extension Setting where Value == (host: String, port: Int)? {
         }
     }
 }
+
+extension Setting where Value == [String] {
+    /// A comma-separated list (empty for none); each entry trimmed, each one checked by `entry`.
+    static func list(_ key: String, default value: String = "", expected: String, entry: @escaping @Sendable (String) -> Bool) -> Setting {
+        Setting(key, default: value, expected: expected) { text in
+            let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return entries.allSatisfy(entry) ? entries : nil
+        }
+    }
+}

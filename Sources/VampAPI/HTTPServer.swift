@@ -1,0 +1,53 @@
+public import HummingbirdCore
+import Logging
+import NIOCore
+
+extension VampHTTPAPI {
+    /// The HTTP/1.1 server to run ``router(vamp:namespaces:defaultNamespace:access:configuration:)`` on: Hummingbird's
+    /// `.http1()`, with limits against clients that hold connections or send without end (`configuration.connections`
+    /// and `configuration.maximumBodySize`):
+    ///
+    /// - a client address with `maximumPerClient` connections open gets 429 on the next, which is closed;
+    /// - a request's head must be in within `readTimeout` of its first byte, a body may not pause for longer (408),
+    ///   and a connection without a request is closed after `idleTimeout`;
+    /// - a request whose `Content-Length` is over the limit, or whose chunk sizes are, is answered 413 at once,
+    ///   before any more of its body is read, and its connection closed: a client sending 60 MB learns after the
+    ///   headers, not after the upload. Bodies are also limited as they are read.
+    ///
+    /// Use it as `Application(router: router, server: VampHTTPAPI.server(configuration: configuration), ...)`.
+    public static func server(configuration: VampAPIConfiguration = VampAPIConfiguration()) -> HTTPServerBuilder {
+        let limits = configuration.connections
+        let counter = ConnectionCounter(limit: limits.maximumPerClient)
+        let maximumBodySize = configuration.maximumBodySize
+        return HTTPServerBuilder { responder in
+            let http1 = HTTP1Channel(responder: responder, configuration: .init(
+                additionalChannelHandlers: [ContentLengthLimitHandler(limit: maximumBodySize)],
+                idleTimeout: TimeAmount(limits.idleTimeout)))
+            return GuardedHTTP1Channel(http1: http1, counter: counter, readTimeout: TimeAmount(limits.readTimeout), maximumBodySize: maximumBodySize)
+        }
+    }
+}
+
+/// Hummingbird's HTTP/1 channel with ``ConnectionLimitHandler`` and ``RequestReadHandler`` in front of its HTTP
+/// decoder, where they see the raw bytes.
+struct GuardedHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let http1: HTTP1Channel
+    let counter: ConnectionCounter
+    let readTimeout: TimeAmount
+    let maximumBodySize: Int
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: counter))
+            try channel.pipeline.syncOperations.addHandler(RequestReadHandler(readTimeout: readTimeout, maximumBodySize: maximumBodySize))
+        }.flatMap {
+            http1.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await http1.handle(value: value, logger: logger)
+    }
+}
