@@ -59,10 +59,13 @@ public enum VampHTTPAPI {
             allowMethods: [.get, .post, .head, .options, .delete, .put],
             exposedHeaders: ["Link", "X-Total-Count", "ETag"],
             maxAge: .minutes(30)))
+        router.add(middleware: QueryParametersMiddleware())
         let resolver = VampResolver(defaultVamp: vamp, defaultNamespace: defaultNamespace, directory: directory)
         for api in [router.group("api/v1"), router.group(":namespace/api/v1")] {
             OpenAPIDocument.addRoutes(to: api)
             register(on: api, resolver: resolver, configuration: configuration)
+            // 405 with Allow for the methods a path does not serve (PUT /config: set at start, not at run time).
+            MethodNotAllowed.addRoutes(to: api, resolver: resolver)
         }
         return router
     }
@@ -104,12 +107,8 @@ public enum VampHTTPAPI {
         api.get("info", use: on { vamp, request, context in await system(vamp).info(request) })
         api.get("config", use: on { vamp, request, context in system(vamp).config(request, key: nil) })
         api.get("config/**", use: on { vamp, request, context in system(vamp).config(request, key: SystemHandlers.path(context).joined(separator: ".")) })
-        api.put("config", use: on { _, _, _ in try SystemHandlers.readOnly("the configuration") })
-        api.post("config", use: on { _, _, _ in try SystemHandlers.readOnly("the configuration") })
         api.get("vga/:type/:version/configuration", use: on { vamp, request, context in try await system(vamp).vgaConfiguration(context) })
         api.get("vga/:type/:version/template", use: on { vamp, request, context in system(vamp).vgaTemplate(context) })
-        api.put("vga/:type/:version/template", use: on { _, _, _ in try SystemHandlers.readOnly("the HAProxy template") })
-        api.post("vga/:type/:version/template", use: on { _, _, _ in try SystemHandlers.readOnly("the HAProxy template") })
         api.post("docker-compose", use: on { vamp, request, context in try await system(vamp).dockerCompose(request) })
 
         api.post(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .post) })
