@@ -117,17 +117,17 @@ struct ArtifactHandlers: Sendable {
     static func eTag(_ version: Int64) -> String { "\"\(version)\"" }
 
     /// The version `If-Match` asks for; `nil` without the header or for `*`. A header that is not one of our
-    /// entity tags (`"3"`, or weak `W/"3"`) is a 400; a tag of ours that names no version (`"0"`, more digits than
-    /// a version has) can match nothing: 412.
+    /// entity tags (`"3"`, weak `W/"3"`, or the bare `3` some clients send) is a 400; a tag of ours that names no
+    /// version (`"0"`, more digits than a version has) can match nothing: 412.
     static func ifMatch(_ request: Request) throws(OperationError) -> Int64? {
-        guard let header = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), !header.isEmpty, header != "*" else { return nil }
+        guard let header = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), header != "*" else { return nil }
         var tag = Substring(header)
         if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
-        guard tag.count >= 3, tag.hasPrefix("\""), tag.hasSuffix("\""), QueryParameters.isInteger(String(tag.dropFirst().dropLast())),
-              tag.dropFirst().first?.isNumber == true else {
+        if tag.count >= 2, tag.hasPrefix("\""), tag.hasSuffix("\"") { tag = tag.dropFirst().dropLast() }
+        guard !tag.isEmpty, tag.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
             throw OperationError(.invalid, "header If-Match '\(QueryParameters.shown(header))' is not an ETag of this API; send the ETag of a GET, e.g. If-Match: \"3\"")
         }
-        guard let version = Int64(tag.dropFirst().dropLast()), version > 0 else {
+        guard let version = Int64(tag), version > 0 else {
             throw OperationError(.preconditionFailed, "If-Match '\(header)' names no version of this artifact; send the ETag of a GET")
         }
         return version

@@ -143,7 +143,7 @@ struct ConformanceTests {
             let refused = try await client.execute(uri: "/api/v1/breeds/sava:1.0", method: .delete, headers: garbage)
             #expect(refused.status == .badRequest)
             #expect(Self.message(refused).contains("If-Match"))
-            for tag in [#""7""#, #"W/"0""#, #""123456789012345678901234567890""#] {
+            for tag in [#""7""#, #"W/"0""#, "7", #""123456789012345678901234567890""#] {
                 var other = Self.json
                 other[.ifMatch] = tag
                 let stale = try await client.execute(uri: "/api/v1/breeds/sava:1.0", method: .delete, headers: other)
@@ -153,6 +153,42 @@ struct ConformanceTests {
             star[.ifMatch] = "*"
             let deleted = try await client.execute(uri: "/api/v1/breeds/sava:1.0", method: .delete, headers: star)
             #expect(deleted.status == .noContent)
+        }
+    }
+
+    @Test("an empty If-Match is a 400, not a missing header")
+    func emptyIfMatch() async throws {
+        try await withAPI { client in
+            _ = try await client.execute(uri: "/api/v1/breeds", method: .post, headers: Self.json, body: ByteBuffer(string: Self.breed))
+            var empty = Self.json
+            empty[.ifMatch] = ""
+            let refused = try await client.execute(uri: "/api/v1/breeds/sava:1.0", method: .delete, headers: empty)
+            #expect(refused.status == .badRequest)
+            #expect(try await client.execute(uri: "/api/v1/breeds/sava:1.0", method: .get).status == .ok)
+        }
+    }
+
+    @Test("JSON with an escaped surrogate pair (Python's json.dumps of an emoji) is read: the character, not a 400")
+    func surrogatePairs() async throws {
+        try await withAPI { client in
+            let body = #"{"tags": ["mood:\ud83d\ude00", "plain\\ud83d"], "value": "caf\u00e9 \uD83C\uDF89"}"#
+            let response = try await client.execute(uri: "/api/v1/events", method: .post, headers: Self.json, body: ByteBuffer(string: body))
+            #expect(response.status == .created, "\(String(buffer: response.body))")
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+            #expect((event["tags"] as? [String])?.contains("mood:😀") == true)
+            #expect((event["tags"] as? [String])?.contains(#"plain\ud83d"#) == true)
+            #expect(event["value"] as? String == "café 🎉")
+        }
+    }
+
+    @Test("an event whose id is stored already is a 409 conflict, not a 400")
+    func duplicateEvent() async throws {
+        try await withAPI { client in
+            let body = ByteBuffer(string: #"{"id": "event-1", "tags": ["d"]}"#)
+            #expect(try await client.execute(uri: "/api/v1/events", method: .post, headers: Self.json, body: body).status == .created)
+            let again = try await client.execute(uri: "/api/v1/events", method: .post, headers: Self.json, body: body)
+            #expect(again.status == .conflict)
+            #expect(Self.message(again).contains("event-1"))
         }
     }
 
