@@ -73,7 +73,7 @@ struct SchemathesisTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         try await app.test(.live) { client in
-            let examples = ProcessInfo.processInfo.environment["VAMP_SCHEMATHESIS_EXAMPLES"].flatMap { Int($0) } ?? 10
+            let examples = ProcessInfo.processInfo.environment["VAMP_SCHEMATHESIS_EXAMPLES"].flatMap { Int($0) } ?? 25
             let base = "http://127.0.0.1:\(try #require(client.port))/api/v1"
             let started = ContinuousClock.now
             let result = try await Subprocess.run(
