@@ -137,11 +137,15 @@ struct ArtifactHandlers: Sendable {
         guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
             throw OperationError(.invalid, "the request body is empty; send the artifact")
         }
+        let documents: [DSLDocument]
         do {
-            return (try DSLReader.read(text, kind: kind), text)
+            documents = try DSLReader.read(text, kind: kind)
         } catch {
             throw OperationError(.invalid, error.description, cause: error)
         }
+        // `[]` is a body, but not an artifact: a write of nothing is a mistake worth saying.
+        guard !documents.isEmpty else { throw OperationError(.invalid, "the request body holds no artifact; send at least one") }
+        return (documents, text)
     }
 
     func written(_ stored: [StoredArtifact], _ request: Request, validateOnly: Bool, status: HTTPResponse.Status) throws -> Response {

@@ -192,6 +192,19 @@ struct ConformanceTests {
         }
     }
 
+    @Test("a body that holds no artifact ([] in JSON or YAML) is a 400, not a 202 that did nothing")
+    func emptyList() async throws {
+        try await withAPI { client in
+            for (path, method) in [("/api/v1", HTTPRequest.Method.post), ("/api/v1", .put), ("/api/v1", .delete), ("/api/v1/breeds", .post)] {
+                for contentType in ["application/json", "application/x-yaml"] {
+                    let response = try await client.execute(uri: path, method: method, headers: [.contentType: contentType], body: ByteBuffer(string: "[]"))
+                    #expect(response.status == .badRequest, "\(method) \(path) \(contentType)")
+                    #expect(Self.message(response).contains("no artifact"))
+                }
+            }
+        }
+    }
+
     @Test("GET /events refuses a wrong type parameter even when a body holds the query")
     func eventTypeWithBody() async throws {
         try await withAPI { client in
