@@ -81,7 +81,8 @@ struct SchemathesisTests {
                 arguments: [
                     "--config-file", Self.configuration,
                     "run", "\(base)/openapi.yaml", "--url", base,
-                    "--checks", "all",
+                    // Every check but use_after_free, which a validate_only dry-run DELETE misleads (schemathesis.toml says why).
+                    "--checks", "all", "--exclude-checks", "use_after_free",
                     // One worker: with two, hypothesis's lambda descriptions race (a schemathesis "Runtime Error").
                     "--seed", "20260101", "--workers", "1", "--max-examples", String(examples),
                     "--phases", "examples,coverage,fuzzing,stateful",
