@@ -116,13 +116,17 @@ struct ArtifactHandlers: Sendable {
     /// The version as an entity tag: `"3"`.
     static func eTag(_ version: Int64) -> String { "\"\(version)\"" }
 
-    /// The version `If-Match` asks for; `nil` without the header or for `*`. A tag that is not one of ours can
-    /// match no version: 412.
+    /// The version `If-Match` asks for; `nil` without the header or for `*`. A header that is not one of our
+    /// entity tags (`"3"`, weak `W/"3"`, or the bare `3` some clients send) is a 400; a tag of ours that names no
+    /// version (`"0"`, more digits than a version has) can match nothing: 412.
     static func ifMatch(_ request: Request) throws(OperationError) -> Int64? {
-        guard let header = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), !header.isEmpty, header != "*" else { return nil }
+        guard let header = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), header != "*" else { return nil }
         var tag = Substring(header)
         if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
-        if tag.hasPrefix("\""), tag.hasSuffix("\""), tag.count >= 2 { tag = tag.dropFirst().dropLast() }
+        if tag.count >= 2, tag.hasPrefix("\""), tag.hasSuffix("\"") { tag = tag.dropFirst().dropLast() }
+        guard !tag.isEmpty, tag.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            throw OperationError(.invalid, "header If-Match '\(QueryParameters.shown(header))' is not an ETag of this API; send the ETag of a GET, e.g. If-Match: \"3\"")
+        }
         guard let version = Int64(tag), version > 0 else {
             throw OperationError(.preconditionFailed, "If-Match '\(header)' names no version of this artifact; send the ETag of a GET")
         }
@@ -133,11 +137,15 @@ struct ArtifactHandlers: Sendable {
         guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
             throw OperationError(.invalid, "the request body is empty; send the artifact")
         }
+        let documents: [DSLDocument]
         do {
-            return (try DSLReader.read(text, kind: kind), text)
+            documents = try DSLReader.read(text, kind: kind)
         } catch {
             throw OperationError(.invalid, error.description, cause: error)
         }
+        // `[]` is a body, but not an artifact: a write of nothing is a mistake worth saying.
+        guard !documents.isEmpty else { throw OperationError(.invalid, "the request body holds no artifact; send at least one") }
+        return (documents, text)
     }
 
     func written(_ stored: [StoredArtifact], _ request: Request, validateOnly: Bool, status: HTTPResponse.Status) throws -> Response {

@@ -61,6 +61,8 @@ struct DeploymentHandlers: Sendable {
 
     func setScale(_ request: Request, _ context: VampRequestContext) async throws -> Response {
         let (name, cluster, service) = try (context.parameters.require("name"), context.parameters.require("cluster"), Self.service(context))
+        // What is not there is a 404 whatever the body says.
+        guard try await vamp.scale(deployment: name, cluster: cluster, service: service) != nil else { return Response(status: .notFound) }
         guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
             throw OperationError(.invalid, "the request body is empty; send a scale ({cpu: 0.5, memory: 256MB, instances: 2}) or a scale's name")
         }
@@ -82,6 +84,7 @@ struct DeploymentHandlers: Sendable {
 
     func setSLA(_ request: Request, _ context: VampRequestContext, remove: Bool) async throws -> Response {
         let (name, cluster) = try (context.parameters.require("name"), context.parameters.require("cluster"))
+        guard try await hasCluster(deployment: name, cluster: cluster) else { return Response(status: .notFound) }
         if remove {
             try await vamp.setSLA(nil, deployment: name, cluster: cluster)
             return Response(status: .noContent)
@@ -97,6 +100,12 @@ struct DeploymentHandlers: Sendable {
     }
 
     // MARK: Support
+
+    /// Whether the deployment exists and has the cluster: a write to what is not there is a 404 before its body is read.
+    func hasCluster(deployment name: String, cluster: String) async throws -> Bool {
+        guard let stored = try await vamp.read(.deployment, name: name), case .deployment(let deployment) = try vamp.artifact(stored) else { return false }
+        return deployment.clusters.contains { $0.name == cluster }
+    }
 
     /// A body that names a stored scale or SLA (one bare word) or holds one inline.
     static func referenceOrInline<T>(

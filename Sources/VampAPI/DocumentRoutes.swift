@@ -29,6 +29,7 @@ extension ArtifactHandlers {
         } catch {
             throw OperationError(.invalid, "\(error)", cause: error)
         }
+        guard !deletions.isEmpty else { throw OperationError(.invalid, "the request body holds no artifact to delete; send at least one with kind and name") }
         var artifacts: [(ArtifactKind, String)] = []
         var slices: [(name: String, request: DeploymentRequest)] = []
         for deletion in deletions {

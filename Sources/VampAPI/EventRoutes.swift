@@ -15,16 +15,17 @@ struct EventHandlers: Sendable {
     /// The query of parameters (`tag`, repeatable, and `type`) or of the body, which wins when there is one.
     func query(_ request: Request) async throws(OperationError) -> EventQueryRequest {
         let parameters = request.uri.queryParameters
+        // Checked even when a body wins: a parameter that is wrong is refused, not ignored.
+        let type = parameters.get("type")
+        if let type, !Self.isEventType(type) {
+            throw OperationError(.invalid, "query parameter type '\(QueryParameters.shown(type))': an event type is letters, digits, '-' and '_'")
+        }
         if let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: false) {
             do {
                 return try DSLReader.eventQuery(text)
             } catch {
                 throw OperationError(.invalid, error.description, cause: error)
             }
-        }
-        let type = parameters.get("type")
-        if let type, !Self.isEventType(type) {
-            throw OperationError(.invalid, "type '\(type)': an event type is letters, digits, '-' and '_'")
         }
         return EventQueryRequest(tags: parameters.getAll("tag").map { String($0) }, type: type)
     }

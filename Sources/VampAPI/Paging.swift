@@ -53,7 +53,15 @@ extension PageRequest {
     /// keeps a store's offset from overflowing).
     static func asked(by request: Request, maximumPerPage: Int) -> PageRequest {
         let query = request.uri.queryParameters
-        let perPage = min(maximumPerPage, max(1, query.get("per_page").flatMap { Int($0) } ?? maximumPerPage))
-        return PageRequest(page: min(1 << 31, max(1, query.get("page").flatMap { Int($0) } ?? 1)), perPage: perPage)
+        let perPage = min(maximumPerPage, max(1, query.get("per_page").flatMap(clampedInteger) ?? maximumPerPage))
+        return PageRequest(page: min(1 << 31, max(1, query.get("page").flatMap(clampedInteger) ?? 1)), perPage: perPage)
+    }
+
+    /// A whole number as `Int`; one too large for it as `Int.max` (or `Int.min`), `nil` when it is none
+    /// (``QueryParameters`` has refused those already).
+    static func clampedInteger(_ text: String) -> Int? {
+        if let value = Int(text) { return value }
+        guard QueryParameters.isInteger(text) else { return nil }
+        return text.hasPrefix("-") ? Int.min : Int.max
     }
 }

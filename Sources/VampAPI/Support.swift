@@ -25,10 +25,11 @@ enum RequestBody {
             throw OperationError(.invalid, "the request body is not valid UTF-8")
         }
         if text.allSatisfy(\.isWhitespace) { return nil }
-        if !required, BodyFormat.ofRequest(contentType: request.headers[.contentType]) == nil {
+        let format = BodyFormat.ofRequest(contentType: request.headers[.contentType])
+        if !required, format == nil {
             throw OperationError(.invalid, BodyFormat.unsupportedMessage)
         }
-        return text
+        return format == .json ? JSONEscapes.joiningSurrogatePairs(text) : text
     }
 }
 

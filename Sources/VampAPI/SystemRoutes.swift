@@ -46,10 +46,6 @@ struct SystemHandlers: Sendable {
         (context.parameters.getCatchAll()).map { String($0).removingPercentEncoding ?? String($0) }
     }
 
-    static func readOnly(_ what: String) throws(OperationError) -> Response {
-        throw OperationError(.invalid, "\(what) cannot be changed at run time here; change the server's configuration file or environment and restart it")
-    }
-
     // MARK: Health and metrics (§1.12)
 
     /// The tags of a health path, or `nil` when it names nothing (or an instance: always 404, as in 0.9.5).

@@ -69,6 +69,7 @@ public enum VampHTTPAPI {
         router.add(middleware: VampHeadersMiddleware())
         // Before any handler: 401 or 403 with a message, else the caller the facade sees.
         router.add(middleware: AccessMiddleware(access: access, defaultNamespace: defaultNamespace))
+        router.add(middleware: QueryParametersMiddleware())
         let resolver = VampResolver(defaultVamp: vamp, defaultNamespace: defaultNamespace, directory: directory)
         for api in [router.group("api/v1"), router.group(":namespace/api/v1")] {
             OpenAPIDocument.addRoutes(to: api)
@@ -78,6 +79,8 @@ public enum VampHTTPAPI {
             api.get("tokens/:token") { _, context in try await tokens.read(context) }
             api.delete("tokens/:token") { _, context in try await tokens.revoke(context) }
             register(on: api, resolver: resolver, configuration: configuration)
+            // 405 with Allow for the methods a path does not serve (PUT /config: set at start, not at run time).
+            MethodNotAllowed.addRoutes(to: api, resolver: resolver)
         }
         return router
     }
@@ -119,12 +122,8 @@ public enum VampHTTPAPI {
         api.get("info", use: on { vamp, request, context in await system(vamp).info(request) })
         api.get("config", use: on { vamp, request, context in system(vamp).config(request, key: nil) })
         api.get("config/**", use: on { vamp, request, context in system(vamp).config(request, key: SystemHandlers.path(context).joined(separator: ".")) })
-        api.put("config", use: on { _, _, _ in try SystemHandlers.readOnly("the configuration") })
-        api.post("config", use: on { _, _, _ in try SystemHandlers.readOnly("the configuration") })
         api.get("vga/:type/:version/configuration", use: on { vamp, request, context in try await system(vamp).vgaConfiguration(context) })
         api.get("vga/:type/:version/template", use: on { vamp, request, context in system(vamp).vgaTemplate(context) })
-        api.put("vga/:type/:version/template", use: on { _, _, _ in try SystemHandlers.readOnly("the HAProxy template") })
-        api.post("vga/:type/:version/template", use: on { _, _, _ in try SystemHandlers.readOnly("the HAProxy template") })
         api.post("docker-compose", use: on { vamp, request, context in try await system(vamp).dockerCompose(request) })
 
         api.post(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .post) })

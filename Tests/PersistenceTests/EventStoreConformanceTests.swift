@@ -62,7 +62,7 @@ struct EventStoreConformanceTests {
             let again = await #expect(throws: PersistenceError.self) {
                 try await stores.events.append(Event(id: "event-1", tags: ["d"], value: .number(2)))
             }
-            #expect(again?.code == .invalidEvent)
+            #expect(again?.code == .alreadyExists)
             #expect(again?.message.contains("event-1") == true)
             let stored = try await stores.events.events(matching: EventQuery(tags: ["d"]), page: PageRequest())
             #expect(stored.items.map(\.value) == [.number(1)])

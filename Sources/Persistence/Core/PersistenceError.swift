@@ -85,7 +85,8 @@ public struct PersistenceError: Error, Sendable, Equatable, CustomStringConverti
     }
 
     static func duplicateEvent(_ id: String) -> PersistenceError {
-        PersistenceError(code: .invalidEvent, message: "an event with id '\(id)' exists already")
+        // A conflict with what is stored (the API's 409), not an invalid event.
+        PersistenceError(code: .alreadyExists, message: "an event with id '\(id)' exists already; leave the id out or choose another")
     }
 
     /// `error` as a ``Code-swift.struct/storage`` failure of `what` ("creating breeds 'sava'"), keeping it as
