@@ -315,6 +315,7 @@ targets.append(.testTarget(
         "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         // schemathesis runs as a child process; hostile bodies are streamed by AsyncHTTPClient.
         .product(name: "Subprocess", package: "swift-subprocess"),

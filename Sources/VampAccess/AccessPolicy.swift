@@ -73,7 +73,7 @@ public enum AccessPolicy {
         method: String, target: Target, credential: Credential, token: AccessToken?, defaultNamespace: String
     ) -> Decision {
         guard let needed = needed(method: method, target: target) else { return .allowed(nil) }
-        let request = "\(method.uppercased()) /\(target.isAPI ? "api/v1/" : "")\(target.rest.joined(separator: "/"))"
+        var request: String { "\(method.uppercased()) /\(target.isAPI ? "api/v1/" : "")\(target.rest.joined(separator: "/"))" }
         switch credential {
         case .none:
             return .unauthenticated("\(request) needs a token with the role \(needed.described): send Authorization: Bearer <token> (vamp-server printed an admin token at its first start and wrote it to .vamp/admin-token)")

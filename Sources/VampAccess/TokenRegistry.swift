@@ -2,6 +2,7 @@ public import Foundation
 public import Logging
 public import Persistence
 public import ServiceLifecycle
+import Crypto
 import Synchronization
 
 /// The tokens a server knows: those configured (a file, `VAMP_*`) and those created through the API, which are kept
@@ -16,7 +17,13 @@ public final class TokenRegistry: Service, Sendable {
         var stored: [String: AccessToken] = [:]
         var byID: [String: AccessToken] = [:]
         var loaded = false
+        /// Secrets checked already, by their SHA-256 (never the secret itself): a repeated token costs a hash and a
+        /// lookup instead of the keyed hash of its record. Emptied whenever the tokens change; bounded.
+        var verified: [SHA256Digest: AccessToken] = [:]
     }
+
+    /// How many verified secrets are kept (one per client token in use, in practice).
+    static let verifiedLimit = 4096
 
     let store: any ArtifactStore
     /// Tokens from the configuration: never stored, not revocable through the API.
@@ -43,14 +50,24 @@ public final class TokenRegistry: Service, Sendable {
     /// The token a presented secret belongs to, if it is known and has not expired. Constant-time comparison of
     /// the keyed hashes; the secret is never kept.
     public func authenticate(_ secret: String, at now: Date) -> AccessToken? {
+        let digest = SHA256.hash(data: Data(secret.utf8))
+        if let known = state.withLock({ $0.verified[digest] }) {
+            return known.hasExpired(at: now) ? nil : known
+        }
         let found: AccessToken?
         if let id = TokenSecret.id(of: secret), let token = state.withLock({ $0.byID[id] }) {
             found = TokenSecret.matches(secret, salt: token.salt, hash: token.hash) ? token : nil
         } else {
             found = configured.first { TokenSecret.matches(secret, salt: $0.salt, hash: $0.hash) }
         }
-        guard let found, !found.hasExpired(at: now) else { return nil }
-        return found
+        guard let found else { return nil }
+        state.withLock { state in
+            // A token revoked while this check ran is not cached: its record is gone from the state.
+            guard configured.contains(found) || state.stored[found.name] == found else { return }
+            if state.verified.count >= Self.verifiedLimit { state.verified.removeAll(keepingCapacity: true) }
+            state.verified[digest] = found
+        }
+        return found.hasExpired(at: now) ? nil : found
     }
 
     /// Every token, configured first, then stored ones by name.
@@ -147,6 +164,7 @@ public final class TokenRegistry: Service, Sendable {
             page += 1
         }
         state.withLock { state in
+            state.verified = [:]
             state.stored = tokens
             state.byID = Dictionary(tokens.values.compactMap { token in token.id.map { ($0, token) } }, uniquingKeysWith: { first, _ in first })
         }
@@ -159,6 +177,7 @@ public final class TokenRegistry: Service, Sendable {
 
     func remember(_ token: AccessToken) {
         state.withLock { state in
+            state.verified = [:]
             state.stored[token.name] = token
             if let id = token.id { state.byID[id] = token }
         }
@@ -166,6 +185,7 @@ public final class TokenRegistry: Service, Sendable {
 
     func forget(_ name: String) {
         state.withLock { state in
+            state.verified = [:]
             if let id = state.stored.removeValue(forKey: name)?.id { state.byID[id] = nil }
         }
     }

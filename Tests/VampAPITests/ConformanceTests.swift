@@ -15,7 +15,7 @@ struct ConformanceTests {
     static let breed = #"{"name": "sava:1.0", "deployable": "magneticio/sava:1.0.0", "ports": {"web": "8080/http"}}"#
 
     func withAPI(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = Application(router: VampHTTPAPI.router(vamp: Vamp(artifacts: InMemoryArtifactStore())),
+        let app = Application(router: VampHTTPAPI.router(vamp: Vamp(artifacts: InMemoryArtifactStore()), access: .open),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client) }
     }

@@ -1,10 +1,12 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import Persistence
 import Subprocess
 import SystemPackage
 import Testing
+import VampAccess
 import VampAPI
 import VampCore
 
@@ -67,11 +69,20 @@ struct SchemathesisTests {
             Issue.record("schemathesis is not on PATH; install it: pip install schemathesis")
             return
         }
-        let vamp = Vamp(artifacts: InMemoryArtifactStore())
-        let app = Application(router: VampHTTPAPI.router(vamp: vamp), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        // With tokens, as vamp-server runs: the requests carry an admin token (so that every operation may run), and
+        // `ignored_auth` checks that a request without it is refused.
+        let store = InMemoryArtifactStore()
+        let secret = "schemathesis-admin-0123456789abcdef0123"
+        let (salt, hash) = TokenSecret.hash(secret)
+        let admin = AccessToken(name: "schemathesis", role: .admin, created: Date(), createdBy: "test", id: nil, salt: salt, hash: hash)
+        let registry = TokenRegistry(store: store, configured: [admin], logger: Logger(label: "tokens"))
+        let vamp = Vamp(artifacts: store)
+        let app = Application(router: VampHTTPAPI.router(vamp: vamp, access: .tokens(registry)), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-schemathesis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let tokens = Task { try await registry.run() }
+        defer { tokens.cancel() }
         try await app.test(.live) { client in
             let examples = ProcessInfo.processInfo.environment["VAMP_SCHEMATHESIS_EXAMPLES"].flatMap { Int($0) } ?? 25
             let base = "http://127.0.0.1:\(try #require(client.port))/api/v1"
@@ -84,6 +95,7 @@ struct SchemathesisTests {
                     // Every check but use_after_free, which a validate_only dry-run DELETE misleads (schemathesis.toml says why).
                     "--checks", "all", "--exclude-checks", "use_after_free",
                     // One worker: with two, hypothesis's lambda descriptions race (a schemathesis "Runtime Error").
+                    "--header", "Authorization: Bearer \(secret)",
                     "--seed", "20260101", "--workers", "1", "--max-examples", String(examples),
                     "--phases", "examples,coverage,fuzzing,stateful",
                     "--request-timeout", "10", "--generation-database", "none", "--no-color",
