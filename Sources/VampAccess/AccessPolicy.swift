@@ -34,19 +34,40 @@ public enum AccessPolicy {
         /// `Bearer <secret>` or the original Node client's `token <secret>`.
         case secret(String)
 
-        /// Reads an `Authorization` header.
+        /// Reads an `Authorization` header. (By hand on the UTF-8 bytes: Foundation's trimming was a tenth of the
+        /// server's time per request in a profile.)
         public init(authorization: String?) {
-            guard let header = authorization?.trimmingCharacters(in: .whitespaces), !header.isEmpty else {
+            guard let header = authorization else {
                 self = .none
                 return
             }
-            let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            guard parts.count == 2, ["bearer", "token"].contains(parts[0].lowercased()) else {
+            let text = Self.trimmed(Substring(header))
+            guard !text.isEmpty else {
+                self = .none
+                return
+            }
+            guard let space = text.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
                 self = .malformed
                 return
             }
-            let secret = parts[1].trimmingCharacters(in: .whitespaces)
-            self = secret.isEmpty ? .malformed : .secret(secret)
+            let scheme = text[..<space], secret = Self.trimmed(text[space...])
+            guard Self.isScheme(scheme, "bearer") || Self.isScheme(scheme, "token"), !secret.isEmpty else {
+                self = .malformed
+                return
+            }
+            self = .secret(String(secret))
+        }
+
+        static func trimmed(_ text: Substring) -> Substring {
+            var text = text
+            while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
+            while let last = text.last, last == " " || last == "\t" { text.removeLast() }
+            return text
+        }
+
+        /// ASCII case-insensitive comparison with a lowercase scheme name.
+        static func isScheme(_ text: Substring, _ name: String) -> Bool {
+            text.utf8.count == name.utf8.count && zip(text.utf8, name.utf8).allSatisfy { ($0 | 0x20) == $1 }
         }
     }
 
