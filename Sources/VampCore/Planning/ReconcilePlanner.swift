@@ -116,13 +116,24 @@ public enum ReconcilePlanner {
                             if timedOut(options.deploymentTimeout) {
                                 phase(.failed, "not running after \(Int(options.deploymentTimeout!.components.seconds)) s: the driver reports no instance\(dependenciesReady(service, deployment: deployment) ? "" : " (its dependencies are not deployed yet)")")
                             }
-                        } else if runtime!.digest != specification.digest || runtime!.desiredInstances != service.scale.instances
-                                    || runtime!.instances.count < service.scale.instances {
-                            // Another specification, another scale, or instances missing (a driver that does not
-                            // restart its own, such as Docker after a container was removed): make it converge.
+                        } else if runtime!.digest != specification.digest || runtime!.desiredInstances != service.scale.instances {
+                            // Another specification or another scale: make it converge.
                             plan.actions.append(.deploy(specification, update: true))
                             if status.phase.name == .done { update.event = .redeploy }
                             phase(.updating)
+                        } else if runtime!.instances.count < service.scale.instances {
+                            // Instances missing (a driver that does not restart its own, such as Docker after a
+                            // container was removed, or one that has not started them yet): ask again, and fail
+                            // after the timeout as for instances that are there but not up.
+                            plan.actions.append(.deploy(specification, update: true))
+                            if status.phase.name == .done {
+                                update.event = .redeploy
+                                phase(.updating)
+                            } else if timedOut(options.deploymentTimeout) {
+                                phase(.failed, "\(up.count) of \(service.scale.instances) instances up after \(Int(options.deploymentTimeout!.components.seconds)) s")
+                            } else if status.phase.name != .failed {
+                                phase(.updating)
+                            }
                         } else if up.count >= service.scale.instances {
                             if status.phase.name != .done {
                                 phase(.done)
