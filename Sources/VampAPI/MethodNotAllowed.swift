@@ -30,7 +30,7 @@ enum MethodNotAllowed {
         ("vga/:type/:version/template", [.get]),
         ("docker-compose", [.post]),
         ("tokens", [.get, .post]),
-        ("tokens/:token", [.get, .delete]),
+        ("tokens/:name", [.get, .delete]),
         ("", [.post, .put, .delete]),
         (":kind", [.get, .post]),
         (":kind/**", [.get, .put, .delete]),

@@ -41,7 +41,7 @@ struct TokenHandlers {
     func read(_ context: VampRequestContext) async throws -> Response {
         let registry = try registry()
         await registry.ready()
-        let name = context.parameters.get("token") ?? ""
+        let name = context.parameters.get("name") ?? ""
         guard let token = registry.all().first(where: { $0.name == name }) else { throw OperationError(.notFound, "no token '\(name)'") }
         return APIAnswer.json(token.summary)
     }
@@ -84,7 +84,7 @@ struct TokenHandlers {
         let registry = try registry()
         await registry.ready()
         do {
-            try await registry.revoke(name: context.parameters.get("token") ?? "")
+            try await registry.revoke(name: context.parameters.get("name") ?? "")
         } catch {
             throw Self.operationError(error)
         }

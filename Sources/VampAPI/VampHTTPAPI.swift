@@ -76,8 +76,8 @@ public enum VampHTTPAPI {
             let tokens = TokenHandlers(access: access, limit: configuration.maximumBodySize)
             api.get("tokens") { _, _ in try await tokens.list() }
             api.post("tokens") { request, context in try await tokens.create(request, context) }
-            api.get("tokens/:token") { _, context in try await tokens.read(context) }
-            api.delete("tokens/:token") { _, context in try await tokens.revoke(context) }
+            api.get("tokens/:name") { _, context in try await tokens.read(context) }
+            api.delete("tokens/:name") { _, context in try await tokens.revoke(context) }
             register(on: api, resolver: resolver, configuration: configuration)
             // 405 with Allow for the methods a path does not serve (PUT /config: set at start, not at run time).
             MethodNotAllowed.addRoutes(to: api, resolver: resolver)
