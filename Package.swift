@@ -371,6 +371,7 @@ targets.append(.testTarget(
     name: "EndToEndTests",
     dependencies: [
         "VampTesting",
+        "KVStores",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -23,7 +23,7 @@ let declared = [
 
 var allocator = GatewayPortAllocator(range: 40000...45000)
 let resolved = try GatewayResolution.resolve(declared, deployments: [deployment], allocator: &allocator)
-let configuration = try GatewayConfiguration.render(resolved)
+let configuration = GatewayConfiguration.render(resolved)
 print(configuration.servedGateways)          // ["shop/9050", "shop/sava/web"]
 print(configuration.needsWrite(over: nil))   // true: nothing stored yet
 // snippet.hide

@@ -45,7 +45,7 @@ public actor Vamp {
 
         /// Creates a configuration with Vamp's defaults.
         public init(
-            gatewayPortRange: ClosedRange<Int> = 40000...45000, reservedPorts: [Int: String] = [:],
+            gatewayPortRange: ClosedRange<Int> = 61000...64999, reservedPorts: [Int: String] = [:],
             generator: HAProxyConfigurationGenerator = HAProxyConfigurationGenerator(),
             resolution: GatewayResolution.Options = GatewayResolution.Options(),
             configurationCheck: ConfigurationCheck? = nil,

@@ -15,6 +15,7 @@ import ServiceLifecycle
 import UnixSignals
 import VampAPI
 import VampCore
+import VampModel
 
 /// `vamp-server` as a library: the REST API, the stores, the gateway synchroniser, the reconciler with its
 /// container driver, the embedded gateway agent and the namespaces opened later, in one `ServiceGroup` that stops
@@ -70,11 +71,16 @@ public enum VampServer {
 
         var information = configuration.information
         if let agent { information.liveSections["gateway_agent"] = { await agent.information(gateways: vamp) } }
+        let gatewayDriver = information.sections["gateway_driver"] ?? .object([:])
+        information.liveSections["gateway_driver"] = { await Self.gatewayDriverSection(gatewayDriver, vamp: vamp) }
         var api = VampAPIConfiguration(
             maximumBodySize: configuration.maximumBodySize, information: information, settings: configuration.shown,
             haproxyTemplate: configuration.haproxyBase, haproxyVersions: [configuration.haproxyVersion])
         configuration.http.apply(to: &api)
         for warning in configuration.http.warnings { logger.warning("\(warning)") }
+        if let warning = EphemeralPorts.read()?.warning(gateways: configuration.gatewayPortRange, setting: ServerKeys.portRange.key) {
+            logger.warning("\(warning)")
+        }
         let directory = NamespaceDirectory(configuration: configuration, keyValueStore: keyValueStore, check: check, logger: logger)
         // Tokens live in the default namespace's artifact store, so that servers sharing a database share them.
         let tokens: TokenRegistry?
@@ -115,6 +121,16 @@ public enum VampServer {
         logStart(configuration, key: key, logger: logger)
         try await group.run()
         logger.info("stopped")
+    }
+
+    /// `/info`'s `gateway_driver`: the marshallers, and `excluded`, the gateways left out of the HAProxy text because
+    /// the generator refuses them (name → why), so that a gateway that is not served says why at a glance.
+    static func gatewayDriverSection(_ fixed: JSONValue, vamp: Vamp) async -> JSONValue {
+        guard case .object(var object) = fixed else { return fixed }
+        if let rendered = try? await vamp.gatewayConfiguration() {
+            object["excluded"] = .object(rendered.excluded.mapValues(JSONValue.string))
+        }
+        return .object(object)
     }
 
     /// `--stop-gateway`: stops the HAProxy master the embedded agent left serving on its work directory, and says so.

@@ -66,7 +66,7 @@ struct DeploymentAPITests {
             #expect(Self.weights(deployment) == ["sava:1.0": "100%"])
             let text = Self.text(read)
             #expect(text.contains("\"Initiated\""))
-            #expect(text.contains("\"web.web\":40000"), "\(text)")
+            #expect(text.contains("\"web.web\":61000"), "\(text)")
 
             let clusterGateway = try await client.execute(uri: "/api/v1/gateways/sava/web/web", method: .get, headers: [.accept: "application/json"])
             #expect(clusterGateway.status == .ok)
@@ -93,7 +93,7 @@ struct DeploymentAPITests {
 
             let shift = """
                 name: sava/web/web
-                port: 40000/http
+                port: 61000/http
                 routes:
                   sava/web/sava:1.0/web: {weight: 90%}
                   sava/web/sava:1.1/web: {weight: 10%}
@@ -194,7 +194,7 @@ struct DeploymentAPITests {
             #expect(answer.status == .accepted, "\(Self.text(answer))")
             let read = try await client.execute(uri: "/api/v1/deployments/shop", method: .get, headers: [.accept: "application/json"])
             #expect(read.status == .ok)
-            #expect(Self.text(read).contains("\"api.port\":40000"), "\(Self.text(read))")
+            #expect(Self.text(read).contains("\"api.port\":61000"), "\(Self.text(read))")
         }
     }
 
@@ -210,7 +210,7 @@ struct DeploymentAPITests {
             #expect(copy.status == .accepted, "\(Self.text(copy))")
             let copied = try await client.execute(uri: "/api/v1/deployments/copy", method: .get, headers: [.accept: "application/json"])
             #expect(Self.weights(Self.json(copied)) == ["sava:1.0": "100%", "sava:1.1": "0%"])
-            #expect(!Self.text(copied).contains("\"web.web\":40000"), "the copy's internal gateway has a port of its own")
+            #expect(!Self.text(copied).contains("\"web.web\":61000"), "the copy's internal gateway has a port of its own")
         }
     }
 }

@@ -91,7 +91,7 @@ struct GatewayPlanningTests {
         let resolved = try GatewayResolution.resolve(gateways, deployments: [], allocator: &allocator)
         #expect(resolved.first { $0.name == "shop/web/port" }?.deployed == false)
         #expect(resolved.first { $0.name == "shop/9050" }?.deployed == true)
-        let configuration = try GatewayConfiguration.render(resolved)
+        let configuration = GatewayConfiguration.render(resolved)
         #expect(configuration.servedGateways == ["shop/9050"])
         #expect(configuration.text.contains("# gateway shop/9050"))
         #expect(!configuration.text.contains("# gateway shop/web/port"))
@@ -113,29 +113,34 @@ struct GatewayPlanningTests {
         #expect(hosts["shop/web.tier/port"] == ["port.web-tier.shop.vamp"])
         #expect(hosts["db/5432"] == [])
         // The generator accepts what the resolution produced.
-        let configuration = try GatewayConfiguration.render(resolved)
+        let configuration = GatewayConfiguration.render(resolved)
         #expect(configuration.text.contains("9050.shop.vamp"))
     }
 
-    @Test("a gateway the generator refuses is an error naming it; an unchanged text needs no write")
+    @Test("a gateway the generator refuses is left out with why, and every other gateway is still rendered; an unchanged text needs no write")
     func refusedAndUnchanged() throws {
         var allocator = GatewayPortAllocator()
-        let bad = [Gateway(name: "bad", port: GatewayPort(number: 9050), routes: [
-            Route(path: "[127.0.0.1:1]", weight: Percentage(60)), Route(path: "[127.0.0.1:2]", weight: Percentage(60)),
-        ])]
-        let resolved = try GatewayResolution.resolve(bad, deployments: [], allocator: &allocator)
-        do {
-            _ = try GatewayConfiguration.render(resolved)
-            Issue.record("weights of 120% were rendered")
-        } catch {
-            #expect(error.code == .invalidGateway)
-            #expect(error.gateway == "bad")
-        }
+        let gateways = [
+            Gateway(name: "bad", port: GatewayPort(number: 9050), routes: [
+                Route(path: "[127.0.0.1:1]", weight: Percentage(60)), Route(path: "[127.0.0.1:2]", weight: Percentage(60)),
+            ]),
+            Gateway(name: "good", port: GatewayPort(number: 9051), routes: [Self.route("[127.0.0.1:1]", 100)]),
+            Gateway(name: "zzz", port: GatewayPort(number: 9052), routes: [Self.route("[127.0.0.1:3]", 100)]),
+        ]
+        let resolved = try GatewayResolution.resolve(gateways, deployments: [], allocator: &allocator)
+        let mixed = GatewayConfiguration.render(resolved)
+        #expect(mixed.servedGateways == ["good", "zzz"])
+        #expect(mixed.excluded.keys.sorted() == ["bad"])
+        #expect(mixed.excluded["bad"]?.contains("100%") == true, "\(mixed.excluded)")
+        #expect(mixed.text.contains("# gateway good") && mixed.text.contains("# gateway zzz") && !mixed.text.contains("# gateway bad"))
+        // The same text as without the bad gateway at all: the others are untouched by it.
+        #expect(mixed.text == GatewayConfiguration.render(resolved.filter { $0.name != "bad" }).text)
 
         let good = try GatewayResolution.resolve(
             [Gateway(name: "good", port: GatewayPort(number: 9051), routes: [Self.route("[127.0.0.1:1]", 100)])],
             deployments: [], allocator: &allocator)
-        let configuration = try GatewayConfiguration.render(good)
+        let configuration = GatewayConfiguration.render(good)
+        #expect(configuration.excluded.isEmpty)
         #expect(configuration.needsWrite(over: nil))
         #expect(configuration.needsWrite(over: configuration.text + " "))
         #expect(!configuration.needsWrite(over: configuration.text))

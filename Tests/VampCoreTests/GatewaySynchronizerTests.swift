@@ -67,6 +67,39 @@ struct GatewaySynchronizerTests {
         }
     }
 
+    @Test("a stored gateway the generator refuses is left out, with an event and its reason in the rendering (what /info shows); every other gateway is served and can still be changed")
+    func oneBadGatewayBlocksNothing() async throws {
+        let store = InMemoryKeyValueStore()
+        let events = InMemoryEventStore()
+        let artifacts = InMemoryArtifactStore()
+        let vamp = Vamp(artifacts: artifacts, events: events)
+        let synchronizer = GatewaySynchronizer(vamp: vamp, store: store)
+        _ = try await vamp.apply(try Self.gateway("good", port: 9050, backend: 8081))
+        // As a store written by an older version (or by hand) may hold it: weights of 120%, never accepted by the API.
+        let bad = "name: bad\nport: 9051/http\nroutes:\n  \"[127.0.0.1:1]\": {weight: 60%}\n  \"[127.0.0.1:2]\": {weight: 60%}\n"
+        let document = try #require(try DSLReader.read(bad, kind: .gateway).first)
+        _ = try await artifacts.create(kind: "gateways", name: "bad", body: Data(DSLWriter.json(document.artifact, pretty: false).utf8))
+
+        #expect(await synchronizer.synchronise() == .written)
+        let text = try #require(try await store.get(Self.key)).string
+        #expect(text.contains("# gateway good (9050/http)") && !text.contains("# gateway bad"), "\(text)")
+        #expect(try await vamp.gatewayConfiguration().excluded.keys.sorted() == ["bad"])
+        let excluded = try await events.events(matching: EventQuery(tags: ["gateways:bad", "excluded"]), page: PageRequest())
+        #expect(excluded.total == 1, "one event naming the gateway left out")
+        #expect("\(excluded.items.first?.value.map { "\($0)" } ?? "")".contains("120%"), "the reason is the event's value")
+
+        // The others are still changed and served: the bad gateway blocks no write and no pass.
+        _ = try await vamp.apply(try Self.gateway("good", port: 9050, backend: 8082))
+        #expect(await synchronizer.synchronise() == .written)
+        #expect(try #require(try await store.get(Self.key)).string.contains("127.0.0.1:8082"))
+        #expect(try await events.events(matching: EventQuery(tags: ["gateways:bad", "excluded"]), page: PageRequest()).total == 1,
+                "told once per gateway and reason, not at every pass")
+        // A change that would newly leave a gateway out is still refused, naming it.
+        await #expect(throws: OperationError.self) {
+            _ = try await vamp.apply(try DSLReader.read(bad.replacingOccurrences(of: "name: bad", with: "name: worse").replacingOccurrences(of: "9051", with: "9052"), kind: .gateway))
+        }
+    }
+
     @Test("a change reaches a real etcd key at once (no tick) and exactly once; an invalid gateway writes nothing")
     func etcdExactlyOnce() async throws {
         let server = try await EtcdServer.start()

@@ -40,12 +40,21 @@ extension Vamp {
     }
 
     /// Refuses the workspace when its gateways could not be served: a gateway it writes on a reserved port
-    /// (`Configuration.reservedPorts`), two on one port, a gateway the HAProxy
-    /// generator refuses (a condition it cannot translate, weights over 100%, ...), or a text the configured
-    /// check (`haproxy -c`) refuses. The message names the gateway where the generator says which one it is.
+    /// (`Configuration.reservedPorts`), two on one port, a gateway the HAProxy generator refuses (a condition it
+    /// cannot translate, weights over 100%, ...) that is served now, or a text the configured check (`haproxy -c`)
+    /// refuses. The message names the gateway where the generator says which one it is.
+    ///
+    /// A gateway that the generator already left out of what is served now (see ``GatewayConfiguration/excluded``)
+    /// does not block the change: it stays left out, and every other gateway can still be changed.
     func checkGateways(in workspace: inout Workspace, changed: [String]) async throws(OperationError) {
         try ReservedPorts.check(workspace.savedGateways, reserved: configuration.reservedPorts)
         let rendered = try render(try await workspace.gateways(), deployments: try await workspace.deployments())
+        if !rendered.excluded.isEmpty {
+            let before = (try? await gatewayConfiguration())?.excluded ?? [:]
+            if let (name, reason) = rendered.excluded.sorted(by: { $0.key < $1.key }).first(where: { before[$0.key] == nil }) {
+                throw OperationError(.invalid, "gateway '\(name)': \(reason)")
+            }
+        }
         if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
             let names = changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
             let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
@@ -55,12 +64,13 @@ extension Vamp {
 
     func render(_ gateways: [Gateway], deployments: [Deployment]) throws(OperationError) -> GatewayConfiguration {
         var scratch = configuration.portAllocator
+        let resolved: [Gateway]
         do {
-            let resolved = try GatewayResolution.resolve(gateways, deployments: deployments, allocator: &scratch, options: configuration.resolution)
-            return try GatewayConfiguration.render(resolved, generator: configuration.generator)
+            resolved = try GatewayResolution.resolve(gateways, deployments: deployments, allocator: &scratch, options: configuration.resolution)
         } catch {
             throw OperationError(.invalid, error.description, cause: error)
         }
+        return GatewayConfiguration.render(resolved, generator: configuration.generator)
     }
 }
 

@@ -6,21 +6,61 @@ public import VampModel
 public struct GatewayConfiguration: Sendable, Hashable {
     /// The generated frontends and backends (without the agent's base sections).
     public var text: String
-    /// The gateways the text serves, in HAProxy order; gateways with `deployed == false` are left out.
+    /// The gateways the text serves, in HAProxy order; gateways with `deployed == false` are left out, and so are
+    /// the ``excluded`` ones.
     public var servedGateways: [String]
+    /// Gateways that would be served but that the generator refuses, with why: they are left out of ``text`` so
+    /// that every other gateway is still served and updated. The API refuses a change that adds one; one can still
+    /// appear when a deployment's service comes up (its internal gateway is rendered only then), or in a store
+    /// written by an older version.
+    public var excluded: [String: String]
+
+    /// Creates a configuration.
+    public init(text: String, servedGateways: [String], excluded: [String: String] = [:]) {
+        self.text = text
+        self.servedGateways = servedGateways
+        self.excluded = excluded
+    }
 
     /// Renders the deployable gateways among `resolved` (the output of ``GatewayResolution/resolve(_:deployments:allocator:options:)``).
-    /// Throws an error naming the gateway when the generator refuses one: such a change is refused at the API
-    /// and never reaches an agent.
+    ///
+    /// A gateway the generator refuses is left out, with the reason in ``excluded``, and the others are rendered: one
+    /// bad gateway never keeps the rest from HAProxy. The gateway is found from the generator's error, or, when it
+    /// names none, by rendering each gateway alone (only on this failure path).
     public static func render(
         _ resolved: [Gateway], generator: HAProxyConfigurationGenerator = HAProxyConfigurationGenerator()
-    ) throws(GatewayPlanningError) -> GatewayConfiguration {
-        let served = resolved.filter { $0.deployed ?? true }
-        do {
-            return GatewayConfiguration(text: try generator.render(served), servedGateways: served.map(\.name))
-        } catch {
-            throw GatewayPlanningError(code: .invalidGateway, gateway: error.gateway, message: error.route.map { "route '\($0)': \(error.message)" } ?? error.message)
+    ) -> GatewayConfiguration {
+        var served = resolved.filter { $0.deployed ?? true }
+        var excluded: [String: String] = [:]
+        // Each round leaves out at least one gateway, so there are at most as many rounds as gateways.
+        for _ in 0...served.count {
+            do {
+                return GatewayConfiguration(text: try generator.render(served), servedGateways: served.map(\.name), excluded: excluded)
+            } catch {
+                let named = error.gateway.flatMap { name in served.contains { $0.name == name } ? name : nil }
+                let culprits: [(String, String)] = if let named {
+                    [(named, reason(error))]
+                } else {
+                    served.compactMap { gateway -> (String, String)? in
+                        do throws(HAProxyConfigError) {
+                            _ = try generator.render([gateway])
+                            return nil
+                        } catch {
+                            return (gateway.name, reason(error))
+                        }
+                    }
+                }
+                // Nothing alone is refused (two gateways that clash): leave out the last of them in HAProxy order.
+                let leftOut = culprits.isEmpty ? served.last.map { [($0.name, reason(error))] } ?? [] : culprits
+                for (name, why) in leftOut { excluded[name] = why }
+                served.removeAll { gateway in leftOut.contains { $0.0 == gateway.name } }
+            }
         }
+        return GatewayConfiguration(text: "", servedGateways: [], excluded: excluded)
+    }
+
+    static func reason(_ error: HAProxyConfigError) -> String {
+        error.route.map { "route '\($0)': \(error.message)" } ?? error.message
     }
 
     /// True when `stored` (the KV value now, `nil` when the key is missing) is not this text byte for byte.

@@ -1,7 +1,7 @@
 import VampModel
 
 /// Hands out ports to gateways that have none (every internal gateway, and external gateways created with
-/// port 0), from a range (Vamp's `vamp.operation.gateway.port-range`, default 40000–45000), never one of the
+/// port 0), from a range (Vamp's `vamp.operation.gateway.port-range`, default 61000–64999), never one of the
 /// reserved ports (the server's API, HAProxy's stats, ...) that lie in the range.
 ///
 /// The cursor only moves forward and wraps at the end of the range, so a port that was just freed is not
@@ -16,7 +16,7 @@ public struct GatewayPortAllocator: Sendable, Hashable {
     public private(set) var cursor: Int
 
     /// Creates an allocator over `range` (which must lie within 1–65535) that skips `reserved`.
-    public init(range: ClosedRange<Int> = 40000...45000, reserved: Set<Int> = []) {
+    public init(range: ClosedRange<Int> = 61000...64999, reserved: Set<Int> = []) {
         precondition(range.lowerBound >= 1 && range.upperBound <= 65535, "gateway ports lie within 1-65535")
         self.range = range
         self.reserved = reserved

@@ -64,6 +64,8 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
 
     /// The gateways served at the last pass.
     let served = ServedGateways()
+    /// The gateways left out at the last pass, with why.
+    let excluded = ExcludedGateways()
 
     /// Synchronises once now, then after every gateway change and every resync interval, until graceful
     /// shutdown or cancellation.
@@ -131,6 +133,24 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
         _ = try? await vamp.publish(events)
     }
 
+    /// `gateways:<name>` with `excluded` (the reason as the event's value) for every gateway the generator refuses now
+    /// and did not at the last pass, logged as an error: it is left out of HAProxy's text, and every other gateway is
+    /// served. The same for the first pass after a start: an operator must see it once per start.
+    func publishExcluded(_ excluded: [String: String]) async {
+        let before = self.excluded.reasons.withLock { previous in
+            defer { previous = excluded }
+            return previous
+        }
+        var events: [Event] = []
+        for (name, reason) in excluded.sorted(by: { $0.key < $1.key }) where before[name] != reason {
+            logger.error("a gateway cannot be rendered; it is left out of the HAProxy configuration and every other gateway is served", metadata: [
+                "vamp.gateway": "\(name)", "vamp.error": "\(reason)",
+            ])
+            events.append(Event(tags: ["gateways:\(name)", "excluded"], value: .string(reason)))
+        }
+        if !events.isEmpty { _ = try? await vamp.publish(events) }
+    }
+
     /// One pass: render every gateway, write what differs, publish the event. Never throws: a failure is
     /// logged and returned.
     @discardableResult
@@ -144,6 +164,7 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
         }
         do {
             let written = try await store.setIfChanged(configuration.configurationKey, string: rendered.text)
+            await publishExcluded(rendered.excluded)
             await publishDeployedChanges(rendered.servedGateways)
             guard written else { return .unchanged }
             logger.info("wrote the HAProxy configuration", metadata: [
@@ -165,4 +186,9 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
 /// The names of the gateways the synchroniser served at its last pass (`nil` before the first).
 final class ServedGateways: Sendable {
     let names = Mutex<Set<String>?>(nil)
+}
+
+/// The gateways the synchroniser left out at its last pass, with why.
+final class ExcludedGateways: Sendable {
+    let reasons = Mutex<[String: String]>([:])
 }

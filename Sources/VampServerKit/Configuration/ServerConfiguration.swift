@@ -21,7 +21,7 @@ enum ServerKeys {
     static let namespace = Setting<String>("vamp.namespace", default: "vamp", expected: "a name of letters, digits, '-' and '_'") { text in
         !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") } ? text : nil
     }
-    static let portRange = Setting<ClosedRange<Int>>.portRange("vamp.operation.gateway.port-range", default: "40000-45000")
+    static let portRange = Setting<ClosedRange<Int>>.portRange("vamp.operation.gateway.port-range", default: "61000-64999")
     static let haproxyVersion = Setting<String>.text("vamp.gateway-driver.haproxy.version", default: "2.6")
     static let haproxyExecutable = Setting<String>.text("vamp.gateway-driver.haproxy.executable", default: "/usr/sbin/haproxy")
     static let haproxyCheck = Setting<Bool?>.automatic("vamp.gateway-driver.haproxy.check")

@@ -6,11 +6,40 @@ import Glibc
 
 /// Free loopback TCP ports for test servers.
 public enum FreePort {
-    /// Asks the kernel for a free TCP port on 127.0.0.1 (bind to port 0, read it back, close).
+    /// Where test ports come from: above Linux's default ephemeral range (32768-60999), as Vamp's default gateway
+    /// range is. A port the kernel hands out for binding to port 0, or picks as a client's source port, can be held
+    /// in TIME_WAIT by any connection of the machine; a gateway on it then cannot be bound when HAProxy reloads.
+    public static let range = 61000...64999
+
+    /// A free TCP port from ``range``: one that binds on every IPv4 address (so also on 127.0.0.1) with no other
+    /// socket, listening or in TIME_WAIT, on it. Falls back to a port the kernel chooses when 200 tries find none.
     ///
     /// Another process may take the port between this call and the server's bind; fixtures retry
     /// a start when the server reports the address in use.
     public static func next() throws -> Int {
+        for _ in 0..<200 {
+            let port = Int.random(in: range)
+            if canBind(port) { return port }
+        }
+        return try kernelChosen()
+    }
+
+    /// True when a socket without SO_REUSEADDR binds `0.0.0.0:port`.
+    public static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = INADDR_ANY
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// Asks the kernel for a free TCP port on 127.0.0.1 (bind to port 0, read it back, close).
+    static func kernelChosen() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError("socket() failed: errno \(errno)") }
         defer { close(fd) }

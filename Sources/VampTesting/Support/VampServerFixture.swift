@@ -64,13 +64,17 @@ public final class VampServerFixture: @unchecked Sendable {
     }
 
     /// Stops the server (SIGTERM, or SIGKILL as a crash would) and starts it again in the same folder with the same
-    /// settings, its output in `log`; returns once the API answers.
-    public func restart(signal: Int32, log: String) async throws {
+    /// settings, its output in `log`; returns once the API answers, or at once unless `waitingForAPI` (so that the
+    /// next kill can land while the server starts).
+    public func restart(signal: Int32, log: String, waitingForAPI: Bool = true) async throws {
         if signal == SIGKILL { kill(process.pid, SIGKILL) }
         await process.stopOffThePool()
         process = try Self.launch(binaries, folder, environment, log: log)
-        try await waitForAPI()
+        if waitingForAPI { try await waitForAPI() }
     }
+
+    /// Waits until the API accepts connections (after a ``restart(signal:log:waitingForAPI:)`` that did not wait).
+    public func waitUntilServing() async throws { try await waitForAPI() }
 
     /// Stops the server, the processes it deployed (their working folder is under the server's) and HAProxy, and
     /// removes the folder.
@@ -90,11 +94,12 @@ public final class VampServerFixture: @unchecked Sendable {
         folder.remove()
     }
 
-    /// `count` consecutive free ports (checked by connecting to each once).
+    /// `count` consecutive free ports (each binds), from ``FreePort/range``: outside the kernel's ephemeral range, as
+    /// Vamp's default gateway range is, so that no client's source port stops HAProxy from binding a gateway.
     static func freeRange(count: Int) throws -> Int {
         for _ in 0..<50 {
-            let base = Int.random(in: 46000...60000)
-            if (base..<(base + count)).allSatisfy({ !FreePort.isAccepting($0) }) { return base }
+            let base = Int.random(in: FreePort.range.lowerBound...(FreePort.range.upperBound - count))
+            if (base..<(base + count)).allSatisfy({ FreePort.canBind($0) }) { return base }
         }
         throw FixtureError("no \(count) free ports in a row")
     }
