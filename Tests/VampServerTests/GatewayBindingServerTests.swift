@@ -26,6 +26,31 @@ struct GatewayBindingServerTests {
         }
     }
 
+    @Test("the default gateway port range lies outside the kernel's ephemeral range; a range inside it gets a warning at start naming both ranges and the sysctl")
+    func ephemeralRangeWarning() async throws {
+        let text = try String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)
+        let bounds = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        let ephemeral = try #require(bounds.count == 2 ? bounds[0]...bounds[1] : nil, "ip_local_port_range: \(text)")
+        #expect(!ephemeral.overlaps(61000...64999), "the default range 61000-64999 overlaps this machine's ephemeral range \(ephemeral)")
+
+        let folder = try TemporaryDirectory(prefix: "vamp-server-ephemeral")
+        defer { folder.remove() }
+        let inside = "\(ephemeral.lowerBound + 100)-\(ephemeral.lowerBound + 199)"
+        for (range, warned) in [(inside, true), ("61000-64999", false)] {
+            let server = try ServerExecutableTests.start(
+                folder, arguments: ["--port", "0"], environment: ProcessInfo.processInfo.environment.merging(["VAMP_OPERATION_GATEWAY_PORT_RANGE": range]) { _, new in new },
+                log: "server-\(range).log")
+            defer { server.stop() }
+            try await waitUntil(timeout: .seconds(30), "the server serves\n\(server.logTail())") { server.logTail().contains("serving the API") }
+            let log = server.logTail(maxBytes: 200_000)
+            let warning = log.split(separator: "\n").first { $0.contains("ephemeral range") }
+            #expect((warning != nil) == warned, "range \(range): \(warning ?? "no warning")")
+            if warned {
+                #expect(warning?.contains("ip_local_reserved_ports=\(inside)") == true && warning?.contains("61000-64999") == true, "\(warning ?? "")")
+            }
+        }
+    }
+
     @Test("real server and HAProxy: a deployment's internal gateway answers on 127.0.0.1 only, its external gateway on the machine's address too")
     func internalGatewayOnLoopback() async throws {
         guard let address = MachineAddresses.nonLoopbackIPv4().first else {
