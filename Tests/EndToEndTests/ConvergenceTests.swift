@@ -43,6 +43,41 @@ struct ConvergenceTests {
         try await chaos(Run(kills: 20, writes: true, seed: seed))
     }
 
+    @Test("a service whose processes are adopted after SIGKILL stays in its gateway: the KV text never loses its internal gateway, its instances stay deployed")
+    func adoptedServiceStaysServed() async throws {
+        let server = try await Server.start()
+        defer { server.tearDown() }
+        let client = HTTPClient.shared
+        let port = try FreePort.next()
+        _ = try await CanaryReleaseTests.call(client, .POST, "\(server.api)/deployments", yaml: Self.stable(port: port))
+        try await CanaryReleaseTests.eventually("stable Done and serving") {
+            let done = try await CanaryReleaseTests.allDone(client, server, "stable", ["stable-sava:1.0"])
+            guard done else { return false }
+            return try await CanaryReleaseTests.get(client, "http://127.0.0.1:\(port)/") == (200, "stable:1.0")
+        }
+        let store = try FileKeyValueStore(root: server.folder.url.appendingPathComponent(".vamp/kv"))
+        let key = KeyPath.haproxyConfiguration(namespace: "vamp", version: "2.6")
+        let load = CanaryReleaseTests.Load(client: client, port: port)
+        var missing: [String] = []
+        for restart in 0..<4 {
+            try await server.restart(signal: SIGKILL, log: "server-\(restart + 2).log", waitingForAPI: false)
+            let watched = ContinuousClock.now
+            while ContinuousClock.now - watched < .seconds(3) {
+                let text = try await store.get(key).map { String(decoding: $0.value, as: UTF8.self) } ?? ""
+                if !text.contains("# gateway stable/web/web ") { missing.append("restart \(restart + 1), after \(ContinuousClock.now - watched)") }
+                if let (status, body) = try? await CanaryReleaseTests.call(client, .GET, "\(server.api)/deployments/stable"), status == 200,
+                   body.contains("\"deployed\":false") {
+                    missing.append("restart \(restart + 1): an instance reads deployed: false")
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        await load.stop()
+        #expect(missing.isEmpty, "\(missing.prefix(5))")
+        #expect(load.snapshot.failures.isEmpty, "\(load.snapshot.failures.prefix(5))")
+        #expect(HAProxyProcesses.sava(of: server.folder) == ["stable:1.0": 2], "adopted, not started again")
+    }
+
     func chaos(_ run: Run) async throws {
         print("chaos: seed \(run.seed) (VAMP_CHAOS_SEED=\(run.seed) runs it again), \(run.kills) kills, writes \(run.writes)")
         let server = try await Server.start()
@@ -91,6 +126,7 @@ struct ConvergenceTests {
             #expect(state.serverErrors.isEmpty, "no 5xx: \(state.serverErrors.prefix(3))")
             #expect(state.acknowledged > 10)
             try await Self.expectPromisesKept(state, server, client)
+            try await Self.expectOneView(server, client)
         }
         try await Self.expectProcessesMatch(server, client)
     }
@@ -156,6 +192,36 @@ struct ConvergenceTests {
                 #expect(try await CanaryReleaseTests.call(client, .GET, "\(server.api)/gateways/\(name)").0 == 404, "\(key): acknowledged delete")
             }
         }
+    }
+
+    // MARK: One view
+
+    /// A deployment and its cluster gateway are one transaction: the weights the deployment shows for its services are
+    /// the ones its internal gateway `d/web/web` routes with (found after killed merges: 1.0 alone in the deployment
+    /// while the gateway routed to 1.1, and 100/0 in one against 75/25 in the other).
+    static func expectOneView(_ server: Server, _ client: HTTPClient) async throws {
+        let (_, body) = try await CanaryReleaseTests.call(client, .GET, "\(server.api)/deployments")
+        let deployments = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]] ?? []
+        for deployment in deployments {
+            guard let name = deployment["name"] as? String, name != "stable",
+                  let cluster = (deployment["clusters"] as? [String: Any])?["web"] as? [String: Any],
+                  let gateway = (cluster["gateways"] as? [String: Any])?["web"] as? [String: Any]
+            else { continue }
+            let (status, stored) = try await CanaryReleaseTests.call(client, .GET, "\(server.api)/gateways/\(name)/web/web")
+            let standalone = (try? JSONSerialization.jsonObject(with: Data(stored.utf8))) as? [String: Any] ?? [:]
+            #expect(status == 200 && weights(gateway) == weights(standalone),
+                    "deployment \(name) shows \(weights(gateway)), its gateway \(name)/web/web \(status) \(weights(standalone))")
+        }
+    }
+
+    /// A gateway's weights by the breed in each route's path (`d1/web/d1-sava:1.0/web` → `d1-sava:1.0`).
+    static func weights(_ gateway: [String: Any]) -> [String: String] {
+        var result: [String: String] = [:]
+        for (path, route) in gateway["routes"] as? [String: Any] ?? [:] {
+            let breed = path.split(separator: "/").first { $0.contains("-sava:") }.map(String.init) ?? path
+            result[breed] = (route as? [String: Any])?["weight"] as? String ?? "?"
+        }
+        return result
     }
 
     // MARK: Processes
