@@ -46,6 +46,9 @@ public actor DockerDriver: ContainerDriver {
         /// The credentials sent with image pulls (`vamp.container-driver.docker.repository.*`); nil: pulls are
         /// anonymous.
         public var credentials: RegistryCredentials?
+        /// Called at each ``DriverCrashPoint`` the driver passes (``DriverCrashPoint/created``), for crash tests that
+        /// kill the server there; nil in a server.
+        package var crashPoint: (@Sendable (DriverCrashPoint) -> Void)?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -225,20 +228,23 @@ public actor DockerDriver: ContainerDriver {
     }
 
     /// Every service with an owned container on the engine, its running containers as instances. Containers that
-    /// exited or died are removed first.
+    /// exited or died are removed first. A service whose containers were created and never started (by a `deploy` now,
+    /// or by a server killed between the two calls) is reported too, without them as instances, so that the reconciler
+    /// either deploys it (which starts them) or undeploys it (which removes them): no owned container is left unseen.
     public func services() async throws(ContainerDriverError) -> [RuntimeService] {
         var listed = try await engine.list(nil)
-        // Only containers that ended: one just created (`created`) is being started by a `deploy`.
+        // Only containers that ended: one just created (`created`) is being started by a `deploy`, or waits for one.
         for entry in listed where entry.state == "exited" || entry.state == "dead" {
             logger.warning("container no longer runs: removed", metadata: metadata(entry.container))
             try await remove(entry.container.id)
         }
-        listed.removeAll { !$0.container.running }
+        listed.removeAll { !$0.container.running && !$0.container.neverStarted }
         let byService = Dictionary(grouping: listed, by: \.container.service)
         var services: [RuntimeService] = []
         for id in byService.keys.sorted() {
-            let entries = byService[id]!.sorted { $0.container.index < $1.container.index }
-            let newest = entries.max { ($0.container.created, $0.container.index) < ($1.container.created, $1.container.index) }!
+            let all = byService[id]!
+            let entries = all.filter(\.container.running).sorted { $0.container.index < $1.container.index }
+            let newest = all.max { ($0.container.created, $0.container.index) < ($1.container.created, $1.container.index) }!
             let checks = specifications[id]?.healthChecks ?? []
             var instances: [Instance] = []
             for entry in entries {
@@ -272,6 +278,7 @@ public actor DockerDriver: ContainerDriver {
         for action in DockerPlan.converge(desired: service.scale.instances, digest: service.digest, containers: containers) {
             switch action {
             case .create(let index): try await create(service, index: index)
+            case .start(let id): try await start(id, of: service.id, index: nil)
             case .remove(let id): try await remove(id)
             }
         }
@@ -316,9 +323,28 @@ public actor DockerDriver: ContainerDriver {
         }
     }
 
+    /// Creates and starts instance `index`'s container under its one name (``DockerPlan/containerName(_:index:namespace:)``).
+    /// When the engine has a container of that name already (409: created by a deploy beside this one, or by a server
+    /// killed before it saw the answer), that one is taken: started when it runs the wanted digest, else removed and
+    /// created again. An instance never gets two containers.
     func create(_ service: ServiceSpecification, index: Int) async throws(ContainerDriverError) {
+        let name = DockerPlan.containerName(service.id, index: index, namespace: configuration.namespace)
         let body = DockerPlan.createBody(service, index: index, namespace: configuration.namespace)
-        let created = try await engine.http.call(.POST, "/containers/create", json: body)
+        var created = try await engine.http.call(.POST, "/containers/create", query: [("name", name)], json: body)
+        if created.status == 409 {
+            let existing = try await engine.http.call(.GET, "/containers/\(name)/json")
+            let object = (try? JSONSerialization.jsonObject(with: existing.body) as? [String: Any]) ?? [:]
+            let labels = (object["Config"] as? [String: Any])?["Labels"] as? [String: String] ?? [:]
+            let state = (object["State"] as? [String: Any])?["Status"] as? String ?? ""
+            if existing.status == 200, let id = object["Id"] as? String, labels[OwnershipLabel.digest] == service.digest,
+                state == "created" || state == "running"
+            {
+                logger.info("container of this instance found: taken, not created again", metadata: ["vamp.container": "\(id.prefix(12))"])
+                return try await start(id, of: service.id, index: index)
+            }
+            try await remove(name)
+            created = try await engine.http.call(.POST, "/containers/create", query: [("name", name)], json: body)
+        }
         guard created.status == 201,
             let object = try? JSONSerialization.jsonObject(with: created.body) as? [String: Any], let id = object["Id"] as? String
         else {
@@ -327,6 +353,12 @@ public actor DockerDriver: ContainerDriver {
                     + DockerEngineClient.message(created),
                 permanent: created.status == 400)
         }
+        configuration.crashPoint?(.created)
+        try await start(id, of: service.id, index: index)
+    }
+
+    /// Starts a container of the service (304: it runs already); one the engine refuses to start is removed.
+    func start(_ id: String, of service: ServiceIdentity, index: Int?) async throws(ContainerDriverError) {
         do {
             try await engine.http.expect(.POST, "/containers/\(id)/start", accepting: [304])
         } catch {
@@ -335,7 +367,7 @@ public actor DockerDriver: ContainerDriver {
         }
         logger.info(
             "container started",
-            metadata: ["vamp.service": "\(service.id)", "vamp.instance": "\(index)", "vamp.container": "\(id.prefix(12))"])
+            metadata: ["vamp.service": "\(service)", "vamp.instance": "\(index.map(String.init) ?? "?")", "vamp.container": "\(id.prefix(12))"])
     }
 
     func remove(_ id: String) async throws(ContainerDriverError) {

@@ -31,11 +31,85 @@ enum LocalProcesses {
         return UInt64(fields[19])
     }
 
+    /// The session (field 6) and start time (field 22) in a `/proc/<pid>/stat` line, `nil` for a zombie or dead
+    /// process.
+    static func parseSessionAndStartTime(_ text: String) -> (session: Int32, startTime: UInt64)? {
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X", let session = Int32(fields[3]), let start = UInt64(fields[19])
+        else { return nil }
+        return (session, start)
+    }
+
+    /// A process that carries a local driver's marker (``LocalProcessPlan/markerVariable``).
+    struct MarkedProcess: Sendable, Hashable {
+        var pid: Int32
+        /// Its session: the instance's process is a session leader (`pid == session`), what it starts is in its session.
+        var session: Int32
+        var startTime: UInt64
+        /// The run its marker names.
+        var run: String
+
+        var isSessionLeader: Bool { pid == session }
+    }
+
+    /// Every living process (zombies left out) whose environment carries `owner`'s marker, from `/proc/<pid>/environ`.
+    /// A process whose environment cannot be read (another user's, for a server that is not root) is not seen.
+    static func marked(owner: String) -> [MarkedProcess] {
+        let prefix = Array("\(LocalProcessPlan.markerVariable)=".utf8)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        var found: [MarkedProcess] = []
+        for entry in entries {
+            guard let pid = Int32(entry), pid > 1, let environ = readAll("/proc/\(pid)/environ") else { continue }
+            for variable in environ.split(separator: 0) where variable.starts(with: prefix) {
+                let value = String(decoding: variable.dropFirst(prefix.count), as: UTF8.self)
+                guard let run = LocalProcessPlan.run(inMarker: Substring(value), owner: owner),
+                    let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                    let (session, startTime) = parseSessionAndStartTime(stat)
+                else { break }
+                found.append(MarkedProcess(pid: pid, session: session, startTime: startTime, run: run))
+                break
+            }
+        }
+        return found.sorted { $0.pid < $1.pid }
+    }
+
+    /// The whole content of a small file (a `/proc` file reports no size, so it is read to its end); nil when it cannot
+    /// be opened.
+    static func readAll(_ path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return bytes
+    }
+
     /// True when `pid` runs and is the process that started at `startTime` (not a reused pid, not a zombie).
     static func isAlive(pid: Int32, startTime: UInt64) -> Bool {
         guard pid > 0 else { return false }
         if kill(pid, 0) != 0, errno != EPERM { return false }
         return Self.startTime(of: pid) == startTime
+    }
+
+    /// True when the process the record names still runs.
+    static func isAlive(_ record: LocalInstanceRecord) -> Bool {
+        guard let pid = record.pid, let startTime = record.startTime else { return false }
+        return isAlive(pid: pid, startTime: startTime)
+    }
+
+    /// Kills a marked process that nothing owns with SIGKILL (its process group too when it leads one), unless its pid
+    /// was reused meanwhile.
+    static func killUnowned(_ process: MarkedProcess) {
+        guard isAlive(pid: process.pid, startTime: process.startTime) else { return }
+        if process.isSessionLeader { signalGroup(process.pid, SIGKILL) }
+        _ = kill(process.pid, SIGKILL)
     }
 
     /// True while any process of the group runs.
@@ -91,6 +165,17 @@ enum LocalProcesses {
         } catch {
             return false
         }
+    }
+
+    /// Whether the instance is up now: without health checks, every port accepts a connection; with them, each check
+    /// passes (one try each).
+    static func isUp(ports: [String: Int], checks: [LocalLaunch.Check]) async -> Bool {
+        if checks.isEmpty {
+            for port in ports.values.sorted() where !(await accepts(port)) { return false }
+            return true
+        }
+        for check in checks where !(await Self.check(check, port: ports[check.port] ?? 0, client: HTTPClient.shared)) { return false }
+        return true
     }
 
     /// Reports whether the instance is up, on every change, until cancelled. Without health checks it is up while
