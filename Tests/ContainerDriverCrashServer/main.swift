@@ -96,7 +96,7 @@ func work(_ driver: any ContainerDriver) async throws {
     case "churn":
         var step = 0
         while true {
-            let instances = step % 3 == 0 ? 2 : 1
+            let instances = step % 2 == 0 ? 3 : 1
             let deployed = specification("churn-\(step % 4)", instances: instances, ports: [], command: "exec sleep 600")
             try await driver.deploy(deployed, update: true)
             try await waitUntilDeployed(driver, deployed.id, instances)

@@ -85,13 +85,16 @@ struct DockerDriverCrashTests {
     }
 
     /// Servers killed at random moments while services are deployed and undeployed (container creations and starts
-    /// cut anywhere): the next driver reports every service that has a container with Vamp's labels, no instance has
-    /// two containers, and undeploying what it reports leaves no container.
+    /// cut anywhere). After every kill, a driver made then reports every service that has a container with Vamp's
+    /// labels (so the reconciler adopts or removes it) and no instance has two containers; at the end, undeploying what
+    /// it reports leaves no container.
     @Test func aServerKilledAtRandomMomentsLeavesNoContainerUnseenOrDoubled() async throws {
         try await Self.withEngine { engine in
             let tag = UUID().uuidString
             var delays: [Int] = []
+            var neverStarted = 0
             let started = ContinuousClock.now
+            let driver = try Self.driver(engine)
             for round in 0..<10 {
                 let server = try CrashServer(
                     ["docker", engine.host, "churn", "--tag", tag, "--image", engine.image],
@@ -102,18 +105,19 @@ struct DockerDriverCrashTests {
                 try await Task.sleep(for: .milliseconds(delay))
                 await server.kill()
                 #expect(server.killed, "the crash server stopped by itself: \(server.text.suffix(2000))")
-            }
-            let left = try Self.owned(engine)
-            print("docker crash test: 10 SIGKILLs in \(ContinuousClock.now - started), after \(delays) ms of work each; left: \(left.map { "\($0.service.map(\.description) ?? "?")#\($0.index) \($0.state)" })")
 
-            let driver = try Self.driver(engine)
-            try await withRunning(driver) { (driver) async throws in
+                let left = try Self.owned(engine)
+                neverStarted += left.filter { $0.state == "created" }.count
                 let reported = Set(try await driver.services().map(\.id))
-                let onEngine = Set(try Self.owned(engine).compactMap(\.service))
-                #expect(onEngine.subtracting(reported).isEmpty, "services with containers the driver does not report: \(onEngine.subtracting(reported))")
-                let instances = try Self.owned(engine).filter { $0.state == "running" || $0.state == "created" }.map { "\($0.service.map(\.description) ?? "?")#\($0.index)" }
-                #expect(instances.count == Set(instances).count, "an instance with two containers: \(instances.sorted())")
-                for id in reported { try await driver.undeploy(id) }
+                let onEngine = Set(left.compactMap(\.service))
+                #expect(onEngine.subtracting(reported).isEmpty, "round \(round): services with containers the driver does not report: \(left)")
+                let instances = left.map { "\($0.service.map(\.description) ?? "?")#\($0.index)" }
+                #expect(instances.count == Set(instances).count, "round \(round): an instance with two containers: \(instances.sorted())")
+            }
+            print("docker crash test: 10 SIGKILLs in \(ContinuousClock.now - started), after \(delays) ms of work each; \(neverStarted) containers found created and never started")
+
+            try await withRunning(driver) { (driver) async throws in
+                for id in try await driver.services().map(\.id) { try await driver.undeploy(id) }
                 let remaining = try Self.owned(engine)
                 #expect(remaining.isEmpty, "left: \(remaining)")
             }

@@ -119,9 +119,9 @@ extension LocalProcessDriver {
         notices.signal()
     }
 
-    /// Waits until nothing of process group `pid` is left, its leader reaped too (a zombie still counts as a member: a
-    /// child is reaped by the task that awaits it); false when something is still there after `timeout` or on
-    /// cancellation.
+    /// Waits until nothing of process group `pid` is left (``LocalProcesses/groupExists(_:)``: a zombie child of this
+    /// server counts until the task that awaits it has reaped it, another's zombie does not); false when something is
+    /// still there after `timeout` or on cancellation.
     func waitUntilGone(_ pid: Int32, within timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while LocalProcesses.groupExists(pid) {

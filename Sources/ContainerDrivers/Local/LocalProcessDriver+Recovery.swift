@@ -56,7 +56,7 @@ extension LocalProcessDriver {
                 if service.removing == true || record.stopping == true {
                     // Its stop had begun: it finishes (the process, if it still runs, is stopped), nothing restarts it.
                     _ = transition(service.id, index, instance.token, .stop)
-                    if service.removing != true { stops.append((service.id, index, instance.token)) }
+                    stops.append((service.id, index, instance.token))
                     continue
                 }
                 if let pid = record.pid, LocalProcesses.isAlive(record) {
@@ -78,7 +78,7 @@ extension LocalProcessDriver {
         }
         phase = .open
         for (id, index, token) in stops { work.start { await self.stopInstance(id, index, token) } }
-        for id in removals { work.start { await self.remove(id) } }
+        for id in removals { work.start { await self.finishRemoval(id) } }
     }
 
     /// Probes, once and now, each adopted instance whose readiness is not known yet (``InstanceState/probeAtOnce``):
@@ -94,5 +94,13 @@ extension LocalProcessDriver {
                 readinessChanged(id, instance.record.index, instance.token, pid: pid, up: up)
             }
         }
+    }
+
+    /// Finishes the removal of a service that an earlier driver had begun, unless it was deployed again meanwhile (its
+    /// instances are stopped all the same).
+    func finishRemoval(_ id: ServiceIdentity) async {
+        guard running[id]?.record.removing == true else { return }
+        logger.info("the driver finishes the removal of a service that an earlier one began", metadata: metadata(id))
+        await remove(id)
     }
 }

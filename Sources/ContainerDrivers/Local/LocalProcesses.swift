@@ -112,10 +112,29 @@ enum LocalProcesses {
         _ = kill(process.pid, SIGKILL)
     }
 
-    /// True while any process of the group runs.
+    /// True while any process of the group runs, or is a zombie this server will reap (its child, awaited by the task
+    /// that started it). Another zombie does not count: a process whose parent died is reaped by init, which may take
+    /// its time (a second here, never for a container's PID 1 that does not reap), and the group is done once nothing of
+    /// it runs. The members are looked for in `/proc` only once the leader has ended.
     static func groupExists(_ group: Int32) -> Bool {
         guard group > 1 else { return false }
-        return kill(-group, 0) == 0 || errno == EPERM
+        guard kill(-group, 0) == 0 || errno == EPERM else { return false }
+        if let leader = processStat(group), leader.counts { return true }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != group, let member = processStat(pid), member.group == group else { continue }
+            if member.counts { return true }
+        }
+        return false
+    }
+
+    /// The state, parent and process group of `pid` from `/proc/<pid>/stat`; `counts` when it runs, or is a zombie
+    /// whose parent is this server.
+    static func processStat(_ pid: Int32) -> (group: Int32, counts: Bool)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count > 2, let parent = Int32(fields[1]), let group = Int32(fields[2]) else { return nil }
+        let ended = fields[0] == "Z" || fields[0] == "X"
+        return (group, !ended || parent == getpid())
     }
 
     /// Kills what is left of the process group of a leader that has exited (a shell killed alone leaves its command
