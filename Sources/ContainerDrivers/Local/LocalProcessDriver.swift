@@ -17,8 +17,9 @@ import Darwin
 ///
 /// An instance's definition runs through `/bin/sh -c` in the configured working directory, in a session of its own (so
 /// it survives the server), with an environment built for it: the specification's environment plus `PORT` (the first
-/// breed port's number), `PORT_<NAME>` per breed port and the server's `PATH`, `HOME`, `LANG`, `LC_*` and `TZ`, never
-/// the server's other variables (its `VAMP_*` settings hold secrets). With ``Configuration/user`` it runs as that user
+/// breed port's number), `PORT_<NAME>` per breed port, the server's `PATH`, `HOME`, `LANG`, `LC_*` and `TZ`, never
+/// the server's other variables (its `VAMP_*` settings hold secrets), and the driver's marker `VAMP_LOCAL_INSTANCE`
+/// (its state directory's owner and the run of the instance). With ``Configuration/user`` it runs as that user
 /// (its uid, its primary group only) in a folder of its own, owned by that user, under
 /// ``Configuration/userWorkDirectory``. Its ports are chosen once and kept for the instance's life. Standard output and
 /// error go to `<directory>/logs/<service key>/<instance name>.log` (written through a descriptor the server opens:
@@ -33,18 +34,24 @@ import Darwin
 /// `kind: workflow`, its instances are named `workflow-<name>-<index>`, and it never shares records with a deployment of
 /// the same name.
 ///
-/// Ownership is recorded in `<directory>/services/`: one record per service and one per instance (pid, process start
-/// time, ports, digest, what to run, `kind` for a workflow; a record without `kind` is a service's). The driver reads
-/// its records on first use; a driver made on the same directory after a restart of the server adopts the processes
-/// that still run and restarts the others. The driver never stops processes when it stops.
+/// Ownership is recorded in `<directory>/services/`: one record per service and one per instance (run, pid, process
+/// start time, ports, digest, what to run, `kind` for a workflow; a record without `kind` is a service's). The driver
+/// reads its records on first use; a driver made on the same directory after a restart of the server adopts the
+/// processes that still run and restarts the others. The driver never stops processes when it stops.
+///
+/// Each step is recorded before it is taken, so a server killed between any two leaves nothing leaked or doubled: the
+/// run before its process starts (a process whose pid was not recorded yet is adopted by its marker, never started a
+/// second time; a process with the driver's marker that no record claims is killed), a stop before its signal and an
+/// undeploy before its stops (the next driver finishes them and starts nothing again).
 ///
 /// The driver is a `Service`: creating it reads and starts nothing. Its supervision (each instance's process watched
 /// and restarted, readiness probes, each service's convergence, the adoption of what an earlier driver left) runs in
 /// ``run()`` and stops when that ends; the processes keep running. Called before ``run()`` starts, ``deploy(_:update:)``
 /// records the service and queues its convergence, which begins with ``run()``; ``undeploy(_:)`` stops the processes
 /// at once (it needs no background work); ``services()`` answers from the records: an instance whose process still runs
-/// is adopted when the records are read, and counts as deployed when its record says it was up (so that a restart of
-/// the server does not take its traffic away), until its probe, which starts with ``run()``, says otherwise. Once
+/// is adopted when the records are read, and counts as deployed when its record says it was up, or when, its readiness
+/// unknown, a probe made before the first answer finds it up (so that a restart of the server does not take its traffic
+/// away), until its probe, which starts with ``run()``, says otherwise. Once
 /// ``run()`` has ended, deploy and undeploy fail with a transient error.
 ///
 /// How processes are watched: a process the driver started is its child, awaited through swift-subprocess (which reaps
