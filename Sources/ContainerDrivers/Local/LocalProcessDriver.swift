@@ -18,7 +18,7 @@ import Darwin
 /// An instance's definition runs through `/bin/sh -c` in the configured working directory, in a session of its own (so
 /// it survives the server), with an environment built for it: the specification's environment plus `PORT` (the first
 /// breed port's number), `PORT_<NAME>` per breed port, the server's `PATH`, `HOME`, `LANG`, `LC_*` and `TZ`, never
-/// the server's other variables (its `VAMP_*` settings hold secrets), and the driver's marker `VAMP_LOCAL_INSTANCE`
+/// the server's other variables (its `VAMP_*` settings hold secrets), and the driver's marker `IO_VAMP_INSTANCE`
 /// (its state directory's owner and the run of the instance). With ``Configuration/user`` it runs as that user
 /// (its uid, its primary group only) in a folder of its own, owned by that user, under
 /// ``Configuration/userWorkDirectory``. Its ports are chosen once and kept for the instance's life. Standard output and

@@ -89,8 +89,9 @@ package enum LocalProcessPlan {
     /// The variable that marks an instance's process as the local driver's: `<owner>/<run>`, the owner naming the
     /// driver's state directory, the run the one written in the instance's record before the process started. Every
     /// process of the instance inherits it, so a driver that starts after a crash finds them in `/proc/<pid>/environ`:
-    /// it adopts a process whose run its records name, and kills one they do not.
-    package static let markerVariable = "VAMP_LOCAL_INSTANCE"
+    /// it adopts a process whose run its records name, and kills one they do not. Not a `VAMP_*` name: those are Vamp's
+    /// settings, which a child never gets (and which a child that is itself a Vamp program would read as one).
+    package static let markerVariable = "IO_VAMP_INSTANCE"
 
     /// The value of ``markerVariable`` for a run of an instance of the driver `owner`.
     package static func marker(owner: String, run: String) -> String { "\(owner)/\(run)" }
