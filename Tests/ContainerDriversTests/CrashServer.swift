@@ -33,6 +33,11 @@ final class CrashServer: @unchecked Sendable {
         try process.run()
     }
 
+    /// A server still running when the test lets go of it (a failed wait threw) is killed: it must not go on working.
+    deinit {
+        if process.isRunning { _ = Glibc.kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Its output so far.
     var text: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
