@@ -162,6 +162,35 @@ struct LocalProcessDriverCrashTests {
         }
     }
 
+    /// A process with this driver's marker that no record claims (a run no record names) is killed when a driver
+    /// reads the records; one with another directory's marker, or none, is left alone.
+    @Test func aProcessWithTheDriversMarkerThatNoRecordClaimsIsKilled() async throws {
+        try await Self.withFixture { fixture, tag in
+            func start(marker: String?) throws -> Process {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", "exec sleep 600"]
+                var environment = ["CRASH_TEST_TAG": tag, "PATH": "/usr/bin:/bin"]
+                environment[LocalProcessPlan.markerVariable] = marker
+                process.environment = environment
+                try process.run()
+                return process
+            }
+            let owner = LocalRecordStore(directory: fixture.directory).owner
+            let stray = try start(marker: LocalProcessPlan.marker(owner: owner, run: UUID().uuidString.lowercased()))
+            let another = try start(marker: LocalProcessPlan.marker(owner: "0123456789abcdef", run: UUID().uuidString.lowercased()))
+            let unmarked = try start(marker: nil)
+            #expect(await Base.eventually { taggedProcesses(tag).count == 3 })
+
+            #expect(try await fixture.makeDriver().services().isEmpty)
+            #expect(await Base.eventually { !stray.isRunning }, "the stray process of this driver still runs")
+            #expect(stray.terminationStatus == SIGKILL)
+            #expect(another.isRunning && unmarked.isRunning)
+            another.terminate()
+            unmarked.terminate()
+        }
+    }
+
     /// A server killed while its instances serve: the next driver reports them deployed in its first answer, before its
     /// own probes ran, and at every moment after (polled every 20 ms for 1.5 s), so a restart never takes them out of
     /// their gateway.
