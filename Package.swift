@@ -238,6 +238,17 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
+// A child process for the container drivers' crash tests: runs a driver and works it until SIGKILLed.
+targets.append(.executableTarget(
+    name: "ContainerDriverCrashServer",
+    dependencies: [
+        "ContainerDrivers", "VampModel",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    ],
+    path: "Tests/ContainerDriverCrashServer",
+    swiftSettings: swiftSettings))
+
 // The example service of Examples/ and of the end-to-end tests: `sava --port N --text T [--upstream URL]` answers T
 // on every path (with an upstream, T and what the upstream answered).
 products.append(.executable(name: "sava", targets: ["Sava"]))

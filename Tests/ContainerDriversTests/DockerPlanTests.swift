@@ -72,8 +72,10 @@ struct DockerPlanTests {
         #expect(DockerPlan.container(id: "c4", labels: DockerPlan.labels(spec, index: 0), state: "exited", created: 0)?.running == false)
     }
 
-    static func container(_ id: String, _ index: Int, digest: String = "d1", running: Bool = true) -> DockerPlan.Container {
-        DockerPlan.Container(id: id, service: Self.id, index: index, digest: digest, scale: 2, running: running)
+    static func container(
+        _ id: String, _ index: Int, digest: String = "d1", running: Bool = true, neverStarted: Bool = false
+    ) -> DockerPlan.Container {
+        DockerPlan.Container(id: id, service: Self.id, index: index, digest: digest, scale: 2, running: running, neverStarted: neverStarted)
     }
 
     @Test func convergeCreatesMissingOnLowestFreeNumbers() {
@@ -88,6 +90,35 @@ struct DockerPlanTests {
         let withDead = [Self.container("a", 0), Self.container("b", 1, running: false)]
         #expect(DockerPlan.converge(desired: 2, digest: "d1", containers: withDead) == [.create(index: 2), .remove(id: "b")])
         #expect(DockerPlan.converge(desired: 0, digest: "d1", containers: three) == [.remove(id: "c"), .remove(id: "b"), .remove(id: "a")])
+    }
+
+    /// A container created and never started (a server killed between create and start) of the wanted digest is
+    /// started, not created again; one of another digest is removed; a second one beyond the scale too.
+    @Test func convergeStartsAContainerThatWasCreatedAndNeverStarted() {
+        let created = Self.container("a", 0, running: false, neverStarted: true)
+        #expect(DockerPlan.converge(desired: 1, digest: "d1", containers: [created]) == [.start(id: "a")])
+        #expect(DockerPlan.converge(desired: 2, digest: "d1", containers: [created]) == [.start(id: "a"), .create(index: 1)])
+        let two = [created, Self.container("b", 1, running: false, neverStarted: true)]
+        #expect(DockerPlan.converge(desired: 1, digest: "d1", containers: two) == [.start(id: "a"), .remove(id: "b")])
+        let running = [Self.container("r", 0), Self.container("b", 1, running: false, neverStarted: true)]
+        #expect(DockerPlan.converge(desired: 1, digest: "d1", containers: running) == [.remove(id: "b")])
+        let old = Self.container("o", 0, digest: "old", running: false, neverStarted: true)
+        #expect(DockerPlan.converge(desired: 1, digest: "d1", containers: [old]) == [.create(index: 1), .remove(id: "o")])
+        #expect(DockerPlan.converge(desired: 0, digest: "d1", containers: [created]) == [.remove(id: "a")])
+    }
+
+    /// One name per instance: the engine refuses a second container of it.
+    @Test func containerNamesAreOnePerInstanceAndNamespace() {
+        let name = DockerPlan.containerName(Self.id, index: 0)
+        #expect(name.hasPrefix("vamp-shop-frontend-web_1.0-"))
+        #expect(name.hasSuffix("-0"))
+        #expect(name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+        #expect(DockerPlan.containerName(Self.id, index: 0) == name)
+        #expect(DockerPlan.containerName(Self.id, index: 1) != name)
+        #expect(DockerPlan.containerName(Self.id, index: 0, namespace: "other") != name)
+        #expect(DockerPlan.containerName(.workflow("shop", breed: "web:1.0"), index: 0) != name)
+        let long = ServiceIdentity(deployment: String(repeating: "d", count: 200), cluster: "c", service: "s")
+        #expect(DockerPlan.containerName(long, index: 12).count < 70)
     }
 
     @Test func convergeReplacesAnotherDigestNewFirst() {

@@ -22,7 +22,9 @@ import VampModel
 /// `io.vamp.breed` in place of the deployment, cluster and service labels.
 ///
 /// Discovery lists the owned containers by label on the engine, so a restarted server finds what an earlier one
-/// started. The driver is a `Service`: its watch of the engine (the poll, the event stream) runs in ``run()``; deploy,
+/// started, a container created and never started (by a server killed between the two calls) included: its service is
+/// reported, and a deploy starts that container rather than creating another. Each instance's container has one name
+/// (`vamp-<service>-<hash>-<number>`), so the engine never holds two for one instance. The driver is a `Service`: its watch of the engine (the poll, the event stream) runs in ``run()``; deploy,
 /// undeploy and discovery call the engine directly, with or without it. A container that no longer runs is removed when seen, so the reconciler sees fewer instances and deploys
 /// the service again. An instance is `deployed` when every port accepts a TCP connection on the container's address
 /// (not on the host port, where docker-proxy accepts before the container listens), or, with health checks, when
@@ -46,6 +48,9 @@ public actor DockerDriver: ContainerDriver {
         /// The credentials sent with image pulls (`vamp.container-driver.docker.repository.*`); nil: pulls are
         /// anonymous.
         public var credentials: RegistryCredentials?
+        /// Called at each ``DriverCrashPoint`` the driver passes (``DriverCrashPoint/created``), for crash tests that
+        /// kill the server there; nil in a server.
+        package var crashPoint: (@Sendable (DriverCrashPoint) -> Void)?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -225,20 +230,23 @@ public actor DockerDriver: ContainerDriver {
     }
 
     /// Every service with an owned container on the engine, its running containers as instances. Containers that
-    /// exited or died are removed first.
+    /// exited or died are removed first. A service whose containers were created and never started (by a `deploy` now,
+    /// or by a server killed between the two calls) is reported too, without them as instances, so that the reconciler
+    /// either deploys it (which starts them) or undeploys it (which removes them): no owned container is left unseen.
     public func services() async throws(ContainerDriverError) -> [RuntimeService] {
         var listed = try await engine.list(nil)
-        // Only containers that ended: one just created (`created`) is being started by a `deploy`.
+        // Only containers that ended: one just created (`created`) is being started by a `deploy`, or waits for one.
         for entry in listed where entry.state == "exited" || entry.state == "dead" {
             logger.warning("container no longer runs: removed", metadata: metadata(entry.container))
             try await remove(entry.container.id)
         }
-        listed.removeAll { !$0.container.running }
+        listed.removeAll { !$0.container.running && !$0.container.neverStarted }
         let byService = Dictionary(grouping: listed, by: \.container.service)
         var services: [RuntimeService] = []
         for id in byService.keys.sorted() {
-            let entries = byService[id]!.sorted { $0.container.index < $1.container.index }
-            let newest = entries.max { ($0.container.created, $0.container.index) < ($1.container.created, $1.container.index) }!
+            let all = byService[id]!
+            let entries = all.filter(\.container.running).sorted { $0.container.index < $1.container.index }
+            let newest = all.max { ($0.container.created, $0.container.index) < ($1.container.created, $1.container.index) }!
             let checks = specifications[id]?.healthChecks ?? []
             var instances: [Instance] = []
             for entry in entries {
@@ -272,6 +280,7 @@ public actor DockerDriver: ContainerDriver {
         for action in DockerPlan.converge(desired: service.scale.instances, digest: service.digest, containers: containers) {
             switch action {
             case .create(let index): try await create(service, index: index)
+            case .start(let id): try await start(id, of: service.id, index: nil)
             case .remove(let id): try await remove(id)
             }
         }
@@ -284,68 +293,4 @@ public actor DockerDriver: ContainerDriver {
         for entry in try await engine.list(service) { try await remove(entry.container.id) }
         notices.signal()
     }
-
-    // MARK: - Engine calls
-
-    func ensureImage(_ image: String) async throws(ContainerDriverError) {
-        let escaped = image.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "?#"))) ?? image
-        let present = try await engine.http.call(.GET, "/images/\(escaped)/json")
-        if present.status == 200 { return }
-        guard present.status == 404 else {
-            throw ContainerDriverError("Docker engine: looking for image \(image) answered \(present.status): \(DockerEngineClient.message(present))")
-        }
-        let reference = DockerPlan.imageReference(image)
-        logger.info("pulling image", metadata: ["vamp.image": "\(image)"])
-        var query = [("fromImage", reference.name)]
-        if !reference.tag.isEmpty { query.append(("tag", reference.tag)) }
-        var headers = HTTPHeaders()
-        if let credentials = configuration.credentials, credentials.applies(to: image) { headers.add(name: "X-Registry-Auth", value: credentials.header) }
-        let pull = try await engine.http.call(.POST, "/images/create", query: query, headers: headers, timeout: configuration.pullTimeout)
-        let failure = (200..<300).contains(pull.status) ? DockerPlan.pullError(pull.text) : DockerEngineClient.message(pull)
-        if let failure {
-            let hint = DockerPlan.isAuthenticationFailure(failure)
-                ? headers.isEmpty
-                    ? " (the registry wants credentials: set vamp.container-driver.docker.repository.username and .password)"
-                    : " (the registry refused the credentials of vamp.container-driver.docker.repository.username \(configuration.credentials?.username ?? ""))"
-                : ""
-            throw ContainerDriverError("cannot pull image \(image): \(failure)\(hint)", permanent: true)
-        }
-        let pulled = try await engine.http.call(.GET, "/images/\(escaped)/json")
-        guard pulled.status == 200 else {
-            throw ContainerDriverError("cannot pull image \(image): the engine does not have it after the pull", permanent: true)
-        }
-    }
-
-    func create(_ service: ServiceSpecification, index: Int) async throws(ContainerDriverError) {
-        let body = DockerPlan.createBody(service, index: index, namespace: configuration.namespace)
-        let created = try await engine.http.call(.POST, "/containers/create", json: body)
-        guard created.status == 201,
-            let object = try? JSONSerialization.jsonObject(with: created.body) as? [String: Any], let id = object["Id"] as? String
-        else {
-            throw ContainerDriverError(
-                "Docker engine refused the container of \(service.id) (image \(service.breed.deployable?.definition ?? "")): "
-                    + DockerEngineClient.message(created),
-                permanent: created.status == 400)
-        }
-        do {
-            try await engine.http.expect(.POST, "/containers/\(id)/start", accepting: [304])
-        } catch {
-            try? await remove(id)
-            throw error
-        }
-        logger.info(
-            "container started",
-            metadata: ["vamp.service": "\(service.id)", "vamp.instance": "\(index)", "vamp.container": "\(id.prefix(12))"])
-    }
-
-    func remove(_ id: String) async throws(ContainerDriverError) {
-        // 409: not running; 404: already gone. Both fine: the delete below settles it.
-        try await engine.http.expect(.POST, "/containers/\(id)/kill", accepting: [404, 409])
-        try await engine.http.expect(.DELETE, "/containers/\(id)", query: [("force", "true")], accepting: [404])
-    }
-
-    func metadata(_ container: DockerPlan.Container) -> Logger.Metadata {
-        ["vamp.service": "\(container.service)", "vamp.instance": "\(container.index)", "vamp.container": "\(container.id.prefix(12))"]
-    }
-
 }

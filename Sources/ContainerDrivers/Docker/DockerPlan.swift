@@ -20,9 +20,14 @@ package enum DockerPlan {
         package var running: Bool
         /// `Created`, seconds since 1970: the newest container's scale label is the service's.
         package var created: Int
+        /// `State` is `created`: created and never started (a server killed between the two calls leaves one).
+        package var neverStarted: Bool
 
         /// Creates a container.
-        package init(id: String, service: ServiceIdentity, index: Int, digest: String, scale: Int, running: Bool, created: Int = 0) {
+        package init(
+            id: String, service: ServiceIdentity, index: Int, digest: String, scale: Int, running: Bool, created: Int = 0,
+            neverStarted: Bool = false
+        ) {
             self.id = id
             self.service = service
             self.index = index
@@ -30,6 +35,7 @@ package enum DockerPlan {
             self.scale = scale
             self.running = running
             self.created = created
+            self.neverStarted = neverStarted
         }
     }
 
@@ -37,8 +43,19 @@ package enum DockerPlan {
     package enum Action: Sendable, Hashable {
         /// Create and start a container with this instance number.
         case create(index: Int)
+        /// Start this container, created and never started, of the wanted digest.
+        case start(id: String)
         /// Kill and remove this container.
         case remove(id: String)
+    }
+
+    /// The name of instance `index` of `service` in `namespace`: `vamp-<deployment>-<cluster>-<service>` (made
+    /// name-legal, at most 40 characters), the first 10 hex digits of a SHA-1 of the namespace and the identity, and the
+    /// instance number. One name per instance, so the engine refuses (409) to create an instance's container twice.
+    package static func containerName(_ service: ServiceIdentity, index: Int, namespace: String = "default") -> String {
+        let readable = LocalProcessPlan.sanitised(
+            service.kind == .workflow ? "workflow-\(service.deployment)-\(service.service)" : "\(service.deployment)-\(service.cluster)-\(service.service)")
+        return "vamp-\(readable.prefix(40))-\(SHA1.hex("\(namespace)\u{0}\(service.description)").prefix(10))-\(index)"
     }
 
     /// The labels of instance `index` of `specification`.
@@ -59,7 +76,8 @@ package enum DockerPlan {
         else { return nil }
         return Container(
             id: id, service: service, index: index,
-            digest: digest, scale: labels[OwnershipLabel.scale].flatMap { Int($0) } ?? 0, running: state == "running", created: created)
+            digest: digest, scale: labels[OwnershipLabel.scale].flatMap { Int($0) } ?? 0, running: state == "running", created: created,
+            neverStarted: state == "created")
     }
 
     /// The breed ports with a number, in the breed's order (the container port is the breed port's number).
@@ -113,23 +131,28 @@ package enum DockerPlan {
         return .object(result)
     }
 
-    /// What to do to reach `desired` running containers of `digest` from `containers` (one service's): containers
-    /// that do not run are removed; missing instances are created on the lowest numbers no container holds; extra
-    /// ones of the current digest are removed, highest numbers first; every container of another digest is removed.
-    /// Creations come first in the list, so replacements start before the containers they replace are removed.
+    /// What to do to reach `desired` running containers of `digest` from `containers` (one service's): a missing
+    /// instance is first a container of `digest` that was created and never started (an earlier server's, killed
+    /// between the two calls), started rather than created again (lowest numbers first), else created on the lowest
+    /// number no container holds; extra ones of the current digest are removed, highest numbers first; every other
+    /// container (another digest, not running, not started) is removed. Starts and creations come first in the list,
+    /// so replacements start before the containers they replace are removed.
     package static func converge(desired: Int, digest: String, containers: [Container]) -> [Action] {
         let desired = max(0, desired)
         let current = containers.filter { $0.running && $0.digest == digest }.sorted { $0.index < $1.index }
-        var creates: [Action] = []
+        let waiting = containers.filter { $0.neverStarted && $0.digest == digest }.sorted { $0.index < $1.index }
+        let started = waiting.prefix(max(0, desired - current.count))
+        var creates: [Action] = started.map { .start(id: $0.id) }
         var used = Set(containers.map(\.index))
         var candidate = 0
-        for _ in 0..<max(0, desired - current.count) {
+        for _ in 0..<max(0, desired - current.count - started.count) {
             while used.contains(candidate) { candidate += 1 }
             creates.append(.create(index: candidate))
             used.insert(candidate)
         }
         var removes: [Action] = current.dropFirst(desired).reversed().map { .remove(id: $0.id) }
-        let others = containers.filter { !($0.running && $0.digest == digest) }.sorted { $0.index > $1.index }
+        let kept = Set(current.map(\.id) + started.map(\.id))
+        let others = containers.filter { !kept.contains($0.id) }.sorted { $0.index > $1.index }
         removes += others.map { .remove(id: $0.id) }
         return creates + removes
     }

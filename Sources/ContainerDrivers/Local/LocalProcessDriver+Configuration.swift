@@ -29,6 +29,9 @@ extension LocalProcessDriver {
         /// the user, 0700; the folder itself 0711), outside the server's owner-only state directory
         /// (`vamp.container-driver.local.work-directory`, `.vamp-work`). Ignored without a user.
         public var userWorkDirectory: URL = URL(fileURLWithPath: ".vamp-work").standardizedFileURL
+        /// Called at each ``DriverCrashPoint`` the driver passes (``DriverCrashPoint/spawned``,
+        /// ``DriverCrashPoint/signalled``), for crash tests that kill the server there; nil in a server.
+        package var crashPoint: (@Sendable (DriverCrashPoint) -> Void)?
 
         /// Creates a configuration; every setting has a default.
         public init(

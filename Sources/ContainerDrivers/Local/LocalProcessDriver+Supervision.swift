@@ -12,120 +12,9 @@ import Glibc
 import Darwin
 #endif
 
-/// The local driver's convergence of a service to its specification, the supervision of its processes and each
-/// instance's life (``LocalProcessDriver`` keeps the state; these run as jobs under its `run()`).
+/// The local driver's supervision of its processes (started, watched, restarted, probed) and each instance's life
+/// (``LocalProcessDriver`` keeps the state; these run as jobs under its `run()`).
 extension LocalProcessDriver {
-    // MARK: - Convergence
-
-    /// Starts the service's convergence loop unless it runs; the loop reads the latest record on every pass.
-    func converge(_ id: ServiceIdentity) {
-        guard phase != .stopped, let state = running[id], state.convergence == nil else { return }
-        running[id]?.convergence = work.start { await self.convergeLoop(id) }
-    }
-
-    func convergeLoop(_ id: ServiceIdentity) async {
-        while !Task.isCancelled, phase != .stopped, let state = running[id] {
-            let now = ContinuousClock.now
-            let slots = state.instances.values.filter { !$0.life.isStopping }.map {
-                LocalProcessPlan.Slot(
-                    index: $0.record.index, digest: $0.record.digest,
-                    ready: $0.life.isUp || now - $0.createdAt >= configuration.replacementWait)
-            }
-            let step = LocalProcessPlan.step(desired: state.record.desiredInstances, digest: state.record.digest, instances: slots)
-            if step.done {
-                running[id]?.convergence = nil
-                return
-            }
-            for action in step.actions {
-                switch action {
-                case .start(let index):
-                    await startInstance(id, index)
-                case .stop(let index):
-                    guard let instance = running[id]?.instances[index] else { continue }
-                    let token = instance.token
-                    perform(transition(id, index, token, .stop), id, index, token)
-                    // Stopping takes up to the grace period; the loop goes on meanwhile.
-                    work.start { await self.stopInstance(id, index, token) }
-                }
-            }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        if !Task.isCancelled, running[id] != nil { running[id]?.convergence = nil }
-    }
-
-    func startInstance(_ id: ServiceIdentity, _ index: Int) async {
-        guard let service = running[id]?.record else { return }
-        var ports: [String: Int] = [:]
-        for name in service.launch.ports {
-            var port: Int?
-            for _ in 0..<50 {
-                guard let candidate = try? await LocalProcesses.freePort() else { continue }
-                if !reservedPorts.contains(candidate), !configuration.excludedPorts.contains(where: { $0.contains(candidate) }) {
-                    port = candidate
-                    break
-                }
-            }
-            guard let port else {
-                logger.error("no free port for a new instance", metadata: metadata(id))
-                reservedPorts.subtract(ports.values)
-                return
-            }
-            reservedPorts.insert(port)
-            ports[name] = port
-        }
-        // An undeploy cancels the convergence while the ports were looked for: start nothing then.
-        guard !Task.isCancelled, phase != .stopped, let current = running[id], current.instances[index] == nil else {
-            reservedPorts.subtract(ports.values)
-            return
-        }
-        let name = LocalProcessPlan.instanceName(id, index: index)
-        let record = LocalInstanceRecord(
-            id: id, index: index, name: name, pid: nil, startTime: nil,
-            ports: ports, digest: current.record.digest, desiredInstances: current.record.desiredInstances,
-            launch: current.record.launch, logFile: store.logFile(id, name: name).path)
-        running[id]?.instances[index] = InstanceState(record: record)
-        save(record)
-        startSupervisor(id, index)
-    }
-
-    /// SIGTERM to the instance's process group, SIGKILL after the grace period, then its records go. A process an
-    /// earlier driver left and that is not supervised yet (before ``run()``) is stopped all the same.
-    func stopInstance(_ id: ServiceIdentity, _ index: Int, _ token: UUID) async {
-        guard let instance = instance(id, index, token) else { return }
-        let pid = instance.life.pid ?? instance.record.pid.flatMap { pid in
-            instance.record.startTime.flatMap { LocalProcesses.isAlive(pid: pid, startTime: $0) ? pid : nil }
-        }
-        perform(transition(id, index, token, .stop), id, index, token)
-        if let pid {
-            LocalProcesses.signalGroup(pid, SIGTERM)
-            if await !waitUntilGone(pid, within: configuration.gracePeriod) {
-                logger.warning("instance ignored SIGTERM; killing it", metadata: metadata(instance.record))
-                LocalProcesses.signalGroup(pid, SIGKILL)
-                _ = await waitUntilGone(pid, within: .seconds(2))
-            }
-        }
-        if Task.isCancelled { return }
-        guard let current = self.instance(id, index, token) else { return }
-        work.cancel(current.supervisor)
-        running[id]?.instances[index] = nil
-        reservedPorts.subtract(instance.record.ports.values)
-        if phase != .stopped { store.removeInstance(id, index: index) }
-        logger.info("instance stopped", metadata: metadata(instance.record))
-        notices.signal()
-    }
-
-    /// Waits until nothing of process group `pid` is left, its leader reaped too (a zombie still counts as a member: a
-    /// child is reaped by the task that awaits it); false when something is still there after `timeout` or on
-    /// cancellation.
-    func waitUntilGone(_ pid: Int32, within timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while LocalProcesses.groupExists(pid) {
-            guard !Task.isCancelled, ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return true
-    }
-
     // MARK: - Supervision
 
     func startSupervisor(_ id: ServiceIdentity, _ index: Int) {
@@ -161,11 +50,27 @@ extension LocalProcessDriver {
 
     /// Starts the instance's process and returns when it has exited, with its exit status in words; nil when the
     /// supervisor is cancelled first (the process goes on).
+    ///
+    /// The run is recorded before the process starts, and the process carries it as its marker: a server killed
+    /// before the pid is recorded leaves a process that the next driver adopts by its marker, never a second one.
     func launch(_ id: ServiceIdentity, _ index: Int, _ token: UUID, _ record: LocalInstanceRecord) async -> String? {
+        guard phase != .stopped, instance(id, index, token) != nil else { return nil }
+        var record = record
+        let run = UUID().uuidString.lowercased()
+        record.run = run
+        record.pid = nil
+        record.startTime = nil
+        do {
+            try store.write(record)
+        } catch {
+            return "not started: cannot record its run in \(directory.path): \(error)"
+        }
+        running[id]?.instances[index]?.record = record
         let ports = record.launch.ports.compactMap { name in record.ports[name].map { (name: name, number: $0) } }
         let user = configuration.user
         let environment = LocalProcessPlan.environment(
-            specification: record.launch.environment, ports: ports, server: serverEnvironment, user: user)
+            specification: record.launch.environment, ports: ports, server: serverEnvironment, user: user,
+            marker: LocalProcessPlan.marker(owner: owner, run: run))
         let log: FileDescriptor
         let folder: URL
         do {
@@ -199,6 +104,7 @@ extension LocalProcessDriver {
         let keys = Dictionary(uniqueKeysWithValues: environment.compactMap { key, value in
             Environment.Key(rawValue: key).map { ($0, value) }
         })
+        let crashPoint = configuration.crashPoint
         let (ended, end) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(1))
         // Not a child of run(), on purpose: cancelling swift-subprocess's run kills the child, and the child must
         // outlive the driver. This task ends with the child, reaping it; the supervisor only stops listening.
@@ -211,6 +117,7 @@ extension LocalProcessDriver {
                     error: .combinedWithOutput
                 ) { execution in
                     let pid = execution.processIdentifier.value
+                    crashPoint?(.spawned)
                     await self.processStarted(id, index, token, pid: pid, startTime: LocalProcesses.startTime(of: pid), launched: record)
                 }.terminationStatus
                 switch status {

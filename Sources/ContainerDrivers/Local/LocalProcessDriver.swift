@@ -17,8 +17,9 @@ import Darwin
 ///
 /// An instance's definition runs through `/bin/sh -c` in the configured working directory, in a session of its own (so
 /// it survives the server), with an environment built for it: the specification's environment plus `PORT` (the first
-/// breed port's number), `PORT_<NAME>` per breed port and the server's `PATH`, `HOME`, `LANG`, `LC_*` and `TZ`, never
-/// the server's other variables (its `VAMP_*` settings hold secrets). With ``Configuration/user`` it runs as that user
+/// breed port's number), `PORT_<NAME>` per breed port, the server's `PATH`, `HOME`, `LANG`, `LC_*` and `TZ`, never
+/// the server's other variables (its `VAMP_*` settings hold secrets), and the driver's marker `IO_VAMP_INSTANCE`
+/// (its state directory's owner and the run of the instance). With ``Configuration/user`` it runs as that user
 /// (its uid, its primary group only) in a folder of its own, owned by that user, under
 /// ``Configuration/userWorkDirectory``. Its ports are chosen once and kept for the instance's life. Standard output and
 /// error go to `<directory>/logs/<service key>/<instance name>.log` (written through a descriptor the server opens:
@@ -33,18 +34,24 @@ import Darwin
 /// `kind: workflow`, its instances are named `workflow-<name>-<index>`, and it never shares records with a deployment of
 /// the same name.
 ///
-/// Ownership is recorded in `<directory>/services/`: one record per service and one per instance (pid, process start
-/// time, ports, digest, what to run, `kind` for a workflow; a record without `kind` is a service's). The driver reads
-/// its records on first use; a driver made on the same directory after a restart of the server adopts the processes
-/// that still run and restarts the others. The driver never stops processes when it stops.
+/// Ownership is recorded in `<directory>/services/`: one record per service and one per instance (run, pid, process
+/// start time, ports, digest, what to run, `kind` for a workflow; a record without `kind` is a service's). The driver
+/// reads its records on first use; a driver made on the same directory after a restart of the server adopts the
+/// processes that still run and restarts the others. The driver never stops processes when it stops.
+///
+/// Each step is recorded before it is taken, so a server killed between any two leaves nothing leaked or doubled: the
+/// run before its process starts (a process whose pid was not recorded yet is adopted by its marker, never started a
+/// second time; a process with the driver's marker that no record claims is killed), a stop before its signal and an
+/// undeploy before its stops (the next driver finishes them and starts nothing again).
 ///
 /// The driver is a `Service`: creating it reads and starts nothing. Its supervision (each instance's process watched
 /// and restarted, readiness probes, each service's convergence, the adoption of what an earlier driver left) runs in
 /// ``run()`` and stops when that ends; the processes keep running. Called before ``run()`` starts, ``deploy(_:update:)``
 /// records the service and queues its convergence, which begins with ``run()``; ``undeploy(_:)`` stops the processes
 /// at once (it needs no background work); ``services()`` answers from the records: an instance whose process still runs
-/// is adopted when the records are read, and counts as deployed when its record says it was up (so that a restart of
-/// the server does not take its traffic away), until its probe, which starts with ``run()``, says otherwise. Once
+/// is adopted when the records are read, and counts as deployed when its record says it was up, or when, its readiness
+/// unknown, a probe made before the first answer finds it up (so that a restart of the server does not take its traffic
+/// away), until its probe, which starts with ``run()``, says otherwise. Once
 /// ``run()`` has ended, deploy and undeploy fail with a transient error.
 ///
 /// How processes are watched: a process the driver started is its child, awaited through swift-subprocess (which reaps
@@ -62,6 +69,8 @@ public actor LocalProcessDriver: ContainerDriver {
     let policy: LocalInstanceLife.Policy
     let logger: Logger
     let store: LocalRecordStore
+    /// The first part of every process's marker: ``LocalRecordStore/owner``.
+    let owner: String
     let serverEnvironment: [String: String]
     let work = BackgroundWork()
     let notices = Broadcast<Void>()
@@ -94,6 +103,9 @@ public actor LocalProcessDriver: ContainerDriver {
         var life = LocalInstanceLife()
         var supervisor: BackgroundWork.Job?
         var probe: BackgroundWork.Job?
+        /// Adopted without knowing whether it is up (found by its marker, or recorded before it was found up): probed
+        /// once before the next report, so that a serving process is not reported down until its probe runs.
+        var probeAtOnce = false
     }
 
     /// Creates the driver on its state directory; nothing is read or started until it is used or run.
@@ -108,7 +120,9 @@ public actor LocalProcessDriver: ContainerDriver {
         self.policy = LocalInstanceLife.Policy(
             initialDelay: configuration.initialRestartDelay, maximumDelay: configuration.maximumRestartDelay, reset: configuration.restartDelayReset)
         self.logger = logger
-        self.store = LocalRecordStore(directory: directory)
+        let store = LocalRecordStore(directory: directory)
+        self.store = store
+        self.owner = store.owner
         self.serverEnvironment = ProcessInfo.processInfo.environment
     }
 
@@ -129,38 +143,6 @@ public actor LocalProcessDriver: ContainerDriver {
         reservedPorts = []
         notices.finish()
         logger.info("local driver stopped; its processes keep running", metadata: ["vamp.directory": "\(directory.path)"])
-    }
-
-    /// Reads the records once: an instance whose process still runs is adopted at once (up if its record says it was,
-    /// so that a restart of the server does not take its traffic away), and every recorded instance gets its
-    /// supervisor and every service its convergence, which start with ``run()``.
-    func open() throws(ContainerDriverError) {
-        guard phase == .unread else { return }
-        do {
-            try store.prepare()
-        } catch {
-            throw ContainerDriverError("cannot create the local driver's state directory \(directory.path): \(error)", cause: error)
-        }
-        let (loaded, problems) = store.load()
-        for problem in problems { logger.warning("unreadable local driver record skipped", metadata: ["vamp.file": "\(problem)"]) }
-        for (service, instances) in loaded {
-            var state = ServiceState(record: service)
-            for record in instances {
-                state.instances[record.index] = InstanceState(record: record)
-                reservedPorts.formUnion(record.ports.values)
-            }
-            running[service.id] = state
-            for (index, instance) in state.instances.sorted(by: { $0.key < $1.key }) {
-                let record = instance.record
-                if let pid = record.pid, let startTime = record.startTime, LocalProcesses.isAlive(pid: pid, startTime: startTime) {
-                    perform(transition(service.id, index, instance.token, .adopted(pid: pid, wasUp: record.up == true)), service.id, index, instance.token)
-                    logger.info("adopted a running instance", metadata: metadata(record).merging(["vamp.up": "\(record.up == true)"]) { $1 })
-                }
-                startSupervisor(service.id, index)
-            }
-            converge(service.id)
-        }
-        phase = .open
     }
 
     /// Throws when ``run()`` has ended; reads the records on first use.
@@ -210,6 +192,7 @@ public actor LocalProcessDriver: ContainerDriver {
     /// `127.0.0.1`, ports by breed port name).
     public func services() async throws(ContainerDriverError) -> [RuntimeService] {
         if phase == .unread { try open() }
+        await probeAdopted()
         return running.values.sorted { $0.record.id < $1.record.id }.map { state in
             RuntimeService(
                 id: state.record.id, digest: state.record.digest, desiredInstances: state.record.desiredInstances,
@@ -268,28 +251,16 @@ public actor LocalProcessDriver: ContainerDriver {
     }
 
     /// Stops every instance of the service (SIGTERM to its process group, SIGKILL after the grace period) and removes
-    /// its records. Returns when the processes are gone; a service that does not run is not an error.
+    /// its records. Returns when the processes are gone; a service that does not run is not an error. The service is
+    /// recorded as being removed first, so a driver that finds it after a crash finishes the removal rather than
+    /// starting it again.
     /// - Throws: A transient ``ContainerDriverError`` once ``run()`` has ended.
     public func undeploy(_ service: ServiceIdentity) async throws(ContainerDriverError) {
         try openForChanges()
-        guard let state = running[service] else {
+        guard running[service] != nil else {
             store.removeService(service)
             return
         }
-        work.cancel(state.convergence)
-        running[service]?.convergence = nil
-        logger.info("undeploy", metadata: metadata(service))
-        await withTaskGroup(of: Void.self) { group in
-            for instance in state.instances.values {
-                let (index, token) = (instance.record.index, instance.token)
-                group.addTask { await self.stopInstance(service, index, token) }
-            }
-        }
-        // A deploy while stopping makes the service wanted again; otherwise it is forgotten.
-        if let current = running[service], current.record == state.record, current.instances.isEmpty {
-            running[service] = nil
-            store.removeService(service)
-        }
+        await remove(service)
     }
-
 }

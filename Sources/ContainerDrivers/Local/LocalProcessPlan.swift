@@ -86,13 +86,31 @@ package enum LocalProcessPlan {
         "PORT_" + String(name.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
     }
 
+    /// The variable that marks an instance's process as the local driver's: `<owner>/<run>`, the owner naming the
+    /// driver's state directory, the run the one written in the instance's record before the process started. Every
+    /// process of the instance inherits it, so a driver that starts after a crash finds them in `/proc/<pid>/environ`:
+    /// it adopts a process whose run its records name, and kills one they do not. Not a `VAMP_*` name: those are Vamp's
+    /// settings, which a child never gets (and which a child that is itself a Vamp program would read as one).
+    package static let markerVariable = "IO_VAMP_INSTANCE"
+
+    /// The value of ``markerVariable`` for a run of an instance of the driver `owner`.
+    package static func marker(owner: String, run: String) -> String { "\(owner)/\(run)" }
+
+    /// The run in a value of ``markerVariable``, when the marker is `owner`'s.
+    package static func run(inMarker marker: Substring, owner: String) -> String? {
+        guard marker.hasPrefix(owner + "/") else { return nil }
+        let run = marker.dropFirst(owner.count + 1)
+        return run.isEmpty ? nil : String(run)
+    }
+
     /// The environment of an instance's process, built for it (never the server's whole environment, which holds
     /// the `VAMP_*` settings and their secrets): the server's `PATH`, `HOME`, `LANG`, `LANGUAGE`, `LC_*` and `TZ`
     /// (with a `user`: its `HOME`, and `USER` and `LOGNAME`), then the specification's environment (the breed's and
     /// the service's variables, what Vamp sets), then `PORT` (the first breed port's number) and `PORT_<NAME>` for
-    /// every breed port; later entries win.
+    /// every breed port, then the `marker` as ``markerVariable``; later entries win.
     package static func environment(
-        specification: [String: String], ports: [(name: String, number: Int)], server: [String: String], user: LocalUser? = nil
+        specification: [String: String], ports: [(name: String, number: Int)], server: [String: String], user: LocalUser? = nil,
+        marker: String? = nil
     ) -> [String: String] {
         var environment = server.filter { key, _ in inherited(key) }
         if let user {
@@ -103,6 +121,7 @@ package enum LocalProcessPlan {
         environment.merge(specification) { _, new in new }
         if let first = ports.first { environment["PORT"] = String(first.number) }
         for port in ports { environment[portVariable(port.name)] = String(port.number) }
+        if let marker { environment[markerVariable] = marker }
         return environment
     }
 

@@ -52,6 +52,9 @@ struct LocalServiceRecord: Codable, Sendable, Hashable {
     var digest: String
     var desiredInstances: Int
     var launch: LocalLaunch
+    /// True once an undeploy began: a driver that finds it after a crash stops what is left and forgets the service,
+    /// never starts it again (nil: not being removed, as in records written before it was kept).
+    var removing: Bool?
 
     init(id: ServiceIdentity, digest: String, desiredInstances: Int, launch: LocalLaunch) {
         kind = LocalRecordStore.kind(id)
@@ -79,6 +82,14 @@ struct LocalInstanceRecord: Codable, Sendable, Hashable {
     var pid: Int32?
     /// Field 22 of `/proc/<pid>/stat` at start, so a reused pid is not taken for ours.
     var startTime: UInt64?
+    /// The run of the process: written before the process is started and given to it as its marker
+    /// (``LocalProcessPlan/markerVariable``), so that a driver that finds the record without a pid (the server was
+    /// killed between starting the process and recording it) adopts the process by its marker instead of starting a
+    /// second one.
+    var run: String?
+    /// True once the instance is being stopped: a driver that finds it after a crash finishes the stop and never
+    /// starts it again.
+    var stopping: Bool?
     /// True while the process was last found up (nil: not known, as in records written before it was kept), so that
     /// a driver adopting the process goes on giving it traffic while it probes it again.
     var up: Bool?
@@ -115,6 +126,12 @@ struct LocalInstanceRecord: Codable, Sendable, Hashable {
 /// `<state>/logs/<key>/<instance name>.log` (kept after an undeploy).
 struct LocalRecordStore: Sendable {
     let directory: URL
+
+    /// Whose processes are this directory's: the first 16 hex digits of the SHA-1 of the state directory's absolute
+    /// path (symbolic links resolved), the first part of every process's marker.
+    var owner: String {
+        String(SHA1.hex(directory.standardizedFileURL.resolvingSymlinksInPath().path).prefix(16))
+    }
 
     /// The recorded `kind` of `id`: nil for a service (so records stay as they were before workflows), `workflow`.
     static func kind(_ id: ServiceIdentity) -> String? {

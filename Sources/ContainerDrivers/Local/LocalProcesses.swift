@@ -31,6 +31,66 @@ enum LocalProcesses {
         return UInt64(fields[19])
     }
 
+    /// The session (field 6) and start time (field 22) in a `/proc/<pid>/stat` line, `nil` for a zombie or dead
+    /// process.
+    static func parseSessionAndStartTime(_ text: String) -> (session: Int32, startTime: UInt64)? {
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count > 19, fields[0] != "Z", fields[0] != "X", let session = Int32(fields[3]), let start = UInt64(fields[19])
+        else { return nil }
+        return (session, start)
+    }
+
+    /// A process that carries a local driver's marker (``LocalProcessPlan/markerVariable``).
+    struct MarkedProcess: Sendable, Hashable {
+        var pid: Int32
+        /// Its session: the instance's process is a session leader (`pid == session`), what it starts is in its session.
+        var session: Int32
+        var startTime: UInt64
+        /// The run its marker names.
+        var run: String
+
+        var isSessionLeader: Bool { pid == session }
+    }
+
+    /// Every living process (zombies left out) whose environment carries `owner`'s marker, from `/proc/<pid>/environ`.
+    /// A process whose environment cannot be read (another user's, for a server that is not root) is not seen.
+    static func marked(owner: String) -> [MarkedProcess] {
+        let prefix = Array("\(LocalProcessPlan.markerVariable)=".utf8)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        var found: [MarkedProcess] = []
+        for entry in entries {
+            guard let pid = Int32(entry), pid > 1, let environ = readAll("/proc/\(pid)/environ") else { continue }
+            for variable in environ.split(separator: 0) where variable.starts(with: prefix) {
+                let value = String(decoding: variable.dropFirst(prefix.count), as: UTF8.self)
+                guard let run = LocalProcessPlan.run(inMarker: Substring(value), owner: owner),
+                    let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                    let (session, startTime) = parseSessionAndStartTime(stat)
+                else { break }
+                found.append(MarkedProcess(pid: pid, session: session, startTime: startTime, run: run))
+                break
+            }
+        }
+        return found.sorted { $0.pid < $1.pid }
+    }
+
+    /// The whole content of a small file (a `/proc` file reports no size, so it is read to its end); nil when it cannot
+    /// be opened.
+    static func readAll(_ path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return bytes
+    }
+
     /// True when `pid` runs and is the process that started at `startTime` (not a reused pid, not a zombie).
     static func isAlive(pid: Int32, startTime: UInt64) -> Bool {
         guard pid > 0 else { return false }
@@ -38,10 +98,43 @@ enum LocalProcesses {
         return Self.startTime(of: pid) == startTime
     }
 
-    /// True while any process of the group runs.
+    /// True when the process the record names still runs.
+    static func isAlive(_ record: LocalInstanceRecord) -> Bool {
+        guard let pid = record.pid, let startTime = record.startTime else { return false }
+        return isAlive(pid: pid, startTime: startTime)
+    }
+
+    /// Kills a marked process that nothing owns with SIGKILL (its process group too when it leads one), unless its pid
+    /// was reused meanwhile.
+    static func killUnowned(_ process: MarkedProcess) {
+        guard isAlive(pid: process.pid, startTime: process.startTime) else { return }
+        if process.isSessionLeader { signalGroup(process.pid, SIGKILL) }
+        _ = kill(process.pid, SIGKILL)
+    }
+
+    /// True while any process of the group runs, or is a zombie this server will reap (its child, awaited by the task
+    /// that started it). Another zombie does not count: a process whose parent died is reaped by init, which may take
+    /// its time (a second here, never for a container's PID 1 that does not reap), and the group is done once nothing of
+    /// it runs. The members are looked for in `/proc` only once the leader has ended.
     static func groupExists(_ group: Int32) -> Bool {
         guard group > 1 else { return false }
-        return kill(-group, 0) == 0 || errno == EPERM
+        guard kill(-group, 0) == 0 || errno == EPERM else { return false }
+        if let leader = processStat(group), leader.counts { return true }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != group, let member = processStat(pid), member.group == group else { continue }
+            if member.counts { return true }
+        }
+        return false
+    }
+
+    /// The state, parent and process group of `pid` from `/proc/<pid>/stat`; `counts` when it runs, or is a zombie
+    /// whose parent is this server.
+    static func processStat(_ pid: Int32) -> (group: Int32, counts: Bool)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count > 2, let parent = Int32(fields[1]), let group = Int32(fields[2]) else { return nil }
+        let ended = fields[0] == "Z" || fields[0] == "X"
+        return (group, !ended || parent == getpid())
     }
 
     /// Kills what is left of the process group of a leader that has exited (a shell killed alone leaves its command
@@ -91,6 +184,17 @@ enum LocalProcesses {
         } catch {
             return false
         }
+    }
+
+    /// Whether the instance is up now: without health checks, every port accepts a connection; with them, each check
+    /// passes (one try each).
+    static func isUp(ports: [String: Int], checks: [LocalLaunch.Check]) async -> Bool {
+        if checks.isEmpty {
+            for port in ports.values.sorted() where !(await accepts(port)) { return false }
+            return true
+        }
+        for check in checks where !(await Self.check(check, port: ports[check.port] ?? 0, client: HTTPClient.shared)) { return false }
+        return true
     }
 
     /// Reports whether the instance is up, on every change, until cancelled. Without health checks it is up while
