@@ -40,17 +40,52 @@ extension Vamp {
     }
 
     /// Refuses the workspace when its gateways could not be served: a gateway it writes on a reserved port
-    /// (`Configuration.reservedPorts`), two on one port, a gateway the HAProxy
-    /// generator refuses (a condition it cannot translate, weights over 100%, ...), or a text the configured
-    /// check (`haproxy -c`) refuses. The message names the gateway where the generator says which one it is.
+    /// (`Configuration.reservedPorts`) or past `Validation.Limits` (a merge adds routes), two on one port, a
+    /// gateway the HAProxy generator refuses (a condition it cannot translate, weights over 100%, a virtual host
+    /// used twice, ...), or a text the configured check (`haproxy -c`) refuses. The text checked is the one of every
+    /// gateway served, also the clusters' gateways whose services do not run yet: they are rendered once their
+    /// instances are up, and what cannot be rendered then must be refused now. The message names the gateway where
+    /// the generator says which one it is.
     func checkGateways(in workspace: inout Workspace, changed: [String]) async throws(OperationError) {
-        try ReservedPorts.check(workspace.savedGateways, reserved: configuration.reservedPorts)
-        let rendered = try render(try await workspace.gateways(), deployments: try await workspace.deployments())
+        let saved = workspace.savedGateways
+        try ReservedPorts.check(saved, reserved: configuration.reservedPorts)
+        let sizes = saved.flatMap(Validation.sizeErrors(of:))
+        if !sizes.isEmpty { throw OperationError(.invalid, sizes.map(\.description).joined(separator: "\n")) }
+        let rendered = try renderServingAll(
+            try await workspace.gateways(), deployments: try await workspace.deployments(), saved: Set(saved.map(\.name)))
         if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
             let names = changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
             let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
             throw OperationError(.invalid, "\(subject): HAProxy refuses the configuration it would get: \(refusal)")
         }
+    }
+
+    /// The configuration of `gateways` with every one of them served. A gateway that this write does not save
+    /// (`saved`) and that cannot be rendered even on its own was stored before the rules that refuse it: it is
+    /// left out of the check (the synchroniser leaves it out of HAProxy), so that it does not hold back every
+    /// other write. Anything else that fails is refused.
+    func renderServingAll(_ gateways: [Gateway], deployments: [Deployment], saved: Set<String>) throws(OperationError) -> GatewayConfiguration {
+        var candidates = gateways
+        while true {
+            do throws(GatewayPlanningError) {
+                return try Self.renderServed(candidates, deployments: deployments, configuration: configuration)
+            } catch {
+                guard let name = error.gateway, !saved.contains(name), let alone = candidates.first(where: { $0.name == name }),
+                      (try? Self.renderServed([alone], deployments: deployments, configuration: configuration)) == nil else {
+                    throw OperationError(.invalid, error.description, cause: error)
+                }
+                candidates.removeAll { $0.name == name }
+            }
+        }
+    }
+
+    static func renderServed(
+        _ gateways: [Gateway], deployments: [Deployment], configuration: Configuration
+    ) throws(GatewayPlanningError) -> GatewayConfiguration {
+        var scratch = configuration.portAllocator
+        var resolved = try GatewayResolution.resolve(gateways, deployments: deployments, allocator: &scratch, options: configuration.resolution)
+        for index in resolved.indices { resolved[index].deployed = true }
+        return try GatewayConfiguration.render(resolved, generator: configuration.generator)
     }
 
     func render(_ gateways: [Gateway], deployments: [Deployment]) throws(OperationError) -> GatewayConfiguration {
