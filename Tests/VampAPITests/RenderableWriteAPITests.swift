@@ -15,8 +15,8 @@ import VampCore
 struct RenderableWriteAPITests {
     static let yaml: HTTPFields = [.contentType: "application/x-yaml", .accept: "application/json"]
 
-    func withAPI(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let vamp = Vamp(artifacts: InMemoryArtifactStore())
+    func withAPI(_ configuration: Vamp.Configuration = .init(), _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let vamp = Vamp(artifacts: InMemoryArtifactStore(), configuration: configuration)
         let app = Application(router: VampHTTPAPI.router(vamp: vamp, access: .open), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in try await body(client) }
     }
@@ -148,6 +148,38 @@ struct RenderableWriteAPITests {
             try await expectRefused(client, "/api/v1/scales", body: "name: big\ncpu: 0.1\nmemory: 64MB\ninstances: 1001\n", ["scale 'big'", "field instances", "at most 1000"], stored: "/api/v1/scales/big")
             let hosts = (0..<65).map { "h\($0).example.test" }.joined(separator: ", ")
             try await expectRefused(client, "/api/v1/gateways", body: "name: vh\nport: 0/http\nvirtual_hosts: [\(hosts)]\nroutes: \"[127.0.0.1:80]\"\n", ["field virtual_hosts", "at most 64"], stored: "/api/v1/gateways/vh")
+        }
+    }
+
+    @Test("totals: the routes of all gateways and the instances of all services up to the limit, one more is a 400; removing still works")
+    func totals() async throws {
+        var configuration = Vamp.Configuration()
+        configuration.maximumRoutes = 5
+        configuration.maximumInstances = 4
+        try await withAPI(configuration) { client in
+            func gateway(_ name: String, routes: Int) -> String {
+                "name: \(name)\nport: 0/http\nroutes:\n" + (0..<routes).map { "  \"[10.0.0.\($0 + 1):80]\": {}\n" }.joined()
+            }
+            // A deployment of one service at 3 instances: one internal gateway of one route.
+            let deployment = Self.blueprint(name: "d").replacingOccurrences(of: "ports: {web: 8080/http}", with: "ports: {web: 8080/http}\n        scale: {cpu: 0.1, memory: 64MB, instances: 3}")
+            let deployed = try await client.execute(uri: "/api/v1/deployments", method: .post, headers: Self.yaml, body: ByteBuffer(string: deployment))
+            #expect(deployed.status == .accepted, "\(Self.message(deployed))")
+            let four = try await client.execute(uri: "/api/v1/gateways", method: .post, headers: Self.yaml, body: ByteBuffer(string: gateway("a", routes: 4)))
+            #expect(four.status == .created || four.status == .accepted, "1 + 4 routes is the limit: \(Self.message(four))")
+            try await expectRefused(client, "/api/v1/gateways", body: gateway("b", routes: 1), ["gateway 'b'", "6 routes in total; at most 5"], stored: "/api/v1/gateways/b")
+            // Fewer routes are taken although the total is at the limit.
+            let fewer = try await client.execute(uri: "/api/v1/gateways/a", method: .put, headers: Self.yaml, body: ByteBuffer(string: gateway("a", routes: 2)))
+            #expect(fewer.status == .ok || fewer.status == .accepted, "\(Self.message(fewer))")
+
+            // Instances: 3 deployed; a scale of 4 is the limit, 5 is refused.
+            let scale = "/api/v1/deployments/d/clusters/web/services/sava:1.0/scale"
+            let atLimit = try await client.execute(uri: scale, method: .put, headers: Self.yaml, body: ByteBuffer(string: "{cpu: 0.1, memory: 64MB, instances: 4}"))
+            #expect(atLimit.status == .ok || atLimit.status == .accepted, "\(Self.message(atLimit))")
+            let past = try await client.execute(uri: scale, method: .put, headers: Self.yaml, body: ByteBuffer(string: "{cpu: 0.1, memory: 64MB, instances: 5}"))
+            #expect(past.status == .badRequest)
+            #expect(Self.message(past).contains("5 instances in total; at most 4"), "\(Self.message(past))")
+            let other = Self.blueprint(name: "e", breed: "other:1.0")
+            try await expectRefused(client, "/api/v1/deployments", body: other, ["deployment 'e'", "5 instances in total; at most 4"], stored: "/api/v1/deployments/e")
         }
     }
 

@@ -209,6 +209,7 @@ extension Vamp {
             let change = try DeploymentOperations.scale(resolved, of: deployment, cluster: cluster, service: service, now: self.now)
             var events: [Event] = []
             self.stage(change, in: &workspace, events: &events)
+            try await self.checkTotals(gateways: [], deployments: try await workspace.deployments(), changed: ["\(name)/\(cluster)"])
             try await self.commit(workspace, events: events)
             var answer = resolved
             answer.name = nil

@@ -51,12 +51,44 @@ extension Vamp {
         try ReservedPorts.check(saved, reserved: configuration.reservedPorts)
         let sizes = saved.flatMap(Validation.sizeErrors(of:))
         if !sizes.isEmpty { throw OperationError(.invalid, sizes.map(\.description).joined(separator: "\n")) }
-        let rendered = try renderServingAll(
-            try await workspace.gateways(), deployments: try await workspace.deployments(), saved: Set(saved.map(\.name)))
+        let gateways = try await workspace.gateways(), deployments = try await workspace.deployments()
+        try await checkTotals(gateways: gateways, deployments: deployments, changed: saved.map(\.name))
+        let rendered = try renderServingAll(gateways, deployments: deployments, saved: Set(saved.map(\.name)))
         if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
             let names = changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
             let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
             throw OperationError(.invalid, "\(subject): HAProxy refuses the configuration it would get: \(refusal)")
+        }
+    }
+
+    /// Refuses a write that takes the routes of all gateways or the instances of all deployed services past
+    /// `Configuration.maximumRoutes` or `maximumInstances`. A store already past a limit (stored before it, or
+    /// with a higher one) still takes writes that do not add to it, such as removing routes.
+    func checkTotals(gateways: [Gateway], deployments: [Deployment], changed: [String]) async throws(OperationError) {
+        let routes = Self.routeCount(gateways), instances = Self.instanceCount(deployments)
+        let subject = changed.isEmpty ? "this change" : "gateway " + changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
+        if routes > configuration.maximumRoutes {
+            let before = Self.routeCount(try await repository.all(.gateway).compactMap { if case .gateway(let gateway) = $0 { gateway } else { nil } })
+            if routes > before {
+                throw OperationError(.invalid, "\(subject): the gateways would have \(routes) routes in total; at most \(configuration.maximumRoutes) are allowed (one HAProxy configuration holds them all, and it is checked before every reload)")
+            }
+        }
+        if instances > configuration.maximumInstances {
+            let before = Self.instanceCount(try await repository.all(.deployment).compactMap { if case .deployment(let deployment) = $0 { deployment } else { nil } })
+            if instances > before {
+                let names = Set(changed.compactMap { $0.split(separator: "/").first.map(String.init) }).sorted().map { "'\($0)'" }.joined(separator: ", ")
+                throw OperationError(.invalid, "deployment \(names.isEmpty ? "change" : names): the deployed services would ask for \(instances) instances in total; at most \(configuration.maximumInstances) are allowed (each is a server in HAProxy's configuration)")
+            }
+        }
+    }
+
+    static func routeCount(_ gateways: [Gateway]) -> Int { gateways.reduce(0) { $0 + $1.routes.count } }
+
+    static func instanceCount(_ deployments: [Deployment]) -> Int {
+        deployments.reduce(0) { total, deployment in
+            deployment.clusters.reduce(total) { total, cluster in
+                cluster.services.reduce(total) { $0 + ($1.status.intention == .deployment ? $1.scale.instances : 0) }
+            }
         }
     }
 

@@ -82,8 +82,8 @@ public enum GatewayResolution {
 
     /// Vamp's default virtual hosts of a gateway: `<name>.vamp` for a one-segment name, `<port>.<deployment>.vamp`
     /// for `deployment/port`, `<port>.<cluster>.<deployment>.vamp` for `deployment/cluster/port`. Characters other
-    /// than letters and digits in a segment become `-` (``Names/virtualHostLabel(_:)``); the validation refuses the
-    /// names whose label would not be one (``Names/labelProblem(_:)``).
+    /// than letters and digits in a segment become `-` (`Names.virtualHostLabel(_:)`); the validation refuses the
+    /// names whose label would not be one (`Names.labelProblem(_:)`).
     public static func defaultVirtualHosts(for gateway: Gateway) -> [String] {
         let parts = gateway.name.split(separator: "/", omittingEmptySubsequences: false).map { Names.virtualHostLabel($0) }
         switch parts.count {

@@ -16,7 +16,7 @@ public struct DSLDocument: Sendable {
     public var isDeploymentRequest = false
 
     /// Runs `Validation` (VampModel) on the artifact and adds the source line to each error. The name of a
-    /// deployment request is the deployment's, which must be a DNS label (``Names/labelProblem(_:)``).
+    /// deployment request is the deployment's, which must be a DNS label (`Names.labelProblem(_:)`).
     public func validate() -> [VampError] {
         var errors = Validation.validate(artifact)
         if isDeploymentRequest, let name = artifact.name, Names.artifactNameProblem(name) == nil, let problem = Names.labelProblem(name) {

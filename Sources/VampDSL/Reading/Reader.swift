@@ -158,7 +158,7 @@ final class ReadContext {
         return value
     }
 
-    /// A port number, 0-65535, written as ``BreedPort/parseNumber(_:)`` takes it (no sign, no leading zero).
+    /// A port number, 0-65535, written as `BreedPort.parseNumber(_:)` takes it (no sign, no leading zero).
     func portNumber(_ node: DSLNode, _ path: String) throws -> Int {
         let text = try string(node, path)
         guard let value = BreedPort.parseNumber(text) else {

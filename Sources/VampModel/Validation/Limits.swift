@@ -17,9 +17,16 @@ extension Validation {
         /// Instances of one service (a scale's `instances`, an escalation's `maximum`): each instance is a server
         /// line of its route's backend.
         public static let instancesPerService = 1000
+        /// Routes of all gateways together: they share one HAProxy configuration, which `haproxy -c` checks in about
+        /// a second at 10,000 routes (measured with HAProxy 2.6; the time grows with the routes). The server's
+        /// default; `Vamp.Configuration.maximumRoutes` sets it.
+        public static let routesInTotal = 10_000
+        /// Instances of all deployed services together (each is a server line in HAProxy's configuration). The
+        /// server's default; `Vamp.Configuration.maximumInstances` sets it.
+        public static let instancesInTotal = 10_000
     }
 
-    /// The errors of a gateway past ``Limits``: its routes and its virtual hosts. The validation of a gateway
+    /// The errors of a gateway past ``Validation/Limits``: its routes and its virtual hosts. The validation of a gateway
     /// reports them; the server checks them again on the gateways a deployment makes, whose routes grow with
     /// every merge.
     public static func sizeErrors(of gateway: Gateway) -> [VampError] {
