@@ -78,6 +78,16 @@ struct RenderableArtifactTests {
         expectError(Validation.validate(.blueprint(Self.blueprint(cluster: long))), code: .illegalName, path: "clusters.\(long)", "at most 63")
     }
 
+    @Test("a name may not start with a combining accent: it would join the '/' before it and the path would not split")
+    func joiningCharacters() {
+        #expect(Names.artifactNameProblem("\u{301}abc")?.contains("joins a '/'") == true)
+        #expect(Names.artifactNameProblem("ab\u{301}c") == nil, "inside a name it is harmless")
+        #expect(Names.gatewayNameProblem("shop/\u{301}x")?.contains("joins a '/'") == true)
+        let gateway = Gateway(name: "g", port: GatewayPort(number: 9050), routes: [Route(path: "shop/web/\u{301}s:1/web")])
+        expectError(Validation.validate(.gateway(gateway)), code: .illegalName, path: "routes.shop/web/\u{301}s:1/web", "joins a '/'")
+        expectError(Validation.validate(.breed(Self.breed("\u{301}a:1"))), code: .illegalName, path: "name", "joins a '/'")
+    }
+
     // MARK: Ports
 
     @Test("a port is plain decimal digits 0-65535: no sign, no leading zero, no spaces", arguments: [

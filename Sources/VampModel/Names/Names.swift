@@ -24,8 +24,8 @@ public enum Names {
         return text.reduce(0) { $1 == "/" ? $0 + 1 : $0 } == text.unicodeScalars.reduce(0) { $1 == "/" ? $0 + 1 : $0 }
     }
 
-    static func joiningProblem(_ name: String) -> String {
-        "the name '\(printable(name))' starts or ends with a character that joins the '/' next to it in a gateway or route path (such as a combining accent); begin and end it with another character"
+    static func joiningProblem(_ name: String, what: String = "name") -> String {
+        "the \(what) '\(printable(name))' has a character that joins a '/' next to it (such as a combining accent at the start of a name), so the path no longer splits into its names; begin and end every name with another character"
     }
 
     /// Why `name` is not a legal trait name (port, environment variable, constant), or `nil`.
@@ -44,7 +44,7 @@ public enum Names {
         if let bad = name.unicodeScalars.first(where: { isWhitespaceOrControl($0) || "[]".unicodeScalars.contains($0) }) {
             return "the gateway name '\(printable(name))' contains \(describe(bad)); gateway names may not contain whitespace, '[' or ']'"
         }
-        if !slashesStayApart(name) { return joiningProblem(name) }
+        if !slashesStayApart(name) { return joiningProblem(name, what: "gateway name") }
         let segments = name.split(separator: "/", omittingEmptySubsequences: false)
         if segments.contains(where: \.isEmpty) { return "the gateway name '\(name)' has an empty '/' segment" }
         if segments.count > 4 { return "the gateway name '\(name)' has \(segments.count) segments; at most 4 are allowed" }

@@ -81,6 +81,8 @@ extension Validation {
             }
         } else if route.path.unicodeScalars.contains(where: { Names.isWhitespaceOrControl($0) || "[]".unicodeScalars.contains($0) }) {
             c.add(.illegalName, path, "the route '\(Names.printable(route.path))' may not contain whitespace, '[' or ']' (except an external '[host:port]')")
+        } else if !Names.slashesStayApart(route.path) {
+            c.add(.illegalName, path, Names.joiningProblem(route.path, what: "route"))
         }
         if let condition = route.condition {
             if portType != .http { c.add(.invalidArtifact, p + "condition", "conditions need an http port; this gateway's port is \(portType.rawValue)") }
