@@ -166,7 +166,7 @@ struct RenderableWriteAPITests {
             #expect(deployed.status == .accepted, "\(Self.message(deployed))")
             let four = try await client.execute(uri: "/api/v1/gateways", method: .post, headers: Self.yaml, body: ByteBuffer(string: gateway("a", routes: 4)))
             #expect(four.status == .created || four.status == .accepted, "1 + 4 routes is the limit: \(Self.message(four))")
-            try await expectRefused(client, "/api/v1/gateways", body: gateway("b", routes: 1), ["gateway 'b'", "6 routes in total; at most 5"], stored: "/api/v1/gateways/b")
+            try await expectRefused(client, "/api/v1/gateways", body: gateway("b", routes: 1), ["gateway 'b', field routes", "6 routes in total; at most 5"], stored: "/api/v1/gateways/b")
             // Fewer routes are taken although the total is at the limit.
             let fewer = try await client.execute(uri: "/api/v1/gateways/a", method: .put, headers: Self.yaml, body: ByteBuffer(string: gateway("a", routes: 2)))
             #expect(fewer.status == .ok || fewer.status == .accepted, "\(Self.message(fewer))")
@@ -177,9 +177,9 @@ struct RenderableWriteAPITests {
             #expect(atLimit.status == .ok || atLimit.status == .accepted, "\(Self.message(atLimit))")
             let past = try await client.execute(uri: scale, method: .put, headers: Self.yaml, body: ByteBuffer(string: "{cpu: 0.1, memory: 64MB, instances: 5}"))
             #expect(past.status == .badRequest)
-            #expect(Self.message(past).contains("5 instances in total; at most 4"), "\(Self.message(past))")
+            #expect(Self.message(past).contains("deployment 'd', field scale.instances: ") && Self.message(past).contains("5 instances in total; at most 4"), "\(Self.message(past))")
             let other = Self.blueprint(name: "e", breed: "other:1.0")
-            try await expectRefused(client, "/api/v1/deployments", body: other, ["deployment 'e'", "5 instances in total; at most 4"], stored: "/api/v1/deployments/e")
+            try await expectRefused(client, "/api/v1/deployments", body: other, ["deployment 'e', field scale.instances", "5 instances in total; at most 4"], stored: "/api/v1/deployments/e")
         }
     }
 

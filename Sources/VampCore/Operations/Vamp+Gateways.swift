@@ -70,14 +70,14 @@ extension Vamp {
         if routes > configuration.maximumRoutes {
             let before = Self.routeCount(try await repository.all(.gateway).compactMap { if case .gateway(let gateway) = $0 { gateway } else { nil } })
             if routes > before {
-                throw OperationError(.invalid, "\(subject): the gateways would have \(routes) routes in total; at most \(configuration.maximumRoutes) are allowed (one HAProxy configuration holds them all, and it is checked before every reload)")
+                throw OperationError(.invalid, "\(subject), field routes: the gateways would have \(routes) routes in total; at most \(configuration.maximumRoutes) are allowed (one HAProxy configuration holds them all, and it is checked before every reload)")
             }
         }
         if instances > configuration.maximumInstances {
             let before = Self.instanceCount(try await repository.all(.deployment).compactMap { if case .deployment(let deployment) = $0 { deployment } else { nil } })
             if instances > before {
                 let names = Set(changed.compactMap { $0.split(separator: "/").first.map(String.init) }).sorted().map { "'\($0)'" }.joined(separator: ", ")
-                throw OperationError(.invalid, "deployment \(names.isEmpty ? "change" : names): the deployed services would ask for \(instances) instances in total; at most \(configuration.maximumInstances) are allowed (each is a server in HAProxy's configuration)")
+                throw OperationError(.invalid, "deployment \(names.isEmpty ? "change" : names), field scale.instances: the deployed services would ask for \(instances) instances in total; at most \(configuration.maximumInstances) are allowed (each is a server in HAProxy's configuration)")
             }
         }
     }
