@@ -28,6 +28,10 @@ enum ACLText {
         return table
     }()
 
+    /// Words of one ACL text (fetch, flags and values): HAProxy reads at most 64 words on a line, and the longest
+    /// line one goes on is `http-request set-path <path> if { <words> }`.
+    static let maximumWords = HAProxyText.maximumWords - 6
+
     /// Matching methods allowed after `-m` (every one but `reg`).
     static let methods: Set<String> = ["found", "bool", "int", "ip", "bin", "len", "str", "sub", "beg", "end", "dir", "dom"]
     /// Integer operators.
@@ -44,6 +48,8 @@ enum ACLText {
         }
         let words = try tokens(text, refuse)
         guard let first = words.first else { throw refuse("it is empty") }
+        // `acl <id> …` and `http-request set-path <path> if { … }`: what HAProxy reads on one line.
+        guard words.count <= maximumWords else { throw refuse("it has \(words.count) words; at most \(maximumWords) are allowed") }
         let (fetch, argument) = splitFetch(first.text)
         guard !first.quoted, let takesArgument = fetches[fetch] else {
             throw refuse("'\(HAProxyText.comment(first.text))' is not a sample fetch Vamp allows (for example path_beg, hdr(host), req.cook(name), src)")

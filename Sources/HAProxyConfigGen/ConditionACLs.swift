@@ -27,6 +27,9 @@ struct ACLCondition {
         return ordered
     }
 
+    /// The words of ``expression`` on HAProxy's line: one per ACL, one per `or`.
+    var words: Int { terms.reduce(0) { $0 + $1.count } + max(terms.count - 1, 0) }
+
     /// `a !b or c`.
     var expression: String {
         terms.map { term in term.map { ($0.negated ? "!" : "") + $0.acl.id }.joined(separator: " ") }.joined(separator: " or ")

@@ -128,6 +128,12 @@ public struct HAProxyConfigurationGenerator: Sendable {
                 }
                 do {
                     condition = try ConditionTranslator.translate(try inline.expression())
+                    // `use_backend im_<route> if <expression>`: HAProxy reads at most 64 words on a line.
+                    if let words = condition?.words, words + 3 > HAProxyText.maximumWords {
+                        throw HAProxyConfigError(
+                            code: .condition,
+                            message: "the condition expands to \(words) ACL references and 'or's, more than HAProxy takes on one line (\(HAProxyText.maximumWords - 3)); simplify it")
+                    }
                 } catch let error as HAProxyConfigError {
                     throw HAProxyConfigError(code: error.code, message: error.message, gateway: gateway.name, route: route.path)
                 } catch {
@@ -264,7 +270,7 @@ public struct HAProxyConfigurationGenerator: Sendable {
                 address = "\(host):\(port)"
             case .url(let url):
                 let parts = url.split(separator: ":", omittingEmptySubsequences: false)
-                guard parts.count == 2, HAProxyText.isHost(String(parts[0])), let port = Int(parts[1]), (1...65535).contains(port) else {
+                guard parts.count == 2, HAProxyText.isHost(String(parts[0])), let port = BreedPort.parseNumber(parts[1]), (1...65535).contains(port) else {
                     throw HAProxyConfigError(code: .unsafeValue, message: "the external target '\(HAProxyText.comment(url))' must be host:port", gateway: gateway.name, route: route.path)
                 }
                 name = Names.lookupName(kind: "target", name: url)

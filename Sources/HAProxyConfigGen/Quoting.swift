@@ -2,6 +2,10 @@
 /// checked against a strict character set or quoted so that it stays one argument, with no
 /// newline, comment, environment-variable expansion or second directive.
 enum HAProxyText {
+    /// The most words HAProxy 2.6 reads on one configuration line (`MAX_LINE_ARGS`); a longer line is refused
+    /// ("too many words").
+    static let maximumWords = 64
+
     /// Header and cookie names: RFC 9110 token characters only.
     static func isToken(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 256 && text.utf8.allSatisfy { byte in

@@ -42,6 +42,12 @@ public actor Vamp {
         public var defaultScale: Scale = .default
         /// How often a subscriber of ``Vamp/changes`` reads the store's change log when no notice came.
         public var changePollInterval: Duration = .seconds(5)
+        /// The most routes all gateways may have together: a write that would take them past it is refused
+        /// (`Validation.Limits.routesInTotal`, 10,000, by default).
+        public var maximumRoutes: Int = Validation.Limits.routesInTotal
+        /// The most instances all deployed services may ask for together (their scales): a write that would take
+        /// them past it is refused (`Validation.Limits.instancesInTotal`, 10,000, by default).
+        public var maximumInstances: Int = Validation.Limits.instancesInTotal
 
         /// Creates a configuration with Vamp's defaults.
         public init(

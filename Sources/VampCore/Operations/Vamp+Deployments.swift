@@ -66,6 +66,10 @@ extension Vamp {
         if let problem = Names.artifactNameProblem(deploymentName) {
             throw OperationError(.invalid, "deployment '\(deploymentName)': illegal name: \(problem)")
         }
+        if let problem = Names.labelProblem(deploymentName) {
+            let source = name == nil ? " (the blueprint's name; PUT /deployments/NAME deploys it under another)" : ""
+            throw OperationError(.invalid, "deployment '\(Names.printable(deploymentName))', field name: illegal deployment name\(source): \(problem)")
+        }
         var inlineBreeds: [Breed] = []
         blueprint = try await resolved(blueprint, inlineBreeds: &inlineBreeds, in: &workspace)
         let existing: Deployment?
@@ -74,6 +78,9 @@ extension Vamp {
             blueprint, name: deploymentName, existing: existing, gateways: try await workspace.gateways(),
             deployments: try await workspace.deployments(), inlineBreeds: inlineBreeds, now: now, options: deploymentOptions,
             allocator: &allocator, requestBody: requestBody ?? DSLWriter.yaml(.blueprint(blueprint)))
+        // The breeds a blueprint names are known only now, and a merge may close a cycle neither blueprint had.
+        let cycles = Validation.dependencyCycles(of: change.deployment!)
+        if !cycles.isEmpty { throw OperationError(.invalid, cycles.map(\.description).joined(separator: "\n")) }
         stage(change, in: &workspace, events: &events)
         return change.deployment!
     }
@@ -202,6 +209,7 @@ extension Vamp {
             let change = try DeploymentOperations.scale(resolved, of: deployment, cluster: cluster, service: service, now: self.now)
             var events: [Event] = []
             self.stage(change, in: &workspace, events: &events)
+            try await self.checkTotals(gateways: [], deployments: try await workspace.deployments(), changed: ["\(name)/\(cluster)"])
             try await self.commit(workspace, events: events)
             var answer = resolved
             answer.name = nil

@@ -40,26 +40,80 @@ extension Vamp {
     }
 
     /// Refuses the workspace when its gateways could not be served: a gateway it writes on a reserved port
-    /// (`Configuration.reservedPorts`), two on one port, a gateway the HAProxy generator refuses (a condition it
-    /// cannot translate, weights over 100%, ...) that is served now, or a text the configured check (`haproxy -c`)
-    /// refuses. The message names the gateway where the generator says which one it is.
-    ///
-    /// A gateway that the generator already left out of what is served now (see ``GatewayConfiguration/excluded``)
-    /// does not block the change: it stays left out, and every other gateway can still be changed.
+    /// (`Configuration.reservedPorts`) or past `Validation.Limits` (a merge adds routes), two on one port, a
+    /// gateway the HAProxy generator refuses (a condition it cannot translate, weights over 100%, a virtual host
+    /// used twice, ...), or a text the configured check (`haproxy -c`) refuses. The text checked is the one of every
+    /// gateway served, also the clusters' gateways whose services do not run yet: they are rendered once their
+    /// instances are up, and what cannot be rendered then must be refused now. The message names the gateway where
+    /// the generator says which one it is.
     func checkGateways(in workspace: inout Workspace, changed: [String]) async throws(OperationError) {
-        try ReservedPorts.check(workspace.savedGateways, reserved: configuration.reservedPorts)
-        let rendered = try render(try await workspace.gateways(), deployments: try await workspace.deployments())
-        if !rendered.excluded.isEmpty {
-            let before = (try? await gatewayConfiguration())?.excluded ?? [:]
-            if let (name, reason) = rendered.excluded.sorted(by: { $0.key < $1.key }).first(where: { before[$0.key] == nil }) {
-                throw OperationError(.invalid, "gateway '\(name)': \(reason)")
-            }
-        }
+        let saved = workspace.savedGateways
+        try ReservedPorts.check(saved, reserved: configuration.reservedPorts)
+        let sizes = saved.flatMap(Validation.sizeErrors(of:))
+        if !sizes.isEmpty { throw OperationError(.invalid, sizes.map(\.description).joined(separator: "\n")) }
+        let gateways = try await workspace.gateways(), deployments = try await workspace.deployments()
+        try await checkTotals(gateways: gateways, deployments: deployments, changed: saved.map(\.name))
+        let rendered = try await renderServingAll(gateways, deployments: deployments, saved: Set(saved.map(\.name)))
         if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
             let names = changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
             let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
             throw OperationError(.invalid, "\(subject): HAProxy refuses the configuration it would get: \(refusal)")
         }
+    }
+
+    /// Refuses a write that takes the routes of all gateways or the instances of all deployed services past
+    /// `Configuration.maximumRoutes` or `maximumInstances`. A store already past a limit (stored before it, or
+    /// with a higher one) still takes writes that do not add to it, such as removing routes.
+    func checkTotals(gateways: [Gateway], deployments: [Deployment], changed: [String]) async throws(OperationError) {
+        let routes = Self.routeCount(gateways), instances = Self.instanceCount(deployments)
+        let subject = changed.isEmpty ? "this change" : "gateway " + changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
+        if routes > configuration.maximumRoutes {
+            let before = Self.routeCount(try await repository.all(.gateway).compactMap { if case .gateway(let gateway) = $0 { gateway } else { nil } })
+            if routes > before {
+                throw OperationError(.invalid, "\(subject), field routes: the gateways would have \(routes) routes in total; at most \(configuration.maximumRoutes) are allowed (one HAProxy configuration holds them all, and it is checked before every reload)")
+            }
+        }
+        if instances > configuration.maximumInstances {
+            let before = Self.instanceCount(try await repository.all(.deployment).compactMap { if case .deployment(let deployment) = $0 { deployment } else { nil } })
+            if instances > before {
+                let names = Set(changed.compactMap { $0.split(separator: "/").first.map(String.init) }).sorted().map { "'\($0)'" }.joined(separator: ", ")
+                throw OperationError(.invalid, "deployment \(names.isEmpty ? "change" : names), field scale.instances: the deployed services would ask for \(instances) instances in total; at most \(configuration.maximumInstances) are allowed (each is a server in HAProxy's configuration)")
+            }
+        }
+    }
+
+    static func routeCount(_ gateways: [Gateway]) -> Int { gateways.reduce(0) { $0 + $1.routes.count } }
+
+    static func instanceCount(_ deployments: [Deployment]) -> Int {
+        deployments.reduce(0) { total, deployment in
+            deployment.clusters.reduce(total) { total, cluster in
+                cluster.services.reduce(total) { $0 + ($1.status.intention == .deployment ? $1.scale.instances : 0) }
+            }
+        }
+    }
+
+    /// The configuration of `gateways` with every one of them served. A gateway that this write does not save
+    /// (`saved`) and that was stored before the rules that refuse it (it cannot be rendered even on its own, or the
+    /// synchroniser already leaves it out of what is served) stays left out of the check, as it stays left out of
+    /// HAProxy, so that it does not hold back every other write. Any other gateway left out is refused.
+    func renderServingAll(_ gateways: [Gateway], deployments: [Deployment], saved: Set<String>) async throws(OperationError) -> GatewayConfiguration {
+        var scratch = configuration.portAllocator
+        var resolved: [Gateway]
+        do {
+            resolved = try GatewayResolution.resolve(gateways, deployments: deployments, allocator: &scratch, options: configuration.resolution)
+        } catch {
+            throw OperationError(.invalid, error.description, cause: error)
+        }
+        for index in resolved.indices { resolved[index].deployed = true }
+        let rendered = GatewayConfiguration.render(resolved, generator: configuration.generator)
+        guard !rendered.excluded.isEmpty else { return rendered }
+        let excludedNow = (try? await gatewayConfiguration())?.excluded ?? [:]
+        for (name, reason) in rendered.excluded.sorted(by: { $0.key < $1.key }) {
+            let stale = !saved.contains(name) && (excludedNow[name] != nil
+                || !GatewayConfiguration.render(resolved.filter { $0.name == name }, generator: configuration.generator).excluded.isEmpty)
+            if !stale { throw OperationError(.invalid, "gateway '\(name)': \(reason)") }
+        }
+        return rendered
     }
 
     func render(_ gateways: [Gateway], deployments: [Deployment]) throws(OperationError) -> GatewayConfiguration {

@@ -82,9 +82,10 @@ public enum GatewayResolution {
 
     /// Vamp's default virtual hosts of a gateway: `<name>.vamp` for a one-segment name, `<port>.<deployment>.vamp`
     /// for `deployment/port`, `<port>.<cluster>.<deployment>.vamp` for `deployment/cluster/port`. Characters other
-    /// than letters and digits in a segment become `-`.
+    /// than letters and digits in a segment become `-` (`Names.virtualHostLabel(_:)`); the validation refuses the
+    /// names whose label would not be one (`Names.labelProblem(_:)`).
     public static func defaultVirtualHosts(for gateway: Gateway) -> [String] {
-        let parts = gateway.name.split(separator: "/", omittingEmptySubsequences: false).map { label(String($0)) }
+        let parts = gateway.name.split(separator: "/", omittingEmptySubsequences: false).map { Names.virtualHostLabel($0) }
         switch parts.count {
         case 1: return ["\(parts[0]).vamp"]
         case 2: return ["\(parts[1]).\(parts[0]).vamp"]
@@ -136,11 +137,4 @@ public enum GatewayResolution {
     }
 
     static func segments(_ name: String) -> Int { name.utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 } }
-
-    static func label(_ segment: String) -> String {
-        String(segment.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar))
-                ? Character(scalar) : "-"
-        })
-    }
 }

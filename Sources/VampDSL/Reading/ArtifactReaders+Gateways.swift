@@ -42,14 +42,14 @@ extension ReadContext {
             port = GatewayPort(number: number, type: type)
         } else {
             guard case .mapping(let entries, _) = node, let portEntry = entries.first(where: { $0.key == "port" }) else {
-                throw error(.invalidValue, "an external gateway is keyed by its port (9050 or 9050/http), or by a name with the port inside ({port: 9050/http, routes: …}), not '\(Self.short(key))' alone", path: path, mark: keyMark)
+                throw error(.invalidValue, "an external gateway is keyed by its port (9050 or 9050/http: 0-65535 in plain digits, without a sign or a leading zero), or by a name with the port inside ({port: 9050/http, routes: …}), not '\(Self.short(key))' alone", path: path, mark: keyMark)
             }
             if let problem = Names.artifactNameProblem(key) {
                 throw error(.illegalName, "illegal gateway name: \(problem)", path: path, mark: keyMark)
             }
             let text = try string(portEntry.value, join(path, "port"))
             guard let (number, type) = BreedPort.parseValue(text) else {
-                throw error(.invalidValue, "expected a port such as 9050 or 9050/http but found '\(Self.short(text))'", path: join(path, "port"), at: portEntry.value)
+                throw error(.invalidValue, "expected a port such as 9050 or 9050/http (a number 0-65535 in plain digits: no sign, no leading zero) but found '\(Self.short(text))'", path: join(path, "port"), at: portEntry.value)
             }
             port = GatewayPort(number: number, type: type)
         }
@@ -74,7 +74,7 @@ extension ReadContext {
             let portNode = try reader.require("port")
             let portText = try string(portNode, "port")
             guard let (number, type) = BreedPort.parseValue(portText) else {
-                throw error(.invalidValue, "expected a port such as 9050 or 9050/http but found '\(Self.short(portText))'", path: "port", at: portNode)
+                throw error(.invalidValue, "expected a port such as 9050 or 9050/http (a number 0-65535 in plain digits: no sign, no leading zero) but found '\(Self.short(portText))'", path: "port", at: portNode)
             }
             return GatewayPort(number: number, type: type)
         }) {
@@ -98,7 +98,7 @@ extension ReadContext {
             recover {
                 let text = try string(portNode, join(path, "port"))
                 guard let (number, type) = BreedPort.parseValue(text) else {
-                    throw error(.invalidValue, "expected a port such as 9050/http but found '\(Self.short(text))'", path: join(path, "port"), at: portNode)
+                    throw error(.invalidValue, "expected a port such as 9050/http (a number 0-65535 in plain digits: no sign, no leading zero) but found '\(Self.short(text))'", path: join(path, "port"), at: portNode)
                 }
                 gateway.port = GatewayPort(number: number, type: type)
             }
@@ -127,7 +127,7 @@ extension ReadContext {
                 // The port may carry its type (`31234/http`), as Vamp 0.9.5 wrote it.
                 let portText = try string(portNode, join(sp, "port"))
                 guard let (number, _) = BreedPort.parseValue(portText) else {
-                    throw error(.invalidValue, "expected a port such as 31234 or 31234/http but found '\(Self.short(portText))'", path: join(sp, "port"), at: portNode)
+                    throw error(.invalidValue, "expected a port such as 31234 or 31234/http (a number 0-65535 in plain digits: no sign, no leading zero) but found '\(Self.short(portText))'", path: join(sp, "port"), at: portNode)
                 }
                 gateway.service = GatewayService(host: host, port: number)
                 serviceReader.finish()
@@ -221,7 +221,7 @@ extension ReadContext {
             let target = RouteTarget.instance(
                 name: try string(try reader.require("name"), join(p, "name")),
                 host: try string(try reader.require("host"), join(p, "host")),
-                port: try int(try reader.require("port"), join(p, "port"), range: 0...65535))
+                port: try portNumber(try reader.require("port"), join(p, "port")))
             reader.finish()
             return target
         }

@@ -124,7 +124,7 @@ extension ReadContext {
                 }
                 if text.hasPrefix("$") { return try portReference(name: entry.key, text, p, at: entry.value) }
                 guard let (number, type) = BreedPort.parseValue(text) else {
-                    throw error(.invalidValue, "expected a port like 8080, 8080/http or 9000/tcp but found '\(Self.short(text))'", path: p, at: entry.value)
+                    throw error(.invalidValue, "expected a port like 8080, 8080/http or 9000/tcp (a number 0-65535 in plain digits: no sign, no leading zero) but found '\(Self.short(text))'", path: p, at: entry.value)
                 }
                 return BreedPort(name: entry.key, number: number, type: type)
             }

@@ -15,9 +15,14 @@ public struct DSLDocument: Sendable {
     /// endpoint takes it) rather than as the deployment read model: its artifact is that blueprint.
     public var isDeploymentRequest = false
 
-    /// Runs `Validation` (VampModel) on the artifact and adds the source line to each error.
+    /// Runs `Validation` (VampModel) on the artifact and adds the source line to each error. The name of a
+    /// deployment request is the deployment's, which must be a DNS label (`Names.labelProblem(_:)`).
     public func validate() -> [VampError] {
-        locate(Validation.validate(artifact))
+        var errors = Validation.validate(artifact)
+        if isDeploymentRequest, let name = artifact.name, Names.artifactNameProblem(name) == nil, let problem = Names.labelProblem(name) {
+            errors.append(VampError(.illegalName, "illegal deployment name: \(problem)", kind: "deployment", name: name, path: "name"))
+        }
+        return locate(errors)
     }
 
     /// Adds this document's line (and its number in a multi-document input) to errors found

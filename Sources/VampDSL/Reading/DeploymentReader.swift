@@ -14,7 +14,7 @@ extension ReadContext {
         }
         if let ports = try reader.take("ports") {
             for entry in try map(ports, "ports").entries {
-                deployment.ports[entry.key] = try int(entry.value, "ports.\(entry.key)", range: 0...65535)
+                deployment.ports[entry.key] = try portNumber(entry.value, "ports.\(entry.key)")
             }
         }
         if let env = try reader.take("environment_variables", "env") {
@@ -62,7 +62,7 @@ extension ReadContext {
                 var ports: [String: Int] = [:]
                 if let portsNode = try instance.take("ports") {
                     for entry in try map(portsNode, join(ip, "ports")).entries {
-                        ports[entry.key] = try int(entry.value, join(join(ip, "ports"), entry.key), range: 0...65535)
+                        ports[entry.key] = try portNumber(entry.value, join(join(ip, "ports"), entry.key))
                     }
                 }
                 let result = Instance(

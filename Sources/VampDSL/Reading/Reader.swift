@@ -158,6 +158,15 @@ final class ReadContext {
         return value
     }
 
+    /// A port number, 0-65535, written as `BreedPort.parseNumber(_:)` takes it (no sign, no leading zero).
+    func portNumber(_ node: DSLNode, _ path: String) throws -> Int {
+        let text = try string(node, path)
+        guard let value = BreedPort.parseNumber(text) else {
+            throw error(.invalidValue, "expected a port number 0-65535 in plain digits (no sign, no leading zero) but found '\(Self.short(text))'", path: path, at: node)
+        }
+        return value
+    }
+
     func double(_ node: DSLNode, _ path: String) throws -> Double {
         let text = try string(node, path)
         guard let value = Double(text.trimmedSpaces), value.isFinite else {

@@ -78,13 +78,27 @@ public struct BreedPort: Sendable, Hashable {
         self.reference = reference
     }
 
-    /// Parses `"8080"`, `"8080/http"`, `"9100/tcp"` into number and type.
+    /// Parses `"8080"`, `"8080/http"`, `"9100/tcp"` into number and type. The number is written as
+    /// ``parseNumber(_:)`` takes it: `+8080` and `08080` are no ports.
     public static func parseValue(_ text: String) -> (number: Int, type: PortType)? {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let number = Int(parts[0]), (0...65535).contains(number) else { return nil }
+        guard (1...2).contains(parts.count), let number = parseNumber(parts[0]) else { return nil }
         if parts.count == 1 { return (number, .http) }
         guard let type = PortType(rawValue: parts[1].lowercased()) else { return nil }
         return (number, type)
+    }
+
+    /// A port number as Vamp reads it everywhere (breed ports, gateway ports, blueprint gateway keys, targets):
+    /// plain decimal digits, without a sign, spaces or a leading zero, from 0 to 65535. `0` is the gateway port
+    /// "assign one"; everything else that reaches HAProxy must be 1-65535, which the validation checks.
+    /// `+9835` and `09834` are refused: Swift's `Int` and HAProxy would read them as 9835 and 9834 (or as octal),
+    /// so the text written and the port served would differ.
+    public static func parseNumber(_ text: some StringProtocol) -> Int? {
+        let digits = text.utf8
+        guard let first = digits.first, digits.count <= 5, digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        if first == 0x30 && digits.count > 1 { return nil }
+        let number = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        return number <= 65535 ? number : nil
     }
 
     /// `"8080/http"`, the reference (`"${db.constants.port}/http"`), or `nil` for neither.

@@ -12,7 +12,20 @@ public enum Names {
         if let bad = name.unicodeScalars.first(where: { isWhitespaceOrControl($0) || "/[]".unicodeScalars.contains($0) }) {
             return "the name '\(printable(name))' contains \(describe(bad)); names may not contain whitespace, '/', '[' or ']'"
         }
+        if !slashesStayApart(name) { return joiningProblem(name) }
         return nil
+    }
+
+    /// True when every `/` of `"x/" + name + "/x"` stays a character of its own. A name that starts with a combining
+    /// mark (`\u{301}abc`) would join the `/` before it in a gateway or route path (`shop/web/\u{301}abc/port`), which
+    /// then no longer splits into its names: the route would find no instances and its gateway would never be served.
+    static func slashesStayApart(_ name: String) -> Bool {
+        let text = "x/" + name + "/x"
+        return text.reduce(0) { $1 == "/" ? $0 + 1 : $0 } == text.unicodeScalars.reduce(0) { $1 == "/" ? $0 + 1 : $0 }
+    }
+
+    static func joiningProblem(_ name: String, what: String = "name") -> String {
+        "the \(what) '\(printable(name))' has a character that joins a '/' next to it (such as a combining accent at the start of a name), so the path no longer splits into its names; begin and end every name with another character"
     }
 
     /// Why `name` is not a legal trait name (port, environment variable, constant), or `nil`.
@@ -31,6 +44,7 @@ public enum Names {
         if let bad = name.unicodeScalars.first(where: { isWhitespaceOrControl($0) || "[]".unicodeScalars.contains($0) }) {
             return "the gateway name '\(printable(name))' contains \(describe(bad)); gateway names may not contain whitespace, '[' or ']'"
         }
+        if !slashesStayApart(name) { return joiningProblem(name, what: "gateway name") }
         let segments = name.split(separator: "/", omittingEmptySubsequences: false)
         if segments.contains(where: \.isEmpty) { return "the gateway name '\(name)' has an empty '/' segment" }
         if segments.count > 4 { return "the gateway name '\(name)' has \(segments.count) segments; at most 4 are allowed" }
@@ -72,7 +86,7 @@ public enum Names {
     }
 
     /// `text` with control characters shown as escapes, for error messages.
-    static func printable(_ text: String) -> String {
+    package static func printable(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars.prefix(80) {
             switch scalar {

@@ -1,14 +1,18 @@
 import Foundation
 
-/// The rules of gateways, the small artifacts (routes, conditions, rewrites, scales, SLAs, escalations, templates),
-/// deployments, workflows and events.
+/// The rules of gateways and the small artifacts (routes, conditions, rewrites, scales, SLAs, escalations,
+/// templates).
 extension Validation {
     // MARK: Gateway
 
     /// Validates a standalone gateway: name, port, routes, weights, conditions, sticky, virtual hosts.
     public static func validate(_ gateway: Gateway) -> [VampError] {
         var c = ErrorCollector(kind: "gateway", name: gateway.name)
-        if let problem = Names.gatewayNameProblem(gateway.name) { c.add(.illegalName, "name", problem) }
+        if let problem = Names.gatewayNameProblem(gateway.name) {
+            c.add(.illegalName, "name", problem)
+        } else {
+            checkLabels(ofGatewayName: gateway.name, path: "name", into: &c)
+        }
         validateGatewayBody(gateway, path: "", portType: gateway.port.type, into: &c)
         for route in gateway.routes where !route.isExternal {
             let segments = route.path.split(separator: "/", omittingEmptySubsequences: false)
@@ -18,6 +22,17 @@ extension Validation {
         }
         checkExternalWeights(gateway, path: "", into: &c)
         return c.errors
+    }
+
+    /// The segments of a gateway name of one to three segments become the labels of its default virtual host
+    /// (`<name>.vamp`, `<port>.<deployment>.vamp`, `<port>.<cluster>.<deployment>.vamp`); four-segment names get none.
+    static func checkLabels(ofGatewayName name: String, path: String, into c: inout ErrorCollector) {
+        let segments = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard segments.count <= 3 else { return }
+        for segment in segments {
+            guard let problem = Names.labelProblem(String(segment)) else { continue }
+            c.add(.illegalName, path, "illegal gateway name '\(Names.printable(name))': the segment \(problem)")
+        }
     }
 
     static func checkExternalWeights(_ gateway: Gateway, path: String, into c: inout ErrorCollector) {
@@ -39,8 +54,9 @@ extension Validation {
             c.add(.invalidArtifact, p + "sticky", "sticky sessions need an http port; this gateway's port is \(portType.rawValue)")
         }
         for (index, host) in gateway.virtualHosts.enumerated() where !isHostName(host) {
-            c.add(.invalidValue, p + "virtual_hosts[\(index)]", "'\(Names.printable(host))' is not a host name (letters, digits, '-' and '.', labels of 1-63 characters)")
+            c.add(.invalidValue, p + "virtual_hosts[\(index)]", "'\(Names.printable(host))' is not a host name (letters, digits, '-' and '.', labels of 1-63 characters, at most 253 in all)")
         }
+        checkSizes(of: gateway, path: path, into: &c)
         var seen = Set<String>()
         for route in gateway.routes {
             if !seen.insert(route.path).inserted { c.add(.invalidArtifact, p + "routes.\(route.path)", "the route '\(route.path)' is defined twice") }
@@ -65,10 +81,15 @@ extension Validation {
             }
         } else if route.path.unicodeScalars.contains(where: { Names.isWhitespaceOrControl($0) || "[]".unicodeScalars.contains($0) }) {
             c.add(.illegalName, path, "the route '\(Names.printable(route.path))' may not contain whitespace, '[' or ']' (except an external '[host:port]')")
+        } else if !Names.slashesStayApart(route.path) {
+            c.add(.illegalName, path, Names.joiningProblem(route.path, what: "route"))
         }
         if let condition = route.condition {
             if portType != .http { c.add(.invalidArtifact, p + "condition", "conditions need an http port; this gateway's port is \(portType.rawValue)") }
             if case .inline(let value) = condition { validate(value, path: p + "condition", into: &c) }
+        }
+        if route.rewrites.count > Limits.rewritesPerRoute {
+            c.add(.limit, p + "rewrites", "the route has \(route.rewrites.count) rewrites; at most \(Limits.rewritesPerRoute) are allowed")
         }
         if !route.rewrites.isEmpty, portType != .http {
             c.add(.invalidArtifact, p + "rewrites", "rewrites need an http port; this gateway's port is \(portType.rawValue)")
@@ -104,6 +125,12 @@ extension Validation {
     }
 
     static func validate(_ condition: Condition, path: String, into c: inout ErrorCollector) {
+        // Counted before parsing: parsing is linear, but the HAProxy translation of a long condition is not.
+        let length = condition.definition.unicodeScalars.count
+        if length > Limits.conditionLength {
+            c.add(.limit, path, "the condition has \(length) characters; at most \(Limits.conditionLength) are allowed")
+            return
+        }
         do {
             _ = try condition.expression()
         } catch {
@@ -144,6 +171,9 @@ extension Validation {
         if scale.cpu.cores <= 0 { c.add(.invalidValue, p + "cpu", "cpu must be more than 0") }
         if scale.memory.megabytes <= 0 { c.add(.invalidValue, p + "memory", "memory must be more than 0MB") }
         if scale.instances < 0 { c.add(.invalidValue, p + "instances", "instances must be 0 or more") }
+        if scale.instances > Limits.instancesPerService {
+            c.add(.limit, p + "instances", "\(scale.instances) instances; at most \(Limits.instancesPerService) are allowed for one service")
+        }
         return c.errors.count == before
     }
 
@@ -183,6 +213,9 @@ extension Validation {
         switch escalation.definition {
         case .scaleInstances(let minimum, let maximum, let scaleBy, let target):
             if minimum < 0 || maximum < minimum { c.add(.invalidValue, p + "minimum", "need 0 <= minimum (\(minimum)) <= maximum (\(maximum))") }
+            if maximum > Limits.instancesPerService {
+                c.add(.limit, p + "maximum", "\(maximum) instances; at most \(Limits.instancesPerService) are allowed for one service")
+            }
             if scaleBy <= 0 { c.add(.invalidValue, p + "scale_by", "scale_by must be more than 0") }
             checkTarget(target)
         case .scaleCPU(let minimum, let maximum, let scaleBy, let target), .scaleMemory(let minimum, let maximum, let scaleBy, let target):
@@ -195,92 +228,5 @@ extension Validation {
             }
         case .generic: break
         }
-    }
-
-    // MARK: Deployment, workflow, event
-
-    /// Validates a deployment read model (names, ports, instances).
-    public static func validate(_ deployment: Deployment) -> [VampError] {
-        var c = ErrorCollector(kind: "deployment", name: deployment.name)
-        c.checkArtifactName(deployment.name, "name")
-        for cluster in deployment.clusters {
-            c.checkTraitName(cluster.name, "clusters.\(cluster.name)")
-            for (index, service) in cluster.services.enumerated() {
-                validateBreed(service.breed, path: "clusters.\(cluster.name).services[\(index)].breed", into: &c, visiting: [])
-            }
-        }
-        return c.errors
-    }
-
-    /// Validates a workflow: name, breed reference, schedule, scale.
-    public static func validate(_ workflow: Workflow) -> [VampError] {
-        var c = ErrorCollector(kind: "workflow", name: workflow.name)
-        c.checkArtifactName(workflow.name, "name")
-        switch workflow.breed {
-        case .reference(let name): c.checkArtifactName(name, "breed")
-        case .inline(let breed): validateBreed(breed, path: "breed", into: &c, visiting: [])
-        }
-        switch workflow.schedule {
-        case .daemon: break
-        case .event(let tags):
-            if tags.isEmpty || tags.contains(where: \.isEmpty) { c.add(.invalidValue, "schedule.event", "an event schedule needs at least one non-empty tag") }
-        case .time(let period, _, let repeatCount):
-            if !Workflow.isISO8601Duration(period) {
-                c.add(.invalidValue, "schedule.time.period", "'\(Names.printable(period))' is not an ISO-8601 duration such as PT1M or P1DT2H")
-            }
-            if let repeatCount, repeatCount < 0 { c.add(.invalidValue, "schedule.time.repeat", "repeat must be 0 or more") }
-        }
-        if case .inline(let scale) = workflow.scale { _ = validate(scale, path: "scale", into: &c) }
-        for variable in workflow.environmentVariables {
-            if let expression = c.checkValue(variable.value, "environment_variables.\(variable.key)"), case .inline(let breed) = workflow.breed {
-                checkDependencyTraits(expression, dependencies: breed.dependencies, lookup: { _ in nil }, path: "environment_variables.\(variable.key)", into: &c)
-            }
-        }
-        if case .inline(let breed) = workflow.breed { c.errors += undeclaredEnvironment(workflow: workflow, breed: breed) }
-        validateArguments(workflow.arguments, path: "arguments", into: &c)
-        return c.errors
-    }
-
-    /// The variables the workflow driver sets for a workflow's agent (reference §1.10, §4.2); a
-    /// workflow may set them without its breed declaring them, as Vamp 0.9.5's examples do.
-    public static let workflowAgentVariables: Set<String> = [
-        "VAMP_URL", "VAMP_NAMESPACE", "VAMP_KEY_VALUE_STORE_TYPE", "VAMP_KEY_VALUE_STORE_CONNECTION",
-        "VAMP_KEY_VALUE_STORE_PATH", "VAMP_WORKFLOW_EXECUTION_PERIOD", "VAMP_WORKFLOW_EXECUTION_TIMEOUT",
-        "VAMP_ELASTICSEARCH_URL",
-    ]
-
-    /// The errors for the workflow's `environment_variables` that `breed` does not declare: like a
-    /// blueprint service, a workflow only gives values to its breed's variables (reference §1.2),
-    /// apart from ``workflowAgentVariables``. Validating a workflow applies this to an inline
-    /// breed; for a breed referenced by name, call it once the stored breed is looked up. Each
-    /// error names the workflow and the field (`environment_variables.NAME`); a `DSLDocument`
-    /// adds the line.
-    public static func undeclaredEnvironment(workflow: Workflow, breed: Breed) -> [VampError] {
-        var c = ErrorCollector(kind: "workflow", name: workflow.name)
-        let declared = breed.environmentVariables.map(\.name)
-        for variable in workflow.environmentVariables
-        where !declared.contains(variable.name) && !workflowAgentVariables.contains(variable.name) {
-            let list = declared.isEmpty ? "none" : declared.joined(separator: ", ")
-            c.add(
-                .invalidArtifact, "environment_variables.\(variable.key)",
-                "the breed '\(breed.name)' does not declare the variable '\(Names.printable(variable.name))' (it declares: \(list)); declare it in the breed or leave it out")
-        }
-        return c.errors
-    }
-
-    /// True when `type` matches Vamp's `^[\w\d\-_]+$` (ASCII letters, digits, `_` and `-`).
-    public static func isEventType(_ type: String) -> Bool {
-        !type.isEmpty && type.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
-    }
-
-    /// Validates an event: at least one tag, a legal type.
-    public static func validate(_ event: Event) -> [VampError] {
-        var c = ErrorCollector(kind: "event", name: event.id)
-        if event.tags.isEmpty { c.add(.missingField, "tags", "an event needs at least one tag") }
-        for (index, tag) in event.tags.enumerated() where tag.isEmpty || tag.unicodeScalars.contains(where: { $0.value < 0x20 }) {
-            c.add(.invalidValue, "tags[\(index)]", "tags must be non-empty without control characters")
-        }
-        if !isEventType(event.type) { c.add(.invalidValue, "type", "the event type '\(Names.printable(event.type))' must match ^[\\w\\d\\-_]+$") }
-        return c.errors
     }
 }
