@@ -19,8 +19,9 @@ extension LocalProcessDriver {
         public var replacementWait: Duration
         /// How often an adopted process (not a child of this server) is checked.
         public var pollInterval: Duration
-        /// Ports never given to an instance: the gateways' range (`vamp.operation.gateway.port-range`), which lies in
-        /// Linux's ephemeral range that free ports come from, so that HAProxy can always bind a gateway's port.
+        /// Ports never given to an instance: the gateways' range (`vamp.operation.gateway.port-range`), which may lie
+        /// in Linux's ephemeral range that free ports come from when an operator sets it there, so that an instance
+        /// never takes a gateway's port.
         public var excludedPorts: [ClosedRange<Int>] = []
         /// The user the commands run as (`vamp.container-driver.local.user`); `nil`: the server's own user. Needs a
         /// server running as root; the processes get the user's uid and primary group and no supplementary group.
