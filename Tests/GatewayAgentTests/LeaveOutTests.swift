@@ -1,0 +1,297 @@
+import Foundation
+@testable import GatewayAgent
+import HAProxyConfigGen
+import HAProxyControl
+import KVStores
+import Testing
+import VampModel
+import VampTesting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 23 with a real HAProxy: a configuration HAProxy would refuse never interrupts the running gateways, one
+/// gateway it cannot serve is left out while the others are applied, a left-out gateway is served once its port is
+/// free without a new write, never two masters on one folder, and a restart that changes nothing reloads nothing.
+@Suite("Gateway agent: traffic never stops (real HAProxy)", .serialized)
+struct LeaveOutTests {
+    typealias RunningAgent = GatewayAgentTests.RunningAgent
+
+    /// A gateway `name` on `port` with one route to `service`.
+    static func gateway(_ name: String, port: Int, _ service: TestHTTPService) -> Gateway {
+        Gateway(name: name, port: GatewayPort(number: port), routes: [
+            Route(path: service.name, weight: Percentage(100), targets: [.instance(name: service.name, host: "127.0.0.1", port: service.port)]),
+        ])
+    }
+
+    /// Requests to `port` in a loop until cancelled: how many answered 200 and how many did not (refused, reset, 503).
+    static func load(port: Int) -> Task<(ok: Int, failed: Int), Never> {
+        Task.detached {
+            var ok = 0, failed = 0
+            while !Task.isCancelled {
+                if (try? HTTPProbe.get(port: port, timeoutSeconds: 2))?.status == 200 { ok += 1 } else { failed += 1 }
+            }
+            return (ok, failed)
+        }
+    }
+
+    /// The master's `show proc`: its current worker and failed-reload count.
+    static func showProc(_ directory: TemporaryDirectory) async -> (worker: Int32?, failed: Int?, text: String)? {
+        guard let text = try? await MasterCLI.send("show proc", to: directory.url.appendingPathComponent("master.sock").path) else { return nil }
+        return (HAProxyControl.workers(inShowProc: text).first, HAProxyControl.failedReloads(inShowProc: text), text)
+    }
+
+    static func health(_ port: Int) -> (status: Int, body: String)? {
+        (try? HTTPProbe.get(port: port, path: "/health", timeoutSeconds: 2)).map { ($0.status, $0.body) }
+    }
+
+    @Test("a gateway added on a port another program holds: the running gateways serve on without one failed request, no reload reaches HAProxy, the gateway is reported left out")
+    func busyPortNeverInterrupts() async throws {
+        let store = InMemoryKeyValueStore()
+        let (a, b, c) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"), TestHTTPService(name: "c"))
+        let (portA, portC, statusPort) = try (FreePort.next(), FreePort.next(), FreePort.next())
+        let held = try HeldPort()
+        let statusKey = "/vamp/test/gateways/haproxy/2.6/agents/test"
+        let agent = try RunningAgent(store: store, key: "/k", statusPort: statusPort, statusKey: statusKey)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway("a", port: portA, a), Self.gateway("c", port: portC, c)]))
+        try await GatewayAgentTests.waitUntilServed(by: "a", port: portA)
+        try await GatewayAgentTests.waitUntilServed(by: "c", port: portC)
+        try await waitUntil(timeout: .seconds(5), "the first reload to be counted") { agent.agent.metrics.snapshot.reloads == 1 }
+        let before = try #require(await Self.showProc(agent.directory))
+
+        let load = Self.load(port: portA)
+        try await Task.sleep(for: .milliseconds(300))
+        try await store.set("/k", string: try agent.generator.render([
+            Self.gateway("a", port: portA, a), Self.gateway("b", port: held.port, b), Self.gateway("c", port: portC, c),
+        ]))
+        try await waitUntil(timeout: .seconds(10), "/health to name gateway b left out") {
+            guard let health = Self.health(statusPort) else { return false }
+            return health.status == 503 && health.body.contains("\"left_out\":{\"b\":") && health.body.contains("cannot bind 127.0.0.1:\(held.port)")
+        }
+        // A refused reload paused every listener for about 2 s: let more than that pass under load.
+        try await Task.sleep(for: .seconds(3))
+        load.cancel()
+        let result = await load.value
+        #expect(result.failed == 0, "gateway a failed requests while b was refused: \(result)")
+        #expect(result.ok > 50, "\(result)")
+        #expect(try HTTPProbe.get(port: portC).header("X-Served-By") == "c")
+        // The text without b is the running one: nothing reached the master.
+        let after = try #require(await Self.showProc(agent.directory))
+        #expect(after.worker == before.worker && after.failed == 0, "\(after.text)")
+        #expect(agent.agent.metrics.snapshot.reloads == 1)
+        let status = try #require(try await store.get(statusKey)).string
+        #expect(status.contains("\"state\":\"partial\"") && status.contains("\"left_out\":{\"b\":\"cannot bind 127.0.0.1:\(held.port)"), "\(status)")
+        await agent.stop()
+    }
+
+    @Test("a gateway whose port is busy from the start: the others serve; the busy one is served once the port is free, without a new write")
+    func busyGatewayLeftOutThenRetried() async throws {
+        let store = InMemoryKeyValueStore()
+        let (a, b) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"))
+        let (portA, statusPort) = try (FreePort.next(), FreePort.next())
+        let held = try HeldPort()
+        let agent = try RunningAgent(store: store, key: "/k", statusPort: statusPort)
+        try await store.set("/k", string: try agent.generator.render([Self.gateway("a", port: portA, a), Self.gateway("b", port: held.port, b)]))
+        try await GatewayAgentTests.waitUntilServed(by: "a", port: portA)
+        try await waitUntil(timeout: .seconds(5), "/health to name gateway b left out") {
+            Self.health(statusPort)?.body.contains("\"left_out\":{\"b\":") == true
+        }
+        #expect(Self.health(statusPort)?.status == 503)
+        // Tried again with backoff while the port stays busy (1 s, 2 s…): a stays served, b stays out.
+        try await Task.sleep(for: .milliseconds(3500))
+        #expect(try HTTPProbe.get(port: portA).header("X-Served-By") == "a")
+
+        held.release()
+        let freed = ContinuousClock.now
+        // The next retry is at most 4 s away (1 + 2 + 4 s from the apply).
+        try await GatewayAgentTests.waitUntilServed(by: "b", port: held.port, timeout: .seconds(10))
+        let waited = ContinuousClock.now - freed
+        #expect(waited < .seconds(8), "served \(waited) after the port was freed")
+        try await waitUntil(timeout: .seconds(5), "/health back to 200") { Self.health(statusPort)?.status == 200 }
+        #expect(try HTTPProbe.get(port: portA).header("X-Served-By") == "a")
+        await agent.stop()
+    }
+
+    @Test("a gateway whose sections HAProxy refuses: left out with HAProxy's alert, the others applied; later changes are not blocked and need no second refusal")
+    func refusedSectionsLeftOut() async throws {
+        let store = InMemoryKeyValueStore()
+        let (a, b, d) = try (TestHTTPService(name: "a"), TestHTTPService(name: "b"), TestHTTPService(name: "d"))
+        let (portA, portB, portD) = try (FreePort.next(), FreePort.next(), FreePort.next())
+        let statusKey = "/status"
+        let agent = try RunningAgent(store: store, key: "/k", statusKey: statusKey)
+        // Text a generator of another version (or a hand) could write: a keyword HAProxy does not know in b's frontend.
+        func text(_ gateways: [Gateway]) throws -> String {
+            let lookup = Self.gateway("b", port: portB, b).lookupName
+            return try agent.generator.render(gateways).replacingOccurrences(of: "frontend \(lookup)\n", with: "frontend \(lookup)\n  bogus-keyword on\n")
+        }
+        try await store.set("/k", string: try text([Self.gateway("a", port: portA, a), Self.gateway("b", port: portB, b)]))
+        try await GatewayAgentTests.waitUntilServed(by: "a", port: portA)
+        try await waitUntil(timeout: .seconds(10), "the status key to name b") {
+            ((try? await store.get(statusKey))?.string ?? "").contains("\"left_out\":{\"b\":")
+        }
+        let status = try #require(try await store.get(statusKey)).string
+        #expect(status.contains("\"state\":\"partial\"") && status.contains("bogus-keyword"), "\(status)")
+        #expect(!FreePort.isAccepting(portB))
+        let validations = agent.agent.metrics.snapshot.failedValidations
+
+        // Another gateway added: applied at once; b's same sections are left out without asking HAProxy again.
+        try await store.set("/k", string: try text([Self.gateway("a", port: portA, a), Self.gateway("b", port: portB, b), Self.gateway("d", port: portD, d)]))
+        try await GatewayAgentTests.waitUntilServed(by: "d", port: portD)
+        #expect(agent.agent.metrics.snapshot.failedValidations == validations)
+        #expect(agent.agent.metrics.snapshot.leftOutGateways.keys.sorted() == ["b"])
+        // b fixed: served.
+        try await store.set("/k", string: try agent.generator.render([Self.gateway("a", port: portA, a), Self.gateway("b", port: portB, b)]))
+        try await GatewayAgentTests.waitUntilServed(by: "b", port: portB)
+        try await waitUntil(timeout: .seconds(5), "the status to be applied") {
+            ((try? await store.get(statusKey))?.string ?? "").contains("\"state\":\"applied\"")
+        }
+        await agent.stop()
+    }
+
+    /// Starts a master on `directory` by hand, as an agent does (`-W -D`), and returns its pid.
+    static func startMaster(_ directory: TemporaryDirectory) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: HAProxyControl.defaultExecutable)
+        process.arguments = ["-W", "-D", "-f", directory.url.appendingPathComponent("haproxy.cfg").path,
+                             "-S", directory.url.appendingPathComponent("master.sock").path, "-p", directory.url.appendingPathComponent("haproxy.pid").path]
+        process.currentDirectoryURL = directory.url
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw FixtureError("haproxy -W -D exited \(process.terminationStatus)") }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let pid = HAProxyMaster.pid(in: directory.url.appendingPathComponent("haproxy.pid")) { return pid }
+            usleep(10_000)
+        }
+        throw FixtureError("no pid file")
+    }
+
+    /// Two masters on one folder, as a restart killed between starting a new master and stopping the old one left
+    /// them: the first started, then a second whose pid file and master socket replaced the first's.
+    static func twoMasters(_ directory: TemporaryDirectory, text: String) throws -> (first: Int32, second: Int32) {
+        try FileManager.default.createDirectory(at: directory.url.appendingPathComponent("run"), withIntermediateDirectories: true)
+        let file = GatewayAgentConfiguration.defaultBaseConfiguration(logPort: nil) + "\n# generated by Vamp\n" + text
+        try file.write(to: directory.url.appendingPathComponent("haproxy.cfg"), atomically: true, encoding: .utf8)
+        let first = try startMaster(directory)
+        try FileManager.default.removeItem(at: directory.url.appendingPathComponent("haproxy.pid"))
+        let second = try startMaster(directory)
+        #expect(first != second && ExecutableTests.haproxyMasters(in: directory.url.path) == [first, second].sorted())
+        return (first, second)
+    }
+
+    @Test("two masters left on one folder: the agent keeps the one that answers, stops the other, and serves")
+    func twoMastersBecomeOne() async throws {
+        let store = InMemoryKeyValueStore()
+        let a = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let directory = try TemporaryDirectory(prefix: "va-two")
+        defer { Teardown.stopHAProxy(in: directory.url.path) }
+        let generator = HAProxyConfigurationGenerator(options: .init(
+            bindAddress: "127.0.0.1", socketDirectory: directory.url.appendingPathComponent("run").path))
+        let text = try generator.render([Self.gateway("a", port: port, a)])
+        let (_, second) = try Self.twoMasters(directory, text: text)
+        try await GatewayAgentTests.waitUntilServed(by: "a", port: port)
+        try await store.set("/k", string: text)
+
+        let load = Self.load(port: port)
+        let agent = try RunningAgent(store: store, key: "/k", directory: directory, configure: { $0.hardStopAfter = .seconds(3) })
+        try await waitUntil(timeout: .seconds(20), "one master left on the folder") {
+            ExecutableTests.haproxyMasters(in: directory.url.path) == [second]
+        }
+        load.cancel()
+        let result = await load.value
+        #expect(result.ok > 0, "\(result)")
+        #expect(try HTTPProbe.get(port: port).header("X-Served-By") == "a")
+        #expect(agent.agent.metrics.snapshot.haproxyRunning)
+        await agent.stop()
+    }
+
+    @Test("stopHAProxyLeftRunning (vamp-server --stop-gateway) stops every master of the folder")
+    func stopStopsEveryMaster() async throws {
+        let a = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let directory = try TemporaryDirectory(prefix: "va-stop")
+        defer { directory.remove() }
+        defer { Teardown.stopHAProxy(in: directory.url.path) }
+        let generator = HAProxyConfigurationGenerator(options: .init(
+            bindAddress: "127.0.0.1", socketDirectory: directory.url.appendingPathComponent("run").path))
+        _ = try Self.twoMasters(directory, text: try generator.render([Self.gateway("a", port: port, a)]))
+        try await GatewayAgentTests.waitUntilServed(by: "a", port: port)
+        let configuration = GatewayAgentConfiguration(key: "/k", workDirectory: directory.url)
+        #expect(await GatewayAgent.stopHAProxyLeftRunning(configuration: configuration) != nil)
+        try await waitUntil(timeout: .seconds(10), "every HAProxy of the folder to stop") {
+            Teardown.haproxies(in: directory.url.path).isEmpty
+        }
+        #expect(!FreePort.isAccepting(port))
+        #expect(await GatewayAgent.stopHAProxyLeftRunning(configuration: configuration) == nil)
+    }
+
+    @Test("an agent restarted on a master it left running, with the same text in the store: no reload, the same worker, no failed request; timed")
+    func restartWithoutReload() async throws {
+        let store = InMemoryKeyValueStore()
+        let a = try TestHTTPService(name: "a")
+        let port = try FreePort.next()
+        let directory = try TemporaryDirectory(prefix: "va-restart")
+        defer { directory.remove() }
+        defer { Teardown.stopHAProxy(in: directory.url.path) }
+        let first = try RunningAgent(store: store, key: "/k", directory: directory, configure: { $0.leavesHAProxyRunning = true })
+        let text = try first.generator.render([Self.gateway("a", port: port, a)])
+        try await store.set("/k", string: text)
+        try await GatewayAgentTests.waitUntilServed(by: "a", port: port)
+        try await waitUntil(timeout: .seconds(5), "the first reload") { first.agent.metrics.snapshot.reloads == 1 }
+        await first.abandon()
+        let before = try #require(await Self.showProc(directory))
+
+        let load = Self.load(port: port)
+        var ready: [Double] = [], applied: [Double] = []
+        for round in 0..<5 {
+            let started = ContinuousClock.now
+            let agent = try RunningAgent(store: store, key: "/k", directory: directory, configure: { $0.leavesHAProxyRunning = true })
+            try await waitUntil(timeout: .seconds(10), "restart \(round): HAProxy taken over") { agent.agent.metrics.snapshot.haproxyRunning }
+            ready.append((ContinuousClock.now - started).secondsValue)
+            try await waitUntil(timeout: .seconds(10), "restart \(round): the store's text applied") {
+                agent.agent.metrics.snapshot.appliedConfiguration == text
+            }
+            applied.append((ContinuousClock.now - started).secondsValue)
+            #expect(agent.agent.metrics.snapshot.reloads == 0, "restart \(round) reloaded HAProxy")
+            await agent.abandon()
+            let now = await Self.showProc(directory)
+            #expect(now?.worker == before.worker, "restart \(round) changed the worker: \(now?.text ?? "no answer")")
+        }
+        load.cancel()
+        let result = await load.value
+        #expect(result.failed == 0, "\(result)")
+        let format = { (values: [Double]) in values.map { String(format: "%.3f", $0) }.joined(separator: " ") }
+        print("restart without change: taken over after [\(format(ready))] s, text applied after [\(format(applied))] s, \(result.ok) requests, 0 reloads")
+    }
+}
+
+/// A loopback port held by a plain listening socket (no `SO_REUSEPORT`), as another program holds a port.
+final class HeldPort: @unchecked Sendable {
+    let port: Int
+    private var descriptor: Int32
+
+    init() throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(descriptor, 16) == 0 else {
+            close(descriptor)
+            throw FixtureError("cannot hold a loopback port: errno \(errno)")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Frees the port.
+    func release() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+    }
+
+    deinit { release() }
+}
