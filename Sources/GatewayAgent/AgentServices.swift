@@ -1,6 +1,7 @@
 import KVStores
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Carries out the ``AgentStateMachine``'s actions: hands each event to the machine and routes what it
 /// decides to the service that does it (an apply or a status write to the ``ConfigurationApplier``, a start

@@ -1,5 +1,7 @@
 import Foundation
 import HAProxyControl
+import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc

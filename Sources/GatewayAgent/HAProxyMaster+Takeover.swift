@@ -1,5 +1,6 @@
 import Foundation
 import HAProxyControl
+import Logging
 
 #if canImport(Glibc)
 import Glibc

@@ -170,7 +170,7 @@ final class HAProxyMaster: Sendable {
         // An environment built for HAProxy (never the agent's `VAMP_*` settings), in the work folder.
         // Its output read as it comes and kept within a fixed size: a configuration of many routes can make HAProxy
         // print megabytes of warnings, and a limit that failed the launch would leave the detached master unknown.
-        let (status, output) = try await HAProxyControl.run(
+        let (status, output) = try await HAProxyControl.runCollectingOutput(
             executable, arguments: ["-W", "-D", "-f", configurationFile.path, "-S", masterSocket, "-p", pidFile.path],
             workingDirectory: workDirectory.path)
         if output.totalBytes > 0 { record(output.text) }

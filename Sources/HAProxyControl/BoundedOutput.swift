@@ -98,7 +98,7 @@ public struct BoundedOutput: Sendable, Equatable {
 extension HAProxyControl {
     /// Runs `executable` with `arguments`, its standard output and error read as they come into a
     /// ``BoundedOutput`` (so no amount of output makes the run fail), and returns how it ended with what it said.
-    public static func run(
+    public static func runCollectingOutput(
         _ executable: String, arguments: [String], workingDirectory: String? = nil
     ) async throws -> (status: ProcessExit, output: BoundedOutput) {
         let result = try await Subprocess.run(

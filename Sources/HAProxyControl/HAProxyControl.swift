@@ -17,7 +17,7 @@ public enum HAProxyControl {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw HAProxyControlError("HAProxy not found at \(executable); install it with: apt-get install haproxy")
         }
-        let (status, output) = try await run(executable, arguments: ["-c", "-f", file.path])
+        let (status, output) = try await runCollectingOutput(executable, arguments: ["-c", "-f", file.path])
         switch status {
         case .exited(0):
             return nil
