@@ -166,8 +166,8 @@ struct ConfigurationApplier: Service {
     }
 }
 
-/// Waits out the retry delays the state machine decides, one at a time: a new wait supersedes the running one
-/// (only the newest generation counts for the machine anyway), and a shutdown ends it.
+/// Waits out the retry delays the state machine decides and reports each with its generation; a wait that a newer
+/// one superseded still ends, and the machine ignores it (only the newest generation counts). A shutdown ends them.
 struct RetryTimer: Service {
     let executor: AgentExecutor
     let commands: AsyncStream<(Duration, Int)>
@@ -176,7 +176,7 @@ struct RetryTimer: Service {
         try await untilShutdown { [executor, commands] in
             await withDiscardingTaskGroup { group in
                 for await (delay, generation) in commands {
-                    group.cancelAll()
+                    // (Not `cancelAll()` here: that cancels the group, and every wait added after it would end at once.)
                     group.addTask {
                         do { try await Task.sleep(for: delay) } catch { return }
                         executor.send(.retryTimerFired(generation: generation))
