@@ -37,6 +37,7 @@ extension GatewayAgent {
         for block in sections.blocks {
             if let reason = known[prefix + "\u{0}" + block.text] { leftOut[block.name] = LeftOut(name: block.name, reason: reason, retryable: false) }
         }
+        var suspects: [String] = []
         for round in 1...3 {
             switch unbindable(prefix: prefix, sections: sections, leavingOut: Set(leftOut.keys), running: running) {
             case .failure(let error):
@@ -47,6 +48,13 @@ extension GatewayAgent {
             let candidate = sections.candidate(prefix: prefix, leavingOut: Set(leftOut.keys))
             switch await bringUp(candidate.text, current: current, started: started) {
             case .applied(let path):
+                // A gateway left out on suspicion is confirmed now that the others went through without it: the same
+                // part is left out at once next time, without a refused reload.
+                for name in suspects {
+                    if let block = sections.blocks.first(where: { $0.name == name }), let reason = leftOut[name]?.reason {
+                        rememberRefusal(prefix + "\u{0}" + block.text, reason: reason)
+                    }
+                }
                 return .applySucceeded(kv, path, leftOut: Array(leftOut.values))
             case .failed(let reason, let retryable):
                 return .applyFailed(kv, reason: reason, retryable: retryable)
@@ -77,6 +85,19 @@ extension GatewayAgent {
                     leftOut.merge(taken) { known, _ in known }
                     continue
                 }
+                // Else a limit of the master that `-c` does not check (the file descriptors 10,000 routes need beyond
+                // `ulimit -n`): the largest gateway new or changed since the running text is left out and the others
+                // tried. It is reported only if they then go through; if not, nothing is applied.
+                if round < 3, let suspect = Self.suspect(in: sections, running: current, leavingOut: Set(leftOut.keys)) {
+                    metrics.update { $0.failedReloads += 1 }
+                    suspects.append(suspect.name)
+                    leftOut[suspect.name] = LeftOut(
+                        name: suspect.name,
+                        reason: "the HAProxy master refused the configuration with this gateway (\(suspect.lines.count) lines) although `haproxy -c` "
+                            + "accepts it, and took the others without it; a limit of the master such as its file descriptors "
+                            + "(ulimit -n) may be too small for it", retryable: false)
+                    continue
+                }
                 metrics.update { $0.failedReloads += 1 }
                 return .applyFailed(kv, reason: "the HAProxy master refused the new configuration although `haproxy -c` accepts it (a detached master's "
                     + "own messages are not kept; the file is \(file.path), HAProxy's output at start is in "
@@ -84,6 +105,17 @@ extension GatewayAgent {
             }
         }
         return .applyFailed(kv, reason: "gave up after three rounds of leaving gateways out")
+    }
+
+    /// The largest gateway part of `sections` (not in `leftOut`) that the running file lacks or has with other text.
+    static func suspect(in sections: GatewaySections, running: String, leavingOut leftOut: Set<String>) -> GatewaySections.Block? {
+        let marker = running.range(of: GatewaySections.generatedMarker, options: .backwards)
+        let old = marker.map { GatewaySections(String(running[$0.upperBound...])).blocks } ?? []
+        func key(_ block: GatewaySections.Block) -> String { block.name + "\u{0}" + block.text.trimmingCharacters(in: .newlines) }
+        let unchanged = Set(old.map(key))
+        return sections.blocks
+            .filter { !leftOut.contains($0.name) && !unchanged.contains(key($0)) }
+            .max { $0.lines.count < $1.lines.count }
     }
 
     /// A gateway part `haproxy -c` refused (bounded: forgotten all at once past 64 parts).

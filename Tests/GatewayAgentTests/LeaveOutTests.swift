@@ -298,3 +298,89 @@ final class HeldPort: @unchecked Sendable {
 
     deinit { release() }
 }
+
+extension LeaveOutTests {
+    /// One gateway with `count` routes, each to its own target, as the generator writes it for an agent in `directory`.
+    static func manyRoutes(_ count: Int, port: Int, service: TestHTTPService, socketDirectory: String) throws -> String {
+        let generator = HAProxyConfigurationGenerator(options: .init(bindAddress: "127.0.0.1", socketDirectory: socketDirectory))
+        return try generator.render([Gateway(name: "many", port: GatewayPort(number: port), routes: (0..<count).map { index in
+            Route(path: "r\(index)", weight: Percentage(index == 0 ? 100 : 0), targets: [.instance(name: "t\(index)", host: "127.0.0.1", port: service.port)])
+        })])
+    }
+
+    /// `manyRoutes` with lines in every route backend that HAProxy warns about (`monitor-uri` in a backend), so that
+    /// `haproxy -c` and HAProxy's start print well over 1 MB of warnings, as the issue's 10,000 routes did (3,000 routes
+    /// here: 10,000 need more file descriptors than this machine's `ulimit -n`, see `tenThousandRoutes`).
+    static func manyWarnings(_ count: Int, port: Int, service: TestHTTPService, socketDirectory: String) throws -> String {
+        try manyRoutes(count, port: port, service: service, socketDirectory: socketDirectory)
+            .replacingOccurrences(of: "  option forwardfor\n", with: "  option forwardfor\n" + String(repeating: "  monitor-uri /never\n", count: 3))
+    }
+
+    @Test("haproxy -c with over 1 MB of output: decided by its exit status, the message bounded; an agent starts and serves on such a file")
+    func megabytesOfWarnings() async throws {
+        let (service, small) = try (TestHTTPService(name: "many"), TestHTTPService(name: "small"))
+        let (port, smallPort) = try (FreePort.next(), FreePort.next())
+        let directory = try TemporaryDirectory(prefix: "va-many")
+        let sockets = directory.url.appendingPathComponent("run").path
+        let text = try Self.manyWarnings(3_000, port: port, service: service, socketDirectory: sockets)
+        let file = directory.url.appendingPathComponent("check.cfg")
+        try (GatewayAgentConfiguration.defaultBaseConfiguration(logPort: nil) + "\n" + text).write(to: file, atomically: true, encoding: .utf8)
+        let started = ContinuousClock.now
+        let (_, output) = try await HAProxyControl.runCollectingOutput(HAProxyControl.defaultExecutable, arguments: ["-c", "-f", file.path])
+        #expect(output.totalBytes > 1 << 20, "only \(output.totalBytes) bytes of output: the test does not test the limit")
+        #expect(try await HAProxyControl.check(file) == nil)
+        // A refused file: its alert comes back, within a bounded message.
+        try (GatewayAgentConfiguration.defaultBaseConfiguration(logPort: nil) + "\n" + text + "frontend broken\n  bind 127.0.0.1:notaport\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let alerts = try #require(try await HAProxyControl.check(file))
+        #expect(alerts.contains("notaport") && alerts.utf8.count < 100_000, "\(alerts.utf8.count) bytes")
+        print("haproxy -c of 3,000 routes (\(text.utf8.count) bytes of text, \(output.totalBytes) bytes of output), three runs: \(ContinuousClock.now - started)")
+
+        // The agent applies it, then a new agent starts a new master on it (`haproxy -c` and `haproxy -W -D` both print
+        // the warnings): both gateways serve.
+        let store = InMemoryKeyValueStore()
+        let configure: (inout GatewayAgentConfiguration) -> Void = { $0.reloadTimeout = .seconds(30) }
+        let first = try RunningAgent(store: store, key: "/k", directory: directory, configure: configure)
+        let both = text + (try first.generator.render([Self.gateway("small", port: smallPort, small)]))
+        try await store.set("/k", string: both)
+        try await GatewayAgentTests.waitUntilServed(by: "small", port: smallPort, timeout: .seconds(60))
+        try await GatewayAgentTests.waitUntilServed(by: "many", port: port, timeout: .seconds(10))
+        await first.stop(keepingDirectory: true)
+        #expect(!FreePort.isAccepting(smallPort))
+        let second = try RunningAgent(store: store, key: "/k", directory: directory, configure: configure)
+        try await GatewayAgentTests.waitUntilServed(by: "small", port: smallPort, timeout: .seconds(60))
+        try await waitUntil(timeout: .seconds(30), "the text to be applied") { second.agent.metrics.snapshot.appliedConfiguration == both }
+        #expect(second.agent.metrics.snapshot.haproxyStartError == nil && second.agent.metrics.snapshot.lastError == nil)
+        await second.stop()
+    }
+
+    @Test("a gateway of 10,000 routes never blocks the others: served, or (when the master cannot take it, e.g. its file descriptors) left out and reported")
+    func tenThousandRoutes() async throws {
+        let (service, small, later) = try (TestHTTPService(name: "many"), TestHTTPService(name: "small"), TestHTTPService(name: "later"))
+        let (port, smallPort, laterPort) = try (FreePort.next(), FreePort.next(), FreePort.next())
+        let store = InMemoryKeyValueStore()
+        let agent = try RunningAgent(store: store, key: "/k", configure: { $0.reloadTimeout = .seconds(30) })
+        let many = try Self.manyRoutes(10_000, port: port, service: service, socketDirectory: agent.directory.url.appendingPathComponent("run").path)
+        let text = many + (try agent.generator.render([Self.gateway("small", port: smallPort, small)]))
+        try await store.set("/k", string: text)
+        try await GatewayAgentTests.waitUntilServed(by: "small", port: smallPort, timeout: .seconds(60))
+        try await waitUntil(timeout: .seconds(10), "the apply to end") { agent.agent.metrics.snapshot.appliedConfiguration == text }
+        let snapshot = agent.agent.metrics.snapshot
+        if FreePort.isAccepting(port) {
+            #expect(snapshot.leftOutGateways.isEmpty, "\(snapshot.leftOutGateways)")
+        } else {
+            #expect(snapshot.leftOutGateways["many"]?.contains("ulimit -n") == true, "\(snapshot.leftOutGateways)")
+        }
+        // Later changes go through.
+        try await store.set("/k", string: many + (try agent.generator.render([
+            Self.gateway("later", port: laterPort, later), Self.gateway("small", port: smallPort, small),
+        ])))
+        let failedReloads = agent.agent.metrics.snapshot.failedReloads
+        try await GatewayAgentTests.waitUntilServed(by: "later", port: laterPort, timeout: .seconds(60))
+        #expect(try HTTPProbe.get(port: smallPort).header("X-Served-By") == "small")
+        // A part left out is left out at once the next time: no second refused reload.
+        #expect(agent.agent.metrics.snapshot.failedReloads == failedReloads)
+        print("10,000 routes: \(FreePort.isAccepting(port) ? "served" : "left out: \(agent.agent.metrics.snapshot.leftOutGateways["many"] ?? "")")")
+        await agent.stop()
+    }
+}
