@@ -245,6 +245,7 @@ struct LeaveOutTests {
 
         let load = Self.load(port: port)
         var ready: [Double] = [], applied: [Double] = []
+        var reloads = 0
         for round in 0..<10 {
             let started = ContinuousClock.now
             let agent = try RunningAgent(store: store, key: "/k", directory: directory, configure: { $0.leavesHAProxyRunning = true })
@@ -256,6 +257,7 @@ struct LeaveOutTests {
             }
             applied.append((ContinuousClock.now - started).secondsValue)
             #expect(agent.agent.metrics.snapshot.appliedConfiguration == text, "restart \(round): the store's text was not applied")
+            reloads += agent.agent.metrics.snapshot.reloads
             #expect(agent.agent.metrics.snapshot.reloads == 0, "restart \(round) reloaded HAProxy")
             await agent.abandon()
             let now = await Self.showProc(directory)
@@ -265,7 +267,7 @@ struct LeaveOutTests {
         let result = await load.value
         #expect(result.failed == 0, "\(result)")
         let format = { (values: [Double]) in values.map { String(format: "%.3f", $0) }.joined(separator: " ") }
-        print("restart without change: taken over after [\(format(ready))] s, text applied after [\(format(applied))] s, \(result.ok) requests, 0 reloads")
+        print("restart without change: taken over after [\(format(ready))] s, text applied after [\(format(applied))] s, \(result.ok) requests, \(result.failed) failed, \(reloads) reloads")
     }
 }
 
