@@ -7,8 +7,9 @@ import SystemPackage
 public struct BoundedOutput: Sendable, Equatable {
     /// Bytes kept at the start and at the end.
     public static let edgeLimit = 16 * 1024
-    /// Bytes of `[ALERT]` lines kept, and how many lines at most.
+    /// Bytes of `[ALERT]` lines kept.
     public static let alertLimit = 64 * 1024
+    /// `[ALERT]` lines kept, at most.
     public static let alertLineLimit = 200
 
     /// The first bytes.
@@ -26,6 +27,7 @@ public struct BoundedOutput: Sendable, Equatable {
     private var line: [UInt8] = []
     private static let lineLimit = 4096
 
+    /// Nothing yet.
     public init() {}
 
     /// Adds a chunk of output.
@@ -127,6 +129,7 @@ public enum ProcessExit: Sendable, Equatable, CustomStringConvertible {
     /// A signal ended it.
     case signaled(Int32)
 
+    /// `exited(N)` or `signaled(N)`.
     public var description: String {
         switch self {
         case .exited(let code): "exited(\(code))"

@@ -45,8 +45,11 @@ public enum HAProxyControl {
 
     /// The master's `show proc`: its pid, its workers (current first) and its count of failed reloads.
     public struct ShowProc: Sendable, Equatable {
+        /// The master's pid.
         public var master: Int32?
+        /// The workers, current first.
         public var workers: [Int32]
+        /// Reloads the master refused since its last successful one (`[failed: N]`).
         public var failedReloads: Int?
 
         /// Reads a `show proc` answer.

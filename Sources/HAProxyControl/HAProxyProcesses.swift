@@ -9,11 +9,16 @@ import Glibc
 public enum HAProxyProcesses {
     /// One process as `/proc` shows it.
     public struct Process: Sendable, Equatable {
+        /// Its pid.
         public var pid: Int32
+        /// Its parent's pid.
         public var parent: Int32
+        /// Its session (a detached master leads its own).
         public var session: Int32
+        /// Its command line.
         public var arguments: [String]
 
+        /// Creates one (for tests; ``read(_:)`` reads a live one).
         public init(pid: Int32, parent: Int32, session: Int32, arguments: [String]) {
             self.pid = pid
             self.parent = parent

@@ -382,6 +382,12 @@ extension LeaveOutTests {
         #expect(try HTTPProbe.get(port: smallPort).header("X-Served-By") == "small")
         // A part left out is left out at once the next time: no second refused reload.
         #expect(agent.agent.metrics.snapshot.failedReloads == failedReloads)
+        // What cutting and probing add to an apply of this text (debug build): cut, compose, read the binds of both files.
+        let clock = ContinuousClock.now
+        let sections = GatewaySections(text)
+        let candidate = sections.candidate(prefix: try agent.agent.composedPrefix())
+        _ = TCPAddress.binds(in: candidate.text).count + TCPAddress.binds(in: candidate.text).count
+        print("10,000 routes: cut, composed and bind lines read twice in \(ContinuousClock.now - clock) (\(candidate.text.utf8.count) bytes)")
         print("10,000 routes: \(FreePort.isAccepting(port) ? "served" : "left out: \(agent.agent.metrics.snapshot.leftOutGateways["many"] ?? "")")")
         await agent.stop()
     }
