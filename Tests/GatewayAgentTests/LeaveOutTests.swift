@@ -368,6 +368,7 @@ extension LeaveOutTests {
         let (service, small) = try (TestHTTPService(name: "many"), TestHTTPService(name: "small"))
         let (port, smallPort) = try (FreePort.next(), FreePort.next())
         let directory = try TemporaryDirectory(prefix: "va-many")
+        defer { directory.remove() }
         let sockets = directory.url.appendingPathComponent("run").path
         let text = try Self.manyWarnings(3_000, port: port, service: service, socketDirectory: sockets)
         let file = directory.url.appendingPathComponent("check.cfg")
