@@ -141,7 +141,7 @@ targets.append(.target(
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "GatewayAgentTests",
-    dependencies: ["GatewayAgent", "KVStores", "HAProxyConfigGen", "VampModel", "VampTesting"],
+    dependencies: ["GatewayAgent", "KVStores", "HAProxyConfigGen", "HAProxyControl", "VampModel", "VampTesting"],
     swiftSettings: swiftSettings))
 
 // MARK: - vamp-gateway-agent: the agent's host

@@ -57,6 +57,13 @@ public final class AgentMetrics: Sendable {
         public var lastRestartDelaySeconds = 0.0
         /// Why HAProxy did not start the last time it was started (its alerts), until it runs.
         public var haproxyStartError: String?
+        /// The gateways of the applied text that HAProxy does not serve (a port it cannot bind, sections it
+        /// refuses), with why; the other gateways are applied.
+        public var leftOutGateways: [String: String] = [:]
+        /// Applies tried again after one failed or left a gateway out.
+        public var applyRetries = 0
+        /// Take-overs of a master left running that needed no reload (it ran the file on disk).
+        public var takeoversWithoutReload = 0
     }
 
     private let state = Mutex(Snapshot())
@@ -90,6 +97,8 @@ public final class AgentMetrics: Sendable {
             counter("log_lines_dropped_total") { $0.logLinesDropped },
             counter("log_lines_truncated_total") { $0.logLinesTruncated },
             counter("store_errors_total") { $0.storeErrors },
+            counter("apply_retries_total") { $0.applyRetries },
+            counter("takeovers_without_reload_total") { $0.takeoversWithoutReload },
         ]
         floatingCounters = [
             ({ @Sendable (snapshot: Snapshot) in snapshot.reloadSecondsSum }, FloatingPointCounter(label: "vamp_gateway_agent_reload_duration_seconds_sum", factory: factory)),
@@ -101,6 +110,7 @@ public final class AgentMetrics: Sendable {
             gauge("haproxy_restart_delay_seconds") { $0.lastRestartDelaySeconds },
             gauge("haproxy_up") { $0.haproxyRunning ? 1 : 0 },
             gauge("last_apply_failed") { $0.lastError == nil ? 0 : 1 },
+            gauge("gateways_left_out") { Double($0.leftOutGateways.count) },
         ]
         publish(from: nil, to: Snapshot())
     }

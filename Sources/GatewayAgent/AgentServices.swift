@@ -1,6 +1,7 @@
 import KVStores
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Carries out the ``AgentStateMachine``'s actions: hands each event to the machine and routes what it
 /// decides to the service that does it (an apply or a status write to the ``ConfigurationApplier``, a start
@@ -14,7 +15,7 @@ struct AgentExecutor: Sendable {
         /// Wait, then report ``AgentStateMachine/Event/applyTimerFired``.
         case wait(Duration)
         /// Write the status key.
-        case writeStatus(error: String?)
+        case writeStatus(error: String?, leftOut: [AgentStateMachine.LeftOut])
     }
 
     /// A command of the supervisor.
@@ -28,6 +29,8 @@ struct AgentExecutor: Sendable {
     let agent: GatewayAgent
     let applier: AsyncStream<ApplierCommand>.Continuation
     let supervisor: AsyncStream<SupervisorCommand>.Continuation
+    /// The retry waits: (wait, generation).
+    let retries: AsyncStream<(Duration, Int)>.Continuation
 
     var logger: Logger { agent.logger }
     var key: String { agent.configuration.key }
@@ -45,8 +48,19 @@ struct AgentExecutor: Sendable {
                 applier.yield(.wait(delay))
             case .apply(let text):
                 applier.yield(.apply(text))
-            case .writeStatus(let error):
-                applier.yield(.writeStatus(error: error))
+            case .writeStatus(let error, let leftOut):
+                applier.yield(.writeStatus(error: error, leftOut: leftOut))
+            case .scheduleRetry(let delay, let generation):
+                retries.yield((delay, generation))
+            case .logLeftOut(let leftOut):
+                for gateway in leftOut {
+                    logger.error("a gateway is left out of HAProxy's configuration; the other gateways are applied", metadata: [
+                        "vamp.kv.key": "\(key)", "vamp.gateway": "\(gateway.name)", "vamp.error": "\(gateway.reason)",
+                        "vamp.retry": "\(gateway.retryable ? "with backoff" : "when the text changes")",
+                    ])
+                }
+            case .logServedAgain(let names):
+                logger.notice("gateways left out before are served again", metadata: ["vamp.kv.key": "\(key)", "vamp.gateways": "\(names)"])
             case .logApplyFailed(let reason):
                 logger.error("the configuration was not applied", metadata: ["vamp.kv.key": "\(key)", "vamp.error": "\(reason)"])
             case .logKeyDeleted:
@@ -70,25 +84,20 @@ func untilShutdown(_ body: @escaping @Sendable () async throws -> Void) async th
     }
 }
 
-/// Keeps HAProxy running: starts it (or takes over the master a previous agent left on the work folder),
-/// reports when its worker serves and when it exits, and waits out the restart delays the state machine
-/// decides. Cancelled (the agent stops), it stops HAProxy, or leaves it serving when
+/// Keeps HAProxy running: takes over the master a previous agent left on the work folder (stopping any other
+/// master of the folder) or starts one, reports when its worker serves and when it exits, and waits out the restart
+/// delays the state machine decides. Cancelled (the agent stops), it stops HAProxy, or leaves it serving when
 /// ``GatewayAgentConfiguration/leavesHAProxyRunning``.
 struct HAProxySupervisor: Service {
     let executor: AgentExecutor
     let commands: AsyncStream<AgentExecutor.SupervisorCommand>
-    /// The master left behind on this work folder, taken over on the first start.
-    let leftBehind: Int32?
 
     func run() async throws {
-        try await untilShutdown { [executor, commands, leftBehind] in
-            var leftBehind = leftBehind
+        try await untilShutdown { [executor, commands] in
             for await command in commands {
                 switch command {
                 case .start:
-                    let adopted = leftBehind
-                    leftBehind = nil
-                    await Self.start(executor, adopting: adopted)
+                    await Self.start(executor)
                 case .restart(let delay):
                     try await Task.sleep(for: delay)
                     executor.send(.restartTimerFired)
@@ -98,14 +107,30 @@ struct HAProxySupervisor: Service {
         }
     }
 
-    /// One master's life: the file put in place, HAProxy started, until it exits.
-    static func start(_ executor: AgentExecutor, adopting leftBehind: Int32?) async {
+    /// One master's life: the masters of the folder surveyed, one taken over (no reload when it runs the file on
+    /// disk) or the file put in place and HAProxy started, until it exits.
+    static func start(_ executor: AgentExecutor) async {
         let agent = executor.agent
         guard !Task.isCancelled else { return }
         do {
-            try await agent.prepareConfigurationFile()
+            let survey = await agent.haproxy.survey()
+            let runsFile = survey.answering.map { agent.haproxy.runsFileOnDisk(master: $0, worker: survey.worker) } ?? false
+            let plan = TakeoverPlan.decide(masters: survey.masters, answering: survey.answering, runsFileOnDisk: runsFile)
+            if case .adopt(_, reload: false) = plan.start {
+                // The master runs the file on disk: neither `haproxy -c` nor a reload.
+                agent.metrics.update { $0.takeoversWithoutReload += 1 }
+            } else {
+                try await agent.prepareConfigurationFile(launching: plan.start == .launch)
+            }
             agent.metrics.update { $0.haproxyStarts += 1 }
-            let ended = try await agent.haproxy.run(adopting: leftBehind) { _ in executor.send(.haproxyReady) }
+            let ended = try await agent.haproxy.run(plan) { master, worker, runsFile in
+                if runsFile {
+                    agent.haproxy.recordLoaded(master: master, worker: worker)
+                } else {
+                    agent.runningUnknown.withLock { $0 = true }
+                }
+                executor.send(.haproxyReady)
+            }
             if Task.isCancelled { return }
             agent.logger.error("HAProxy exited", metadata: ["vamp.haproxy.status": "\(ended)"])
             executor.send(.haproxyExited(ended))
@@ -133,9 +158,31 @@ struct ConfigurationApplier: Service {
                 case .wait(let delay):
                     try await Task.sleep(for: delay)
                     executor.send(.applyTimerFired)
-                case .writeStatus(let error):
-                    await executor.agent.writeStatus(state: error == nil ? "applied" : "failed", error: error)
+                case .writeStatus(let error, let leftOut):
+                    await executor.agent.writeStatus(error: error, leftOut: leftOut)
                 }
+            }
+        }
+    }
+}
+
+/// Waits out the retry delays the state machine decides and reports each with its generation; a wait that a newer
+/// one superseded still ends, and the machine ignores it (only the newest generation counts). A shutdown ends them.
+struct RetryTimer: Service {
+    let executor: AgentExecutor
+    let commands: AsyncStream<(Duration, Int)>
+
+    func run() async throws {
+        try await untilShutdown { [executor, commands] in
+            await withDiscardingTaskGroup { group in
+                for await (delay, generation) in commands {
+                    // (Not `cancelAll()` here: that cancels the group, and every wait added after it would end at once.)
+                    group.addTask {
+                        do { try await Task.sleep(for: delay) } catch { return }
+                        executor.send(.retryTimerFired(generation: generation))
+                    }
+                }
+                group.cancelAll()
             }
         }
     }

@@ -4,103 +4,11 @@
 /// ``handle(_:now:)`` takes one ``Event`` and the time it happened (the clock is the caller's, so a
 /// test passes plain instants), updates the state and returns the ``Action``s for the executors in
 /// ``GatewayAgent`` to carry out: start HAProxy, apply a text, wait before a restart, write the
-/// status key, log. It does no I/O and never waits, so every fault of the agent (a refused value
-/// reverted, a HAProxy that keeps exiting, a store outage, changes arriving during an apply) is
-/// decided here and tested with plain values.
+/// status key, log, try a text again. It does no I/O and never waits, so every fault of the agent (a refused
+/// value reverted, a HAProxy that keeps exiting, a store outage, changes arriving during an apply, a gateway left
+/// out and tried again until it serves) is decided here and tested with plain values. The value types are in
+/// `AgentStateMachine+Types.swift`.
 package struct AgentStateMachine: Sendable {
-    /// The waits between restarts of a HAProxy that keeps exiting.
-    package struct Backoff: Sendable, Equatable {
-        /// Wait before the first restart; doubled after each further exit.
-        package var initial: Duration
-        /// Longest wait.
-        package var limit: Duration
-        /// How long a master must have run for its exit to count as new (the wait starts over).
-        package var reset: Duration
-
-        /// Creates the waits.
-        package init(initial: Duration, limit: Duration, reset: Duration) {
-            self.initial = initial
-            self.limit = limit
-            self.reset = reset
-        }
-    }
-
-    /// How an apply reached HAProxy.
-    package enum ApplyPath: Sendable, Equatable {
-        /// The composed text equalled the running file: nothing done.
-        case unchanged
-        /// Only `server … weight` changed: set through the master CLI, no reload.
-        case weights
-        /// A reload (`SIGUSR2`) whose new worker came up.
-        case reload
-    }
-
-    /// What happened.
-    package enum Event: Sendable, Equatable {
-        /// The agent started (HAProxy is to run, on the last good file).
-        case started
-        /// The store holds a new value for the key.
-        case valueArrived(String)
-        /// The key was deleted from the store.
-        case keyDeleted
-        /// HAProxy's first worker serves (after a start or a restart).
-        case haproxyReady
-        /// HAProxy's master exited (`status`: how, for the log).
-        case haproxyExited(String)
-        /// HAProxy could not be started (its alerts).
-        case haproxyStartFailed(String)
-        /// The wait of a ``Action/scheduleRestart(after:)`` is over.
-        case restartTimerFired
-        /// The wait of a ``Action/scheduleApply(after:)`` is over.
-        case applyTimerFired
-        /// A text is applied and serves.
-        case applySucceeded(String, ApplyPath)
-        /// A text was not applied (`reason`: HAProxy's alerts or what failed); the running
-        /// configuration was kept.
-        case applyFailed(String, reason: String)
-        /// The store did not answer.
-        case storeUnreachable(String)
-        /// The store answered.
-        case storeReachable
-        /// An optional part (log forwarder, status server) failed.
-        case sideServiceFailed(name: String, error: String)
-    }
-
-    /// What the executors do.
-    package enum Action: Sendable, Equatable {
-        /// Start HAProxy on the last good file (or take over the master left on the work folder).
-        case startHAProxy
-        /// Wait, then report ``Event/restartTimerFired``.
-        case scheduleRestart(after: Duration)
-        /// Wait (the coalescing window), then report ``Event/applyTimerFired``.
-        case scheduleApply(after: Duration)
-        /// Compose base + fragments + this text, and bring HAProxy onto it (weights at runtime, or a
-        /// reload, rolled back when refused); report ``Event/applySucceeded(_:_:)`` or ``Event/applyFailed(_:reason:)``.
-        case apply(String)
-        /// Write the status key: `applied` (error nil) or `failed` with the error.
-        case writeStatus(error: String?)
-        /// Log that the store is unreachable (the `failures`-th failed attempt of this outage).
-        case logStoreUnreachable(error: String, failures: Int)
-        /// Log that the store is back after an outage.
-        case logStoreReachable
-        /// Log that the key does not exist (the running configuration is kept).
-        case logKeyDeleted
-        /// Log an apply that failed.
-        case logApplyFailed(reason: String)
-    }
-
-    /// Where HAProxy is.
-    package enum HAProxyState: Sendable, Equatable {
-        /// Not started yet.
-        case stopped
-        /// Started at `since`, its first worker not up yet.
-        case starting(since: ContinuousClock.Instant)
-        /// Started at `since`, serving.
-        case running(since: ContinuousClock.Instant)
-        /// Exited; a restart is scheduled.
-        case waitingToRestart
-    }
-
     /// The restart waits.
     package let backoff: Backoff
     /// How long to wait after a change for more changes before applying (zero: at once).
@@ -134,12 +42,31 @@ package struct AgentStateMachine: Sendable {
     package private(set) var storeErrors = 0
     /// Optional parts that failed, with their error.
     package private(set) var failedServices: [String: String] = [:]
+    /// The waits before a text is tried again.
+    package let retry: RetryBackoff
+    /// The wait before the next retry.
+    package private(set) var nextRetryDelay: Duration
+    /// The text to try again when the retry wait is over (its last apply failed or left a gateway out that may
+    /// yet be served); nil when there is nothing to retry.
+    package private(set) var retryText: String?
+    /// Numbers the retry waits: only the newest one's timer counts.
+    package private(set) var retryGeneration = 0
+    /// Retries started, in all (for `/metrics`).
+    package private(set) var retries = 0
+    /// Whether ``pending`` is a retry (no new value from the store).
+    private var pendingIsRetry = false
+    /// Whether the apply running now is a retry.
+    private var applyingIsRetry = false
+    /// The gateways of ``applied`` that HAProxy does not serve, by name.
+    package private(set) var leftOut: [LeftOut] = []
 
     /// A machine before ``Event/started``.
-    package init(backoff: Backoff, coalesceWindow: Duration = .zero) {
+    package init(backoff: Backoff, coalesceWindow: Duration = .zero, retry: RetryBackoff = RetryBackoff()) {
         self.backoff = backoff
         self.coalesceWindow = coalesceWindow
         self.nextRestartDelay = backoff.initial
+        self.retry = retry
+        self.nextRetryDelay = retry.initial
     }
 
     /// Whether HAProxy's worker serves (and takes applies).
@@ -186,26 +113,52 @@ package struct AgentStateMachine: Sendable {
 
         case .valueArrived(let text):
             pending = text
+            pendingIsRetry = false
             return nextApply()
 
         case .keyDeleted:
             return [.logKeyDeleted]
 
-        case .applySucceeded(let text, let path):
+        case .applySucceeded(let text, let path, let newLeftOut):
             guard applying == text else { return [] }
             applying = nil
+            applyingIsRetry = false
             applied = text
-            let hadError = lastError != nil
-            lastError = nil
-            // An unchanged text says nothing new unless it clears a failure (a refused value reverted).
-            let status: [Action] = path == .unchanged && !hadError ? [] : [.writeStatus(error: nil)]
-            return status + nextApply()
+            let previousError = lastError, previousLeftOut = leftOut
+            leftOut = newLeftOut.sorted { $0.name < $1.name }
+            lastError = leftOut.isEmpty ? nil : Self.summary(leftOut)
+            var actions: [Action] = []
+            if leftOut != previousLeftOut {
+                if !leftOut.isEmpty { actions.append(.logLeftOut(leftOut)) }
+                let servedAgain = previousLeftOut.map(\.name).filter { name in !leftOut.contains { $0.name == name } }
+                if !servedAgain.isEmpty { actions.append(.logServedAgain(servedAgain)) }
+            }
+            // An unchanged text says nothing new unless it clears a failure (a refused value reverted) or changes
+            // which gateways are left out.
+            if path != .unchanged || previousError != lastError || previousLeftOut != leftOut {
+                actions.append(.writeStatus(error: lastError, leftOut: leftOut))
+            }
+            return actions + retryLater(text, when: leftOut.contains { $0.retryable }) + nextApply()
 
-        case .applyFailed(let text, let reason):
+        case .applyFailed(let text, let reason, let retryable):
             guard applying == text else { return [] }
+            let again = applyingIsRetry && lastError == reason
             applying = nil
+            applyingIsRetry = false
             lastError = reason
-            return [.logApplyFailed(reason: reason), .writeStatus(error: reason)] + nextApply()
+            // A retry that fails as the try before it is not news: no log line, no status write.
+            let report: [Action] = again ? [] : [.logApplyFailed(reason: reason), .writeStatus(error: reason)]
+            return report + retryLater(text, when: retryable) + nextApply()
+
+        case .retryTimerFired(let generation):
+            guard generation == retryGeneration, let text = retryText else { return [] }
+            retryText = nil
+            // A newer value is on its way; its outcome decides whether to try again.
+            guard pending == nil, applying == nil else { return [] }
+            pending = text
+            pendingIsRetry = true
+            retries += 1
+            return nextApply(waited: true)
 
         case .storeUnreachable(let error):
             storeErrors += 1
@@ -239,23 +192,31 @@ package struct AgentStateMachine: Sendable {
         guard let text = pending else { return [] }
         pending = nil
         applying = text
+        applyingIsRetry = pendingIsRetry
+        pendingIsRetry = false
         return [.apply(text)]
     }
 
-    /// How to bring HAProxy from the `running` file to the `candidate`.
-    package enum ApplyPlan: Sendable, Equatable {
-        /// The same bytes: nothing to do.
-        case unchanged
-        /// Only weights differ: these master CLI commands (falling back to a reload if one fails).
-        case setWeights([String])
-        /// A reload.
-        case reload
+    /// A retry of `text` after the next wait when `retryable` (the wait doubles up to the limit); otherwise nothing
+    /// to retry, and the waits start over.
+    private mutating func retryLater(_ text: String, when retryable: Bool) -> [Action] {
+        guard retryable else {
+            retryText = nil
+            nextRetryDelay = retry.initial
+            return []
+        }
+        retryText = text
+        retryGeneration += 1
+        let delay = nextRetryDelay
+        nextRetryDelay = min(nextRetryDelay * 2, retry.limit)
+        return [.scheduleRetry(after: delay, generation: retryGeneration)]
     }
 
-    /// The plan for `candidate` when HAProxy runs `running`.
-    package static func plan(running: String, candidate: String) -> ApplyPlan {
-        if running == candidate { return .unchanged }
-        if let commands = GatewayAgent.weightChanges(from: running, to: candidate) { return .setWeights(commands) }
-        return .reload
+    /// The error shown while gateways are left out.
+    static func summary(_ leftOut: [LeftOut]) -> String {
+        let list = leftOut.map { "\($0.name): \($0.reason)" }.joined(separator: "; ")
+        return leftOut.count == 1
+            ? "the gateway \(list) (left out; the other gateways are applied)"
+            : "\(leftOut.count) gateways are left out (the others are applied): \(list)"
     }
 }

@@ -10,14 +10,15 @@ import Synchronization
 /// The Vamp Gateway Agent as a library: keeps a real HAProxy running on the configuration
 /// stored under one KV key, with seamless reloads and a last known good configuration.
 ///
-/// `run()` starts HAProxy on the last good configuration on disk (or the base alone) before
-/// the first KV read, then for every change of the key (changes during an apply become one):
-/// composes base + user fragments + KV text, does nothing when the bytes are unchanged, sets
-/// the weights at runtime when only weights changed, else swaps the file in atomically and
-/// reloads (master-worker, `SIGUSR2`). A configuration the master refuses is rolled back (and
-/// checked with `haproxy -c` to say why); so is a reload whose new worker does not come up.
-/// HAProxy is restarted with backoff if it dies. KV outages only delay updates: the watch
-/// reconnects by itself and HAProxy keeps serving meanwhile.
+/// `run()` takes over the HAProxy master left running on its work folder (without a reload when it runs the file on
+/// disk), or starts one on the last good configuration on disk (or the base alone), before the first KV read; it
+/// never leaves two masters on the folder. Then for every change of the key (changes during an apply become one) it
+/// composes base + user fragments + KV text, leaves out each gateway whose new port cannot be bound (probed before
+/// HAProxy sees it), does nothing when the bytes are unchanged, sets the weights at runtime when only weights
+/// changed, else swaps the file in atomically and reloads (master-worker, `SIGUSR2`). Sections the master refuses
+/// are found with `haproxy -c` and their gateway left out; the others are applied. An apply that failed or left a
+/// gateway out that may yet be served is tried again with backoff. HAProxy is restarted with backoff if it dies. KV
+/// outages only delay updates: the watch reconnects by itself and HAProxy keeps serving meanwhile.
 ///
 /// The decisions are those of a state machine (`AgentStateMachine`, a value tested with plain
 /// events); this class and its swift-service-lifecycle services (the HAProxy supervisor, the
@@ -34,6 +35,12 @@ public final class GatewayAgent: Service, Sendable {
     private let machine: Mutex<AgentStateMachine>
     /// The clock the state machine's instants come from.
     let clock: @Sendable () -> ContinuousClock.Instant
+    /// Gateway parts `haproxy -c` refused, by base sections + fragments + the part's text: left out at once the next
+    /// time the same part comes (without a refused reload), until its text changes.
+    let refusals = Mutex<[String: String]>([:])
+    /// Set when a take-over reload did not come up: what the master runs is not known, so the next apply reloads
+    /// even when the text equals the file on disk.
+    let runningUnknown = Mutex(false)
 
     /// Creates an agent watching `configuration.key` in `store`.
     public init(configuration: GatewayAgentConfiguration, store: any KeyValueStore, logger: Logger = Logger(label: "vamp.gateway-agent")) {
@@ -50,7 +57,8 @@ public final class GatewayAgent: Service, Sendable {
             retireGrace: (configuration.hardStopAfter ?? .seconds(30)) + .seconds(5), logger: logger)
         self.machine = Mutex(AgentStateMachine(
             backoff: .init(initial: configuration.restartBackoffInitial, limit: configuration.restartBackoffLimit, reset: configuration.restartBackoffReset),
-            coalesceWindow: configuration.coalesceWindow))
+            coalesceWindow: configuration.coalesceWindow,
+            retry: .init(initial: configuration.applyRetryInitial, limit: configuration.applyRetryLimit)))
         self.clock = { ContinuousClock.now }
     }
 
@@ -80,14 +88,17 @@ public final class GatewayAgent: Service, Sendable {
         try OwnerOnlyFolder.prepare(configuration.socketDirectory)
         let (applierCommands, applier) = AsyncStream<AgentExecutor.ApplierCommand>.makeStream()
         let (supervisorCommands, supervisor) = AsyncStream<AgentExecutor.SupervisorCommand>.makeStream()
-        let executor = AgentExecutor(agent: self, applier: applier, supervisor: supervisor)
+        let (retryCommands, retries) = AsyncStream<(Duration, Int)>.makeStream()
+        let executor = AgentExecutor(agent: self, applier: applier, supervisor: supervisor, retries: retries)
         defer {
             applier.finish()
             supervisor.finish()
+            retries.finish()
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: HAProxySupervisor(executor: executor, commands: supervisorCommands, leftBehind: haproxy.leftBehindMaster())),
+            .init(service: HAProxySupervisor(executor: executor, commands: supervisorCommands)),
             .init(service: ConfigurationApplier(executor: executor, commands: applierCommands)),
+            .init(service: RetryTimer(executor: executor, commands: retryCommands)),
             .init(service: StoreWatcher(executor: executor)),
         ]
         // The log forwarder and the status server are optional: when one fails (a busy port)
@@ -134,6 +145,8 @@ public final class GatewayAgent: Service, Sendable {
                 $0.outageFailures = state.outageFailures
                 $0.failedServices = state.failedServices
                 $0.lastRestartDelaySeconds = state.lastRestartDelay.secondsValue
+                $0.leftOutGateways = Dictionary(state.leftOut.map { ($0.name, $0.reason) }, uniquingKeysWith: { first, _ in first })
+                $0.applyRetries = state.retries
             }
             return actions
         }
@@ -143,8 +156,9 @@ public final class GatewayAgent: Service, Sendable {
     package var state: AgentStateMachine { machine.withLock { $0 } }
 
     /// Puts the last good configuration in place for a (re)start: the file on disk, or the base
-    /// alone when there is none or it no longer validates.
-    func prepareConfigurationFile() async throws {
+    /// alone when there is none or it no longer validates. For a new master (`launching`), the gateways whose
+    /// address cannot be bound are taken out of it, so one busy port does not keep HAProxy from starting.
+    func prepareConfigurationFile(launching: Bool) async throws {
         if !FileManager.default.fileExists(atPath: configurationFile.path) {
             try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
         } else if let alerts = try await haproxy.validate(configurationFile) {
@@ -156,10 +170,31 @@ public final class GatewayAgent: Service, Sendable {
                 try Data(compose(kv: "").utf8).write(to: configurationFile, options: .atomic)
             }
         }
+        if launching { try leaveOutUnbindableGatewaysOnDisk() }
     }
 
-    /// Base + user fragments + generated text.
-    func compose(kv: String) throws -> String {
+    /// Takes the gateways whose TCP address cannot be bound out of the file on disk (before a new master starts on
+    /// it: HAProxy would refuse to start at all). The KV text puts them back once their port is free.
+    func leaveOutUnbindableGatewaysOnDisk() throws {
+        let text = try String(contentsOf: configurationFile, encoding: .utf8)
+        guard let marker = text.range(of: GatewaySections.generatedMarker, options: .backwards) else { return }
+        let sections = GatewaySections(String(text[marker.upperBound...]))
+        let failed = BindProbe.unbindable(sections.blocks.flatMap { TCPAddress.binds(inLines: $0.lines) })
+        guard !failed.isEmpty else { return }
+        var leftOut = Set<String>()
+        for block in sections.blocks {
+            guard let address = TCPAddress.binds(inLines: block.lines).first(where: { failed[$0] != nil }) else { continue }
+            leftOut.insert(block.name)
+            logger.error("a gateway is left out of HAProxy's start: its address cannot be bound; the other gateways are started", metadata: [
+                "vamp.gateway": "\(block.label)", "vamp.error": "cannot bind \(address): \(failed[address] ?? "")",
+            ])
+        }
+        let candidate = sections.candidate(prefix: String(text[..<marker.lowerBound]), leavingOut: leftOut)
+        try Data(candidate.text.utf8).write(to: configurationFile, options: .atomic)
+    }
+
+    /// Base + user fragments: what comes before the generated text.
+    func composedPrefix() throws -> String {
         var text = base
         if let fragments = configuration.fragmentsDirectory {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: fragments.path))?.filter { $0.hasSuffix(".cfg") }.sorted() ?? []
@@ -167,148 +202,22 @@ public final class GatewayAgent: Service, Sendable {
                 text += "\n# fragment \(name)\n" + (try String(contentsOf: fragments.appendingPathComponent(name), encoding: .utf8)) + "\n"
             }
         }
-        return text + "\n# generated by Vamp\n" + kv + (kv.hasSuffix("\n") || kv.isEmpty ? "" : "\n")
+        return text
     }
 
-    /// Applies one configuration from the store and returns the outcome for the state machine: its
-    /// counters and the log are written here, health and the status key follow from the event.
-    func apply(_ kv: String) async -> AgentStateMachine.Event {
-        let started = ContinuousClock.now
-        let composed: String
-        do {
-            composed = try compose(kv: kv)
-        } catch {
-            return .applyFailed(kv, reason: "cannot read the user fragments: \(error)")
-        }
-        let current = (try? String(contentsOf: configurationFile, encoding: .utf8)) ?? ""
-        let plan = AgentStateMachine.plan(running: current, candidate: composed)
-        if plan == .unchanged {
-            // The store holds the running text again (e.g. after a refused one was reverted):
-            // the last apply result is for this text, which is applied.
-            metrics.update { $0.unchanged += 1 }
-            return .applySucceeded(kv, .unchanged)
-        }
-        let candidate = configuration.workDirectory.appendingPathComponent("haproxy.cfg.new")
-        do {
-            try Data(composed.utf8).write(to: candidate)
-            // A change of weights only (a canary step, the common case) needs no reload: the
-            // running worker takes `set server … weight` through the master CLI, and the file is
-            // swapped so a later reload or restart runs the same. Any other answer: a full reload.
-            if case .setWeights(let commands) = plan, haproxy.isReady, await haproxy.setWeights(commands) {
-                try Data(current.utf8).write(to: previousFile, options: .atomic)
-                guard rename(candidate.path, configurationFile.path) == 0 else {
-                    throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
-                }
-                let seconds = (ContinuousClock.now - started).secondsValue
-                metrics.update {
-                    $0.weightUpdates += 1
-                    $0.lastReloadSeconds = seconds
-                }
-                logger.info("changed weights without a reload", metadata: ["vamp.reload.seconds": "\(seconds)", "vamp.haproxy.commands": "\(commands)"])
-                return .applySucceeded(kv, .weights)
-            }
-            // No `haproxy -c` first: the master parses the file on reload anyway, and a file it
-            // refuses leaves the old workers serving (counted in `show proc`'s `[failed: N]`), so a
-            // second parse would only add its time to every change. The running file is kept as
-            // the previous good one in case the agent stops before the master answered.
-            try Data(current.utf8).write(to: previousFile, options: .atomic)
-            let before = await haproxy.masterState()
-            // rename(2) swaps the file atomically: HAProxy never sees a half-written one.
-            guard rename(candidate.path, configurationFile.path) == 0 else {
-                throw GatewayAgentError("cannot move \(candidate.path) to \(configurationFile.path): errno \(errno)")
-            }
-            haproxy.signalReload()
-            let signalled = ContinuousClock.now
-            let outcome = await haproxy.waitForReload(
-                previous: before?.worker, failedBefore: before?.failedReloads, timeout: configuration.reloadTimeout)
-            if outcome == .newWorker {
-                let seconds = (ContinuousClock.now - started).secondsValue
-                metrics.update {
-                    $0.reloads += 1
-                    $0.reloadSecondsSum += seconds
-                    $0.lastReloadSeconds = seconds
-                }
-                logger.info("reloaded HAProxy", metadata: [
-                    "vamp.reload.seconds": "\(seconds)", "vamp.reload.worker_seconds": "\((ContinuousClock.now - signalled).secondsValue)",
-                ])
-                return .applySucceeded(kv, .reload)
-            }
-            if Task.isCancelled {
-                // The agent is stopping (and HAProxy with it) before the master answered: the file
-                // stays, and the next start checks it with `haproxy -c` (falling back to the
-                // previous good file).
-                return .applyFailed(kv, reason: "the agent stopped before HAProxy answered the reload")
-            }
-            if !haproxy.isRunning {
-                try? Data(current.utf8).write(to: configurationFile, options: .atomic)
-                return .applyFailed(kv, reason: "HAProxy exited during the reload; it is restarted on the previous configuration")
-            }
-            // Back to the running text, then find out why (only on this slow path).
-            let refused = configuration.workDirectory.appendingPathComponent("haproxy.cfg.refused")
-            try Data(composed.utf8).write(to: refused)
-            let after = await haproxy.masterState()
-            try Data(current.utf8).write(to: configurationFile, options: .atomic)
-            haproxy.signalReload()
-            _ = await haproxy.waitForReload(previous: after?.worker, failedBefore: after?.failedReloads, timeout: configuration.reloadTimeout)
-            if outcome == .refused, let alerts = try await haproxy.validate(refused) {
-                metrics.update { $0.failedValidations += 1 }
-                return .applyFailed(kv, reason: "haproxy refused the new configuration; keeping the running one:\n\(alerts)")
-            }
-            metrics.update { $0.failedReloads += 1 }
-            // A detached master (`-D`) writes nothing after its start (its output is /dev/null), so
-            // the refused file is kept for `haproxy -c -f` by hand.
-            return .applyFailed(kv, reason: outcome == .refused
-                ? "the HAProxy master refused the new configuration although `haproxy -c` accepts it (a detached master's "
-                    + "own messages are not kept; the file is \(refused.path), HAProxy's output at start is in "
-                    + "\(configuration.haproxyOutput?.path ?? "the agent's standard error")); went back to the previous configuration"
-                : "the new HAProxy worker did not come up within \(configuration.reloadTimeout) (the file is \(refused.path)); "
-                    + "went back to the previous configuration")
-        } catch {
-            return .applyFailed(kv, reason: "applying the configuration failed: \(error)")
-        }
+    /// Base + user fragments + generated text.
+    func compose(kv: String) throws -> String {
+        GatewaySections(kv).candidate(prefix: try composedPrefix()).text
     }
 
-    /// The master CLI commands that turn `old` into `new` when the two differ only in the
-    /// `weight` of `server` lines (same lines otherwise, same order), raised weights first; nil for
-    /// any other change.
-    static func weightChanges(from old: String, to new: String) -> [String]? {
-        let before = old.split(separator: "\n", omittingEmptySubsequences: false)
-        let after = new.split(separator: "\n", omittingEmptySubsequences: false)
-        guard before.count == after.count else { return nil }
-        var section: Substring?
-        var raised: [String] = [], lowered: [String] = []
-        for (was, now) in zip(before, after) {
-            if let first = was.first, first != " ", first != "\t" {
-                let words = was.split(separator: " ")
-                section = words.count >= 2 && (words[0] == "backend" || words[0] == "listen") ? words[1] : nil
-            }
-            if was == now { continue }
-            guard let section, let (server, previous, rest) = serverWeight(was), let (sameServer, weight, sameRest) = serverWeight(now),
-                  server == sameServer, rest == sameRest, (0...256).contains(weight)
-            else { return nil }
-            let command = "set server \(section)/\(server) weight \(weight)"
-            if weight > previous { raised.append(command) } else { lowered.append(command) }
-        }
-        // Raise first: between two commands some server must keep a weight, or requests get a 503.
-        let commands = raised + lowered
-        return commands.isEmpty ? nil : commands
-    }
-
-    /// A `server NAME … weight N …` line: the name, the weight and the line without the weight.
-    static func serverWeight(_ line: Substring) -> (Substring, Int, [Substring])? {
-        var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        guard words.count >= 4, words[0] == "server", let index = words.firstIndex(of: "weight"), index + 1 < words.count,
-              let weight = Int(words[index + 1])
-        else { return nil }
-        words[index + 1] = "_"
-        return (words[1], weight, words)
-    }
-
-    /// Writes the status key (JSON: state, error, time), when one is configured.
-    func writeStatus(state: String, error: String?) async {
+    /// Writes the status key, when one is configured: JSON with `state` (`applied`, `partial` when gateways are
+    /// left out, `failed`), `error`, `left_out` (gateway → why) and `time`.
+    func writeStatus(error: String?, leftOut: [AgentStateMachine.LeftOut]) async {
         guard let key = configuration.statusKey else { return }
+        let state = error == nil ? "applied" : leftOut.isEmpty ? "failed" : "partial"
         var object: [String: Any] = ["state": state, "time": ISO8601DateFormatter().string(from: Date())]
         if let error { object["error"] = error }
+        if !leftOut.isEmpty { object["left_out"] = Dictionary(leftOut.map { ($0.name, $0.reason) }, uniquingKeysWith: { first, _ in first }) }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
         do {
             try await store.set(key, value: Array(data))
@@ -323,14 +232,17 @@ extension Duration {
 }
 
 extension GatewayAgent {
-    /// Stops the HAProxy master an agent with `configuration` left serving (see
-    /// ``GatewayAgentConfiguration/leavesHAProxyRunning``): SIGTERM, SIGKILL after 5 s. Returns its pid, or nil
-    /// when none runs on that work directory. Stop the agent first, or it starts HAProxy again.
+    /// Stops every HAProxy master an agent with `configuration` left serving on its work directory (see
+    /// ``GatewayAgentConfiguration/leavesHAProxyRunning``), found in `/proc` by the configuration file they run, so a
+    /// second master that a restart killed at the wrong moment left behind is stopped too: SIGTERM, SIGKILL after
+    /// 5 s. Returns their pids (empty when none runs). Stop the agent first, or it starts HAProxy again.
+    public static func stopHAProxyMastersLeftRunning(configuration: GatewayAgentConfiguration) async -> [Int32] {
+        await GatewayAgent(configuration: configuration, store: InMemoryKeyValueStore()).haproxy.stopAll()
+    }
+
+    /// Stops every HAProxy master an agent with `configuration` left serving (``stopHAProxyMastersLeftRunning(configuration:)``)
+    /// and returns the lowest pid, or nil when none ran.
     public static func stopHAProxyLeftRunning(configuration: GatewayAgentConfiguration) async -> Int32? {
-        let master = GatewayAgent(configuration: configuration, store: InMemoryKeyValueStore()).haproxy
-        guard let pid = master.leftBehindMaster() else { return nil }
-        await master.stop(pid)
-        if HAProxyMaster.pid(in: master.pidFile) == pid { try? FileManager.default.removeItem(at: master.pidFile) }
-        return pid
+        await stopHAProxyMastersLeftRunning(configuration: configuration).first
     }
 }

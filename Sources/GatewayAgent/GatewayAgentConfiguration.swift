@@ -50,6 +50,12 @@ public struct GatewayAgentConfiguration: Sendable {
     public var restartBackoffInitial: Duration = .milliseconds(200)
     /// How long a master must have run for its exit to count as new (the wait starts over).
     public var restartBackoffReset: Duration = .seconds(10)
+    /// Wait before an apply that failed, or left out a gateway that may yet be served (its port busy), is tried again
+    /// with the same text; doubled after each further try, at most ``applyRetryLimit``. A successful apply starts the
+    /// waits over.
+    public var applyRetryInitial: Duration = .seconds(1)
+    /// Longest wait between two tries of the same text.
+    public var applyRetryLimit: Duration = .seconds(30)
     /// Whether the agent leaves HAProxy serving when it stops (its task is cancelled), for the next agent
     /// on the same work directory to take over, so that restarting the agent never stops the traffic.
     /// `false` (the default, and `vamp-gateway-agent`'s): HAProxy stops with the agent. `vamp-server`'s

@@ -3,9 +3,7 @@ import HAProxyControl
 import Logging
 import NIOCore
 import NIOPosix
-import Subprocess
 import Synchronization
-import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -13,9 +11,10 @@ import Glibc
 
 /// HAProxy in master-worker mode (`-W`): a reload is `SIGUSR2` to the master, which starts a
 /// new worker with the listening sockets of the old one (no dropped connections; never `-st`).
-/// The master is detached (`-D`, started through swift-subprocess) so that it outlives the agent;
-/// its pid is in `haproxy.pid` in the work folder, where the next agent finds the master left
-/// behind and takes it over. Also validates configurations with `haproxy -c` and talks to the master CLI.
+/// The master is detached (`-D`, started through swift-subprocess) so that it outlives the agent; the next agent
+/// finds every master of the work folder in `/proc` (not only the one in `haproxy.pid`), takes over the one that
+/// answers and stops the others (`HAProxyMaster+Takeover.swift`). Also validates configurations with `haproxy -c`
+/// and talks to the master CLI.
 final class HAProxyMaster: Sendable {
     let executable: String
     let configurationFile: URL
@@ -29,7 +28,7 @@ final class HAProxyMaster: Sendable {
     let socketDirectory: URL
     /// Sockets in ``socketDirectory`` that are not HAProxy's (the agent's log socket): never removed.
     let keptSockets: Set<String>
-    /// Whether cancelling ``run(adopting:ready:)`` leaves the master serving (the embedded agent) or stops it.
+    /// Whether cancelling ``run(_:ready:)`` leaves the master serving (the embedded agent) or stops it.
     let leavesRunning: Bool
     /// How long a master that does not answer on its CLI may finish its connections before SIGTERM.
     let retireGrace: Duration
@@ -58,6 +57,9 @@ final class HAProxyMaster: Sendable {
     /// Whether a master started by this agent runs.
     var isRunning: Bool { state.withLock { $0.pid != nil } }
 
+    /// The master this agent runs (started or taken over).
+    var pid: Int32? { state.withLock { $0.pid } }
+
     /// Whether the master runs and its first worker came up (it then handles `SIGUSR2`).
     var isReady: Bool { state.withLock { $0.pid != nil && $0.ready } }
 
@@ -65,50 +67,57 @@ final class HAProxyMaster: Sendable {
     ///
     /// The master is started detached (`haproxy -W -D`: HAProxy forks it into a session of its own, with init as
     /// its parent), so it outlives this process: a SIGKILL of the agent, of a server embedding it, or a Ctrl-C in
-    /// their terminal leaves the gateways serving. `leftBehind` is a master a previous agent left on this work
-    /// folder; it is taken over instead of replaced: reloaded (`SIGUSR2`) onto the configuration file, so its
-    /// workers hand their listening sockets to the new worker and no connection is refused. (A second master
-    /// plus a soft stop of the first refused connections under load, see gateway-agent.md; that is only the
-    /// fallback for a master whose CLI does not answer.) `ready` is called once a worker serves. Cancelling the
-    /// task stops the master (SIGTERM, SIGKILL after 5 s), or leaves it serving when `leavesRunning`.
-    func run(adopting leftBehind: Int32?, ready: @Sendable (Int32) -> Void) async throws -> String {
+    /// their terminal leaves the gateways serving. `plan` says what the survey of the work folder found
+    /// (``survey()``, ``TakeoverPlan``): a master that answers on the CLI is taken over instead of replaced, without
+    /// a reload when it runs the file on disk already, else reloaded (`SIGUSR2`) onto it, so its workers hand their
+    /// listening sockets to the new worker and no connection is refused. (A second master plus a soft stop of the
+    /// first refused connections under load, see gateway-agent.md; that is only the fallback when no master
+    /// answers.) The other masters of the folder are retired meanwhile. `ready` is called once a worker serves, with
+    /// the master, the worker and whether the master is known to run the file on disk. Cancelling the task stops the
+    /// master (SIGTERM, SIGKILL after 5 s), or leaves it serving when `leavesRunning`.
+    func run(_ plan: TakeoverPlan, ready: @Sendable (_ master: Int32, _ worker: Int32, _ runsFile: Bool) -> Void) async throws -> String {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw GatewayAgentError("HAProxy not found at \(executable); install it (apt-get install haproxy) or pass --haproxy")
         }
-        var stale: Int32?
         let pid: Int32
-        // Never a second master on this work folder: one that runs (left behind, or started by a launch whose
-        // pid file came late) is taken over.
-        let leftBehind = leftBehind ?? leftBehindMaster()
-        if let leftBehind, await HAProxyControl.masterState(masterSocket: masterSocket) != nil {
-            pid = leftBehind
+        var runsFile = true
+        switch plan.start {
+        case .adopt(let master, let reload):
+            pid = master
             state.withLock { $0 = (pid, false) }
-            let before = await masterState()
-            kill(pid, SIGUSR2)
-            let outcome = await waitForReload(previous: before?.worker, failedBefore: before?.failedReloads, timeout: .seconds(10))
-            logger.notice("took over the HAProxy master left running on this work folder and reloaded it", metadata: [
-                "vamp.haproxy.pid": "\(pid)", "vamp.reload.outcome": "\(outcome)",
-            ])
-        } else {
-            if let leftBehind {
-                logger.warning("the HAProxy master left running does not answer on its CLI; starting a new one and stopping it", metadata: [
-                    "vamp.haproxy.pid": "\(leftBehind)",
+            if reload {
+                let before = await masterState()
+                kill(pid, SIGUSR2)
+                let outcome = await waitForReload(previous: before?.worker, failedBefore: before?.failedReloads, timeout: .seconds(10))
+                runsFile = outcome == .newWorker
+                logger.notice("took over the HAProxy master left running on this work folder and reloaded it", metadata: [
+                    "vamp.haproxy.pid": "\(pid)", "vamp.reload.outcome": "\(outcome)",
                 ])
-                stale = leftBehind
+            } else {
+                logger.notice("took over the HAProxy master left running on this work folder; it runs the configuration on disk, no reload", metadata: [
+                    "vamp.haproxy.pid": "\(pid)",
+                ])
+            }
+        case .launch:
+            if !plan.retire.isEmpty {
+                logger.warning("no HAProxy master left running on this work folder answers on its CLI; starting a new one and stopping them", metadata: [
+                    "vamp.haproxy.pids": "\(plan.retire)",
+                ])
             }
             // Not started at all once the agent stops: a master launched now would outlive it.
             if Task.isCancelled { return "not started: the agent stopped" }
             do {
                 // A master left behind that does not answer still serves on its sockets until it is retired:
                 // they are removed only when no HAProxy of this folder runs.
-                pid = try await launch(removingStaleSockets: stale == nil)
+                pid = try await launch(removingStaleSockets: plan.retire.isEmpty)
             } catch {
                 // Cancelled mid-launch, the launching process may have been stopped after it forked the master:
                 // stop a master that appears (unless it is to be left serving).
                 if Task.isCancelled && !leavesRunning {
                     for _ in 0..<50 {
-                        if let orphan = leftBehindMaster() {
-                            await stop(orphan)
+                        let appeared = allMasters().filter { !plan.retire.contains($0) }
+                        if !appeared.isEmpty {
+                            for orphan in appeared { await stop(orphan) }
                             break
                         }
                         await Self.pause(.milliseconds(20))
@@ -119,14 +128,14 @@ final class HAProxyMaster: Sendable {
             state.withLock { $0 = (pid, false) }
             logger.info("started HAProxy", metadata: ["vamp.haproxy.pid": "\(pid)"])
         }
-        if await waitForWorker(otherThan: nil, timeout: .seconds(10)) != nil {
+        if let worker = await waitForWorker(otherThan: nil, timeout: .seconds(10)) {
             state.withLock { $0.ready = true }
-            ready(pid)
+            ready(pid, worker, runsFile)
         } else if Self.isAlive(pid) {
             logger.error("HAProxy's first worker did not come up within 10 s", metadata: ["vamp.haproxy.pid": "\(pid)"])
         }
         await withTaskGroup(of: Void.self) { group in
-            if let stale { group.addTask { [self] in await retire(stale, grace: retireGrace) } }
+            for stale in plan.retire where stale != pid { group.addTask { [self] in await retire(stale, grace: retireGrace) } }
             // Not our child (HAProxy detached it), so its exit cannot be awaited: polled, 10 times a second.
             while Self.isAlive(pid) {
                 do { try await Task.sleep(for: .milliseconds(100)) } catch { break }
@@ -159,23 +168,21 @@ final class HAProxyMaster: Sendable {
             ])
         }
         // An environment built for HAProxy (never the agent's `VAMP_*` settings), in the work folder.
-        let result = try await Subprocess.run(
-            .path(FilePath(executable)),
-            arguments: ["-W", "-D", "-f", configurationFile.path, "-S", masterSocket, "-p", pidFile.path],
-            environment: ChildEnvironment.subprocess, workingDirectory: FilePath(workDirectory.path),
-            output: .string(limit: 1 << 16), error: .combinedWithOutput)
-        let said = result.standardOutput
-        if !said.isEmpty { record(said) }
-        guard case .exited(0) = result.terminationStatus else {
-            let alerts = said.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
-            throw GatewayAgentError("HAProxy did not start (\(result.terminationStatus)): \(alerts.isEmpty ? said : alerts)")
+        // Its output read as it comes and kept within a fixed size: a configuration of many routes can make HAProxy
+        // print megabytes of warnings, and a limit that failed the launch would leave the detached master unknown.
+        let (status, output) = try await HAProxyControl.runCollectingOutput(
+            executable, arguments: ["-W", "-D", "-f", configurationFile.path, "-S", masterSocket, "-p", pidFile.path],
+            workingDirectory: workDirectory.path)
+        if output.totalBytes > 0 { record(output.text) }
+        guard case .exited(0) = status else {
+            throw GatewayAgentError("HAProxy did not start (\(status)): \(output.alerts)")
         }
         // The master writes the pid file itself, after the launching process exited: wait for it, even when the
         // task is cancelled meanwhile (a NIO timer, not `Task.sleep`), so that `run` learns the pid and stops the
         // master; returning early would leave a detached HAProxy serving with nobody to stop it.
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if let pid = leftBehindMaster() { return pid }
+            if let pid = pidFileMaster() { return pid }
             await Self.pause(.milliseconds(10))
         }
         throw GatewayAgentError("HAProxy started but wrote no pid file to \(pidFile.path) within 10 s")
@@ -281,51 +288,6 @@ final class HAProxyMaster: Sendable {
     /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts.
     func validate(_ file: URL) async throws -> String? {
         try await HAProxyControl.check(file, executable: executable)
-    }
-
-    // MARK: A master left behind
-
-    /// The pid in a pid file, if it holds one.
-    static func pid(in file: URL) -> Int32? {
-        (try? String(contentsOf: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-    }
-
-    /// Whether `pid` runs (exists and is not a zombie).
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
-        return state != "Z" && state != "X"
-    }
-
-    /// The master a previous agent with this work folder left running: the pid file names a live
-    /// process whose command line is HAProxy on this folder's configuration file (so a reused pid
-    /// is never signalled).
-    func leftBehindMaster() -> Int32? {
-        guard let pid = Self.pid(in: pidFile), pid > 0, pid != getpid(), Self.isAlive(pid),
-            let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
-        else { return nil }
-        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        guard let program = arguments.first, program.hasSuffix("haproxy") || program == executable,
-            arguments.contains(configurationFile.path)
-        else { return nil }
-        return pid
-    }
-
-    /// Retires a master left behind once ours serves: `SIGUSR1` (soft stop: its workers stop
-    /// listening and finish their connections), then SIGTERM after `grace`, SIGKILL 5 s later.
-    func retire(_ pid: Int32, grace: Duration) async {
-        logger.warning("stopping the HAProxy master a previous agent left running", metadata: ["vamp.haproxy.pid": "\(pid)"])
-        kill(pid, SIGUSR1)
-        for (signal, wait) in [(SIGTERM, grace), (SIGKILL, Duration.seconds(5))] {
-            let deadline = ContinuousClock.now + wait
-            while Self.isAlive(pid) && ContinuousClock.now < deadline {
-                do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
-            }
-            guard Self.isAlive(pid) else { return }
-            kill(pid, signal)
-        }
     }
 }
 

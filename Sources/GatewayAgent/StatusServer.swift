@@ -3,8 +3,8 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// `GET /health` (200 while HAProxy runs and the last configuration applied, else 503, with a
-/// JSON body) and `GET /metrics` (Prometheus text) of a gateway agent.
+/// `GET /health` (200 while HAProxy runs and the last configuration applied with every gateway, else 503, with a
+/// JSON body naming the gateways left out) and `GET /metrics` (Prometheus text) of a gateway agent.
 struct StatusServer {
     let host: String
     let port: Int
@@ -75,6 +75,8 @@ struct Health: Encodable {
     var reloads: Int
     var lastError: String?
     var failedServices: [String: String]
+    /// Gateways of the text HAProxy does not serve, with why.
+    var leftOut: [String: String]
     /// `reachable`, `unreachable` or `connecting` (before the first attempt ended).
     var store: String
     var storeError: String?
@@ -84,6 +86,7 @@ struct Health: Encodable {
         reloads = snapshot.reloads
         lastError = snapshot.lastError
         failedServices = snapshot.failedServices
+        leftOut = snapshot.leftOutGateways
         store = switch snapshot.storeReachable {
         case true?: "reachable"
         case false?: "unreachable"
@@ -99,6 +102,7 @@ struct Health: Encodable {
     enum CodingKeys: String, CodingKey {
         case haproxy, reloads, store
         case lastError = "last_error"
+        case leftOut = "left_out"
         case failedServices = "failed_services"
         case storeError = "store_error"
     }
@@ -109,6 +113,7 @@ struct Health: Encodable {
         try container.encode(reloads, forKey: .reloads)
         try container.encode(lastError, forKey: .lastError)
         try container.encode(failedServices, forKey: .failedServices)
+        try container.encode(leftOut, forKey: .leftOut)
         try container.encode(store, forKey: .store)
         try container.encode(storeError, forKey: .storeError)
     }

@@ -149,6 +149,8 @@ public struct HAProxyConfigurationGenerator: Sendable {
             throw HAProxyConfigError(code: .invalidGateway, message: "sticky sessions need an http gateway", gateway: gateway.name)
         }
 
+        // The gateway agent cuts the text at this line (and at `# virtual hosts`) to leave out one gateway HAProxy
+        // cannot serve; keep it the first line of each gateway's part (GatewaySectionsTests checks it).
         out += "\n# gateway \(HAProxyText.comment(gateway.name)) (\(gateway.port))\n"
         // Public frontend.
         out += "frontend \(g)\n"

@@ -3,30 +3,26 @@ import NIOCore
 import NIOPosix
 import Subprocess
 
-import SystemPackage
-
 /// The HAProxy calls shared by the gateway agent and the test fixtures: `haproxy -c` (through
 /// swift-subprocess) and the master CLI (through NIO). Nothing here blocks a cooperative thread.
 public enum HAProxyControl {
     /// The Debian path of the binary.
     public static let defaultExecutable = "/usr/sbin/haproxy"
 
-    /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts (or all its output).
+    /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts (or, when it printed none, the head and tail of
+    /// its output). Decided by the exit status alone; the output is read as it comes and kept within a fixed size
+    /// (``BoundedOutput``), so a configuration that makes HAProxy print megabytes of warnings is checked like any other.
     /// Throws when haproxy cannot run or is killed, so "not checked" is never "refused".
     public static func check(_ file: URL, executable: String = defaultExecutable) async throws -> String? {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw HAProxyControlError("HAProxy not found at \(executable); install it with: apt-get install haproxy")
         }
-        let result = try await Subprocess.run(
-            .path(FilePath(executable)), arguments: ["-c", "-f", file.path], environment: ChildEnvironment.subprocess,
-            output: .string(limit: 1 << 20), error: .combinedWithOutput)
-        let output = result.standardOutput
-        switch result.terminationStatus {
+        let (status, output) = try await runCollectingOutput(executable, arguments: ["-c", "-f", file.path])
+        switch status {
         case .exited(0):
             return nil
         case .exited:
-            let alerts = output.split(separator: "\n").filter { $0.contains("[ALERT]") }.joined(separator: "\n")
-            return alerts.isEmpty ? output : alerts
+            return output.alerts
         case .signaled(let signal):
             throw HAProxyControlError("haproxy -c was killed by signal \(signal); the configuration was not checked")
         }
@@ -45,6 +41,39 @@ public enum HAProxyControl {
     public static func masterState(masterSocket: String) async -> (worker: Int32?, failedReloads: Int?)? {
         guard let text = try? await MasterCLI.send("show proc", to: masterSocket) else { return nil }
         return (workers(inShowProc: text).first, failedReloads(inShowProc: text))
+    }
+
+    /// The master's `show proc`: its pid, its workers (current first) and its count of failed reloads.
+    public struct ShowProc: Sendable, Equatable {
+        /// The master's pid.
+        public var master: Int32?
+        /// The workers, current first.
+        public var workers: [Int32]
+        /// Reloads the master refused since its last successful one (`[failed: N]`).
+        public var failedReloads: Int?
+
+        /// Reads a `show proc` answer.
+        public init(_ text: String) {
+            master = HAProxyControl.masterPid(inShowProc: text)
+            workers = HAProxyControl.workers(inShowProc: text)
+            failedReloads = HAProxyControl.failedReloads(inShowProc: text)
+        }
+    }
+
+    /// `show proc` of the master listening on `masterSocket`; nil when it does not answer (within `timeout`).
+    public static func showProc(masterSocket: String, timeout: Duration = .seconds(2)) async -> ShowProc? {
+        guard let text = try? await MasterCLI.send("show proc", to: masterSocket, timeout: timeout), text.contains("master") else { return nil }
+        return ShowProc(text)
+    }
+
+    /// The pid on the master line of a `show proc` answer: which master answers on a socket (a second master
+    /// started on the same folder takes the socket path over).
+    public static func masterPid(inShowProc text: String) -> Int32? {
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if words.count >= 2, words[1] == "master" { return Int32(words[0]) }
+        }
+        return nil
     }
 
     /// The `[failed: N]` count of the master line of a `show proc` answer.

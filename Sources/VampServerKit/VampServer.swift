@@ -133,14 +133,15 @@ public enum VampServer {
         return .object(object)
     }
 
-    /// `--stop-gateway`: stops the HAProxy master the embedded agent left serving on its work directory, and says so.
+    /// `--stop-gateway`: stops every HAProxy master the embedded agent left serving on its work directory, and says so.
     public static func stopGateway(config: ConfigReader) async -> String {
         let folder = config.string(forKey: ConfigKey(ServerKeys.agentWorkDirectory.key.split(separator: ".").map(String.init)), default: ServerKeys.agentWorkDirectory.defaultText())
         let executable = config.string(forKey: ConfigKey(ServerKeys.haproxyExecutable.key.split(separator: ".").map(String.init)), default: ServerKeys.haproxyExecutable.defaultText())
         let configuration = GatewayAgentConfiguration(
             key: "/vamp", workDirectory: URL(fileURLWithPath: folder).standardizedFileURL, haproxyExecutable: executable)
-        if let pid = await GatewayAgent.stopHAProxyLeftRunning(configuration: configuration) {
-            return "stopped HAProxy (pid \(pid)) of \(configuration.workDirectory.path)"
+        let pids = await GatewayAgent.stopHAProxyMastersLeftRunning(configuration: configuration)
+        if !pids.isEmpty {
+            return "stopped HAProxy (\(pids.count == 1 ? "pid" : "pids") \(pids.map(String.init).joined(separator: ", "))) of \(configuration.workDirectory.path)"
         }
         return "no HAProxy of \(configuration.workDirectory.path) runs"
     }

@@ -34,7 +34,8 @@ struct AgentStateMachineTests {
         #expect(machine.handle(.valueArrived("good"), now: now) == [.apply("good")])
         #expect(machine.handle(.applySucceeded("good", .reload), now: now) == [.writeStatus(error: nil)])
         #expect(machine.handle(.valueArrived("bad"), now: now) == [.apply("bad")])
-        #expect(machine.handle(.applyFailed("bad", reason: "haproxy refused"), now: now)
+        // What `haproxy -c` refuses stays refused until the text changes: not tried again.
+        #expect(machine.handle(.applyFailed("bad", reason: "haproxy refused", retryable: false), now: now)
             == [.logApplyFailed(reason: "haproxy refused"), .writeStatus(error: "haproxy refused")])
         #expect(machine.lastError == "haproxy refused")
         #expect(machine.applied == "good")
@@ -137,7 +138,8 @@ struct AgentStateMachineTests {
         #expect(machine.handle(.valueArrived("A"), now: now) == [.apply("A")])
         #expect(machine.handle(.haproxyExited("exited"), now: now) == [.scheduleRestart(after: .milliseconds(200))])
         let reason = "HAProxy exited during the reload; it is restarted on the previous configuration"
-        #expect(machine.handle(.applyFailed("A", reason: reason), now: now) == [.logApplyFailed(reason: reason), .writeStatus(error: reason)])
+        #expect(machine.handle(.applyFailed("A", reason: reason), now: now)
+            == [.logApplyFailed(reason: reason), .writeStatus(error: reason), .scheduleRetry(after: .seconds(1), generation: 1)])
         #expect(machine.handle(.valueArrived("B"), now: now) == [])
         #expect(machine.handle(.restartTimerFired, now: now + .milliseconds(200)) == [.startHAProxy])
         #expect(machine.handle(.haproxyReady, now: now + .milliseconds(500)) == [.apply("B")])
@@ -160,5 +162,80 @@ struct AgentStateMachineTests {
         #expect(Machine.plan(running: old, candidate: old) == .unchanged)
         #expect(Machine.plan(running: old, candidate: weights) == .setWeights(["set server o_g/b weight 100", "set server o_g/a weight 0"]))
         #expect(Machine.plan(running: old, candidate: old + "backend new\n") == .reload)
+    }
+
+    // MARK: Gateways left out, and tries again (issue 23)
+
+    static let busy = Machine.LeftOut(name: "b", reason: "cannot bind 127.0.0.1:8081 (Address already in use)", retryable: true)
+
+    @Test("a gateway left out: applied for the others, reported (status partial, log), tried again after 1, 2, 4 … 30 s without a new value; served → the waits start over")
+    func leftOutIsRetried() {
+        var machine = Self.running()
+        var now = Self.t0 + .seconds(2)
+        #expect(machine.handle(.valueArrived("A+B"), now: now) == [.apply("A+B")])
+        let summary = Machine.summary([Self.busy])
+        #expect(machine.handle(.applySucceeded("A+B", .reload, leftOut: [Self.busy]), now: now)
+            == [.logLeftOut([Self.busy]), .writeStatus(error: summary, leftOut: [Self.busy]), .scheduleRetry(after: .seconds(1), generation: 1)])
+        #expect(machine.applied == "A+B" && machine.leftOut == [Self.busy] && machine.lastError == summary)
+        var waits: [Duration] = [.seconds(1)]
+        for generation in 1...7 {
+            now += waits.last!
+            // The same text again, no new value from the store.
+            #expect(machine.handle(.retryTimerFired(generation: generation), now: now) == [.apply("A+B")])
+            // Still busy: nothing new to say (no log, no status write), the next wait doubles up to 30 s.
+            let actions = machine.handle(.applySucceeded("A+B", .unchanged, leftOut: [Self.busy]), now: now)
+            guard case .scheduleRetry(let wait, let next)? = actions.first, actions.count == 1, next == generation + 1 else {
+                Issue.record("not one retry: \(actions)")
+                return
+            }
+            waits.append(wait)
+        }
+        #expect(waits == [1, 2, 4, 8, 16, 30, 30, 30].map { Duration.seconds($0) })
+        #expect(machine.retries == 7)
+        // The port is free: served, said so, no retry, and the next failure starts from 1 s again.
+        now += .seconds(30)
+        #expect(machine.handle(.retryTimerFired(generation: 8), now: now) == [.apply("A+B")])
+        #expect(machine.handle(.applySucceeded("A+B", .reload), now: now) == [.logServedAgain(["b"]), .writeStatus(error: nil)])
+        #expect(machine.lastError == nil && machine.leftOut.isEmpty && machine.retryText == nil)
+        #expect(machine.nextRetryDelay == .seconds(1))
+    }
+
+    @Test("sections HAProxy refuses are not retried (they stay refused until the text changes); a stale retry timer does nothing")
+    func refusedSectionsAreNotRetried() {
+        var machine = Self.running()
+        let now = Self.t0 + .seconds(2)
+        let refused = Machine.LeftOut(name: "c", reason: "HAProxy refuses its sections: [ALERT] unknown keyword", retryable: false)
+        _ = machine.handle(.valueArrived("A+C"), now: now)
+        #expect(machine.handle(.applySucceeded("A+C", .reload, leftOut: [refused]), now: now)
+            == [.logLeftOut([refused]), .writeStatus(error: Machine.summary([refused]), leftOut: [refused])])
+        #expect(machine.retryText == nil)
+        #expect(machine.handle(.retryTimerFired(generation: 0), now: now) == [])
+        // A failure that may pass later is retried; a newer value supersedes the retry (its outcome decides).
+        _ = machine.handle(.valueArrived("X"), now: now)
+        #expect(machine.handle(.applyFailed("X", reason: "no answer"), now: now)
+            == [.logApplyFailed(reason: "no answer"), .writeStatus(error: "no answer"), .scheduleRetry(after: .seconds(1), generation: 1)])
+        #expect(machine.handle(.valueArrived("Y"), now: now) == [.apply("Y")])
+        #expect(machine.handle(.retryTimerFired(generation: 1), now: now + .seconds(1)) == [])
+        #expect(machine.handle(.applySucceeded("Y", .reload), now: now) == [.logServedAgain(["c"]), .writeStatus(error: nil)])
+        #expect(machine.handle(.retryTimerFired(generation: 1), now: now + .seconds(2)) == [])
+    }
+
+    @Test("a retry that fails as before says nothing new; one that fails otherwise is logged and written")
+    func repeatedFailureIsQuiet() {
+        var machine = Self.running()
+        let now = Self.t0 + .seconds(2)
+        _ = machine.handle(.valueArrived("A"), now: now)
+        _ = machine.handle(.applyFailed("A", reason: "master refused"), now: now)
+        #expect(machine.handle(.retryTimerFired(generation: 1), now: now) == [.apply("A")])
+        #expect(machine.handle(.applyFailed("A", reason: "master refused"), now: now) == [.scheduleRetry(after: .seconds(2), generation: 2)])
+        #expect(machine.handle(.retryTimerFired(generation: 2), now: now) == [.apply("A")])
+        #expect(machine.handle(.applyFailed("A", reason: "no worker"), now: now)
+            == [.logApplyFailed(reason: "no worker"), .writeStatus(error: "no worker"), .scheduleRetry(after: .seconds(4), generation: 3)])
+        // A retry that comes while HAProxy restarts waits for it to serve.
+        _ = machine.handle(.haproxyExited("killed"), now: now)
+        #expect(machine.handle(.retryTimerFired(generation: 3), now: now) == [])
+        #expect(machine.pending == "A")
+        _ = machine.handle(.restartTimerFired, now: now + .seconds(1))
+        #expect(machine.handle(.haproxyReady, now: now + .seconds(1)) == [.apply("A")])
     }
 }

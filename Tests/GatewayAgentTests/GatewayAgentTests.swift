@@ -25,7 +25,7 @@ struct GatewayAgentTests {
 
         init(store: any KeyValueStore, key: String, logPort: Int? = nil, logSocket: String? = nil, logstash: (String, Int)? = nil, capacity: Int = 4096,
              fragments: URL? = nil, statusPort: Int? = nil, statusKey: String? = nil, directory: TemporaryDirectory? = nil,
-             base: String? = nil) throws {
+             base: String? = nil, configure: (inout GatewayAgentConfiguration) -> Void = { _ in }) throws {
             self.directory = try directory ?? TemporaryDirectory(prefix: "va")
             var configuration = GatewayAgentConfiguration(
                 key: key, workDirectory: self.directory.url, fragmentsDirectory: fragments,
@@ -34,6 +34,7 @@ struct GatewayAgentTests {
                 retryTimeout: .milliseconds(200), statusAddress: statusPort.map { (host: "127.0.0.1", port: $0) }, statusKey: statusKey,
                 socketDirectory: self.directory.url.appendingPathComponent("run"))
             configuration.baseConfiguration = base
+            configure(&configuration)
             guard FileManager.default.isExecutableFile(atPath: configuration.haproxyExecutable) else {
                 throw FixtureError("\(configuration.haproxyExecutable) not found. Install it with: apt-get install haproxy (Scripts/test does this).")
             }
@@ -60,6 +61,14 @@ struct GatewayAgentTests {
                 Teardown.stopHAProxy(in: directory.url.path)
             }
             if !keepingDirectory { directory.remove() }
+        }
+
+        /// Stops the agent and leaves its HAProxy serving (an agent configured with `leavesHAProxyRunning`, or killed),
+        /// for another agent on the same folder; the folder stays. Whoever takes it over stops it.
+        func abandon() async {
+            task.cancel()
+            _ = await task.result
+            stopped = true
         }
 
         deinit {

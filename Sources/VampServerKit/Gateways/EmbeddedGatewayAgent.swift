@@ -49,8 +49,9 @@ final class EmbeddedGatewayAgent: ServiceLifecycle.Service, Sendable {
     }
 
     /// The `gateway_agent` section of `GET /info`: the agent's live state, and `configuration`: `applied` when
-    /// HAProxy runs the text of the gateways as they are now (what `vamp ... --wait` waits for), `pending` while a
-    /// change is on its way to it.
+    /// HAProxy runs the text of the gateways as they are now (what `vamp ... --wait` waits for), `partial` when it runs
+    /// that text but for the gateways in `left_out` (gateway → why: a port it cannot bind, sections it refuses; the
+    /// agent tries a busy port again with backoff), `pending` while a change is on its way to it.
     func information(gateways vamp: Vamp) async -> JSONValue {
         let snapshot = agent.metrics.snapshot
         var object: [String: JSONValue] = [
@@ -66,9 +67,11 @@ final class EmbeddedGatewayAgent: ServiceLifecycle.Service, Sendable {
         if let lastError = snapshot.lastError { object["last_error"] = .string(lastError) }
         if let startError = snapshot.haproxyStartError { object["haproxy_error"] = .string(startError) }
         if !snapshot.failedServices.isEmpty { object["failed_services"] = .object(snapshot.failedServices.mapValues(JSONValue.string)) }
+        if !snapshot.leftOutGateways.isEmpty { object["left_out"] = .object(snapshot.leftOutGateways.mapValues(JSONValue.string)) }
         object["healthy"] = .bool(snapshot.haproxyRunning && snapshot.lastError == nil && snapshot.storeReachable != false && failure == nil)
         if let rendered = try? await vamp.gatewayConfiguration().text {
-            object["configuration"] = .string(snapshot.appliedConfiguration == rendered ? "applied" : "pending")
+            object["configuration"] = .string(
+                snapshot.appliedConfiguration != rendered ? "pending" : snapshot.leftOutGateways.isEmpty ? "applied" : "partial")
         }
         return .object(object)
     }
