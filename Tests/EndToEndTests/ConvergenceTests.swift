@@ -106,7 +106,6 @@ struct ConvergenceTests {
             }
             try await server.waitUntilServing()
         }
-        let lastStart = ContinuousClock.now
         await writer?.stop()
         // The load goes on while the server converges: the untouched gateway must not fail then either.
         let agreed = try await CanaryReleaseTests.eventually("the KV text, HAProxy's file and the stored gateways agree, one HAProxy master", timeout: .seconds(5)) {

@@ -4,6 +4,10 @@ import NIOHTTP1
 import Testing
 import VampTesting
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where the real server's gateways listen and which ports they may not take (issue 22).
 @Suite("vamp-server: gateway binding and reserved ports", .serialized)
 struct GatewayBindingServerTests {
@@ -84,6 +88,53 @@ struct GatewayBindingServerTests {
             #expect(!MachineAddresses.isAccepting(address, port: internalPort), "the internal gateway answers on \(address):\(internalPort)")
             #expect(MachineAddresses.isAccepting(address, port: external), "the external gateway does not answer on \(address):\(external)")
         }
+    }
+
+    @Test("real server and HAProxy: a gateway on a port another program holds is left out and named in /info; the others are served and updated; it is served once the port is free, with no new write")
+    func busyPortLeftOutThenServed() async throws {
+        let server = try await VampServerFixture(binaries: Self.bin)
+        defer { server.tearDown() }
+        let (held, good, moved) = (try FreePort.next(), try FreePort.next(), try FreePort.next())
+        let holder = try #require(Self.listen(on: held), "cannot hold port \(held)")
+        var holding = true
+        defer { if holding { close(holder) } }
+        try await ServerExecutableTests.withClient { client in
+            let api = "\(server.host.absoluteString)/api/v1"
+            #expect(try await ServerExecutableTests.call(client, .POST, "\(api)/gateways", yaml: ServerExecutableTests.gateway("blocked", port: held, backend: 9)).status == 202)
+            #expect(try await ServerExecutableTests.call(client, .POST, "\(api)/gateways", yaml: ServerExecutableTests.gateway("good", port: good, backend: 9)).status == 202)
+            try await waitUntil(timeout: .seconds(20), "gateway good served, blocked named in /info\n\(server.process.logTail())") {
+                let info = try await ServerExecutableTests.call(client, .GET, "\(api)/info?on=gateway_agent").body
+                return FreePort.isAccepting(good) && info.contains("\"left_out\":{\"blocked\"")
+            }
+            // The others are still changed: good moves to another port.
+            #expect(try await ServerExecutableTests.call(client, .PUT, "\(api)/gateways/good", yaml: ServerExecutableTests.gateway("good", port: moved, backend: 9)).status == 202)
+            try await waitUntil(timeout: .seconds(20), "gateway good moved to \(moved)") { FreePort.isAccepting(moved) && !FreePort.isAccepting(good) }
+            // The program lets go of the port: the agent's retry serves the gateway, nobody writes anything.
+            close(holder)
+            holding = false
+            try await waitUntil(timeout: .seconds(40), "gateway blocked served after its port was freed\n\(server.process.logTail())") {
+                let info = try await ServerExecutableTests.call(client, .GET, "\(api)/info?on=gateway_agent").body
+                return FreePort.isAccepting(held) && !info.contains("\"blocked\"")
+            }
+        }
+    }
+
+    /// A listening socket on every IPv4 address and `port`, as another program would hold it; nil when it cannot bind.
+    static func listen(on port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = INADDR_ANY
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, Glibc.listen(fd, 16) == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     @Test("a non-loopback vamp.gateway-driver.host with internal gateways on loopback, or a host name as bind address, stops the server naming the setting")

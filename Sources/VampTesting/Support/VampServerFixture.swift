@@ -14,7 +14,7 @@ public final class VampServerFixture: @unchecked Sendable {
     public let apiPort: Int
     /// The server's environment, with `VAMP_HOST` pointing at it: what a CLI run against it needs.
     public let environment: [String: String]
-    /// The server process (a new one after ``restart(signal:log:)``).
+    /// The server process (a new one after ``restart(signal:log:waitingForAPI:)``).
     public private(set) var process: ExternalProcess
     let binaries: URL
 
