@@ -106,9 +106,11 @@ struct DockerDriverCrashTests {
                 await server.kill()
                 #expect(server.killed, "the crash server stopped by itself: \(server.text.suffix(2000))")
 
+                // The driver's answer first: it removes containers that exited (one stopped by an undeploy the kill cut
+                // short, before its removal) and reports every service of what is left.
+                let reported = Set(try await driver.services().map(\.id))
                 let left = try Self.owned(engine)
                 neverStarted += left.filter { $0.state == "created" }.count
-                let reported = Set(try await driver.services().map(\.id))
                 let onEngine = Set(left.compactMap(\.service))
                 #expect(onEngine.subtracting(reported).isEmpty, "round \(round): services with containers the driver does not report: \(left)")
                 let instances = left.map { "\($0.service.map(\.description) ?? "?")#\($0.index)" }
