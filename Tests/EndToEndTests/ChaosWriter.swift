@@ -5,19 +5,6 @@ import NIOHTTP1
 import Synchronization
 import VampTesting
 
-/// A reproducible source of randomness (SplitMix64), so that a failing chaos run can be run again with its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A writer that changes other deployments and gateways while the server is being killed, and remembers what the
 /// server acknowledged, so that the run can check that every acknowledged write is there afterwards.
 ///
@@ -57,7 +44,7 @@ final class ChaosWriter: Sendable {
         self.api = api
         self.gatewayPorts = gatewayPorts
         let task = Task { [self] in
-            var random = SeededGenerator(seed: seed)
+            var random = SeededRandom(seed: seed)
             while !Task.isCancelled {
                 await step(&random)
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 20...150, using: &random)))
@@ -89,7 +76,7 @@ final class ChaosWriter: Sendable {
     }
 
     /// One random write.
-    func step(_ random: inout SeededGenerator) async {
+    func step(_ random: inout SeededRandom) async {
         let deployment = "d\(Int.random(in: 1...3, using: &random))"
         let roll = Int.random(in: 0..<100, using: &random)
         switch roll {

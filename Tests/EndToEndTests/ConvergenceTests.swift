@@ -92,7 +92,7 @@ struct ConvergenceTests {
 
         let load = CanaryReleaseTests.Load(client: client, port: stablePort)
         let writer = run.writes ? ChaosWriter(api: server.api, gatewayPorts: try (0..<3).map { _ in try FreePort.next() }, seed: run.seed) : nil
-        var random = SeededGenerator(seed: run.seed &+ 7)
+        var random = SeededRandom(seed: run.seed &+ 7)
         if run.kills == 0 {
             try await Task.sleep(for: run.duration)
         } else {
