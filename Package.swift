@@ -36,6 +36,8 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     // HMAC-SHA256 of API token secrets (VampAccess); already resolved for postgres-nio.
     .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+    // Pulse's response-time histograms, which merge exactly across agents and seconds.
+    .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
 ]
 
 var products: [Product] = []
@@ -110,6 +112,17 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
+// MARK: - VampPulse: HAProxy's log lines to figures (parse, aggregate per second, merge exactly in a window); pure
+products.append(.library(name: "VampPulse", targets: ["VampPulse"]))
+targets.append(.target(
+    name: "VampPulse",
+    dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+    swiftSettings: swiftSettings))
+targets.append(.testTarget(
+    name: "VampPulseTests",
+    dependencies: ["VampPulse", "HAProxyConfigGen", "VampTesting", .product(name: "PropertyBased", package: "swift-property-based")],
+    swiftSettings: swiftSettings))
+
 // MARK: - HAProxyControl: haproxy -c, the master process and its CLI (swift-subprocess + NIO; no agent logic)
 products.append(.library(name: "HAProxyControl", targets: ["HAProxyControl"]))
 targets.append(.target(
@@ -127,7 +140,7 @@ products.append(.library(name: "GatewayAgent", targets: ["GatewayAgent"]))
 targets.append(.target(
     name: "GatewayAgent",
     dependencies: [
-        "KVStores", "HAProxyConfigGen", "HAProxyControl",
+        "KVStores", "HAProxyConfigGen", "HAProxyControl", "VampPulse",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -266,7 +279,7 @@ products.append(.library(name: "VampCore", targets: ["VampCore"]))
 targets.append(.target(
     name: "VampCore",
     dependencies: [
-        "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores", "ContainerDrivers", "VampConcurrency",
+        "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores", "ContainerDrivers", "VampConcurrency", "VampPulse",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -304,7 +317,7 @@ products.append(.library(name: "VampAPI", targets: ["VampAPI"]))
 targets.append(.target(
     name: "VampAPI",
     dependencies: [
-        "VampAccess", "VampCore", "VampDSL", "VampModel", "Persistence",
+        "VampAccess", "VampCore", "VampDSL", "VampModel", "Persistence", "VampPulse",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -342,7 +355,7 @@ products.append(.library(name: "VampServerKit", targets: ["VampServerKit"]))
 targets.append(.target(
     name: "VampServerKit",
     dependencies: [
-        "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "ContainerDrivers", "GatewayAgent",
+        "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "ContainerDrivers", "GatewayAgent", "VampPulse",
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),
