@@ -142,7 +142,7 @@ public struct HAProxyConfigurationGenerator: Sendable {
             }
             let strength = route.conditionStrength?.value ?? (condition == nil ? 0 : 100)
             routes.append(RenderedRoute(
-                route: route, id: Names.lookupName(kind: "route", name: "\(gateway.name)//\(route.path)"),
+                route: route, id: Self.routeID(gateway: gateway.name, route: route.path),
                 weight: weights[index], condition: condition, strength: strength))
         }
         if gateway.sticky != nil && !http {
@@ -268,14 +268,14 @@ public struct HAProxyConfigurationGenerator: Sendable {
                 guard HAProxyText.isHost(host), (1...65535).contains(port) else {
                     throw HAProxyConfigError(code: .unsafeValue, message: "the target '\(HAProxyText.comment(targetName))' has an invalid address \(HAProxyText.comment(host)):\(port)", gateway: gateway.name, route: route.path)
                 }
-                name = Names.lookupName(kind: "target", name: "\(targetName)@\(host):\(port)")
+                name = Self.serverName(of: target)
                 address = "\(host):\(port)"
             case .url(let url):
                 let parts = url.split(separator: ":", omittingEmptySubsequences: false)
                 guard parts.count == 2, HAProxyText.isHost(String(parts[0])), let port = BreedPort.parseNumber(parts[1]), (1...65535).contains(port) else {
                     throw HAProxyConfigError(code: .unsafeValue, message: "the external target '\(HAProxyText.comment(url))' must be host:port", gateway: gateway.name, route: route.path)
                 }
-                name = Names.lookupName(kind: "target", name: url)
+                name = Self.serverName(of: target)
                 address = url
             }
             guard servers.insert(name).inserted else { continue }

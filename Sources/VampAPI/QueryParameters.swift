@@ -14,7 +14,7 @@ enum QueryParameters {
     /// The integers: an optional sign and digits (out-of-range values are clamped by the routes).
     static let integers: Set<String> = ["page", "per_page"]
     /// Every parameter of one value, checked to be given at most once.
-    static let single: Set<String> = flags.union(integers).union(["type", "name"])
+    static let single: Set<String> = flags.union(integers).union(["type", "name", "window"])
 
     /// Why `query` is refused, or `nil` when it is fine. Pure: the pairs as the URI holds them, decoded.
     static func problem(in query: [(name: String, value: String)]) -> String? {

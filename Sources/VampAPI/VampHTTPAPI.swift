@@ -118,7 +118,13 @@ public enum VampHTTPAPI {
         api.post("events", use: on { vamp, request, context in try await events(vamp).publish(request) })
         api.get("events/stream", use: on { vamp, request, context in try await events(vamp).stream(request) })
         api.get("health/**", use: on { vamp, request, context in try await system(vamp).health(context) })
-        api.get("metrics/**", use: on { vamp, request, context in try await system(vamp).metric(context) })
+        // With `?window=`, the figures of a gateway, route, deployment, cluster or service (Pulse); without, the
+        // newest metrics event of Vamp 0.9.5's path (its last segment is the metric's name).
+        api.get("metrics/**", use: on { vamp, request, context in
+            request.uri.queryParameters["window"] == nil
+                ? try await system(vamp).metric(context) : try await PulseHandlers(vamp: vamp, configuration: configuration).figures(request, context)
+        })
+        api.post("pulse", use: on { vamp, request, context in try await PulseHandlers(vamp: vamp, configuration: configuration).receive(request) })
         api.get("info", use: on { vamp, request, context in await system(vamp).info(request) })
         api.get("config", use: on { vamp, request, context in system(vamp).config(request, key: nil) })
         api.get("config/**", use: on { vamp, request, context in system(vamp).config(request, key: SystemHandlers.path(context).joined(separator: ".")) })

@@ -108,6 +108,13 @@ public enum AccessPolicy {
             guard token.reaches(namespace: namespace) else {
                 return .forbidden("the token '\(token.name)' may reach the namespaces \((token.namespaces ?? []).joined(separator: ", ")), not '\(namespace)'")
             }
+            let isPulse = method.uppercased() == "POST" && target.isAPI && target.rest == ["pulse"]
+            if token.role == .agent {
+                guard isPulse else {
+                    return .forbidden("the token '\(token.name)' has the role agent, which may only send a gateway agent's figures (POST /api/v1/pulse); \(request) needs the role \(needed.described)")
+                }
+                return .allowed(token)
+            }
             guard token.role >= needed else {
                 return .forbidden("the token '\(token.name)' has the role \(token.role.rawValue); \(request) needs the role \(needed.described)")
             }

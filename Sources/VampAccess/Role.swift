@@ -1,6 +1,9 @@
-/// What a token may do. Each role includes the ones before it: `write` may read, `command` may write, `admin` may
-/// do everything.
+/// What a token may do. Each role from `read` on includes the ones before it: `write` may read, `command` may write,
+/// `admin` may do everything. `agent` stands apart: it may only send a gateway agent's figures (`POST /pulse`).
 public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
+    /// Only `POST /pulse`: what a separate `vamp-gateway-agent` needs to send its figures, and nothing else (not
+    /// even reading).
+    case agent
     /// Every `GET`, the event stream.
     case read
     /// Artifacts, deployments, gateways, workflows, events: every change that runs nothing new on a machine.
@@ -18,6 +21,7 @@ public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
     /// What a request with this need is called in a refusal ("reading", "changing artifacts", ...).
     public var described: String {
         switch self {
+        case .agent: "agent"
         case .read: "read"
         case .write: "write"
         case .command: "command (or admin)"

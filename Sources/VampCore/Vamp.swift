@@ -45,6 +45,8 @@ public actor Vamp {
         /// The most routes all gateways may have together: a write that would take them past it is refused
         /// (`Validation.Limits.routesInTotal`, 10,000, by default).
         public var maximumRoutes: Int = Validation.Limits.routesInTotal
+        /// Pulse: the window of the gateways' figures, and how often its events are published.
+        public var pulse: Pulse.Configuration = Pulse.Configuration()
         /// The most instances all deployed services may ask for together (their scales): a write that would take
         /// them past it is refused (`Validation.Limits.instancesInTotal`, 10,000, by default).
         public var maximumInstances: Int = Validation.Limits.instancesInTotal
@@ -86,6 +88,8 @@ public actor Vamp {
     public nonisolated let changes: ChangeFeed
     /// The settings this facade was made with.
     public nonisolated let configuration: Configuration
+    /// What the gateways see: the figures the gateway agents send, merged (health, metrics, SLAs read them).
+    public nonisolated let pulse: Pulse
     let logger: Logger
     var allocator: GatewayPortAllocator
     let writes = WriteLock()
@@ -104,6 +108,7 @@ public actor Vamp {
         self.events = events
         self.changes = ChangeFeed(store: artifacts, pollInterval: configuration.changePollInterval, clock: configuration.clock)
         self.configuration = configuration
+        self.pulse = Pulse(configuration: configuration.pulse, clock: configuration.clock)
         self.logger = logger
         self.allocator = configuration.portAllocator
     }

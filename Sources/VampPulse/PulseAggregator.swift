@@ -44,9 +44,10 @@ public struct PulseAggregator: Sendable {
         open[self.second(second), default: Bucket()].unparsed += 1
     }
 
-    /// Adds HAProxy's own request counts per frontend (the growth of its counters) to a second.
+    /// Adds HAProxy's own request counts per frontend (the growth of its counters) to a second. Call it at every
+    /// reading of the counters, also with none: a bucket that carries counts (even empty) tells the server that its
+    /// lines are to be compared with them.
     public mutating func recordHAProxyCounts(_ counts: [String: UInt64], at second: Int64) {
-        guard !counts.isEmpty else { return }
         let slot = self.second(second)
         var bucket = open[slot] ?? Bucket()
         var merged = bucket.haproxyCounts ?? [:]

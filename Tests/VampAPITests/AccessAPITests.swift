@@ -14,7 +14,7 @@ import VampCore
 @Suite("REST API: tokens, roles and the command privilege")
 struct AccessAPITests {
     static let secrets = [
-        "read": "read-secret-0123456789abcdef0123456789", "write": "write-secret-0123456789abcdef012345",
+        "agent": "agent-secret-0123456789abcdef012345678", "read": "read-secret-0123456789abcdef0123456789", "write": "write-secret-0123456789abcdef012345",
         "command": "command-secret-0123456789abcdef01234", "admin": "admin-secret-0123456789abcdef0123456",
     ]
 

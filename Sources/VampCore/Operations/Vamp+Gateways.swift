@@ -16,6 +16,7 @@ extension Vamp {
         var workspace = Workspace(repository: repository)
         let configuration = try render(try await workspace.gateways(), deployments: try await workspace.deployments())
         if let position { rendered = (position, configuration) }
+        await pulse.update(names: configuration.names)
         return configuration
     }
 

@@ -14,12 +14,15 @@ public struct GatewayConfiguration: Sendable, Hashable {
     /// appear when a deployment's service comes up (its internal gateway is rendered only then), or in a store
     /// written by an older version.
     public var excluded: [String: String]
+    /// HAProxy's names of the served gateways, routes and instances, as Pulse reads them in the log lines.
+    public var names: PulseNames
 
     /// Creates a configuration.
-    public init(text: String, servedGateways: [String], excluded: [String: String] = [:]) {
+    public init(text: String, servedGateways: [String], excluded: [String: String] = [:], names: PulseNames = PulseNames()) {
         self.text = text
         self.servedGateways = servedGateways
         self.excluded = excluded
+        self.names = names
     }
 
     /// Renders the deployable gateways among `resolved` (the output of ``GatewayResolution/resolve(_:deployments:allocator:options:)``).
@@ -35,7 +38,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
         // Each round leaves out at least one gateway, so there are at most as many rounds as gateways.
         for _ in 0...served.count {
             do {
-                return GatewayConfiguration(text: try generator.render(served), servedGateways: served.map(\.name), excluded: excluded)
+                return GatewayConfiguration(
+                    text: try generator.render(served), servedGateways: served.map(\.name), excluded: excluded, names: PulseNames(served))
             } catch {
                 let named = error.gateway.flatMap { name in served.contains { $0.name == name } ? name : nil }
                 let culprits: [(String, String)] = if let named {

@@ -84,6 +84,8 @@ struct ServerConfiguration: Sendable {
     var notEmbeddedBecause: String?
     /// What `GET /config` shows.
     var shown: [String: String]
+    /// Pulse: event period, windows, health floor, retention.
+    var pulse: PulseSettings
 
     init(config: ConfigReader) throws(SettingError) {
         var reader = SettingsReader(config: config)
@@ -117,6 +119,7 @@ struct ServerConfiguration: Sendable {
         gatewayBinding = try GatewayBinding(&reader, gatewayHost: gatewayHost)
         virtualHosts = try reader.read(ServerKeys.virtualHosts)
         virtualHostsPort = try reader.read(ServerKeys.virtualHostsPort)
+        pulse = try PulseSettings(&reader)
 
         switch try reader.read(ServerKeys.embedded) {
         case nil:

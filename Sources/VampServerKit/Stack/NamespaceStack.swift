@@ -29,13 +29,15 @@ struct NamespaceStack: Sendable {
         } catch {
             throw SettingError(description: error.message)
         }
-        let vamp = Vamp(
-            artifacts: stores.artifacts, events: stores.events,
-            configuration: Vamp.Configuration(
-                gatewayPortRange: configuration.gatewayPortRange, reservedPorts: configuration.reservedPorts, generator: configuration.generator,
-                resolution: configuration.resolution, configurationCheck: check, cacheReads: configuration.cacheReads),
-            logger: logger.part("core"))
+        var core = Vamp.Configuration(
+            gatewayPortRange: configuration.gatewayPortRange, reservedPorts: configuration.reservedPorts, generator: configuration.generator,
+            resolution: configuration.resolution, configurationCheck: check,
+            healthWindow: configuration.pulse.pulse.healthWindow, metricsWindow: configuration.pulse.pulse.metricsWindow,
+            cacheReads: configuration.cacheReads)
+        core.pulse = configuration.pulse.pulse
+        let vamp = Vamp(artifacts: stores.artifacts, events: stores.events, configuration: core, logger: logger.part("core"))
         var services: [any ServiceLifecycle.Service] = [stores]
+        services.append(StartAfter(stores, PulsePublisher(vamp: vamp, logger: logger.part("pulse"))))
         services.append(StartAfter(stores, GatewaySynchronizer(
             vamp: vamp, store: keyValueStore,
             configuration: .init(namespace: namespace, haproxyVersion: configuration.haproxyVersion, resyncInterval: configuration.resyncInterval),
