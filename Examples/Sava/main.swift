@@ -2,9 +2,14 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 
-// `sava --port N --text T [--upstream URL]`: answers T (and a newline) on every path; with `--upstream`, T then
-// " -> " and what the upstream answered (a frontend reaching its backend). The example service of Examples/ and
-// of the end-to-end tests. `--port` defaults to $PORT, `--text` to "sava", `--upstream` to $UPSTREAM.
+// `sava --port N --text T [--upstream URL] [--delay-file F]`: answers T (and a newline) on every path; with
+// `--upstream`, T then " -> " and what the upstream answered (a frontend reaching its backend). The example service
+// of Examples/ and of the end-to-end tests. `--port` defaults to $PORT, `--text` to "sava", `--upstream` to
+// $UPSTREAM, `--delay-file` to $DELAY_FILE.
+//
+// For tests of what the gateways measure, a request may ask for its own answer: `?delay=25` answers after 25 ms,
+// `?status=503` with that status (100-599); and the file of `--delay-file`, when it holds a number of milliseconds,
+// delays every answer by it (a service that turns slow, for every instance at once).
 let arguments = CommandLine.arguments
 let environment = ProcessInfo.processInfo.environment
 func option(_ name: String) -> String? {
@@ -12,21 +17,30 @@ func option(_ name: String) -> String? {
     return arguments[index + 1]
 }
 guard let port = Int(option("--port") ?? environment["PORT"] ?? "") else {
-    print("usage: sava --port N [--text T] [--upstream URL]   (or PORT=N sava)")
+    print("usage: sava --port N [--text T] [--upstream URL] [--delay-file F]   (or PORT=N sava)")
     exit(1)
 }
 let text = option("--text") ?? "sava"
 let upstream = option("--upstream") ?? environment["UPSTREAM"]
+let delayFile = option("--delay-file") ?? environment["DELAY_FILE"]
 
-@Sendable func answer(_ request: Request, _ context: BasicRequestContext) async throws -> String {
-    guard let upstream else { return text + "\n" }
-    do {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: upstream), timeout: .seconds(5))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return text + " -> " + String(buffer: body)
-    } catch {
-        throw HTTPError(.badGateway, message: "\(text): the upstream \(upstream) did not answer: \(error)")
+@Sendable func answer(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    var delay = request.uri.queryParameters["delay"].flatMap { Int($0) } ?? 0
+    if let delayFile, let written = try? String(contentsOfFile: delayFile, encoding: .utf8), let extra = Int(written.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        delay += extra
     }
+    if delay > 0 { try await Task.sleep(for: .milliseconds(min(delay, 60_000))) }
+    let status = request.uri.queryParameters["status"].flatMap { Int($0) }.flatMap { (100...599).contains($0) ? $0 : nil } ?? 200
+    var body = text + "\n"
+    if let upstream {
+        do {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: upstream), timeout: .seconds(5))
+            body = text + " -> " + String(buffer: try await response.body.collect(upTo: 1 << 20))
+        } catch {
+            throw HTTPError(.badGateway, message: "\(text): the upstream \(upstream) did not answer: \(error)")
+        }
+    }
+    return Response(status: .init(code: status), headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
 }
 let router = Router()
 router.get("**", use: answer)

@@ -23,6 +23,7 @@ enum MethodNotAllowed {
         ("events/stream", [.get]),
         ("health/**", [.get]),
         ("metrics/**", [.get]),
+        ("pulse", [.post]),
         ("info", [.get]),
         ("config", [.get]),
         ("config/**", [.get]),

@@ -53,17 +53,17 @@ struct PulseHandlers: Sendable {
 
     // MARK: Figures over a window
 
-    /// The window of `?window=`: `60s`, `5m`, or seconds; at most what Pulse keeps.
+    /// The window of `?window=`: `60s`, `5m`, or seconds; a longer one than Pulse keeps is cut to what it keeps.
     func window(_ request: Request) throws(OperationError) -> Duration {
         let text = request.uri.queryParameters["window"].map(String.init) ?? "60s"
         let retention = vamp.pulse.configuration.window.retention
         var digits = Substring(text)
         var unit: Int64 = 1
         if digits.hasSuffix("s") { digits = digits.dropLast() } else if digits.hasSuffix("m") { digits = digits.dropLast(); unit = 60 }
-        guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy(\.isASCII), let value = Int64(digits), value > 0, value * unit <= retention else {
-            throw OperationError(.invalid, "query parameter window is '\(QueryParameters.shown(text))'; use a duration such as 60s or 5m, at most \(retention)s (what vamp-server keeps)")
+        guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy(\.isASCII), let value = Int64(digits), value > 0 else {
+            throw OperationError(.invalid, "query parameter window is '\(QueryParameters.shown(text))'; use a duration such as 60s or 5m (vamp-server keeps \(retention)s)")
         }
-        return .seconds(value * unit)
+        return .seconds(min(value * unit, retention))
     }
 
     /// What `GET /metrics/...?window=` answers: the subject, the window and its figures, with those of the

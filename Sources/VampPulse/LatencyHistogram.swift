@@ -61,6 +61,10 @@ public struct LatencyHistogram: Sendable, Hashable, Codable {
             guard pair.count == 2 else {
                 throw DecodingError.dataCorruptedError(in: container, debugDescription: "a histogram entry is [milliseconds, count]")
             }
+            guard pair[0] <= PulseFigures.maximumCount, pair[1] <= PulseFigures.maximumCount else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "a histogram entry's milliseconds and count are each at most \(PulseFigures.maximumCount)")
+            }
             record(milliseconds: pair[0], count: pair[1])
         }
     }

@@ -16,8 +16,17 @@ public struct PulseKey: Sendable, Hashable, Codable, Comparable {
         self.server = server
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case frontend = "ft", backend = "b", server = "s"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        try AnyKey.refuseUnknown(in: container, known: CodingKeys.allCases.map(\.rawValue))
+        let keyed = try decoder.container(keyedBy: CodingKeys.self)
+        frontend = try AnyKey.name(keyed, .frontend)
+        backend = try AnyKey.name(keyed, .backend)
+        server = try AnyKey.name(keyed, .server)
     }
 
     public static func < (lhs: PulseKey, rhs: PulseKey) -> Bool {
@@ -67,12 +76,17 @@ public struct PulseFigures: Sendable, Hashable, Codable {
     /// Responses with any status (HTTP), the denominator of the error rate.
     public var responses: UInt64 { statuses.reduce(0, +) }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case requests, statuses, bytes
         case totalTime = "Tt", serverTime = "Tr"
     }
 
+    /// The largest count one bucket's figures may carry (requests, a status class, bytes, a histogram entry): one
+    /// agent's second never comes near it, and sums over a window of many agents stay far from overflowing.
+    public static let maximumCount = UInt64(UInt32.max)
+
     public init(from decoder: any Decoder) throws {
+        try AnyKey.refuseUnknown(in: try decoder.container(keyedBy: AnyKey.self), known: CodingKeys.allCases.map(\.rawValue))
         let container = try decoder.container(keyedBy: CodingKeys.self)
         requests = try container.decode(UInt64.self, forKey: .requests)
         statuses = try container.decode([UInt64].self, forKey: .statuses)
@@ -80,6 +94,9 @@ public struct PulseFigures: Sendable, Hashable, Codable {
             throw DecodingError.dataCorruptedError(forKey: .statuses, in: container, debugDescription: "statuses are five counts: 1xx to 5xx")
         }
         bytes = try container.decodeIfPresent(UInt64.self, forKey: .bytes) ?? 0
+        for (key, value) in [(CodingKeys.requests, requests), (.bytes, bytes)] + statuses.map({ (CodingKeys.statuses, $0) }) where value > Self.maximumCount {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "a count is at most \(Self.maximumCount)")
+        }
         totalTime = try container.decodeIfPresent(LatencyHistogram.self, forKey: .totalTime) ?? LatencyHistogram()
         serverTime = try container.decodeIfPresent(LatencyHistogram.self, forKey: .serverTime) ?? LatencyHistogram()
     }
@@ -108,6 +125,15 @@ public struct PulseBucket: Sendable, Hashable, Codable {
         /// Their figures.
         public var figures: PulseFigures
 
+        enum CodingKeys: String, CodingKey, CaseIterable { case key, figures }
+
+        public init(from decoder: any Decoder) throws {
+            try AnyKey.refuseUnknown(in: try decoder.container(keyedBy: AnyKey.self), known: CodingKeys.allCases.map(\.rawValue))
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            key = try container.decode(PulseKey.self, forKey: .key)
+            figures = try container.decode(PulseFigures.self, forKey: .figures)
+        }
+
         /// Creates an entry.
         public init(key: PulseKey, figures: PulseFigures) {
             self.key = key
@@ -127,8 +153,50 @@ public struct PulseBucket: Sendable, Hashable, Codable {
     /// Requests in every entry.
     public var requests: UInt64 { entries.reduce(0) { $0 + $1.figures.requests } }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case agent, second, entries, unparsed
         case haproxyCounts = "haproxy_counts"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try AnyKey.refuseUnknown(in: try decoder.container(keyedBy: AnyKey.self), known: CodingKeys.allCases.map(\.rawValue))
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        agent = try AnyKey.name(container, .agent)
+        second = try container.decode(Int64.self, forKey: .second)
+        entries = try container.decode([Entry].self, forKey: .entries)
+        unparsed = try container.decode(UInt64.self, forKey: .unparsed)
+        haproxyCounts = try container.decodeIfPresent([String: UInt64].self, forKey: .haproxyCounts)
+        if unparsed > PulseFigures.maximumCount || (haproxyCounts?.values.contains { $0 > PulseFigures.maximumCount } ?? false) {
+            throw DecodingError.dataCorruptedError(forKey: .unparsed, in: container, debugDescription: "a count is at most \(PulseFigures.maximumCount)")
+        }
+    }
+}
+
+/// Any key of a JSON object, to refuse the ones a type does not know: what an agent sends is read strictly, so a
+/// misspelt or foreign field is an error naming it, never a figure quietly lost.
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+
+    /// The longest name: HAProxy's names are 40-character hashes, an agent's name a host and a folder.
+    static let maximumNameLength = 512
+
+    /// A name of printable ASCII, at most ``maximumNameLength`` bytes.
+    static func name<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws -> String {
+        let name = try container.decode(String.self, forKey: key)
+        guard name.utf8.count <= maximumNameLength, name.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: container, debugDescription: "a name is printable ASCII of at most \(maximumNameLength) bytes")
+        }
+        return name
+    }
+
+    static func refuseUnknown(in container: KeyedDecodingContainer<AnyKey>, known: [String]) throws {
+        if let unknown = container.allKeys.first(where: { !known.contains($0.stringValue) }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: unknown, in: container, debugDescription: "unknown field '\(unknown.stringValue)'; the fields are \(known.joined(separator: ", "))")
+        }
     }
 }

@@ -99,7 +99,9 @@ struct PulseAPITests {
             let asYAML = try await client.execute(uri: "/api/v1/metrics/gateways/shop?window=1m", method: .get, headers: yaml)
             #expect(asYAML.headers[.contentType] == "application/x-yaml")
             #expect(String(buffer: asYAML.body).contains("requests: 120"))
-            for bad in ["abc", "0s", "100000s", "-5s", "1.5m"] {
+            let cut = try await client.execute(uri: "/api/v1/metrics/gateways/shop?window=100000s", method: .get, headers: AccessAPITests.headers("read"))
+            #expect(String(buffer: cut.body).contains("\"window\":600"), "cut to what the server keeps")
+            for bad in ["abc", "0s", "-5s", "1.5m", "1234567s"] {
                 let refused = try await client.execute(uri: "/api/v1/metrics/gateways/shop?window=\(bad)", method: .get, headers: AccessAPITests.headers("read"))
                 #expect(refused.status == .badRequest, "window=\(bad)")
                 #expect(AccessAPITests.message(refused).contains("window"))
