@@ -144,7 +144,11 @@ public enum DeploymentOperations {
         guard let index = deployment.clusters.firstIndex(where: { $0.name == cluster }) else {
             throw OperationError(.notFound, "deployment '\(deployment.name)' has no cluster '\(cluster)'")
         }
-        if case .inline(let value)? = sla {
+        var sla = sla
+        if case .inline(var value)? = sla {
+            // A cluster's SLA is anonymous: a name would make the stored deployment read as a named inline SLA.
+            value.name = nil
+            sla = .inline(value)
             let clusters = Set(deployment.clusters.map(\.name))
             let problems = value.escalations.enumerated().flatMap { index, escalation in
                 unknownTargets(escalation, path: "escalations[\(index)]", clusters: clusters)
