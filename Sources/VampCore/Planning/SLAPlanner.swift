@@ -218,11 +218,10 @@ public enum SLAPlanner {
     }
 
     /// The cluster and direction of an SLA event (the monitor's own or one posted by anyone), or `nil` when `event`
-    /// lacks the `sla` tag, a direction, or the `deployment:` and `cluster:` tags. `sla:escalate` wins when both
-    /// directions are there, as in the original.
+    /// lacks a direction (`sla:escalate` or `sla:deescalate`, which imply `sla`) or the `deployment:` and `cluster:`
+    /// tags. `sla:escalate` wins when both directions are there, as in the original.
     public static func signal(of event: Event) -> Signal? {
         let tags = Set(event.tags)
-        guard tags.contains("sla") || tags.contains(where: { $0.hasPrefix("sla:") }) else { return nil }
         let direction: Direction
         if tags.contains(Direction.escalate.tag) {
             direction = .escalate

@@ -190,9 +190,13 @@ public struct SLAMonitor: ServiceLifecycle.Service, Sendable {
         switch decision.outcome {
         case .publish(let direction, let time):
             metadata["vamp.response-time"] = "\(time)"
-            logger.info("the SLA's response time is \(direction == .escalate ? "above its upper" : "below its lower") threshold: \(direction.tag)", metadata: metadata)
+            let side = direction == .escalate ? "above its upper" : "below its lower"
+            logger.info("the SLA's response time is \(side) threshold: \(direction.tag)", metadata: metadata)
         case .skip(.unsupported(let type)):
-            warnOnce("\(decision.key)#type:\(type)", "SLA type '\(type)' is not supported; it is kept and not evaluated (its escalations follow external sla:escalate and sla:deescalate events)", metadata)
+            warnOnce(
+                "\(decision.key)#type:\(type)",
+                "SLA type '\(type)' is not supported; it is kept and not evaluated (its escalations follow posted sla:escalate and sla:deescalate events)",
+                metadata)
         case .skip(.missingSLA(let name)):
             warnOnce("\(decision.key)#missing:\(name)", "the cluster names the SLA '\(name)', which is not stored; nothing is checked", metadata)
         case .skip(let skip):
