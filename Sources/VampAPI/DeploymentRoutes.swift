@@ -107,13 +107,14 @@ struct DeploymentHandlers: Sendable {
         return deployment.clusters.contains { $0.name == cluster }
     }
 
-    /// A body that names a stored scale or SLA (one bare word) or holds one inline.
+    /// A body that names a stored scale or SLA (one bare word) or holds one inline, read and validated as the
+    /// artifact endpoints do (an SLA's thresholds in order, an escalation's bounds, a scale's limits).
     static func referenceOrInline<T>(
         _ text: String, kind: ArtifactKind, _ value: (Artifact) -> T?
     ) throws(OperationError) -> ArtifactReference<T> {
         if let name = DeploymentRequest.bareName(text) { return .reference(name) }
         do {
-            guard let artifact = try DSLReader.read(named(text, kind.rawValue), kind: kind).first?.artifact, let found = value(artifact) else {
+            guard let artifact = try DSLReader.load(named(text, kind.rawValue), kind: kind).first?.artifact, let found = value(artifact) else {
                 throw OperationError(.invalid, "the body is not a \(kind.rawValue)")
             }
             return .inline(found)
@@ -158,8 +159,11 @@ struct DeploymentHandlers: Sendable {
         return view
     }
 
+    /// A cluster's scale or SLA, written straight from the value: it is anonymous, so it cannot be read back as a
+    /// stored artifact (which needs a name) on the way to YAML.
     func render(_ artifact: Artifact, _ request: Request, status: HTTPResponse.Status) throws -> Response {
-        let stored = StoredArtifact(kind: artifact.kind, name: artifact.name ?? "", version: 0, json: Data(DSLWriter.json(artifact, pretty: false).utf8))
-        return try artifacts.render(stored, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: status)
+        let format = BodyFormat.ofResponse(accept: request.headers[.accept])
+        let text = format == .json ? DSLWriter.json(artifact, pretty: false) : DSLWriter.yaml(artifact)
+        return Response(status: status, headers: [.contentType: format.mediaType], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

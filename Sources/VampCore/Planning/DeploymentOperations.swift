@@ -137,16 +137,45 @@ public enum DeploymentOperations {
             events: [ArchiveEvents.event(.update, kind: .deployment, name: deployment.name, body: DSLWriter.yaml(.scale(scale)), at: now)])
     }
 
-    /// A new or no SLA for one cluster (`PUT`, `POST`, `DELETE …/sla`).
+    /// A new or no SLA for one cluster (`PUT`, `POST`, `DELETE …/sla`); it replaces the cluster's SLA with the
+    /// escalations the cluster added to it. An escalation written inline must target a cluster of the deployment.
     public static func sla(_ sla: ArtifactReference<SLA>?, of deployment: Deployment, cluster: String, now: Date) throws(OperationError) -> DeploymentChange {
         var deployment = deployment
         guard let index = deployment.clusters.firstIndex(where: { $0.name == cluster }) else {
             throw OperationError(.notFound, "deployment '\(deployment.name)' has no cluster '\(cluster)'")
         }
+        var sla = sla
+        if case .inline(var value)? = sla {
+            // A cluster's SLA is anonymous: a name would make the stored deployment read as a named inline SLA.
+            value.name = nil
+            sla = .inline(value)
+            let clusters = Set(deployment.clusters.map(\.name))
+            let problems = value.escalations.enumerated().flatMap { index, escalation in
+                unknownTargets(escalation, path: "escalations[\(index)]", clusters: clusters)
+            }
+            if !problems.isEmpty {
+                throw OperationError(.invalid, problems.map { "deployment '\(deployment.name)', cluster '\(cluster)', sla.\($0)" }.joined(separator: "\n"))
+            }
+        }
         deployment.clusters[index].sla = sla
+        deployment.clusters[index].slaEscalations = []
         return DeploymentChange(
             name: deployment.name, deployment: deployment,
             events: [ArchiveEvents.event(.update, kind: .deployment, name: deployment.name, body: nil, at: now)])
+    }
+
+    /// The inline escalations (at any level) whose `target` is not one of `clusters`.
+    static func unknownTargets(_ reference: ArtifactReference<Escalation>, path: String, clusters: Set<String>) -> [String] {
+        guard case .inline(let escalation) = reference else { return [] }
+        switch escalation.definition {
+        case .scaleInstances(_, _, _, let target?), .scaleCPU(_, _, _, let target?), .scaleMemory(_, _, _, let target?):
+            guard !clusters.contains(target) else { return [] }
+            return ["\(path).target: the escalation targets cluster '\(target)', which the deployment does not have (it has \(clusters.sorted().joined(separator: ", ")))"]
+        case .toAll(let children), .toOne(let children):
+            return children.enumerated().flatMap { index, child in unknownTargets(child, path: "\(path).escalations[\(index)]", clusters: clusters) }
+        case .scaleInstances, .scaleCPU, .scaleMemory, .generic:
+            return []
+        }
     }
 
     /// A cluster's internal gateway as `PUT /gateways/{deployment}/{cluster}/{port}` sends it: weights,

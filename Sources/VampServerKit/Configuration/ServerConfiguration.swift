@@ -30,6 +30,7 @@ enum ServerKeys {
         "vamp.namespaces.maximum", default: "16", in: 0...Int.max, expected: "a number of namespaces (0 or more)")
     static let embedded = Setting<Bool?>.automatic("vamp.gateway-agent.embedded")
     static let reconcilePeriod = Setting<Duration>.seconds("vamp.operation.synchronization.period", default: "5")
+    static let slaPeriod = Setting<Duration>.seconds("vamp.operation.sla.period", default: "5")
     static let readyForDeployment = Setting<Duration>.seconds(
         "vamp.operation.synchronization.timeout.ready-for-deployment", default: "600", zeroAllowed: true)
     static let readyForUndeployment = Setting<Duration>.seconds(
@@ -72,6 +73,8 @@ struct ServerConfiguration: Sendable {
     var keyValueStore: KeyValueStoreConfiguration
     var drivers: ContainerDriverConfiguration
     var reconcileInterval: Duration
+    /// Time between two passes of the SLA monitor (`vamp.operation.sla.period`).
+    var slaPeriod: Duration
     var planner: ReconcilePlanner.Options
     var gatewayHost: String
     /// Where internal and external gateways listen (`vamp.gateway-driver.bind.*`).
@@ -113,6 +116,7 @@ struct ServerConfiguration: Sendable {
         resyncInterval = try reader.read(ServerKeys.resyncInterval)
         maximumNamespaces = try reader.read(ServerKeys.maximumNamespaces)
         reconcileInterval = try reader.read(ServerKeys.reconcilePeriod)
+        slaPeriod = try reader.read(ServerKeys.slaPeriod)
         let deploying = try reader.read(ServerKeys.readyForDeployment), undeploying = try reader.read(ServerKeys.readyForUndeployment)
         planner = ReconcilePlanner.Options(deploymentTimeout: deploying == .zero ? nil : deploying, undeploymentTimeout: undeploying == .zero ? nil : undeploying)
         gatewayHost = try reader.read(ServerKeys.gatewayHost)
