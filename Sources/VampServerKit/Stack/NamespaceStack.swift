@@ -5,6 +5,7 @@ import Logging
 import Persistence
 import ServiceLifecycle
 import VampCore
+import VampPulse
 
 /// What serves one namespace: its facade and the services that keep it going (its stores, the gateway
 /// synchroniser writing its KV key, the container driver and the reconciler). The default namespace and every
@@ -63,11 +64,14 @@ struct NamespaceStack: Sendable {
                 configuration: .init(interval: configuration.reconcileInterval, planner: configuration.planner),
                 logger: logger.part("reconciler"))))
         }
-        // The SLAs' checks and escalations. FIXME(issue 24, Pulse): the response times come from the server's window
-        // of the gateways' figures once it is wired; until then every gateway reads "no requests", so only SLA events
-        // posted by others (`POST /api/v1/events`, `sla:escalate`/`sla:deescalate`) scale anything.
+        // The SLAs' checks and escalations, on Pulse's figures: a gateway's response time is the mean total time of
+        // the requests its own frontend counted over the window (each request once; its routes count it again).
+        let pulse = vamp.pulse
         services.append(StartAfter(stores, SLAMonitor(
-            vamp: vamp, configuration: .init(period: configuration.slaPeriod, responseTime: { _, _ in nil }),
+            vamp: vamp,
+            configuration: .init(period: configuration.slaPeriod, responseTime: { gateway, window in
+                await pulse.figures(gateway: gateway, window: window)?.totalTime.mean
+            }),
             logger: logger.part("sla"))))
         return NamespaceStack(vamp: vamp, stores: stores, services: services)
     }
