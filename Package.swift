@@ -150,11 +150,19 @@ targets.append(.target(
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Subprocess", package: "swift-subprocess"),
         .product(name: "SystemPackage", package: "swift-system"),
+        // Pulse's buckets to vamp-server (already linked through KVStores).
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "GatewayAgentTests",
-    dependencies: ["GatewayAgent", "KVStores", "HAProxyConfigGen", "HAProxyControl", "VampModel", "VampTesting"],
+    dependencies: [
+        "GatewayAgent", "KVStores", "HAProxyConfigGen", "HAProxyControl", "VampModel", "VampTesting", "VampPulse",
+        // A small vamp-server stand-in that records the Pulse buckets it is sent.
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "NIOCore", package: "swift-nio"),
+    ],
     swiftSettings: swiftSettings))
 
 // MARK: - vamp-gateway-agent: the agent's host

@@ -24,6 +24,11 @@ struct AgentCommand: AsyncParsableCommand {
         (as the original agent: VAMP_KEY_VALUE_STORE_TYPE, VAMP_KEY_VALUE_STORE_CONNECTION, VAMP_KEY_VALUE_STORE_PATH, \
         VAMP_KEY_VALUE_STORE_TOKEN), the YAML file given with --config (vamp.key-value-store.*), then the defaults \
         (a file store in .vamp/kv). Also VAMP_LOGSTASH (host:port) and VAMP_RETRY_TIMEOUT (seconds).
+
+        HAProxy logs to a unix datagram socket in the work directory (--log-socket, --log-port to change it). Pulse, \
+        on by default (--pulse off to stop it), counts every log line per gateway, route and instance in one-second \
+        buckets, beside HAProxy's own request counters, and sends them to vamp-server (--vamp-url, VAMP_URL) with an \
+        agent token (--vamp-token-file, VAMP_TOKEN_FILE, --vamp-token, VAMP_TOKEN). Figures in /metrics and /health.
         """)
 
     @Option(help: "A YAML configuration file (keys vamp.key-value-store.type, .connection, .path, .token, .timeout.*).") var config: String?
@@ -37,9 +42,17 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Folder of the gateways' unix sockets (default: <work-directory>/run, where the generator's relative default 'run' resolves); leave it unless vamp-server is told the same.")
     var socketDirectory: String?
     @Option(help: "A folder of your own HAProxy fragments (*.cfg), added to every configuration.") var fragments: String?
-    @Option(help: "UDP port on 127.0.0.1 that HAProxy logs to (0: no log forwarding).") var logPort = 15514
-    @Option(help: "A unix datagram socket the agent creates for HAProxy's logs (log PATH local0), used instead of --log-port in the base configuration.")
+    @Option(help: "A UDP port on 127.0.0.1 that HAProxy logs to instead of the log socket (0: HAProxy logs nowhere, no Pulse, no Logstash).")
+    var logPort: Int?
+    @Option(help: "The unix datagram socket the agent creates for HAProxy's logs (log PATH local0); default <work-directory>/log.sock (UDP port 15514 when that path is over 107 bytes).")
     var logSocket: String?
+    @Option(help: "Pulse: count HAProxy's log lines per second for vamp-server's metrics (on, off).") var pulse: PulseSwitch = .on
+    @Option(help: "Pulse: this agent's name in its figures (default: the host name).") var pulseName: String?
+    @Option(help: "Pulse: vamp-server's URL the figures go to, POST <url>/api/v1/pulse (env VAMP_URL; none: figures only in /metrics).")
+    var vampURL: String?
+    @Option(help: "Pulse: a file with a vamp-server token of the agent role (env VAMP_TOKEN_FILE).") var vampTokenFile: String?
+    @Option(help: "Pulse: a vamp-server token of the agent role (env VAMP_TOKEN); prefer --vamp-token-file, as a flag shows in ps.")
+    var vampToken: String?
     @Option(help: "host:port of /health and /metrics (empty: none).") var status = "127.0.0.1:19080"
     @Option(help: "KV key to write the agent's status to (empty: none).") var statusKey = ""
     @Option(help: "Seconds an old HAProxy worker may finish its connections (websockets, streams) after a reload (0: no limit).") var hardStopAfter = 30
@@ -64,14 +77,22 @@ struct AgentCommand: AsyncParsableCommand {
         let retry = retryTimeout ?? environment["VAMP_RETRY_TIMEOUT"].flatMap(Double.init) ?? 5
         let logstashAddress = try (logstash ?? environment["VAMP_LOGSTASH"]).map { try Self.hostPort($0, what: "--logstash") }
         let statusAddress = status.isEmpty ? nil : try Self.hostPort(status, what: "--status")
+        let work = URL(fileURLWithPath: workDirectory).standardizedFileURL
+        let receiver = GatewayAgentConfiguration.logReceiver(
+            socket: logSocket.map { URL(fileURLWithPath: $0).standardizedFileURL.path }, port: logPort,
+            needed: pulse == .on || logstashAddress != nil, workDirectory: work, fallbackPort: 15514)
+        if let note = receiver.note { logger.warning("\(note)") }
+        let pulseServer = try Self.pulseServer(
+            url: vampURL ?? environment["VAMP_URL"], token: vampToken ?? environment["VAMP_TOKEN"],
+            tokenFile: vampTokenFile ?? environment["VAMP_TOKEN_FILE"])
 
         var configuration = GatewayAgentConfiguration(
             key: key,
-            workDirectory: URL(fileURLWithPath: workDirectory).standardizedFileURL,
+            workDirectory: work,
             haproxyExecutable: haproxy,
             fragmentsDirectory: fragments.map { URL(fileURLWithPath: $0) },
-            logPort: logSocket != nil || logPort == 0 ? nil : logPort,
-            logSocket: logSocket.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+            logPort: receiver.port,
+            logSocket: receiver.socket,
             logstash: logstashAddress,
             retryTimeout: .milliseconds(Int(retry * 1000)),
             statusAddress: statusAddress,
@@ -79,6 +100,7 @@ struct AgentCommand: AsyncParsableCommand {
             hardStopAfter: hardStopAfter <= 0 ? nil : .seconds(hardStopAfter),
             socketDirectory: socketDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL })
         configuration.leavesHAProxyRunning = keepHAProxy
+        configuration.pulse = .init(enabled: pulse == .on, name: pulseName, server: pulseServer)
         logger.info(
             "watching the configuration key",
             metadata: ["vamp.kv.key": "\(key)", "vamp.kv.store": "\(storeConfiguration.kind.rawValue)",

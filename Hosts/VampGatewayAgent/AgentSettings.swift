@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import GatewayAgent
 import KVStores
 
 extension AgentCommand {
@@ -34,4 +35,18 @@ extension AgentCommand {
         }
         return (String(parts[0]), port)
     }
+
+    /// Pulse's destination from `--vamp-url` and its token: nil without a URL; a URL that is not http(s) is an error.
+    static func pulseServer(url: String?, token: String?, tokenFile: String?) throws -> GatewayAgentConfiguration.PulseServer? {
+        guard let url = url.flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        guard (url.hasPrefix("http://") && url.count > 7) || (url.hasPrefix("https://") && url.count > 8) else {
+            throw ValidationError("--vamp-url (VAMP_URL) must be vamp-server's http:// or https:// URL, not '\(url)'")
+        }
+        return .init(url: url, token: token.flatMap { $0.isEmpty ? nil : $0 }, tokenFile: tokenFile.flatMap { $0.isEmpty ? nil : $0 })
+    }
+}
+
+/// `--pulse on|off`.
+enum PulseSwitch: String, ExpressibleByArgument, CaseIterable {
+    case on, off
 }

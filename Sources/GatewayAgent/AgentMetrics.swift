@@ -64,6 +64,38 @@ public final class AgentMetrics: Sendable {
         public var applyRetries = 0
         /// Take-overs of a master left running that needed no reload (it ran the file on disk).
         public var takeoversWithoutReload = 0
+        /// HAProxy's own messages received on the log path (a notice such as `Proxy … stopped` after a reload), not
+        /// request lines.
+        public var logNotices = 0
+        /// Pulse: the agent's name in its buckets while Pulse runs, nil when it is off.
+        public var pulseAgent: String?
+        /// Pulse: log lines read, requests and lines that did not read.
+        public var pulseLines = 0
+        /// Pulse: lines that were not one of HAProxy's JSON log lines (garbled, cut at `len`, not a log line).
+        public var pulseUnparsed = 0
+        /// Pulse: one-second buckets closed.
+        public var pulseBuckets = 0
+        /// Pulse: buckets handed over (taken by the in-process sink, or by `vamp-server` with a 2xx).
+        public var pulseBucketsSent = 0
+        /// Pulse: sends to `vamp-server` that failed; their buckets wait and are sent again.
+        public var pulseSendFailures = 0
+        /// Pulse: buckets dropped from the full backlog while `vamp-server` did not take them.
+        public var pulseBucketsDropped = 0
+        /// Pulse: buckets `vamp-server` answered it refused (a second too old or too far ahead of its clock).
+        public var pulseBucketsRefused = 0
+        /// Pulse: buckets waiting to be sent.
+        public var pulseBacklog = 0
+        /// Pulse: the last send's error, until a send succeeds.
+        public var pulseSendError: String?
+        /// Requests HAProxy counted (the growth of its `req_tot`, `stot` for TCP) on the frontends it serves, since
+        /// the agent started.
+        public var haproxyRequests = 0
+        /// Pulse's lines on the same frontends over the same time.
+        public var pulseCountedRequests = 0
+        /// HAProxy's count less Pulse's, per frontend where they differ now (at most 20, the largest).
+        public var pulseDifferences: [String: Int] = [:]
+        /// Reads of HAProxy's counters that failed (the master did not answer).
+        public var haproxyCounterReadFailures = 0
     }
 
     private let state = Mutex(Snapshot())
@@ -99,6 +131,17 @@ public final class AgentMetrics: Sendable {
             counter("store_errors_total") { $0.storeErrors },
             counter("apply_retries_total") { $0.applyRetries },
             counter("takeovers_without_reload_total") { $0.takeoversWithoutReload },
+            counter("log_notices_total") { $0.logNotices },
+            counter("log_lines_parsed_total") { $0.pulseLines - $0.pulseUnparsed },
+            counter("log_lines_unparsed_total") { $0.pulseUnparsed },
+            counter("pulse_buckets_total") { $0.pulseBuckets },
+            counter("pulse_buckets_sent_total") { $0.pulseBucketsSent },
+            counter("pulse_send_failures_total") { $0.pulseSendFailures },
+            counter("pulse_buckets_dropped_total") { $0.pulseBucketsDropped },
+            counter("pulse_buckets_refused_total") { $0.pulseBucketsRefused },
+            counter("pulse_haproxy_requests_total") { $0.haproxyRequests },
+            counter("pulse_counted_requests_total") { $0.pulseCountedRequests },
+            counter("pulse_counter_read_failures_total") { $0.haproxyCounterReadFailures },
         ]
         floatingCounters = [
             ({ @Sendable (snapshot: Snapshot) in snapshot.reloadSecondsSum }, FloatingPointCounter(label: "vamp_gateway_agent_reload_duration_seconds_sum", factory: factory)),
@@ -111,6 +154,8 @@ public final class AgentMetrics: Sendable {
             gauge("haproxy_up") { $0.haproxyRunning ? 1 : 0 },
             gauge("last_apply_failed") { $0.lastError == nil ? 0 : 1 },
             gauge("gateways_left_out") { Double($0.leftOutGateways.count) },
+            gauge("pulse_backlog_buckets") { Double($0.pulseBacklog) },
+            gauge("pulse_uncounted_requests") { Double($0.haproxyRequests - $0.pulseCountedRequests) },
         ]
         publish(from: nil, to: Snapshot())
     }

@@ -197,6 +197,7 @@ extension GatewayAgent {
             // them, and the binds were probed), so a second parse would only add its time to every change. The running
             // file is kept as the previous good one in case the agent stops before the master answered.
             try Data(current.utf8).write(to: previousFile, options: .atomic)
+            await readPulseCountersBeforeReload()
             let before = await haproxy.masterState()
             try swap(next)
             haproxy.signalReload()

@@ -41,6 +41,8 @@ public final class GatewayAgent: Service, Sendable {
     /// Set when a take-over reload did not come up: what the master runs is not known, so the next apply reloads
     /// even when the text equals the file on disk.
     let runningUnknown = Mutex(false)
+    /// Pulse's reader of HAProxy's counters while Pulse runs, for the read before a reload.
+    let pulseCounters = Mutex<PulseCounterReader?>(nil)
 
     /// Creates an agent watching `configuration.key` in `store`.
     public init(configuration: GatewayAgentConfiguration, store: any KeyValueStore, logger: Logger = Logger(label: "vamp.gateway-agent")) {
@@ -103,16 +105,20 @@ public final class GatewayAgent: Service, Sendable {
         ]
         // The log forwarder and the status server are optional: when one fails (a busy port)
         // it is logged, counted and shown in /health, and HAProxy keeps serving.
+        let pulse = pulseParts()
+        defer { pulse.backlog?.finish() }
         if configuration.logPort != nil || configuration.logSocket != nil {
             services.append(.init(
                 service: SideService(name: "log forwarder", executor: executor) { [self] in
                     try await LogForwarder(
                         listenPort: configuration.logPort, socketPath: configuration.logSocket, logstash: configuration.logstash,
-                        capacity: configuration.logBufferCapacity, retryTimeout: configuration.retryTimeout, metrics: metrics, logger: logger
+                        capacity: configuration.logBufferCapacity, retryTimeout: configuration.retryTimeout, metrics: metrics,
+                        pulse: pulse.recorder, logger: logger
                     ).run()
                 },
                 successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         }
+        services += pulse.services
         if let status = configuration.statusAddress {
             services.append(.init(
                 service: SideService(name: "status server", executor: executor) { [self] in

@@ -61,6 +61,9 @@ public struct GatewayAgentConfiguration: Sendable {
     /// `false` (the default, and `vamp-gateway-agent`'s): HAProxy stops with the agent. `vamp-server`'s
     /// embedded agent sets it.
     public var leavesHAProxyRunning = false
+    /// Pulse: HAProxy's log lines counted per second and handed to `vamp-server` (on by default; see
+    /// ``GatewayAgentConfiguration/Pulse``). It needs a log receiver (``logSocket`` or ``logPort``).
+    public var pulse = Pulse()
 
     /// Creates a configuration.
     public init(

@@ -1,13 +1,12 @@
-import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 
-/// Receives HAProxy's syslog datagrams on a UDP port of 127.0.0.1 and/or a unix datagram socket,
-/// strips the syslog header and sends each JSON line to Logstash over UDP. Lines wait in a bounded buffer that drops
-/// the oldest when Logstash is slow or away, so HAProxy is never slowed down and memory stays
-/// bounded; drops are counted. After a send error the sender pauses `retryTimeout` and
-/// reconnects, so forwarding resumes when Logstash returns.
+/// Receives HAProxy's syslog datagrams on a UDP port of 127.0.0.1 and/or a unix datagram socket and hands each to
+/// the ``LogSinks`` on the receiving thread: Logstash over UDP (when configured) and the Pulse aggregator (when on).
+/// Lines for Logstash wait in a bounded buffer that drops the oldest when Logstash is slow or away, so HAProxy is
+/// never slowed down and memory stays bounded; drops are counted. After a send error the sender pauses
+/// `retryTimeout` and reconnects, so forwarding resumes when Logstash returns.
 struct LogForwarder {
     let listenPort: Int?
     let socketPath: String?
@@ -15,20 +14,13 @@ struct LogForwarder {
     let capacity: Int
     let retryTimeout: Duration
     let metrics: AgentMetrics
+    /// The Pulse aggregator, or nil when Pulse is off.
+    let pulse: PulseRecorder?
     let logger: Logger
-
-    /// The JSON part of a syslog line: everything from the first `{` after `]: ` (or the first `{`).
-    static func message(ofSyslog line: String) -> String? {
-        if let header = line.range(of: "]: ") {
-            let rest = line[header.upperBound...]
-            return rest.first == "{" ? String(rest).trimmingTrailingNewlines : nil
-        }
-        return line.firstIndex(of: "{").map { String(line[$0...]).trimmingTrailingNewlines }
-    }
 
     func run() async throws {
         let (lines, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
-        let metrics = self.metrics
+        let sinks = LogSinks(forwarding: logstash == nil ? nil : continuation, metrics: metrics, pulse: pulse)
         var receiver: (any Channel)?
         if let listenPort {
             receiver = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -37,7 +29,7 @@ struct LogForwarder {
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(SyslogHandler(continuation: continuation, metrics: metrics))
+                        try channel.pipeline.syncOperations.addHandler(SyslogHandler(sinks: sinks))
                     }
                 }
                 .bind(host: "127.0.0.1", port: listenPort).get()
@@ -47,11 +39,14 @@ struct LogForwarder {
         try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let socketReceiver {
-                    group.addTask {
-                        await socketReceiver.run { datagram in Self.accept(datagram, into: continuation, metrics: metrics) }
-                    }
+                    group.addTask { await socketReceiver.run { datagram in sinks.accept(datagram) } }
                 }
-                try await send(lines)
+                if logstash != nil {
+                    try await send(lines)
+                } else {
+                    // Nothing to send: wait for the stop (the stream ends on cancellation).
+                    for await _ in lines {}
+                }
                 group.cancelAll()
             }
         } onCancel: {
@@ -59,25 +54,8 @@ struct LogForwarder {
         }
     }
 
-    /// Counts a received datagram and queues its JSON line; a line HAProxy cut at `len` is not a
-    /// whole JSON object: counted, not forwarded.
-    static func accept(_ datagram: String, into continuation: AsyncStream<String>.Continuation, metrics: AgentMetrics) {
-        guard let line = message(ofSyslog: datagram) else { return }
-        metrics.update { $0.logLinesReceived += 1 }
-        guard line.hasSuffix("}") else {
-            metrics.update { $0.logLinesTruncated += 1 }
-            return
-        }
-        if case .dropped = continuation.yield(line) {
-            metrics.update { $0.logLinesDropped += 1 }
-        }
-    }
-
     private func send(_ lines: AsyncStream<String>) async throws {
-        guard let logstash else {
-            for await _ in lines { metrics.update { $0.logLinesDropped += 1 } }
-            return
-        }
+        guard let logstash else { return }
         var channel: (any Channel)?
         for await line in lines {
             do {
@@ -105,23 +83,11 @@ struct LogForwarder {
 
 final class SyslogHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let continuation: AsyncStream<String>.Continuation
-    let metrics: AgentMetrics
+    let sinks: LogSinks
 
-    init(continuation: AsyncStream<String>.Continuation, metrics: AgentMetrics) {
-        self.continuation = continuation
-        self.metrics = metrics
-    }
+    init(sinks: LogSinks) { self.sinks = sinks }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        LogForwarder.accept(String(buffer: unwrapInboundIn(data).data), into: continuation, metrics: metrics)
-    }
-}
-
-extension String {
-    var trimmingTrailingNewlines: String {
-        var text = self
-        while text.hasSuffix("\n") || text.hasSuffix("\r") || text.hasSuffix("\0") { text.removeLast() }
-        return text
+        unwrapInboundIn(data).data.withUnsafeReadableBytes { sinks.accept($0) }
     }
 }

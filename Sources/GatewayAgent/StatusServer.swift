@@ -80,6 +80,8 @@ struct Health: Encodable {
     /// `reachable`, `unreachable` or `connecting` (before the first attempt ended).
     var store: String
     var storeError: String?
+    /// Pulse's figures while it runs (nil: off).
+    var pulse: PulseHealth?
 
     init(_ snapshot: AgentMetrics.Snapshot) {
         haproxy = snapshot.haproxyRunning ? "running" : "down"
@@ -93,6 +95,7 @@ struct Health: Encodable {
         case nil: "connecting"
         }
         storeError = snapshot.storeError
+        pulse = PulseHealth(snapshot)
     }
 
     /// 200 only while HAProxy runs, the text in the store is applied and the store answers: an
@@ -100,7 +103,7 @@ struct Health: Encodable {
     var isHealthy: Bool { haproxy == "running" && lastError == nil && store != "unreachable" }
 
     enum CodingKeys: String, CodingKey {
-        case haproxy, reloads, store
+        case haproxy, reloads, store, pulse
         case lastError = "last_error"
         case leftOut = "left_out"
         case failedServices = "failed_services"
@@ -116,5 +119,6 @@ struct Health: Encodable {
         try container.encode(leftOut, forKey: .leftOut)
         try container.encode(store, forKey: .store)
         try container.encode(storeError, forKey: .storeError)
+        try container.encodeIfPresent(pulse, forKey: .pulse)
     }
 }

@@ -52,9 +52,9 @@ final class UnixDatagramReceiver: Sendable {
         self.descriptor = descriptor
     }
 
-    /// Reads datagrams on a dedicated thread and passes each to `received` (on that thread) until
-    /// the task is cancelled; then closes and removes the socket.
-    func run(_ received: @escaping @Sendable (String) -> Void) async {
+    /// Reads datagrams on a dedicated thread and passes each one's bytes to `received` (on that thread, valid during
+    /// the call) until the task is cancelled; then closes and removes the socket.
+    func run(_ received: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
                 let thread = Thread { [self] in
@@ -73,12 +73,13 @@ final class UnixDatagramReceiver: Sendable {
         unlink(path)
     }
 
-    private func receive(_ received: (String) -> Void) {
-        var buffer = [UInt8](repeating: 0, count: 65536)
+    private func receive(_ received: (UnsafeRawBufferPointer) -> Void) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
+        defer { buffer.deallocate() }
         while !stopping.load(ordering: .acquiring) {
-            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
             if count > 0 {
-                received(String(decoding: buffer[..<count], as: UTF8.self))
+                received(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
             } else if count < 0, errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR {
                 return
             }

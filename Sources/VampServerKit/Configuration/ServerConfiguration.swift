@@ -1,6 +1,7 @@
 import Configuration
 import ContainerDrivers
 import Foundation
+import GatewayAgent
 import HAProxyConfigGen
 import KVStores
 import Logging
@@ -46,6 +47,7 @@ enum ServerKeys {
     static let agentLogstash = Setting<(host: String, port: Int)?>.address("vamp.gateway-agent.logstash")
     static let agentLogPort = Setting<Int>.number("vamp.gateway-agent.log-port", default: "0", in: 0...65535, expected: "a port number (0 for none)")
     static let agentLogSocket = Setting<String>.text("vamp.gateway-agent.log-socket", default: "")
+    static let agentPulse = Setting<Bool>.flag("vamp.gateway-agent.pulse", default: "on")
 }
 
 /// Every setting of `vamp-server`, read once at start. A value that does not read stops the server with a message
@@ -207,18 +209,28 @@ struct EmbeddedAgentSettings: Sendable {
     /// The UDP port on 127.0.0.1 HAProxy logs to (default none).
     var logPort: Int?
     /// The unix datagram socket HAProxy logs to, which the agent creates; used instead of `log-port` when both
-    /// are set.
+    /// are set. By default `<work directory>/log.sock` while Pulse is on or a Logstash is set.
     var logSocket: String?
     /// Where the log lines go (host:port; default none).
     var logstash: (host: String, port: Int)?
+    /// Whether the agent counts HAProxy's log lines for the server's metrics (`vamp.gateway-agent.pulse`, default on).
+    var pulse: Bool
+    /// Why HAProxy has no log socket although it should (its default path too long), for the start-up log.
+    var logNote: String?
 
     init(_ reader: inout SettingsReader) throws(SettingError) {
         workDirectory = URL(fileURLWithPath: try reader.read(ServerKeys.agentWorkDirectory)).standardizedFileURL
         status = try reader.read(ServerKeys.agentStatus)
         logstash = try reader.read(ServerKeys.agentLogstash)
+        pulse = try reader.read(ServerKeys.agentPulse)
         let port = try reader.read(ServerKeys.agentLogPort)
         let socket = try reader.read(ServerKeys.agentLogSocket)
-        logSocket = socket.isEmpty ? nil : URL(fileURLWithPath: socket).standardizedFileURL.path
-        logPort = port == 0 || logSocket != nil ? nil : port
+        // Pulse on (the default) or a Logstash: HAProxy logs to <work directory>/log.sock unless told otherwise.
+        let receiver = GatewayAgentConfiguration.logReceiver(
+            socket: socket.isEmpty ? nil : URL(fileURLWithPath: socket).standardizedFileURL.path, port: port == 0 ? nil : port,
+            needed: pulse || logstash != nil, workDirectory: workDirectory, fallbackPort: nil)
+        logSocket = receiver.socket
+        logPort = receiver.port
+        logNote = receiver.note.map { "\($0) (\(ServerKeys.agentLogSocket.key), \(ServerKeys.agentLogPort.key))" }
     }
 }

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import Synchronization
 import VampCore
 import VampModel
+import VampPulse
 
 /// The gateway agent inside `vamp-server`: watches the key the synchroniser writes, in the very same store
 /// instance, and keeps HAProxy on it. It leaves HAProxy serving when the server stops (SIGTERM or SIGKILL), and
@@ -17,7 +18,12 @@ final class EmbeddedGatewayAgent: ServiceLifecycle.Service, Sendable {
     let failure: Mutex<String?>
     let logger: Logger
 
-    init(settings: EmbeddedAgentSettings, executable: String, key: String, store: any KeyValueStore, logger: Logger) {
+    /// `pulseSink` receives the agent's Pulse buckets once a second (the server's window); nil: Pulse counts for the
+    /// agent's own metrics only.
+    init(
+        settings: EmbeddedAgentSettings, executable: String, key: String, store: any KeyValueStore, logger: Logger,
+        pulseSink: (@Sendable ([PulseBucket]) async -> Void)? = nil
+    ) {
         var configuration = GatewayAgentConfiguration(
             key: key,
             workDirectory: settings.workDirectory,
@@ -28,6 +34,8 @@ final class EmbeddedGatewayAgent: ServiceLifecycle.Service, Sendable {
             logstash: settings.logstash,
             statusAddress: settings.status)
         configuration.leavesHAProxyRunning = true
+        configuration.pulse = .init(enabled: settings.pulse, sink: pulseSink)
+        if let note = settings.logNote { logger.warning("\(note)") }
         self.agent = GatewayAgent(configuration: configuration, store: store, logger: logger)
         self.failure = Mutex(nil)
         self.logger = logger

@@ -1,0 +1,164 @@
+import Foundation
+@testable import GatewayAgent
+import Testing
+import VampPulse
+
+/// The agent's Pulse parts that decide, with plain values: HAProxy's answers read, counters followed across reloads,
+/// the backlog bounded, the accounting, the syslog header, where HAProxy logs to.
+@Suite("Pulse in the agent: pure parts")
+struct PulseAgentPartsTests {
+    static let showProc = """
+        #<PID>          <type>          <reloads>       <uptime>        <version>
+        25564           master          1 [failed: 0]   0d00h00m03s     2.6.12-1+deb12u4
+        # workers
+        25631           worker          0               0d00h00m01s     2.6.12-1+deb12u4
+        # old workers
+        25565           worker          1               1d02h03m04s     2.6.12-1+deb12u4
+        # programs
+
+        """
+
+    @Test("show proc: current and old workers with their uptime; the master and programs are not workers")
+    func showProcWorkers() {
+        #expect(HAProxyCounters.workers(inShowProc: Self.showProc) == [
+            .init(pid: 25631, uptime: 1), .init(pid: 25565, uptime: 86_400 + 2 * 3_600 + 3 * 60 + 4),
+        ])
+        #expect(HAProxyCounters.workers(inShowProc: "garbage\n# workers\nnot a pid worker\n").isEmpty)
+        for bad in ["", "5", "1x", "d5s", "9999999999s"] { #expect(HAProxyCounters.uptime(bad) == nil, "\(bad)") }
+        #expect(HAProxyCounters.uptime("0d00h00m05s") == 5)
+    }
+
+    @Test("show stat: req_tot of HTTP frontends, stot of TCP ones; backends, servers and rows that do not read are left out")
+    func showStatTotals() {
+        let text = """
+            # pxname,svname,qcur,qmax,scur,smax,slim,stot,req_tot,mode
+            fe1,FRONTEND,,,0,1,100,6,9,http
+            fe2,FRONTEND,,,0,1,100,3,0,tcp
+            be,BACKEND,,,0,1,100,3,,tcp
+            be,s1,,,0,1,100,3,,tcp
+            broken,FRONTEND
+            fe3,FRONTEND,,,0,1,100,x,y,http
+
+            """
+        #expect(HAProxyCounters.frontendTotals(inShowStat: text) == ["fe1": 9, "fe2": 3])
+        #expect(HAProxyCounters.frontendTotals(inShowStat: "fe1,FRONTEND,1,2\n").isEmpty)
+        #expect(HAProxyCounters.frontendTotals(inShowStat: "Unknown command\n").isEmpty)
+        #expect(HAProxyCounters.proxies(definedIn: "global\n  log x\nlisten stats\n  bind :1\nfrontend  mine \nbackend b\n") == ["stats", "mine"])
+    }
+
+    @Test("counter growth: a worker of this run counts from 0, one that served before the agent from its first read; a reload's new worker from 0 while the old one finishes; a cleared counter from 0")
+    func counterGrowthAcrossReloads() {
+        var tracker = HAProxyCounterTracker()
+        // The agent has run 2 s; worker 10 for 100 s (taken over), worker 11 for 1 s (started by this run).
+        #expect(tracker.observe(workers: [.init(pid: 10, uptime: 100)], totals: [10: ["g": 500]], agentUptime: 2).isEmpty)
+        #expect(tracker.observe(workers: [.init(pid: 10, uptime: 101)], totals: [10: ["g": 507]], agentUptime: 3) == ["g": 7])
+        // A reload: 11 is new (counts from 0), 10 finishes its connections.
+        let reload = tracker.observe(
+            workers: [.init(pid: 11, uptime: 0), .init(pid: 10, uptime: 102)], totals: [11: ["g": 3, "r": 2], 10: ["g": 509]], agentUptime: 4)
+        #expect(reload == ["g": 5, "r": 2])
+        // 10 does not answer: nothing of it now, its totals kept; then it answers again.
+        #expect(tracker.observe(workers: [.init(pid: 11, uptime: 1), .init(pid: 10, uptime: 103)], totals: [11: ["g": 4, "r": 2]], agentUptime: 5) == ["g": 1])
+        #expect(tracker.observe(workers: [.init(pid: 11, uptime: 2), .init(pid: 10, uptime: 104)], totals: [11: ["g": 4, "r": 2], 10: ["g": 510]], agentUptime: 6) == ["g": 1])
+        // 10 exited: forgotten. 11's counters cleared: counted from 0.
+        #expect(tracker.observe(workers: [.init(pid: 11, uptime: 3)], totals: [11: ["g": 1, "r": 2]], agentUptime: 7) == ["g": 1])
+        #expect(tracker.lastTotals.keys.sorted() == [11])
+        // A worker whose uptime does not read counts from 0 (it is taken for this run's).
+        var fresh = HAProxyCounterTracker()
+        #expect(fresh.observe(workers: [.init(pid: 12, uptime: nil)], totals: [12: ["g": 4]], agentUptime: 0) == ["g": 4])
+    }
+
+    static func bucket(_ second: Int64, requests: UInt64 = 1, frontend: String = "g") -> PulseBucket {
+        var figures = PulseFigures()
+        for _ in 0..<requests { figures.record(LogRecord(key: PulseKey(frontend: frontend, backend: "b", server: "s"), totalTime: 1, status: 200)) }
+        return PulseBucket(agent: "a", second: second, entries: [.init(key: PulseKey(frontend: frontend, backend: "b", server: "s"), figures: figures)])
+    }
+
+    @Test("the backlog keeps 60 s of buckets at most, drops the oldest and counts them; sent buckets leave it")
+    func outboxBounded() {
+        var outbox = PulseOutbox(span: 60)
+        outbox.add((1000..<1030).map { Self.bucket($0) }, now: 1030)
+        #expect(outbox.buckets.count == 30 && outbox.dropped == 0)
+        outbox.add((1030..<1080).map { Self.bucket($0) }, now: 1080)
+        // Seconds before 1080 - 60 = 1020 are dropped.
+        #expect(outbox.buckets.first?.second == 1020 && outbox.buckets.count == 60 && outbox.dropped == 20)
+        #expect(outbox.batch(limit: 5).map(\.second) == [1020, 1021, 1022, 1023, 1024])
+        outbox.remove(seconds: [1020, 1021, 999])
+        #expect(outbox.buckets.first?.second == 1022 && outbox.buckets.count == 58)
+        // Out of order (a clock that went back) is put in order; more than 60 buckets at once keeps the newest 60.
+        var late = PulseOutbox(span: 60)
+        late.add([Self.bucket(1005), Self.bucket(1003)], now: 1006)
+        #expect(late.buckets.map(\.second) == [1003, 1005])
+        var flood = PulseOutbox(span: 60)
+        flood.add((0..<100).map { Self.bucket(2000 + $0) }, now: 2000)
+        #expect(flood.buckets.count == 60 && flood.dropped == 40 && flood.buckets.first?.second == 2040)
+    }
+
+    @Test("the accounting: HAProxy's count beside the lines on the frontends it lists; a removed frontend retires once both agree")
+    func accounting() {
+        var accounting = PulseAccounting()
+        accounting.read(listed: ["g", "r"], growth: ["g": 3, "r": 1])
+        accounting.count([Self.bucket(1, requests: 2, frontend: "g"), Self.bucket(1, requests: 1, frontend: "r"), Self.bucket(1, requests: 5, frontend: "other")])
+        #expect(accounting.totals.haproxy == 4 && accounting.totals.counted == 3)
+        #expect(accounting.differences() == ["g": 1])
+        // The line arrives; "r" is removed from the configuration: retired (counts agree), totals kept.
+        accounting.count([Self.bucket(2, requests: 1, frontend: "g")])
+        accounting.read(listed: ["g"], growth: [:])
+        #expect(accounting.totals.haproxy == 4 && accounting.totals.counted == 4 && accounting.differences().isEmpty)
+        #expect(accounting.haproxy.keys.sorted() == ["g"])
+        // A frontend removed with a line missing is kept (the difference shows) until retireAfter reads.
+        accounting.read(listed: ["g", "x"], growth: ["x": 2])
+        accounting.count([Self.bucket(3, requests: 1, frontend: "x")])
+        for _ in 0..<PulseAccounting.retireAfter { accounting.read(listed: ["g"], growth: [:]) }
+        #expect(accounting.differences() == ["x": 1])
+        accounting.read(listed: ["g"], growth: [:])
+        #expect(accounting.differences().isEmpty && accounting.totals.haproxy == 6 && accounting.totals.counted == 5)
+    }
+
+    @Test("the syslog header comes off at the bytes: HAProxy's header, none, no JSON, trailing newlines and NULs")
+    func syslogHeader() {
+        func message(_ text: String) -> String {
+            var bytes = Array(text.utf8)
+            return bytes.withUnsafeMutableBytes { raw in
+                switch LogSinks.message(ofSyslog: UnsafeRawBufferPointer(raw)) {
+                case .json(let range): String(decoding: raw[range], as: UTF8.self)
+                case .notice: "notice"
+                case .none: "none"
+                }
+            }
+        }
+        #expect(message("<134>Dec  6 11:30:00 haproxy[42]: {\"ft\":\"a\"}\n\0") == "{\"ft\":\"a\"}")
+        #expect(message("{\"ft\":\"a\"}\r\n") == "{\"ft\":\"a\"}")
+        #expect(message("<133>Dec  6 11:30:00 haproxy[42]: Proxy a4b stopped (cumulated conns: FE: 0, BE: 0).") == "notice")
+        #expect(message("no json at all") == "none")
+        #expect(message("") == "none")
+        #expect(message("]: ") == "none")
+        #expect(message("<134>x[1]: {\"cut") == "{\"cut")
+    }
+
+    @Test("where HAProxy logs to: a socket or port given wins (port 0: none); by default <work>/log.sock, or the fallback port when that path is too long")
+    func logReceiver() {
+        let short = URL(fileURLWithPath: "/tmp/w")
+        let long = URL(fileURLWithPath: "/tmp/" + String(repeating: "d", count: 100))
+        let given = GatewayAgentConfiguration.logReceiver(socket: "/s", port: 1, needed: true, workDirectory: short, fallbackPort: 2)
+        #expect(given.socket == "/s" && given.port == nil && given.note == nil)
+        let port = GatewayAgentConfiguration.logReceiver(socket: nil, port: 9, needed: false, workDirectory: short, fallbackPort: 2)
+        #expect(port.socket == nil && port.port == 9 && port.note == nil)
+        let portZero = GatewayAgentConfiguration.logReceiver(socket: nil, port: 0, needed: true, workDirectory: short, fallbackPort: 2)
+        #expect(portZero.socket == nil && portZero.port == nil && portZero.note == nil)
+        let byDefault = GatewayAgentConfiguration.logReceiver(socket: nil, port: nil, needed: true, workDirectory: short, fallbackPort: 2)
+        #expect(byDefault.socket == "/tmp/w/log.sock" && byDefault.port == nil && byDefault.note == nil)
+        let unneeded = GatewayAgentConfiguration.logReceiver(socket: nil, port: nil, needed: false, workDirectory: short, fallbackPort: 2)
+        #expect(unneeded.socket == nil && unneeded.port == nil && unneeded.note == nil)
+        let fallback = GatewayAgentConfiguration.logReceiver(socket: nil, port: nil, needed: true, workDirectory: long, fallbackPort: 15514)
+        #expect(fallback.socket == nil && fallback.port == 15514 && fallback.note?.contains("107 bytes") == true)
+        let none = GatewayAgentConfiguration.logReceiver(socket: nil, port: nil, needed: true, workDirectory: long, fallbackPort: nil)
+        #expect(none.socket == nil && none.port == nil && none.note?.contains("logs nowhere") == true)
+        #expect(GatewayAgentConfiguration.defaultLogSocket(workDirectory: long) == nil)
+    }
+
+    @Test("the agent's name in its buckets: configured or the host's, the work directory and the start in ms")
+    func agentName() {
+        #expect(GatewayAgent.pulseAgentName(configured: "edge-1", workDirectory: "/var/lib/vga", startedAt: 1_800_000_000.1234) == "edge-1:/var/lib/vga#1800000000123")
+        #expect(!GatewayAgent.pulseAgentName(configured: nil, workDirectory: "/w", startedAt: 1).hasPrefix(":"))
+    }
+}
