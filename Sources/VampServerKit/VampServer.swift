@@ -65,8 +65,10 @@ public enum VampServer {
         let vamp = stack.vamp
         let key = KeyPath.haproxyConfiguration(namespace: configuration.namespace, version: configuration.haproxyVersion)
         let agent = configuration.embeddedAgent.map { settings in
+            // Its figures go straight into the default namespace's Pulse, whose gateways it serves.
             EmbeddedGatewayAgent(
-                settings: settings, executable: configuration.haproxyExecutable, key: key, store: keyValueStore, logger: logger.part("gateway-agent"))
+                settings: settings, executable: configuration.haproxyExecutable, key: key, store: keyValueStore, logger: logger.part("gateway-agent"),
+                pulseSink: { [pulse = vamp.pulse] buckets in await pulse.receive(buckets) })
         }
 
         var information = configuration.information
