@@ -30,7 +30,9 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
     }
 
     /// The text, or an error when a setting could reach the file unsafely. The `defaults` section carries
-    /// Vamp's JSON log format for HTTP, which the generated frontends rely on.
+    /// Vamp's JSON log format for HTTP, which the generated frontends rely on. `option redispatch 1` sends every retry
+    /// of a failed connection to another server: an instance that stopped (scaled down, replaced, crashed) before
+    /// HAProxy learnt it costs its requests a retry, not a 503.
     public func render() throws(HAProxyConfigError) -> String {
         guard (hardStopAfterSeconds ?? 1) > 0 else {
             throw HAProxyConfigError(code: .unsafeValue, message: "hard-stop-after must be nil (no limit) or a number of seconds above 0, not \(hardStopAfterSeconds ?? 0)")
@@ -51,7 +53,7 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
           option httplog
           log-format \(LogFormat.http)
           option dontlognull
-          option redispatch
+          option redispatch 1
           option clitcpka
           option srvtcpka
           retries 3
