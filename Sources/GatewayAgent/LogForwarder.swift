@@ -8,6 +8,9 @@ import NIOPosix
 /// never slowed down and memory stays bounded; drops are counted. After a send error the sender pauses
 /// `retryTimeout` and reconnects, so forwarding resumes when Logstash returns.
 struct LogForwarder {
+    /// The UDP receive buffer asked for: 4 MB, some 6,000 log lines.
+    static let receiveBuffer = 4 << 20
+
     let listenPort: Int?
     let socketPath: String?
     let logstash: (host: String, port: Int)?
@@ -25,6 +28,8 @@ struct LogForwarder {
         if let listenPort {
             receiver = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // Room for bursts while the agent is busy (the kernel caps it at net.core.rmem_max unless raised below).
+                .channelOption(.socketOption(.so_rcvbuf), value: Self.receiveBuffer)
                 // HAProxy sends up to `len 8192`; NIO's default 2048-byte buffer would cut lines.
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
                 .channelInitializer { channel in
@@ -33,6 +38,8 @@ struct LogForwarder {
                     }
                 }
                 .bind(host: "127.0.0.1", port: listenPort).get()
+            // Past net.core.rmem_max where the agent may (CAP_NET_ADMIN): a busy second loses no line.
+            try? await receiver?.setOption(.socketOption(.init(rawValue: SO_RCVBUFFORCE)), value: Self.receiveBuffer).get()
         }
         defer { receiver?.close(promise: nil) }
         let socketReceiver = try socketPath.map { try UnixDatagramReceiver(path: $0) }

@@ -6,6 +6,10 @@ import Synchronization
 import Testing
 import VampTesting
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Pulse end to end: the built `vamp-server` with its embedded agent and real HAProxy, `sava` processes answering
 /// with the delay and status each request asks for, and a client that knows what it sent. The figures the server
 /// reports are compared with the client's own: counts per route exactly, the 5xx share, p50 and p99 of the response
@@ -21,16 +25,61 @@ struct PulseEndToEndTests {
         var milliseconds: Double
     }
 
-    static func request(_ client: HTTPClient, port: Int, delay: Int, status: Int) async throws -> Seen {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/?delay=\(delay)&status=\(status)")
-        request.headers.add(name: "Connection", value: "close")
+    /// One HTTP/1.0 request on a new connection with blocking sockets, timed from `connect` to the end of the answer:
+    /// the client's own measurement, without an HTTP library's scheduling in it (the tests run a debug build).
+    static func request(port: Int, delay: Int, status: Int) throws -> Seen {
         let start = ContinuousClock.now
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 16)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw FixtureError("socket: errno \(errno)") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw FixtureError("connect to \(port): errno \(errno)") }
+        let request = Array("GET /?delay=\(delay)&status=\(status) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, 0) }) == request.count else { throw FixtureError("send: errno \(errno)") }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            answer += buffer[..<count]
+        }
         let elapsed = ContinuousClock.now - start
+        let text = String(decoding: answer, as: UTF8.self)
+        let statusLine = text.prefix { $0 != "\r" }.split(separator: " ")
+        guard statusLine.count >= 2, let code = Int(statusLine[1]), let bodyStart = text.range(of: "\r\n\r\n") else {
+            throw FixtureError("not an HTTP answer: \(text.prefix(200))")
+        }
         return Seen(
-            version: String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines), status: Int(response.status.code),
+            version: String(text[bodyStart.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines), status: code,
             milliseconds: Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+    }
+
+    /// `requests` on `threads` threads of their own (blocking sockets never on the cooperative pool).
+    static func traffic(port: Int, total: Int, threads: Int, delay: @escaping @Sendable (Int) -> Int, status: @escaping @Sendable (Int) -> Int) async throws -> [Seen] {
+        final class Results: Sendable { let seen = Mutex<[Result<Seen, any Error>]>([]) }
+        let results = Results()
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<threads {
+                group.addTask {
+                    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                        Thread {
+                            for index in stride(from: worker, to: total, by: threads) {
+                                let result = Result { try Self.request(port: port, delay: delay(index), status: status(index)) }
+                                results.seen.withLock { $0.append(result) }
+                            }
+                            done.resume()
+                        }.start()
+                    }
+                }
+            }
+        }
+        return try results.seen.withLock { $0 }.map { try $0.get() }
     }
 
     static func percentile(_ values: [Double], _ p: Double) -> Double {
@@ -67,26 +116,25 @@ struct PulseEndToEndTests {
         let (split, splitBody) = try await E2E.call(client, .PUT, "\(server.api)/gateways/sava/web/web", yaml: E2E.split(80, 20, port: internalPort))
         #expect(split == 202, "\(splitBody)")
         try await E2E.eventually("a request reaches sava:1.1") { try await E2E.get(client, "http://127.0.0.1:\(port)/").1 == "sava:1.1" }
-        // What came before the measured traffic is left out by waiting for a quiet window start.
-        try await Task.sleep(for: .seconds(2))
-        let before = Self.json(try await E2E.call(client, .GET, "\(server.api)/metrics/gateways/sava/web/web?window=600s").1)
+        // The figures of the requests before the measured traffic, once they have all arrived (two equal reads 1.5 s
+        // apart: an agent hands a second over within two).
+        var before: [String: Any] = [:]
+        try await E2E.eventually("the figures before the traffic settle") {
+            let first = try await E2E.call(client, .GET, "\(server.api)/metrics/gateways/sava/web/web?window=600s").1
+            try await Task.sleep(for: .milliseconds(1500))
+            let second = try await E2E.call(client, .GET, "\(server.api)/metrics/gateways/sava/web/web?window=600s").1
+            before = Self.json(second)
+            return first == second
+        }
         let beforeRequests = (before["figures"] as? [String: Any])?["requests"] as? Int ?? 0
+
+        let countersBefore = try await Self.counters(client, server)
 
         // 600 requests, 4 at a time: delays 0-40 ms by a fixed pattern, every tenth a 503.
         let delays = [0, 1, 2, 5, 10, 20, 40]
         let total = 600
-        let seen = try await withThrowingTaskGroup(of: [Seen].self) { group in
-            for worker in 0..<4 {
-                group.addTask {
-                    var seen: [Seen] = []
-                    for index in stride(from: worker, to: total, by: 4) {
-                        seen.append(try await Self.request(client, port: port, delay: delays[index % delays.count], status: index % 10 == 3 ? 503 : 200))
-                    }
-                    return seen
-                }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
+        let seen = try await Self.traffic(
+            port: port, total: total, threads: 4, delay: { delays[$0 % delays.count] }, status: { $0 % 10 == 3 ? 503 : 200 })
         let lastAnswer = ContinuousClock.now
         #expect(seen.count == total)
         var byVersion: [String: (requests: Int, errors: Int)] = [:]
@@ -98,9 +146,16 @@ struct PulseEndToEndTests {
 
         // The figures of the cluster gateway: every request, once, within a couple of seconds.
         var figures: [String: Any] = [:]
-        let waited = try await E2E.eventually("the server's figures count all \(total) requests", timeout: .seconds(15)) {
+        let waited: Duration
+        do {
+            waited = try await E2E.eventually("the server's figures count all \(total) requests after \(beforeRequests)", timeout: .seconds(15)) {
             figures = Self.json(try await E2E.call(client, .GET, "\(server.api)/metrics/gateways/sava/web/web?window=600s").1)
-            return (figures["figures"] as? [String: Any])?["requests"] as? Int == beforeRequests + total
+                return (figures["figures"] as? [String: Any])?["requests"] as? Int == beforeRequests + total
+            }
+        } catch {
+            let (_, external) = try await E2E.call(client, .GET, "\(server.api)/metrics/gateways/sava/\(port)?window=600s")
+            Issue.record("\(error)\ncluster gateway: \(figures)\nexternal gateway: \(external)\nclient: \(byVersion)")
+            throw error
         }
         print("e2e pulse: last answer to its figure in GET /metrics: \(ContinuousClock.now - lastAnswer) (polled every 20 ms: \(waited))")
         let routes = try #require(figures["routes"] as? [String: [String: Any]])
@@ -123,11 +178,24 @@ struct PulseEndToEndTests {
             #expect(abs(reported - clientSide) <= max(2, clientSide * 0.1), "\(name): gateway \(reported) ms, client \(clientSide) ms")
         }
 
-        // HAProxy's own counters and the lines the agent read agree once the traffic is over.
-        try await E2E.eventually("HAProxy's count equals the lines counted", timeout: .seconds(15)) {
-            let (_, text) = try await E2E.call(client, .GET, "http://127.0.0.1:\(server.apiPort)/metrics")
-            guard let haproxy = Self.sample(text, "vamp_pulse_haproxy_requests_total"), let logged = Self.sample(text, "vamp_pulse_logged_requests_total") else { return false }
-            return haproxy == logged && haproxy >= Double(2 * total)
+        // HAProxy's own counters and the lines the agent read grew alike over the traffic: four lines a request (the
+        // public gateway, its route, the cluster gateway, its route), every one of them read.
+        let expected = Double(4 * total)
+        let grown = Mutex((haproxy: 0.0, logged: 0.0))
+        do {
+            try await E2E.eventually("HAProxy's count and the lines counted grew by \(expected)", timeout: .seconds(15)) {
+                let now = try await Self.counters(client, server)
+                grown.withLock { $0 = (now.haproxy - countersBefore.haproxy, now.logged - countersBefore.logged) }
+                return now.haproxy - countersBefore.haproxy == expected && now.logged - countersBefore.logged == expected
+            }
+        } catch {
+            Issue.record("\(error): HAProxy counted \(grown.withLock { $0.haproxy }), the agent read \(grown.withLock { $0.logged }) lines")
         }
+    }
+
+    /// `vamp_pulse_haproxy_requests_total` and `vamp_pulse_logged_requests_total` of the server's `/metrics`.
+    static func counters(_ client: HTTPClient, _ server: VampServerFixture) async throws -> (haproxy: Double, logged: Double) {
+        let (_, text) = try await E2E.call(client, .GET, "http://127.0.0.1:\(server.apiPort)/metrics")
+        return (sample(text, "vamp_pulse_haproxy_requests_total") ?? -1, sample(text, "vamp_pulse_logged_requests_total") ?? -1)
     }
 }

@@ -13,7 +13,7 @@ import Glibc
 /// The built `vamp-gateway-agent`'s Pulse as an operator runs it: on by default, its figures sent to `--vamp-url`.
 @Suite("vamp-gateway-agent's Pulse", .serialized)
 struct PulseExecutableTests {
-    @Test("no log flag: HAProxy logs to <work>/log.sock, the figures reach --vamp-url with the token file; --pulse off: HAProxy logs nowhere")
+    @Test("no log flag: HAProxy logs to a UDP port of the agent (kept in <work>/log-port), the figures reach --vamp-url with the token file; --pulse off: HAProxy logs nowhere")
     func onByDefaultAndPushed() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-pulse")
         defer { folder.remove() }
@@ -41,7 +41,8 @@ struct PulseExecutableTests {
             (try? HTTPProbe.get(port: gatewayPort))?.header("X-Served-By") == "a"
         }
         let file = try String(contentsOf: work.appendingPathComponent("haproxy.cfg"), encoding: .utf8)
-        #expect(file.contains("  log \(work.path)/log.sock len 8192 local0\n"), "\(file.prefix(300))")
+        let logPort = try String(contentsOf: work.appendingPathComponent("log-port"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(file.contains("  log 127.0.0.1:\(logPort) len 8192 local0\n"), "\(file.prefix(300))")
         for _ in 0..<10 { #expect(try HTTPProbe.get(port: gatewayPort, path: "/counted").status == 200) }
         try await waitUntil(timeout: .seconds(15), "the figures to reach the receiver\n\(agent.logTail())") {
             let requests = receiver.collector.requests(gateway.lookupName)

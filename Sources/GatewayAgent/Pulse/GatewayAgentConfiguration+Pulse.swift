@@ -72,21 +72,35 @@ extension GatewayAgentConfiguration {
     public static let maximumSocketPathLength = 107
 
     /// Where HAProxy logs to, as the hosts decide it: the socket given; else the UDP port given (`0`: no receiver);
-    /// else, when someone reads the lines (`needed`: Pulse on, or a Logstash configured), `<work directory>/log.sock`
-    /// or, when that path is too long for a unix socket, `fallbackPort` on 127.0.0.1 (none when nil). `note` says
-    /// why the default socket was not used, for the start-up log.
+    /// else, when someone reads the lines (`needed`: Pulse on, or a Logstash configured), a UDP port on 127.0.0.1 of
+    /// this agent's own (``defaultLogPort(workDirectory:)``). Not a unix datagram socket by default: Linux queues at
+    /// most `net.unix.max_dgram_qlen` datagrams on one (10 by default), so a burst of requests while the agent is busy
+    /// for a few milliseconds lost log lines (HAProxy drops what it cannot send); a UDP socket queues its whole
+    /// receive buffer (the agent asks for 4 MB). `note` says why no receiver was set up, for the start-up log.
     public static func logReceiver(
-        socket: String?, port: Int?, needed: Bool, workDirectory: URL, fallbackPort: Int?
+        socket: String?, port: Int?, needed: Bool, workDirectory: URL, fallbackPort: Int? = nil
     ) -> (socket: String?, port: Int?, note: String?) {
         if let socket, !socket.isEmpty { return (socket, nil, nil) }
         if let port { return (nil, port > 0 ? port : nil, nil) }
         guard needed else { return (nil, nil, nil) }
-        if let socket = defaultLogSocket(workDirectory: workDirectory) { return (socket, nil, nil) }
-        let path = workDirectory.standardizedFileURL.appendingPathComponent("log.sock").path
-        let why = "the default log socket \(path) is longer than a unix socket path may be (\(maximumSocketPathLength) bytes)"
-        guard let fallbackPort else {
-            return (nil, nil, why + "; HAProxy logs nowhere and Pulse counts nothing: set a shorter log socket path or a log port")
+        if let port = defaultLogPort(workDirectory: workDirectory) { return (nil, port, nil) }
+        if let fallbackPort { return (nil, fallbackPort, nil) }
+        return (nil, nil, "no UDP port on 127.0.0.1 could be bound for HAProxy's log lines; HAProxy logs nowhere and Pulse counts nothing: set a log port or a log socket")
+    }
+
+    /// The UDP port on 127.0.0.1 an agent on `workDirectory` has HAProxy log to by default: the one it used before
+    /// (kept in `<work directory>/log-port`) while it is free, else one the kernel picks, kept there for the next
+    /// start, so that a restarted agent gives HAProxy the same configuration (no reload for a new port). Nil when no
+    /// port can be bound.
+    public static func defaultLogPort(workDirectory: URL) -> Int? {
+        let file = workDirectory.standardizedFileURL.appendingPathComponent("log-port")
+        if let text = try? String(contentsOf: file, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+           (1...65535).contains(port), UDPPort.bind(port) == port {
+            return port
         }
-        return (nil, fallbackPort, why + "; HAProxy logs to UDP 127.0.0.1:\(fallbackPort) instead (set a shorter log socket path to use one)")
+        guard let port = UDPPort.bind(0) else { return nil }
+        try? FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try? Data("\(port)\n".utf8).write(to: file, options: .atomic)
+        return port
     }
 }
