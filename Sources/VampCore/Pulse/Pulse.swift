@@ -4,7 +4,7 @@ public import VampConcurrency
 public import VampPulse
 
 /// What the gateways see, on the server: the buckets every gateway agent sends (``receive(_:)``), merged exactly in a
-/// bounded window (``PulseWindow``), read per gateway, route, instance, service, cluster or deployment by the names
+/// bounded window (`VampPulse.PulseWindow`), read per gateway, route, instance, service, cluster or deployment by the names
 /// the gateways were last rendered with. The figures behind `GET /api/v1/metrics/...?window=`, the health, metrics
 /// and allocation events, the SLA monitor and the Prometheus series.
 public actor Pulse {
