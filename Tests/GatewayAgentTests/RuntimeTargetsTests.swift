@@ -145,6 +145,49 @@ struct RuntimeTargetsTests {
         await agent.stop()
     }
 
+    @Test("targets that keep their connections open: the idle connections of a removed server do not hold up its deletion (8 rolling replacements under load, no reload)")
+    func keepAliveTargets() async throws {
+        // Four targets answered by a second HAProxy, which keeps HAProxy's connections to it open (a pool of idle
+        // connections per server, as with most real services; TestHTTPService closes every connection).
+        let ports = try (0..<4).map { _ in try FreePort.next() }
+        var text = "global\n  maxconn 200\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n"
+        for (index, port) in ports.enumerated() {
+            text += "frontend t\(index)\n  bind 127.0.0.1:\(port)\n  http-request return status 200 content-type text/plain string t\(index) hdr X-Served-By t\(index)\n"
+        }
+        let targets = try await HAProxyServer(configuration: text, directory: try HAProxyServer.makeDirectory())
+        try await targets.waitUntilListening(ports)
+        func gateway(_ indexes: [Int], port: Int) -> Gateway {
+            Gateway(name: "shop", port: GatewayPort(number: port), routes: [
+                Route(path: Self.routePath, weight: Percentage(100), targets: indexes.map { .instance(name: "t\($0)", host: "127.0.0.1", port: ports[$0]) }),
+            ])
+        }
+        let port = try FreePort.next()
+        let store = InMemoryKeyValueStore()
+        let agent = try RunningAgent(store: store, key: "/k")
+        try await store.set("/k", string: try agent.generator.render([gateway([0, 1], port: port)]))
+        try await waitUntil(timeout: .seconds(10), "the gateway to serve") { (try? Self.answering(port: port)) == ["t0", "t1"] }
+        // Eight clients at once: requests overlap, so HAProxy keeps several connections per target.
+        let load = LoadThreads(port: port, clients: 8)
+        for change in 1...8 {
+            try await Task.sleep(for: .milliseconds(300))
+            let indexes = [change % 4, (change + 1) % 4]
+            try await store.set("/k", string: try agent.generator.render([gateway(indexes, port: port)]))
+            try await waitUntil(timeout: .seconds(5), "change \(change) to be applied") {
+                let metrics = agent.agent.metrics.snapshot
+                return metrics.serverUpdates + metrics.runtimeFallbacks == change
+            }
+            #expect(try Self.answering(port: port) == Set(indexes.map { "t\($0)" }))
+            #expect(try await Self.served(agent) == Set(indexes.map { "\(Names.lookupName(kind: "target", name: "t\($0)@127.0.0.1:\(ports[$0])")) 127.0.0.1:\(ports[$0])" }))
+        }
+        let result = await load.stop()
+        #expect(result.failed.isEmpty, "\(result.failed.count) failed requests: \(result.failed.prefix(5))")
+        let metrics = agent.agent.metrics.snapshot
+        #expect(metrics.serverUpdates == 8 && metrics.runtimeFallbacks == 0 && metrics.reloads == 1, "\(metrics)")
+        await agent.stop()
+        targets.stop()
+        targets.directory.remove()
+    }
+
     @Test("a change the runtime API takes only in part (a step refused after others were taken) ends in a reload onto the new file: exactly the new targets, no failed request")
     func partlyAppliedEndsInReload() async throws {
         let (s1, s2, s3, s4) = try (TestHTTPService(name: "s1"), TestHTTPService(name: "s2"), TestHTTPService(name: "s3"), TestHTTPService(name: "s4"))
