@@ -16,6 +16,12 @@ public final class AgentMetrics: Sendable {
         public var reloads = 0
         /// Changes of weights only, applied to the running worker without a reload.
         public var weightUpdates = 0
+        /// Changes of the servers of backends (added, removed, moved; weights with them), applied to the running worker
+        /// through the runtime API without a reload.
+        public var serverUpdates = 0
+        /// Changes the runtime API did not take (a step refused, a removed server still busy after the drain
+        /// timeout), applied by a reload instead.
+        public var runtimeFallbacks = 0
         /// Configurations `haproxy -c` refused.
         public var failedValidations = 0
         /// Reloads whose new worker did not come up (rolled back).
@@ -121,6 +127,8 @@ public final class AgentMetrics: Sendable {
             counter("unchanged_total") { $0.unchanged },
             counter("reloads_total") { $0.reloads },
             counter("weight_updates_total") { $0.weightUpdates },
+            counter("server_updates_total") { $0.serverUpdates },
+            counter("runtime_fallbacks_total") { $0.runtimeFallbacks },
             counter("failed_validations_total") { $0.failedValidations },
             counter("failed_reloads_total") { $0.failedReloads },
             counter("haproxy_starts_total") { $0.haproxyStarts },

@@ -55,6 +55,8 @@ extension AgentStateMachine {
         case unchanged
         /// Only `server … weight` changed: set through the master CLI, no reload.
         case weights
+        /// Servers were added, removed or moved (and maybe weights changed): through the runtime API, no reload.
+        case servers
         /// A reload (`SIGUSR2`) whose new worker came up.
         case reload
     }
@@ -101,7 +103,7 @@ extension AgentStateMachine {
         case scheduleRestart(after: Duration)
         /// Wait (the coalescing window), then report ``Event/applyTimerFired``.
         case scheduleApply(after: Duration)
-        /// Compose base + fragments + this text, and bring HAProxy onto it (weights at runtime, or a
+        /// Compose base + fragments + this text, and bring HAProxy onto it (weights and servers at runtime, or a
         /// reload; a gateway HAProxy cannot serve left out); report ``Event/applySucceeded(_:_:leftOut:)`` or
         /// ``Event/applyFailed(_:reason:retryable:)``.
         case apply(String)
@@ -142,14 +144,19 @@ extension AgentStateMachine {
         case unchanged
         /// Only weights differ: these master CLI commands (falling back to a reload if one fails).
         case setWeights([String])
+        /// Only servers of backends differ (added, removed, moved, weighted): these runtime API steps (falling
+        /// back to a reload if one fails).
+        case runtime(RuntimeChanges)
         /// A reload.
         case reload
     }
 
-    /// The plan for `candidate` when HAProxy runs `running`.
+    /// The plan for `candidate` when HAProxy runs `running`: weights alone, or the servers of backends alone, go
+    /// through the runtime API; everything else is a reload.
     package static func plan(running: String, candidate: String) -> ApplyPlan {
         if running == candidate { return .unchanged }
         if let commands = GatewayAgent.weightChanges(from: running, to: candidate) { return .setWeights(commands) }
+        if let changes = RuntimeChanges.plan(from: running, to: candidate) { return .runtime(changes) }
         return .reload
     }
 }

@@ -162,8 +162,9 @@ extension GatewayAgent {
         case failed(String, retryable: Bool)
     }
 
-    /// Brings HAProxy from `current` (the file on disk) to `candidate`: nothing when they are equal, weights through
-    /// the master CLI when only weights differ, else the file swapped in and a reload.
+    /// Brings HAProxy from `current` (the file on disk) to `candidate`: nothing when they are equal, the runtime API
+    /// when only weights or the servers of backends differ, else (or when the runtime API refused a step) the file
+    /// swapped in and a reload.
     func bringUp(_ candidate: String, current: String, started: ContinuousClock.Instant) async -> BringUp {
         let forced = runningUnknown.withLock { $0 }
         var plan = AgentStateMachine.plan(running: current, candidate: candidate)
@@ -177,21 +178,11 @@ extension GatewayAgent {
         let next = configuration.workDirectory.appendingPathComponent("haproxy.cfg.new")
         do {
             try Data(candidate.utf8).write(to: next)
-            // A change of weights only (a canary step, the common case) needs no reload: the running worker takes
-            // `set server … weight` through the master CLI, and the file is swapped so a later reload or restart runs
-            // the same. Any other answer: a full reload.
-            if case .setWeights(let commands) = plan, haproxy.isReady, await haproxy.setWeights(commands) {
-                try Data(current.utf8).write(to: previousFile, options: .atomic)
-                try swap(next)
-                if let master = haproxy.pid, let worker = await haproxy.currentWorker() { haproxy.recordLoaded(master: master, worker: worker) }
-                let seconds = (ContinuousClock.now - started).secondsValue
-                metrics.update {
-                    $0.weightUpdates += 1
-                    $0.lastReloadSeconds = seconds
-                }
-                logger.info("changed weights without a reload", metadata: ["vamp.reload.seconds": "\(seconds)", "vamp.haproxy.commands": "\(commands)"])
-                return .applied(.weights)
-            }
+            // Weights alone (a canary step) or servers alone (a service scaled, a container replaced) need no reload:
+            // the running worker takes them through the runtime API, and the file is swapped so a later reload or
+            // restart runs the same. Anything the runtime API does not take: a full reload of the new file.
+            let runtime = try await bringUpAtRuntime(plan, current: current, next: next, started: started)
+            if let applied = runtime.applied { return applied }
             // No `haproxy -c` first: the master parses the file on reload anyway, and a file it refuses leaves the old
             // workers serving untouched (counted in `show proc`'s `[failed: N]`; only a bind that fails would pause
             // them, and the binds were probed), so a second parse would only add its time to every change. The running
@@ -232,8 +223,14 @@ extension GatewayAgent {
             try Data(candidate.utf8).write(to: refused)
             try Data(current.utf8).write(to: configurationFile, options: .atomic)
             if outcome == .refused {
-                // The old worker serves the running text, which is the file on disk again.
-                if let master = haproxy.pid, let worker = before?.worker { haproxy.recordLoaded(master: master, worker: worker) }
+                if runtime.touched {
+                    // The worker took part of the change through the runtime API: reloaded onto the running text, so
+                    // that it runs exactly that again, never half of the change.
+                    await reloadOntoFile()
+                } else if let master = haproxy.pid, let worker = before?.worker {
+                    // The old worker serves the running text, which is the file on disk again.
+                    haproxy.recordLoaded(master: master, worker: worker)
+                }
                 return .refused(refused)
             }
             // No new worker in time: reload onto the running text, so the master does not bring the new one up later.

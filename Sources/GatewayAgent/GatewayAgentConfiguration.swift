@@ -56,6 +56,10 @@ public struct GatewayAgentConfiguration: Sendable {
     public var applyRetryInitial: Duration = .seconds(1)
     /// Longest wait between two tries of the same text.
     public var applyRetryLimit: Duration = .seconds(30)
+    /// How long the servers a change removes may take to finish their requests in flight before the runtime API
+    /// deletes them (they take no new request from the start); past it, the change is applied by a reload, whose old
+    /// worker finishes them.
+    public var serverDrainTimeout: Duration = .seconds(2)
     /// Whether the agent leaves HAProxy serving when it stops (its task is cancelled), for the next agent
     /// on the same work directory to take over, so that restarting the agent never stops the traffic.
     /// `false` (the default, and `vamp-gateway-agent`'s): HAProxy stops with the agent. `vamp-server`'s

@@ -259,18 +259,6 @@ final class HAProxyMaster: Sendable {
         return .noAnswer
     }
 
-    /// Sends runtime commands to the current worker through the master CLI (`@!<pid>`); true when
-    /// each answered with nothing but a newline (HAProxy's success).
-    func setWeights(_ commands: [String]) async -> Bool {
-        guard let worker = await currentWorker() else { return false }
-        for command in commands {
-            guard let answer = try? await MasterCLI.send("@!\(worker) \(command)", to: masterSocket),
-                  answer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-            else { return false }
-        }
-        return true
-    }
-
     /// Waits until the master is ready (after a start or restart), or the task is cancelled.
     func waitUntilReady() async {
         while !isReady && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }

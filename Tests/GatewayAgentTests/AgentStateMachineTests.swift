@@ -155,13 +155,17 @@ struct AgentStateMachineTests {
         #expect(machine.haproxyRunning)
     }
 
-    @Test("the apply plan: the same bytes → nothing, weights only → master CLI commands, anything else → a reload")
+    @Test("the apply plan: the same bytes → nothing, weights only → master CLI commands, servers only → runtime steps, anything else → a reload")
     func applyPlan() {
         let old = "backend o_g\n  server a 127.0.0.1:1 weight 100\n  server b 127.0.0.1:2 weight 0\n"
         let weights = "backend o_g\n  server a 127.0.0.1:1 weight 0\n  server b 127.0.0.1:2 weight 100\n"
         #expect(Machine.plan(running: old, candidate: old) == .unchanged)
         #expect(Machine.plan(running: old, candidate: weights) == .setWeights(["set server o_g/b weight 100", "set server o_g/a weight 0"]))
         #expect(Machine.plan(running: old, candidate: old + "backend new\n") == .reload)
+        let scaled = old + "  server c 127.0.0.1:3 weight 100\n"
+        #expect(Machine.plan(running: old, candidate: scaled) == .runtime(RuntimeChanges(steps: [
+            .add("add server o_g/c 127.0.0.1:3 weight 100"), .plain("enable server o_g/c"),
+        ])))
     }
 
     // MARK: Gateways left out, and tries again (issue 23)
