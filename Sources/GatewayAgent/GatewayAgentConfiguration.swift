@@ -24,7 +24,9 @@ public struct GatewayAgentConfiguration: Sendable {
     public var reloadTimeout: Duration
     /// Where HAProxy's own output goes (`nil`: the agent's standard error).
     public var haproxyOutput: URL?
-    /// Syslog receiver: UDP port on 127.0.0.1 that HAProxy logs to (`nil`: no log forwarding).
+    /// Syslog receiver: UDP port on 127.0.0.1 that HAProxy logs to (`nil`: none). With neither this nor
+    /// ``logSocket`` HAProxy logs nowhere: no Logstash forwarding, no Pulse. The hosts pick one with
+    /// ``logReceiver(socket:port:needed:workDirectory:fallbackPort:)``.
     public var logPort: Int?
     /// Syslog receiver: a unix datagram socket the agent creates at this path and HAProxy logs to
     /// (`log <path> len 8192 local0` in the default base, in place of the UDP port); `nil`: none.

@@ -46,7 +46,7 @@ struct LogForwarder {
         try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let socketReceiver {
-                    group.addTask { await socketReceiver.run { datagram in sinks.accept(datagram) } }
+                    group.addTask { await socketReceiver.run { datagrams in sinks.accept(datagrams) } }
                 }
                 if logstash != nil {
                     try await send(lines)
@@ -88,13 +88,30 @@ struct LogForwarder {
     }
 }
 
-final class SyslogHandler: ChannelInboundHandler, Sendable {
+/// Hands the datagrams of one read of the UDP socket to the sinks together (at the read's end).
+final class SyslogHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let sinks: LogSinks
+    private var pending: [ByteBuffer] = []
 
     init(sinks: LogSinks) { self.sinks = sinks }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        unwrapInboundIn(data).data.withUnsafeReadableBytes { sinks.accept($0) }
+        pending.append(unwrapInboundIn(data).data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard !pending.isEmpty else { return }
+        var views: [UnsafeRawBufferPointer] = []
+        // ByteBuffers read from a socket own contiguous storage; each pointer is used within this call only.
+        func accept(_ index: Int) {
+            guard index < pending.count else { return sinks.accept(views) }
+            pending[index].withUnsafeReadableBytes { bytes in
+                views.append(bytes)
+                accept(index + 1)
+            }
+        }
+        accept(0)
+        pending.removeAll(keepingCapacity: true)
     }
 }

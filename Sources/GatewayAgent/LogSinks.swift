@@ -14,35 +14,45 @@ struct LogSinks: Sendable {
     let pulse: PulseRecorder?
 
     /// Takes one datagram.
-    func accept(_ datagram: UnsafeRawBufferPointer) {
-        let range: Range<Int>
-        switch Self.message(ofSyslog: datagram) {
-        case .json(let json):
-            range = json
-        case .notice:
-            metrics.update {
-                $0.logLinesReceived += 1
-                $0.logNotices += 1
+    func accept(_ datagram: UnsafeRawBufferPointer) { accept(CollectionOfOne(datagram)) }
+
+    /// Takes datagrams received together: each is classified and queued for Logstash, then Pulse counts them under
+    /// one lock and the metrics are updated once.
+    func accept(_ datagrams: some Sequence<UnsafeRawBufferPointer>) {
+        var received = 0
+        var truncated = 0
+        var notices = 0
+        var dropped = 0
+        var unparsed = 0
+        var lines: [UnsafeRawBufferPointer] = []
+        for datagram in datagrams {
+            received += 1
+            let range: Range<Int>
+            switch Self.message(ofSyslog: datagram) {
+            case .json(let json):
+                range = json
+            case .notice:
+                notices += 1
+                continue
+            case .none:
+                unparsed += 1
+                continue
             }
-            return
-        case .none:
-            metrics.update { $0.logLinesReceived += 1 }
-            pulse?.recordUnparsed()
-            return
-        }
-        let line = UnsafeRawBufferPointer(rebasing: datagram[range])
-        guard line.last == UInt8(ascii: "}") else {
-            metrics.update {
-                $0.logLinesReceived += 1
-                $0.logLinesTruncated += 1
+            let line = UnsafeRawBufferPointer(rebasing: datagram[range])
+            guard line.last == UInt8(ascii: "}") else {
+                truncated += 1
+                unparsed += 1
+                continue
             }
-            pulse?.recordUnparsed()
-            return
+            if pulse != nil { lines.append(line) }
+            if let forwarding, case .dropped = forwarding.yield(String(decoding: line, as: UTF8.self)) { dropped += 1 }
         }
-        metrics.update { $0.logLinesReceived += 1 }
-        pulse?.record(line: line)
-        if let forwarding, case .dropped = forwarding.yield(String(decoding: line, as: UTF8.self)) {
-            metrics.update { $0.logLinesDropped += 1 }
+        pulse?.record(lines: lines, unparsed: unparsed)
+        metrics.update {
+            $0.logLinesReceived += received
+            $0.logLinesTruncated += truncated
+            $0.logNotices += notices
+            $0.logLinesDropped += dropped
         }
     }
 

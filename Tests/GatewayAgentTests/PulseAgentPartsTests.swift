@@ -1,5 +1,7 @@
 import Foundation
 @testable import GatewayAgent
+import KVStores
+import Synchronization
 import Testing
 import VampPulse
 import VampTesting
@@ -161,5 +163,64 @@ struct PulseAgentPartsTests {
     func agentName() {
         #expect(GatewayAgent.pulseAgentName(configured: "edge-1", workDirectory: "/var/lib/vga", startedAt: 1_800_000_000.1234) == "edge-1:/var/lib/vga#1800000000123")
         #expect(!GatewayAgent.pulseAgentName(configured: nil, workDirectory: "/w", startedAt: 1).hasPrefix(":"))
+    }
+}
+
+/// Pulse's once-a-second loop on a test clock: which seconds it closes and hands over, with no HAProxy.
+@Suite("Pulse in the agent: the loop on a test clock", .serialized)
+struct PulseLoopTests {
+    /// A ``PulseClock`` on VampTesting's `TestClock`, which moves only when the test advances it.
+    struct TestPulseClock: PulseClock {
+        let clock: TestClock
+        var now: Double { clock.now.timeIntervalSince1970 }
+        func sleep(until deadline: Double) async throws {
+            try await clock.sleep(for: .nanoseconds(Int64(((deadline - now) * 1e9).rounded(.up))))
+        }
+    }
+
+    static func datagram(_ frontend: String) -> [UInt8] {
+        Array(#"<134>Dec  6 11:30:00 haproxy[1]: {"ft":"\#(frontend)","b":"b","s":"s","Tr":3,"Tt":4,"ST":200,"B":10}"#.utf8)
+    }
+
+    @Test("each second's start closes the seconds before it and hands them to the sink in order; the open second waits; a stop hands over the rest")
+    func closesPastSeconds() async throws {
+        let clock = TestClock(start: Date(timeIntervalSince1970: 1_800_000_000.5))
+        let collector = BucketCollector()
+        var configuration = GatewayAgentConfiguration(key: "/k", workDirectory: URL(fileURLWithPath: "/tmp/unused"), logSocket: "/tmp/unused.sock")
+        configuration.pulse = .init(sink: collector.sink, readsHAProxyCounters: false)
+        configuration.pulse.clock = TestPulseClock(clock: clock)
+        let agent = GatewayAgent(configuration: configuration, store: InMemoryKeyValueStore())
+        let recorder = PulseRecorder(agent: "test", clock: configuration.pulse.clock)
+        let ticker = PulseTicker(
+            agent: agent, recorder: recorder, counters: PulseCounterReader(agent: agent, recorder: recorder, startedAt: 1_800_000_000.5), backlog: nil)
+        let sinks = LogSinks(forwarding: nil, metrics: agent.metrics, pulse: recorder)
+        let task = Task { try await ticker.run() }
+        #expect(await clock.waitForSleepers(1))
+
+        // Two lines in second …000, one garbage; then the clock reaches …001: that second is handed over.
+        for datagram in [Self.datagram("g"), Self.datagram("g"), Array("garbage".utf8)] { datagram.withUnsafeBytes { sinks.accept($0) } }
+        await clock.advance(by: .milliseconds(500))
+        try await waitUntil(timeout: .seconds(5), "the first second to be handed over") { collector.buckets.withLock { $0.count } == 1 }
+        #expect(collector.buckets.withLock { $0.map(\.second) } == [1_800_000_000])
+        #expect(collector.requests("g") == 2 && collector.unparsed == 1)
+        #expect(collector.buckets.withLock { $0[0].haproxyCounts } == nil, "no counters were read")
+
+        // A line in …001 waits while …001 is open; three seconds later it has come, alone, and no empty second came.
+        Self.datagram("h").withUnsafeBytes { sinks.accept($0) }
+        #expect(await clock.waitForSleepers(1))
+        await clock.advance(by: .milliseconds(300))
+        #expect(collector.buckets.withLock { $0.count } == 1)
+        await clock.advance(by: .seconds(3))
+        try await waitUntil(timeout: .seconds(5), "the second second") { collector.buckets.withLock { $0.count } == 2 }
+        #expect(collector.buckets.withLock { $0.map(\.second) } == [1_800_000_000, 1_800_000_001])
+        #expect(agent.metrics.snapshot.pulseBuckets == 2 && agent.metrics.snapshot.pulseBucketsSent == 2)
+        #expect(agent.metrics.snapshot.pulseLines == 4 && agent.metrics.snapshot.pulseUnparsed == 1)
+
+        // Stopped with a line in the open second: handed over at the stop.
+        Self.datagram("i").withUnsafeBytes { sinks.accept($0) }
+        task.cancel()
+        _ = await task.result
+        #expect(collector.requests("i") == 1)
+        #expect(Set(collector.buckets.withLock { $0.map(\.second) }).count == 3, "a second was handed over twice")
     }
 }

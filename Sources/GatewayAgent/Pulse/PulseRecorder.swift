@@ -49,19 +49,25 @@ final class PulseRecorder: Sendable {
 
     private var currentSecond: Int64 { Int64(clock.now.rounded(.down)) }
 
-    /// Counts one line (the syslog header already off): a request, or a line that does not read.
-    func record(line: UnsafeRawBufferPointer) {
-        let record = line.withMemoryRebound(to: UInt8.self) { LogRecord.parse(bytes: $0) }
+    /// Counts lines received together (the syslog header already off), and `unparsed` datagrams that were not a log
+    /// line or that HAProxy cut at its `len`: parsed outside the lock, counted under it at once.
+    func record(lines: [UnsafeRawBufferPointer], unparsed: Int) {
+        guard !lines.isEmpty || unparsed > 0 else { return }
+        var records: [LogRecord] = []
+        records.reserveCapacity(lines.count)
+        var unreadable = unparsed
+        for line in lines {
+            if let record = line.withMemoryRebound(to: UInt8.self, { LogRecord.parse(bytes: $0) }) {
+                records.append(record)
+            } else {
+                unreadable += 1
+            }
+        }
         let second = currentSecond
         aggregator.withLock { aggregator in
-            if let record { aggregator.record(record, at: second) } else { aggregator.recordUnparsed(at: second) }
+            for record in records { aggregator.record(record, at: second) }
+            for _ in 0..<unreadable { aggregator.recordUnparsed(at: second) }
         }
-    }
-
-    /// Counts a datagram that is not a log line, or one HAProxy cut at its `len`.
-    func recordUnparsed() {
-        let second = currentSecond
-        aggregator.withLock { $0.recordUnparsed(at: second) }
     }
 
     /// Adds HAProxy's own request counts per frontend (their growth) to `second`.
