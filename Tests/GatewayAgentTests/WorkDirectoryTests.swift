@@ -33,8 +33,9 @@ struct WorkDirectoryTests {
     }
 
     static func mode(_ path: String) -> mode_t {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : 0o7777
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let permissions = attributes[.posixPermissions] as? NSNumber else { return 0o7777 }
+        return mode_t(permissions.uint16Value) & 0o7777
     }
 
     @Test("with the defaults the sockets are in <work>/run; stale sockets of a previous run go at start; the work folders are 0700; HAProxy gets no VAMP_* variable")
