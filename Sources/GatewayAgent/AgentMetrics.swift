@@ -102,6 +102,9 @@ public final class AgentMetrics: Sendable {
         public var pulseDifferences: [String: Int] = [:]
         /// Reads of HAProxy's counters that failed (the master did not answer).
         public var haproxyCounterReadFailures = 0
+        /// Log lines HAProxy could not send since the agent started (its `DroppedLogs`: the log socket's queue was
+        /// full), read with its counters.
+        public var haproxyDroppedLines = 0
     }
 
     private let state = Mutex(Snapshot())
@@ -150,6 +153,7 @@ public final class AgentMetrics: Sendable {
             counter("pulse_haproxy_requests_total") { $0.haproxyRequests },
             counter("pulse_counted_requests_total") { $0.pulseCountedRequests },
             counter("pulse_counter_read_failures_total") { $0.haproxyCounterReadFailures },
+            counter("pulse_haproxy_dropped_lines_total") { $0.haproxyDroppedLines },
         ]
         floatingCounters = [
             ({ @Sendable (snapshot: Snapshot) in snapshot.reloadSecondsSum }, FloatingPointCounter(label: "vamp_gateway_agent_reload_duration_seconds_sum", factory: factory)),

@@ -79,7 +79,8 @@ public final class GatewayAgent: Service, Sendable {
     ///
     /// The long-running parts are swift-service-lifecycle `Service`s in one `ServiceGroup`: the HAProxy
     /// supervisor, the applier, the store watcher and, when configured, the status server, the log
-    /// forwarder and Pulse's once-a-second loop (and its pusher to `vamp-server`). Each reports what happens to the state machine and carries out what it decides. A graceful
+    /// forwarder and Pulse's once-a-second loop (and its pusher to `vamp-server`). Each reports what happens to
+    /// the state machine and carries out what it decides. A graceful
     /// shutdown (or cancellation) stops them in reverse order, HAProxy last; the optional parts' failures are
     /// recorded and never end the group; the watch ending (a key the store refuses) ends it with an error.
     public func run() async throws {

@@ -10,10 +10,10 @@ import Glibc
 /// the datagram), so this reads with a blocking `recv` loop on a thread of its own, never on the
 /// cooperative pool. Each datagram is read whole (64 KiB room each; HAProxy sends at most its `len`).
 ///
-/// Datagrams are handed over in batches: after the first, the loop takes whatever else is queued, hands the batch over
-/// and pauses 1 ms before it waits again, so that at thousands of lines a second the thread (and HAProxy, whose send
-/// would otherwise wake it) is woken at most about a thousand times a second, and the sinks take their lock once a
-/// batch. The socket's buffer holds far more than a millisecond of lines.
+/// Datagrams are handed over in batches: after the first, the loop takes whatever else is queued, so the sinks take
+/// their lock once a batch. It never pauses: a unix datagram socket queues at most `net.unix.max_dgram_qlen`
+/// datagrams (10 by default), and HAProxy drops a line it cannot queue (its `DroppedLogs`), so the thread must be
+/// back in `recv` at once (measured: a 1 ms pause between batches lost 7 % of 12,000 lines a second).
 final class UnixDatagramReceiver: Sendable {
     /// The socket's path.
     let path: String
@@ -105,7 +105,6 @@ final class UnixDatagramReceiver: Sendable {
         defer { buffer.deallocate() }
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(512)
-        var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
         while !stopping.load(ordering: .acquiring) {
             ranges.removeAll(keepingCapacity: true)
             var offset = 0
@@ -123,11 +122,7 @@ final class UnixDatagramReceiver: Sendable {
                 failed = count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
                 break
             }
-            if !ranges.isEmpty {
-                received(Datagrams(buffer: UnsafeRawBufferPointer(buffer), ranges: ranges))
-                // Let the next lines gather: one wake-up a millisecond at most.
-                if buffer.count - offset >= Self.datagramBytes { nanosleep(&pause, nil) }
-            }
+            if !ranges.isEmpty { received(Datagrams(buffer: UnsafeRawBufferPointer(buffer), ranges: ranges)) }
             if failed { return }
         }
     }

@@ -46,6 +46,8 @@ struct PulseAgentPartsTests {
         #expect(HAProxyCounters.frontendTotals(inShowStat: text) == ["fe1": 9, "fe2": 3])
         #expect(HAProxyCounters.frontendTotals(inShowStat: "fe1,FRONTEND,1,2\n").isEmpty)
         #expect(HAProxyCounters.frontendTotals(inShowStat: "Unknown command\n").isEmpty)
+        #expect(HAProxyCounters.droppedLogs(inShowInfo: "Name: HAProxy\nPid: 4\nDroppedLogs: 17\nBusyPolling: 0\n") == 17)
+        #expect(HAProxyCounters.droppedLogs(inShowInfo: "Unknown command\n") == nil)
         #expect(HAProxyCounters.proxies(definedIn: "global\n  log x\nlisten stats\n  bind :1\nfrontend  mine \nbackend b\n") == ["stats", "mine"])
     }
 

@@ -77,6 +77,54 @@ struct PulseExecutableTests {
         #expect(off.terminationStatus == 0, "\(off.logTail())")
     }
 
+    @Test("lines lost on the way are visible: with the agent stopped (SIGSTOP) HAProxy serves on and drops what its log socket cannot queue; /health then shows as many uncounted requests as HAProxy's dropped lines")
+    func lostLinesAreVisible() async throws {
+        let folder = try TemporaryDirectory(prefix: "vga-pulse-lost")
+        defer { folder.remove() }
+        defer { Teardown.stopHAProxy(in: folder.url.path) }
+        let kv = folder.url.appendingPathComponent("kv"), work = folder.url.appendingPathComponent("work")
+        let key = "/vamp/pulse/gateways/haproxy/2.6/configuration"
+        let service = try TestHTTPService(name: "a")
+        let (gatewayPort, statusPort) = (try FreePort.next(), try FreePort.next())
+        let generator = HAProxyConfigurationGenerator(options: .init(bindAddress: "127.0.0.1", socketDirectory: work.appendingPathComponent("run").path))
+        try await FileKeyValueStore(root: kv).set(key, string: try generator.render([Gateway(name: "lost", port: GatewayPort(number: gatewayPort), routes: [
+            Route(path: "a", weight: Percentage(100), targets: [.instance(name: "a", host: "127.0.0.1", port: service.port)]),
+        ])]))
+        let agent = try ExternalProcess(
+            executable: ExecutableTests.executable,
+            arguments: ["--work-directory", work.path, "--socket-directory", work.appendingPathComponent("run").path, "--status", "127.0.0.1:\(statusPort)"],
+            environment: ["VAMP_KEY_VALUE_STORE_TYPE": "file", "VAMP_KEY_VALUE_STORE_CONNECTION": kv.path, "VAMP_KEY_VALUE_STORE_PATH": key],
+            logFile: folder.url.appendingPathComponent("agent.log"), installHint: "build it first: swift build --build-tests")
+        defer { kill(agent.pid, SIGCONT) }
+        try await waitUntil(timeout: .seconds(30), "the gateway to serve\n\(agent.logTail())") {
+            (try? HTTPProbe.get(port: gatewayPort))?.header("X-Served-By") == "a"
+        }
+        func pulse() throws -> [String: Any] {
+            let body = try HTTPProbe.get(port: statusPort, path: "/health").body
+            return try #require((try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["pulse"] as? [String: Any], "\(body)")
+        }
+        try await waitUntil(timeout: .seconds(10), "Pulse and HAProxy to agree on the probes") {
+            let figures = try pulse()
+            return figures["haproxy_requests"] as? Int ?? 0 > 0 && figures["uncounted"] as? Int == 0
+        }
+
+        kill(agent.pid, SIGSTOP)
+        // 50 requests, 100 lines (the gateway's and the route's): the socket queues a few, HAProxy drops the rest.
+        for _ in 0..<50 { #expect(try HTTPProbe.get(port: gatewayPort, path: "/while-stopped").status == 200) }
+        kill(agent.pid, SIGCONT)
+        try await waitUntil(timeout: .seconds(10), "the lost lines to show\n\(agent.logTail())") {
+            let figures = try pulse()
+            let dropped = figures["haproxy_dropped_lines"] as? Int ?? 0
+            return dropped > 0 && figures["uncounted"] as? Int == dropped
+        }
+        let figures = try pulse()
+        #expect((figures["uncounted_by_frontend"] as? [String: Int])?.values.reduce(0, +) == figures["haproxy_dropped_lines"] as? Int, "\(figures)")
+        let metrics = try HTTPProbe.get(port: statusPort, path: "/metrics").body
+        #expect(metrics.contains("vamp_gateway_agent_pulse_haproxy_dropped_lines_total \(figures["haproxy_dropped_lines"] as? Int ?? -1)"), "\(metrics)")
+        kill(agent.pid, SIGTERM)
+        try await waitUntil(timeout: .seconds(15), "the agent to exit after SIGTERM") { !agent.isRunning }
+    }
+
     @Test("a --vamp-url that is not http(s) is an error at start naming the flag, with a non-zero exit")
     func badURL() async throws {
         let folder = try TemporaryDirectory(prefix: "vga-pulse-url")

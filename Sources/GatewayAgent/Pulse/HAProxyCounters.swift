@@ -78,6 +78,14 @@ enum HAProxyCounters {
         return totals
     }
 
+    /// `DroppedLogs` of a `show info` answer: the log lines the worker could not send since it started.
+    static func droppedLogs(inShowInfo text: String) -> UInt64? {
+        for line in text.split(separator: "\n") where line.hasPrefix("DroppedLogs:") {
+            return UInt64(line.dropFirst("DroppedLogs:".count).trimmingPrefix(" "))
+        }
+        return nil
+    }
+
     /// The proxies (`frontend NAME`, `listen NAME`) defined in a configuration text: those of the base sections and
     /// the fragments are not Vamp's gateways (the stats listener logs nothing), so their counters are left out.
     static func proxies(definedIn text: some StringProtocol) -> Set<String> {

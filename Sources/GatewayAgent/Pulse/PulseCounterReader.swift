@@ -9,6 +9,8 @@ import VampPulse
 final class PulseCounterReader: Sendable {
     struct State {
         var tracker = HAProxyCounterTracker()
+        /// The same for the log lines HAProxy could not send (under the key `dropped`).
+        var dropped = HAProxyCounterTracker()
         var accounting = PulseAccounting()
         /// Proxies of the base sections and fragments (not Vamp's gateways), read again every ``excludedRefresh`` reads.
         var excluded: Set<String> = []
@@ -47,7 +49,7 @@ final class PulseCounterReader: Sendable {
             return false
         }
         let uptime = Int(max(recorder.clock.now - startedAt, 0))
-        let growth: [String: UInt64]? = state.withLock { state in
+        let observed: (growth: [String: UInt64], dropped: UInt64)? = state.withLock { state in
             guard ticket > state.applied else { return nil }
             state.applied = ticket
             if let prefix {
@@ -61,9 +63,13 @@ final class PulseCounterReader: Sendable {
             for totals in read.totals.values { listed.formUnion(totals.keys) }
             listed.subtract(excluded)
             state.accounting.read(listed: listed, growth: growth)
-            return growth
+            let dropped = state.dropped.observe(
+                workers: read.workers, totals: read.droppedLogs.mapValues { ["dropped": $0] }, agentUptime: uptime)["dropped"] ?? 0
+            return (growth, dropped)
         }
-        if let growth { recorder.recordHAProxyCounts(growth, at: second) }
+        guard let observed else { return true }
+        recorder.recordHAProxyCounts(observed.growth, at: second)
+        if observed.dropped > 0 { agent.metrics.update { $0.haproxyDroppedLines += Int(clamping: observed.dropped) } }
         return true
     }
 

@@ -17,6 +17,7 @@ struct PulseHealth: Encodable {
     var countedRequests: Int
     var uncounted: Int
     var uncountedByFrontend: [String: Int]
+    var haproxyDroppedLines: Int
 
     init?(_ snapshot: AgentMetrics.Snapshot) {
         guard let agent = snapshot.pulseAgent else { return nil }
@@ -35,6 +36,7 @@ struct PulseHealth: Encodable {
         countedRequests = snapshot.pulseCountedRequests
         uncounted = snapshot.haproxyRequests - snapshot.pulseCountedRequests
         uncountedByFrontend = snapshot.pulseDifferences
+        haproxyDroppedLines = snapshot.haproxyDroppedLines
     }
 
     enum CodingKeys: String, CodingKey {
@@ -44,6 +46,7 @@ struct PulseHealth: Encodable {
         case haproxyRequests = "haproxy_requests"
         case countedRequests = "counted_requests"
         case uncountedByFrontend = "uncounted_by_frontend"
+        case haproxyDroppedLines = "haproxy_dropped_lines"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -63,5 +66,6 @@ struct PulseHealth: Encodable {
         try container.encode(countedRequests, forKey: .countedRequests)
         try container.encode(uncounted, forKey: .uncounted)
         try container.encode(uncountedByFrontend, forKey: .uncountedByFrontend)
+        try container.encode(haproxyDroppedLines, forKey: .haproxyDroppedLines)
     }
 }
