@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -19,7 +23,7 @@ struct LogForwarder {
 
     /// The JSON part of a syslog line: everything from the first `{` after `]: ` (or the first `{`).
     static func message(ofSyslog line: String) -> String? {
-        if let header = line.range(of: "]: ") {
+        if let header = line.firstRange(of: "]: ") {
             let rest = line[header.upperBound...]
             return rest.first == "{" ? String(rest).trimmingTrailingNewlines : nil
         }
