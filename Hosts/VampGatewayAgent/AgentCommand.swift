@@ -1,6 +1,10 @@
 import ArgumentParser
 import Configuration
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import GatewayAgent
 import HAProxyConfigGen
 import KVStores

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HAProxyControl
 import Logging
 import Synchronization
@@ -109,9 +113,9 @@ extension GatewayAgent {
 
     /// The largest gateway part of `sections` (not in `leftOut`) that the running file lacks or has with other text.
     static func suspect(in sections: GatewaySections, running: String, leavingOut leftOut: Set<String>) -> GatewaySections.Block? {
-        let marker = running.range(of: GatewaySections.generatedMarker, options: .backwards)
+        let marker = running.lastRange(of: GatewaySections.generatedMarker)
         let old = marker.map { GatewaySections(String(running[$0.upperBound...])).blocks } ?? []
-        func key(_ block: GatewaySections.Block) -> String { block.name + "\u{0}" + block.text.trimmingCharacters(in: .newlines) }
+        func key(_ block: GatewaySections.Block) -> String { block.name + "\u{0}" + block.text.trimming(while: \.isNewline) }
         let unchanged = Set(old.map(key))
         return sections.blocks
             .filter { !leftOut.contains($0.name) && !unchanged.contains(key($0)) }

@@ -1,7 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
+import HAProxyControl
 public import KVStores
 public import Logging
 public import ServiceLifecycle
@@ -184,7 +189,7 @@ public final class GatewayAgent: Service, Sendable {
     /// it: HAProxy would refuse to start at all). The KV text puts them back once their port is free.
     func leaveOutUnbindableGatewaysOnDisk() throws {
         let text = try String(contentsOf: configurationFile, encoding: .utf8)
-        guard let marker = text.range(of: GatewaySections.generatedMarker, options: .backwards) else { return }
+        guard let marker = text.lastRange(of: GatewaySections.generatedMarker) else { return }
         let sections = GatewaySections(String(text[marker.upperBound...]))
         let failed = BindProbe.unbindable(sections.blocks.flatMap { TCPAddress.binds(inLines: $0.lines) })
         guard !failed.isEmpty else { return }
@@ -221,16 +226,31 @@ public final class GatewayAgent: Service, Sendable {
     /// left out, `failed`), `error`, `left_out` (gateway → why) and `time`.
     func writeStatus(error: String?, leftOut: [AgentStateMachine.LeftOut]) async {
         guard let key = configuration.statusKey else { return }
-        let state = error == nil ? "applied" : leftOut.isEmpty ? "failed" : "partial"
-        var object: [String: Any] = ["state": state, "time": ISO8601DateFormatter().string(from: Date())]
-        if let error { object["error"] = error }
-        if !leftOut.isEmpty { object["left_out"] = Dictionary(leftOut.map { ($0.name, $0.reason) }, uniquingKeysWith: { first, _ in first }) }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        let status = AgentStatus(
+            state: error == nil ? "applied" : leftOut.isEmpty ? "failed" : "partial", error: error,
+            leftOut: leftOut.isEmpty ? nil : Dictionary(leftOut.map { ($0.name, $0.reason) }, uniquingKeysWith: { first, _ in first }),
+            time: Date().formatted(.iso8601))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(status) else { return }
         do {
             try await store.set(key, value: Array(data))
         } catch {
             logger.warning("cannot write the agent status to the KV store", metadata: ["vamp.kv.error": "\(error)"])
         }
+    }
+}
+
+/// The status key's JSON.
+struct AgentStatus: Encodable {
+    var state: String
+    var error: String?
+    var leftOut: [String: String]?
+    var time: String
+
+    enum CodingKeys: String, CodingKey {
+        case state, error, time
+        case leftOut = "left_out"
     }
 }
 

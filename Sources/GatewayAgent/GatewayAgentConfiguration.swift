@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
 public import Foundation
+#endif
 import HAProxyConfigGen
 
 /// Settings of a gateway agent. Every field has a default that works on one machine.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -101,7 +105,7 @@ struct GatewaySections: Sendable, Equatable {
     static func label(of marker: Substring) -> (String, String?) {
         guard marker.hasPrefix(gatewayMarker) else { return ("virtual hosts", nil) }
         let rest = marker.dropFirst(gatewayMarker.count)
-        if rest.hasSuffix(")"), let open = rest.range(of: " (", options: .backwards) {
+        if rest.hasSuffix(")"), let open = rest.ranges(of: " (").last {
             return (String(rest[..<open.lowerBound]), String(rest[open.upperBound..<rest.index(before: rest.endIndex)]))
         }
         return (String(rest), nil)
@@ -143,7 +147,7 @@ struct GatewaySections: Sendable, Equatable {
         for line in alerts.split(separator: "\n") {
             var names = Set<String>()
             var rest = line[...]
-            while let found = rest.range(of: file + ":") {
+            while let found = rest.firstRange(of: file + ":") {
                 let digits = rest[found.upperBound...].prefix { $0.isNumber }
                 if let number = Int(digits), let owner = candidate.lines.first(where: { $0.value.contains(number) })?.key { names.insert(owner) }
                 rest = rest[found.upperBound...]

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HAProxyControl
 import Logging
 
@@ -135,7 +139,7 @@ extension HAProxyMaster {
 
     /// The pid in a pid file, if it holds one.
     static func pid(in file: URL) -> Int32? {
-        (try? String(contentsOf: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? String(contentsOf: file, encoding: .utf8)).flatMap { Int32($0.trimmingWhitespace) }
     }
 
     /// Whether `pid` runs (exists and is not a zombie).

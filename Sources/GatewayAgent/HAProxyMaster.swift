@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HAProxyControl
 import Logging
 import NIOCore
@@ -190,16 +194,13 @@ final class HAProxyMaster: Sendable {
 
     /// HAProxy's output at start (a detached master says nothing after that): to `output`, else standard error.
     private func record(_ text: String) {
-        guard let output else {
-            FileHandle.standardError.write(Data(text.utf8))
-            return
-        }
-        if let handle = try? FileHandle(forWritingTo: output) {
-            _ = try? handle.seekToEnd()
-            handle.write(Data(text.utf8))
-            try? handle.close()
-        } else {
-            _ = FileManager.default.createFile(atPath: output.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        let descriptor = output.map { open($0.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) } ?? STDERR_FILENO
+        guard descriptor >= 0 else { return }
+        defer { if descriptor != STDERR_FILENO { close(descriptor) } }
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written > 0 { bytes = bytes.dropFirst(written) } else if written < 0 && errno == EINTR { continue } else { return }
         }
     }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
 public import Foundation
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -21,10 +25,8 @@ public enum OwnerOnlyFolder {
     @discardableResult
     public static func tighten(_ folder: URL, recursive: Bool = true) -> Int {
         var changed = restrict(folder.path) ? 1 : 0
-        guard recursive, let walker = FileManager.default.enumerator(atPath: folder.path) else { return changed }
-        while let relative = walker.nextObject() as? String {
-            if restrict(folder.appendingPathComponent(relative).path) { changed += 1 }
-        }
+        guard recursive, let relatives = try? FileManager.default.subpathsOfDirectory(atPath: folder.path) else { return changed }
+        for relative in relatives where restrict(folder.appendingPathComponent(relative).path) { changed += 1 }
         return changed
     }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -84,12 +88,10 @@ final class UnixDatagramReceiver: Sendable {
     func run(_ received: @escaping @Sendable (Datagrams) -> Void) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
-                let thread = Thread { [self] in
+                Self.startThread { [self] in
                     receive(received)
                     finished.resume()
                 }
-                thread.name = "vamp.gateway-agent.log-socket"
-                thread.start()
             }
         } onCancel: {
             stopping.store(true, ordering: .releasing)
@@ -98,6 +100,25 @@ final class UnixDatagramReceiver: Sendable {
         }
         close(descriptor)
         unlink(path)
+    }
+
+    /// Runs `body` on a detached thread of its own (pthreads: the agent links FoundationEssentials, which has no
+    /// `Thread`).
+    static func startThread(_ body: @escaping @Sendable () -> Void) {
+        final class Body { let run: @Sendable () -> Void; init(_ run: @escaping @Sendable () -> Void) { self.run = run } }
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+        let created = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            Unmanaged<Body>.fromOpaque(context).takeRetainedValue().run()
+            return nil
+        }, context)
+        guard created == 0 else {
+            // No thread (out of resources): run here, which blocks the caller, rather than never.
+            Unmanaged<Body>.fromOpaque(context).takeRetainedValue().run()
+            return
+        }
+        pthread_detach(thread)
     }
 
     private func receive(_ received: (Datagrams) -> Void) {

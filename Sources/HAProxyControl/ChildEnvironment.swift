@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
 public import Foundation
+#endif
 package import Subprocess
 
 /// The environment a child process gets: built for it, never the parent's whole environment, so that settings given as

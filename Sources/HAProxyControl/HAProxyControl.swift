@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
 public import Foundation
+#endif
 import NIOCore
 import NIOPosix
 import Subprocess
@@ -79,7 +83,7 @@ public enum HAProxyControl {
     /// The `[failed: N]` count of the master line of a `show proc` answer.
     public static func failedReloads(inShowProc text: String) -> Int? {
         guard let line = text.split(separator: "\n").first(where: { $0.contains(" master ") || $0.contains("\tmaster") || $0.contains("master ") }),
-              let range = line.range(of: "[failed: ") else { return nil }
+              let range = line.firstRange(of: "[failed: ") else { return nil }
         return Int(line[range.upperBound...].prefix { $0.isNumber })
     }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A server address: a host name or IP literal (IPv4 or IPv6) and a TCP port.
 ///
@@ -26,8 +30,8 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
                 "'\(text)' is not a server address: \(why); write host:port, [ipv6]:port or http://host:port",
                 server: text)
         }
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
-        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        var rest = text.trimmingWhitespace[...]
+        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
         if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         if let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<slash] }
         guard !rest.isEmpty else { throw fail("the host is missing") }
@@ -72,7 +76,7 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     /// Parses a comma-separated list of addresses (`zk1:2181,zk2:2181`), skipping empty items.
     public static func list(parsing text: String, defaultPort: Int) throws(KeyValueStoreError) -> [Endpoint] {
         var result: [Endpoint] = []
-        for item in text.split(separator: ",") where !item.trimmingCharacters(in: .whitespaces).isEmpty {
+        for item in text.split(separator: ",") where !item.trimmingWhitespace.isEmpty {
             result.append(try Endpoint(parsing: String(item), defaultPort: defaultPort))
         }
         return result

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 public import Logging
 
 /// Which key-value store to use and how to reach it: one value every host builds its store from.
@@ -102,11 +106,11 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
         timeouts: Timeouts = Timeouts()
     ) throws(KeyValueStoreError) {
         self.init(kind: kind, path: path, token: token, datacenter: datacenter, timeouts: timeouts)
-        guard let connection, !connection.trimmingCharacters(in: .whitespaces).isEmpty else { return }
+        guard let connection, !connection.trimmingWhitespace.isEmpty else { return }
         switch kind {
         case .etcd, .zookeeper, .consul:
             endpoints = try Endpoint.list(parsing: connection, defaultPort: kind.defaultPort)
-            tls = connection.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("https://")
+            tls = connection.trimmingWhitespace.lowercased().hasPrefix("https://")
         case .file:
             directory = connection
         case .memory:

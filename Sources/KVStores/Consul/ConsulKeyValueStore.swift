@@ -1,5 +1,9 @@
 public import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 public import Logging
 import NIOCore
 import NIOHTTP1
@@ -64,16 +68,23 @@ public struct ConsulKeyValueStore: KeyValueStore {
 
     /// `/v1/kv/<key without the leading slash>`, each part percent-encoded, plus the query.
     private func url(_ key: String, directory: Bool = false, query: [String] = []) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "/?#%")
-        let parts = key.split(separator: "/").map {
-            String($0).addingPercentEncoding(withAllowedCharacters: allowed) ?? String($0)
+        // RFC 3986 path characters (unreserved, sub-delims, ':' and '@'), without '/': each part is one segment.
+        let parts = key.split(separator: "/").map { part in
+            PercentEncoding.encode(part) { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+                default: "-._~!$&'()*+,;=:@".utf8.contains(byte)
+                }
+            }
         }
         var path = "/v1/kv/" + parts.joined(separator: "/")
         if directory && !parts.isEmpty { path += "/" }
         var query = query
         if let datacenter = configuration.datacenter {
-            query.append("dc=" + (datacenter.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? datacenter))
+            query.append("dc=" + PercentEncoding.encode(datacenter) { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            })
         }
         return configuration.address + path + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }

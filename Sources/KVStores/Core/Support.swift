@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Bounded exponential backoff with jitter for reconnect loops: 50 ms, 100 ms, … up to `maximum`.
 struct Backoff: Sendable {

@@ -1,5 +1,9 @@
 public import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 public import Logging
 import NIOCore
 import NIOHTTP1
@@ -217,7 +221,7 @@ public struct EtcdKeyValueStore: KeyValueStore {
         var request = HTTPClientRequest(url: configuration.endpoint + configuration.apiPrefix + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        request.body = .bytes(ByteBuffer(bytes: try EtcdJSON.encode(body, server: configuration.endpoint)))
         return request
     }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
 public import Foundation
+#endif
 import NIOPosix
 
 #if canImport(Glibc)
@@ -55,7 +59,7 @@ public struct FileKeyValueStore: KeyValueStore {
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
                 name.append(Character(UnicodeScalar(byte)))
             default:
-                name += String(format: "%%%02X", byte)
+                name += PercentEncoding.escape(byte)
             }
         }
         return name
@@ -63,7 +67,7 @@ public struct FileKeyValueStore: KeyValueStore {
 
     static func key(forFileName name: String) -> String? {
         guard name.hasPrefix("%2F") else { return nil }
-        return name.removingPercentEncoding
+        return PercentEncoding.decode(name)
     }
 
     private func url(for key: String) -> URL { root.appendingPathComponent(Self.fileName(for: key)) }
@@ -90,21 +94,26 @@ public struct FileKeyValueStore: KeyValueStore {
 
     private func read(_ key: String) throws(KeyValueStoreError) -> KeyValueEntry? {
         let path = url(for: key).path
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            if FileManager.default.fileExists(atPath: path) {
-                throw KeyValueStoreError(.io, "cannot open \(path) for reading", server: server, key: key)
-            }
-            return nil
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { return nil }
+            throw KeyValueStoreError(.io, "cannot open \(path) for reading: errno \(errno)", server: server, key: key)
         }
-        defer { try? handle.close() }
-        do {
-            var info = stat()
-            fstat(handle.fileDescriptor, &info)
-            let version = UInt64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_mtim.tv_nsec)
-            let data = try handle.readToEnd() ?? Data()
-            return KeyValueEntry(key: key, value: Array(data), version: version)
-        } catch {
-            throw KeyValueStoreError(.io, "cannot read \(path): \(error)", server: server, key: key)
+        defer { close(descriptor) }
+        var info = stat()
+        fstat(descriptor, &info)
+        let version = UInt64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_mtim.tv_nsec)
+        var value: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                value += buffer[..<count]
+            } else if count == 0 {
+                return KeyValueEntry(key: key, value: value, version: version)
+            } else if errno != EINTR {
+                throw KeyValueStoreError(.io, "cannot read \(path): errno \(errno)", server: server, key: key)
+            }
         }
     }
 
