@@ -92,7 +92,10 @@ struct PulseExecutableTests {
         ])]))
         let agent = try ExternalProcess(
             executable: ExecutableTests.executable,
-            arguments: ["--work-directory", work.path, "--socket-directory", work.appendingPathComponent("run").path, "--status", "127.0.0.1:\(statusPort)"],
+            // The owner-only log socket (Linux queues 10 datagrams on it): the default UDP port's 4 MB buffer would hold
+            // every line of this test while the agent is stopped.
+            arguments: ["--work-directory", work.path, "--socket-directory", work.appendingPathComponent("run").path, "--status", "127.0.0.1:\(statusPort)",
+                        "--log-socket", work.appendingPathComponent("log.sock").path],
             environment: ["VAMP_KEY_VALUE_STORE_TYPE": "file", "VAMP_KEY_VALUE_STORE_CONNECTION": kv.path, "VAMP_KEY_VALUE_STORE_PATH": key],
             logFile: folder.url.appendingPathComponent("agent.log"), installHint: "build it first: swift build --build-tests")
         defer { kill(agent.pid, SIGCONT) }
