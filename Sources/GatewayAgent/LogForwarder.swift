@@ -48,6 +48,11 @@ struct LogForwarder {
         }
         defer { receiver?.close(promise: nil) }
         let socketReceiver = try socketPath.map { try UnixDatagramReceiver(path: $0) }
+        if socketReceiver != nil, let limit = UnixDatagramReceiver.queueLimit, limit < 100 {
+            logger.notice(
+                "the log socket queues at most net.unix.max_dgram_qlen lines; on a busy host HAProxy drops what does not fit (counted in vamp_gateway_agent_pulse_haproxy_dropped_lines_total): raise it (sysctl -w net.unix.max_dgram_qlen=1000) or log over UDP (--log-port)",
+                metadata: ["vamp.net.unix.max_dgram_qlen": "\(limit)"])
+        }
         try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 if let socketReceiver {

@@ -14,7 +14,7 @@ extension GatewayAgent {
         let settings = configuration.pulse
         guard settings.enabled, configuration.logPort != nil || configuration.logSocket != nil else {
             if settings.enabled {
-                logger.notice("Pulse is off: HAProxy logs to no receiver of this agent (no log socket, no log port)")
+                logger.info("Pulse is off: HAProxy logs to no receiver of this agent (no log socket, no log port)")
             }
             metrics.update { $0.pulseAgent = nil }
             pulseCounters.withLock { $0 = nil }
