@@ -7,15 +7,13 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Receives HAProxy's syslog datagrams on a UDP port of 127.0.0.1 and/or a unix datagram socket and hands each to
-/// the ``LogSinks`` on the receiving thread: Logstash over UDP (when configured) and the Pulse aggregator (when on).
+/// Receives HAProxy's syslog datagrams on a UDP port of 127.0.0.1 and/or a unix datagram socket
+/// (``DatagramReceiver``) and hands each to the ``LogSinks`` on the receiving thread: Logstash over UDP (when
+/// configured) and the Pulse aggregator (when on).
 /// Lines for Logstash wait in a bounded buffer that drops the oldest when Logstash is slow or away, so HAProxy is
 /// never slowed down and memory stays bounded; drops are counted. After a send error the sender pauses
 /// `retryTimeout` and reconnects, so forwarding resumes when Logstash returns.
 struct LogForwarder {
-    /// The UDP receive buffer asked for: 4 MB, some 6,000 log lines.
-    static let receiveBuffer = 4 << 20
-
     let listenPort: Int?
     let socketPath: String?
     let logstash: (host: String, port: Int)?
@@ -29,34 +27,17 @@ struct LogForwarder {
     func run() async throws {
         let (lines, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(capacity))
         let sinks = LogSinks(forwarding: logstash == nil ? nil : continuation, metrics: metrics, pulse: pulse)
-        var receiver: (any Channel)?
-        if let listenPort {
-            receiver = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                // Room for bursts while the agent is busy (the kernel caps it at net.core.rmem_max unless raised below).
-                .channelOption(.socketOption(.so_rcvbuf), value: Self.receiveBuffer)
-                // HAProxy sends up to `len 8192`; NIO's default 2048-byte buffer would cut lines.
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(SyslogHandler(sinks: sinks))
-                    }
-                }
-                .bind(host: "127.0.0.1", port: listenPort).get()
-            // Past net.core.rmem_max where the agent may (CAP_NET_ADMIN): a busy second loses no line.
-            try? await receiver?.setOption(.socketOption(.init(rawValue: SO_RCVBUFFORCE)), value: Self.receiveBuffer).get()
-        }
-        defer { receiver?.close(promise: nil) }
-        let socketReceiver = try socketPath.map { try UnixDatagramReceiver(path: $0) }
-        if socketReceiver != nil, let limit = UnixDatagramReceiver.queueLimit, limit < 100 {
+        let receivers = try [listenPort.map { try DatagramReceiver(udpPort: $0) }, socketPath.map { try DatagramReceiver(path: $0) }]
+            .compactMap { $0 }
+        if socketPath != nil, let limit = DatagramReceiver.queueLimit, limit < 100 {
             logger.notice(
                 "the log socket queues at most net.unix.max_dgram_qlen lines; on a busy host HAProxy drops what does not fit (counted in vamp_gateway_agent_pulse_haproxy_dropped_lines_total): raise it (sysctl -w net.unix.max_dgram_qlen=1000) or log over UDP (--log-port)",
                 metadata: ["vamp.net.unix.max_dgram_qlen": "\(limit)"])
         }
         try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                if let socketReceiver {
-                    group.addTask { await socketReceiver.run { datagrams in sinks.accept(datagrams) } }
+                for receiver in receivers {
+                    group.addTask { await receiver.run { datagrams in sinks.accept(datagrams) } }
                 }
                 if logstash != nil {
                     try await send(lines)
@@ -95,33 +76,5 @@ struct LogForwarder {
             }
         }
         try? await channel?.close()
-    }
-}
-
-/// Hands the datagrams of one read of the UDP socket to the sinks together (at the read's end).
-final class SyslogHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let sinks: LogSinks
-    private var pending: [ByteBuffer] = []
-
-    init(sinks: LogSinks) { self.sinks = sinks }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        pending.append(unwrapInboundIn(data).data)
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        guard !pending.isEmpty else { return }
-        var views: [UnsafeRawBufferPointer] = []
-        // ByteBuffers read from a socket own contiguous storage; each pointer is used within this call only.
-        func accept(_ index: Int) {
-            guard index < pending.count else { return sinks.accept(views) }
-            pending[index].withUnsafeReadableBytes { bytes in
-                views.append(bytes)
-                accept(index + 1)
-            }
-        }
-        accept(0)
-        pending.removeAll(keepingCapacity: true)
     }
 }

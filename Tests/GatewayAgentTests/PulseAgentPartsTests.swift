@@ -161,6 +161,60 @@ struct PulseAgentPartsTests {
         #expect(GatewayAgentConfiguration.defaultLogSocket(workDirectory: URL(fileURLWithPath: "/tmp/" + String(repeating: "d", count: 100))) == nil)
     }
 
+    @Test("lines gather on UDP: 10 ms after a trickle, shorter as the rate grows so a quarter of the buffer is never exceeded; never on a unix socket or after a full read")
+    func gatheringPause() {
+        let pause = DatagramReceiver.gatheringPause
+        #expect(pause(nil, 1, .seconds(1), false) == .zero)
+        #expect(pause(2048, 500, .milliseconds(1), true) == .zero)
+        #expect(pause(2048, 1, .seconds(1), false) == .milliseconds(10))
+        #expect(pause(2048, 1, .zero, false) == .milliseconds(10))
+        // 20,000 lines/s into room for 200: a quarter (50 lines) comes in 2.5 ms.
+        #expect(pause(200, 20, .milliseconds(1), false) == .microseconds(2500))
+        // 100,000 lines/s into 2,048: 5.12 ms.
+        #expect(pause(2048, 100, .milliseconds(1), false) == .microseconds(5120))
+    }
+
+    @Test("the UDP receiver takes every line of a steady stream, in far fewer wake-ups than lines")
+    func udpReceiverGathers() async throws {
+        guard let port = UDPPort.bind(0) else { Issue.record("no free UDP port on 127.0.0.1"); return }
+        let receiver = try DatagramReceiver(udpPort: port)
+        final class Tally: @unchecked Sendable {
+            let lock = NSLock()
+            var lines = 0
+            var batches = 0
+        }
+        let tally = Tally()
+        let running = Task { await receiver.run { datagrams in
+            let count = datagrams.reduce(0) { count, _ in count + 1 }
+            tally.lock.withLock { tally.lines += count; tally.batches += 1 }
+        } }
+        let sender = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(sender) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let line = Array("<134>Dec  6 14:00:00 haproxy[1]: {\"ft\":\"a\",\"b\":\"b\",\"s\":\"c\",\"ST\":200}".utf8)
+        // 2,000 lines at about 10,000 a second, one at a time as HAProxy sends them.
+        for index in 0..<2000 {
+            let sent = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(sender, line, line.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            #expect(sent == line.count)
+            if index % 10 == 9 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        for _ in 0..<200 where tally.lock.withLock({ tally.lines }) < 2000 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        running.cancel()
+        await running.value
+        let (lines, batches) = tally.lock.withLock { (tally.lines, tally.batches) }
+        #expect(lines == 2000)
+        #expect(batches < 2000 / 4, "a wake-up per \(Double(lines) / Double(max(batches, 1))) lines")
+    }
+
     @Test("the agent's name in its buckets: configured or the host's, the work directory and the start in ms")
     func agentName() {
         #expect(GatewayAgent.pulseAgentName(configured: "edge-1", workDirectory: "/var/lib/vga", startedAt: 1_800_000_000.1234) == "edge-1:/var/lib/vga#1800000000123")
