@@ -68,7 +68,7 @@ final class DatagramReceiver: Sendable {
         self.room = nil
     }
 
-    /// The receive buffer asked for on UDP: 4 MB.
+    /// The receive buffer asked for on UDP: 4 MB (the kernel doubles it for its own overhead: room for some 4,000 lines).
     static let receiveBuffer: Int32 = 4 << 20
     /// What the kernel charges the buffer for a queued datagram of a usual line (its `truesize`), rounded up.
     static let chargePerDatagram = 2048
