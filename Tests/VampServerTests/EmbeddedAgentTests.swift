@@ -92,11 +92,13 @@ struct EmbeddedAgentTests {
         }
         try await ServerExecutableTests.withClient { client in
             // Safe without reading anything: the API answers 401 to a request without a token.
-            try await waitUntil(timeout: .seconds(30), "the API on 127.0.0.1:8080\n\(server.logTail())") {
-                try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/api/v1/info", token: nil).status == 401
-            }
-            // The first start printed its admin token once and wrote it to an owner-only file.
+            // The first start prints its admin token once and writes it to an owner-only file, while the API may
+            // already answer (a user reads the file once the server said it wrote it).
             let tokenFile = folder.url.appendingPathComponent(".vamp/admin-token").path
+            try await waitUntil(timeout: .seconds(30), "the API on 127.0.0.1:8080 and the admin token\n\(server.logTail())") {
+                try await ServerExecutableTests.call(client, .GET, "http://127.0.0.1:8080/api/v1/info", token: nil).status == 401
+                    && FileManager.default.fileExists(atPath: tokenFile)
+            }
             let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(token.hasPrefix("vamp_") && token.count > 60, "\(token)")
             let mode = try FileManager.default.attributesOfItem(atPath: tokenFile)[.posixPermissions] as? Int
