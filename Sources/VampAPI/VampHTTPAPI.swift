@@ -114,6 +114,11 @@ public enum VampHTTPAPI {
         api.post(RouterPath(sla), use: on { vamp, request, context in try await deployments(vamp).setSLA(request, context, remove: false) })
         api.delete(RouterPath(sla), use: on { vamp, request, context in try await deployments(vamp).setSLA(request, context, remove: true) })
 
+        @Sendable func workflows(_ vamp: Vamp) -> WorkflowHandlers { WorkflowHandlers(vamp: vamp, configuration: configuration) }
+        api.get("workflows/:name/status", use: on { vamp, request, context in try await workflows(vamp).status(context) })
+        api.put("workflows/:name/status", use: on { vamp, request, context in try await workflows(vamp).setStatus(request, context) })
+        api.get("workflows/:name/runs", use: on { vamp, request, context in try await workflows(vamp).runs(context) })
+
         api.get("events", use: on { vamp, request, context in try await events(vamp).list(request) })
         api.post("events", use: on { vamp, request, context in try await events(vamp).publish(request) })
         api.get("events/stream", use: on { vamp, request, context in try await events(vamp).stream(request) })

@@ -47,6 +47,9 @@ public actor Vamp {
         public var maximumRoutes: Int = Validation.Limits.routesInTotal
         /// Pulse: the window of the gateways' figures, and how often its events are published.
         public var pulse: Pulse.Configuration = Pulse.Configuration()
+        /// The deployable types a workflow's breed may have: what the container driver runs (`nil`: not checked, as
+        /// for a facade without a scheduler). A workflow whose breed has another type is refused when it is written.
+        public var workflowDeployableTypes: Set<String>?
         /// The most instances all deployed services may ask for together (their scales): a write that would take
         /// them past it is refused (`Validation.Limits.instancesInTotal`, 10,000, by default).
         public var maximumInstances: Int = Validation.Limits.instancesInTotal
@@ -90,6 +93,8 @@ public actor Vamp {
     public nonisolated let configuration: Configuration
     /// What the gateways see: the figures the gateway agents send, merged (health, metrics, SLAs read them).
     public nonisolated let pulse: Pulse
+    /// What the workflow scheduler says of each workflow now (its next run, why it waits).
+    public nonisolated let workflowStatuses = WorkflowStatusBoard()
     let logger: Logger
     var allocator: GatewayPortAllocator
     let writes = WriteLock()

@@ -54,11 +54,12 @@ public enum VampServer {
         let check = configuration.haproxyCheck.map { executable in
             HAProxyTextCheck(executable: executable, base: configuration.haproxyBase, logger: logger.part("haproxy-check")).check
         }
+        let workflows = WorkflowHost(interface: configuration.interface, port: configuration.port, logger: logger.part("workflows"))
         let stack: NamespaceStack
         do {
             stack = try await NamespaceStack.make(
                 namespace: configuration.namespace, isDefault: true, configuration: configuration, keyValueStore: keyValueStore,
-                check: check, logger: logger)
+                check: check, workflows: workflows, logger: logger)
         } catch let error as SettingError {
             throw StartError(description: error.description)
         }
@@ -83,7 +84,8 @@ public enum VampServer {
         if let warning = EphemeralPorts.read()?.warning(gateways: configuration.gatewayPortRange, setting: ServerKeys.portRange.key) {
             logger.warning("\(warning)")
         }
-        let directory = NamespaceDirectory(configuration: configuration, keyValueStore: keyValueStore, check: check, logger: logger)
+        let directory = NamespaceDirectory(
+            configuration: configuration, keyValueStore: keyValueStore, check: check, workflows: workflows, logger: logger)
         // Tokens live in the default namespace's artifact store, so that servers sharing a database share them.
         let tokens: TokenRegistry?
         switch configuration.access.mode {
@@ -96,6 +98,7 @@ public enum VampServer {
             tokens = nil
             logger.warning("authentication is off (vamp.http-api.auth: none): anyone who reaches \(configuration.interface):\(configuration.port) may change anything and run commands")
         }
+        workflows.tokens.use(tokens)
         let router = VampHTTPAPI.router(
             vamp: vamp, namespaces: directory, defaultNamespace: configuration.namespace,
             access: tokens.map { APIAccess.tokens($0) } ?? .open, configuration: api)
@@ -108,6 +111,7 @@ public enum VampServer {
             server: VampHTTPAPI.server(configuration: api),
             configuration: .init(address: .hostname(configuration.interface, port: configuration.port), serverName: "vamp"),
             onServerRunning: { channel in
+                if let port = channel.localAddress?.port { workflows.setAddress(host: configuration.interface, port: port) }
                 logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger.part("http"))

@@ -87,11 +87,8 @@ extension Vamp {
                 keys.append(.init(kind: .gateway, name: gateway.name))
                 continue
             }
-            if case .workflow(let workflow) = artifact, case .reference(let name) = workflow.breed,
-               case .breed(let breed)? = try await workspace.artifact(.breed, name) {
-                // An inline breed was checked by validation; a stored one only now that it is known.
-                let problems = document.locate(Validation.undeclaredEnvironment(workflow: workflow, breed: breed))
-                if !problems.isEmpty { throw OperationError(.invalid, problems.map(\.description).joined(separator: "\n")) }
+            if case .workflow(let workflow) = artifact {
+                try await checkWorkflow(workflow, document: document, in: &workspace)
             }
             var toStore = artifact
             if case .gateway(let gateway) = artifact {

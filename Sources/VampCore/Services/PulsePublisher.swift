@@ -41,9 +41,11 @@ public struct PulsePublisher: ServiceLifecycle.Service {
             logger.warning("pulse events not published: the deployments could not be read", metadata: ["vamp.error": "\(error)"])
             return
         }
+        let active = await vamp.activeBuiltInJobs()
         let events = PulseEvents.make(
             gateways: windows.gateways, routes: windows.routes, deployments: deployments,
             metricsWindow: pulse.configuration.metricsWindow, healthFloor: pulse.configuration.healthFloor, now: vamp.clock.now)
-        await vamp.publishArchive(events)
+        // Only the kinds whose built-in workflow is there and not suspended (`DELETE /workflows/metrics` stops them).
+        await vamp.publishArchive(events.filter { active.contains($0.type) })
     }
 }

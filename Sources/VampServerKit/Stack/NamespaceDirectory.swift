@@ -15,13 +15,18 @@ actor NamespaceDirectory: VampDirectory {
     let configuration: ServerConfiguration
     let keyValueStore: any KeyValueStore
     let check: Vamp.ConfigurationCheck?
+    let workflows: WorkflowHost
     let logger: Logger
     let services: AsyncStream<any ServiceLifecycle.Service>.Continuation
     /// Started by ``NamespaceServices``.
     nonisolated let started: AsyncStream<any ServiceLifecycle.Service>
     private var namespaces: [String: Task<Vamp, any Error>] = [:]
 
-    init(configuration: ServerConfiguration, keyValueStore: any KeyValueStore, check: Vamp.ConfigurationCheck?, logger: Logger) {
+    init(
+        configuration: ServerConfiguration, keyValueStore: any KeyValueStore, check: Vamp.ConfigurationCheck?, workflows: WorkflowHost,
+        logger: Logger
+    ) {
+        self.workflows = workflows
         self.configuration = configuration
         self.keyValueStore = keyValueStore
         self.check = check
@@ -44,11 +49,12 @@ actor NamespaceDirectory: VampDirectory {
                 throw OperationError(.invalid, "namespace '\(namespace)': this server serves at most \(maximum) namespaces besides the default one (vamp.namespaces.maximum)")
             }
             let configuration = self.configuration, store = keyValueStore, check = self.check, services = self.services
+            let workflows = self.workflows
             let logger = self.logger.namespace(namespace)
             // One opening per namespace, whoever asks first; the others wait for it.
             namespaces[namespace] = Task {
                 let stack = try await NamespaceStack.make(
-                    namespace: namespace, isDefault: false, configuration: configuration, keyValueStore: store, check: check, logger: logger)
+                    namespace: namespace, isDefault: false, configuration: configuration, keyValueStore: store, check: check, workflows: workflows, logger: logger)
                 for service in stack.services { services.yield(service) }
                 try await stack.stores.ready()
                 logger.notice("opened namespace")

@@ -21,7 +21,7 @@ struct NamespaceStack: Sendable {
     /// its own files, tables or indices and its own KV key.
     static func make(
         namespace: String, isDefault: Bool, configuration: ServerConfiguration, keyValueStore: any KeyValueStore,
-        check: Vamp.ConfigurationCheck?, logger: Logger
+        check: Vamp.ConfigurationCheck?, workflows: WorkflowHost, logger: Logger
     ) async throws -> NamespaceStack {
         let persistence = isDefault ? configuration.persistence : Self.persistence(configuration.persistence, namespace: namespace)
         let stores: PersistenceStores
@@ -36,13 +36,6 @@ struct NamespaceStack: Sendable {
             healthWindow: configuration.pulse.pulse.healthWindow, metricsWindow: configuration.pulse.pulse.metricsWindow,
             cacheReads: configuration.cacheReads)
         core.pulse = configuration.pulse.pulse
-        let vamp = Vamp(artifacts: stores.artifacts, events: stores.events, configuration: core, logger: logger.part("core"))
-        var services: [any ServiceLifecycle.Service] = [stores]
-        services.append(StartAfter(stores, PulsePublisher(vamp: vamp, logger: logger.part("pulse"))))
-        services.append(StartAfter(stores, GatewaySynchronizer(
-            vamp: vamp, store: keyValueStore,
-            configuration: .init(namespace: namespace, haproxyVersion: configuration.haproxyVersion, resyncInterval: configuration.resyncInterval),
-            logger: logger.part("gateway-sync"))))
         let driver: (any ContainerDriver)?
         do {
             driver = try configuration.drivers.makeDriver(
@@ -52,6 +45,14 @@ struct NamespaceStack: Sendable {
         } catch {
             throw SettingError(description: error.message)
         }
+        core.workflowDeployableTypes = driver?.deployableTypes ?? []
+        let vamp = Vamp(artifacts: stores.artifacts, events: stores.events, configuration: core, logger: logger.part("core"))
+        var services: [any ServiceLifecycle.Service] = [stores]
+        services.append(StartAfter(stores, PulsePublisher(vamp: vamp, logger: logger.part("pulse"))))
+        services.append(StartAfter(stores, GatewaySynchronizer(
+            vamp: vamp, store: keyValueStore,
+            configuration: .init(namespace: namespace, haproxyVersion: configuration.haproxyVersion, resyncInterval: configuration.resyncInterval),
+            logger: logger.part("gateway-sync"))))
         if let driver {
             // The driver's background work first: it stops after the reconciler that asks it.
             services.append(driver)
@@ -64,6 +65,21 @@ struct NamespaceStack: Sendable {
                 configuration: .init(interval: configuration.reconcileInterval, planner: configuration.planner),
                 logger: logger.part("reconciler"))))
         }
+        // Workflows: daemons through the driver, time and event runs as one-off jobs; only the lease holder of servers
+        // sharing the store runs them.
+        let kv = configuration.keyValueStore
+        let server: @Sendable () -> WorkflowEnvironment.Server = {
+            WorkflowEnvironment.Server(
+                url: workflows.url, namespace: namespace,
+                keyValueStore: .init(
+                    type: kv.kind.rawValue, connection: kv.endpoints.map { "\($0)" }.joined(separator: ","), path: kv.path ?? "/vamp/\(namespace)"))
+        }
+        services.append(StartAfter(stores, WorkflowScheduler(
+            vamp: vamp, driver: driver,
+            settings: .init(
+                server: server, defaultTimeout: configuration.workflowTimeout, holder: WorkflowHost.holder,
+                token: { name in await workflows.tokens.token(workflow: name, namespace: namespace) }),
+            logger: logger.part("workflows"))))
         // The SLAs' checks and escalations, on Pulse's figures: a gateway's response time is the mean total time of
         // the requests its own frontend counted over the window (each request once; its routes count it again).
         let pulse = vamp.pulse
