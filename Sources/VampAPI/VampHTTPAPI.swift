@@ -115,10 +115,6 @@ public enum VampHTTPAPI {
         api.delete(RouterPath(sla), use: on { vamp, request, context in try await deployments(vamp).setSLA(request, context, remove: true) })
 
         @Sendable func workflows(_ vamp: Vamp) -> WorkflowHandlers { WorkflowHandlers(vamp: vamp, configuration: configuration) }
-        api.get("workflows/:name/status", use: on { vamp, request, context in try await workflows(vamp).status(context) })
-        api.put("workflows/:name/status", use: on { vamp, request, context in try await workflows(vamp).setStatus(request, context) })
-        api.get("workflows/:name/runs", use: on { vamp, request, context in try await workflows(vamp).runs(context) })
-
         api.get("events", use: on { vamp, request, context in try await events(vamp).list(request) })
         api.post("events", use: on { vamp, request, context in try await events(vamp).publish(request) })
         api.get("events/stream", use: on { vamp, request, context in try await events(vamp).stream(request) })
@@ -142,8 +138,19 @@ public enum VampHTTPAPI {
         api.delete(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .delete) })
         api.get(":kind", use: on { vamp, request, context in try await artifacts(vamp).list(request, context) })
         api.post(":kind", use: on { vamp, request, context in try await artifacts(vamp).create(request, context) })
-        api.get(":kind/**", use: on { vamp, request, context in try await artifacts(vamp).read(request, context) })
-        api.put(":kind/**", use: on { vamp, request, context in try await artifacts(vamp).update(request, context) })
+        // `workflows/{w}/status` and `workflows/{w}/runs` here: a static `workflows/...` route would take every
+        // `/workflows` request from `:kind` in the router's tree.
+        api.get(":kind/**", use: on { vamp, request, context in
+            switch WorkflowHandlers.subresource(context) {
+            case ("status", let name)?: try await workflows(vamp).status(name)
+            case ("runs", let name)?: try await workflows(vamp).runs(name)
+            default: try await artifacts(vamp).read(request, context)
+            }
+        })
+        api.put(":kind/**", use: on { vamp, request, context in
+            if case ("status", let name)? = WorkflowHandlers.subresource(context) { return try await workflows(vamp).setStatus(request, name) }
+            return try await artifacts(vamp).update(request, context)
+        })
         api.delete(":kind/**", use: on { vamp, request, context in try await artifacts(vamp).delete(request, context) })
     }
 }

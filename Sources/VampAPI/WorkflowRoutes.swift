@@ -10,17 +10,23 @@ struct WorkflowHandlers: Sendable {
     let vamp: Vamp
     let configuration: VampAPIConfiguration
 
+    /// `status` or `runs` with the workflow's name, when the request is `/workflows/{w}/status` or `/workflows/{w}/runs`.
+    static func subresource(_ context: VampRequestContext) -> (String, String)? {
+        guard context.parameters.get("kind") == "workflows" else { return nil }
+        let parts = context.parameters.getCatchAll().map(String.init)
+        guard parts.count == 2, ["status", "runs"].contains(parts[1]) else { return nil }
+        return (parts[1], parts[0].removingPercentEncoding ?? parts[0])
+    }
+
     /// `GET /workflows/{w}/status`: the status word as a JSON string (`"running"`), as Vamp 0.9.5 answered.
-    func status(_ context: VampRequestContext) async throws -> Response {
-        let name = try context.parameters.require("name")
+    func status(_ name: String) async throws -> Response {
         guard let workflow = try await vamp.workflow(named: name) else { return Response(status: .notFound) }
         return APIAnswer.json(text: "\"\(workflow.status.rawValue)\"")
     }
 
     /// `PUT /workflows/{w}/status` with the bare word (`running`, `suspended`, `restarting`; quoted or not): 202 with
     /// the status stored, which the scheduler then moves on (`suspending` → `suspended`, `starting` → `running`).
-    func setStatus(_ request: Request, _ context: VampRequestContext) async throws -> Response {
-        let name = try context.parameters.require("name")
+    func setStatus(_ request: Request, _ name: String) async throws -> Response {
         guard try await vamp.workflow(named: name) != nil else { return Response(status: .notFound) }
         let text = try await RequestBody.text(request, limit: 1024, required: true) ?? ""
         let status = try await vamp.setWorkflowStatus(text, workflow: name)
@@ -45,8 +51,7 @@ struct WorkflowHandlers: Sendable {
         enum Keys: String, CodingKey { case duration }
     }
 
-    func runs(_ context: VampRequestContext) async throws -> Response {
-        let name = try context.parameters.require("name")
+    func runs(_ name: String) async throws -> Response {
         guard let workflow = try await vamp.workflow(named: name), let runs = try await vamp.workflowRuns(name) else {
             return Response(status: .notFound)
         }

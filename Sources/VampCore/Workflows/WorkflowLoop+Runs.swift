@@ -2,6 +2,7 @@ import ContainerDrivers
 import Foundation
 import Logging
 import Persistence
+import VampConcurrency
 import VampModel
 
 extension WorkflowLoop {
@@ -12,7 +13,7 @@ extension WorkflowLoop {
     func schedule(_ workflow: Workflow, group: inout DiscardingTaskGroup) async -> Bool {
         let name = workflow.name
         guard let breed = await breed(of: workflow) else {
-            vamp.workflowStatuses.set(name, WorkflowScheduleStatus(phase: "waiting-for-breed", reason: "there is no breed '\(workflow.breed.name ?? "")'"))
+            vamp.workflowStatuses.set(name, WorkflowScheduleStatus(phase: "waiting-for-breed", reason: "there is no breed '\(Self.breedName(workflow))'"))
             return false
         }
         let plan: Entry.Plan
@@ -32,12 +33,12 @@ extension WorkflowLoop {
         case .event(let tags):
             plan = .event(EventTrigger(tags: Set(tags)))
         case .time(let period, let start, let repeatCount):
-            let created = (try? await vamp.repository.store.read(kind: ArtifactKind.workflow.plural, name: name))?.created ?? vamp.clock.now
+            let created = (try? await vamp.repository.store.read(kind: ArtifactKind.workflow.plural, name: name))?.createdAt ?? vamp.clock.now
             let schedule: TimeSchedule
             do {
                 schedule = try TimeSchedule.resolve(period: period, start: start, repeat: repeatCount, created: created)
             } catch {
-                vamp.workflowStatuses.set(name, WorkflowScheduleStatus(phase: "not-scheduled", reason: "\(error.message)"))
+                vamp.workflowStatuses.set(name, WorkflowScheduleStatus(phase: "not-scheduled", reason: "\(error)"))
                 return false
             }
             plan = .time(schedule, key: "\(period)|\(start ?? "now")|\(repeatCount.map(String.init) ?? "forever")|\(created.timeIntervalSince1970)")
@@ -205,56 +206,30 @@ extension WorkflowLoop {
                 id: .workflow(workflow.name, breed: breed.name), run: run.id, breed: breed, scale: scale, environment: environment,
                 arguments: breed.arguments + workflow.arguments, dialects: workflow.dialects, timeout: .seconds(timeout))
             var ended = run
-            switch await Self.execute(job, driver: driver, stop: stop) {
+            let result = await WorkflowRunner.execute(job, driver: driver, stop: stop)
+            switch result {
             case .success(let outcome):
                 ended.ended = outcome.ended
                 ended.exitStatus = outcome.exitStatus
                 ended.output = outcome.output
                 ended.outcome = outcome.timedOut ? "timed-out" : outcome.cancelled ? "stopped" : outcome.exitStatus == 0 ? "succeeded" : "failed"
-            case .failure(let message):
+            case .failure(let refusal):
                 ended.ended = clock.now
                 ended.outcome = "not-started"
-                ended.output = message
+                ended.output = refusal.message
             }
             inbox.finished(workflow.name, ended)
         }
     }
 
-    /// Runs the job until it ends or `stop` is notified (which cancels it).
-    static func execute(_ job: JobSpecification, driver: (any ContainerDriver)?, stop: WakeSignal) async -> Result<JobOutcome, RunRefusal> {
-        guard let driver else { return .failure(RunRefusal("no container driver is configured to run workflows")) }
-        return await withTaskGroup(of: Result<JobOutcome, RunRefusal>?.self) { group in
-            group.addTask {
-                do {
-                    return .success(try await driver.runJob(job))
-                } catch {
-                    return .failure(RunRefusal("\(error)"))
-                }
-            }
-            group.addTask {
-                await stop.wait()
-                return nil
-            }
-            var result: Result<JobOutcome, RunRefusal>?
-            while let next = await group.next() {
-                group.cancelAll()
-                if let next {
-                    result = next
-                    break
-                }
-            }
-            return result ?? .failure(RunRefusal("stopped before it started"))
+    // MARK: What runs
+
+    static func breedName(_ workflow: Workflow) -> String {
+        switch workflow.breed {
+        case .inline(let breed): breed.name
+        case .reference(let name): name
         }
     }
-
-    /// Why a run did not start.
-    struct RunRefusal: Error, CustomStringConvertible {
-        let message: String
-        init(_ message: String) { self.message = message }
-        var description: String { message }
-    }
-
-    // MARK: What runs
 
     /// The workflow's breed: inline, or the stored one it names.
     func breed(of workflow: Workflow) async -> Breed? {
@@ -314,4 +289,43 @@ extension JSONEncoder {
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()
+}
+
+/// Runs one job through the driver.
+enum WorkflowRunner {
+    /// Runs the job until it ends or `stop` is notified (which cancels it).
+    static func execute(_ job: JobSpecification, driver: (any ContainerDriver)?, stop: WakeSignal) async -> Result<JobOutcome, WorkflowRunRefusal> {
+        guard let driver else { return .failure(WorkflowRunRefusal("no container driver is configured to run workflows")) }
+        return await withTaskGroup(of: Result<JobOutcome, WorkflowRunRefusal>?.self) { group in
+            group.addTask {
+                do {
+                    return .success(try await driver.runJob(job))
+                } catch {
+                    return .failure(WorkflowRunRefusal("\(error)"))
+                }
+            }
+            group.addTask {
+                await stop.wait()
+                return nil
+            }
+            var result: Result<JobOutcome, WorkflowRunRefusal>?
+            while let next = await group.next() {
+                group.cancelAll()
+                if let next {
+                    result = next
+                    break
+                }
+            }
+            return result ?? .failure(WorkflowRunRefusal("stopped before it started"))
+        }
+    }
+
+
+}
+
+/// Why a run did not start.
+struct WorkflowRunRefusal: Error, Sendable, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
 }
