@@ -68,6 +68,11 @@ struct ErrorTests {
         Case(yaml: "kind: blueprint\nname: b\ngateways: {80: api/port}\nclusters:\n  web: a:1\n", code: .invalidArtifact, path: "gateways.80/http.routes.api/port", line: 3, fragment: "cluster 'api'"),
         Case(yaml: "kind: breed\nname: a\nenv:\n  URL: http://$db.host\ndeployable: x\n", code: .invalidValue, path: "environment_variables.URL", line: 4, fragment: "not a dependency alias"),
         Case(yaml: "kind: breed\nname: a\nenv:\n  URL: ${db.host\ndeployable: x\n", code: .invalidValue, path: "environment_variables.URL", line: 4, fragment: "not closed"),
+        // Issue 25: a time schedule the scheduler could not run is refused, so it is never stored.
+        Case(yaml: "kind: workflow\nname: w\nbreed: b\nschedule:\n  time:\n    period: PT0S\n", code: .invalidValue, path: "schedule.time.period", line: 6, fragment: "is zero"),
+        Case(yaml: "kind: workflow\nname: w\nbreed: b\nschedule: {time: P0D}\n", code: .invalidValue, path: "schedule.time.period", line: 4, fragment: "is zero"),
+        Case(yaml: "kind: workflow\nname: w\nbreed: b\nschedule:\n  time:\n    period: PT1M\n    start: tomorrow\n", code: .invalidValue, path: "schedule.time.start", line: 7, fragment: "ISO-8601 timestamp"),
+        Case(yaml: "kind: workflow\nname: w\nbreed: b\nschedule:\n  time:\n    period: PT1M\n    repeat: 0\n", code: .invalidValue, path: "schedule.time.repeat", line: 7, fragment: "1 or more"),
     ]
 
     @Test("validation errors carry the source line", arguments: validationCases)

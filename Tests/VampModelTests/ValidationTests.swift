@@ -188,6 +188,26 @@ struct ValidationTests {
         #expect(!Workflow.isISO8601Duration("PT"))
     }
 
+    @Test("a time schedule that could not run is refused: zero or sub-millisecond period, unreadable start, repeat 0")
+    func workflowTimeSchedule() {
+        func workflow(_ period: String, start: String? = nil, repeat repeatCount: Int? = nil) -> Artifact {
+            .workflow(Workflow(name: "w", breed: .reference("b"), schedule: .time(period: period, start: start, repeat: repeatCount)))
+        }
+        for period in ["PT0S", "P0D", "P0Y0M0W0DT0H0M0.0S"] {
+            expectError(workflow(period), code: .invalidValue, path: "schedule.time.period", "is zero")
+        }
+        expectError(workflow("PT0.0001S"), code: .invalidValue, path: "schedule.time.period", "shorter than a millisecond")
+        expectError(workflow("P1000000000D"), code: .invalidValue, path: "schedule.time.period", "above 999999999")
+        expectError(workflow("P1.5D"), code: .invalidValue, path: "schedule.time.period", "ISO-8601")
+        expectError(workflow("PT1M", start: "tomorrow"), code: .invalidValue, path: "schedule.time.start", "neither 'now' nor an ISO-8601 timestamp")
+        expectError(workflow("PT1M", start: "2027-02-30T12:00:00Z"), code: .invalidValue, path: "schedule.time.start", "ISO-8601 timestamp")
+        expectError(workflow("PT1M", start: "2027-06-01T12:00:00"), code: .invalidValue, path: "schedule.time.start", "with an offset")
+        expectError(workflow("PT1M", repeat: 0), code: .invalidValue, path: "schedule.time.repeat", "1 or more")
+        for valid in [workflow("PT0.001S"), workflow("P1DT2H", start: "now", repeat: 1), workflow("PT1M", start: "2027-06-01T14:00:00+02:00", repeat: 5)] {
+            #expect(errors(valid).isEmpty, "\(errors(valid))")
+        }
+    }
+
     @Test("events need tags and a legal type; tags expand groups")
     func events() {
         expectError(.event(Event(tags: [], type: "bad type")), code: .missingField, path: "tags", "at least one tag")

@@ -32,11 +32,12 @@ extension Validation {
         case .daemon: break
         case .event(let tags):
             if tags.isEmpty || tags.contains(where: \.isEmpty) { c.add(.invalidValue, "schedule.event", "an event schedule needs at least one non-empty tag") }
-        case .time(let period, _, let repeatCount):
-            if !Workflow.isISO8601Duration(period) {
-                c.add(.invalidValue, "schedule.time.period", "'\(Names.printable(period))' is not an ISO-8601 duration such as PT1M or P1DT2H")
-            }
-            if let repeatCount, repeatCount < 0 { c.add(.invalidValue, "schedule.time.repeat", "repeat must be 0 or more") }
+        case .time(let period, let start, let repeatCount):
+            // The scheduler (VampCore's `TimeSchedule.resolve`) reads these with the same `ScheduleText`, so a
+            // stored schedule is one it can run: no zero period, a readable start, at least one run.
+            if case .failure(let problem) = ScheduleText.duration(period) { c.add(.invalidValue, "schedule.time.period", problem.message) }
+            if case .failure(let problem) = ScheduleText.start(start) { c.add(.invalidValue, "schedule.time.start", problem.message) }
+            if let problem = ScheduleText.repeatProblem(repeatCount) { c.add(.invalidValue, "schedule.time.repeat", problem.message) }
         }
         if case .inline(let scale) = workflow.scale { _ = validate(scale, path: "scale", into: &c) }
         for variable in workflow.environmentVariables {
