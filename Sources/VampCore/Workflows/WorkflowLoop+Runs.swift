@@ -96,7 +96,7 @@ extension WorkflowLoop {
         let now = vamp.clock.now
         let run = WorkflowRun(
             id: nextRunID(now), trigger: "schedule", slot: slot, event: nil, started: now, ended: nil, exitStatus: nil,
-            outcome: "running", output: "", skipped: skipped > 0 ? skipped : nil)
+            outcome: "running", output: "", server: settings.holder, skipped: skipped > 0 ? skipped : nil)
         let claimed: WorkflowRunHistory?
         do {
             claimed = try await runs.update(name) { history in
@@ -142,7 +142,7 @@ extension WorkflowLoop {
         let now = vamp.clock.now
         let run = WorkflowRun(
             id: nextRunID(now), trigger: "event", slot: nil, event: event.id, started: now, ended: nil, exitStatus: nil,
-            outcome: "running", output: "", skipped: nil)
+            outcome: "running", output: "", server: settings.holder, skipped: nil)
         _ = try? await runs.update(name) { history in
             history.record(run)
             return true

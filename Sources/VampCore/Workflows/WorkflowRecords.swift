@@ -25,6 +25,8 @@ public struct WorkflowRun: Sendable, Hashable, Codable {
     /// The last lines of its output (stdout and stderr), at most ``WorkflowRunHistory/outputLimit`` bytes; or why it
     /// did not start.
     public var output: String
+    /// The server that ran it (its lease holder name: host, process, a random part).
+    public var server: String?
     /// Slots of its schedule passed over before it (missed while no server ran the schedule, or while a run was
     /// going), or events folded into it while a run was going: they were not run on their own.
     public var skipped: Int?
@@ -33,7 +35,7 @@ public struct WorkflowRun: Sendable, Hashable, Codable {
     public var duration: Double? { ended.map { $0.timeIntervalSince(started) } }
 
     enum CodingKeys: String, CodingKey {
-        case id, trigger, slot, event, started, ended, outcome, output, skipped
+        case id, trigger, slot, event, started, ended, outcome, output, skipped, server
         case exitStatus = "exit_status"
     }
 }
