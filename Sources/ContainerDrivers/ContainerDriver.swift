@@ -224,6 +224,15 @@ public protocol ContainerDriver: ServiceLifecycle.Service {
     /// Makes what the platform adds for gateways match `gateways`, every gateway with a port (Kubernetes: a Service
     /// per gateway selecting the gateway agents). Most drivers add nothing: the default does nothing.
     func synchronizeGateways(_ gateways: [DriverGateway]) async throws(ContainerDriverError)
+
+    /// Runs `job` once, a `time` or `event` workflow's run, and returns when it ended or was stopped: past
+    /// ``JobSpecification/timeout`` it is stopped (``JobOutcome/timedOut``), and when the calling task is cancelled
+    /// (a workflow suspended or deleted) it is stopped too and the call returns with ``JobOutcome/cancelled``. Nothing
+    /// of the run is left behind either way: no process, no container. The default refuses with a permanent
+    /// error: the driver runs workflows only as `daemon` schedules (through ``deploy(_:update:)``).
+    /// - Throws: A permanent ``ContainerDriverError`` for a job the driver cannot run (another deployable type, an
+    ///   empty command, a run id outside `[a-z0-9-]`); a transient one when the run could not be started or watched.
+    func runJob(_ job: JobSpecification) async throws(ContainerDriverError) -> JobOutcome
 }
 
 extension ContainerDriver {

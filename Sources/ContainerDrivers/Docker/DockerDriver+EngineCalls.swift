@@ -82,7 +82,7 @@ extension DockerDriver {
             metadata: ["vamp.service": "\(service)", "vamp.instance": "\(index.map(String.init) ?? "?")", "vamp.container": "\(id.prefix(12))"])
     }
 
-    func remove(_ id: String) async throws(ContainerDriverError) {
+    nonisolated func remove(_ id: String) async throws(ContainerDriverError) {
         // 409: not running; 404: already gone. Both fine: the delete below settles it.
         try await engine.http.expect(.POST, "/containers/\(id)/kill", accepting: [404, 409])
         try await engine.http.expect(.DELETE, "/containers/\(id)", query: [("force", "true")], accepting: [404])

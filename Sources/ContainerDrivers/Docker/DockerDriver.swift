@@ -19,7 +19,8 @@ import VampModel
 /// `.cluster`, `.service`, `.instance`, `.digest`, `.scale`, `.ports`) and the `docker:` dialect merged into the
 /// create request (Engine API keys: `Cmd`, `Entrypoint`, `HostConfig`, ...). A workflow's daemon (an identity made by
 /// ``ServiceIdentity/workflow(_:breed:)``) runs the same way with `io.vamp=workflow`, `io.vamp.workflow` and
-/// `io.vamp.breed` in place of the deployment, cluster and service labels.
+/// `io.vamp.breed` in place of the deployment, cluster and service labels. A `time` or `event` workflow's one-off run
+/// (``runJob(_:)``) is a container of its own, labelled with its run and seen by no discovery, removed when it ends.
 ///
 /// Discovery lists the owned containers by label on the engine, so a restarted server finds what an earlier one
 /// started, a container created and never started (by a server killed between the two calls) included: its service is

@@ -53,9 +53,14 @@ package enum DockerPlan {
     /// name-legal, at most 40 characters), the first 10 hex digits of a SHA-1 of the namespace and the identity, and the
     /// instance number. One name per instance, so the engine refuses (409) to create an instance's container twice.
     package static func containerName(_ service: ServiceIdentity, index: Int, namespace: String = "default") -> String {
+        "\(namePrefix(service, namespace: namespace))-\(index)"
+    }
+
+    /// `vamp-<readable identity>-<10 hex digits>`: the start of the names of `service`'s containers.
+    static func namePrefix(_ service: ServiceIdentity, namespace: String) -> String {
         let readable = LocalProcessPlan.sanitised(
             service.kind == .workflow ? "workflow-\(service.deployment)-\(service.service)" : "\(service.deployment)-\(service.cluster)-\(service.service)")
-        return "vamp-\(readable.prefix(40))-\(SHA1.hex("\(namespace)\u{0}\(service.description)").prefix(10))-\(index)"
+        return "vamp-\(readable.prefix(40))-\(SHA1.hex("\(namespace)\u{0}\(service.description)").prefix(10))"
     }
 
     /// The labels of instance `index` of `specification`.
@@ -103,9 +108,7 @@ package enum DockerPlan {
             bindings["\(port.number)/tcp"] = .array([.object(["HostIp": .string("127.0.0.1"), "HostPort": .string("")])])
         }
         var hostConfig: [String: JSONValue] = ["PortBindings": .object(bindings)]
-        if specification.arguments.contains(where: { $0.key == "privileged" && $0.value.lowercased() == "true" }) {
-            hostConfig["Privileged"] = .bool(true)
-        }
+        if isPrivileged(specification.arguments) { hostConfig["Privileged"] = .bool(true) }
         // A service's instances are replaced by the reconciler; a workflow's daemon is restarted by the engine when it
         // exits (the driver's own kill, before a removal, does not count: it stops the container for good).
         if specification.id.kind == .workflow { hostConfig["RestartPolicy"] = .object(["Name": .string("unless-stopped")]) }
@@ -116,7 +119,18 @@ package enum DockerPlan {
             "ExposedPorts": .object(exposed),
             "HostConfig": .object(hostConfig),
         ])
-        switch specification.dialects["docker"] {
+        return applyingDialect(body, specification.dialects)
+    }
+
+    /// True when the run arguments ask for a privileged container (`privileged: true`).
+    static func isPrivileged(_ arguments: [RunArgument]) -> Bool {
+        arguments.contains { $0.key == "privileged" && $0.value.lowercased() == "true" }
+    }
+
+    /// A create body with the `docker` dialect merged in (objects merged key by key, anything else replaced; a string
+    /// dialect, a docker-compose `command`, becomes `Cmd: [/bin/sh, -c, command]`).
+    static func applyingDialect(_ body: JSONValue, _ dialects: [String: JSONValue]) -> JSONValue {
+        switch dialects["docker"] {
         case .object(let dialect): return merged(body, .object(dialect))
         // A docker-compose `command` (VampDSL's compose reader) is a command line for the image's shell.
         case .string(let command): return merged(body, .object(["Cmd": .array(["/bin/sh", "-c", command].map { .string($0) })]))
@@ -178,14 +192,16 @@ package enum DockerPlan {
 
     /// True when an event line of `GET /events` is one the reconciler should look at: a container of the namespace
     /// that started, died, was destroyed, restarted, ran out of memory or changed its health (`health_status: ...`).
-    /// Creation (not running yet), attaches, execs and the like are not.
+    /// Creation (not running yet), attaches, execs and the like are not, nor anything of a one-off run's container.
     package static func eventMatters(_ line: Substring, namespace: String = "default") -> Bool {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
             (object["Type"] as? String) == "container",
             let action = object["Action"] as? String ?? object["status"] as? String
         else { return false }
         let attributes = (object["Actor"] as? [String: Any])?["Attributes"] as? [String: String] ?? [:]
-        guard attributes[OwnershipLabel.owner] != nil, attributes[OwnershipLabel.namespace] == namespace else { return false }
+        // A one-off run's container is no instance: its start and end change nothing the reconciler sees.
+        guard attributes[OwnershipLabel.owner] != nil, attributes[OwnershipLabel.namespace] == namespace, attributes[OwnershipLabel.run] == nil
+        else { return false }
         return ["start", "die", "destroy", "restart", "oom"].contains(action) || action.hasPrefix("health_status")
     }
 

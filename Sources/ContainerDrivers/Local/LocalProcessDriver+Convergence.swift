@@ -123,12 +123,7 @@ extension LocalProcessDriver {
     /// server counts until the task that awaits it has reaped it, another's zombie does not); false when something is
     /// still there after `timeout` or on cancellation.
     func waitUntilGone(_ pid: Int32, within timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while LocalProcesses.groupExists(pid) {
-            guard !Task.isCancelled, ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return true
+        await LocalProcesses.waitUntilGone(pid, within: timeout)
     }
 
     // MARK: - Removal

@@ -32,7 +32,8 @@ import Darwin
 ///
 /// A workflow's daemon (an identity made by ``ServiceIdentity/workflow(_:breed:)``) runs the same way: its records say
 /// `kind: workflow`, its instances are named `workflow-<name>-<index>`, and it never shares records with a deployment of
-/// the same name.
+/// the same name. A `time` or `event` workflow's one-off run (``runJob(_:)``) is a process group of its own that the
+/// driver waits for, stops at its timeout or on cancellation, and never restarts or records.
 ///
 /// Ownership is recorded in `<directory>/services/`: one record per service and one per instance (run, pid, process
 /// start time, ports, digest, what to run, `kind` for a workflow; a record without `kind` is a service's). The driver

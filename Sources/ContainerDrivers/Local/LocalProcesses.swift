@@ -137,6 +137,17 @@ enum LocalProcesses {
         return (group, !ended || parent == getpid())
     }
 
+    /// Waits until nothing of process group `pid` is left (``groupExists(_:)``), looking every 20 ms; false when
+    /// something is still there after `timeout` or on cancellation.
+    static func waitUntilGone(_ pid: Int32, within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while groupExists(pid) {
+            guard !Task.isCancelled, ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
     /// Kills what is left of the process group of a leader that has exited (a shell killed alone leaves its command
     /// running, holding the ports). Only when no process has the leader's pid: a pid is not reused while its process
     /// group exists, so a group found then is ours.

@@ -110,6 +110,32 @@ struct JSONHTTPClient: Sendable {
         return answer
     }
 
+    /// `GET path` with its body streamed: `onChunk` gets the bytes as they come (a container's logs), so however long
+    /// the body is, the caller decides what it keeps. A status other than 200 is the driver's error (``failure``).
+    /// - Throws: A transient ``ContainerDriverError`` when the server cannot be reached, does not answer within
+    ///   `timeout` (the client's when nil), or the body breaks off.
+    func stream(
+        _ path: String, query: [(String, String)] = [], timeout: Duration? = nil, onChunk: ([UInt8]) async -> Void
+    ) async throws(ContainerDriverError) {
+        var request = try request(path, query: query)
+        request.headers.add(contentsOf: headers)
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: TimeAmount(timeout ?? self.timeout))
+        } catch {
+            throw failed(.GET, path, error)
+        }
+        guard response.status == .ok else {
+            let body = (try? await response.body.collect(upTo: 1 << 16)).map { Data($0.readableBytesView) } ?? Data()
+            throw failure(.GET, path, Answer(status: Int(response.status.code), body: body))
+        }
+        do {
+            for try await chunk in response.body { await onChunk(Array(chunk.readableBytesView)) }
+        } catch {
+            throw failed(.GET, path, error)
+        }
+    }
+
     /// `GET path` as a stream of lines (the Docker engine's events, one JSON object a line): `onLine` gets each
     /// non-empty line as it comes, after `onConnected` once the server answered 200. Returns when the server ends the
     /// stream or the task is cancelled.

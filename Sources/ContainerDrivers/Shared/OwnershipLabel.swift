@@ -39,6 +39,9 @@ package enum OwnershipLabel {
     package static let namespace = "io.vamp.namespace"
     /// `io.vamp.deployment-service=<Deployment name>`: the selector of a service's pods on Kubernetes.
     package static let deploymentService = "io.vamp.deployment-service"
+    /// The run id of a workflow's one-off run (``JobSpecification/run``), on its Docker container: such a container
+    /// is no daemon's instance (it has no ``instance`` label) and is left alone by discovery.
+    package static let run = "io.vamp.run"
     /// A gateway's name, on its Kubernetes Service.
     package static let gateway = "io.vamp.gateway"
     /// A gateway's lookup name, on its Kubernetes Service.
