@@ -36,4 +36,13 @@ struct WorkflowLease: Sendable {
             return false
         }
     }
+
+    /// Gives the lease up, if this server holds it (a graceful stop), so another server takes over at once rather
+    /// than when it expires.
+    func release() async {
+        guard let stored = try? await store.read(kind: Self.kind, name: Self.name),
+              let current = try? WorkflowRunStore.decoder.decode(Record.self, from: stored.body), current.holder == holder
+        else { return }
+        try? await store.delete(kind: Self.kind, name: Self.name, expectedVersion: stored.version)
+    }
 }

@@ -101,6 +101,18 @@ final class WorkflowLoop {
             await stopEverything(undeploy: false)
             group.cancelAll()
         }
+        // Stopping: the runs stopped above have ended (the group waited for them). Record them and give the lease up,
+        // in a task of its own, as this one is cancelled and the store's calls would refuse to start.
+        let finished = inbox.take().finished, runs = self.runs, lease = self.lease, leader = self.leader
+        await Task {
+            for (name, run) in finished {
+                _ = try? await runs.update(name) { history in
+                    history.record(run)
+                    return true
+                }
+            }
+            if leader { await lease.release() }
+        }.value
     }
 
     /// Waits for a notice from the inbox or until `deadline`.
