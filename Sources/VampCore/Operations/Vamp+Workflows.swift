@@ -102,7 +102,9 @@ extension Vamp {
         }
         guard let types = configuration.workflowDeployableTypes, let breed, BuiltInWorkflows.job(of: breed) == nil else { return }
         let type = breed.deployable?.type ?? Deployable.defaultType
-        guard !types.contains(type) else { return }
+        // `docker` and `cmd` are the original's aliases, as the drivers read them.
+        let aliases = ["docker": "container/docker", "cmd": "command", "rkt": "container/rkt"]
+        guard !types.contains(aliases[type.lowercased()] ?? type.lowercased()) else { return }
         guard !types.isEmpty else {
             throw OperationError(.invalid, "workflow '\(workflow.name)': this server has no container driver (vamp.container-driver.type), so no workflow can run; configure one first")
         }
