@@ -191,6 +191,39 @@ struct WorkflowEndToEndTests {
         }
     }
 
+    @Test("Pulse's health, metrics and allocation are workflows: DELETE /workflows/metrics stops the metrics events, creating it again starts them")
+    func builtInJobs() async throws {
+        let server = try await VampServerFixture.start(extraEnvironment: ["VAMP_PULSE_PERIOD": "1"])
+        defer { server.tearDown() }
+        let client = HTTPClient.shared
+        let port = try FreePort.next()
+        let (gateway, gatewayBody) = try await E2E.call(client, .POST, "\(server.api)/gateways", yaml: """
+            name: pulse-\(port)
+            port: \(port)/http
+            routes:
+              "[127.0.0.1:1]": {weight: 100%}
+            """)
+        #expect(gateway == 202, "\(gatewayBody)")
+        for name in ["health", "metrics", "allocation"] {
+            try await E2E.eventually("workflow \(name) running") { try await Self.status(client, server, name) == "\"running\"" }
+        }
+        let rate = "gateways:pulse-\(port)&tag=metrics:rate"
+        try await E2E.eventually("metrics events\n\(server.process.logTail())") { try await !Self.events(client, server, tag: rate).isEmpty }
+
+        let (deleted, deleteBody) = try await E2E.call(client, .DELETE, "\(server.api)/workflows/metrics")
+        #expect(deleted == 202, "\(deleteBody)")
+        try await Task.sleep(for: .seconds(1.5))
+        let before = try await Self.events(client, server, tag: rate).count
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await Self.events(client, server, tag: rate).count == before, "metrics events without the metrics workflow")
+        let health = try await Self.events(client, server, tag: "gateways:pulse-\(port)&tag=health").count
+        #expect(health > 0, "health goes on")
+
+        let (created, body) = try await E2E.call(client, .POST, "\(server.api)/workflows", yaml: "name: metrics\nbreed: metrics\nschedule: daemon")
+        #expect(created == 202, "\(body)")
+        try await E2E.eventually("metrics events again") { try await Self.events(client, server, tag: rate).count > before }
+    }
+
     @Test("bad workflows are refused with the field named and nothing stored: a bad period, a JavaScript breed, a missing breed, a status nobody may set")
     func badInput() async throws {
         let server = try await VampServerFixture.start()
