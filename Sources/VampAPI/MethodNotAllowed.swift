@@ -49,6 +49,14 @@ enum MethodNotAllowed {
     /// `Allow`'s value: the methods in the order listed, `GET, PUT, DELETE`.
     static func allow(_ methods: [HTTPRequest.Method]) -> String { methods.map(\.rawValue).joined(separator: ", ") }
 
+    /// 204 with `Allow` to `OPTIONS`, else 405 naming the methods there are.
+    static func refusal(_ request: Request, allowed: String, note: String) -> Response {
+        if request.method == .options { return Response(status: .noContent, headers: [.allow: allowed]) }
+        var response = APIAnswer.json(["message": "\(request.method.rawValue) is not a method of \(request.uri.path); use \(allowed)\(note)"], status: .methodNotAllowed)
+        response.headers[.allow] = allowed
+        return response
+    }
+
     static func addRoutes(to api: RouterGroup<VampRequestContext>, resolver: VampResolver) {
         for (path, methods) in table {
             let allowed = allow(methods)
@@ -61,6 +69,9 @@ enum MethodNotAllowed {
                         guard let known = ArtifactKind(name: kind), Vamp.storedKinds.contains(known), kind.lowercased() == known.plural else {
                             return Response(status: .notFound)
                         }
+                    }
+                    if let (what, _) = WorkflowHandlers.subresource(context) {
+                        return refusal(request, allowed: allow(WorkflowHandlers.methods(what)), note: "")
                     }
                     if request.method == .options { return Response(status: .noContent, headers: [.allow: allowed]) }
                     var response = APIAnswer.json(["message": "\(request.method.rawValue) is not a method of \(request.uri.path); use \(allowed)\(note)"], status: .methodNotAllowed)

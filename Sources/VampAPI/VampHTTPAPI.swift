@@ -148,10 +148,18 @@ public enum VampHTTPAPI {
             }
         })
         api.put(":kind/**", use: on { vamp, request, context in
-            if case ("status", let name)? = WorkflowHandlers.subresource(context) { return try await workflows(vamp).setStatus(request, name) }
-            return try await artifacts(vamp).update(request, context)
+            switch WorkflowHandlers.subresource(context) {
+            case ("status", let name)?: return try await workflows(vamp).setStatus(request, name)
+            case ("runs", _)?: return MethodNotAllowed.refusal(request, allowed: "GET", note: "")
+            default: return try await artifacts(vamp).update(request, context)
+            }
         })
-        api.delete(":kind/**", use: on { vamp, request, context in try await artifacts(vamp).delete(request, context) })
+        api.delete(":kind/**", use: on { vamp, request, context in
+            if let (what, _) = WorkflowHandlers.subresource(context) {
+                return MethodNotAllowed.refusal(request, allowed: MethodNotAllowed.allow(WorkflowHandlers.methods(what)), note: "")
+            }
+            return try await artifacts(vamp).delete(request, context)
+        })
     }
 }
 

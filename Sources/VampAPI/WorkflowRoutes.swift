@@ -18,6 +18,9 @@ struct WorkflowHandlers: Sendable {
         return (parts[1], parts[0].removingPercentEncoding ?? parts[0])
     }
 
+    /// The methods of `status` and `runs`.
+    static func methods(_ subresource: String) -> [HTTPRequest.Method] { subresource == "status" ? [.get, .put] : [.get] }
+
     /// `GET /workflows/{w}/status`: the status word as a JSON string (`"running"`), as Vamp 0.9.5 answered.
     func status(_ name: String) async throws -> Response {
         guard let workflow = try await vamp.workflow(named: name) else { return Response(status: .notFound) }
