@@ -224,6 +224,56 @@ struct WorkflowEndToEndTests {
         try await E2E.eventually("metrics events again") { try await Self.events(client, server, tag: rate).count > before }
     }
 
+    /// The weight of `service`'s route in the cluster gateway `sava/web/web`, read as the example script reads it.
+    static func weight(_ client: HTTPClient, _ server: VampServerFixture, _ service: String) async throws -> Int? {
+        let (_, body) = try await E2E.call(client, .GET, "\(server.api)/gateways/sava/web/web")
+        let routes = (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["routes"] as? [String: Any] ?? [:]
+        guard let route = routes.first(where: { $0.key == service || $0.key.contains("/\(service)/") })?.value as? [String: Any] else { return nil }
+        return (route["weight"] as? String).flatMap { Int($0.dropLast()) }
+    }
+
+    @Test("Examples/canary-step.yaml: the workflow moves sava:1.1 up a step every period while its error rate is low, as getting-started.md shows")
+    func canaryStepExample() async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let server = try await VampServerFixture.start()
+        defer { server.tearDown() }
+        let client = HTTPClient.shared
+        let port = try FreePort.next()
+        let sava = try String(contentsOf: repository.appendingPathComponent("Examples/sava.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "9050", with: String(port))
+        let (stored, storedBody) = try await E2E.call(client, .POST, server.api, yaml: sava)
+        #expect(stored == 202 || stored == 201, "\(storedBody)")
+        let (deployed, deployBody) = try await E2E.call(client, .PUT, "\(server.api)/deployments/sava", yaml: "sava")
+        #expect(deployed == 202, "\(deployBody)")
+        let (merged, mergeBody) = try await E2E.call(client, .PUT, "\(server.api)/deployments/sava", yaml: """
+            name: sava
+            clusters:
+              web:
+                services:
+                  - breed: sava:1.1
+                    scale: {cpu: 0.1, memory: 64MB, instances: 1}
+            """)
+        #expect(merged == 202, "\(mergeBody)")
+        try await E2E.eventually("sava 1.0 and 1.1 Done\n\(server.process.logTail())") {
+            try await E2E.allDone(client, server, "sava", ["sava:1.0", "sava:1.1"])
+        }
+        #expect(try await Self.weight(client, server, "sava:1.1") == 0)
+
+        // The example, with its script by its path and a 2 s period instead of 30 s.
+        let example = try String(contentsOf: repository.appendingPathComponent("Examples/canary-step.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "definition: vamp-canary-step", with: "definition: \(repository.appendingPathComponent("Examples/vamp-canary-step").path)")
+            .replacingOccurrences(of: "PT30S", with: "PT2S")
+        let (created, body) = try await E2E.call(client, .POST, server.api, yaml: example)
+        #expect(created == 202 || created == 201, "\(body)")
+        try await E2E.eventually("sava:1.1 at 20 %\n\(server.process.logTail())", timeout: .seconds(20)) {
+            try await (Self.weight(client, server, "sava:1.1") ?? 0) >= 20
+        }
+        #expect(try await Self.weight(client, server, "sava:1.0").map { $0 <= 80 } == true)
+        let runs = try await Self.runs(client, server, "sava-canary")["runs"] as? [[String: Any]] ?? []
+        #expect(runs.contains { ($0["output"] as? String)?.contains("sava:1.1: 0 % -> 10 %") == true }, "\(runs)")
+        #expect(try await E2E.get(client, "http://127.0.0.1:\(port)/").0 == 200)
+    }
+
     @Test("bad workflows are refused with the field named and nothing stored: a bad period, a JavaScript breed, a missing breed, a status nobody may set")
     func badInput() async throws {
         let server = try await VampServerFixture.start()
