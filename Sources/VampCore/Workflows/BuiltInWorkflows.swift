@@ -4,8 +4,8 @@ import Persistence
 public import VampModel
 
 /// Pulse's `health`, `metrics` and `allocation` publishing, as Vamp 0.9.5's system workflows of those names: breeds
-/// and workflows named so, whose breed's deployable is of type ``type`` (done in the server, not a process). A
-/// namespace gets them at its first start; `DELETE /workflows/metrics` stops the metrics events (``PulsePublisher``
+/// and workflows named so, whose breed's deployable is of type ``BuiltInWorkflows/type`` (done in the server, not a
+/// process). A namespace gets them at its first start; `DELETE /workflows/metrics` stops the metrics events (``PulsePublisher``
 /// publishes only the kinds whose workflow is there and not suspended), and creating it again starts them again,
 /// with `breed: metrics` as scripts written for the original do.
 public enum BuiltInWorkflows {

@@ -49,7 +49,7 @@ public struct WorkflowRunHistory: Sendable, Hashable, Codable {
     /// The schedule this history counts slots of (its period, start and repeat as written): a changed schedule
     /// starts counting again.
     public var schedule: String?
-    /// The newest runs, oldest first, at most ``limit``.
+    /// The newest runs, oldest first, at most ``WorkflowRunHistory/limit``.
     public var runs: [WorkflowRun]
 
     /// Runs kept per workflow.

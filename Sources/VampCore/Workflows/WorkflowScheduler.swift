@@ -11,8 +11,8 @@ public import VampModel
 /// (`ContainerDriver.runJob`) with a timeout. The decisions are pure (`TimeSchedule.decide`, `EventTrigger`); this
 /// service only reads the workflows, waits, starts and stops runs, and records them (``WorkflowRunHistory``).
 ///
-/// Only one server of those sharing a store runs the schedules: the one that holds the lease (``WorkflowLease``).
-/// Each `time` slot is also claimed in the workflow's run history before it starts, so a slot runs once, whichever
+/// Only one server of those sharing a store runs the schedules: the one that holds the lease (a record
+/// `workflow-leases/scheduler` in the store). Each `time` slot is also claimed in the workflow's run history before it starts, so a slot runs once, whichever
 /// server claims it, and a restarted server does not run again what ran before it stopped.
 public struct WorkflowScheduler: ServiceLifecycle.Service {
     /// What the scheduler needs besides the facade and the driver.
