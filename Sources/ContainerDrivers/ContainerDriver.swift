@@ -233,15 +233,24 @@ public protocol ContainerDriver: ServiceLifecycle.Service {
     /// - Throws: A permanent ``ContainerDriverError`` for a job the driver cannot run (another deployable type, an
     ///   empty command, a run id outside `[a-z0-9-]`); a transient one when the run could not be started or watched.
     func runJob(_ job: JobSpecification) async throws(ContainerDriverError) -> JobOutcome
+    /// True when ``runJob(_:)`` runs jobs (the local and Docker drivers); false when the driver runs workflows only
+    /// as `daemon` schedules, so that a `time` or `event` workflow is refused when it is written, not at each run.
+    var runsJobs: Bool { get }
 }
 
 extension ContainerDriver {
     /// True when the driver runs breeds of this deployable type; `docker` and `cmd` are the original's aliases of
     /// `container/docker` and `command`.
     public func runs(_ deployable: Deployable) -> Bool {
-        let type = deployable.type.lowercased()
+        deployableTypes.contains(Self.canonicalType(deployable.type))
+    }
+
+    /// The deployable type as the drivers list it: lower case, `docker` as `container/docker`, `cmd` as `command`,
+    /// `rkt` as `container/rkt` (the original's aliases).
+    public static func canonicalType(_ type: String) -> String {
+        let type = type.lowercased()
         let aliases = ["docker": "container/docker", "cmd": "command", "rkt": "container/rkt"]
-        return deployableTypes.contains(aliases[type] ?? type)
+        return aliases[type] ?? type
     }
 
     /// Nothing: the platform gets nothing for gateways.

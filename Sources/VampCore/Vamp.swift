@@ -50,6 +50,9 @@ public actor Vamp {
         /// The deployable types a workflow's breed may have: what the container driver runs (`nil`: not checked, as
         /// for a facade without a scheduler). A workflow whose breed has another type is refused when it is written.
         public var workflowDeployableTypes: Set<String>?
+        /// Whether the container driver runs `time` and `event` workflows (one-off runs); `false` refuses them when
+        /// they are written (Kubernetes and Marathon run workflows only as daemons). `nil`: not checked.
+        public var workflowJobs: Bool?
         /// The most instances all deployed services may ask for together (their scales): a write that would take
         /// them past it is refused (`Validation.Limits.instancesInTotal`, 10,000, by default).
         public var maximumInstances: Int = Validation.Limits.instancesInTotal

@@ -13,7 +13,7 @@ struct WorkflowDockerTests {
     typealias E2E = CanaryReleaseTests
     typealias Workflows = WorkflowEndToEndTests
 
-    @Test("a time workflow every 2 s runs a busybox container that posts an event; a run past its timeout is killed; no container left")
+    @Test("a time workflow every 2 s runs a busybox container that posts an event; a run past its timeout is killed; a daemon's container removed behind Vamp's back is replaced; no run's container left")
     func timeWorkflowOnDocker() async throws {
         let engine = try await DockerEngine.start()
         var serverToStop: CanaryReleaseTests.Server?
@@ -53,6 +53,28 @@ struct WorkflowDockerTests {
                 let runs = try await Workflows.runs(client, server, "stuck")["runs"] as? [[String: Any]] ?? []
                 return runs.first?["outcome"] as? String == "timed-out"
             }
+            // A daemon: one container, replaced when it is removed behind Vamp's back.
+            let (daemon, daemonBody) = try await E2E.call(client, .POST, "\(server.api)/workflows", yaml: """
+                name: keeper
+                breed: {name: keeper, deployable: {type: docker, definition: "\(engine.image)"}}
+                schedule: daemon
+                dialects: {docker: {Cmd: ["/bin/sleep", "1000"]}}
+                """)
+            #expect(daemon == 202, "\(daemonBody)")
+            func keepers() -> [String] {
+                let filter = #"{"label":["io.vamp.workflow=keeper"],"status":["running"]}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let list = engine.get("/v1.41/containers/json?filters=\(filter)")
+                let containers = (try? JSONSerialization.jsonObject(with: Data((list?.body ?? "[]").utf8))) as? [[String: Any]] ?? []
+                return containers.compactMap { $0["Id"] as? String }
+            }
+            try await E2E.eventually("the daemon's container runs\n\(server.process.logTail())", timeout: .seconds(30)) { keepers().count == 1 }
+            let first = keepers()[0]
+            try engine.removeContainer(first)
+            try await E2E.eventually("the daemon's container replaced\n\(server.process.logTail())", timeout: .seconds(30)) {
+                let now = keepers()
+                return now.count == 1 && now[0] != first
+            }
+
             // Suspended, and every run's container is gone.
             _ = try await E2E.call(client, .PUT, "\(server.api)/workflows/boxed/status", yaml: "suspended")
             try await E2E.eventually("no container of a run left") {

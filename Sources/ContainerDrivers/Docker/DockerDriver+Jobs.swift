@@ -11,6 +11,9 @@ import Darwin
 
 /// ``DockerDriver``'s one-off runs of workflows.
 extension DockerDriver {
+    /// True: this driver runs one-off jobs.
+    public nonisolated var runsJobs: Bool { true }
+
     /// How a run's wait ended.
     private enum Ending: Sendable {
         case exited(Int32)

@@ -94,6 +94,9 @@ public struct JobOutcome: Sendable, Hashable {
 }
 
 extension ContainerDriver {
+    /// False: the driver runs workflows only as `daemon` schedules.
+    public var runsJobs: Bool { false }
+
     /// Refuses with a permanent error naming the driver: it runs workflows only as `daemon` schedules.
     public func runJob(_ job: JobSpecification) async throws(ContainerDriverError) -> JobOutcome {
         throw ContainerDriverError(

@@ -13,6 +13,9 @@ import Darwin
 
 /// The local driver's one-off runs of workflows.
 extension LocalProcessDriver {
+    /// True: this driver runs one-off jobs.
+    public nonisolated var runsJobs: Bool { true }
+
     /// Runs a `command` breed once, as the driver runs a service's command: its definition through `/bin/sh -c` in the
     /// working directory (with ``Configuration/user``, as that user in the workflow's folder under
     /// ``Configuration/userWorkDirectory``), in a session and process group of its own, with the job's environment

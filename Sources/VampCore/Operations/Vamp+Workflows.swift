@@ -1,3 +1,4 @@
+import ContainerDrivers
 import Foundation
 import Persistence
 import VampDSL
@@ -101,10 +102,16 @@ extension Vamp {
             }
         }
         guard let types = configuration.workflowDeployableTypes, let breed, BuiltInWorkflows.job(of: breed) == nil else { return }
+        if configuration.workflowJobs == false, !types.isEmpty {
+            switch workflow.schedule {
+            case .daemon: break
+            case .time, .event:
+                throw OperationError(.invalid, "workflow '\(workflow.name)': schedule: the container driver runs workflows only as daemon schedules (Kubernetes and Marathon); schedule it as a daemon, or use the local or Docker driver")
+            }
+        }
         let type = breed.deployable?.type ?? Deployable.defaultType
         // `docker` and `cmd` are the original's aliases, as the drivers read them.
-        let aliases = ["docker": "container/docker", "cmd": "command", "rkt": "container/rkt"]
-        guard !types.contains(aliases[type.lowercased()] ?? type.lowercased()) else { return }
+        guard !types.contains(LocalProcessDriver.canonicalType(type)) else { return }
         guard !types.isEmpty else {
             throw OperationError(.invalid, "workflow '\(workflow.name)': this server has no container driver (vamp.container-driver.type), so no workflow can run; configure one first")
         }

@@ -39,6 +39,9 @@ public enum WorkflowEnvironment {
 
     /// The variables of one run.
     /// - Parameters:
+    ///   - workflow: the workflow, whose `environment_variables` override the breed's.
+    ///   - breed: its breed, whose variables with values come first.
+    ///   - server: what the server says of itself.
     ///   - period: the `time` schedule's period in seconds (0 for daemon and event workflows, as the original's
     ///     "run once").
     ///   - timeout: the run's timeout in seconds.

@@ -18,22 +18,33 @@ struct WorkflowLease: Sendable {
     let holder: String
     let time: Duration
 
-    /// Takes or renews the lease at `now`; true when this server holds it until `now + time`.
-    func acquire(at now: Date) async -> Bool {
-        let wanted = Record(holder: holder, until: now.addingTimeInterval(time.seconds))
+    /// What an attempt to take or renew the lease found.
+    enum Outcome: Equatable {
+        /// This server holds it until then.
+        case held(until: Date)
+        /// Another server holds it.
+        case taken
+        /// The store did not answer (or another server wrote it at the same moment): what this server held, it holds
+        /// until its time runs out.
+        case unknown
+    }
+
+    /// Takes or renews the lease at `now`.
+    func acquire(at now: Date) async -> Outcome {
+        let until = now.addingTimeInterval(time.seconds)
         do {
-            let body = try WorkflowRunStore.encoder.encode(wanted)
+            let body = try WorkflowRunStore.encoder.encode(Record(holder: holder, until: until))
             guard let stored = try await store.read(kind: Self.kind, name: Self.name) else {
                 _ = try await store.create(kind: Self.kind, name: Self.name, body: body)
-                return true
+                return .held(until: until)
             }
             // A record that does not read counts as expired.
             let current = try? WorkflowRunStore.decoder.decode(Record.self, from: stored.body)
-            if let current, current.holder != holder, current.until >= now { return false }
+            if let current, current.holder != holder, current.until >= now { return .taken }
             _ = try await store.update(kind: Self.kind, name: Self.name, body: body, expectedVersion: stored.version)
-            return true
+            return .held(until: until)
         } catch {
-            return false
+            return .unknown
         }
     }
 

@@ -70,6 +70,8 @@ final class WorkflowLoop {
     let lease: WorkflowLease
     var entries: [String: Entry] = [:]
     var leader = false
+    /// Until when this server's lease lasts, as last written.
+    var heldUntil = Date.distantPast
     var leaseCheck = Date.distantPast
     var counter = 0
 
@@ -133,7 +135,17 @@ final class WorkflowLoop {
         var now = vamp.clock.now
         var taken = inbox.take()
         if now >= leaseCheck {
-            let held = await lease.acquire(at: now)
+            let held: Bool
+            switch await lease.acquire(at: now) {
+            case .held(let until):
+                heldUntil = until
+                held = true
+            case .taken:
+                held = false
+            case .unknown:
+                // A store that did not answer this once: the lease this server holds lasts until its time is up.
+                held = now < heldUntil
+            }
             leaseCheck = now.addingTimeInterval(settings.leaseTime.seconds / 3)
             if held != leader {
                 logger.info(held ? "this server runs the workflows' schedules" : "another server runs the workflows' schedules now")
@@ -188,6 +200,7 @@ final class WorkflowLoop {
         for name in entries.keys.sorted() where !present.contains(name) {
             await unschedule(name, undeploy: true)
             await runs.removeQuietly(name)
+            await settings.forgetToken(name)
             vamp.workflowStatuses.set(name, nil)
         }
         for workflow in workflows {

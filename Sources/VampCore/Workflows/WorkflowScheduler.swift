@@ -28,11 +28,15 @@ public struct WorkflowScheduler: ServiceLifecycle.Service {
         public var leaseTime: Duration
         /// The token of a workflow (`VAMP_API_TOKEN`), made by the host; nil: none.
         public var token: @Sendable (_ workflow: String) async -> String?
+        /// Revokes the token of a workflow that was deleted.
+        public var forgetToken: @Sendable (_ workflow: String) async -> Void
 
         public init(
             server: @escaping @Sendable () -> WorkflowEnvironment.Server, defaultTimeout: Int = 120, holder: String, leaseTime: Duration = .seconds(15),
-            token: @escaping @Sendable (_ workflow: String) async -> String? = { _ in nil }
+            token: @escaping @Sendable (_ workflow: String) async -> String? = { _ in nil },
+            forgetToken: @escaping @Sendable (_ workflow: String) async -> Void = { _ in }
         ) {
+            self.forgetToken = forgetToken
             self.server = server
             self.defaultTimeout = defaultTimeout
             self.holder = holder

@@ -46,6 +46,7 @@ struct NamespaceStack: Sendable {
             throw SettingError(description: error.message)
         }
         core.workflowDeployableTypes = driver?.deployableTypes ?? []
+        core.workflowJobs = driver?.runsJobs ?? false
         let vamp = Vamp(artifacts: stores.artifacts, events: stores.events, configuration: core, logger: logger.part("core"))
         var services: [any ServiceLifecycle.Service] = [stores]
         services.append(StartAfter(stores, PulsePublisher(vamp: vamp, logger: logger.part("pulse"))))
@@ -72,13 +73,16 @@ struct NamespaceStack: Sendable {
             WorkflowEnvironment.Server(
                 url: workflows.url, namespace: namespace,
                 keyValueStore: .init(
-                    type: kv.kind.rawValue, connection: kv.endpoints.map { "\($0)" }.joined(separator: ","), path: kv.path ?? "/vamp/\(namespace)"))
+                    type: kv.kind.rawValue,
+                    connection: kv.endpoints.isEmpty ? kv.directory : kv.endpoints.map { "\($0)" }.joined(separator: ","),
+                    path: kv.path ?? "/vamp/\(namespace)"))
         }
         services.append(StartAfter(stores, WorkflowScheduler(
             vamp: vamp, driver: driver,
             settings: .init(
                 server: server, defaultTimeout: configuration.workflowTimeout, holder: WorkflowHost.holder,
-                token: { name in await workflows.tokens.token(workflow: name, namespace: namespace) }),
+                token: { name in await workflows.tokens.token(workflow: name, namespace: namespace) },
+                forgetToken: { name in await workflows.tokens.forget(workflow: name, namespace: namespace) }),
             logger: logger.part("workflows"))))
         // The SLAs' checks and escalations, on Pulse's figures: a gateway's response time is the mean total time of
         // the requests its own frontend counted over the window (each request once; its routes count it again).

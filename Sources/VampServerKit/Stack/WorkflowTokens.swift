@@ -34,6 +34,14 @@ final class WorkflowTokens: Sendable {
         }
     }
 
+    /// Revokes the token of a deleted workflow (here and, through the store, on the other servers).
+    func forget(workflow: String, namespace: String) async {
+        guard let registry = registry.withLock({ $0 }) else { return }
+        let name = Self.name(workflow: workflow, namespace: namespace)
+        secrets.withLock { $0[name] = nil }
+        try? await registry.revoke(name: name)
+    }
+
     static func name(workflow: String, namespace: String) -> String {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
         let plain = "workflow.\(namespace).\(workflow)"
