@@ -80,6 +80,36 @@ extension WorkflowLoop {
         }
     }
 
+    /// Deploys again each daemon the driver does not run as specified: gone, fewer instances than its scale, or
+    /// started from another specification (the driver's own restarts cover a process that exits; this covers a
+    /// container removed behind Vamp's back, as the reconciler does for a deployment's services).
+    func superviseDaemons() async {
+        guard let driver else { return }
+        let daemons = entries.values.compactMap { entry -> ServiceSpecification? in
+            if case .daemon(let specification) = entry.plan { specification } else { nil }
+        }
+        guard !daemons.isEmpty else { return }
+        let running: [RuntimeService]
+        do {
+            running = try await driver.services()
+        } catch {
+            logger.debug("workflow daemons not checked", metadata: ["vamp.error": "\(error)"])
+            return
+        }
+        for specification in daemons {
+            let runtime = running.first { $0.id == specification.id }
+            guard runtime == nil || runtime!.instances.count < specification.scale.instances || runtime!.digest != specification.digest else {
+                continue
+            }
+            do {
+                try await driver.deploy(specification, update: runtime != nil)
+                logger.info("workflow daemon deployed again", metadata: ["vamp.workflow": "\(specification.id.deployment)"])
+            } catch {
+                logger.warning("workflow daemon not deployed", metadata: ["vamp.workflow": "\(specification.id.deployment)", "vamp.error": "\(error)"])
+            }
+        }
+    }
+
     func publish(_ name: String, _ what: String) async {
         do {
             _ = try await vamp.publish([Event(tags: ["workflows:\(name)", what], timestamp: vamp.clock.now)])

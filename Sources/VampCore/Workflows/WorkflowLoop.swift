@@ -10,6 +10,7 @@ import VampModel
 final class WorkflowInbox: Sendable {
     struct Taken {
         var changed = false
+        var driverChanged = false
         var events: [Event] = []
         var finished: [(workflow: String, run: WorkflowRun)] = []
     }
@@ -19,6 +20,11 @@ final class WorkflowInbox: Sendable {
 
     func changed() {
         state.withLock { $0.changed = true }
+        signal.notify()
+    }
+
+    func driverChanged() {
+        state.withLock { $0.driverChanged = true }
         signal.notify()
     }
 
@@ -72,6 +78,8 @@ final class WorkflowLoop {
     var leader = false
     /// Until when this server's lease lasts, as last written.
     var heldUntil = Date.distantPast
+    /// When to look again whether every daemon runs as it should (also on the driver's change notices).
+    var daemonCheck = Date.distantPast
     var leaseCheck = Date.distantPast
     var counter = 0
 
@@ -94,6 +102,12 @@ final class WorkflowLoop {
             }
             group.addTask {
                 for await event in vamp.subscribe(EventFilter()) { inbox.event(event) }
+            }
+            if let driver {
+                // Something the driver runs changed on its own (a daemon's instance exited or was removed).
+                group.addTask {
+                    for await _ in driver.changeNotices() { inbox.driverChanged() }
+                }
             }
             inbox.changed()
             while !Task.isCancelled {
@@ -161,9 +175,13 @@ final class WorkflowLoop {
             return leaseCheck
         }
         if taken.changed { await refresh(group: &group) }
+        if taken.driverChanged || now >= daemonCheck {
+            await superviseDaemons()
+            daemonCheck = now.addingTimeInterval(settings.leaseTime.seconds / 3)
+        }
         now = vamp.clock.now
         for event in taken.events { await received(event, group: &group) }
-        var deadline = leaseCheck
+        var deadline = min(leaseCheck, daemonCheck)
         for name in entries.keys.sorted() {
             guard let entry = entries[name], case .time(let schedule, _) = entry.plan, !entry.finished else { continue }
             switch schedule.decide(lastStarted: entry.lastSlot, running: entry.run != nil, now: now, lastEnded: entry.lastEnded) {
