@@ -97,6 +97,8 @@ extension Vamp {
                 breed = stored
                 let problems = document.locate(Validation.undeclaredEnvironment(workflow: workflow, breed: stored))
                 if !problems.isEmpty { throw OperationError(.invalid, problems.map(\.description).joined(separator: "\n")) }
+            } else if let builtIn = BuiltInWorkflows.breed(named: name) {
+                breed = builtIn
             } else {
                 throw OperationError(.invalid, "workflow '\(workflow.name)': breed: there is no breed '\(name)'; create it first or give the breed inline")
             }

@@ -266,7 +266,9 @@ extension WorkflowLoop {
         switch workflow.breed {
         case .inline(let breed): return breed
         case .reference(let name):
-            guard let stored = try? await vamp.read(.breed, name: name), case .breed(let breed)? = try? vamp.artifact(stored) else { return nil }
+            guard let stored = try? await vamp.read(.breed, name: name), case .breed(let breed)? = try? vamp.artifact(stored) else {
+                return BuiltInWorkflows.breed(named: name)
+            }
             return breed
         }
     }
