@@ -32,7 +32,10 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
     /// The text, or an error when a setting could reach the file unsafely. The `defaults` section carries
     /// Vamp's JSON log format for HTTP, which the generated frontends rely on. `option redispatch 1` sends every retry
     /// of a failed connection to another server: an instance that stopped (scaled down, replaced, crashed) before
-    /// HAProxy learnt it costs its requests a retry, not a 503.
+    /// HAProxy learnt it costs its requests a retry, not a 503. `retry-on conn-failure empty-response` also retries a
+    /// request whose server closed the connection without answering anything: an instance that stops while HAProxy
+    /// reuses an idle keep-alive connection to it (seen as a 502 in the SLA test's scale-down), which never processed
+    /// that request.
     public func render() throws(HAProxyConfigError) -> String {
         guard (hardStopAfterSeconds ?? 1) > 0 else {
             throw HAProxyConfigError(code: .unsafeValue, message: "hard-stop-after must be nil (no limit) or a number of seconds above 0, not \(hardStopAfterSeconds ?? 0)")
@@ -54,6 +57,7 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
           log-format \(LogFormat.http)
           option dontlognull
           option redispatch 1
+          retry-on conn-failure empty-response
           option clitcpka
           option srvtcpka
           retries 3

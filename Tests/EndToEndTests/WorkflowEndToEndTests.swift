@@ -94,6 +94,27 @@ struct WorkflowEndToEndTests {
         #expect(try await Self.status(client, server, "ticker") == "\"running\"")
     }
 
+    @Test("a workflow of another namespace calls its own namespace back: $VAMP_URL/api/v1 is /<namespace>/api/v1")
+    func otherNamespace() async throws {
+        let server = try await VampServerFixture.start()
+        defer { server.tearDown() }
+        let client = HTTPClient.shared
+        let script = try Self.tickScript(server)
+        let team = "\(server.host.absoluteString)/team/api/v1"
+        let (created, body) = try await E2E.call(client, .POST, "\(team)/workflows", yaml: """
+            name: ticker
+            breed: {name: tick, deployable: {type: command, definition: "sh \(script)"}}
+            schedule: {time: {period: PT1H}}
+            """)
+        #expect(created == 202, "\(body)")
+        try await E2E.eventually("a tick in namespace team\n\(server.process.logTail())", timeout: .seconds(20)) {
+            let (_, events) = try await E2E.call(client, .GET, "\(team)/events?tag=tick:ticker")
+            return events.contains("tick:ticker")
+        }
+        let (_, inDefault) = try await E2E.call(client, .GET, "\(server.api)/events?tag=tick:ticker")
+        #expect(!inDefault.contains("tick:ticker"), "the event went to the default namespace: \(inDefault)")
+    }
+
     @Test("a run past VAMP_WORKFLOW_EXECUTION_TIMEOUT is stopped and recorded as timed out")
     func timeout() async throws {
         let server = try await VampServerFixture.start()

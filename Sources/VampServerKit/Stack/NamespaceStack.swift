@@ -71,7 +71,8 @@ struct NamespaceStack: Sendable {
         let kv = configuration.keyValueStore
         let server: @Sendable () -> WorkflowEnvironment.Server = {
             WorkflowEnvironment.Server(
-                url: workflows.url, namespace: namespace,
+                // `$VAMP_URL/api/v1` is the workflow's own namespace.
+                url: isDefault ? workflows.url : workflows.url + "/" + namespace, namespace: namespace,
                 keyValueStore: .init(
                     type: kv.kind.rawValue,
                     connection: kv.endpoints.isEmpty ? kv.directory : kv.endpoints.map { "\($0)" }.joined(separator: ","),
