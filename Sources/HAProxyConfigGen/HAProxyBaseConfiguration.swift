@@ -34,8 +34,9 @@ public struct HAProxyBaseConfiguration: Sendable, Hashable {
     /// of a failed connection to another server: an instance that stopped (scaled down, replaced, crashed) before
     /// HAProxy learnt it costs its requests a retry, not a 503. `retry-on conn-failure empty-response` also retries a
     /// request whose server closed the connection without answering anything: an instance that stops while HAProxy
-    /// reuses an idle keep-alive connection to it (seen as a 502 in the SLA test's scale-down), which never processed
-    /// that request.
+    /// reuses an idle keep-alive connection to it (seen as a 502 in the SLA test's scale-down) never saw that request.
+    /// The price: a server that crashed in the middle of a request without answering may have acted on it before it
+    /// is sent again (HAProxy retries only a request it still holds whole).
     public func render() throws(HAProxyConfigError) -> String {
         guard (hardStopAfterSeconds ?? 1) > 0 else {
             throw HAProxyConfigError(code: .unsafeValue, message: "hard-stop-after must be nil (no limit) or a number of seconds above 0, not \(hardStopAfterSeconds ?? 0)")
