@@ -59,3 +59,56 @@ enum EtcdJSON {
         out.append(UInt8(ascii: "\""))
     }
 }
+
+// MARK: - JSON shapes of etcd's gateway (field names as etcd sends them)
+
+struct EtcdHeader: Decodable {
+    var revision: FlexibleInt64?
+}
+
+struct EtcdHeaderResponse: Decodable {
+    var header: EtcdHeader?
+}
+
+struct EtcdKV: Decodable {
+    var key: String?
+    var value: String?
+    var mod_revision: FlexibleInt64?
+}
+
+struct EtcdTxnResponse: Decodable {
+    var header: EtcdHeader?
+    var succeeded: Bool?
+}
+
+struct EtcdRangeResponse: Decodable {
+    var header: EtcdHeader?
+    var kvs: [EtcdKV]?
+}
+
+struct EtcdWatchMessage: Decodable {
+    struct Result: Decodable {
+        var header: EtcdHeader?
+        var created: Bool?
+        var canceled: Bool?
+        var cancel_reason: String?
+        var compact_revision: FlexibleInt64?
+        var events: [Event]?
+    }
+    struct Event: Decodable {
+        var type: String?
+        var kv: EtcdKV?
+    }
+    struct Failure: Decodable {
+        var message: String?
+    }
+    var result: Result?
+    var error: Failure?
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
