@@ -61,7 +61,7 @@ struct WorkflowHandlers: Sendable {
         let answer = RunsAnswer(
             workflow: name, status: workflow.status.rawValue, schedule: vamp.workflowSchedule(name), runs: runs.map(RunAnswer.init))
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .millisecondISO8601
         encoder.outputFormatting = [.sortedKeys]
         return APIAnswer.json(text: String(decoding: try encoder.encode(answer), as: UTF8.self))
     }

@@ -317,7 +317,7 @@ struct EventJSON: Encodable {
 extension JSONEncoder {
     static let workflowEvent: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .millisecondISO8601
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()

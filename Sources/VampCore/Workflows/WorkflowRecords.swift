@@ -97,14 +97,14 @@ struct WorkflowRunStore: Sendable {
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .millisecondISO8601
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()
 
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = .millisecondISO8601
         return decoder
     }()
 
@@ -184,4 +184,23 @@ public final class WorkflowStatusBoard: Sendable {
     public func status(of workflow: String) -> WorkflowScheduleStatus? { statuses.withLock { $0[workflow] } }
 
     func set(_ workflow: String, _ status: WorkflowScheduleStatus?) { statuses.withLock { $0[workflow] = status } }
+}
+
+extension JSONEncoder.DateEncodingStrategy {
+    /// ISO-8601 with milliseconds (`2026-12-06T16:47:20.981Z`): a run's start and end to the millisecond, where
+    /// `.iso8601` keeps whole seconds.
+    public static let millisecondISO8601 = JSONEncoder.DateEncodingStrategy.custom { date, encoder in
+        var container = encoder.singleValueContainer()
+        try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+    }
+}
+
+extension JSONDecoder.DateDecodingStrategy {
+    /// Reads ISO-8601 with or without fractional seconds.
+    public static let millisecondISO8601 = JSONDecoder.DateDecodingStrategy.custom { decoder in
+        let text = try decoder.singleValueContainer().decode(String.self)
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an ISO-8601 time"))
+    }
 }
