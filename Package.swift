@@ -220,7 +220,8 @@ targets.append(.executableTarget(
 
 // MARK: - VampTesting: fixtures that start real servers for tests
 products.append(.library(name: "VampTesting", targets: ["VampTesting"]))
-targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl", "VampConcurrency", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")], swiftSettings: swiftSettings))
+// AsyncHTTPClient: the Chromium fixture speaks WebDriver (HTTP + JSON) to chromedriver.
+targets.append(.target(name: "VampTesting", dependencies: ["HAProxyControl", "VampConcurrency", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")], swiftSettings: swiftSettings))
 
 // MARK: - ContainerDrivers: the ContainerDriver protocol and its drivers (local processes, Docker, Kubernetes, Marathon)
 products.append(.library(name: "ContainerDrivers", targets: ["ContainerDrivers"]))
