@@ -47,6 +47,8 @@ struct WebUIScreenshotTests {
                 _ = try await CanaryReleaseTests.call(client, .POST, "\(api)/events", yaml: "tags: [\(tags)]\nvalue: \(value)\n")
             }
 
+            // The viewport exactly 1280×800 (a window of that size has a smaller viewport).
+            try await ui.browser.emulateViewport(width: 1280, height: 800)
             try await ui.signIn()
             try await ui.open("#/deployments", page: "deployments")
             try await ui.browser.waitForElement("[data-test=deployment-row][data-name=sava]")
@@ -66,17 +68,17 @@ struct WebUIScreenshotTests {
             }
             try await ui.screenshot("gateway")
 
-            // The editor with a typo on line 4.
+            // The editor with a typo on line 6.
             try await ui.open("#/artifacts/breeds/new", page: "artifact")
             try await ui.browser.type("textarea[data-test=artifact-editor]", """
                 name: sava:1.2
                 deployable:
                   type: command
-                  definitoin: sava --text "sava 1.2"
+                  definition: sava --text "sava 1.2"
                 ports:
-                  web: 8080/http
+                  web: 8080/htpp
                 """)
-            try await ui.browser.waitForText("[data-test=editor-error-line]") { $0.trimmingCharacters(in: .whitespaces) == "4" }
+            try await ui.browser.waitForText("[data-test=editor-error-line]") { $0.trimmingCharacters(in: .whitespaces) == "6" }
             try await ui.screenshot("artifact-error")
 
             try await ui.open("#/artifacts/breeds", page: "artifacts")

@@ -71,7 +71,7 @@ struct WebUITests {
         }
     }
 
-    @Test("the artifact editor: a breed with a typo on line 4 shows the server's message on line 4; fixed, it saves")
+    @Test("the artifact editor: a breed with a typo on line 6 shows the server's message on line 6; fixed, it saves")
     func editorShowsTheErrorLine() async throws {
         try await UISession.run { ui in
             try await ui.storeQuickStart(gatewayPort: try FreePort.next())
@@ -86,14 +86,14 @@ struct WebUITests {
                 (try await ui.browser.findElement(editor).property("value").string ?? "").contains("sava:1.0")
             }
 
-            // Line 4 has an unknown key (definitoin).
+            // Line 6 has a typo in a value: the protocol htpp.
             let typo = """
                 name: sava:1.0
                 deployable:
                   type: command
-                  definitoin: sava --text "sava 1.0"
+                  definition: sava --text "sava 1.0"
                 ports:
-                  web: 8080/http
+                  web: 8080/htpp
                 """
             try await ui.browser.type(editor, typo)
             #expect(try await ui.browser.findElement(editor).property("value").string == typo, "the editor holds what was typed")
@@ -103,16 +103,16 @@ struct WebUITests {
             let message = try UISession.json(answer)["message"] as? String ?? answer
             let shown = try await ui.browser.waitForText("[data-test=editor-error]", "to show the server's message") { !$0.isEmpty }
             #expect(shown.contains(message) || message.contains(shown), "editor error \(shown.debugDescription), server \(message.debugDescription)")
-            #expect(shown.contains("definitoin"), "\(shown)")
-            try await ui.browser.waitForText("[data-test=editor-error-line]", "to be 4") { $0.trimmingCharacters(in: .whitespaces) == "4" }
+            #expect(shown.contains("htpp"), "\(shown)")
+            try await ui.browser.waitForText("[data-test=editor-error-line]", "to be 6") { $0.trimmingCharacters(in: .whitespaces) == "6" }
             let gutter = try await ui.browser.executeScript("""
                 return [...document.querySelectorAll('.error')].some(e => e !== document.querySelector('[data-test=editor-error]')
-                    && e.textContent.trim() === '4')
+                    && e.textContent.trim() === '6')
                 """)
-            #expect(gutter.bool == true, "a gutter line 4 has the class error")
+            #expect(gutter.bool == true, "a gutter line 6 has the class error")
 
             // Fixed (and changed): the error goes, Save stores it.
-            let fixed = typo.replacingOccurrences(of: "definitoin: sava --text \"sava 1.0\"", with: "definition: sava --text \"sava 1.0 edited\"")
+            let fixed = typo.replacingOccurrences(of: "sava 1.0\"", with: "sava 1.0 edited\"").replacingOccurrences(of: "htpp", with: "http")
             try await ui.browser.type(editor, fixed)
             try await ui.browser.waitForAbsence("[data-test=editor-error]")
             try await ui.browser.click("button[data-test=artifact-save]")

@@ -10,7 +10,7 @@ public enum WebDriverValue: Sendable, Equatable, CustomStringConvertible {
     case object([String: WebDriverValue])
 
     /// The key under which the W3C protocol carries an element's reference.
-    static let elementKey = "element-6066-11e4-a52f-4d735fc4e5a5"
+    static let elementKey = "element-6066-11e4-a52e-4f735466cecf"
 
     /// The string, or nil when the value is not one.
     public var string: String? { if case .string(let value) = self { value } else { nil } }
