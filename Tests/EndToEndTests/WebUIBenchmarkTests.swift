@@ -116,6 +116,7 @@ struct WebUIBenchmarkTests {
                 """)
             return value.isNull ? nil : value
         }
+        if ProcessInfo.processInfo.environment["VAMP_BENCH_UI_DEBUG"] != nil { print("bench-ui: raw \(value)") }
         return Sample(
             domInteractive: value["domInteractive"].double ?? .nan, ready: value["ready"].double ?? .nan,
             transferred: value["transferred"].int ?? 0, decoded: value["decoded"].int ?? 0,

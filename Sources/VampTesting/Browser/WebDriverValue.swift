@@ -71,7 +71,7 @@ public enum WebDriverValue: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension WebDriverValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByFloatLiteral, ExpressibleByNilLiteral {
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByFloatLiteral {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
     public init(floatLiteral value: Double) { self = .number(value) }
@@ -80,5 +80,4 @@ extension WebDriverValue: ExpressibleByStringLiteral, ExpressibleByIntegerLitera
     public init(dictionaryLiteral elements: (String, WebDriverValue)...) {
         self = .object(Dictionary(elements) { _, last in last })
     }
-    public init(nilLiteral: ()) { self = .null }
 }
