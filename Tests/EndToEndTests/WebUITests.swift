@@ -122,11 +122,17 @@ struct WebUITests {
         }
     }
 
-    @Test("an event posted to the API appears in the events panel without a reload, and the tag filter keeps it")
+    @Test("the navigation links open their pages; an event posted to the API appears in the events panel without a reload, and the tag filter keeps it")
     func liveEvents() async throws {
         try await UISession.run { ui in
             try await ui.signIn()
-            try await ui.open("#/events", page: "events")
+            for (link, page) in [
+                ("gateways", "gateways"), ("artifacts", "artifacts"), ("workflows", "workflows"), ("system", "system"),
+                ("deployments", "deployments"), ("events", "events"),
+            ] {
+                try await ui.browser.click("a[data-test=nav-\(link)]")
+                try await ui.waitForPage(page)
+            }
             try await ui.browser.waitForElement("[data-test=events-panel]")
             try await ui.browser.waitForAbsence("[data-test=disconnected]")
             // A mark in the page's memory: a reload would lose it.
@@ -185,6 +191,22 @@ struct WebUITests {
             try await ui.browser.click("button[data-test=sign-out]")
             try await ui.browser.waitForElement("input[data-test=token-input]")
             #expect(try await ui.browser.executeScript("return sessionStorage.getItem('vamp.token')").isNull)
+        }
+    }
+
+    @Test("the namespace is part of the address: /team-a/ lists team-a's breeds through /team-a/api/v1, / the default's")
+    func namespaceFromTheAddress() async throws {
+        try await UISession.run { ui in
+            let breed = "name: only-in-team-a:1.0\ndeployable: {type: command, definition: \"sava --text a\"}\nports: {web: 8080/http}\n"
+            let (status, body) = try await CanaryReleaseTests.call(
+                ui.client, .POST, "http://127.0.0.1:\(ui.server.apiPort)/team-a/api/v1/breeds", yaml: breed)
+            #expect((200..<300).contains(status), "\(body)")
+            try await ui.signIn()
+            try await ui.browser.navigate(to: ui.server.host.absoluteString + "/team-a/#/artifacts/breeds")
+            try await ui.waitForPage("artifacts")
+            try await ui.browser.waitForElement("[data-test=artifact-row][data-name='only-in-team-a:1.0']")
+            try await ui.open("#/artifacts/breeds", page: "artifacts")
+            #expect(try await ui.browser.findElements("[data-test=artifact-row][data-name='only-in-team-a:1.0']").isEmpty)
         }
     }
 }
