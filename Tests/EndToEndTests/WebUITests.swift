@@ -71,7 +71,7 @@ struct WebUITests {
         }
     }
 
-    @Test("the artifact editor: a breed with a typo on line 6 shows the server's message on line 6; fixed, it saves")
+    @Test("the artifact editor: a breed with a typo on line 6 shows the server's message on line 6; fixed, it saves; the update's revision shows a line diff")
     func editorShowsTheErrorLine() async throws {
         try await UISession.run { ui in
             try await ui.storeQuickStart(gatewayPort: try FreePort.next())
@@ -118,6 +118,20 @@ struct WebUITests {
             try await ui.browser.click("button[data-test=artifact-save]")
             try await CanaryReleaseTests.eventually("the stored breed changed", timeout: .seconds(10)) {
                 try await CanaryReleaseTests.call(ui.client, .GET, "\(ui.server.api)/breeds/sava:1.0").1.contains("sava 1.0 edited")
+            }
+
+            // Two revisions now (create, update); the update's diff has the changed line removed and added.
+            try await ui.browser.waitUntil("two revisions") {
+                try await ui.browser.findElements("[data-test=revisions] [data-test=revision]").count >= 2
+            }
+            try await ui.browser.click("[data-test=revisions] [data-test=revision]")
+            try await ui.browser.waitUntil("a diff with the edited line") {
+                let inserted = try await ui.browser.findElements("[data-test=revision-diff] ins")
+                let deleted = try await ui.browser.findElements("[data-test=revision-diff] del")
+                guard !inserted.isEmpty, !deleted.isEmpty else { return false }
+                var text = ""
+                for line in inserted { text += try await line.text() }
+                return text.contains("sava 1.0 edited")
             }
         }
     }
