@@ -1,0 +1,165 @@
+// One deployment: clusters, services (breed, scale, phase and since when, instances), its gateways; merge a stored
+// blueprint, remove a service, change a scale, show it as a blueprint.
+// Live: read again when an event tagged with this deployment arrives (Pulse's periodic figures aside).
+
+import { api, getAll, namePath, request } from '../api.js';
+import { events, isPeriodic } from '../events.js';
+import { h, fill, timeEl, statusTag, phaseTone, showError, clearError, confirmIn, debounce } from '../dom.js';
+import { breedName, phaseOf, instanceAddresses, deploymentPhase } from '../model.js';
+
+export default async function deploymentPage(ctx) {
+  const name = ctx.params.name;
+  const path = `/deployments/${namePath(name)}`;
+  ctx.setTitle(name);
+  const status = h('span');
+  const clustersBox = h('div', { dataset: { test: 'clusters' } });
+  const gatewaysBox = h('ul', { class: 'stack', dataset: { test: 'deployment-gateways' } });
+  const mergeSelect = h('select', { id: 'merge-blueprint', dataset: { test: 'merge-blueprint' } });
+  const mergeButton = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { test: 'merge-submit' } }, 'Merge');
+  const mergeStatus = h('span', { class: 'muted', role: 'status' });
+  const blueprintText = h('pre', { class: 'block', dataset: { test: 'blueprint-text' }, hidden: true });
+  const asBlueprint = h('button', { type: 'button', class: 'btn', dataset: { test: 'as-blueprint' }, 'aria-expanded': 'false' }, 'Show as blueprint');
+  const undeploy = h('button', { type: 'button', class: 'btn btn-danger', dataset: { test: 'undeploy' } }, 'Undeploy');
+  const head = h('div', { class: 'page-head' }, h('h1', {}, name), status, h('span', { class: 'spacer' }), asBlueprint, undeploy);
+
+  const mergeForm = h('form', { class: 'card', dataset: { test: 'merge-form' } },
+    h('h2', {}, 'Merge a blueprint'),
+    h('p', { class: 'muted' }, 'Services that are new are added next to the running ones; a new route gets 0 % until you move its weight.'),
+    h('div', { class: 'row' }, h('label', { for: 'merge-blueprint' }, 'Blueprint'), mergeSelect, mergeButton, mergeStatus));
+
+  fill(ctx.view,
+    h('div', { class: 'crumbs' }, h('a', { href: '#/deployments' }, 'Deployments'), ' / ', name),
+    head,
+    h('div', { class: 'card' }, h('h2', {}, 'Gateways'), gatewaysBox),
+    clustersBox, mergeForm,
+    h('div', { class: 'card' }, h('h2', {}, 'As a blueprint'), blueprintText,
+      h('p', { class: 'muted' }, 'What ', h('code', {}, `GET ${path}?as_blueprint=true`), ' answers.')));
+
+  asBlueprint.addEventListener('click', async () => {
+    try {
+      const r = await request('GET', path, { params: { as_blueprint: true }, accept: 'yaml' });
+      blueprintText.textContent = r.data;
+      blueprintText.hidden = false;
+      asBlueprint.setAttribute('aria-expanded', 'true');
+      blueprintText.scrollIntoView({ block: 'nearest' });
+    } catch (err) { showError(ctx.view, err); }
+  });
+
+  undeploy.addEventListener('click', async () => {
+    if (!(await confirmIn(head, `Undeploy all of ${name}?`, 'Undeploy'))) return;
+    try {
+      // Slicing with the deployment as a blueprint removes every service.
+      const bp = await api.get(path, { params: { as_blueprint: true } });
+      await api.delete(path, bp);
+      location.hash = '#/deployments';
+    } catch (err) { showError(ctx.view, err); }
+  });
+
+  mergeForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!mergeSelect.value) return;
+    mergeButton.disabled = true;
+    mergeStatus.textContent = 'Merging…';
+    try {
+      await api.put(path, JSON.stringify(mergeSelect.value));
+      clearError(ctx.view);
+      mergeStatus.textContent = `Merged ${mergeSelect.value}.`;
+      await load();
+    } catch (err) {
+      mergeStatus.textContent = '';
+      showError(ctx.view, err);
+    } finally { mergeButton.disabled = false; }
+  });
+
+  function serviceEl(clusterName, service) {
+    const breed = breedName(service);
+    const phase = phaseOf(service);
+    const scale = service.scale || {};
+    const instancesInput = h('input', { type: 'number', min: 0, max: 1000, step: 1, value: scale.instances ?? 1,
+      dataset: { test: 'scale-instances' }, 'aria-label': `Instances of ${breed}` });
+    const scaleButton = h('button', { type: 'submit', class: 'btn btn-small', dataset: { test: 'scale-submit' } }, 'Scale');
+    const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger', dataset: { test: 'service-remove' } }, 'Remove');
+    const el = h('section', { class: 'service', dataset: { test: 'service', breed, cluster: clusterName } },
+      h('div', { class: 'service-head' },
+        h('h3', {}, breed),
+        h('span', { dataset: { test: 'service-status', phase: phase.name } },
+          statusTag(phase.name, phaseTone(phase.name)), ' ', h('span', { class: 'muted' }, 'since '), timeEl(phase.since)),
+        phase.intention && phase.intention !== 'Deployment' ? statusTag(phase.intention, 'muted') : null,
+        h('span', { class: 'spacer' }), remove),
+      phase.notification ? h('p', { class: 'alert alert-error' }, String(phase.notification)) : null,
+      h('div', { class: 'row muted', dataset: { test: 'service-scale' } },
+        `${scale.instances ?? '?'} × (cpu ${scale.cpu ?? '?'}, memory ${scale.memory ?? '?'})`),
+      h('ul', { class: 'instances', 'aria-label': 'Instances' },
+        (service.instances || []).length
+          ? service.instances.flatMap((i) => instanceAddresses(i).map((a) =>
+            h('li', { dataset: { test: 'instance', name: i.name || '' }, title: `${i.name || ''} ${a.name || ''}${i.deployed === false ? ' (not deployed)' : ''}` }, a.text)))
+          : h('li', { class: 'muted' }, 'no instance yet')),
+      h('form', { class: 'row scale-form' }, h('label', {}, 'Instances', ' ', instancesInput), scaleButton));
+    el.querySelector('form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      scaleButton.disabled = true;
+      try {
+        const body = { cpu: scale.cpu ?? 0.1, memory: scale.memory ?? '64MB', instances: Number(instancesInput.value) };
+        await api.put(`${path}/clusters/${encodeURIComponent(clusterName)}/services/${encodeURIComponent(breed)}/scale`, body);
+        clearError(ctx.view);
+        await load();
+      } catch (err) { showError(ctx.view, err); } finally { scaleButton.disabled = false; }
+    });
+    remove.addEventListener('click', async () => {
+      if (!(await confirmIn(el, `Remove ${breed} from ${clusterName}? Its routes leave the gateways.`, 'Remove'))) return;
+      try {
+        await api.delete(path, { name, clusters: { [clusterName]: { services: [{ breed }] } } });
+        clearError(ctx.view);
+        await load();
+      } catch (err) { showError(ctx.view, err); }
+    });
+    return el;
+  }
+
+  async function load() {
+    const d = await api.get(path, { signal: ctx.signal });
+    if (!ctx.alive) return;
+    const phase = deploymentPhase(d);
+    fill(status, statusTag(phase, phaseTone(phase), { dataset: { test: 'deployment-status' } }));
+    fill(clustersBox, Object.entries(d.clusters || {}).map(([cname, c]) =>
+      h('section', { class: 'card', dataset: { test: 'cluster', name: cname } },
+        h('h2', {}, 'Cluster ', h('span', { class: 'mono' }, cname)),
+        Object.keys(c.gateways || {}).length
+          ? h('p', { class: 'muted' }, 'Ports: ', Object.entries(c.gateways).map(([p, g]) => `${p} (${g.port || ''})`).join(', '))
+          : null,
+        (c.services || []).map((s) => serviceEl(cname, s)))));
+  }
+
+  async function loadGateways() {
+    const all = await getAll('/gateways', {}, ctx.signal);
+    const mine = all.filter((g) => g.name.startsWith(`${name}/`));
+    fill(gatewaysBox, mine.length ? mine.map((g) => h('li', {},
+      h('a', { href: `#/gateways/${encodeURIComponent(g.name)}`, dataset: { test: 'deployment-gateway', name: g.name } }, g.name),
+      ' ', h('span', { class: 'muted' }, `${g.port}${g.internal ? ' · internal' : ''} · `,
+        Object.entries(g.routes || {}).map(([r, v]) => `${r.split('/').slice(-2, -1)[0] || r} ${v.weight ?? ''}`).join(', '))))
+      : h('li', { class: 'muted' }, 'none'));
+  }
+
+  async function loadBlueprints() {
+    const blueprints = await getAll('/blueprints', {}, ctx.signal);
+    fill(mergeSelect, h('option', { value: '' }, 'Choose a blueprint…'), blueprints.map((b) => h('option', { value: b.name }, b.name)));
+  }
+
+  const reload = debounce(() => Promise.all([load(), loadGateways()]).catch((err) => {
+    if (!ctx.alive) return;
+    if (err.status === 404) fill(clustersBox, h('p', { class: 'card empty', dataset: { test: 'gone' } }, 'This deployment is gone (all of its services were removed).'));
+    else showError(ctx.view, err);
+  }), 300);
+  ctx.cleanup(events.subscribe((e) => {
+    if (isPeriodic(e)) return;
+    if ((e.tags || []).includes(`deployments:${name}`) || (e.tags || []).some((t) => t.startsWith('gateways:' + name + '/'))) reload();
+  }));
+  ctx.cleanup(() => reload.cancel());
+
+  try {
+    await Promise.all([load(), loadGateways(), loadBlueprints()]);
+  } catch (err) {
+    if (ctx.alive) showError(ctx.view, err);
+  }
+  ctx.ready();
+}
