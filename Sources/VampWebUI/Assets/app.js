@@ -1,6 +1,6 @@
 // The shell: hash router, token form, navigation state, connection state and the footer's latest events.
 
-import { token, namespace, apiBase } from './api.js';
+import { token, namespace, apiBase, request } from './api.js';
 import { events, isPeriodic } from './events.js';
 import { h, fill, $ } from './dom.js';
 
@@ -124,6 +124,7 @@ function showTokenForm(message) {
     token.set(value);
     $('[data-test=sign-out]').hidden = false;
     events.start();
+    seedFooter();
     navigate();
   });
   fill(main, form);
@@ -172,8 +173,15 @@ window.addEventListener('hashchange', navigate);
 events.onState(renderConnection);
 // Pulse's health/metrics/allocation figures every 5 s would flood the footer: it shows the other events.
 events.subscribe((e) => { if (!isPeriodic(e)) footerEvent(e); });
+// The footer starts with the latest changes (archive events), then follows the stream.
+function seedFooter() {
+  request('GET', '/events', { params: { tag: 'archive', per_page: 3 } })
+    .then((r) => { if (!footerList.children.length) (r.data || []).slice().reverse().forEach(footerEvent); })
+    .catch(() => {});
+}
 if (token.get()) {
   $('[data-test=sign-out]').hidden = false;
   events.start();
+  seedFooter();
 }
 navigate();
