@@ -128,7 +128,9 @@ export function streamEvents(path, onEvent, onState, retryMs = 3000) {
     try {
       const response = await fetch(apiBase + path, { headers, signal: controller.signal, cache: 'no-store' });
       if (response.status === 401) {
-        window.dispatchEvent(new CustomEvent('vamp:unauthorized', { detail: 'The event stream needs a token.' }));
+        let message = 'The event stream needs a token.';
+        try { message = JSON.parse(await response.text()).message || message; } catch { /* keep the default */ }
+        window.dispatchEvent(new CustomEvent('vamp:unauthorized', { detail: message }));
         throw new Error('401');
       }
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);

@@ -14,7 +14,8 @@ export function sparkline(svg, values, { width = 300, height = 60, secondary = n
   const pad = 4;
   const top = 12;
   const series = values.slice(-slots);
-  const max = Math.max(1e-9, ...series.filter(Number.isFinite));
+  const top0 = Math.max(0, ...series.map(Number).filter(Number.isFinite));
+  const max = top0 > 0 ? top0 * 1.2 : 1;
   const x = (i) => width - pad - (series.length - 1 - i) * ((width - 2 * pad) / (slots - 1));
   const y = (v, m = max) => height - pad - (Math.max(0, v) / m) * (height - top - pad);
 
@@ -22,6 +23,11 @@ export function sparkline(svg, values, { width = 300, height = 60, secondary = n
   if (label) {
     const t = s('text', { x: pad + 2, y: 10, class: 'chart-label' });
     t.textContent = label;
+    svg.append(t);
+  }
+  if (top0 > 0) {
+    const t = s('text', { x: width - pad - 2, y: 10, class: 'chart-label', 'text-anchor': 'end' });
+    t.textContent = `max ${top0 >= 10 ? top0.toFixed(0) : top0.toFixed(2)}`;
     svg.append(t);
   }
   if (series.length >= 2) {
@@ -39,7 +45,7 @@ export function sparkline(svg, values, { width = 300, height = 60, secondary = n
   }
   const title = s('title');
   const last = series.length ? series[series.length - 1] : null;
-  title.textContent = `${label}${last === null ? ': no figures yet' : `: ${Number(last).toFixed(2)} now, max ${max.toFixed(2)}`}`;
+  title.textContent = `${label}${last === null ? ': no figures yet' : `: ${Number(last).toFixed(2)} now, max ${top0.toFixed(2)}`}`;
   svg.prepend(title);
   return svg;
 }

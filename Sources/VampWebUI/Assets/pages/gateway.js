@@ -88,6 +88,7 @@ export default async function gatewayPage(ctx) {
       h('div', { class: 'stack' },
         h('div', { class: 'route-name' }, routeName),
         h('div', { class: 'weight-row' }, range, value),
+        h('div', { class: 'condition-row caption', 'aria-hidden': 'true' }, h('span', {}, 'Condition'), h('span', {}, 'Strength')),
         h('div', { class: 'condition-row' }, condition, strength),
         isConditionReference(route) ? h('div', { class: 'muted' }, 'The condition is a stored one (by name).') : null),
       h('div', { class: 'figures', dataset: { test: 'route-figures' } }, rate.el, errors.el, p99.el, chart));
@@ -115,6 +116,20 @@ export default async function gatewayPage(ctx) {
     weights = given.some((w) => w === null) && rows.length ? rebalance(given.map((w) => w ?? 0), 0, given[0] ?? 0) : given.map((w) => Math.round(w));
     fill(routesBox, rows.length ? rows.map((r) => r.el) : h('p', { class: 'empty' }, 'This gateway has no routes.'));
     showWeights();
+  }
+
+  // The charts start with the history Pulse published as `metrics:rate` events (every 5 s), then follow the timer.
+  async function backfill() {
+    await Promise.all(rows.map(async (r) => {
+      const hist = history.get(r.name);
+      if (hist.rate.length) return;
+      try {
+        const list = await api.get('/events', { params: { tag: [`routes:${r.name}`, 'metrics:rate'], per_page: HISTORY }, signal: ctx.signal });
+        const values = (Array.isArray(list) ? list : []).sort((a, b) => String(a.timestamp).localeCompare(String(b.timestamp)))
+          .map((e) => Number(e.value) || 0);
+        if (!hist.rate.length) { hist.rate.push(...values); hist.errors.push(...values.map(() => 0)); }
+      } catch { /* no history: the chart fills from now */ }
+    }));
   }
 
   async function load() {
@@ -206,6 +221,7 @@ export default async function gatewayPage(ctx) {
   } catch (err) {
     if (ctx.alive) showError(ctx.view, err);
   }
+  await backfill();
   await Promise.all([loadFigures(), loadConfig()]);
   ctx.ready();
 }
