@@ -76,7 +76,7 @@ export default async function deploymentPage(ctx) {
     const phase = phaseOf(service);
     const scale = service.scale || {};
     const instancesInput = h('input', { type: 'number', min: 0, max: 1000, step: 1, value: scale.instances ?? 1,
-      dataset: { test: 'scale-instances' }, 'aria-label': `Instances of ${breed}` });
+      dataset: { test: 'scale-instances', original: String(scale.instances ?? 1) }, 'aria-label': `Instances of ${breed}` });
     const scaleButton = h('button', { type: 'submit', class: 'btn btn-small', dataset: { test: 'scale-submit' } }, 'Scale');
     const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger', dataset: { test: 'service-remove' } }, 'Remove');
     const el = h('section', { class: 'service', dataset: { test: 'service', breed, cluster: clusterName } },
@@ -116,9 +116,30 @@ export default async function deploymentPage(ctx) {
     return el;
   }
 
+  // What the operator is doing in the clusters survives a re-render: typed instance counts and the focus.
+  function pendingInput() {
+    const typed = new Map();
+    for (const input of clustersBox.querySelectorAll('[data-test=scale-instances]')) {
+      const svc = input.closest('[data-test=service]');
+      if (input.value !== input.dataset.original) typed.set(`${svc.dataset.cluster}\n${svc.dataset.breed}`, input.value);
+    }
+    const active = clustersBox.contains(document.activeElement) ? document.activeElement : null;
+    const svc = active?.closest('[data-test=service]');
+    return { typed, focus: svc ? { key: `${svc.dataset.cluster}\n${svc.dataset.breed}`, test: active.dataset.test } : null };
+  }
+
+  function restore({ typed, focus }) {
+    for (const svc of clustersBox.querySelectorAll('[data-test=service]')) {
+      const key = `${svc.dataset.cluster}\n${svc.dataset.breed}`;
+      if (typed.has(key)) svc.querySelector('[data-test=scale-instances]').value = typed.get(key);
+      if (focus?.key === key && focus.test) svc.querySelector(`[data-test="${focus.test}"]`)?.focus();
+    }
+  }
+
   async function load() {
     const d = await api.get(path, { signal: ctx.signal });
     if (!ctx.alive) return;
+    const pending = pendingInput();
     const phase = deploymentPhase(d);
     fill(status, statusTag(phase, phaseTone(phase), { dataset: { test: 'deployment-status' } }));
     fill(clustersBox, Object.entries(d.clusters || {}).map(([cname, c]) =>
@@ -128,6 +149,7 @@ export default async function deploymentPage(ctx) {
           ? h('p', { class: 'muted' }, 'Ports: ', Object.entries(c.gateways).map(([p, g]) => `${p} (${g.port || ''})`).join(', '))
           : null,
         (c.services || []).map((s) => serviceEl(cname, s)))));
+    restore(pending);
   }
 
   async function loadGateways() {
@@ -145,11 +167,16 @@ export default async function deploymentPage(ctx) {
     fill(mergeSelect, h('option', { value: '' }, 'Choose a blueprint…'), blueprints.map((b) => h('option', { value: b.name }, b.name)));
   }
 
-  const reload = debounce(() => Promise.all([load(), loadGateways()]).catch((err) => {
+  // A re-render waits while a confirmation is open in the clusters (it would take the question away).
+  const reload = debounce(() => {
+    if (clustersBox.querySelector('.confirm-box')) { reload(); return; }
+    refresh();
+  }, 300);
+  const refresh = () => Promise.all([load(), loadGateways()]).catch((err) => {
     if (!ctx.alive) return;
     if (err.status === 404) fill(clustersBox, h('p', { class: 'card empty', dataset: { test: 'gone' } }, 'This deployment is gone (all of its services were removed).'));
     else showError(ctx.view, err);
-  }), 300);
+  });
   ctx.cleanup(events.subscribe((e) => {
     if (isPeriodic(e)) return;
     if ((e.tags || []).includes(`deployments:${name}`) || (e.tags || []).some((t) => t.startsWith('gateways:' + name + '/'))) reload();
