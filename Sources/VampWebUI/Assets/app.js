@@ -169,7 +169,11 @@ window.addEventListener('vamp:unauthorized', (e) => {
   events.stop();
   showTokenForm(`The server refused the token: ${e.detail}`);
 });
-window.addEventListener('hashchange', navigate);
+// After a navigation by link, the focus goes to the new page (screen readers and keyboards start there).
+window.addEventListener('hashchange', async () => {
+  await navigate();
+  if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
+});
 events.onState(renderConnection);
 // Pulse's health/metrics/allocation figures every 5 s would flood the footer: it shows the other events.
 events.subscribe((e) => { if (!isPeriodic(e)) footerEvent(e); });

@@ -113,6 +113,7 @@ export function confirmIn(container, question, confirmLabel = 'Confirm') {
       h('span', {}, question),
       yes,
       h('button', { type: 'button', class: 'btn', dataset: { test: 'cancel' }, onclick: () => done(false) }, 'Cancel'));
+    box.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.stopPropagation(); done(false); } });
     container.append(box);
     yes.focus();
   });

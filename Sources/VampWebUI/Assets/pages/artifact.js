@@ -66,6 +66,11 @@ export default async function artifactPage(ctx) {
       lineLink, lineLink ? ' ' : null, h('span', { dataset: { test: 'editor-error-message' } }, err.message)));
   }
 
+  // Ctrl+S (or Cmd+S) in the editor saves.
+  editor.textarea.addEventListener('keydown', (e) => {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's') { e.preventDefault(); save.click(); }
+  });
+
   // ---- save and delete ----
   save.addEventListener('click', async () => {
     save.disabled = true;

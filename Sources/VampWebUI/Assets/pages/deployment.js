@@ -71,6 +71,30 @@ export default async function deploymentPage(ctx) {
     } finally { mergeButton.disabled = false; }
   });
 
+  // Each service's health from Pulse's `health` events (every 5 s), written into a fixed-width box.
+  const health = new Map();   // "cluster\nbreed" → value
+  function healthText(v) { return v === undefined ? 'health —' : `health ${Number(v).toFixed(2)}`; }
+  function healthEl(clusterName, breed) {
+    const v = health.get(`${clusterName}\n${breed}`);
+    const state = v === undefined ? undefined : Number(v) >= 1 ? 'ok' : Number(v) > 0 ? 'warn' : 'error';
+    return h('span', { class: 'health-box', dataset: { test: 'service-health', cluster: clusterName, breed, ...(state ? { state } : {}) },
+      title: 'From Pulse: 1 is healthy, 0 is not' }, healthText(v));
+  }
+  function onHealth(e) {
+    const tags = e.tags || [];
+    if (e.type !== 'health' || !tags.includes(`deployments:${name}`)) return;
+    const cluster = tags.find((t) => t.startsWith('clusters:'))?.slice(9);
+    const breed = tags.find((t) => t.startsWith('services:'))?.slice(9);
+    if (!cluster || !breed) return;
+    health.set(`${cluster}\n${breed}`, e.value);
+    for (const el of clustersBox.querySelectorAll('[data-test=service-health]')) {
+      if (el.dataset.cluster === cluster && el.dataset.breed === breed) {
+        el.textContent = healthText(e.value);
+        el.dataset.state = Number(e.value) >= 1 ? 'ok' : Number(e.value) > 0 ? 'warn' : 'error';
+      }
+    }
+  }
+
   function serviceEl(clusterName, service) {
     const breed = breedName(service);
     const phase = phaseOf(service);
@@ -85,6 +109,7 @@ export default async function deploymentPage(ctx) {
         h('span', { dataset: { test: 'service-status', phase: phase.name } },
           statusTag(phase.name, phaseTone(phase.name)), ' ', h('span', { class: 'muted' }, 'since '), timeEl(phase.since)),
         phase.intention && phase.intention !== 'Deployment' ? statusTag(phase.intention, 'muted') : null,
+        healthEl(clusterName, breed),
         h('span', { class: 'spacer' }), remove),
       phase.notification ? h('p', { class: 'alert alert-error' }, String(phase.notification)) : null,
       h('div', { class: 'row muted', dataset: { test: 'service-scale' } },
@@ -178,7 +203,7 @@ export default async function deploymentPage(ctx) {
     else showError(ctx.view, err);
   });
   ctx.cleanup(events.subscribe((e) => {
-    if (isPeriodic(e)) return;
+    if (isPeriodic(e)) { onHealth(e); return; }
     if ((e.tags || []).includes(`deployments:${name}`) || (e.tags || []).some((t) => t.startsWith('gateways:' + name + '/'))) reload();
   }));
   ctx.cleanup(() => reload.cancel());

@@ -24,7 +24,7 @@ export default async function eventsPage(ctx) {
     h('div', { class: 'page-head' }, h('h1', {}, 'Events'), counter),
     h('div', { class: 'row', style: { marginBottom: '.75rem' } },
       h('label', { for: 'events-filter' }, 'Tag'), filter,
-      hidePeriodic, h('label', { for: 'events-hide-periodic' }, 'Hide health, metrics and allocation'),
+      h('label', { class: 'check' }, hidePeriodic, 'Hide health, metrics and allocation'),
       h('span', { style: { flex: 1 } }), pause),
     panel);
 

@@ -47,7 +47,7 @@ export default async function gatewayPage(ctx) {
       h('div', { class: 'row', style: { marginTop: '.8rem' } }, save, sum, saveStatus, changedNotice)),
     h('section', { class: 'card' },
       h('div', { class: 'row' }, h('h2', { style: { margin: 0 } }, 'HAProxy configuration'), h('span', { style: { flex: 1 } }),
-        whole, h('label', { for: 'config-whole' }, 'whole file')),
+        h('label', { class: 'check' }, whole, 'whole file')),
       config));
 
   function markDirty() {
