@@ -5,6 +5,8 @@ import { streamEvents } from './api.js';
 
 const listeners = new Set();
 const stateListeners = new Set();
+const resyncListeners = new Set();
+let everOpen = false;
 const recent = [];            // the newest events, newest last (for panels that open later)
 const RECENT_MAX = 300;
 let stream = null;
@@ -34,8 +36,12 @@ function emit(event) {
 }
 
 function setState(next, reason) {
+  const reconnected = next === 'open' && state !== 'open' && everOpen;
+  if (next === 'open') everOpen = true;
   state = next;
   for (const fn of [...stateListeners]) fn(next, reason);
+  // Events published while the stream was down are not replayed: pages read their data again instead.
+  if (reconnected) for (const fn of [...resyncListeners]) fn();
 }
 
 export const events = {
@@ -45,11 +51,13 @@ export const events = {
       if (data && typeof data === 'object' && Array.isArray(data.tags)) emit(data);
     }, setState);
   },
-  stop() { stream?.stop(); stream = null; setState('down', 'stopped'); },
+  stop() { stream?.stop(); stream = null; everOpen = false; setState('down', 'stopped'); },
   /** `fn(event)` for every event from now on; returns the unsubscribe function. */
   subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); },
   /** `fn(state, reason)` now and on every change; returns the unsubscribe function. */
   onState(fn) { stateListeners.add(fn); fn(state); return () => stateListeners.delete(fn); },
+  /** `fn()` when the stream is back after a break (what happened meanwhile came as no event). */
+  onResync(fn) { resyncListeners.add(fn); return () => resyncListeners.delete(fn); },
   get state() { return state; },
   recent() { return [...recent]; },
 };

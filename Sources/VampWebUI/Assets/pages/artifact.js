@@ -140,6 +140,10 @@ export default async function artifactPage(ctx) {
       loadRevisions().catch(() => {});
       if (editor.value === loadedText) loadText().catch(() => {});
     }));
+    ctx.cleanup(events.onResync(() => {
+      loadRevisions().catch(() => {});
+      if (editor.value === loadedText) loadText().catch(() => {});
+    }));
   }
 
   try {

@@ -86,6 +86,7 @@ export default async function artifactsPage(ctx) {
     if (!isPeriodic(e) && (e.tags || []).includes('archive') && (e.tags || []).includes(kind)) reload();
   }));
   ctx.cleanup(() => reload.cancel());
+  ctx.cleanup(events.onResync(reload));
   await load().catch(fail);
   ctx.ready();
 }

@@ -207,6 +207,7 @@ export default async function deploymentPage(ctx) {
     if ((e.tags || []).includes(`deployments:${name}`) || (e.tags || []).some((t) => t.startsWith('gateways:' + name + '/'))) reload();
   }));
   ctx.cleanup(() => reload.cancel());
+  ctx.cleanup(events.onResync(reload));
 
   try {
     await Promise.all([load(), loadGateways(), loadBlueprints()]);

@@ -102,6 +102,7 @@ export default async function deploymentsPage(ctx) {
     if (hasTag(e, 'blueprints')) loadBlueprints().catch(() => {});
   }));
   ctx.cleanup(() => reload.cancel());
+  ctx.cleanup(events.onResync(reload));
 
   try {
     await Promise.all([load(), loadBlueprints()]);

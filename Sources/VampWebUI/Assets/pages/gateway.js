@@ -215,6 +215,7 @@ export default async function gatewayPage(ctx) {
     if (!isPeriodic(e) && (e.tags || []).includes(`gateways:${name}`)) reload();
   }));
   ctx.cleanup(() => reload.cancel());
+  ctx.cleanup(events.onResync(reload));
 
   try {
     await load();

@@ -49,6 +49,7 @@ export default async function gatewaysPage(ctx) {
   const reload = debounce(() => load().catch(fail), 300);
   ctx.cleanup(events.subscribe((e) => { if (!isPeriodic(e) && hasTag(e, 'gateways')) reload(); }));
   ctx.cleanup(() => reload.cancel());
+  ctx.cleanup(events.onResync(reload));
   await load().catch(fail);
   ctx.ready();
 }

@@ -62,6 +62,7 @@ export default async function workflowPage(ctx) {
     if (!isPeriodic(e) && (e.tags || []).includes(`workflows:${name}`)) reload();
   }));
   ctx.cleanup(() => reload.cancel());
+  ctx.cleanup(events.onResync(reload));
   await load().catch(fail);
   ctx.ready();
 }

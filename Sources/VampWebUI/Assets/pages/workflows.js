@@ -89,6 +89,7 @@ export default async function workflowsPage(ctx) {
     if (pending.size) flush();
   }));
   ctx.cleanup(() => flush.cancel());
+  ctx.cleanup(events.onResync(() => load().catch(fail)));
 
   await load().catch(fail);
   ctx.ready();
