@@ -7,7 +7,7 @@ import { api, namePath, request } from '../api.js';
 import { events, isPeriodic } from '../events.js';
 import { h, s, fill, fmt, percent, showError, clearError, statusTag, debounce } from '../dom.js';
 import { sparkline } from '../charts.js';
-import { parsePercent, conditionText, isConditionReference, rebalance } from '../model.js';
+import { parsePercent, conditionText, isConditionReference, rebalance, distribute } from '../model.js';
 
 const FIGURES_EVERY_MS = 5000;
 const HISTORY = 24;
@@ -113,7 +113,7 @@ export default async function gatewayPage(ctx) {
     rows.length = 0;
     Object.entries(gateway.routes || {}).forEach(([n, r], i) => rows.push(routeEl(n, r, i)));
     const given = rows.map((r) => parsePercent(r.route.weight));
-    weights = given.some((w) => w === null) && rows.length ? rebalance(given.map((w) => w ?? 0), 0, given[0] ?? 0) : given.map((w) => Math.round(w));
+    weights = initialWeights(given);
     fill(routesBox, rows.length ? rows.map((r) => r.el) : h('p', { class: 'empty' }, 'This gateway has no routes.'));
     showWeights();
   }
@@ -225,6 +225,15 @@ export default async function gatewayPage(ctx) {
   await backfill();
   await Promise.all([loadFigures(), loadConfig()]);
   ctx.ready();
+}
+
+/** Routes without a weight share what the others leave, as the server does; whole numbers. */
+export function initialWeights(given) {
+  const known = given.filter((w) => w !== null).reduce((a, b) => a + b, 0);
+  const open = given.filter((w) => w === null).length;
+  const share = open ? distribute(Math.max(0, 100 - Math.round(known)), given.filter((w) => w === null).map(() => 1)) : [];
+  let j = 0;
+  return given.map((w) => (w === null ? share[j++] : Math.round(w)));
 }
 
 /** The sections of the HAProxy configuration that belong to gateway `name`: its `# gateway` and `# route` blocks. */
