@@ -173,7 +173,8 @@ export default async function deploymentPage(ctx) {
         Object.keys(c.gateways || {}).length
           ? h('p', { class: 'muted' }, 'Ports: ', Object.entries(c.gateways).map(([p, g]) => `${p} (${g.port || ''})`).join(', '))
           : null,
-        (c.services || []).map((s) => serviceEl(cname, s)))));
+        (c.services || []).map((s) => serviceEl(cname, s)),
+        addBreedForm(cname, c))));
     restore(pending);
   }
 
@@ -185,6 +186,38 @@ export default async function deploymentPage(ctx) {
       ' ', h('span', { class: 'muted' }, `${g.port}${g.internal ? ' · internal' : ''} · `,
         Object.entries(g.routes || {}).map(([r, v]) => `${r.split('/').slice(-2, -1)[0] || r} ${v.weight ?? ''}`).join(', '))))
       : h('li', { class: 'muted' }, 'none'));
+  }
+
+  // Merging one stored breed into a cluster (a blueprint naming only the new service, as the quick start does).
+  let breeds = [];
+  function addBreedForm(clusterName, cluster) {
+    const present = new Set((cluster.services || []).map(breedName));
+    const first = (cluster.services || [])[0]?.scale || {};
+    const select = h('select', { dataset: { test: 'add-breed' }, 'aria-label': `Breed to add to ${clusterName}` },
+      h('option', { value: '' }, 'Add a breed…'),
+      breeds.map((b) => h('option', { value: b, disabled: present.has(b) }, present.has(b) ? `${b} (here)` : b)));
+    const instances = h('input', { type: 'number', min: 1, max: 1000, step: 1, value: 1, dataset: { test: 'add-breed-instances' },
+      'aria-label': 'Instances of the new service' });
+    const submit = h('button', { type: 'submit', class: 'btn btn-small', dataset: { test: 'add-breed-submit' } }, 'Add');
+    const form = h('form', { class: 'row scale-form add-breed', dataset: { test: 'add-breed-form' } }, select,
+      h('label', {}, 'Instances', ' ', instances), submit,
+      h('span', { class: 'muted' }, 'Its route starts at 0 %.'));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (!select.value) return;
+      submit.disabled = true;
+      try {
+        const scale = { cpu: first.cpu ?? 0.1, memory: first.memory ?? '64MB', instances: Number(instances.value) || 1 };
+        await api.put(path, { name, clusters: { [clusterName]: { services: [{ breed: select.value, scale }] } } });
+        clearError(ctx.view);
+        await load();
+      } catch (err) { showError(ctx.view, err); } finally { submit.disabled = false; }
+    });
+    return form;
+  }
+
+  async function loadBreeds() {
+    breeds = (await getAll('/breeds', {}, ctx.signal)).map((b) => b.name);
   }
 
   async function loadBlueprints() {
@@ -210,6 +243,7 @@ export default async function deploymentPage(ctx) {
   ctx.cleanup(events.onResync(reload));
 
   try {
+    await loadBreeds().catch(() => {});
     await Promise.all([load(), loadGateways(), loadBlueprints()]);
   } catch (err) {
     if (ctx.alive) showError(ctx.view, err);
