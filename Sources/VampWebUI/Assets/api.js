@@ -104,9 +104,9 @@ export async function getPage(path, page = 1, perPage = 30, params = {}, signal)
 /** Every item of a list, page after page (per_page is at most 30). */
 export async function getAll(path, params = {}, signal) {
   const first = await getPage(path, 1, 30, params, signal);
-  const items = [...first.items];
-  for (let p = 2; p <= first.pages; p++) items.push(...(await getPage(path, p, 30, params, signal)).items);
-  return items;
+  const rest = [];
+  for (let p = 2; p <= first.pages; p++) rest.push(getPage(path, p, 30, params, signal));
+  return [...first.items, ...(await Promise.all(rest)).flatMap((r) => r.items)];
 }
 
 /**

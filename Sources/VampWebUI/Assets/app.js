@@ -2,7 +2,7 @@
 
 import { token, namespace, apiBase, request } from './api.js';
 import { events, isPeriodic } from './events.js';
-import { h, fill, $ } from './dom.js';
+import { h, fill, $, refreshTimes } from './dom.js';
 
 // Hash routes → page modules (loaded on first use). `page` is the name set on document.body.dataset.page.
 const routes = [
@@ -175,6 +175,7 @@ window.addEventListener('hashchange', async () => {
   if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
 });
 events.onState(renderConnection);
+setInterval(() => refreshTimes(main), 10000);
 // Pulse's health/metrics/allocation figures every 5 s would flood the footer: it shows the other events.
 events.subscribe((e) => { if (!isPeriodic(e)) footerEvent(e); });
 // The footer starts with the latest changes (archive events), then follows the stream.

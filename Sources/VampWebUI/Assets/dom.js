@@ -59,7 +59,16 @@ export function ago(iso, now = Date.now()) {
 
 /** <time> with the relative text and the exact time as title. */
 export function timeEl(iso, attrs = {}) {
-  return h('time', { datetime: iso, title: iso ? new Date(iso).toLocaleString() : '', ...attrs }, iso ? ago(iso) : '—');
+  return h('time', { datetime: iso, class: 'rel', title: iso ? new Date(iso).toLocaleString() : '', ...attrs }, iso ? ago(iso) : '—');
+}
+
+/** Brings every relative time on the page up to date (the shell calls it every 10 s). */
+export function refreshTimes(root = document) {
+  const now = Date.now();
+  for (const t of root.querySelectorAll('time.rel[datetime]')) {
+    const text = ago(t.getAttribute('datetime'), now);
+    if (t.textContent !== text) t.textContent = text;
+  }
 }
 
 export function fmt(n, digits = 2) {
