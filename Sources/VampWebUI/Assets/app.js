@@ -60,7 +60,7 @@ async function navigate() {
   if (match.redirect) { location.replace(`#/${match.redirect}`); return; }
   teardown();
   delete main.dataset.ready;
-  if (!token.get()) { showTokenForm(); return; }
+  if (!token.get() && !(await authIsOff())) { showTokenForm(); return; }
   const { route, params, query } = match;
   document.body.dataset.page = route.page;
   markNav(route.page);
@@ -90,6 +90,19 @@ async function navigate() {
     view.prepend(h('div', { class: 'alert alert-error', role: 'alert', dataset: { test: 'error' } }, String(e.message || e)));
     ctx.ready();
   }
+}
+
+// A server with `auth: none` answers without a token: then the page asks for none. Asked once per page load.
+let authOff = null;
+async function authIsOff() {
+  if (authOff === null) {
+    try {
+      const r = await fetch(`${apiBase}/info`, { headers: { Accept: 'application/json' } });
+      authOff = r.ok;
+    } catch { authOff = false; }
+    if (authOff) { events.start(); seedFooter(); }
+  }
+  return authOff;
 }
 
 function markNav(page) {
@@ -135,7 +148,7 @@ function showTokenForm(message) {
 // ---- connection state and the footer's latest events ----
 
 function renderConnection(state) {
-  const signedIn = Boolean(token.get());
+  const signedIn = Boolean(token.get()) || authOff === true;
   $('[data-test=disconnected]').hidden = !signedIn || state === 'open';
   const live = $('[data-test=live-state]');
   live.dataset.state = state;
