@@ -136,6 +136,7 @@ function showTokenForm(message) {
     if (!value) return;
     token.set(value);
     $('[data-test=sign-out]').hidden = false;
+    renderConnection(events.state);
     events.start();
     seedFooter();
     navigate();
@@ -152,6 +153,7 @@ function renderConnection(state) {
   $('[data-test=disconnected]').hidden = !signedIn || state === 'open';
   const live = $('[data-test=live-state]');
   live.dataset.state = state;
+  live.hidden = !signedIn;
   live.textContent = state === 'open' ? 'Live' : 'Offline';
   live.title = state === 'open' ? 'The event stream is connected' : 'The event stream is disconnected';
 }
