@@ -6,7 +6,8 @@ const TOKEN_KEY = 'vamp.token';
 /** `/` → default namespace; `/shop/` → namespace `shop`. */
 export function namespaceFromPath(pathname = location.pathname) {
   const first = pathname.split('/').filter(Boolean)[0];
-  return first ? decodeURIComponent(first) : null;
+  if (!first || first === 'index.html' || first === 'ui') return null;
+  return decodeURIComponent(first);
 }
 
 export const namespace = namespaceFromPath();
