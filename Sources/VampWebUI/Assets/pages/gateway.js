@@ -151,7 +151,7 @@ export default async function gatewayPage(ctx) {
       else if (!(isConditionReference(r.route) && text === conditionText(r.route))) route.condition = text;
       let st = r.strength.value.trim();
       if (st && /^\d+(\.\d+)?$/.test(st)) st = `${st}%`;
-      route.condition_strength = text ? (st || '100%') : (st || null);
+      route.condition_strength = text ? (st || '100%') : null;
     });
     return out;
   }
