@@ -38,6 +38,8 @@ var dependencies: [Package.Dependency] = [
     .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     // Pulse's response-time histograms, which merge exactly across agents and seconds.
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    // The original's `/websocket` API, and its test client.
+    .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
 ]
 
 var products: [Product] = []
@@ -320,13 +322,28 @@ targets.append(.testTarget(
     dependencies: ["VampAccess", "Persistence", .product(name: "Logging", package: "swift-log")],
     swiftSettings: swiftSettings))
 
+// MARK: - VampWebUI: the web UI's files (Sources/VampWebUI/Assets), compiled into the library by a build plugin so that
+// vamp-server needs no file beside it
+products.append(.library(name: "VampWebUI", targets: ["VampWebUI"]))
+// Reads the assets folder and writes one Swift file holding every file and a version hash (run by the plugin).
+targets.append(.executableTarget(name: "WebUIAssetEmbedder", path: "Plugins/WebUIAssetEmbedder", swiftSettings: swiftSettings))
+targets.append(.plugin(name: "EmbedWebUIAssets", capability: .buildTool(), dependencies: ["WebUIAssetEmbedder"]))
+targets.append(.target(
+    name: "VampWebUI",
+    exclude: ["Assets"],
+    swiftSettings: swiftSettings,
+    plugins: ["EmbedWebUIAssets"]))
+targets.append(.testTarget(name: "VampWebUITests", dependencies: ["VampWebUI"], swiftSettings: swiftSettings))
+
 // MARK: - VampAPI: the REST API of Vamp 0.9.5 on Hummingbird (maps HTTP to VampCore's facade, no business rules)
 products.append(.library(name: "VampAPI", targets: ["VampAPI"]))
 targets.append(.target(
     name: "VampAPI",
     dependencies: [
-        "VampAccess", "VampCore", "VampDSL", "VampModel", "Persistence", "VampPulse",
+        "VampAccess", "VampCore", "VampDSL", "VampModel", "Persistence", "VampPulse", "VampWebUI",
         .product(name: "Hummingbird", package: "hummingbird"),
+        // The original's `/websocket` API (WebSocketAPI.swift).
+        .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         // The HTTP/1 channel with the connection limits before its decoder (HTTPServer.swift) logs as Hummingbird does.
@@ -364,6 +381,7 @@ targets.append(.target(
     name: "VampServerKit",
     dependencies: [
         "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "ContainerDrivers", "GatewayAgent", "VampPulse",
+        "VampWebUI",
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),

@@ -29,7 +29,10 @@ struct AccessMiddleware: RouterMiddleware {
             caller = Caller(name: nil, mayRunCommands: true)
         case .tokens(let registry):
             let target = AccessPolicy.Target(path: request.uri.path)
-            let credential = AccessPolicy.Credential(authorization: request.headers[.authorization])
+            // A browser cannot send Authorization with a WebSocket upgrade: `?access_token=` there (RFC 6750 §2.3).
+            let authorization = request.headers[.authorization]
+                ?? (target.rest == ["websocket"] ? request.uri.queryParameters.get("access_token").map { "Bearer \($0)" } : nil)
+            let credential = AccessPolicy.Credential(authorization: authorization)
             var token: AccessToken?
             if case .secret(let secret) = credential {
                 await registry.ready()

@@ -1,4 +1,6 @@
+public import Hummingbird
 public import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 
@@ -14,26 +16,43 @@ extension VampHTTPAPI {
     ///   before any more of its body is read, and its connection closed: a client sending 60 MB learns after the
     ///   headers, not after the upload. Bodies are also limited as they are read.
     ///
-    /// Use it as `Application(router: router, server: VampHTTPAPI.server(configuration: configuration), ...)`.
-    public static func server(configuration: VampAPIConfiguration = VampAPIConfiguration()) -> HTTPServerBuilder {
+    /// Given the `router` (``router(vamp:namespaces:defaultNamespace:access:configuration:)``'s), the server also
+    /// upgrades `GET /websocket` (and `/<namespace>/websocket`) to the original's WebSocket API, through the same
+    /// router, so that the upgrade request is checked like any other.
+    ///
+    /// Use it as `Application(router: router, server: VampHTTPAPI.server(configuration: configuration, router: router), ...)`.
+    public static func server(
+        configuration: VampAPIConfiguration = VampAPIConfiguration(), router: Router<VampRequestContext>? = nil
+    ) -> HTTPServerBuilder {
         let limits = configuration.connections
         let counter = ConnectionCounter(limit: limits.maximumPerClient)
         let maximumBodySize = configuration.maximumBodySize
+        let http1Configuration = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ContentLengthLimitHandler(limit: maximumBodySize)], idleTimeout: TimeAmount(limits.idleTimeout))
+        let readTimeout = TimeAmount(limits.readTimeout)
+        guard let router else {
+            return HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(
+                    http1: HTTP1Channel(responder: responder, configuration: http1Configuration),
+                    counter: counter, readTimeout: readTimeout, maximumBodySize: maximumBodySize)
+            }
+        }
+        let webSocketResponder = router.buildResponder()
         return HTTPServerBuilder { responder in
-            let http1 = HTTP1Channel(responder: responder, configuration: .init(
-                additionalChannelHandlers: [ContentLengthLimitHandler(limit: maximumBodySize)],
-                idleTimeout: TimeAmount(limits.idleTimeout)))
-            return GuardedHTTP1Channel(http1: http1, counter: counter, readTimeout: TimeAmount(limits.readTimeout), maximumBodySize: maximumBodySize)
+            let upgrading = HTTP1WebSocketUpgradeChannel(
+                responder: responder, webSocketResponder: webSocketResponder,
+                configuration: .init(http1: http1Configuration, ws: WebSocketAPI.serverConfiguration(maximumBodySize: maximumBodySize)))
+            return GuardedHTTP1Channel(http1: upgrading, counter: counter, readTimeout: readTimeout, maximumBodySize: maximumBodySize)
         }
     }
 }
 
-/// Hummingbird's HTTP/1 channel with ``ConnectionLimitHandler`` and ``RequestReadHandler`` in front of its HTTP
-/// decoder, where they see the raw bytes.
-struct GuardedHTTP1Channel: ServerChildChannel {
-    typealias Value = HTTP1Channel.Value
+/// Hummingbird's HTTP/1 channel (with or without WebSocket upgrades) with ``ConnectionLimitHandler`` and
+/// ``RequestReadHandler`` in front of its HTTP decoder, where they see the raw bytes.
+struct GuardedHTTP1Channel<Child: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Child.Value
 
-    let http1: HTTP1Channel
+    let http1: Child
     let counter: ConnectionCounter
     let readTimeout: TimeAmount
     let maximumBodySize: Int

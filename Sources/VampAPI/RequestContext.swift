@@ -1,11 +1,12 @@
 public import Hummingbird
+public import HummingbirdWebSocket
 import NIOCore
 public import VampAccess
 public import VampCore
 
 /// The request context of Vamp's routes: Hummingbird's core storage plus what the API learns about a request
 /// before its handler runs (the facade of its namespace, the caller and its token).
-public struct VampRequestContext: RequestContext {
+public struct VampRequestContext: RequestContext, WebSocketRequestContext {
     /// Hummingbird's per-request storage (parameters, allocator, logger).
     public var coreContext: CoreRequestContextStorage
     /// The facade of the request's namespace, once the router resolved it.
@@ -14,10 +15,16 @@ public struct VampRequestContext: RequestContext {
     public var caller: Caller?
     /// The token the request was made with; `nil` without authentication.
     public var token: AccessToken?
+    /// Where a `/websocket` upgrade leaves its connection's handler (hummingbird-websocket).
+    public let webSocket = WebSocketHandlerReference<Self>()
+    /// The connection of the request: the WebSocket API makes the context of each message's request with its
+    /// socket's.
+    let channel: any Channel
 
     /// Creates the context of a request Hummingbird received.
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.channel = source.channel
     }
 }
 

@@ -51,6 +51,8 @@ struct RequestFraming {
     private var headBytes = 0
     private var isRequestLine = true
     private var chunked = false
+    /// The head asks to switch protocols (`Upgrade: websocket`): what follows it is not HTTP/1.1.
+    private var upgrading = false
     private var contentLength: UInt64 = 0
     /// The body declared so far by the chunk size lines of the current request.
     private var declared: UInt64 = 0
@@ -133,6 +135,7 @@ struct RequestFraming {
             headBytes = 0
             isRequestLine = true
             chunked = false
+            upgrading = false
             contentLength = 0
             line.removeAll(keepingCapacity: true)
             return take(byte)
@@ -180,9 +183,9 @@ struct RequestFraming {
     /// One line of a head: the request line, or a header that matters for framing.
     private mutating func header() {
         guard !isRequestLine else { isRequestLine = false; return }
-        // Only Transfer-Encoding and Content-Length matter: skip the others without making text of them.
+        // Only Transfer-Encoding, Content-Length and Upgrade matter: skip the others without making text of them.
         switch line.first {
-        case UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "c"), UInt8(ascii: "C"): break
+        case UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "c"), UInt8(ascii: "C"), UInt8(ascii: "u"), UInt8(ascii: "U"): break
         default: return
         }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
@@ -194,6 +197,8 @@ struct RequestFraming {
         case "content-length":
             guard let length = UInt64(value), length <= limit else { _ = stop(); return }
             contentLength = length
+        case "upgrade":
+            upgrading = value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "websocket" }
         default:
             break
         }
@@ -201,7 +206,11 @@ struct RequestFraming {
 
     private mutating func endHead() {
         guard case .head = state else { return }
-        if chunked {
+        // After a WebSocket upgrade the bytes are frames, which the socket's own handler times and limits; should
+        // the server refuse the upgrade, the connection's idle timeout still ends it.
+        if upgrading {
+            state = .stopped
+        } else if chunked {
             declared = 0
             startSizeLine()
         } else {

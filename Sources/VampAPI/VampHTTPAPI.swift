@@ -6,6 +6,7 @@ public import VampAccess
 public import VampCore
 import VampDSL
 import VampModel
+public import VampWebUI
 
 /// Settings of the HTTP API.
 public struct VampAPIConfiguration: Sendable {
@@ -33,6 +34,9 @@ public struct VampAPIConfiguration: Sendable {
     public var allowedHosts: [String] = []
     /// The connection-level limits of ``VampHTTPAPI/server(configuration:)``: read and idle timeouts, connections per client.
     public var connections = ConnectionLimits()
+    /// The web UI served at `/` (`vamp.http-api.ui.*`): the copy compiled into the server by default, a folder for
+    /// working on the UI, or `nil` for none.
+    public var webUI: WebUIAssets? = .embedded
 
     /// Creates a configuration with Vamp's defaults (and a 16 MiB body limit, the DSL reader's own limit).
     public init(
@@ -66,6 +70,8 @@ public enum VampHTTPAPI {
         // A foreign Host (DNS rebinding) and a foreign Origin are refused before anything else runs.
         router.add(middleware: HostCheckMiddleware(policy: HostPolicy(allowedHosts: configuration.allowedHosts)))
         router.add(middleware: OriginMiddleware(policy: OriginPolicy(allowedOrigins: configuration.allowedOrigins)))
+        // The UI's page and files need no token: the page asks for one.
+        if let webUI = configuration.webUI { router.add(middleware: WebUIMiddleware(assets: webUI)) }
         router.add(middleware: VampHeadersMiddleware())
         // Before any handler: 401 or 403 with a message, else the caller the facade sees.
         router.add(middleware: AccessMiddleware(access: access, defaultNamespace: defaultNamespace))
@@ -82,6 +88,10 @@ public enum VampHTTPAPI {
             // 405 with Allow for the methods a path does not serve (PUT /config: set at start, not at run time).
             MethodNotAllowed.addRoutes(to: api, resolver: resolver)
         }
+        // The original's WebSocket API answers through this router once it is complete.
+        let webSocket = WebSocketAPI(maximumMessageSize: configuration.maximumBodySize)
+        webSocket.addRoutes(to: router)
+        webSocket.complete(with: router)
         return router
     }
 

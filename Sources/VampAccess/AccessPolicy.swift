@@ -19,6 +19,9 @@ public enum AccessPolicy {
                 (namespace, rest, isAPI) = (nil, Array(parts.dropFirst(2)), true)
             } else if parts.count >= 3, parts[1] == "api", parts[2] == "v1" {
                 (namespace, rest, isAPI) = (parts[0], Array(parts.dropFirst(3)), true)
+            } else if parts.count == 2, parts[1] == "websocket" {
+                // A namespace's WebSocket API: a token limited to the namespace may open it.
+                (namespace, rest, isAPI) = (parts[0], ["websocket"], false)
             } else {
                 (namespace, rest, isAPI) = (nil, parts, false)
             }

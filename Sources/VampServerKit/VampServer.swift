@@ -80,6 +80,7 @@ public enum VampServer {
             maximumBodySize: configuration.maximumBodySize, information: information, settings: configuration.shown,
             haproxyTemplate: configuration.haproxyBase, haproxyVersions: [configuration.haproxyVersion])
         configuration.http.apply(to: &api)
+        api.webUI = configuration.webUI
         for warning in configuration.http.warnings { logger.warning("\(warning)") }
         if let warning = EphemeralPorts.read()?.warning(gateways: configuration.gatewayPortRange, setting: ServerKeys.portRange.key) {
             logger.warning("\(warning)")
@@ -108,7 +109,7 @@ public enum VampServer {
         var app = Application(
             router: router,
             // Read and idle timeouts, connections per client, and 413 as soon as a body's declared size is over the limit.
-            server: VampHTTPAPI.server(configuration: api),
+            server: VampHTTPAPI.server(configuration: api, router: router),
             configuration: .init(address: .hostname(configuration.interface, port: configuration.port), serverName: "vamp"),
             onServerRunning: { channel in
                 if let port = channel.localAddress?.port { workflows.setAddress(host: configuration.interface, port: port) }

@@ -9,6 +9,7 @@ import Persistence
 import VampAPI
 import VampCore
 import VampModel
+import VampWebUI
 
 /// The keys of `vamp-server`'s own settings, each written once. The stores, the KV store and the container
 /// driver read their own keys (`PersistenceConfiguration`, `KeyValueStoreConfiguration`,
@@ -62,6 +63,8 @@ struct ServerConfiguration: Sendable {
     var maximumBodySize: Int
     /// Origins, host names, timeouts and connections per client (HTTPProtectionSettings.swift).
     var http: HTTPProtectionSettings
+    /// The web UI at `/` (WebUISettings.swift); `nil`: none.
+    var webUI: WebUIAssets?
     var logLevel: Logger.Level
     var namespace: String
     var gatewayPortRange: ClosedRange<Int>
@@ -103,6 +106,7 @@ struct ServerConfiguration: Sendable {
         access = try AccessSettings(&reader, interface: interface)
         maximumBodySize = try reader.read(ServerKeys.maximumBodySize)
         http = try HTTPProtectionSettings(&reader, interface: interface)
+        webUI = try WebUISettings.read(&reader)
         logLevel = try reader.read(ServerKeys.logLevel)
         namespace = try reader.read(ServerKeys.namespace)
         gatewayPortRange = try reader.read(ServerKeys.portRange)
