@@ -9,6 +9,7 @@ import { yamlEditor } from '../yaml-editor.js';
 import { diffElement } from '../diff.js';
 import { ARTIFACT_KINDS, KIND_SINGULAR } from '../model.js';
 import { TEMPLATES } from './templates.js';
+import { blueprintActions } from './blueprint-actions.js';
 
 export default async function artifactPage(ctx) {
   const { kind, name, isNew } = ctx.params;
@@ -33,8 +34,10 @@ export default async function artifactPage(ctx) {
     h('div', { class: 'page-head' }, h('h1', {}, isNew ? `New ${KIND_SINGULAR[kind]}` : name), statusTag(KIND_SINGULAR[kind], 'muted')),
     h('div', { class: 'layout-2' },
       h('section', { class: 'card' }, editor.el, status, actions),
-      h('aside', { class: 'card' }, h('h2', {}, 'Revisions'),
-        isNew ? h('p', { class: 'muted' }, 'Revisions appear once the artifact is stored.') : revisions, diffBox)));
+      h('aside', {},
+        kind === 'blueprints' && !isNew ? blueprintActions(ctx, name) : null,
+        h('section', { class: 'card' }, h('h2', {}, 'Revisions'),
+          isNew ? h('p', { class: 'muted' }, 'Revisions appear once the artifact is stored.') : revisions, diffBox))));
 
   // ---- validation as you type ----
   const validate = debounce(async () => {

@@ -20,7 +20,8 @@ export default async function deploymentPage(ctx) {
   const blueprintText = h('pre', { class: 'block', dataset: { test: 'blueprint-text' }, hidden: true });
   const asBlueprint = h('button', { type: 'button', class: 'btn', dataset: { test: 'as-blueprint' }, 'aria-expanded': 'false' }, 'Show as blueprint');
   const undeploy = h('button', { type: 'button', class: 'btn btn-danger', dataset: { test: 'undeploy' } }, 'Undeploy');
-  const head = h('div', { class: 'page-head' }, h('h1', {}, name), status, h('span', { class: 'spacer' }), asBlueprint, undeploy);
+  const allocation = h('span', { class: 'allocation muted', dataset: { test: 'deployment-allocation' }, title: 'From Pulse\u2019s allocation events' }, '');
+  const head = h('div', { class: 'page-head' }, h('h1', {}, name), status, allocation, h('span', { class: 'spacer' }), asBlueprint, undeploy);
 
   const mergeForm = h('form', { class: 'card', dataset: { test: 'merge-form' } },
     h('h2', {}, 'Merge a blueprint'),
@@ -82,6 +83,11 @@ export default async function deploymentPage(ctx) {
   }
   function onHealth(e) {
     const tags = e.tags || [];
+    if (e.type === 'allocation' && tags.includes(`deployments:${name}`) && e.value && typeof e.value === 'object') {
+      const v = e.value;
+      allocation.textContent = `cpu ${Number(v.cpu ?? 0).toFixed(1)} · memory ${v.memory ?? 0} MB · ${v.instances ?? 0} instance${Number(v.instances) === 1 ? '' : 's'}`;
+      return;
+    }
     if (e.type !== 'health' || !tags.includes(`deployments:${name}`)) return;
     const cluster = tags.find((t) => t.startsWith('clusters:'))?.slice(9);
     const breed = tags.find((t) => t.startsWith('services:'))?.slice(9);
