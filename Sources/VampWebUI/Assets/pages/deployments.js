@@ -12,7 +12,7 @@ export default async function deploymentsPage(ctx) {
   const count = h('span', { class: 'muted', dataset: { test: 'deployment-count' } });
   const table = h('div', { class: 'table-wrap' }, h('table', { dataset: { test: 'deployments' } },
     h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Status'), h('th', {}, 'Clusters'),
-      h('th', {}, 'Services'), h('th', { class: 'num' }, 'Instances'), h('th', {}, 'Since'))),
+      h('th', {}, 'Services'), h('th', { class: 'num' }, 'Instances'), h('th', {}, 'Health'), h('th', {}, 'Since'))),
     tbody));
 
   const nameInput = h('input', { id: 'deployment-name', dataset: { test: 'deployment-name' }, required: true,
@@ -74,7 +74,7 @@ export default async function deploymentsPage(ctx) {
     if (!ctx.alive) return;
     count.textContent = `${deployments.length} deployment${deployments.length === 1 ? '' : 's'}`;
     if (!deployments.length) {
-      fill(tbody, h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'Nothing deployed yet. Deploy a blueprint below.')));
+      fill(tbody, h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'Nothing deployed yet. Deploy a blueprint below.')));
       return;
     }
     fill(tbody, deployments.map(row));
@@ -92,12 +92,31 @@ export default async function deploymentsPage(ctx) {
       h('td', {}, Object.keys(d.clusters || {}).join(', ')),
       h('td', { class: 'mono' }, services.map(({ service }) => breedName(service)).join(', ')),
       h('td', { class: 'num' }, String(instances)),
+      h('td', {}, healthCell(d.name)),
       h('td', {}, since ? timeEl(since) : '—'));
+  }
+
+  // Each deployment's health from Pulse's `health` events (every 5 s), in a fixed-width cell.
+  const health = new Map();
+  function healthCell(name) {
+    const v = health.get(name);
+    const state = v === undefined ? undefined : v >= 1 ? 'ok' : v > 0 ? 'warn' : 'error';
+    return h('span', { class: 'health-box', dataset: { test: 'deployment-health', name, ...(state ? { state } : {}) } },
+      v === undefined ? '—' : Number(v).toFixed(2));
+  }
+  function onHealth(e) {
+    const tags = e.tags || [];
+    if (e.type !== 'health' || !tags.includes('deployment')) return;
+    const name = tags.find((t) => t.startsWith('deployments:'))?.slice(12);
+    if (!name) return;
+    health.set(name, Number(e.value));
+    const cell = [...tbody.querySelectorAll('[data-test=deployment-health]')].find((c) => c.dataset.name === name);
+    cell?.replaceWith(healthCell(name));
   }
 
   const reload = debounce(() => load().catch((err) => ctx.alive && showError(ctx.view, err)), 300);
   ctx.cleanup(events.subscribe((e) => {
-    if (isPeriodic(e)) return;
+    if (isPeriodic(e)) { onHealth(e); return; }
     if (hasTag(e, 'deployments') || hasTag(e, 'synchronization')) reload();
     if (hasTag(e, 'blueprints')) loadBlueprints().catch(() => {});
   }));
