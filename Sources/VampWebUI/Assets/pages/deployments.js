@@ -77,7 +77,19 @@ export default async function deploymentsPage(ctx) {
       fill(tbody, h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'Nothing deployed yet. Deploy a blueprint below.')));
       return;
     }
-    fill(tbody, deployments.map(row));
+    // Rows stay in place (keyed by name) so a link found a moment ago is still the one on the page.
+    const existing = new Map([...tbody.querySelectorAll('tr[data-test=deployment-row]')].map((tr) => [tr.dataset.name, tr]));
+    tbody.querySelector('td.empty')?.parentElement.remove();
+    for (const d of deployments) {
+      const fresh = row(d);
+      const tr = existing.get(d.name);
+      if (tr) {
+        tr.replaceChildren(tr.firstElementChild, ...[...fresh.children].slice(1));
+        existing.delete(d.name);
+        tbody.append(tr);
+      } else tbody.append(fresh);
+    }
+    for (const tr of existing.values()) tr.remove();
   }
 
   function row(d) {

@@ -14,6 +14,7 @@ export default async function workflowPage(ctx) {
   const head = h('div', { class: 'page-head' }, h('h1', {}, name));
   const runsBox = h('ol', { class: 'stack', style: { listStyle: 'none', padding: 0, margin: 0 }, dataset: { test: 'workflow-runs' } });
   let dueTimer = null;
+  let control = null;       // made once: its buttons stay the same elements across updates
   fill(ctx.view,
     h('div', { class: 'crumbs' }, h('a', { href: '#/workflows' }, 'Workflows'), ' / ', name),
     head,
@@ -27,7 +28,8 @@ export default async function workflowPage(ctx) {
     if (!ctx.alive) return;
     clearError(ctx.view);
     const status = runs.status || w.status;
-    const control = controls(name, status, () => load().catch(fail), fail);
+    if (!control) control = controls(name, status, () => load().catch(fail), fail);
+    else control.set(status);
     fill(head, h('h1', {}, name), statusEl(status), h('span', { class: 'spacer' }), control.el,
       h('a', { class: 'btn btn-small', href: `#/artifacts/workflows/${encodeURIComponent(name)}` }, 'Edit'));
     const breed = w.breed?.reference ? `${w.breed.reference} (built in or stored)` : `${w.breed?.name ?? ''}: ${w.breed?.deployable?.definition ?? ''}`;

@@ -18,6 +18,7 @@ export default async function workflowsPage(ctx) {
         h('th', {}, 'Next run'), h('th', {}, 'Last run'), h('th', {}, ''))),
       tbody)));
   const rows = new Map();   // name → tr
+  const controlsOf = new Map();
   let dueTimer = null;
 
   function fail(err) { if (ctx.alive) showError(ctx.view, err); }
@@ -28,7 +29,10 @@ export default async function workflowsPage(ctx) {
     const last = runs?.runs?.[0];
     const next = runs?.schedule?.next_run;
     const status = runs?.status || w.status;
-    const control = controls(w.name, status, () => refresh(w.name), fail);
+    // One control per workflow for the page's life: its buttons stay the same elements across updates.
+    let control = controlsOf.get(w.name);
+    if (!control) { control = controls(w.name, status, () => refresh(w.name), fail); controlsOf.set(w.name, control); }
+    else control.set(status);
     const tr = h('tr', { dataset: { test: 'workflow-row', name: w.name, nextRun: next || '' } },
       h('td', {}, h('a', { href: `#/workflows/${encodeURIComponent(w.name)}` }, w.name)),
       h('td', {}, statusEl(status)),
@@ -46,8 +50,15 @@ export default async function workflowsPage(ctx) {
       const w = await api.get(`/workflows/${namePath(name)}`, { signal: ctx.signal });
       const tr = await rowFor(w);
       if (!ctx.alive) return;
-      rows.get(name)?.replaceWith(tr);
-      rows.set(name, tr);
+      const old = rows.get(name);
+      if (old) {
+        // Keep the row and its link; the cells after the name are new.
+        old.replaceChildren(old.firstElementChild, ...[...tr.children].slice(1));
+        old.dataset.nextRun = tr.dataset.nextRun;
+      } else {
+        rows.set(name, tr);
+        tbody.append(tr);
+      }
       planDue();
     } catch (err) {
       if (err.status === 404) { rows.get(name)?.remove(); rows.delete(name); } else fail(err);
