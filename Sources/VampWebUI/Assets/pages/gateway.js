@@ -110,11 +110,23 @@ export default async function gatewayPage(ctx) {
     sticky.value = gateway.sticky || '';
     fill(hosts, (gateway.virtual_hosts || []).length
       ? gateway.virtual_hosts.map((v) => h('li', { dataset: { test: 'virtual-host' } }, v)) : h('li', {}, 'none'));
-    rows.length = 0;
-    Object.entries(gateway.routes || {}).forEach(([n, r], i) => rows.push(routeEl(n, r, i)));
-    const given = rows.map((r) => parsePercent(r.route.weight));
-    weights = initialWeights(given);
-    fill(routesBox, rows.length ? rows.map((r) => r.el) : h('p', { class: 'empty' }, 'This gateway has no routes.'));
+    const entries = Object.entries(gateway.routes || {});
+    const same = rows.length === entries.length && entries.every(([n], i) => rows[i].name === n);
+    if (same) {
+      // The same routes: update the elements in place (a slider found a moment ago stays the one on the page).
+      entries.forEach(([, route], i) => {
+        const r = rows[i];
+        r.route = route;
+        if (document.activeElement !== r.condition) r.condition.value = conditionText(route);
+        if (document.activeElement !== r.strength) r.strength.value = route.condition_strength ?? '';
+      });
+    } else {
+      rows.length = 0;
+      entries.forEach(([n, r], i) => rows.push(routeEl(n, r, i)));
+      fill(routesBox, rows.length ? rows.map((r) => r.el) : h('p', { class: 'empty' }, 'This gateway has no routes.'));
+    }
+    weights = initialWeights(rows.map((r) => parsePercent(r.route.weight)));
+    base = null;
     showWeights();
   }
 
