@@ -128,6 +128,14 @@ export function confirmIn(container, question, confirmLabel = 'Confirm') {
   });
 }
 
+/** Gives each cell the text of its column's header (`data-label`): on a phone such tables show rows as cards. */
+export function labelCells(table) {
+  const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    [...tr.children].forEach((td, i) => { if (heads[i]) td.dataset.label = heads[i]; });
+  }
+}
+
 export function debounce(fn, ms) {
   let t = null;
   const wrapped = (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };

@@ -3,14 +3,14 @@
 
 import { api, getAll, namePath } from '../api.js';
 import { events, hasTag, isPeriodic } from '../events.js';
-import { h, fill, timeEl, statusTag, phaseTone, showError, clearError, debounce } from '../dom.js';
+import { h, fill, timeEl, statusTag, phaseTone, showError, clearError, debounce, labelCells } from '../dom.js';
 import { servicesOf, deploymentPhase, breedName, phaseOf } from '../model.js';
 
 export default async function deploymentsPage(ctx) {
   ctx.setTitle('Deployments');
   const tbody = h('tbody');
   const count = h('span', { class: 'muted', dataset: { test: 'deployment-count' } });
-  const table = h('div', { class: 'table-wrap' }, h('table', { dataset: { test: 'deployments' } },
+  const table = h('div', { class: 'table-wrap' }, h('table', { class: 'cards', dataset: { test: 'deployments' } },
     h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Status'), h('th', {}, 'Clusters'),
       h('th', {}, 'Services'), h('th', { class: 'num' }, 'Instances'), h('th', {}, 'Health'), h('th', {}, 'Since'))),
     tbody));
@@ -90,6 +90,7 @@ export default async function deploymentsPage(ctx) {
       } else tbody.append(fresh);
     }
     for (const tr of existing.values()) tr.remove();
+    labelCells(table);
   }
 
   function row(d) {
@@ -134,6 +135,10 @@ export default async function deploymentsPage(ctx) {
   }));
   ctx.cleanup(() => reload.cancel());
   ctx.cleanup(events.onResync(reload));
+
+  // The newest health event of each deployment, until the stream brings the next ones.
+  api.get('/events', { params: { tag: ['health', 'deployment'], per_page: 30 }, signal: ctx.signal })
+    .then((list) => { if (ctx.alive && Array.isArray(list)) list.slice().reverse().forEach(onHealth); }).catch(() => {});
 
   try {
     await Promise.all([load(), loadBlueprints()]);

@@ -3,7 +3,7 @@
 
 import { getPage } from '../api.js';
 import { events, hasTag, isPeriodic } from '../events.js';
-import { h, fill, showError, statusTag, debounce } from '../dom.js';
+import { h, fill, showError, statusTag, debounce, labelCells } from '../dom.js';
 import { conditionText } from '../model.js';
 
 export default async function gatewaysPage(ctx) {
@@ -17,7 +17,7 @@ export default async function gatewaysPage(ctx) {
   fill(ctx.view,
     h('div', { class: 'page-head' }, h('h1', {}, 'Gateways'), h('span', { class: 'spacer' }),
       h('a', { class: 'btn', href: '#/artifacts/gateways/new' }, 'New gateway')),
-    h('div', { class: 'table-wrap' }, h('table', {},
+    h('div', { class: 'table-wrap' }, h('table', { class: 'cards' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Port'), h('th', {}, 'Kind'), h('th', {}, 'Routes'), h('th', {}, 'Sticky'))),
       tbody)),
     h('div', { class: 'pager' }, prev, info, next));
@@ -44,6 +44,7 @@ export default async function gatewaysPage(ctx) {
       h('td', {}, Object.entries(g.routes || {}).map(([name, route]) => h('div', { class: 'mono' },
         `${name} ${route.weight ?? '—'}`, conditionText(route) ? h('span', { class: 'muted' }, ` if ${conditionText(route)}`) : null))),
       h('td', {}, g.sticky || 'none'))));
+    labelCells(ctx.view.querySelector('table'));
   }
 
   const reload = debounce(() => load().catch(fail), 300);

@@ -4,7 +4,7 @@
 
 import { api, getAll, namePath } from '../api.js';
 import { events, isPeriodic } from '../events.js';
-import { h, fill, timeEl, statusTag, phaseTone, showError, debounce } from '../dom.js';
+import { h, fill, timeEl, statusTag, phaseTone, showError, debounce, labelCells } from '../dom.js';
 import { statusEl, scheduleText, controls } from './workflow-common.js';
 
 export default async function workflowsPage(ctx) {
@@ -13,7 +13,7 @@ export default async function workflowsPage(ctx) {
   fill(ctx.view,
     h('div', { class: 'page-head' }, h('h1', {}, 'Workflows'), h('span', { class: 'spacer' }),
       h('a', { class: 'btn btn-primary', href: '#/artifacts/workflows/new' }, 'New workflow')),
-    h('div', { class: 'table-wrap' }, h('table', {},
+    h('div', { class: 'table-wrap' }, h('table', { class: 'cards' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Status'), h('th', {}, 'Schedule'), h('th', {}, 'Phase'),
         h('th', {}, 'Next run'), h('th', {}, 'Last run'), h('th', {}, ''))),
       tbody)));
@@ -59,6 +59,7 @@ export default async function workflowsPage(ctx) {
         rows.set(name, tr);
         tbody.append(tr);
       }
+      labelCells(ctx.view.querySelector('table'));
       planDue();
     } catch (err) {
       if (err.status === 404) { rows.get(name)?.remove(); rows.delete(name); } else fail(err);
@@ -72,6 +73,7 @@ export default async function workflowsPage(ctx) {
     rows.clear();
     list.forEach((w, i) => rows.set(w.name, trs[i]));
     fill(tbody, trs.length ? trs : h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No workflow.')));
+    labelCells(ctx.view.querySelector('table'));
     planDue();
   }
 
