@@ -77,7 +77,12 @@ async function navigate() {
     signal: controller.signal,
     get alive() { return current === mine; },
     cleanup(fn) { mine.cleanups.push(fn); },
-    ready() { if (current === mine) main.dataset.ready = 'true'; },
+    ready() {
+      if (current !== mine || main.dataset.ready) return;
+      main.dataset.ready = 'true';
+      // For measurements: performance.getEntriesByName('vamp:ready:<page>') is when the page's first data showed.
+      performance.mark(`vamp:ready:${route.page}`);
+    },
     setTitle(title) { document.title = `${title} · Vamp${namespace ? ` (${namespace})` : ''}`; },
   };
   try {
