@@ -362,9 +362,10 @@ targets.append(.target(
 targets.append(.testTarget(
     name: "VampAPITests",
     dependencies: [
-        "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence",
+        "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence", "VampWebUI",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
         // schemathesis runs as a child process; hostile bodies are streamed by AsyncHTTPClient.

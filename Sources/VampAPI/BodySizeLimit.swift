@@ -48,6 +48,7 @@ final class ContentLengthLimitHandler: ChannelDuplexHandler, RemovableChannelHan
     /// A refusal made on the raw bytes (``RequestReadHandler``: a read timeout, a chunk over the limit).
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let refusal = event as? RequestRefusal else { return context.fireUserInboundEventTriggered(event) }
+        refusal.claim.isTaken = true
         if self.refusal == nil { refuse(context, refusal) }
     }
 

@@ -19,6 +19,8 @@ struct OriginPolicy: Sendable {
     /// What to answer a request carrying `Origin: origin` sent to `host`.
     func decide(origin: String, host: String?) -> Decision {
         let origin = Self.normalized(origin)
+        // No browser page has a ws: or wss: origin; WebSocket client libraries send one of the URL they connect to.
+        if ["ws", "wss"].contains(Self.scheme(of: origin)) { return .sameOrigin }
         if anyOrigin { return .allowed("*") }
         if origins.contains(origin) { return .allowed(origin) }
         if let host, Self.authority(of: origin) == Self.withoutDefaultPort(host.lowercased(), scheme: Self.scheme(of: origin)) {

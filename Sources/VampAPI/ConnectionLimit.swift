@@ -3,7 +3,7 @@ import HTTPTypes
 import NIOCore
 import Synchronization
 
-/// The limits ``VampHTTPAPI/server(configuration:)`` puts on connections, against clients that hold them open:
+/// The limits ``VampHTTPAPI/server(configuration:router:)`` puts on connections, against clients that hold them open:
 /// sending a request slowly (slowloris), stopping in the middle of a body, opening thousands.
 public struct ConnectionLimits: Sendable {
     /// How long a request's head may take from its first byte, and how long a body may pause, while the server

@@ -69,8 +69,9 @@ struct DeploymentHandlers: Sendable {
         let reference: ArtifactReference<Scale> = try Self.referenceOrInline(text, kind: .scale) {
             if case .scale(let scale) = $0 { scale } else { nil }
         }
-        let scale = try await vamp.setScale(reference, deployment: name, cluster: cluster, service: service)
-        return try render(.scale(scale), request, status: .accepted)
+        let validateOnly = ArtifactHandlers.flag(request, "validate_only")
+        let scale = try await vamp.setScale(reference, deployment: name, cluster: cluster, service: service, validateOnly: validateOnly)
+        return try render(.scale(scale), request, status: validateOnly ? .ok : .accepted)
     }
 
     func sla(_ request: Request, _ context: VampRequestContext) async throws -> Response {
@@ -85,9 +86,10 @@ struct DeploymentHandlers: Sendable {
     func setSLA(_ request: Request, _ context: VampRequestContext, remove: Bool) async throws -> Response {
         let (name, cluster) = try (context.parameters.require("name"), context.parameters.require("cluster"))
         guard try await hasCluster(deployment: name, cluster: cluster) else { return Response(status: .notFound) }
+        let validateOnly = ArtifactHandlers.flag(request, "validate_only")
         if remove {
-            try await vamp.setSLA(nil, deployment: name, cluster: cluster)
-            return Response(status: .noContent)
+            try await vamp.setSLA(nil, deployment: name, cluster: cluster, validateOnly: validateOnly)
+            return Response(status: validateOnly ? .ok : .noContent)
         }
         guard let text = try await RequestBody.text(request, limit: configuration.maximumBodySize, required: true) else {
             throw OperationError(.invalid, "the request body is empty; send an SLA or an SLA's name")
@@ -95,8 +97,8 @@ struct DeploymentHandlers: Sendable {
         let sla: ArtifactReference<SLA> = try Self.referenceOrInline(text, kind: .sla) {
             if case .sla(let sla) = $0 { sla } else { nil }
         }
-        try await vamp.setSLA(sla, deployment: name, cluster: cluster)
-        return Response(status: .accepted)
+        try await vamp.setSLA(sla, deployment: name, cluster: cluster, validateOnly: validateOnly)
+        return Response(status: validateOnly ? .ok : .accepted)
     }
 
     // MARK: Support

@@ -8,6 +8,14 @@ struct RequestRefusal: Sendable {
     let message: String
     /// Whether the refused request's head went on to the router (its body was being read) or not.
     let headPassedOn: Bool
+    /// Set by the handler that answers the refusal.
+    let claim = Claim()
+
+    /// Whether a handler took the refusal to answer. Only touched on the connection's event loop, in the synchronous
+    /// delivery of the event (hence unchecked).
+    final class Claim: @unchecked Sendable {
+        var isTaken = false
+    }
 }
 
 /// Before the HTTP decoder: follows the requests' framing (``RequestFraming``) to bound how long the server waits
@@ -79,7 +87,7 @@ final class RequestReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let message = "the request body of at least \(declared) bytes (by its chunk sizes) is larger than the limit of \(limit) bytes "
             + "(vamp.http-api.max-body-size); send less"
-        context.fireUserInboundEventTriggered(RequestRefusal(status: .contentTooLarge, message: message, headPassedOn: passedOn))
+        refuse(context, RequestRefusal(status: .contentTooLarge, message: message, headPassedOn: passedOn))
     }
 
     /// Sets the deadline from where the bytes so far end.
@@ -121,13 +129,22 @@ final class RequestReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch framing.phase {
         case .head:
             let message = "the request's head was not all sent within \(seconds.secondsText) s (vamp.http-api.read-timeout); send it at once"
-            context.fireUserInboundEventTriggered(RequestRefusal(status: .requestTimeout, message: message, headPassedOn: false))
+            refuse(context, RequestRefusal(status: .requestTimeout, message: message, headPassedOn: false))
         case .body:
             let message = "the request's body stopped for \(seconds.secondsText) s (vamp.http-api.read-timeout); send it without pauses"
-            context.fireUserInboundEventTriggered(RequestRefusal(status: .requestTimeout, message: message, headPassedOn: true))
+            refuse(context, RequestRefusal(status: .requestTimeout, message: message, headPassedOn: true))
         case .idle, .stopped:
             break
         }
+    }
+
+    /// Hands a refusal to ``ContentLengthLimitHandler``, after the decoder, which answers it in order with the
+    /// responses before it. When no handler takes it (the first request of a connection that may become a WebSocket:
+    /// the HTTP handlers are added once its head is in), nothing was answered on the connection yet, and the refusal
+    /// is answered here, in bytes.
+    private func refuse(_ context: ChannelHandlerContext, _ refusal: RequestRefusal) {
+        context.fireUserInboundEventTriggered(refusal)
+        if !refusal.claim.isTaken { RawAnswer.send(refusal.status, refusal.message, on: context) }
     }
 
     private func cancel() {

@@ -32,7 +32,7 @@ public struct VampAPIConfiguration: Sendable {
     /// (`vamp.http-api.allowed-hosts`): exact, `*.example.com` for the names under a domain, or `*` for any (the
     /// check off). Others are refused with 421, against DNS rebinding.
     public var allowedHosts: [String] = []
-    /// The connection-level limits of ``VampHTTPAPI/server(configuration:)``: read and idle timeouts, connections per client.
+    /// The connection-level limits of ``VampHTTPAPI/server(configuration:router:)``: read and idle timeouts, connections per client.
     public var connections = ConnectionLimits()
     /// The web UI served at `/` (`vamp.http-api.ui.*`): the copy compiled into the server by default, a folder for
     /// working on the UI, or `nil` for none.

@@ -114,6 +114,13 @@ public enum VampServer {
             onServerRunning: { channel in
                 if let port = channel.localAddress?.port { workflows.setAddress(host: configuration.interface, port: port) }
                 logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                if configuration.webUI != nil, let port = channel.localAddress?.port {
+                    let host = ["0.0.0.0", "::", ""].contains(configuration.interface) ? "localhost"
+                        : configuration.interface.contains(":") ? "[\(configuration.interface)]" : configuration.interface
+                    let signIn = configuration.access.mode == .tokens
+                        ? "sign in with a token; the first admin token is in \(configuration.access.firstStartFile.path)" : "authentication is off"
+                    logger.notice("the web UI: http://\(host):\(port)/ (\(signIn))")
+                }
             },
             logger: logger.part("http"))
         // The stores first: the other services wait for them to be ready. The embedded agent after the KV store (it

@@ -145,6 +145,17 @@ struct DeploymentAPITests {
 
             let scale = try await client.execute(uri: "/api/v1/deployments/sava/clusters/web/services/sava:1.0/scale", method: .get, headers: [.accept: "application/json"])
             #expect(Self.text(scale).contains("\"instances\":2"))
+            // validate_only checks and writes nothing (it wrote the scale before: the web UI found it).
+            let checked = try await client.execute(
+                uri: "/api/v1/deployments/sava/clusters/web/services/sava:1.0/scale?validate_only=true", method: .put, headers: Self.yaml,
+                body: ByteBuffer(string: "{cpu: 0.1, memory: 64MB, instances: 5}"))
+            #expect(checked.status == .ok, "\(Self.text(checked))")
+            let unchanged = try await client.execute(uri: "/api/v1/deployments/sava/clusters/web/services/sava:1.0/scale", method: .get, headers: [.accept: "application/json"])
+            #expect(Self.text(unchanged).contains("\"instances\":2"))
+            let invalid = try await client.execute(
+                uri: "/api/v1/deployments/sava/clusters/web/services/sava:1.0/scale?validate_only=true", method: .put, headers: Self.yaml,
+                body: ByteBuffer(string: "{cpu: 0.1, memory: 64MB, instances: -1}"))
+            #expect(invalid.status == .badRequest, "\(Self.text(invalid))")
             let scaled = try await client.execute(
                 uri: "/api/v1/deployments/sava/clusters/web/services/sava:1.0/scale", method: .put, headers: Self.yaml,
                 body: ByteBuffer(string: "{cpu: 0.1, memory: 64MB, instances: 3}"))

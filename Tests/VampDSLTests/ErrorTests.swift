@@ -22,6 +22,9 @@ struct ErrorTests {
         Case(yaml: "kind: gateway\nname: g\nport: 80\nroutes:\n  a: {weight: 50}\n", code: .invalidValue, path: "routes.a.weight", line: 5, fragment: "needs a '%' sign"),
         Case(yaml: "kind: gateway\nname: g\nport: 99999\n", code: .invalidValue, path: "port", line: 3, fragment: "expected a port"),
         Case(yaml: "kind: breed\n", code: .missingField, path: "name", line: 1, fragment: "'name' is required"),
+        // A misspelt required key is reported where it was written (found in the web UI's editor: the error named line 3).
+        Case(yaml: "kind: breed\nname: a\ndeployable:\n  type: docker\n  defintion: x\n", code: .missingField, path: "deployable.defintion", line: 5, fragment: "'defintion' looks like a misspelling"),
+        Case(yaml: "kind: breed\nnmae: a\n", code: .missingField, path: "nmae", line: 2, fragment: "misspelling"),
         Case(yaml: "kind: breed\nname: a b\n", code: .illegalName, path: "name", line: 2, fragment: "a space"),
         Case(yaml: "kind: bread\nname: a\n", code: .kind, path: "kind", line: 1, fragment: "unknown kind"),
         Case(yaml: "name: a\n", code: .kind, path: nil, line: 1, fragment: "--kind"),

@@ -35,7 +35,12 @@ final class WebSocketAPI: Sendable {
     func addRoutes(to router: Router<VampRequestContext>) {
         for path in ["websocket", ":namespace/websocket"] {
             router.ws(RouterPath(path), shouldUpgrade: { request, _ in
-                request.headers[.upgrade]?.lowercased().contains("websocket") == true ? .upgrade([:]) : .dontUpgrade
+                guard request.headers[.upgrade]?.lowercased().contains("websocket") == true,
+                      request.headers[.connection]?.lowercased().contains("upgrade") == true
+                else {
+                    throw RequestRefusalError(status: .upgradeRequired, message: "\(request.uri.path) is Vamp's WebSocket API: connect with a WebSocket client (Upgrade: websocket)")
+                }
+                return .upgrade([:])
             }, onUpgrade: { [self] inbound, outbound, context in
                 try await self.serve(inbound, outbound, context)
             })
@@ -74,7 +79,11 @@ final class WebSocketAPI: Sendable {
                     case .success(let request) where request.isEventSubscription:
                         subscription?.cancel()
                         // Stopped when the next subscription replaces it and when the connection ends (defer above).
-                        subscription = Task { await connection.subscribe(request, to: pushSink) }
+                        // The next frame is read once the subscription is in place, so that an event published by a
+                        // later request is pushed.
+                        let (subscribed, signal) = AsyncStream.makeStream(of: Void.self)
+                        subscription = Task { await connection.subscribe(request, to: pushSink, whenSubscribed: { signal.finish() }) }
+                        for await _ in subscribed {}
                     case .success(let request):
                         try await outbound.write(.text(await connection.answer(request)))
                     }
@@ -127,9 +136,11 @@ struct WebSocketConnection: Sendable {
 
     /// Runs the REST event stream of `request` and pushes each of its events, until cancelled or the stream ends;
     /// a refused subscription (no token, a bad filter) is answered once with its error.
-    func subscribe(_ request: WebSocketRequest, to sink: AsyncStream<String>.Continuation) async {
+    func subscribe(_ request: WebSocketRequest, to sink: AsyncStream<String>.Continuation, whenSubscribed: @Sendable () -> Void) async {
+        defer { whenSubscribed() }
         do {
             let response = try await respond(request)
+            whenSubscribed()
             guard response.status == .ok else {
                 let collector = BodyCollector(limit: 1 << 20)
                 try await response.body.write(collector)
@@ -164,7 +175,8 @@ struct WebSocketConnection: Sendable {
     static func parameters(_ headers: HTTPFields) -> [String: String] {
         var parameters: [String: String] = [:]
         for field in headers {
-            let name = field.name.canonicalName
+            // As the original wrote them: X-Total-Count, Content-Type.
+            let name = field.name.canonicalName.split(separator: "-", omittingEmptySubsequences: false).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "-")
             parameters[name] = parameters[name].map { "\($0), \(field.value)" } ?? field.value
         }
         return parameters
@@ -219,4 +231,14 @@ struct ServerSentEventReader: ResponseBodyWriter {
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// A refusal with `{"message": ...}` and its status.
+struct RequestRefusalError: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let message: String
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        APIAnswer.json(["message": message], status: status)
+    }
 }

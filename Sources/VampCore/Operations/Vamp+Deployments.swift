@@ -190,8 +190,11 @@ extension Vamp {
     }
 
     /// Replaces the scale of a service (`PUT …/scale`, a scale or a scale's name): the service is `Initiated` again
-    /// and the reconciler makes the driver run that many instances.
-    public func setScale(_ scale: ArtifactReference<Scale>, deployment name: String, cluster: String, service: String) async throws(OperationError) -> Scale {
+    /// and the reconciler makes the driver run that many instances. With `validateOnly`, everything is checked and
+    /// nothing is written.
+    public func setScale(
+        _ scale: ArtifactReference<Scale>, deployment name: String, cluster: String, service: String, validateOnly: Bool = false
+    ) async throws(OperationError) -> Scale {
         try await writes.run { () async throws(OperationError) -> Scale in
             var workspace = Workspace(repository: self.repository)
             let resolved: Scale
@@ -210,7 +213,7 @@ extension Vamp {
             var events: [Event] = []
             self.stage(change, in: &workspace, events: &events)
             try await self.checkTotals(gateways: [], deployments: try await workspace.deployments(), changed: ["\(name)/\(cluster)"])
-            try await self.commit(workspace, events: events)
+            if !validateOnly { try await self.commit(workspace, events: events) }
             var answer = resolved
             answer.name = nil
             return answer
@@ -222,8 +225,8 @@ extension Vamp {
         try await deployment(named: name)?.clusters.first { $0.name == cluster }?.sla
     }
 
-    /// Replaces (`PUT`/`POST`) or removes (`nil`, `DELETE`) the SLA of a cluster.
-    public func setSLA(_ sla: ArtifactReference<SLA>?, deployment name: String, cluster: String) async throws(OperationError) {
+    /// Replaces (`PUT`/`POST`) or removes (`nil`, `DELETE`) the SLA of a cluster; with `validateOnly`, only checks.
+    public func setSLA(_ sla: ArtifactReference<SLA>?, deployment name: String, cluster: String, validateOnly: Bool = false) async throws(OperationError) {
         try await writes.run { () async throws(OperationError) in
             var workspace = Workspace(repository: self.repository)
             guard case .deployment(let deployment)? = try await workspace.artifact(.deployment, name) else {
@@ -235,7 +238,7 @@ extension Vamp {
             let change = try DeploymentOperations.sla(sla, of: deployment, cluster: cluster, now: self.now)
             var events: [Event] = []
             self.stage(change, in: &workspace, events: &events)
-            try await self.commit(workspace, events: events)
+            if !validateOnly { try await self.commit(workspace, events: events) }
         }
     }
 

@@ -317,7 +317,31 @@ final class MapReader {
             consumed[index] = true
             return entries[index].value
         }
+        // A misspelt key is what the user wrote: point at its line, not at the map that lacks the field.
+        if let typo = entries.first(where: { entry in names.contains { MapReader.isMisspelling(entry.key, of: $0) } }) {
+            throw context.error(
+                .missingField, "the field '\(names[0])' is required; '\(ReadContext.short(typo.key))' looks like a misspelling of it",
+                path: context.join(path, typo.key), mark: typo.keyMark)
+        }
         throw context.error(.missingField, "the field '\(names[0])' is required", path: context.join(path, names[0]), mark: mark)
+    }
+
+    /// Whether `key` is within two edits (insert, delete, replace, swap of neighbours) of `name`, and not it.
+    static func isMisspelling(_ key: String, of name: String) -> Bool {
+        let (a, b) = (Array(key.lowercased()), Array(name))
+        guard a != b, abs(a.count - b.count) <= 2, b.count >= 4 else { return false }
+        var previous2: [Int] = []
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { current[j] = min(current[j], previous2[j - 2] + 1) }
+            }
+            (previous2, previous) = (previous, current)
+        }
+        return previous[b.count] <= 2
     }
 
     func ignore(_ names: String...) { ignore(contentsOf: names) }
