@@ -71,7 +71,7 @@ struct WebUITests {
         }
     }
 
-    @Test("the artifact editor: a breed with a typo on line 6 shows the server's message on line 6; fixed, it saves; the update's revision shows a line diff")
+    @Test("the artifact editor: a breed with a typo on line 6 shows the server's message on line 6, a misspelt key on line 4 on line 4; fixed, it saves; the update's revision shows a line diff")
     func editorShowsTheErrorLine() async throws {
         try await UISession.run { ui in
             try await ui.storeQuickStart(gatewayPort: try FreePort.next())
@@ -110,6 +110,12 @@ struct WebUITests {
                     && e.textContent.trim() === '6')
                 """)
             #expect(gutter.bool == true, "a gutter line 6 has the class error")
+
+            // A misspelt key on line 4 (definitoin): the server's message names it, on line 4.
+            let misspelt = typo.replacingOccurrences(of: "htpp", with: "http").replacingOccurrences(of: "  definition:", with: "  definitoin:")
+            try await ui.browser.type(editor, misspelt)
+            try await ui.browser.waitForText("[data-test=editor-error-line]", "to be 4") { $0.trimmingCharacters(in: .whitespaces) == "4" }
+            #expect(try await ui.browser.findElement("[data-test=editor-error]").text().contains("definitoin"))
 
             // Fixed (and changed): the error goes, Save stores it.
             let fixed = typo.replacingOccurrences(of: "sava 1.0\"", with: "sava 1.0 edited\"").replacingOccurrences(of: "htpp", with: "http")
