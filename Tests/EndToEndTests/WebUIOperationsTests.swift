@@ -5,6 +5,10 @@ import NIOHTTP1
 import Testing
 import VampTesting
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The web UI's other operations in a real browser against the built `vamp-server` (real HAProxy, real processes):
 /// scale and remove a service, the deployment as a blueprint, a workflow suspended and resumed with its runs' output,
 /// the parts of the system. By the `data-test` contract only.
@@ -119,6 +123,102 @@ struct WebUIOperationsTests {
                 let text = try await ui.browser.executeScript("return document.querySelector('main[data-test=page]').innerText").string ?? ""
                 return text.contains(String(ui.server.apiPort))
             }
+        }
+    }
+
+    @Test("the gateway page: a header condition at 100 % typed in the UI sends every request with the header to sava:1.1 through HAProxy; the HAProxy configuration shows it")
+    func gatewayCondition() async throws {
+        try await UISession.run { ui in
+            let client = ui.client, api = ui.server.api
+            let gatewayPort = try FreePort.next()
+            try await ui.storeQuickStart(gatewayPort: gatewayPort)
+            #expect(try await CanaryReleaseTests.call(client, .PUT, "\(api)/deployments/sava", yaml: "sava").0 == 202)
+            #expect(try await CanaryReleaseTests.call(client, .PUT, "\(api)/deployments/sava", yaml: "sava-canary").0 == 202)
+            try await CanaryReleaseTests.eventually("sava:1.0 and sava:1.1 Done") {
+                try await CanaryReleaseTests.allDone(client, ui.server, "sava", ["sava:1.0", "sava:1.1"])
+            }
+            try await ui.signIn()
+            try await ui.open("#/gateways/\(UISession.encode("sava/web/web"))", page: "gateway")
+            let canary = UISession.route("sava/web/sava:1.1/web")
+            try await ui.browser.type("\(canary) input[data-test=route-condition]", "has header X-Canary")
+            try await ui.browser.type("\(canary) input[data-test=route-condition-strength]", "100%")
+            try await ui.browser.click("button[data-test=weights-save]")
+            try await ui.browser.waitForElement("[data-test=saved]")
+            try await CanaryReleaseTests.eventually("requests with X-Canary reach sava 1.1") {
+                try await CanaryReleaseTests.sample(client, port: gatewayPort, requests: 10, headers: [("X-Canary", "yes")]) == ["sava 1.1": 10]
+            }
+            #expect(try await CanaryReleaseTests.sample(client, port: gatewayPort, requests: 50, headers: [("X-Canary", "yes")]) == ["sava 1.1": 50])
+            #expect(try await CanaryReleaseTests.sample(client, port: gatewayPort, requests: 50) == ["sava 1.0": 50])
+            // The generated configuration on the page has the header's ACL.
+            try await ui.browser.waitForText("pre[data-test=haproxy-config]", "to have the X-Canary ACL", timeout: .seconds(20)) {
+                $0.contains("X-Canary")
+            }
+        }
+    }
+
+    @Test("the artifacts list: 30 breeds paged, the next page shows others, the search keeps the matches; a breed deleted with the page's confirmation")
+    func artifactsSearchPagingDelete() async throws {
+        try await UISession.run { ui in
+            let client = ui.client, api = ui.server.api
+            for index in 1...30 {
+                let name = String(format: "paged-%02d:1.0", index)
+                let breed = "name: \(name)\ndeployable: {type: command, definition: \"sava --text \(index)\"}\nports: {web: 8080/http}\n"
+                #expect((200..<300).contains(try await CanaryReleaseTests.call(client, .POST, "\(api)/breeds", yaml: breed).0))
+            }
+            try await ui.signIn()
+            try await ui.open("#/artifacts/breeds", page: "artifacts")
+            let rowNames = "return [...document.querySelectorAll('[data-test=artifact-row]')].map(e => e.dataset.name)"
+            let first = try await ui.browser.executeScript(rowNames).array?.compactMap(\.string) ?? []
+            #expect(!first.isEmpty)
+            let info = try await ui.browser.findElement("[data-test=page-info]").text()
+            if first.count < 30 {
+                // Paged: the next page shows other breeds and says so.
+                try await ui.browser.click("button[data-test=page-next]")
+                try await ui.browser.waitUntil("another page of breeds") {
+                    let next = try await ui.browser.executeScript(rowNames).array?.compactMap(\.string) ?? []
+                    return !next.isEmpty && Set(next).isDisjoint(with: first)
+                }
+                #expect(try await ui.browser.findElement("[data-test=page-info]").text() != info)
+                try await ui.browser.click("button[data-test=page-prev]")
+                try await ui.browser.waitUntil("the first page again") {
+                    try await ui.browser.executeScript(rowNames).array?.compactMap(\.string) ?? [] == first
+                }
+            } else {
+                Issue.record("30 breeds on one page: no paging to test (page-info: \(info))")
+            }
+
+            // Search.
+            try await ui.browser.type("input[data-test=artifact-search]", "paged-07")
+            try await ui.browser.waitUntil("only paged-07:1.0 listed") {
+                try await ui.browser.executeScript(rowNames).array?.compactMap(\.string) ?? [] == ["paged-07:1.0"]
+            }
+
+            // Delete it from its page: the page's own confirmation, then it is gone from the API.
+            try await ui.browser.click("[data-test=artifact-row][data-name='paged-07:1.0'] a, a[data-test=artifact-row][data-name='paged-07:1.0']")
+            try await ui.waitForPage("artifact")
+            try await ui.browser.executeScript("window.confirm = () => { throw new Error('window.confirm used') }")
+            try await ui.browser.click("button[data-test=artifact-delete]")
+            try await ui.browser.click("button[data-test=confirm]")
+            try await CanaryReleaseTests.eventually("paged-07:1.0 deleted", timeout: .seconds(10)) {
+                try await CanaryReleaseTests.call(client, .GET, "\(api)/breeds/paged-07:1.0").0 == 404
+            }
+        }
+    }
+
+    @Test("the connection state: while the server restarts the page shows it is disconnected, then reconnects by itself")
+    func connectionState() async throws {
+        try await UISession.run { ui in
+            try await ui.signIn()
+            try await ui.open("#/events", page: "events")
+            try await ui.browser.waitForAbsence("[data-test=disconnected]")
+            try await ui.server.restart(signal: SIGTERM, log: "server-2.log", waitingForAPI: false)
+            try await ui.browser.waitForElement("[data-test=disconnected]", timeout: .seconds(20))
+            try await ui.server.waitUntilServing()
+            try await ui.browser.waitForAbsence("[data-test=disconnected]", timeout: .seconds(20))
+            // Live again: a new event shows without a reload.
+            let tag = "after-restart:\(UUID().uuidString.prefix(8).lowercased())"
+            _ = try await CanaryReleaseTests.call(ui.client, .POST, "\(ui.server.api)/events", yaml: "tags: ['\(tag)']\nvalue: back\n")
+            try await ui.browser.waitForElement("[data-test=event][data-tags~='\(tag)']", timeout: .seconds(10))
         }
     }
 }
