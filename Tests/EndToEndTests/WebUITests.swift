@@ -214,6 +214,37 @@ struct WebUITests {
         }
     }
 
+    @Test("the keyboard reaches every navigation link with Tab, each shows a focus style, and Enter opens its page")
+    func keyboard() async throws {
+        try await UISession.run { ui in
+            try await ui.signIn()
+            try await ui.open("#/deployments", page: "deployments")
+            try await ui.browser.executeScript("document.activeElement && document.activeElement.blur(); document.body.focus()")
+            var reached: [String: String] = [:]   // nav link → its focus outline or shadow
+            for _ in 0..<40 where reached.count < 6 {
+                let focused = try await ui.browser.activeElement()
+                try await focused.sendKeys(ChromeBrowser.Key.tab)
+                let now = try await ui.browser.executeScript("""
+                    const e = document.activeElement, style = getComputedStyle(e);
+                    return {test: e.dataset.test || '', focus: style.outlineStyle !== 'none' && style.outlineWidth !== '0px'
+                        ? 'outline ' + style.outlineWidth + ' ' + style.outlineStyle : (style.boxShadow !== 'none' ? 'shadow' : '')};
+                    """)
+                if let test = now["test"].string, test.hasPrefix("nav-") { reached[test] = now["focus"].string ?? "" }
+            }
+            for link in ["nav-deployments", "nav-gateways", "nav-artifacts", "nav-workflows", "nav-events", "nav-system"] {
+                #expect(reached[link] != nil, "Tab reaches \(link): \(reached)")
+                #expect(!(reached[link] ?? "").isEmpty, "\(link) shows where the focus is: \(reached)")
+            }
+            // Enter on the focused link (the last one reached) opens its page.
+            let focused = try await ui.browser.activeElement()
+            let target = try await focused.attribute("data-test") ?? ""
+            if target.hasPrefix("nav-") {
+                try await focused.sendKeys(ChromeBrowser.Key.enter)
+                try await ui.waitForPage(String(target.dropFirst(4)))
+            }
+        }
+    }
+
     @Test("the namespace is part of the address: /team-a/ lists team-a's breeds through /team-a/api/v1, / the default's")
     func namespaceFromTheAddress() async throws {
         try await UISession.run { ui in

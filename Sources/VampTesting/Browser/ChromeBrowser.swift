@@ -261,6 +261,11 @@ public final class ChromeBrowser: Sendable {
         return try Element(value, self, selector)
     }
 
+    /// The element that has the focus (`document.activeElement`).
+    public func activeElement() async throws -> Element {
+        try Element(try await execute(.GET, "/element/active"), self, ":focus")
+    }
+
     /// Every element matching the CSS `selector`, in document order (empty when none does).
     public func findElements(_ selector: String) async throws -> [Element] {
         let value = try await execute(.POST, "/elements", ["using": "css selector", "value": .string(selector)])
