@@ -114,6 +114,11 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
+// MARK: - VampStatistics: always-valid confidence sequences and the release checks built on them (pure)
+products.append(.library(name: "VampStatistics", targets: ["VampStatistics"]))
+targets.append(.target(name: "VampStatistics", swiftSettings: swiftSettings))
+targets.append(.testTarget(name: "VampStatisticsTests", dependencies: ["VampStatistics", "VampTesting"], swiftSettings: swiftSettings))
+
 // MARK: - VampPulse: HAProxy's log lines to figures (parse, aggregate per second, merge exactly in a window); pure
 products.append(.library(name: "VampPulse", targets: ["VampPulse"]))
 targets.append(.target(
