@@ -295,6 +295,7 @@ targets.append(.target(
     name: "VampCore",
     dependencies: [
         "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores", "ContainerDrivers", "VampConcurrency", "VampPulse",
+        "VampStatistics",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -303,7 +304,7 @@ targets.append(.target(
 targets.append(.testTarget(
     name: "VampCoreTests",
     dependencies: [
-        "VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampConcurrency", "VampTesting",
+        "VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampConcurrency", "VampTesting", "VampStatistics",
         // The all-or-nothing tests inject a failure inside the real databases (a trigger).
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
