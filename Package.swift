@@ -119,6 +119,13 @@ products.append(.library(name: "VampStatistics", targets: ["VampStatistics"]))
 targets.append(.target(name: "VampStatistics", swiftSettings: swiftSettings))
 targets.append(.testTarget(name: "VampStatisticsTests", dependencies: ["VampStatistics", "VampTesting"], swiftSettings: swiftSettings))
 
+// MARK: - VampReleases: a release's decisions as a pure state machine (release, state, figures, time -> state, actions)
+// Its own product, beside VampCore's planners, so that the release simulation runs the real decision code in a
+// release build of a few small modules, and other projects can drive releases of their own.
+products.append(.library(name: "VampReleases", targets: ["VampReleases"]))
+targets.append(.target(name: "VampReleases", dependencies: ["VampModel", "VampStatistics"], swiftSettings: swiftSettings))
+targets.append(.testTarget(name: "VampReleasesTests", dependencies: ["VampReleases", "VampModel", "VampStatistics"], swiftSettings: swiftSettings))
+
 // MARK: - VampPulse: HAProxy's log lines to figures (parse, aggregate per second, merge exactly in a window); pure
 products.append(.library(name: "VampPulse", targets: ["VampPulse"]))
 targets.append(.target(
@@ -295,7 +302,6 @@ targets.append(.target(
     name: "VampCore",
     dependencies: [
         "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores", "ContainerDrivers", "VampConcurrency", "VampPulse",
-        "VampStatistics",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -304,7 +310,7 @@ targets.append(.target(
 targets.append(.testTarget(
     name: "VampCoreTests",
     dependencies: [
-        "VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampConcurrency", "VampTesting", "VampStatistics",
+        "VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampConcurrency", "VampTesting",
         // The all-or-nothing tests inject a failure inside the real databases (a trigger).
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -41,6 +41,9 @@ public struct CheckJudgement: Sendable, Hashable {
     public var threshold: Double
     /// The sentence for the release's timeline.
     public var explanation: String
+    /// Whether there were enough requests to judge at all: both routes answered requests and, for a quantile, the
+    /// canary's is bounded from above. A release does not promote a canary that was never judged.
+    public var judged: Bool = true
 }
 
 /// The error-rate check: is the canary's share of failed requests higher than the baseline's by more than the
@@ -71,6 +74,7 @@ public struct ErrorRateCheck: Sendable, Hashable {
 
     /// Judges the counts of both routes over the same time.
     public func judge(baseline: ErrorCounts, canary: ErrorCounts) -> CheckJudgement {
+        let judged = canary.requests > 0 && baseline.requests > 0
         let canaryBound = sequence.interval(successes: canary.errors, trials: canary.requests, alpha: alpha / 2).lowerBound
         let baselineBound = sequence.interval(successes: baseline.errors, trials: baseline.requests, alpha: alpha / 2).upperBound
         let observed = (canary.requests > 0 ? canary.rate : nil, baseline.requests > 0 ? baseline.rate : nil)
@@ -78,7 +82,8 @@ public struct ErrorRateCheck: Sendable, Hashable {
         if let ceiling, canaryBound > ceiling {
             return CheckJudgement(
                 failed: true, canary: observed.0, baseline: observed.1, statistic: canaryBound, threshold: ceiling,
-                explanation: "the canary's error rate is at least \(percent(canaryBound)) (observed \(percent(canary.rate)), \(canary.errors) of \(canary.requests) requests), above the ceiling of \(percent(ceiling))")
+                explanation: "the canary's error rate is at least \(percent(canaryBound)) (observed \(percent(canary.rate)), \(canary.errors) of \(canary.requests) requests), above the ceiling of \(percent(ceiling))",
+                judged: true)
         }
         let intro = "error rate: canary \(percent(canary.rate)) (\(canary.errors)/\(canary.requests), at least \(percent(canaryBound))), baseline \(percent(baseline.rate)) (\(baseline.errors)/\(baseline.requests), at most \(percent(baselineBound)))"
         switch allowance {
@@ -87,13 +92,15 @@ public struct ErrorRateCheck: Sendable, Hashable {
             let failed = excess > delta
             return CheckJudgement(
                 failed: failed, canary: observed.0, baseline: observed.1, statistic: excess, threshold: delta,
-                explanation: "\(intro): the excess is at least \(percent(excess)), \(failed ? "above" : "within") the allowed \(percent(delta))")
+                explanation: "\(intro): the excess is at least \(percent(excess)), \(failed ? "above" : "within") the allowed \(percent(delta))",
+                judged: judged || failed)
         case .relative(let ratio):
             let excess = baselineBound > 0 ? canaryBound / baselineBound : (canaryBound > 0 ? Double.infinity : 0)
             let failed = excess > ratio
             return CheckJudgement(
                 failed: failed, canary: observed.0, baseline: observed.1, statistic: excess, threshold: ratio,
-                explanation: "\(intro): the canary's is at least \(String(format: "%.2f", excess)) times the baseline's, \(failed ? "above" : "within") the allowed \(String(format: "%.2f", ratio))")
+                explanation: "\(intro): the canary's is at least \(String(format: "%.2f", excess)) times the baseline's, \(failed ? "above" : "within") the allowed \(String(format: "%.2f", ratio))",
+                judged: judged || failed)
         }
     }
 }
@@ -168,11 +175,13 @@ public struct QuantileCheck: Sendable, Hashable {
     /// The confidence sequences' mixing distribution.
     public var sequence: BernoulliConfidenceSequence
 
-    /// 1 ms to 60 s, about a quarter apart: 42 thresholds.
-    public static let defaultThresholds: [Double] = [
-        1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500, 600, 800,
-        1000, 1200, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 15000, 20000, 30000, 60000,
-    ]
+    /// Every millisecond to 20 ms, then 5% apart to 60 s: 185 thresholds. A finer grid bounds a quantile more
+    /// closely; each threshold costs a little width (the union bound's `log(2K/α)`).
+    public static let defaultThresholds: [Double] = {
+        var thresholds = (1...20).map(Double.init)
+        while let last = thresholds.last, last < 60_000 { thresholds.append((last * 1.05).rounded()) }
+        return thresholds
+    }()
 
     /// A check of `quantile` with an allowance, an optional ceiling and its error probability.
     public init(
@@ -190,12 +199,23 @@ public struct QuantileCheck: Sendable, Hashable {
     /// Judges both routes' response times over the same time.
     public func judge(baseline: ResponseTimes, canary: ResponseTimes) -> CheckJudgement {
         let level = alpha / Double(2 * thresholds.count)
+        let (baselineAtOrBelow, canaryAtOrBelow) = (cumulative(baseline), cumulative(canary))
         let (baselineTotal, canaryTotal) = (baseline.total, canary.total)
-        let baselineBound = thresholds.first { threshold in
-            baselineTotal > 0 && sequence.interval(successes: baseline.atOrBelow(threshold), trials: baselineTotal, alpha: level).lowerBound >= quantile
-        }
-        let canaryBound = thresholds.last { threshold in
-            canaryTotal > 0 && sequence.interval(successes: canary.atOrBelow(threshold), trials: canaryTotal, alpha: level).upperBound < quantile
+        // Bounds move with the counts, which grow with the threshold: the first threshold whose lower bound reaches
+        // q is among those whose share does, and the last whose upper bound stays below q among those whose share
+        // does; scanning from there computes a few bounds, not 2K.
+        let baselineBound = baselineTotal == 0 ? nil : thresholds.indices.first { index in
+            Double(baselineAtOrBelow[index]) >= quantile * Double(baselineTotal)
+                && sequence.interval(successes: baselineAtOrBelow[index], trials: baselineTotal, alpha: level).lowerBound >= quantile
+        }.map { thresholds[$0] }
+        let canaryBound = canaryTotal == 0 ? nil : thresholds.indices.last { index in
+            Double(canaryAtOrBelow[index]) < quantile * Double(canaryTotal)
+                && sequence.interval(successes: canaryAtOrBelow[index], trials: canaryTotal, alpha: level).upperBound < quantile
+        }.map { thresholds[$0] }
+        // The canary's quantile is bounded from above: enough of its requests to judge it at all.
+        let judged = baselineTotal > 0 && canaryTotal > 0 && thresholds.indices.contains { index in
+            Double(canaryAtOrBelow[index]) >= quantile * Double(canaryTotal)
+                && sequence.interval(successes: canaryAtOrBelow[index], trials: canaryTotal, alpha: level).lowerBound >= quantile
         }
         let name = "p\(Self.percentile(quantile))"
         let observed = (canary.quantile(quantile), baseline.quantile(quantile))
@@ -204,12 +224,12 @@ public struct QuantileCheck: Sendable, Hashable {
         if let ceiling, let canaryBound, canaryBound >= ceiling {
             return CheckJudgement(
                 failed: true, canary: observed.0, baseline: observed.1, statistic: canaryBound, threshold: ceiling,
-                explanation: "\(intro): above the ceiling of \(ms(ceiling))")
+                explanation: "\(intro): above the ceiling of \(ms(ceiling))", judged: true)
         }
         guard let canaryBound, let baselineBound else {
             return CheckJudgement(
                 failed: false, canary: observed.0, baseline: observed.1, statistic: nil, threshold: Self.threshold(allowance),
-                explanation: "\(intro): not enough requests to bound both")
+                explanation: "\(intro): not enough requests to bound both", judged: judged)
         }
         switch allowance {
         case .absolute(let delta):
@@ -217,14 +237,32 @@ public struct QuantileCheck: Sendable, Hashable {
             let failed = excess >= delta
             return CheckJudgement(
                 failed: failed, canary: observed.0, baseline: observed.1, statistic: excess, threshold: delta,
-                explanation: "\(intro): slower by more than \(ms(excess)), \(failed ? "beyond" : "within") the allowed \(ms(delta))")
+                explanation: "\(intro): slower by more than \(ms(excess)), \(failed ? "beyond" : "within") the allowed \(ms(delta))",
+                judged: judged || failed)
         case .relative(let ratio):
             let excess = canaryBound / baselineBound
             let failed = excess >= ratio
             return CheckJudgement(
                 failed: failed, canary: observed.0, baseline: observed.1, statistic: excess, threshold: ratio,
-                explanation: "\(intro): more than \(String(format: "%.2f", excess)) times the baseline's, \(failed ? "beyond" : "within") the allowed \(String(format: "%.2f", ratio))")
+                explanation: "\(intro): more than \(String(format: "%.2f", excess)) times the baseline's, \(failed ? "beyond" : "within") the allowed \(String(format: "%.2f", ratio))",
+                judged: judged || failed)
         }
+    }
+
+    /// The number of values at or below each threshold, in one pass over the sorted values.
+    func cumulative(_ times: ResponseTimes) -> [Int] {
+        let sorted = times.counts.sorted { $0.value < $1.value }
+        var result: [Int] = []
+        result.reserveCapacity(thresholds.count)
+        var (index, seen) = (0, 0)
+        for threshold in thresholds {
+            while index < sorted.count, sorted[index].value <= threshold {
+                seen += sorted[index].count
+                index += 1
+            }
+            result.append(seen)
+        }
+        return result
     }
 
     static func threshold(_ allowance: Allowance) -> Double {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import VampCore
+import VampReleases
 import VampModel
 import VampStatistics
 
@@ -112,6 +112,19 @@ struct ReleasePlannerTests {
         #expect(holding.state.phase == .holding)
         #expect(Self.weights(holding.actions) == [5])
         #expect(holding.state.timeline.filter { $0.kind == .holding }.count == 5, "once at 30 s, then once per wait")
+    }
+
+    @Test("the last step is not passed until the canary's p99 is bounded: low traffic holds before promotion")
+    func notPromotedUnjudged() throws {
+        // 50% then 100% of 20 requests a second: 900 canary requests when the last step's 30 s are over, fewer than
+        // a p99 at α/(2K) needs (about 1,100 when every answer takes the same time).
+        var release = Self.release(steps: [50, 100].map { ReleaseStep(weight: Percentage($0)!) })
+        release.minimumRequests = 10
+        let early = Self.run(release, seconds: 62, perSecond: 20)
+        #expect(early.state.phase == .holding, "\(early.state.timeline.map(\.message))")
+        #expect(try #require(early.state.timeline.last).message.hasPrefix("insufficient data to promote: p99"))
+        let later = Self.run(release, seconds: 600, perSecond: 20)
+        #expect(later.state.phase == .promoted)
     }
 
     @Test("a manual gate waits for approve; approve moves on")

@@ -106,32 +106,45 @@ public enum ReleasePlanner {
         let elapsed = now.timeIntervalSince(state.stepStarted)
         guard elapsed >= Double(release.minimumDuration.seconds) else { return }
         guard state.stepRequests >= release.minimumRequests else {
-            let shortfall = "insufficient data at step \(state.step + 1) (\(state.weight)): \(state.stepRequests) of \(release.minimumRequests) requests to the canary"
-            if state.phase != .holding {
-                state.phase = .holding
-                state.holdingSince = now
-                decide(&state, &actions, .holding, now: now, shortfall, checks: judgements)
-            } else if let since = state.holdingSince, now.timeIntervalSince(since) >= Double(release.insufficientData.after.seconds) {
-                switch release.insufficientData.then {
-                case .fail:
-                    finish(.failed, release, &state, &actions, now: now, "\(shortfall) for \(release.insufficientData.after): failed", checks: judgements)
-                case .hold:
-                    // Said once per wait: the timeline does not fill with the same sentence.
-                    state.holdingSince = now
-                    decide(&state, &actions, .holding, now: now, "\(shortfall) for \(release.insufficientData.after): still holding", checks: judgements)
-                }
-            }
+            hold("insufficient data at step \(state.step + 1) (\(state.weight)): \(state.stepRequests) of \(release.minimumRequests) requests to the canary",
+                 release, &state, &actions, now: now, checks: judgements)
+            return
+        }
+        let next = state.step + 1
+        // Never promoted without having been judged: a p99 needs enough of the canary's requests to be bounded.
+        if next == release.steps.count, let unjudged = judgements.first(where: { !$0.judged }) {
+            hold("insufficient data to promote: \(unjudged.explanation)", release, &state, &actions, now: now, checks: judgements)
             return
         }
         state.phase = .progressing
         state.holdingSince = nil
-        let next = state.step + 1
         guard next < release.steps.count else {
             finish(.promoted, release, &state, &actions, now: now, "promoted: every step passed", checks: judgements)
             return
         }
         decide(&state, &actions, .advanced, now: now, "step \(state.step + 1) (\(state.weight)) passed: \(state.stepRequests) requests to the canary", checks: judgements)
         enter(step: next, release, &state, &actions, now: now)
+    }
+
+    /// Holds for lack of data: said when it starts and once per ``VampModel/InsufficientDataRule/after``; then fails
+    /// or keeps holding.
+    private static func hold(
+        _ shortfall: String, _ release: Release, _ state: inout ReleaseState, _ actions: inout [ReleaseAction], now: Date, checks: [CheckJudgement]
+    ) {
+        if state.phase != .holding {
+            state.phase = .holding
+            state.holdingSince = now
+            decide(&state, &actions, .holding, now: now, shortfall, checks: checks)
+        } else if let since = state.holdingSince, now.timeIntervalSince(since) >= Double(release.insufficientData.after.seconds) {
+            switch release.insufficientData.then {
+            case .fail:
+                finish(.failed, release, &state, &actions, now: now, "\(shortfall) for \(release.insufficientData.after): failed", checks: checks)
+            case .hold:
+                // Said once per wait: the timeline does not fill with the same sentence.
+                state.holdingSince = now
+                decide(&state, &actions, .holding, now: now, "\(shortfall) for \(release.insufficientData.after): still holding", checks: checks)
+            }
+        }
     }
 
     /// Before a step: its approval, then its webhooks, then its weight.
