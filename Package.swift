@@ -114,6 +114,18 @@ targets.append(.testTarget(
     ],
     swiftSettings: swiftSettings))
 
+// MARK: - VampStatistics: always-valid confidence sequences and the release checks built on them (pure)
+products.append(.library(name: "VampStatistics", targets: ["VampStatistics"]))
+targets.append(.target(name: "VampStatistics", swiftSettings: swiftSettings))
+targets.append(.testTarget(name: "VampStatisticsTests", dependencies: ["VampStatistics", "VampTesting"], swiftSettings: swiftSettings))
+
+// MARK: - VampReleases: a release's decisions as a pure state machine (release, state, figures, time -> state, actions)
+// Its own product, beside VampCore's planners, so that the release simulation runs the real decision code in a
+// release build of a few small modules, and other projects can drive releases of their own.
+products.append(.library(name: "VampReleases", targets: ["VampReleases"]))
+targets.append(.target(name: "VampReleases", dependencies: ["VampModel", "VampStatistics"], swiftSettings: swiftSettings))
+targets.append(.testTarget(name: "VampReleasesTests", dependencies: ["VampReleases", "VampModel", "VampStatistics"], swiftSettings: swiftSettings))
+
 // MARK: - VampPulse: HAProxy's log lines to figures (parse, aggregate per second, merge exactly in a window); pure
 products.append(.library(name: "VampPulse", targets: ["VampPulse"]))
 targets.append(.target(

@@ -74,5 +74,15 @@ let package = Package(
             ],
             path: "VampBenchmarks",
             swiftSettings: swiftSettings),
+        // Releases judged by the real decision code (VampReleases) beside a fixed-interval rule, on the same simulated
+        // traffic: false rollbacks, time and failed requests to a rollback (Documentation/performance.md).
+        .executableTarget(
+            name: "release-simulation",
+            dependencies: [
+                .product(name: "VampReleases", package: "Vamp"), .product(name: "VampStatistics", package: "Vamp"),
+                .product(name: "VampModel", package: "Vamp"),
+            ],
+            path: "ReleaseSimulation",
+            swiftSettings: swiftSettings),
     ]
 )
