@@ -7,11 +7,11 @@ public import VampStatistics
 /// and the simulation run the same function with a test clock and synthetic figures.
 ///
 /// - Each period's figures are added to the evidence, and the canary is judged against the baseline on all of it
-///   (``VampStatistics``' always-valid checks, the release's α split evenly between them): a failed check rolls the
+///   (`VampStatistics`' always-valid checks, the release's α split evenly between them): a failed check rolls the
 ///   canary back to 0% at once, whatever the step.
-/// - A step is done once it lasted ``VampModel/Release/minimumDuration`` and the canary answered
-///   ``VampModel/Release/minimumRequests`` in it. Without those requests, the release holds; after
-///   ``VampModel/InsufficientDataRule/after`` it fails or keeps holding. It never moves on without data.
+/// - A step is done once it lasted `Release.minimumDuration` and the canary answered
+///   `Release.minimumRequests` in it. Without those requests, the release holds; after
+///   `InsufficientDataRule.after` it fails or keeps holding. It never moves on without data.
 /// - Before a step: its approval (a user's `approve`), then the `confirm_step` and `before_step` webhooks.
 public enum ReleasePlanner {
     /// What a decision leaves.
@@ -126,7 +126,7 @@ public enum ReleasePlanner {
         enter(step: next, release, &state, &actions, now: now)
     }
 
-    /// Holds for lack of data: said when it starts and once per ``VampModel/InsufficientDataRule/after``; then fails
+    /// Holds for lack of data: said when it starts and once per `InsufficientDataRule.after`; then fails
     /// or keeps holding.
     private static func hold(
         _ shortfall: String, _ release: Release, _ state: inout ReleaseState, _ actions: inout [ReleaseAction], now: Date, checks: [CheckJudgement]

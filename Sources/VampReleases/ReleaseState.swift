@@ -29,7 +29,7 @@ public struct ReleaseState: Sendable, Hashable {
 
     /// The phase.
     public var phase: Phase
-    /// The current step (an index of ``VampModel/Release/steps``).
+    /// The current step (an index of `Release.steps`).
     public var step: Int
     /// The canary's current weight.
     public var weight: Percentage
