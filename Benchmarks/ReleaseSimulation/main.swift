@@ -24,8 +24,11 @@ let release = Release(
 
 /// How a release ended, when, and what the canary cost until then.
 struct Result {
+    /// Rolled back on evidence.
     var rolledBack: Bool
     var promoted: Bool
+    /// Stopped any way but promotion: rolled back, or failed after holding too long (the canary at 0% either way).
+    var stopped: Bool { !promoted && seconds < limit }
     var seconds: Int
     /// Failed canary requests (5xx; for a slow canary, every request it answered) until the end.
     var failed: Int
@@ -98,13 +101,15 @@ func simulateFixed(_ scenario: Scenario, tolerance: Double, interval: Int, thres
 func median(_ values: [Int]) -> Int { values.isEmpty ? 0 : values.sorted()[values.count / 2] }
 
 struct Summary {
+    /// Good canaries stopped (rolled back, or failed for holding too long).
     var falseRollbacks: Double
     var goodPromotedMedian: Int
-    var detected: [Scenario.Canary: (share: Double, seconds: Int, failed: Int)]
+    /// Bad canaries: the share stopped, the median time and failed requests until stopped, the share promoted.
+    var detected: [Scenario.Canary: (share: Double, seconds: Int, failed: Int, promoted: Double)]
 }
 
 func run(_ simulate: (Scenario, inout SplitMix) -> Result) -> Summary {
-    var detected: [Scenario.Canary: (share: Double, seconds: Int, failed: Int)] = [:]
+    var detected: [Scenario.Canary: (share: Double, seconds: Int, failed: Int, promoted: Double)] = [:]
     var falseRollbacks = 0.0
     var promotedTimes: [Int] = []
     for kind in Scenario.Canary.allCases {
@@ -117,12 +122,13 @@ func run(_ simulate: (Scenario, inout SplitMix) -> Result) -> Summary {
             _ = random.next()
             results.append(simulate(scenario, &draws))
         }
-        let rolledBack = results.filter(\.rolledBack)
+        let stopped = results.filter(\.stopped)
+        let promoted = Double(results.filter(\.promoted).count) / Double(results.count)
         if kind == .good {
-            falseRollbacks = Double(rolledBack.count) / Double(results.count)
+            falseRollbacks = Double(stopped.count) / Double(results.count)
             promotedTimes = results.filter(\.promoted).map(\.seconds)
         } else {
-            detected[kind] = (Double(rolledBack.count) / Double(results.count), median(rolledBack.map(\.seconds)), median(rolledBack.map(\.failed)))
+            detected[kind] = (Double(stopped.count) / Double(results.count), median(stopped.map(\.seconds)), median(stopped.map(\.failed)), promoted)
         }
     }
     return Summary(falseRollbacks: falseRollbacks, goodPromotedMedian: median(promotedTimes), detected: detected)
@@ -131,8 +137,8 @@ func run(_ simulate: (Scenario, inout SplitMix) -> Result) -> Summary {
 func row(_ name: String, _ summary: Summary) -> String {
     let errors = summary.detected[.errors]!, slow = summary.detected[.slow]!
     return "| \(name) | \(String(format: "%.2f%%", summary.falseRollbacks * 100)) | \(summary.goodPromotedMedian) s | "
-        + "\(String(format: "%.1f%%", errors.share * 100)) in \(errors.seconds) s, \(errors.failed) failed | "
-        + "\(String(format: "%.1f%%", slow.share * 100)) in \(slow.seconds) s, \(slow.failed) slow |"
+        + "\(String(format: "%.1f%%", errors.share * 100)) in \(errors.seconds) s, \(errors.failed) failed; \(String(format: "%.1f%%", errors.promoted * 100)) promoted | "
+        + "\(String(format: "%.1f%%", slow.share * 100)) in \(slow.seconds) s, \(slow.failed) slow; \(String(format: "%.1f%%", slow.promoted * 100)) promoted |"
 }
 
 let clock = ContinuousClock()
@@ -140,7 +146,7 @@ let began = clock.now
 print("\(releasesPerKind) releases of each kind: rate log-uniform 10–200 req/s, baseline 5xx log-uniform 0.1–2%, response times log-normal (median 5–40 ms, σ 0.5)")
 print("steps \(steps.map { "\($0)%" }.joined(separator: ", ")), at least \(stepSeconds) s and 100 canary requests each; allowances: 5xx +1 point, p99 ×1.2; α = 1%")
 print("")
-print("| rule | good canaries rolled back | good canaries promoted (median) | 5xx canaries rolled back (median time, failed requests) | slow canaries rolled back (median time, slow requests) |")
+print("| rule | good canaries stopped | good canaries promoted (median time) | 5xx canaries stopped (median time, failed requests); promoted | slow canaries stopped (median time, slow requests); promoted |")
 print("|---|---|---|---|---|")
 let ours = run(simulateOurs)
 print(row("ours: always-valid checks every 5 s (α 1%)", ours))

@@ -110,6 +110,13 @@ public enum ReleasePlanner {
                  release, &state, &actions, now: now, checks: judgements)
             return
         }
+        // A canary that looks worse than allowed, without the evidence to roll it back yet, gets no more traffic:
+        // it holds at its step until the evidence rolls it back, it looks within again, or the wait runs out.
+        if let worse = judgements.first(where: { !$0.looksWithin }) {
+            hold("holding at step \(state.step + 1) (\(state.weight)): the canary looks worse than allowed, not yet with the evidence to roll it back: \(worse.explanation)",
+                 release, &state, &actions, now: now, checks: judgements)
+            return
+        }
         let next = state.step + 1
         // Never promoted without having been judged: a p99 needs enough of the canary's requests to be bounded.
         if next == release.steps.count, let unjudged = judgements.first(where: { !$0.judged }) {

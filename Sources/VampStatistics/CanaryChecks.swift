@@ -44,6 +44,9 @@ public struct CheckJudgement: Sendable, Hashable {
     /// Whether there were enough requests to judge at all: both routes answered requests and, for a quantile, the
     /// canary's is bounded from above. A release does not promote a canary that was never judged.
     public var judged: Bool = true
+    /// Whether the observed figures (not their bounds) are within the allowance and the ceiling: a canary that only
+    /// looks worse is not yet failed, but a release does not give it more traffic.
+    public var looksWithin: Bool = true
 }
 
 /// The error-rate check: is the canary's share of failed requests higher than the baseline's by more than the
@@ -74,6 +77,21 @@ public struct ErrorRateCheck: Sendable, Hashable {
 
     /// Judges the counts of both routes over the same time.
     public func judge(baseline: ErrorCounts, canary: ErrorCounts) -> CheckJudgement {
+        var judgement = evaluate(baseline: baseline, canary: canary)
+        if canary.requests > 0, baseline.requests > 0 {
+            let withinCeiling = ceiling.map { canary.rate <= $0 } ?? true
+            switch allowance {
+            case .absolute(let delta):
+                judgement.looksWithin = withinCeiling && canary.rate - baseline.rate <= delta
+            case .relative(let ratio):
+                // Or within a tenth of a point: two routes with hardly any errors are alike whatever their ratio.
+                judgement.looksWithin = withinCeiling && canary.rate <= max(ratio * baseline.rate, baseline.rate + 0.001)
+            }
+        }
+        return judgement
+    }
+
+    private func evaluate(baseline: ErrorCounts, canary: ErrorCounts) -> CheckJudgement {
         let judged = canary.requests > 0 && baseline.requests > 0
         let canaryBound = sequence.interval(successes: canary.errors, trials: canary.requests, alpha: alpha / 2).lowerBound
         let baselineBound = sequence.interval(successes: baseline.errors, trials: baseline.requests, alpha: alpha / 2).upperBound
@@ -198,6 +216,18 @@ public struct QuantileCheck: Sendable, Hashable {
 
     /// Judges both routes' response times over the same time.
     public func judge(baseline: ResponseTimes, canary: ResponseTimes) -> CheckJudgement {
+        var judgement = evaluate(baseline: baseline, canary: canary)
+        if let observed = judgement.canary, let reference = judgement.baseline {
+            let withinCeiling = ceiling.map { observed <= $0 } ?? true
+            switch allowance {
+            case .absolute(let delta): judgement.looksWithin = withinCeiling && observed - reference <= delta
+            case .relative(let ratio): judgement.looksWithin = withinCeiling && observed <= ratio * reference
+            }
+        }
+        return judgement
+    }
+
+    private func evaluate(baseline: ResponseTimes, canary: ResponseTimes) -> CheckJudgement {
         let level = alpha / Double(2 * thresholds.count)
         let (baselineAtOrBelow, canaryAtOrBelow) = (cumulative(baseline), cumulative(canary))
         let (baselineTotal, canaryTotal) = (baseline.total, canary.total)
