@@ -84,7 +84,7 @@ public actor Vamp {
 
     /// The kinds stored as they are written (deployments and events have their own operations).
     public static let storedKinds: Set<ArtifactKind> = [
-        .breed, .blueprint, .scale, .gateway, .route, .condition, .rewrite, .sla, .escalation, .workflow, .template,
+        .breed, .blueprint, .scale, .gateway, .route, .condition, .rewrite, .sla, .escalation, .workflow, .template, .release,
     ]
 
     let repository: ArtifactRepository

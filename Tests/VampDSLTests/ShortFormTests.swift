@@ -51,6 +51,15 @@ struct ShortFormTests {
         name: t
         definition: {scale: {cpu: 1}}
         ---
+        kind: release
+        name: sava-1.1
+        deployment: shop
+        cluster: web
+        port: web
+        baseline: catalog:2.1
+        canary: catalog:2.2
+        steps: [10%, 100%]
+        ---
         kind: event
         tags: [deployments:shop, health]
         value: 0.9

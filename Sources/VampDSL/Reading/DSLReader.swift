@@ -226,6 +226,7 @@ public enum DSLReader {
             case .workflow: .workflow(try context.workflow(node, ""))
             case .template: .template(try context.template(node, ""))
             case .event: .event(try context.event(node, ""))
+            case .release: .release(try context.release(node, ""))
             }
         }
         var document = artifact.map { DSLDocument(artifact: $0, index: index, sourceMap: SourceMap(root: node)) }

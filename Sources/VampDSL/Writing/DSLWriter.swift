@@ -37,6 +37,7 @@ public enum DSLWriter {
         case .workflow(let a): entries = workflow(a)
         case .template(let a): entries = [("name", .string(a.name)), ("definition", .from(.object(a.definition)))]
         case .event(let a): entries = event(a)
+        case .release(let a): entries = release(a)
         }
         if let index = entries.firstIndex(where: { $0.0 == "name" }) {
             entries.insert(("kind", .string(artifact.kind.rawValue)), at: index + 1)

@@ -21,7 +21,7 @@ public enum ArtifactReference<Artifact: Sendable & Hashable>: Sendable, Hashable
 
 /// The kinds of artifact Vamp stores and serves.
 public enum ArtifactKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    case breed, blueprint, scale, gateway, route, condition, rewrite, sla, escalation, deployment, workflow, template, event
+    case breed, blueprint, scale, gateway, route, condition, rewrite, sla, escalation, deployment, workflow, template, event, release
 
     /// The plural used in URLs and archive tags (`breeds`, `slas`, …).
     public var plural: String { rawValue + "s" }
@@ -56,6 +56,7 @@ public enum Artifact: Sendable, Hashable {
     case workflow(Workflow)
     case template(Template)
     case event(Event)
+    case release(Release)
 
     /// The artifact's kind.
     public var kind: ArtifactKind {
@@ -73,6 +74,7 @@ public enum Artifact: Sendable, Hashable {
         case .workflow: .workflow
         case .template: .template
         case .event: .event
+        case .release: .release
         }
     }
 
@@ -92,6 +94,7 @@ public enum Artifact: Sendable, Hashable {
         case .workflow(let a): a.name
         case .template(let a): a.name
         case .event(let a): a.id
+        case .release(let a): a.name
         }
     }
 }

@@ -59,6 +59,7 @@ public enum Validation {
         case .workflow(let a): validate(a)
         case .template(let a): nameOnly(kind: "template", name: a.name)
         case .event(let a): validate(a)
+        case .release(let a): validate(a)
         }
     }
 

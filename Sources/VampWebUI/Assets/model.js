@@ -85,9 +85,10 @@ export const ARTIFACT_KINDS = [
   ['breeds', 'Breeds'], ['blueprints', 'Blueprints'], ['deployments', 'Deployments'], ['gateways', 'Gateways'],
   ['workflows', 'Workflows'], ['scales', 'Scales'], ['slas', 'SLAs'], ['escalations', 'Escalations'],
   ['conditions', 'Conditions'], ['routes', 'Routes'], ['rewrites', 'Rewrites'], ['templates', 'Templates'],
+  ['releases', 'Releases'],
 ];
 export const KIND_SINGULAR = {
   breeds: 'breed', blueprints: 'blueprint', deployments: 'deployment', gateways: 'gateway', workflows: 'workflow',
   scales: 'scale', slas: 'sla', escalations: 'escalation', conditions: 'condition', routes: 'route', rewrites: 'rewrite',
-  templates: 'template',
+  templates: 'template', releases: 'release',
 };

@@ -63,4 +63,19 @@ path: /api/(.*) => /$1
   templates: `name: my-template
 kind: breed
 `,
+  releases: `name: sava-1.1
+deployment: sava
+cluster: web
+port: web
+baseline: sava:1.0
+canary: sava:1.1
+steps: [5%, 25%, 50%, 100%]
+step: {minimum_duration: 30s, minimum_requests: 200}
+checks:
+  error_rate: {max_increase: 1%}
+  response_time: {percentile: 99, max_ratio: 1.2}
+false_rollback_probability: 1%
+insufficient_data: {after: 10m, then: fail}
+on_success: {remove_baseline: false}
+`,
 };
