@@ -31,8 +31,11 @@ struct WebUIMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method == .get || request.method == .head else { return try await next(request, context) }
         let path = request.uri.path
+        // The API's requests pass at once: only GET and HEAD of `/`, `/ui/...` and `/<namespace>/` are the UI's.
+        guard request.method == .get || request.method == .head, !path.hasPrefix("/api/"), !path.contains("/api/v1") else {
+            return try await next(request, context)
+        }
         let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         if segments.first == "ui", segments.count >= 3 {
             let file = segments.dropFirst(2).joined(separator: "/")

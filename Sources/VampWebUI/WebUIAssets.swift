@@ -10,13 +10,16 @@ public struct WebUIAssets: Sendable {
     /// The files compiled into the library from `Sources/VampWebUI/Assets`.
     public static let embedded = WebUIAssets(source: .embedded(EmbeddedAssetTable.decoded))
 
+    /// The embedded page, made once (its version and validator never change while the server runs).
+    private static let embeddedPage: WebUIFile? = embedded.renderedPage()
+
     /// The files of a folder, read when asked for, under the version `development`.
     public static func directory(_ folder: URL) -> WebUIAssets {
         WebUIAssets(source: .directory(folder.standardizedFileURL))
     }
 
     enum Source: Sendable {
-        case embedded([String: Data])
+        case embedded([String: WebUIFile])
         case directory(URL)
     }
 
@@ -46,7 +49,7 @@ public struct WebUIAssets: Sendable {
         }
         switch source {
         case .embedded(let files):
-            return files[path].map { WebUIFile(path: path, contents: $0) }
+            return files[path]
         case .directory(let folder):
             let url = folder.appending(path: path)
             guard url.standardizedFileURL.path.hasPrefix(folder.path + "/"), let data = try? Data(contentsOf: url) else { return nil }
@@ -56,6 +59,11 @@ public struct WebUIAssets: Sendable {
 
     /// `index.html` with the assets' addresses of this ``version``.
     public var page: WebUIFile? {
+        if case .embedded = source { return Self.embeddedPage }
+        return renderedPage()
+    }
+
+    private func renderedPage() -> WebUIFile? {
         guard let index = file("index.html") else { return nil }
         let text = String(decoding: index.contents, as: UTF8.self).replacingOccurrences(of: Self.versionPlaceholder, with: version)
         return WebUIFile(path: index.path, contents: Data(text.utf8))
@@ -83,6 +91,19 @@ public struct WebUIFile: Sendable, Equatable {
     public let path: String
     /// The bytes.
     public let contents: Data
+    /// A strong validator of the contents (64-bit FNV-1a), quoted as `ETag` wants it; computed once, with the file.
+    public let entityTag: String
+
+    init(path: String, contents: Data) {
+        self.path = path
+        self.contents = contents
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in contents {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        self.entityTag = "\"\(String(hash, radix: 16))\""
+    }
 
     /// The media type by the file's extension; `application/octet-stream` for an unknown one.
     public var contentType: String {
@@ -98,20 +119,10 @@ public struct WebUIFile: Sendable, Equatable {
         default: "application/octet-stream"
         }
     }
-
-    /// A strong validator of the contents (64-bit FNV-1a), quoted as `ETag` wants it.
-    public var entityTag: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in contents {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return "\"\(String(hash, radix: 16))\""
-    }
 }
 
 /// The table the build plugin generates (`EmbeddedAssetTable.swift`: `version` and `files`).
 enum EmbeddedAssetTable {
-    static let decoded: [String: Data] = Dictionary(
-        files.map { ($0.path, Data(base64Encoded: $0.base64) ?? Data()) }, uniquingKeysWith: { first, _ in first })
+    static let decoded: [String: WebUIFile] = Dictionary(
+        files.map { ($0.path, WebUIFile(path: $0.path, contents: Data(base64Encoded: $0.base64) ?? Data())) }, uniquingKeysWith: { first, _ in first })
 }

@@ -58,13 +58,15 @@ final class WebSocketAPI: Sendable {
         // Pushed events go through a buffer of their own that drops the oldest, so that a slow client cannot hold
         // the server's events; answers are written in order as they are made.
         let (pushes, pushSink) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(Self.eventBuffer))
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // Every part of the connection is a child of this group: the writer of pushes and each subscription, which
+        // ends when the next one replaces it (its stop stream finishes) or when the connection does (cancelAll).
+        try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 for await text in pushes { try await outbound.write(.text(text)) }
             }
-            var subscription: Task<Void, Never>?
+            var stopCurrent: AsyncStream<Void>.Continuation?
             defer {
-                subscription?.cancel()
+                stopCurrent?.finish()
                 pushSink.finish()
             }
             for try await message in inbound.messages(maxSize: maximumMessageSize) {
@@ -77,12 +79,15 @@ final class WebSocketAPI: Sendable {
                     case .failure(let error):
                         try await outbound.write(.text(WebSocketMessage.error(error)))
                     case .success(let request) where request.isEventSubscription:
-                        subscription?.cancel()
-                        // Stopped when the next subscription replaces it and when the connection ends (defer above).
+                        stopCurrent?.finish()
+                        let (stop, stopper) = AsyncStream.makeStream(of: Void.self)
+                        stopCurrent = stopper
                         // The next frame is read once the subscription is in place, so that an event published by a
                         // later request is pushed.
                         let (subscribed, signal) = AsyncStream.makeStream(of: Void.self)
-                        subscription = Task { await connection.subscribe(request, to: pushSink, whenSubscribed: { signal.finish() }) }
+                        group.addTask {
+                            await connection.subscribe(request, to: pushSink, until: stop, whenSubscribed: { signal.finish() })
+                        }
                         for await _ in subscribed {}
                     case .success(let request):
                         try await outbound.write(.text(await connection.answer(request)))
@@ -136,7 +141,19 @@ struct WebSocketConnection: Sendable {
 
     /// Runs the REST event stream of `request` and pushes each of its events, until cancelled or the stream ends;
     /// a refused subscription (no token, a bad filter) is answered once with its error.
-    func subscribe(_ request: WebSocketRequest, to sink: AsyncStream<String>.Continuation, whenSubscribed: @Sendable () -> Void) async {
+    func subscribe(
+        _ request: WebSocketRequest, to sink: AsyncStream<String>.Continuation, until stop: AsyncStream<Void>, whenSubscribed: @escaping @Sendable () -> Void
+    ) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.stream(request, to: sink, whenSubscribed: whenSubscribed) }
+            group.addTask { for await _ in stop {} }
+            // Whichever ends first (the stream, or the replacement) ends the other.
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func stream(_ request: WebSocketRequest, to sink: AsyncStream<String>.Continuation, whenSubscribed: @Sendable () -> Void) async {
         defer { whenSubscribed() }
         do {
             let response = try await respond(request)

@@ -16,9 +16,14 @@ import Glibc
 ///
 /// ```swift
 /// let browser = try await ChromeBrowser.start()
-/// defer { Task { await browser.tearDown() } }
-/// try await browser.navigate(to: "http://127.0.0.1:8080/#/deployments")
-/// try await browser.waitForElement("main[data-test=page][data-ready=true]")
+/// do {
+///     try await browser.navigate(to: "http://127.0.0.1:8080/#/deployments")
+///     try await browser.waitForElement("main[data-test=page][data-ready=true]")
+/// } catch {
+///     await browser.tearDown()
+///     throw error
+/// }
+/// await browser.tearDown()
 /// ```
 public final class ChromeBrowser: Sendable {
     /// The browser binary (Debian's wrapper script).
