@@ -142,13 +142,8 @@ struct WebUIBenchmarkTests {
     func weightToHAProxy() async throws {
         try await UISession.run(binaries: Self.binaries) { ui in
             let client = ui.client, api = ui.server.api
-            let gatewayPort = try FreePort.next()
-            try await ui.storeQuickStart(gatewayPort: gatewayPort)
-            #expect(try await CanaryReleaseTests.call(client, .PUT, "\(api)/deployments/sava", yaml: "sava").0 == 202)
-            try await CanaryReleaseTests.eventually("sava:1.0 Done") {
-                try await CanaryReleaseTests.allDone(client, ui.server, "sava", ["sava:1.0"])
-            }
-            #expect(try await CanaryReleaseTests.call(client, .PUT, "\(api)/deployments/sava", yaml: "sava-canary").0 == 202)
+            // The quick start through the API: sava:1.0 Done, sava:1.1 merged.
+            let gatewayPort = try await ui.deployQuickStartWithCanary()
             try await CanaryReleaseTests.eventually("sava:1.1 Done") {
                 try await CanaryReleaseTests.allDone(client, ui.server, "sava", ["sava:1.0", "sava:1.1"])
             }
