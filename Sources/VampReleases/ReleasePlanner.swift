@@ -73,13 +73,17 @@ public enum ReleasePlanner {
         var judgements: [CheckJudgement] = []
         if let rule = release.checks.errorRate {
             let check = ErrorRateCheck(allowance: allowance(rule.allowance), ceiling: rule.ceiling, alpha: alpha)
-            judgements.append(check.judge(baseline: evidence.baseline, canary: evidence.canary))
+            var judgement = check.judge(baseline: evidence.baseline, canary: evidence.canary)
+            judgement.name = "error_rate"
+            judgements.append(judgement)
         }
         if let rule = release.checks.responseTime {
             let check = QuantileCheck(quantile: rule.percentile / 100, allowance: allowance(rule.allowance), ceiling: rule.ceiling, alpha: alpha)
-            judgements.append(check.judge(
+            var judgement = check.judge(
                 baseline: ResponseTimes(evidence.baselineTimes.map { ($0.key, $0.value) }),
-                canary: ResponseTimes(evidence.canaryTimes.map { ($0.key, $0.value) })))
+                canary: ResponseTimes(evidence.canaryTimes.map { ($0.key, $0.value) }))
+            judgement.name = "response_time"
+            judgements.append(judgement)
         }
         return judgements
     }

@@ -28,6 +28,8 @@ public struct ErrorCounts: Sendable, Hashable {
 
 /// What a check found, with the figures that led to it: an operator reads why a canary was (or was not) failed.
 public struct CheckJudgement: Sendable, Hashable {
+    /// Which check this is (`error_rate`, `response_time`), as the caller names it; empty when unnamed.
+    public var name: String = ""
     /// Whether the evidence that the canary is worse than allowed is strong enough (at the check's error probability).
     public var failed: Bool
     /// The canary's observed figure (error rate, or the quantile in ms); `nil` without data.
