@@ -117,7 +117,7 @@ targets.append(.testTarget(
 // MARK: - VampStatistics: always-valid confidence sequences and the release checks built on them (pure)
 products.append(.library(name: "VampStatistics", targets: ["VampStatistics"]))
 targets.append(.target(name: "VampStatistics", swiftSettings: swiftSettings))
-targets.append(.testTarget(name: "VampStatisticsTests", dependencies: ["VampStatistics", "VampTesting"], swiftSettings: swiftSettings))
+targets.append(.testTarget(name: "VampStatisticsTests", dependencies: ["VampStatistics"], swiftSettings: swiftSettings))
 
 // MARK: - VampReleases: a release's decisions as a pure state machine (release, state, figures, time -> state, actions)
 // Its own product, beside VampCore's planners, so that the release simulation runs the real decision code in a

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 import VampStatistics
-import VampTesting
 
 @Suite("Bernoulli confidence sequences")
 struct BernoulliConfidenceSequenceTests {

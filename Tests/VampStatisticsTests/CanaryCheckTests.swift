@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 import VampStatistics
-import VampTesting
 
 /// The checks as a release uses them: looked at every second while traffic comes in. A canary within its
 /// allowance is failed in at most α of releases; a clearly worse one soon, with the figures that say why.
