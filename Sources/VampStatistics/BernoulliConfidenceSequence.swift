@@ -66,11 +66,3 @@ public struct BernoulliConfidenceSequence: Sendable, Hashable {
         return decreasing ? low : high
     }
 }
-
-/// The few special functions the sequences need.
-enum SpecialFunctions {
-    /// `log B(x, y) = log Γ(x) + log Γ(y) − log Γ(x + y)`.
-    static func logBeta(_ x: Double, _ y: Double) -> Double {
-        Foundation.lgamma(x) + Foundation.lgamma(y) - Foundation.lgamma(x + y)
-    }
-}

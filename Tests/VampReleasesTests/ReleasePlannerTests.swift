@@ -116,14 +116,14 @@ struct ReleasePlannerTests {
 
     @Test("the last step is not passed until the canary's p99 is bounded: low traffic holds before promotion")
     func notPromotedUnjudged() throws {
-        // 50% then 100% of 20 requests a second: 900 canary requests when the last step's 30 s are over, fewer than
-        // a p99 at α/(2K) needs (about 1,100 when every answer takes the same time).
+        // 50% then 100% of 10 requests a second: 470 canary requests when the last step's 30 s are over, fewer than
+        // an upper bound of a p99 at α/4 needs (about 780 when no answer is slower than the others).
         var release = Self.release(steps: [50, 100].map { ReleaseStep(weight: Percentage($0)!) })
         release.minimumRequests = 10
-        let early = Self.run(release, seconds: 62, perSecond: 20)
+        let early = Self.run(release, seconds: 62, perSecond: 10)
         #expect(early.state.phase == .holding, "\(early.state.timeline.map(\.message))")
         #expect(try #require(early.state.timeline.last).message.hasPrefix("insufficient data to promote: p99"))
-        let later = Self.run(release, seconds: 600, perSecond: 20)
+        let later = Self.run(release, seconds: 600, perSecond: 10)
         #expect(later.state.phase == .promoted)
     }
 
