@@ -19,7 +19,7 @@ func simulateOracle(_ scenario: Scenario, _ random: inout SplitMix) -> Result {
         failed += canary.errors
         requests += canary.requests
         errors += canary.errors
-        guard second % 5 == 0, Double(errors) * perError + Double(requests - errors) * perSuccess >= threshold else { continue }
+        guard second % lookEvery == 0, Double(errors) * perError + Double(requests - errors) * perSuccess >= threshold else { continue }
         return Result(rolledBack: true, promoted: false, seconds: second, failed: failed)
     }
     return Result(rolledBack: false, promoted: false, seconds: limit, failed: failed)

@@ -9,10 +9,14 @@ import VampStatistics
 // a failed check), on the same scenarios: seeded, so every run prints the same figures.
 //
 //   swift build -c release --package-path Benchmarks --scratch-path /var/tmp/vamp-bench-release --product release-simulation
-//   /var/tmp/vamp-bench-release/release/release-simulation [releases per kind, default 1000]
+//   /var/tmp/vamp-bench-release/release/release-simulation [releases per kind, default 1000] [seconds between looks, default 5]
+//       [the first step's weight in %, default 5]
 
 let releasesPerKind = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 1000 : 1000
-let steps = [5, 25, 50, 100]
+/// How often ours looks at the figures (the release driver's period).
+let lookEvery = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 5 : 5
+/// The release's steps (the example): the first one's weight may be given.
+let steps = [CommandLine.arguments.count > 3 ? Int(CommandLine.arguments[3]) ?? 5 : 5, 25, 50, 100]
 let stepSeconds = 30
 let limit = 1800
 
@@ -56,7 +60,7 @@ func simulateOurs(_ scenario: Scenario, _ random: inout SplitMix) -> Result {
         pending.canary.errors += canary.errors
         for (value, count) in baseline.times { pending.baseline.responseTimes[value, default: 0] += count }
         for (value, count) in canary.times { pending.canary.responseTimes[value, default: 0] += count }
-        guard second % 5 == 0 else { continue }
+        guard second % lookEvery == 0 else { continue }
         (state, actions) = ReleasePlanner.next(release, state, .figures(pending), now: start.addingTimeInterval(Double(second)))
         pending = ReleaseFigures(baseline: .init(requests: 0, errors: 0), canary: .init(requests: 0, errors: 0))
         follow(actions)
@@ -154,7 +158,7 @@ print("")
 print("| rule | good canaries stopped (of which rolled back) | good canaries promoted (median time) | 5xx canaries stopped (median time, failed requests); promoted | slow canaries stopped (median time, slow requests); promoted |")
 print("|---|---|---|---|---|")
 let ours = run { simulateOurs($0, &$1) }
-print(row("ours: always-valid checks every 5 s (α 1%)", ours))
+print(row("ours: always-valid checks every \(lookEvery) s (α 1%)", ours))
 print(row("floor: an SPRT knowing the true 5xx rates (α/2)", run([.errors]) { simulateOracle($0, &$1) }))
 for (interval, threshold) in [(30, 5), (30, 2)] {
     let name = "fixed: every \(interval) s, \(threshold) failed checks"
@@ -165,7 +169,7 @@ for (interval, threshold) in [(30, 5), (30, 2)] {
     if let (tolerance, summary) = [1.5, 2, 3, 4, 6, 8, 12].lazy
         .map({ tolerance in (tolerance, run { simulateFixed($0, tolerance: tolerance, interval: interval, threshold: threshold, &$1) }) })
         .first(where: { $0.1.falseRollbacks <= ours.falseRollbacks }) {
-        print(row("\(name), allowances ×\(tolerance) (tuned to at most ours' false rollbacks)", summary))
+        print(row("\(name), allowances ×\(tolerance) (tuned to at most ours' false stops)", summary))
     } else {
         print("| \(name) | no tolerance up to ×12 stops as few good canaries as ours | | | |")
     }

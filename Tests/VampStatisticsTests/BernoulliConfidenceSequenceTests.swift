@@ -26,7 +26,7 @@ struct BernoulliConfidenceSequenceTests {
     func timeUniformCoverage(mean: Double) {
         var random = SeededRandom(seed: 2026)
         let sequence = BernoulliConfidenceSequence()
-        let (runs, length, alpha) = (400, 2000, 0.05)
+        let (runs, length, alpha) = (200, 2000, 0.05)
         var missed = 0
         for _ in 0..<runs {
             var successes = 0

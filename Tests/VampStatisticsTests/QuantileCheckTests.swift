@@ -25,7 +25,7 @@ struct QuantileCheckTests {
         #expect(check.upperBound(tied, alpha: 0.7) == 7 && check.lowerBound(tied, alpha: 0.7) == 1)
     }
 
-    /// Time-uniform coverage: looked at after every 10 responses, the true p99 of log-normal times is outside a
+    /// Time-uniform coverage: looked at after every 20 responses, the true p99 of log-normal times is outside a
     /// bound at some look in at most α of runs.
     @Test("the bounds hold the true p99 at every look in all but α of runs")
     func coverage() {
@@ -37,8 +37,8 @@ struct QuantileCheckTests {
         for _ in 0..<100 {
             var times: [Double: Int] = [:]
             var (missedAbove, missedBelow) = (false, false)
-            for _ in 1...150 {
-                for value in Traffic.responseTimes(10, median: 20, shift: 0, &random) { times[value, default: 0] += 1 }
+            for _ in 1...75 {
+                for value in Traffic.responseTimes(20, median: 20, shift: 0, &random) { times[value, default: 0] += 1 }
                 let histogram = ResponseTimes(times.map { ($0.key, $0.value) })
                 if let upper = check.upperBound(histogram, alpha: 0.05), upper < truth.rounded() { missedAbove = true }
                 if let lower = check.lowerBound(histogram, alpha: 0.05), lower > truth.rounded() { missedBelow = true }
