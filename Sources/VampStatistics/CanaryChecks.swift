@@ -51,6 +51,20 @@ public struct CheckJudgement: Sendable, Hashable {
     /// Whether the observed figures (not their bounds) are within the allowance and the ceiling: a canary that only
     /// looks worse is not yet failed, but a release does not give it more traffic.
     public var looksWithin: Bool = true
+    /// What ``statistic`` and ``threshold`` measure, for showing them in their unit.
+    public var measure: Measure = .difference
+
+    /// What a judgement's statistic and threshold are.
+    public enum Measure: String, Sendable, Hashable, CaseIterable {
+        /// A likelihood ratio against `1/α`: no unit (the error rate).
+        case evidence
+        /// The canary's bound less the baseline's, against the allowance, in the check's unit (milliseconds).
+        case difference
+        /// The canary's bound over the baseline's, against the allowed ratio.
+        case ratio
+        /// The canary's bound against a ceiling, in the check's unit.
+        case ceiling
+    }
 }
 
 /// Response times of one route as a histogram: values in milliseconds with their counts (Pulse's `[ms, count]`).

@@ -79,7 +79,7 @@ public struct ErrorRateCheck: Sendable, Hashable {
             return CheckJudgement(
                 failed: true, canary: observed.0, baseline: observed.1, statistic: ceilingEvidence, threshold: threshold,
                 explanation: "\(intro): the evidence that the canary's is above the ceiling of \(percent(ceiling)) is \(Self.number(ceilingEvidence)) (\(odds))",
-                judged: true, looksWithin: false)
+                judged: true, looksWithin: false, measure: .evidence)
         }
         let failed = evidence >= threshold
         let limit = switch allowance {
@@ -89,7 +89,7 @@ public struct ErrorRateCheck: Sendable, Hashable {
         var judgement = CheckJudgement(
             failed: failed, canary: observed.0, baseline: observed.1, statistic: evidence, threshold: threshold,
             explanation: "\(intro): the evidence that the canary's is \(limit) is \(Self.number(evidence)), \(failed ? "past" : "below") \(Self.number(threshold)) (\(odds))",
-            judged: judged || failed)
+            judged: judged || failed, measure: .evidence)
         if judged {
             let withinCeiling = ceiling.map { canary.rate <= $0 } ?? true
             switch allowance {

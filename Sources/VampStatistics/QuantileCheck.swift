@@ -101,12 +101,12 @@ public struct QuantileCheck: Sendable, Hashable {
         if let ceiling, let canaryBound, canaryBound > ceiling {
             return CheckJudgement(
                 failed: true, canary: observed.0, baseline: observed.1, statistic: canaryBound, threshold: ceiling,
-                explanation: "\(intro): above the ceiling of \(ms(ceiling))", judged: true)
+                explanation: "\(intro): above the ceiling of \(ms(ceiling))", judged: true, measure: .ceiling)
         }
         guard let canaryBound, let baselineBound else {
             return CheckJudgement(
                 failed: false, canary: observed.0, baseline: observed.1, statistic: nil, threshold: Self.threshold(allowance),
-                explanation: "\(intro): not enough requests to bound both", judged: judged)
+                explanation: "\(intro): not enough requests to bound both", judged: judged, measure: Self.measure(allowance))
         }
         switch allowance {
         case .absolute(let delta):
@@ -115,14 +115,21 @@ public struct QuantileCheck: Sendable, Hashable {
             return CheckJudgement(
                 failed: failed, canary: observed.0, baseline: observed.1, statistic: excess, threshold: delta,
                 explanation: "\(intro): slower by at least \(ms(excess)), \(failed ? "beyond" : "within") the allowed \(ms(delta))",
-                judged: judged || failed)
+                judged: judged || failed, measure: .difference)
         case .relative(let ratio):
             let excess = canaryBound / baselineBound
             let failed = excess > ratio
             return CheckJudgement(
                 failed: failed, canary: observed.0, baseline: observed.1, statistic: excess, threshold: ratio,
                 explanation: "\(intro): at least \(String(format: "%.2f", excess)) times the baseline's, \(failed ? "beyond" : "within") the allowed \(String(format: "%.2f", ratio))",
-                judged: judged || failed)
+                judged: judged || failed, measure: .ratio)
+        }
+    }
+
+    static func measure(_ allowance: Allowance) -> CheckJudgement.Measure {
+        switch allowance {
+        case .absolute: .difference
+        case .relative: .ratio
         }
     }
 

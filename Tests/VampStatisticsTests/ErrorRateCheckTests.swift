@@ -65,7 +65,7 @@ struct ErrorRateCheckTests {
         #expect(times.sorted()[10] <= 30, "median \(times.sorted()[10]) s")
         let judgement = check.judge(baseline: ErrorCounts(requests: 3000, errors: 30), canary: ErrorCounts(requests: 1000, errors: 100))
         #expect(judgement.failed && judgement.judged && !judgement.looksWithin)
-        #expect(judgement.canary == 0.1 && judgement.baseline == 0.01 && judgement.threshold == 100)
+        #expect(judgement.canary == 0.1 && judgement.baseline == 0.01 && judgement.threshold == 100 && judgement.measure == .evidence)
         #expect(try #require(judgement.statistic) > 1e6)
         #expect(judgement.explanation.contains("10.00% (100/1000)") && judgement.explanation.contains("more than 1.00% above"), "\(judgement.explanation)")
     }

@@ -77,7 +77,7 @@ struct QuantileCheckTests {
         #expect(judgement.failed && !judgement.looksWithin)
         #expect(judgement.explanation.hasPrefix("p99: canary"), "\(judgement.explanation)")
         #expect(try #require(judgement.canary) > 60 && judgement.baseline! < 50)
-        #expect(try #require(judgement.statistic) > 1.2 && judgement.threshold == 1.2)
+        #expect(try #require(judgement.statistic) > 1.2 && judgement.threshold == 1.2 && judgement.measure == .ratio)
         let empty = check.judge(baseline: ResponseTimes([]), canary: ResponseTimes([]))
         #expect(!empty.failed && !empty.judged && empty.statistic == nil && empty.explanation.contains("not enough requests"))
     }
@@ -87,9 +87,10 @@ struct QuantileCheckTests {
         var random = SeededRandom(seed: 30)
         let baseline = Traffic.histogram(Traffic.responseTimes(3000, median: 10, shift: 0, &random))
         let canary = Traffic.histogram(Traffic.responseTimes(1000, median: 10, shift: 20, &random))
-        #expect(QuantileCheck(quantile: 0.99, allowance: .absolute(5), alpha: 0.01).judge(baseline: baseline, canary: canary).failed)
+        let absolute = QuantileCheck(quantile: 0.99, allowance: .absolute(5), alpha: 0.01).judge(baseline: baseline, canary: canary)
+        #expect(absolute.failed && absolute.measure == .difference && absolute.threshold == 5)
         #expect(!QuantileCheck(quantile: 0.99, allowance: .absolute(40), alpha: 0.01).judge(baseline: baseline, canary: canary).failed)
         let ceiling = QuantileCheck(quantile: 0.99, allowance: .absolute(1000), ceiling: 30, alpha: 0.01).judge(baseline: baseline, canary: canary)
-        #expect(ceiling.failed && ceiling.threshold == 30 && ceiling.explanation.contains("ceiling of 30 ms"))
+        #expect(ceiling.failed && ceiling.threshold == 30 && ceiling.measure == .ceiling && ceiling.explanation.contains("ceiling of 30 ms"))
     }
 }
