@@ -14,11 +14,12 @@ import Foundation
 /// any `(q_A, q_B)` in the null, `E` is at most the numerator over the likelihood at that point, a nonnegative
 /// martingale with mean 1, so by Ville's inequality `E` ever reaching `1/α` has probability at most `α`, however often
 /// it is looked at and however the traffic is split between the routes over time (the split may depend on what was
-/// seen before, not on what comes). This is the mixture sequential probability ratio test of Johari, Koomen, Pekelis
-/// and Walsh ("Peeking at A/B tests", KDD 2017) for two Bernoulli streams, with the nuisance (the baseline's rate)
-/// maximised out in the denominator as in Wasserman, Ramdas and Balakrishnan's universal inference (PNAS 2020); it
-/// needs no bound on the baseline's rate of its own, which is where the earlier pair of confidence sequences lost
-/// most of its power.
+/// seen before, not on what comes). It is a mixture sequential probability ratio test in the manner of Johari,
+/// Koomen, Pekelis and Walsh ("Peeking at A/B tests", KDD 2017), with the exact Bernoulli likelihoods and Beta
+/// mixtures of both rates where they use a normal approximation and a normal mixture of the difference, and with
+/// the nuisance (the baseline's rate) maximised out of the denominator as in Wasserman, Ramdas and Balakrishnan's
+/// universal inference (PNAS 2020). It needs no bound on the baseline's rate of its own, which is where the earlier
+/// pair of confidence sequences lost most of its power.
 ///
 /// A ceiling `c` is a second test, `H₀: q_B ≤ c`, with the canary's mixture over `c^k_B (1 − c)^(n_B − k_B)`; with a
 /// ceiling, each test gets half of `α`. Assumes each route's requests fail independently at a rate that does not
