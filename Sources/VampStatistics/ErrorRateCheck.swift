@@ -84,7 +84,7 @@ public struct ErrorRateCheck: Sendable, Hashable {
         }
         let failed = evidence >= threshold
         let limit = switch allowance {
-        case .absolute(let delta): "more than \(percent(delta)) above the baseline's"
+        case .absolute(let delta): "more than \(String(format: "%.2f", delta * 100)) percentage points above the baseline's"
         case .relative(let ratio): "more than \(String(format: "%g", ratio)) times the baseline's"
         }
         var judgement = CheckJudgement(

@@ -67,7 +67,7 @@ struct ErrorRateCheckTests {
         #expect(judgement.failed && judgement.judged && !judgement.looksWithin)
         #expect(judgement.canary == 0.1 && judgement.baseline == 0.01 && judgement.threshold == 100 && judgement.measure == .evidence)
         #expect(try #require(judgement.statistic) > 1e6)
-        #expect(judgement.explanation.contains("10.00% (100/1000)") && judgement.explanation.contains("more than 1.00% above"), "\(judgement.explanation)")
+        #expect(judgement.explanation.contains("10.00% (100/1000)") && judgement.explanation.contains("more than 1.00 percentage points above"), "\(judgement.explanation)")
     }
 
     @Test("relative allowances and ceilings; no data fails nothing")
