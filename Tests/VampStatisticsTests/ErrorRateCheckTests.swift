@@ -54,6 +54,19 @@ struct ErrorRateCheckTests {
         #expect(Double(failed) / Double(runs) <= 0.05, "\(failed) of \(runs)")
     }
 
+    @Test("with the split moving through a release's steps (5%, 25%, 50%, 100%), a canary on the edge is still failed in at most α of releases")
+    func falseFailuresAcrossSteps() {
+        var random = SeededRandom(seed: 26)
+        let check = ErrorRateCheck(allowance: .absolute(0.01), alpha: 0.05)
+        let steps = [0.05, 0.25, 0.5, 1.0]
+        let runs = 200
+        let failed = (0..<runs).filter { _ in
+            Traffic.secondsToFail(
+                check, baselineRate: 0.01, canaryRate: 0.02, perSecond: 40, shares: { steps[min(($0 - 1) / 30, 3)] }, seconds: 120, &random) != nil
+        }.count
+        #expect(Double(failed) / Double(runs) <= 0.05, "\(failed) of \(runs)")
+    }
+
     @Test("a canary failing 10% of requests against a baseline's 1% is failed within 30 s at 25% of 40 requests/s; the figures say why")
     func detection() throws {
         var random = SeededRandom(seed: 28)

@@ -13,9 +13,17 @@ enum Traffic {
     static func secondsToFail(
         _ check: ErrorRateCheck, baselineRate: Double, canaryRate: Double, perSecond: Int, share: Double, seconds: Int, _ random: inout SeededRandom
     ) -> Int? {
+        secondsToFail(check, baselineRate: baselineRate, canaryRate: canaryRate, perSecond: perSecond, shares: { _ in share }, seconds: seconds, &random)
+    }
+
+    /// The same with the canary's share of the traffic changing with the second (a release's steps).
+    static func secondsToFail(
+        _ check: ErrorRateCheck, baselineRate: Double, canaryRate: Double, perSecond: Int, shares: (Int) -> Double, seconds: Int,
+        _ random: inout SeededRandom
+    ) -> Int? {
         var (baseline, canary) = (ErrorCounts(requests: 0, errors: 0), ErrorCounts(requests: 0, errors: 0))
         for second in 1...seconds {
-            let toCanary = binomial(perSecond, share, &random)
+            let toCanary = binomial(perSecond, shares(second), &random)
             canary.requests += toCanary
             canary.errors += binomial(toCanary, canaryRate, &random)
             baseline.requests += perSecond - toCanary
