@@ -3,18 +3,21 @@ import VampModel
 import VampReleases
 import VampStatistics
 
-// Releases of simulated canaries judged by the real decision code (VampReleases' ReleasePlanner, every 5 s as the
-// release driver looks at Pulse) beside a fixed-interval rule in the manner of Flagger (every interval, the canary's
-// error rate and p99 over that interval against fixed limits; rolled back after `threshold` failed checks; no data is
-// a failed check), on the same scenarios: seeded, so every run prints the same figures.
+// Releases of simulated canaries judged by the real decision code (VampReleases' ReleasePlanner, fed as the release
+// driver feeds it: every second, the figures of the seconds up to 2 s ago, as Pulse has them) beside a fixed-interval
+// rule in the manner of Flagger (every interval, the canary's error rate and p99 over that interval against fixed
+// limits; rolled back after `threshold` failed checks; no data is a failed check), on the same scenarios: seeded, so
+// every run prints the same figures.
 //
 //   swift build -c release --package-path Benchmarks --scratch-path /var/tmp/vamp-bench-release --product release-simulation
-//   /var/tmp/vamp-bench-release/release/release-simulation [releases per kind, default 1000] [seconds between looks, default 5]
+//   /var/tmp/vamp-bench-release/release/release-simulation [releases per kind, default 1000] [seconds between looks, default 1]
 //       [the first step's weight in %, default 5]
 
 let releasesPerKind = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 1000 : 1000
-/// How often ours looks at the figures (the release driver's period).
-let lookEvery = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 5 : 5
+/// How often ours looks at the figures (the release driver's period, `vamp.operation.release.period`).
+let lookEvery = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 1 : 1
+/// How far behind the clock the driver reads the figures (its `settle`: an agent sends a second's figures after it).
+let settle = 2
 /// The release's steps (the example): the first one's weight may be given.
 let steps = [CommandLine.arguments.count > 3 ? Int(CommandLine.arguments[3]) ?? 5 : 5, 25, 50, 100]
 let stepSeconds = 30
@@ -47,22 +50,33 @@ func simulateOurs(_ scenario: Scenario, _ random: inout SplitMix) -> Result {
     }
     follow(actions)
     var failed = 0
-    var pending = ReleaseFigures(baseline: .init(requests: 0, errors: 0), canary: .init(requests: 0, errors: 0))
+    // Each second's figures, fed `settle` seconds later.
+    var seconds: [ReleaseFigures] = []
+    var fed = 0
     for second in 1...limit {
         let requests = random.poisson(scenario.rate)
         let toCanary = random.binomial(requests, Double(weight) / 100)
         let canary = scenario.second(requests: toCanary, errors: scenario.canaryErrors, shift: scenario.canaryShift, &random)
         let baseline = scenario.second(requests: requests - toCanary, errors: scenario.baselineErrors, shift: 0, &random)
         failed += scenario.canary == .slow ? canary.requests : canary.errors
-        pending.baseline.requests += baseline.requests
-        pending.baseline.errors += baseline.errors
-        pending.canary.requests += canary.requests
-        pending.canary.errors += canary.errors
-        for (value, count) in baseline.times { pending.baseline.responseTimes[value, default: 0] += count }
-        for (value, count) in canary.times { pending.canary.responseTimes[value, default: 0] += count }
+        seconds.append(ReleaseFigures(
+            baseline: .init(requests: baseline.requests, errors: baseline.errors, responseTimes: baseline.times),
+            canary: .init(requests: canary.requests, errors: canary.errors, responseTimes: canary.times)))
         guard second % lookEvery == 0 else { continue }
-        (state, actions) = ReleasePlanner.next(release, state, .figures(pending), now: start.addingTimeInterval(Double(second)))
-        pending = ReleaseFigures(baseline: .init(requests: 0, errors: 0), canary: .init(requests: 0, errors: 0))
+        var pending = ReleaseFigures(baseline: .init(requests: 0, errors: 0), canary: .init(requests: 0, errors: 0))
+        let upTo = second - settle
+        while fed < upTo {
+            let figures = seconds[fed]
+            pending.baseline.requests += figures.baseline.requests
+            pending.baseline.errors += figures.baseline.errors
+            pending.canary.requests += figures.canary.requests
+            pending.canary.errors += figures.canary.errors
+            for (value, count) in figures.baseline.responseTimes { pending.baseline.responseTimes[value, default: 0] += count }
+            for (value, count) in figures.canary.responseTimes { pending.canary.responseTimes[value, default: 0] += count }
+            fed += 1
+        }
+        let input: ReleaseInput = upTo >= 1 ? .figures(pending) : .tick
+        (state, actions) = ReleasePlanner.next(release, state, input, now: start.addingTimeInterval(Double(second)))
         follow(actions)
         if state.phase.isFinal {
             return Result(rolledBack: state.phase == .rolledBack, promoted: state.phase == .promoted, seconds: second, failed: failed)
@@ -158,7 +172,7 @@ print("")
 print("| rule | good canaries stopped (of which rolled back) | good canaries promoted (median time) | 5xx canaries stopped (median time, failed requests); promoted | slow canaries stopped (median time, slow requests); promoted |")
 print("|---|---|---|---|---|")
 let ours = run { simulateOurs($0, &$1) }
-print(row("ours: always-valid checks every \(lookEvery) s (α 1%)", ours))
+print(row("ours: always-valid checks every \(lookEvery) s, figures \(settle) s behind (α 1%)", ours))
 print(row("floor: an SPRT knowing the true 5xx rates (α/2)", run([.errors]) { simulateOracle($0, &$1) }))
 for (interval, threshold) in [(30, 5), (30, 2)] {
     let name = "fixed: every \(interval) s, \(threshold) failed checks"

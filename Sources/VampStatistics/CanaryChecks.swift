@@ -51,11 +51,12 @@ public struct CheckJudgement: Sendable, Hashable, Codable {
     /// Whether the observed figures (not their bounds) are within the allowance and the ceiling: a canary that only
     /// looks worse is not yet failed, but a release does not give it more traffic.
     public var looksWithin: Bool = true
-    /// What ``statistic`` and ``threshold`` measure, for showing them in their unit.
-    public var measure: Measure = .difference
+    /// What ``statistic`` and ``threshold`` measure, for showing them in their unit (`nil` in a judgement recorded
+    /// before it was said).
+    public var measure: Measure?
 
     /// What a judgement's statistic and threshold are.
-    public enum Measure: String, Sendable, Hashable, CaseIterable {
+    public enum Measure: String, Sendable, Hashable, CaseIterable, Codable {
         /// A likelihood ratio against `1/α`: no unit (the error rate).
         case evidence
         /// The canary's bound less the baseline's, against the allowance, in the check's unit (milliseconds).
