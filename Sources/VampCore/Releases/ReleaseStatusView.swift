@@ -44,7 +44,8 @@ public enum ReleaseStatusView {
         ])
     }
 
-    /// A check's judgement: `pass`, `fail`, `holding` (looks worse, not proven) or `not_judged` (too little data).
+    /// A check's judgement: `pass`, `fail`, `holding` (looks worse, not proven) or `not_judged` (too little data), with
+    /// both routes' figures, the statistic and its threshold and what they measure.
     public static func check(_ judgement: CheckJudgement) -> JSONValue {
         let outcome = judgement.failed ? "fail" : !judgement.judged ? "not_judged" : !judgement.looksWithin ? "holding" : "pass"
         return .object([
@@ -54,6 +55,9 @@ public enum ReleaseStatusView {
             "baseline": number(judgement.baseline),
             "statistic": number(judgement.statistic),
             "threshold": number(judgement.threshold),
+            // What statistic and threshold are: `evidence` (a likelihood ratio against 1/α), `difference` (ms),
+            // `ratio` or `ceiling`.
+            "measure": judgement.measure.map { .string($0.rawValue) } ?? .null,
             "explanation": .string(judgement.explanation),
         ])
     }
