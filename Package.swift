@@ -313,6 +313,7 @@ targets.append(.testTarget(
     name: "VampCoreTests",
     dependencies: [
         "VampCore", "VampModel", "VampDSL", "HAProxyConfigGen", "KVStores", "Persistence", "ContainerDrivers", "VampConcurrency", "VampTesting",
+        "VampPulse", "VampReleases", "VampStatistics",
         // The all-or-nothing tests inject a failure inside the real databases (a trigger).
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "PostgresNIO", package: "postgres-nio"),
