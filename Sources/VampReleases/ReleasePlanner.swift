@@ -111,24 +111,29 @@ public enum ReleasePlanner {
         guard elapsed >= Double(release.minimumDuration.seconds) else { return }
         guard state.stepRequests >= release.minimumRequests else {
             hold("insufficient data at step \(state.step + 1) (\(state.weight)): \(state.stepRequests) of \(release.minimumRequests) requests to the canary",
-                 release, &state, &actions, now: now, checks: judgements)
+                 reason: "requests", release, &state, &actions, now: now, checks: judgements)
             return
         }
         // A canary that looks worse than allowed, without the evidence to roll it back yet, gets no more traffic:
         // it holds at its step until the evidence rolls it back, it looks within again, or the wait runs out.
         if let worse = judgements.first(where: { !$0.looksWithin }) {
             hold("holding at step \(state.step + 1) (\(state.weight)): the canary looks worse than allowed, not yet with the evidence to roll it back: \(worse.explanation)",
-                 release, &state, &actions, now: now, checks: judgements)
+                 reason: "worse", release, &state, &actions, now: now, checks: judgements)
             return
         }
         let next = state.step + 1
-        // Never promoted without having been judged: a p99 needs enough of the canary's requests to be bounded.
-        if next == release.steps.count, let unjudged = judgements.first(where: { !$0.judged }) {
-            hold("insufficient data to promote: \(unjudged.explanation)", release, &state, &actions, now: now, checks: judgements)
+        // Never all of the traffic without having been judged (a p99 needs enough of both routes' requests to be
+        // bounded): before a step that gives the canary 100%, or before promotion from a step below it. A step at 100%
+        // was judged before it; the baseline gets no more requests there, so waiting would not help.
+        let full = { (step: Int) in release.steps[step].weight == .full && release.steps[step].condition == nil }
+        let mustBeJudged = next == release.steps.count ? !full(state.step) : full(next)
+        if mustBeJudged, let unjudged = judgements.first(where: { !$0.judged }) {
+            hold("insufficient data to give the canary all of the traffic: \(unjudged.explanation)", reason: "unjudged", release, &state, &actions, now: now, checks: judgements)
             return
         }
         state.phase = .progressing
         state.holdingSince = nil
+        state.holdingReason = nil
         guard next < release.steps.count else {
             finish(.promoted, release, &state, &actions, now: now, "promoted: every step passed", checks: judgements)
             return
@@ -140,11 +145,17 @@ public enum ReleasePlanner {
     /// Holds for lack of data: said when it starts and once per `InsufficientDataRule.after`; then fails
     /// or keeps holding.
     private static func hold(
-        _ shortfall: String, _ release: Release, _ state: inout ReleaseState, _ actions: inout [ReleaseAction], now: Date, checks: [CheckJudgement]
+        _ shortfall: String, reason: String, _ release: Release, _ state: inout ReleaseState, _ actions: inout [ReleaseAction], now: Date,
+        checks: [CheckJudgement]
     ) {
         if state.phase != .holding {
             state.phase = .holding
             state.holdingSince = now
+            state.holdingReason = reason
+            decide(&state, &actions, .holding, now: now, shortfall, checks: checks)
+        } else if state.holdingReason != reason {
+            // Still holding, for another reason now: said, so that the timeline's last word is the reason of now.
+            state.holdingReason = reason
             decide(&state, &actions, .holding, now: now, shortfall, checks: checks)
         } else if let since = state.holdingSince, now.timeIntervalSince(since) >= Double(release.insufficientData.after.seconds) {
             switch release.insufficientData.then {
@@ -184,6 +195,7 @@ public enum ReleasePlanner {
         state.stepStarted = now
         state.stepRequests = 0
         state.holdingSince = nil
+        state.holdingReason = nil
         actions.append(.setWeights(canary: target.weight, condition: target.condition))
         decide(&state, &actions, .advanced, now: now, "step \(step + 1): the canary at \(target.weight)\(target.condition.map { " for requests where \($0)" } ?? "")")
     }
@@ -224,6 +236,9 @@ public enum ReleasePlanner {
         state.holdingSince = nil
         let promoted = phase == .promoted
         state.weight = promoted ? .full : .zero
+        state.holdingReason = nil
+        // Promoted (also by a user, skipping steps): at the last step, with all of the traffic.
+        if promoted { state.step = release.steps.count - 1 }
         // The gateway first: an abort or a rollback is one write, before anything else.
         actions.append(.setWeights(canary: state.weight, condition: nil))
         let kind: ReleaseDecision.Kind = switch phase {

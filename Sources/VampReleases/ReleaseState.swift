@@ -41,6 +41,8 @@ public struct ReleaseState: Sendable, Hashable, Codable {
     public var stepRequests: Int
     /// Since when the current step has been holding for lack of requests.
     public var holdingSince: Date?
+    /// Why it holds (`requests`, `worse`, `unjudged`): a new reason is a new decision in the timeline.
+    public var holdingReason: String? = nil
     /// The phase to go back to on `resume`.
     public var pausedFrom: Phase?
     /// The webhook the release waits for, and the step it leads to.

@@ -183,6 +183,27 @@ struct ReleaseDriverTests {
         #expect(checks.contains { if case .object(let check) = $0 { check["outcome"] == .string("fail") && check["check"] == .string("error_rate") } else { false } })
     }
 
+    @Test("a cohort step: only requests matching its condition go to the canary, at the step's weight; the next step clears it")
+    func cohortStep() async throws {
+        let setup = try await Setup()
+        _ = try await setup.store(Self.release().replacingOccurrences(of: "steps: [20%, 100%]", with: "steps: [{weight: 50%, condition: has cookie beta}, 100%]")
+            .replacingOccurrences(of: "minimum_requests: 50", with: "minimum_requests: 1"))
+        func canary() async throws -> Route {
+            try #require(try await setup.vamp.allGateways().first { $0.name == "sava/web/web" }?.routes.first { $0.path == "sava/web/sava:1.1/web" })
+        }
+        var route = try await canary()
+        #expect(route.weight?.value == 0 && route.conditionStrength?.value == 50)
+        guard case .inline(let condition)? = route.condition else { Issue.record("no condition: \(route)"); return }
+        #expect(condition.definition == "has cookie beta")
+        let start = setup.second
+        await setup.clock.advance(by: .seconds(13))
+        for offset in 1...10 { try await setup.traffic(second: start + Int64(offset), baseline: (40, 0), canary: (5, 0)) }
+        await setup.driver.pass()
+        #expect(try await setup.status().state.phase == .progressing, "its own condition is no change by hand")
+        route = try await canary()
+        #expect(route.weight?.value == 100 && route.condition == nil && route.conditionStrength == nil, "\(route)")
+    }
+
     @Test("a manual weight change pauses; resume sets the step's weights again; abort is one write; a final release takes no action")
     func manualChangeAndAbort() async throws {
         let setup = try await Setup()

@@ -114,17 +114,31 @@ struct ReleasePlannerTests {
         #expect(holding.state.timeline.filter { $0.kind == .holding }.count == 5, "once at 30 s, then once per wait")
     }
 
-    @Test("the last step is not passed until the canary's p99 is bounded: low traffic holds before promotion")
+    @Test("the canary gets all of the traffic only once its p99 is bounded: low traffic holds at the step before 100%")
     func notPromotedUnjudged() throws {
-        // 50% then 100% of 10 requests a second: 470 canary requests when the last step's 30 s are over, fewer than
-        // an upper bound of a p99 at α/4 needs (about 780 when no answer is slower than the others).
+        // 50% of 10 requests a second: 150 requests to each route when the first step's 30 s are over, fewer than an
+        // upper bound of a p99 at α/4 needs (about 780 when no answer is slower than the others). Waiting at 100%
+        // would not help: the baseline gets no more requests there.
         var release = Self.release(steps: [50, 100].map { ReleaseStep(weight: Percentage($0)!) })
         release.minimumRequests = 10
         let early = Self.run(release, seconds: 62, perSecond: 10)
-        #expect(early.state.phase == .holding, "\(early.state.timeline.map(\.message))")
-        #expect(try #require(early.state.timeline.last).message.hasPrefix("insufficient data to promote: p99"))
-        let later = Self.run(release, seconds: 600, perSecond: 10)
-        #expect(later.state.phase == .promoted)
+        #expect(early.state.phase == .holding && early.state.step == 0, "\(early.state.timeline.map(\.message))")
+        #expect(try #require(early.state.timeline.last).message.hasPrefix("insufficient data to give the canary all of the traffic: p99"))
+        let later = Self.run(release, seconds: 600, perSecond: 20)
+        #expect(later.state.phase == .promoted, "\(later.state.timeline.map(\.message))")
+        #expect(later.state.step == 1, "promoted at the last step")
+    }
+
+    @Test("a hold says its reason again when the reason changes: the timeline's last word is the reason of now")
+    func holdingReasons() throws {
+        var release = Self.release(steps: [50, 100].map { ReleaseStep(weight: Percentage($0)!) })
+        release.minimumRequests = 400
+        // 10 requests a second at 50%: 150 of 400 requests at 30 s (holding for requests), 400 at 80 s, then still not
+        // judged (holding for the p99 bound).
+        let run = Self.run(release, seconds: 100, perSecond: 10)
+        let holds = run.state.timeline.filter { $0.kind == .holding }.map(\.message)
+        #expect(holds.count == 2, "\(holds)")
+        #expect(holds.first?.contains("of 400 requests") == true && holds.last?.hasPrefix("insufficient data to give the canary all") == true, "\(holds)")
     }
 
     @Test("a manual gate waits for approve; approve moves on")
