@@ -29,6 +29,7 @@ enum ReleaseText {
         var state = status.state.rawValue
         if let step = status.awaitingApproval { state += " (step \(step) waits for approval)" }
         if let hook = status.waitingForWebhook { state += " (waiting for the \(hook) webhook)" }
+        if let since = status.holdingSince { state += " (since \(time(since)))" }
         lines.append(("STATE", state))
         var step = "\(status.step)/\(status.steps)"
         if let requests = status.stepRequests { step += " (\(requests) canary requests in this step)" }

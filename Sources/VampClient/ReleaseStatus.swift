@@ -55,6 +55,8 @@ public struct ReleaseStatus: Sendable, Hashable, Codable {
     public var awaitingApproval: Int?
     /// The webhook call pending (`before_step`, `confirm_step`, …), while one is.
     public var waitingForWebhook: String?
+    /// Since when the release holds for lack of data, while it does.
+    public var holdingSince: Date?
     /// Both routes' figures since the start, over the same seconds.
     public var evidence: Evidence?
     /// The latest judgement of every check.
@@ -158,7 +160,7 @@ public struct ReleaseStatus: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case state, step, steps, weight, started, updated, evidence, checks, timeline
         case stepStarted = "step_started", stepRequests = "step_requests"
-        case awaitingApproval = "awaiting_approval", waitingForWebhook = "waiting_for_webhook"
+        case awaitingApproval = "awaiting_approval", waitingForWebhook = "waiting_for_webhook", holdingSince = "holding_since"
     }
 
     /// Reads the server's JSON.
@@ -174,6 +176,7 @@ public struct ReleaseStatus: Sendable, Hashable, Codable {
         stepRequests = try container.decodeIfPresent(Int.self, forKey: .stepRequests)
         awaitingApproval = try container.decodeIfPresent(Int.self, forKey: .awaitingApproval)
         waitingForWebhook = try container.decodeIfPresent(String.self, forKey: .waitingForWebhook)
+        holdingSince = try container.decodeIfPresent(String.self, forKey: .holdingSince).map { try Self.time($0, .holdingSince, container) }
         evidence = try container.decodeIfPresent(Evidence.self, forKey: .evidence)
         checks = try container.decodeIfPresent([Check].self, forKey: .checks) ?? []
         timeline = try container.decodeIfPresent([TimelineEntry].self, forKey: .timeline) ?? []
@@ -192,6 +195,7 @@ public struct ReleaseStatus: Sendable, Hashable, Codable {
         try container.encodeIfPresent(stepRequests, forKey: .stepRequests)
         try container.encodeIfPresent(awaitingApproval, forKey: .awaitingApproval)
         try container.encodeIfPresent(waitingForWebhook, forKey: .waitingForWebhook)
+        try container.encodeIfPresent(holdingSince.map(Self.text), forKey: .holdingSince)
         try container.encodeIfPresent(evidence, forKey: .evidence)
         try container.encode(checks, forKey: .checks)
         try container.encode(timeline, forKey: .timeline)

@@ -58,6 +58,12 @@ struct ReleaseTextTests {
         #expect(ReleaseText.summary(report) == "sava-1.1: awaiting_approval, step 2/4, canary 25% (step 2 waits for approval: vamp release approve sava-1.1)")
     }
 
+    @Test("holding says since when")
+    func holding() throws {
+        let text = Self.json.replacingOccurrences(of: #""state": "progressing""#, with: #""state": "holding", "holding_since": "2026-12-06T20:43:00.000Z""#)
+        #expect(ReleaseText.header(try Self.report(text)).contains("\nSTATE      holding (since 2026-12-06T20:43:00.000Z)\n"))
+    }
+
     @Test("a row wider than its column pushes the rest right rather than cutting it")
     func wideRow() throws {
         let status = try #require(try Self.report().status)

@@ -8,7 +8,7 @@ enum ReleaseFixtures {
     static let status = """
         {"state": "progressing", "step": 2, "steps": 4, "weight": "25%",
          "started": "2026-12-06T20:41:03.120Z", "updated": "2026-12-06T20:43:10.002Z",
-         "step_started": "2026-12-06T20:42:40.000Z", "step_requests": 120,
+         "step_started": "2026-12-06T20:42:40.000Z", "step_requests": 120, "holding_since": "2026-12-06T20:43:00.500Z",
          "evidence": {
            "baseline": {"requests": 1000, "errors": 3, "error_rate": 0.003, "p50": 12, "p95": 30, "p99": 48},
            "canary": {"requests": 120, "errors": 0, "error_rate": 0, "p50": 11, "p95": 29, "p99": 45.5}},
@@ -59,6 +59,7 @@ struct ReleaseStatusTests {
         #expect(status.step == 2 && status.steps == 4 && status.weight == Percentage(25))
         #expect(abs(status.started.timeIntervalSince1970 - 1_796_589_663.120) < 0.0005)
         #expect(status.stepRequests == 120 && status.awaitingApproval == nil && status.waitingForWebhook == nil)
+        #expect(abs((status.holdingSince?.timeIntervalSince1970 ?? 0) - 1_796_589_780.5) < 0.0005)
         #expect(status.evidence?.baseline.requests == 1000 && status.evidence?.baseline.errorRate == 0.003)
         #expect(status.evidence?.canary.p99 == 45.5)
         #expect(status.checks.map(\.check) == ["error_rate", "response_time"])
@@ -89,6 +90,7 @@ struct ReleaseStatusTests {
         #expect(object["weight"] as? String == "25%")
         #expect(object["state"] as? String == "progressing")
         #expect(object["step_requests"] as? Int == 120)
+        #expect(object["holding_since"] as? String == "2026-12-06T20:43:00.500Z")
         #expect(try JSONDecoder().decode(ReleaseStatus.self, from: data) == status)
     }
 
