@@ -123,6 +123,50 @@ struct VampCLIReleaseTests {
         #expect(list.stdout.contains("sava-1.1-b   sava/web/web   sava:1.0   sava:1.1   promoted   1/2    100%"), "\(list.stdout)")
     }
 
+    @Test("start --watch follows a canary answering 500 to half its requests until it is rolled back: exit 3, 0% on it")
+    func rolledBack() async throws {
+        let server = try await VampServerFixture(binaries: VampCLIServerTests.bin)
+        defer { server.tearDown() }
+        let env = server.environment
+        func vamp(_ arguments: [String], _ stdin: String? = nil) throws -> Output {
+            try VampCLIServerTests.run(arguments, environment: env, stdin: stdin)
+        }
+        let gatewayPort = try FreePort.next()
+        let sava = try String(contentsOf: VampCLIServerTests.repository.appendingPathComponent("Examples/sava.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "9050", with: String(gatewayPort))
+            .replacingOccurrences(of: #"sava --text "sava 1.1""#, with: #"sava --text "sava 1.1" --errors 0.5"#)
+        #expect(try vamp(["create", "--stdin"], sava).status == 0)
+        #expect(try vamp(["deploy", "sava", "sava", "--wait"]).status == 0)
+        let merged = try vamp(["merge", "--stdin", "sava", "--wait"], "name: sava\nclusters:\n  web:\n    services:\n      - breed: sava:1.1\n        scale: {cpu: 0.1, memory: 64MB, instances: 1}\n")
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let file = server.folder.url.appendingPathComponent("failing.yaml")
+        try """
+            kind: release
+            name: failing
+            deployment: sava
+            cluster: web
+            port: web
+            baseline: sava:1.0
+            canary: sava:1.1
+            steps: [10%, 50%, 100%]
+            step: {minimum_duration: 5m, minimum_requests: 20}
+            checks:
+              error_rate: {max_increase: 1%}
+            """.write(to: file, atomically: true, encoding: .utf8)
+
+        let load = Load(port: gatewayPort)
+        defer { load.stop() }
+        let watcher = try Watcher(["release", "start", "-f", file.path, "--watch"], environment: env)
+        let watched = try await watcher.finish(timeout: .seconds(120))
+        #expect(watched.status == 3, "\(watched.stdout)\n\(watched.stderr)\n\(server.process.logTail())")
+        #expect(watched.stdout.hasPrefix("started release failing: progressing, step 1/3, canary 10%\nTIME "), "\(watched.stdout)")
+        #expect(watched.stdout.contains("   rolled_back       1/3     0%       "), "\(watched.stdout)")
+        #expect(watched.stdout.hasSuffix("release failing rolled_back at 0%\n"), "\(watched.stdout)")
+        #expect(try Self.canaryWeight(vamp) == "0%")
+        let status = try vamp(["release", "status", "failing"])
+        #expect(status.stdout.contains("\nCHECKS     error_rate fail: canary "), "\(status.stdout)")
+    }
+
     @Test("--help of every release command has an example and says the exit codes of --watch")
     func help() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -165,4 +209,20 @@ final class Watcher: @unchecked Sendable {
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         return .init(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
+}
+
+/// Requests through a gateway, one after another on a thread of their own, until stopped.
+final class Load: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+
+    init(port: Int) {
+        Thread { [self] in
+            while !isStopped { _ = VampCLIServerTests.answer(port: port) }
+        }.start()
+    }
+
+    var isStopped: Bool { lock.withLock { stopped } }
+
+    func stop() { lock.withLock { stopped = true } }
 }
