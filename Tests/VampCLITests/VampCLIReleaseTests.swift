@@ -77,6 +77,13 @@ struct VampCLIReleaseTests {
         #expect(json["canary"] as? String == "sava:1.1")
         #expect((json["status"] as? [String: Any])?["state"] as? String == "awaiting_approval")
         #expect(try vamp(["release", "status", "nope"]).stderr == "vamp: release 'nope' not found\n")
+        // -o yaml is a document that reads back (its status ignored), for GET → edit → PUT; the generic commands work too.
+        let yaml = try vamp(["release", "status", "sava-1.1", "-o", "yaml"])
+        #expect(yaml.stdout.contains("\nstatus:\n  awaiting_approval: 1\n"), "\(yaml.stdout)")
+        let validated = try vamp(["validate", "--kind", "release", "-"], yaml.stdout)
+        #expect(validated.stdout == "ok release sava-1.1 (-)\n", "\(validated.stderr)")
+        #expect(try vamp(["describe", "release", "sava-1.1"]).stdout.hasPrefix("name: sava-1.1\nkind: release\n"))
+        #expect(try vamp(["list", "releases"]).stdout.contains("sava-1.1   sava/web/web   sava:1.0   sava:1.1   20%,100%"))
 
         // A watcher follows it from now on.
         let watcher = try Watcher(["release", "status", "sava-1.1", "--watch"], environment: env)
