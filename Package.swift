@@ -476,7 +476,8 @@ targets.append(.executableTarget(
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
     name: "VampCLITests",
-    dependencies: ["VampDSL", "VampModel", "VampTesting"],
+    // VampCLI itself for the pure printing (ReleaseText); the rest runs the built executable.
+    dependencies: ["VampCLI", "VampClient", "VampDSL", "VampModel", "VampTesting"],
     // The golden tables, read from the source tree so that VAMP_RECORD_GOLDEN=1 can rewrite them.
     exclude: ["Golden"],
     swiftSettings: swiftSettings))

@@ -13,14 +13,15 @@ struct Vamp: AsyncParsableCommand {
         abstract: "Manage Vamp canary releases from the shell.",
         discussion: """
             Talks to vamp-server at --host, else $VAMP_HOST, else http://127.0.0.1:8080. Exit codes: 0 success, \
-            1 a user error (a refused request, bad flags, a missing file), 2 a server or connection error.
+            1 a user error (a refused request, bad flags, a missing file), 2 a server or connection error; \
+            vamp release --watch: 3 rolled back, 4 aborted, 5 failed.
             """,
         version: cliVersion,
         subcommands: [
             List.self, Describe.self, Create.self, Update.self, Delete.self,
             Deploy.self, Merge.self, Undeploy.self, UpdateGateway.self,
             Emit.self, Events.self, Info.self, VersionCommand.self, Diff.self,
-            Validate.self, Convert.self, Generate.self,
+            ReleaseCommands.self, Validate.self, Convert.self, Generate.self,
         ])
 
     /// Runs the command; errors are one line on stderr (`vamp: …`) and exit 1 (the user's) or 2 (the server's).

@@ -302,7 +302,7 @@ struct VampCLIServerTests {
     @Test("--help shows an example for every command; shell completion is generated")
     func help() throws {
         let environment = ProcessInfo.processInfo.environment
-        for command in ["list", "describe", "create", "update", "delete", "deploy", "merge", "undeploy", "update-gateway", "emit", "events", "info", "version", "diff"] {
+        for command in ["list", "describe", "create", "update", "delete", "deploy", "merge", "undeploy", "update-gateway", "emit", "events", "info", "version", "diff", "release"] {
             let result = try Self.run([command, "--help"], environment: environment)
             #expect(result.status == 0)
             #expect(result.stdout.contains("Example: vamp "), "\(command) --help:\n\(result.stdout)")
