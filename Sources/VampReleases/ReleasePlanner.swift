@@ -56,6 +56,8 @@ public enum ReleasePlanner {
             } else {
                 setStep(pending.step, release, &state, &actions, now: now)
             }
+        case .halt(let reason):
+            finish(.failed, release, &state, &actions, now: now, "failed: \(reason)")
         case .manualWeightChange(let description):
             guard state.phase != .paused else { break }
             state.pausedFrom = state.phase

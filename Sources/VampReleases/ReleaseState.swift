@@ -165,6 +165,8 @@ public enum ReleaseInput: Sendable, Hashable {
     case manualWeightChange(String)
     /// Time passed (no figures): holding and its wait are decided on it.
     case tick
+    /// The release cannot go on (its gateway or a route of it is gone): it fails, saying why.
+    case halt(String)
 }
 
 /// The actions of a release's user.

@@ -204,6 +204,28 @@ struct ReleaseDriverTests {
         #expect(route.weight?.value == 100 && route.condition == nil && route.conditionStrength == nil, "\(route)")
     }
 
+    @Test("a release whose canary was taken out of the deployment fails at the next look, and sets no weight")
+    func routeGone() async throws {
+        let setup = try await Setup()
+        _ = try await setup.store(Self.release())
+        _ = try await setup.vamp.releaseCommand(.pause, release: "r")
+        // Paused, the weights back to 100/0 by a merge of the blueprint; then the canary is sliced out.
+        _ = try await setup.vamp.deploy(try DeploymentRequest.read(Self.blueprint))
+        try await setup.vamp.slice(try DeploymentRequest.read("""
+            name: sava
+            clusters:
+              web:
+                services: [{breed: "sava:1.1"}]
+            """), name: "sava")
+        await setup.driver.pass()
+        let record = try await setup.status()
+        #expect(record.state.phase == .failed && record.state.timeline.last?.message.contains("no route of sava:1.1") == true,
+                "\(record.state.timeline.last?.message ?? "")")
+        #expect(!record.weightsPending)
+        await setup.driver.pass()
+        #expect(try await setup.status() == record, "nothing more to do")
+    }
+
     @Test("a manual weight change pauses; resume sets the step's weights again; abort is one write; a final release takes no action")
     func manualChangeAndAbort() async throws {
         let setup = try await Setup()

@@ -109,6 +109,12 @@ public struct ReleaseDriver: ServiceLifecycle.Service, Sendable {
             return
         }
         if !record.notifications.isEmpty { await notify(found.release, record) }
+        if let missing = await vamp.missingRoutes(found.release) {
+            // Nothing to shift any more (the deployment or a service was removed): a running release fails, and no
+            // weight is left to set.
+            try await vamp.haltRelease(name, because: missing)
+            return
+        }
         // Weights written to the record but not known to be in the gateway (a server stopped between the two) are set
         // again; any other difference is a user's change, which pauses the release.
         guard !record.state.phase.isFinal else {
@@ -179,6 +185,40 @@ public struct ReleaseDriver: ServiceLifecycle.Service, Sendable {
 }
 
 extension Vamp {
+    /// What of the release's gateway is gone (the gateway, or the baseline's or the canary's route), in words; `nil`
+    /// when both routes are there (or the store cannot be read now).
+    func missingRoutes(_ release: Release) async -> String? {
+        var workspace = Workspace(repository: repository)
+        let gateway: Gateway
+        do {
+            gateway = try await releaseGateway(release, in: &workspace)
+        } catch {
+            return error.code == .notFound ? "its gateway '\(release.gatewayName)' is gone" : nil
+        }
+        for service in [release.baseline, release.canary] where !gateway.routes.contains(where: { $0.path == release.routePath(service) }) {
+            return "gateway '\(release.gatewayName)' has no route of \(service) any more"
+        }
+        return nil
+    }
+
+    /// Fails a running release whose gateway or routes are gone; a final one only forgets its unset weights.
+    func haltRelease(_ name: String, because reason: String) async throws(OperationError) {
+        let now = self.now
+        try await transitionRelease(name) { release, _, current throws(OperationError) in
+            guard var current else { return nil }
+            if current.state.phase.isFinal {
+                guard current.weightsPending else { return nil }
+                current.weightsPending = false
+                return (current, [])
+            }
+            let outcome = ReleasePlanner.next(release, current.state, .halt(reason), now: now)
+            current.state = outcome.state
+            // No gateway to write: the weights are not pending.
+            current.weightsPending = false
+            return (current, outcome.actions.filter { if case .setWeights = $0 { false } else { true } })
+        }
+    }
+
     /// Sets the weights the release's state asks for (after this server took the lease, or when they were not set).
     func reassertRelease(_ name: String) async throws(OperationError) {
         try await transitionRelease(name) { release, _, current throws(OperationError) in
