@@ -77,7 +77,8 @@ export function factsView() {
     const ended = ['promoted', 'rolled_back', 'aborted', 'failed'].includes(s.state);
     fill(strip, steps.map((st, i) => {
       const n = i + 1;
-      const where = n < current || (s.state === 'promoted') ? 'done' : n === current && !ended ? 'current' : 'later';
+      // Where each step stands: passed, the current one, where an ended release stopped (not promoted), or to come.
+      const where = n < current || s.state === 'promoted' ? 'done' : n === current ? (ended ? 'stopped' : 'current') : 'later';
       return h('li', { class: `release-step-${where}`, dataset: { test: 'release-step-item', step: String(n), where },
         'aria-current': where === 'current' ? 'step' : null },
       h('span', { class: 'step-weight' }, st.weight),

@@ -46,14 +46,19 @@ export default async function releasePage(ctx) {
   }
 
   function render(release) {
-    const s = release?.status;
-    if (!ctx.alive || !s) return;
+    if (!ctx.alive || !release) return;
+    const s = release.status;
+    if (!s) {
+      // Stored without a status (before releases were driven): its definition, and no action.
+      facts.update(release);
+      message.textContent = 'This release has no status: it has not been started.';
+      return;
+    }
     // An answer older than what is shown (a read that crossed an action's answer) changes nothing.
     if (current && Date.parse(s.updated) < Date.parse(current.updated) && s.started === current.started) return;
     current = s;
     gone = false;
     setStateEl(state, s.state);
-    ctx.view.dataset.state = s.state || '';
     const last = (s.timeline || []).at(-1);
     message.textContent = last?.message ? `${stateWords(s.state)}: ${last.message}` : '';
     facts.update(release);
