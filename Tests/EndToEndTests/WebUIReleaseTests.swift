@@ -96,6 +96,9 @@ struct WebUIReleaseTests {
             #expect(try await ui.browser.findElement("[data-test=release-checks] [data-test=release-check][data-check=error_rate]").isDisplayed())
             #expect(try await ui.browser.findElements("[data-test=release-timeline-entry][data-decision=approval_needed]").count == 1)
             try await ui.screenshot("release")
+            try await ui.browser.executeScript("document.querySelector('[data-test=release-timeline]').closest('.card').scrollIntoView()")
+            try await ui.screenshot("release-timeline")
+            try await ui.browser.executeScript("window.scrollTo(0, 0)")
 
             // Approve in the page (the same page, no reload): it moves on to step 2 at 50 %, then promotes.
             try await ui.browser.executeScript("window.__vampNoReload = 'still here'")

@@ -49,24 +49,29 @@ export function factsView() {
     h('dl', { class: 'facts' },
       h('dt', {}, 'Gateway'), dd.gateway, h('dt', {}, 'Baseline → canary'), dd.versions,
       h('dt', {}, 'Step'), dd.step, h('dt', {}, 'Canary weight'), dd.weight,
-      h('dt', {}, 'Canary requests in this step'), dd.requests,
-      h('dt', {}, 'Started'), dd.started, h('dt', {}, 'This step since'), dd.stepStarted, h('dt', {}, 'Last decision'), dd.updated,
+      h('dt', {}, 'This step'), dd.requests,
+      h('dt', {}, 'Started'), dd.started, h('dt', {}, 'Step started'), dd.stepStarted, h('dt', {}, 'Last decision'), dd.updated,
       waitingLabel, dd.waiting),
     strip);
+
+  // A link or time is made again only when it changed: a link a user has reached stays the same element.
+  const keep = (el, key, make) => { if (el.dataset.key !== String(key)) { el.dataset.key = String(key); fill(el, make()); } };
+  const time = (el, iso) => keep(el, iso, () => (iso ? timeEl(iso) : '—'));
 
   function update(release) {
     const s = release.status || {};
     const gateway = gatewayOf(release);
-    fill(dd.gateway, h('a', { href: `#/gateways/${encodeURIComponent(gateway)}`, class: 'mono' }, gateway));
+    keep(dd.gateway, gateway, () => h('a', { href: `#/gateways/${encodeURIComponent(gateway)}`, class: 'mono' }, gateway));
     dd.versions.textContent = `${release.baseline ?? '?'} → ${release.canary ?? '?'}`;
     dd.step.textContent = stepText(s);
     dd.weight.textContent = s.weight ?? '—';
     const minimum = release.step?.minimum_requests;
+    const needs = [minimum !== undefined ? `${minimum} requests` : null, release.step?.minimum_duration || null].filter(Boolean);
     dd.requests.textContent = s.step_requests === undefined ? '—'
-      : `${s.step_requests}${minimum !== undefined ? ` of at least ${minimum}` : ''}${release.step?.minimum_duration ? `, for at least ${release.step.minimum_duration}` : ''}`;
-    fill(dd.started, s.started ? timeEl(s.started) : '—');
-    fill(dd.stepStarted, s.step_started ? timeEl(s.step_started) : '—');
-    fill(dd.updated, s.updated ? timeEl(s.updated) : '—');
+      : `${s.step_requests} requests to the canary${needs.length ? ` (needs ${needs.join(' and ')})` : ''}`;
+    time(dd.started, s.started);
+    time(dd.stepStarted, s.step_started);
+    time(dd.updated, s.updated);
     const waits = [];
     if (s.awaiting_approval !== undefined && s.awaiting_approval !== null) waits.push(`an approval of step ${s.awaiting_approval}`);
     if (s.waiting_for_webhook) waits.push(`the ${String(s.waiting_for_webhook).replace(/_/g, ' ')} webhook`);

@@ -21,7 +21,7 @@ export default async function releasePage(ctx) {
   const actionStatus = h('span', { class: 'muted', role: 'status', dataset: { test: 'release-action-status' } });
   const buttons = new Map(ACTIONS.map((a) => [a.name, h('button', {
     type: 'button', disabled: true, dataset: { test: `release-action-${a.name}`, action: a.name },
-    class: a.name === 'abort' ? 'btn btn-danger' : a.name === 'approve' ? 'btn btn-primary' : 'btn',
+    class: a.name === 'abort' ? 'btn btn-danger' : 'btn',
   }, a.label)]));
   const actionsCard = h('div', { class: 'card release-actions', dataset: { test: 'release-actions' } },
     h('div', { class: 'row', role: 'group', 'aria-label': 'Actions' }, [...buttons.values()], actionStatus));
@@ -33,7 +33,7 @@ export default async function releasePage(ctx) {
     h('div', { class: 'crumbs' }, h('a', { href: '#/releases' }, 'Releases'), ' / ', name),
     h('div', { class: 'page-head' }, title, state, h('span', { class: 'spacer' }),
       h('a', { class: 'btn', href: `#/artifacts/releases/${encodeURIComponent(name)}`, dataset: { test: 'release-definition' } }, 'Definition')),
-    message, actionsCard, facts.el, evidence.el, checks.el, timeline.el);
+    message, actionsCard, h('div', { class: 'release-grid' }, facts.el, evidence.el), checks.el, timeline.el);
 
   let current = null;     // the status shown
   let busy = false;       // an action is on its way
@@ -43,6 +43,8 @@ export default async function releasePage(ctx) {
   function applyButtons() {
     const s = current?.state;
     for (const a of ACTIONS) buttons.get(a.name).disabled = gone || busy || !s || !a.applies(s);
+    // Approve stands out only when an approval is awaited.
+    buttons.get('approve').classList.toggle('btn-primary', s === 'awaiting_approval');
   }
 
   function render(release) {
