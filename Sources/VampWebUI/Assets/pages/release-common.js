@@ -90,6 +90,16 @@ export function checkFigure(check, x) {
   return check?.check === 'error_rate' ? share(x) : check?.check === 'response_time' ? ms(x) : num(x);
 }
 
+/**
+ * A check's statistic or threshold in its unit: a ratio (`1.2×`) when the release's rule for it is a `max_ratio` equal to
+ * the threshold; otherwise a share for error_rate (a difference or a ceiling) and milliseconds for response_time.
+ */
+export function checkBound(check, x, rules) {
+  const ratio = rules?.[check?.check]?.max_ratio;
+  if (ratio !== undefined && ratio !== null && Number(ratio) === Number(check?.threshold)) return x === null || x === undefined ? '—' : `${num(x)}×`;
+  return checkFigure(check, x);
+}
+
 export function checkName(name) {
   return { error_rate: 'Error rate', response_time: 'Response time' }[name] || String(name ?? '?');
 }

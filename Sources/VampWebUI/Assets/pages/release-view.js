@@ -3,7 +3,7 @@
 
 import { h, fill, timeEl, statusTag } from '../dom.js';
 import {
-  stepText, gatewayOf, stepOf, share, ms, num, checkFigure, checkName, outcomeTone, outcomeWords,
+  stepText, gatewayOf, stepOf, share, ms, num, checkFigure, checkBound, checkName, outcomeTone, outcomeWords,
 } from './release-common.js';
 
 const DECISIONS = {
@@ -21,8 +21,8 @@ export function decisionTag(decision) {
   return statusTag(words, tone, { dataset: { test: 'release-decision', decision: decision || '' } });
 }
 
-/** A table of checks: outcome, canary vs baseline, statistic vs threshold, explanation. */
-export function checksTable(checks, test = 'release-checks') {
+/** A table of checks: outcome, canary vs baseline, statistic vs threshold, explanation; `rules` the release's `checks`. */
+export function checksTable(checks, rules, test = 'release-checks') {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'cards checks', dataset: { test } },
     h('thead', {}, h('tr', {}, h('th', {}, 'Check'), h('th', {}, 'Outcome'), h('th', { class: 'num' }, 'Canary'),
       h('th', { class: 'num' }, 'Baseline'), h('th', { class: 'num' }, 'Statistic / threshold'), h('th', {}, 'Explanation'))),
@@ -31,7 +31,7 @@ export function checksTable(checks, test = 'release-checks') {
       h('td', { 'data-label': 'Outcome' }, statusTag(outcomeWords(c.outcome), outcomeTone(c.outcome), { dataset: { test: 'release-check-outcome' } })),
       h('td', { class: 'num', 'data-label': 'Canary' }, checkFigure(c, c.canary)),
       h('td', { class: 'num', 'data-label': 'Baseline' }, checkFigure(c, c.baseline)),
-      h('td', { class: 'num', 'data-label': 'Statistic / threshold' }, `${num(c.statistic)} / ${num(c.threshold)}`),
+      h('td', { class: 'num', 'data-label': 'Statistic / threshold' }, `${checkBound(c, c.statistic, rules)} / ${checkBound(c, c.threshold, rules)}`),
       h('td', { 'data-label': 'Explanation', class: 'explanation' }, c.explanation ?? ''))))));
 }
 
@@ -121,8 +121,8 @@ export function evidenceView() {
 export function checksView() {
   const box = h('div');
   const el = h('div', { class: 'card' }, h('h2', {}, 'Latest checks'), box);
-  function update(checks) {
-    fill(box, checks?.length ? checksTable(checks) : h('p', { class: 'muted', dataset: { test: 'release-checks-none' } }, 'Not judged yet.'));
+  function update(checks, rules) {
+    fill(box, checks?.length ? checksTable(checks, rules) : h('p', { class: 'muted', dataset: { test: 'release-checks-none' } }, 'Not judged yet.'));
   }
   return { el, update };
 }
@@ -133,6 +133,7 @@ export function timelineView() {
   const el = h('div', { class: 'card' }, h('h2', {}, 'Timeline'), h('p', { class: 'muted' }, 'Every decision with the figures that led to it, newest first.'), list);
   let shown = 0;
   let releaseStarted = null;
+  let rules = null;
 
   function entry(d, index) {
     const checks = d.checks || [];
@@ -146,11 +147,12 @@ export function timelineView() {
       h('div', { class: 'timeline-message', dataset: { test: 'release-timeline-message' } }, d.message ?? ''),
       checks.length ? h('details', { class: 'timeline-checks', open: OPEN_CHECKS.has(d.decision) },
         h('summary', { dataset: { test: 'release-timeline-checks' } }, `Checks: ${summary}`),
-        checksTable(checks, 'release-timeline-check-table')) : null);
+        checksTable(checks, rules, 'release-timeline-check-table')) : null);
   }
 
-  function update(timeline, started) {
+  function update(timeline, started, checkRules) {
     const all = timeline || [];
+    rules = checkRules;
     // A release started again (PUT once final) has a new timeline: start over.
     if (started !== releaseStarted || all.length < shown) { list.replaceChildren(); shown = 0; releaseStarted = started; }
     if (all.length) list.querySelector(':scope > .timeline-none')?.remove();

@@ -65,8 +65,8 @@ export default async function releasePage(ctx) {
     message.textContent = last?.message ? `${stateWords(s.state)}: ${last.message}` : '';
     facts.update(release);
     evidence.update(s.evidence);
-    checks.update(s.checks);
-    timeline.update(s.timeline, s.started);
+    checks.update(s.checks, release.checks);
+    timeline.update(s.timeline, s.started, release.checks);
     applyButtons();
     plan();
   }
