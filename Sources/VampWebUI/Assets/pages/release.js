@@ -6,7 +6,7 @@
 import { api, namePath } from '../api.js';
 import { events, isPeriodic } from '../events.js';
 import { h, fill, showError, clearError, confirmIn, debounce } from '../dom.js';
-import { ACTIONS, isFinal, setStateEl, stateEl, stateWords } from './release-common.js';
+import { ACTIONS, isFinal, setStateEl, stateEl } from './release-common.js';
 import { factsView, evidenceView, checksView, timelineView } from './release-view.js';
 
 const POLL_MS = 5000;
@@ -62,7 +62,7 @@ export default async function releasePage(ctx) {
     gone = false;
     setStateEl(state, s.state);
     const last = (s.timeline || []).at(-1);
-    message.textContent = last?.message ? `${stateWords(s.state)}: ${last.message}` : '';
+    message.textContent = last?.message ?? '';
     facts.update(release);
     evidence.update(s.evidence);
     checks.update(s.checks, release.checks);
