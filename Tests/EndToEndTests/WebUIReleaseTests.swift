@@ -122,6 +122,10 @@ struct WebUIReleaseTests {
             #expect(decisions.first == "promoted" && decisions.contains("approved") && decisions.last == "started", "\(decisions)")
             #expect(try await Self.apiState(ui, "sava-1.1") == "promoted")
             await load.stop()
+            // HAProxy: every request on sava 1.1 (the agent's reload follows the gateway write within a moment).
+            try await CanaryReleaseTests.eventually("20 requests in a row on sava 1.1", timeout: .seconds(10)) {
+                try await CanaryReleaseTests.sample(client, port: gatewayPort, requests: 20) == ["sava 1.1": 20]
+            }
             #expect(try await CanaryReleaseTests.sample(client, port: gatewayPort, requests: 30) == ["sava 1.1": 30])
         }
     }
