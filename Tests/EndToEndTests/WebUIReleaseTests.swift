@@ -130,7 +130,7 @@ struct WebUIReleaseTests {
         }
     }
 
-    @Test("pause and resume from the page, then abort: the page asks first (cancel keeps it running), confirmed the canary gets 0 % through HAProxy at once and the timeline shows the abort")
+    @Test("pause and resume from the page, then abort: the page asks first (Cancel or Escape keep it running), confirmed from the keyboard the canary gets 0 % through HAProxy at once and the timeline shows the abort")
     func abortFromThePage() async throws {
         try await UISession.run { ui in
             let client = ui.client, api = ui.server.api
@@ -173,9 +173,25 @@ struct WebUIReleaseTests {
             try await ui.browser.waitForAbsence("[data-test=release-confirm]")
             #expect(["progressing", "holding"].contains(try await Self.apiState(ui, "sava-1.1") ?? ""), "cancelled: still running")
 
-            // Abort, confirmed: 0 % on the canary.
-            try await ui.browser.click("button[data-test=release-action-abort]")
-            try await ui.browser.click("button[data-test=release-confirm]")
+            // From the keyboard: Enter on Abort asks, with the focus (visible) on the page's confirm button; Escape
+            // cancels, sends nothing, and gives the focus back to Abort.
+            let abort = try await ui.browser.findElement("button[data-test=release-action-abort]")
+            try await abort.sendKeys(ChromeBrowser.Key.enter)
+            try await ui.browser.waitForElement("button[data-test=release-confirm]")
+            let focused = try await ui.browser.executeScript("""
+                const e = document.activeElement, style = getComputedStyle(e);
+                return {test: e.dataset.test || '', outline: style.outlineStyle !== 'none' && style.outlineWidth !== '0px'};
+                """)
+            #expect(focused["test"].string == "release-confirm" && focused["outline"].bool == true, "\(focused)")
+            try await ui.browser.activeElement().sendKeys(ChromeBrowser.Key.escape)
+            try await ui.browser.waitForAbsence("[data-test=release-confirm]")
+            #expect(try await ui.browser.activeElement().attribute("data-test") == "release-action-abort")
+            #expect(["progressing", "holding"].contains(try await Self.apiState(ui, "sava-1.1") ?? ""), "escaped: still running")
+
+            // Abort, confirmed with Enter: 0 % on the canary.
+            try await abort.sendKeys(ChromeBrowser.Key.enter)
+            try await ui.browser.waitForElement("button[data-test=release-confirm]")
+            try await ui.browser.activeElement().sendKeys(ChromeBrowser.Key.enter)
             try await ui.browser.waitUntil("aborted on the page", timeout: .seconds(10)) { try await Self.shownState(ui) == "aborted" }
             #expect(try await ui.browser.findElement("[data-test=release-weight]").text() == "0%")
             #expect(try await Self.enabledActions(ui).isEmpty)
