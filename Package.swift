@@ -303,6 +303,7 @@ targets.append(.target(
     name: "VampCore",
     dependencies: [
         "VampModel", "VampDSL", "HAProxyConfigGen", "Persistence", "KVStores", "ContainerDrivers", "VampConcurrency", "VampPulse",
+        "VampReleases", "VampStatistics",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -353,7 +354,7 @@ products.append(.library(name: "VampAPI", targets: ["VampAPI"]))
 targets.append(.target(
     name: "VampAPI",
     dependencies: [
-        "VampAccess", "VampCore", "VampDSL", "VampModel", "Persistence", "VampPulse", "VampWebUI",
+        "VampAccess", "VampCore", "VampDSL", "VampModel", "Persistence", "VampPulse", "VampWebUI", "VampReleases",
         .product(name: "Hummingbird", package: "hummingbird"),
         // The original's `/websocket` API (WebSocketAPI.swift).
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -395,7 +396,11 @@ targets.append(.target(
     name: "VampServerKit",
     dependencies: [
         "VampAPI", "VampAccess", "VampCore", "VampModel", "Persistence", "KVStores", "HAProxyConfigGen", "HAProxyControl", "ContainerDrivers", "GatewayAgent", "VampPulse",
-        "VampWebUI",
+        "VampWebUI", "VampReleases",
+        // The releases' webhooks.
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Logging", package: "swift-log"),

@@ -19,6 +19,13 @@ struct ArtifactHandlers: Sendable {
         guard let kind = try kind(context) else { return Response(status: .notFound) }
         let asked = PageRequest.asked(by: request, maximumPerPage: configuration.maximumPerPage)
         let format = BodyFormat.ofResponse(accept: request.headers[.accept])
+        if kind == .release {
+            var page = try await vamp.list(kind, page: asked)
+            let shown = PagingLinks.clamped(asked, total: page.total)
+            if shown != asked { page = try await vamp.list(kind, page: shown) }
+            let response = try await ReleaseHandlers(vamp: vamp).render(page.items, single: false, request: request, status: .ok)
+            return Self.paged(response, request, shown: shown, total: page.total)
+        }
         if format == .json, !Self.flag(request, "expand_references"), !Self.flag(request, "only_references") {
             // The common case, answered from the stored JSON texts as they are (and from the read cache).
             var page = try await vamp.listJSON(kind, page: asked)
@@ -50,7 +57,9 @@ struct ArtifactHandlers: Sendable {
         let name = Self.name(context)
         guard let stored = try await vamp.read(kind, name: name) else { return Response(status: .notFound) }
         let artifact = try await view(stored, request)
-        var response = try render(artifact, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
+        var response = kind == .release
+            ? try await ReleaseHandlers(vamp: vamp).render([artifact], single: true, request: request, status: .ok)
+            : try render(artifact, as: BodyFormat.ofResponse(accept: request.headers[.accept]), status: .ok)
         response.headers[.eTag] = Self.eTag(artifact.version)
         return response
     }
@@ -60,7 +69,7 @@ struct ArtifactHandlers: Sendable {
         let (documents, text) = try await documents(request, kind: kind)
         let validateOnly = Self.flag(request, "validate_only")
         let stored = try await vamp.apply(documents, validateOnly: validateOnly, requestBody: text)
-        return try written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .created)
+        return try await written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .created)
     }
 
     func update(_ request: Request, _ context: VampRequestContext) async throws -> Response {
@@ -70,7 +79,7 @@ struct ArtifactHandlers: Sendable {
         let validateOnly = Self.flag(request, "validate_only")
         let version = try Self.ifMatch(request)
         let stored = try await vamp.apply(documents, intent: .replace, expectedName: name, expectedVersion: version, validateOnly: validateOnly, requestBody: text)
-        var response = try written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .ok)
+        var response = try await written(stored, request, validateOnly: validateOnly, status: Self.accepted(kind) ? .accepted : .ok)
         if !validateOnly, stored.count == 1 { response.headers[.eTag] = Self.eTag(stored[0].version) }
         return response
     }
@@ -148,7 +157,10 @@ struct ArtifactHandlers: Sendable {
         return (documents, text)
     }
 
-    func written(_ stored: [StoredArtifact], _ request: Request, validateOnly: Bool, status: HTTPResponse.Status) throws -> Response {
+    func written(_ stored: [StoredArtifact], _ request: Request, validateOnly: Bool, status: HTTPResponse.Status) async throws -> Response {
+        if !validateOnly, !stored.isEmpty, stored.allSatisfy({ $0.kind == .release }) {
+            return try await ReleaseHandlers(vamp: vamp).render(stored, single: false, request: request, status: status)
+        }
         let format = BodyFormat.ofResponse(accept: request.headers[.accept])
         if validateOnly, stored.count == 1 { return try render(stored[0], as: format, status: status) }
         return try render(stored, as: format, status: status)

@@ -40,7 +40,7 @@ struct DeploymentHandlers: Sendable {
         }
         let validateOnly = ArtifactHandlers.flag(request, "validate_only")
         let stored = try await vamp.deploy(try DeploymentRequest.read(text), name: name, validateOnly: validateOnly, requestBody: text)
-        return try artifacts.written([stored], request, validateOnly: validateOnly, status: .accepted)
+        return try await artifacts.written([stored], request, validateOnly: validateOnly, status: .accepted)
     }
 
     /// `DELETE /deployments/{name}`: the body lists what to take away; an empty body takes nothing.

@@ -14,7 +14,7 @@ extension ArtifactHandlers {
         let validateOnly = Self.flag(request, "validate_only")
         // `kind: deployment` documents are created or merged, with the others, in one transaction.
         let stored = try await vamp.apply(documents, intent: method == .put ? .replace : .create, validateOnly: validateOnly, requestBody: text)
-        return try written(stored, request, validateOnly: false, status: .accepted)
+        return try await written(stored, request, validateOnly: false, status: .accepted)
     }
 
     /// `DELETE /api/v1`: of each document only the kind and name are read (cleanup scripts send short ones), except

@@ -57,11 +57,15 @@ enum MethodNotAllowed {
         return response
     }
 
+    /// Methods a path's own handler refuses where they do not apply: `POST :kind/**` serves a release's actions
+    /// (`releases/{r}/abort`) and answers 405 with the table's `Allow` anywhere else.
+    static let refusedByHandler: [String: [HTTPRequest.Method]] = [":kind/**": [.post]]
+
     static func addRoutes(to api: RouterGroup<VampRequestContext>, resolver: VampResolver) {
         for (path, methods) in table {
             let allowed = allow(methods)
             let note = notes[path] ?? ""
-            for method in refusable where !methods.contains(method) {
+            for method in refusable where !methods.contains(method) && !(refusedByHandler[path]?.contains(method) ?? false) {
                 api.on(RouterPath(path), method: method, use: { request, context in
                     // An unknown namespace or kind is nothing there: 404, as for the served methods.
                     guard try await resolver.vamp(context) != nil else { return Response(status: .notFound) }
@@ -73,6 +77,7 @@ enum MethodNotAllowed {
                     if let (what, _) = WorkflowHandlers.subresource(context) {
                         return refusal(request, allowed: allow(WorkflowHandlers.methods(what)), note: "")
                     }
+                    if ReleaseHandlers.action(context) != nil { return refusal(request, allowed: "POST", note: "") }
                     if request.method == .options { return Response(status: .noContent, headers: [.allow: allowed]) }
                     var response = APIAnswer.json(["message": "\(request.method.rawValue) is not a method of \(request.uri.path); use \(allowed)\(note)"], status: .methodNotAllowed)
                     response.headers[.allow] = allowed

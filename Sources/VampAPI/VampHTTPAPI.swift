@@ -151,20 +151,35 @@ public enum VampHTTPAPI {
         // `workflows/{w}/status` and `workflows/{w}/runs` here: a static `workflows/...` route would take every
         // `/workflows` request from `:kind` in the router's tree.
         api.get(":kind/**", use: on { vamp, request, context in
-            switch WorkflowHandlers.subresource(context) {
+            if ReleaseHandlers.action(context) != nil { return MethodNotAllowed.refusal(request, allowed: "POST", note: "") }
+            return switch WorkflowHandlers.subresource(context) {
             case ("status", let name)?: try await workflows(vamp).status(name)
             case ("runs", let name)?: try await workflows(vamp).runs(name)
             default: try await artifacts(vamp).read(request, context)
             }
         })
         api.put(":kind/**", use: on { vamp, request, context in
+            if ReleaseHandlers.action(context) != nil { return MethodNotAllowed.refusal(request, allowed: "POST", note: "") }
             switch WorkflowHandlers.subresource(context) {
             case ("status", let name)?: return try await workflows(vamp).setStatus(request, name)
             case ("runs", _)?: return MethodNotAllowed.refusal(request, allowed: "GET", note: "")
             default: return try await artifacts(vamp).update(request, context)
             }
         })
+        // `releases/{r}/pause|resume|approve|promote|abort`; other kinds have no POST below their names.
+        api.post(":kind/**", use: on { vamp, request, context in
+            if let (name, command) = ReleaseHandlers.action(context) {
+                return try await ReleaseHandlers(vamp: vamp).act(request, name: name, command: command)
+            }
+            if let (_, word) = ReleaseHandlers.actionPath(context) { return ReleaseHandlers.unknownAction(word) }
+            guard try artifacts(vamp).kind(context) != nil else { return Response(status: .notFound) }
+            if let (what, _) = WorkflowHandlers.subresource(context) {
+                return MethodNotAllowed.refusal(request, allowed: MethodNotAllowed.allow(WorkflowHandlers.methods(what)), note: "")
+            }
+            return MethodNotAllowed.refusal(request, allowed: MethodNotAllowed.allow([.get, .put, .delete]), note: "")
+        })
         api.delete(":kind/**", use: on { vamp, request, context in
+            if ReleaseHandlers.action(context) != nil { return MethodNotAllowed.refusal(request, allowed: "POST", note: "") }
             if let (what, _) = WorkflowHandlers.subresource(context) {
                 return MethodNotAllowed.refusal(request, allowed: MethodNotAllowed.allow(WorkflowHandlers.methods(what)), note: "")
             }

@@ -101,6 +101,8 @@ public actor Vamp {
     let logger: Logger
     var allocator: GatewayPortAllocator
     let writes = WriteLock()
+    /// Runs the releases' transitions (a user's action, the driver's pass) one after another on this server.
+    let releaseTransitions = WriteLock()
     /// The last rendering of every gateway, and the position of the change log it was made at.
     var rendered: (position: Int64, configuration: GatewayConfiguration)?
 

@@ -3,9 +3,9 @@ public import VampModel
 public import VampStatistics
 
 /// Where a release stands: its phase, its step, the evidence gathered since it started, and every decision so far.
-public struct ReleaseState: Sendable, Hashable {
+public struct ReleaseState: Sendable, Hashable, Codable {
     /// The phases of a release (`status.state` in the API).
-    public enum Phase: String, Sendable, Hashable, CaseIterable {
+    public enum Phase: String, Sendable, Hashable, CaseIterable, Codable {
         /// Moving through its steps.
         case progressing
         /// At a step that lacks the minimum of requests.
@@ -53,7 +53,7 @@ public struct ReleaseState: Sendable, Hashable {
     public var timeline: [ReleaseDecision]
 
     /// A webhook call the release waits on.
-    public struct PendingWebhook: Sendable, Hashable {
+    public struct PendingWebhook: Sendable, Hashable, Codable {
         /// Which hook.
         public var moment: ReleaseWebhook.Moment
         /// The step it leads to.
@@ -62,7 +62,7 @@ public struct ReleaseState: Sendable, Hashable {
 }
 
 /// Figures of both routes over the same time: what the checks judge.
-public struct ReleaseEvidence: Sendable, Hashable {
+public struct ReleaseEvidence: Sendable, Hashable, Codable {
     /// The baseline's requests and errors.
     public var baseline = ErrorCounts(requests: 0, errors: 0)
     /// The canary's requests and errors.
@@ -118,9 +118,9 @@ public struct ReleaseFigures: Sendable, Hashable {
 }
 
 /// A decision of a release, with the figures that led to it: the release's timeline answers "why did it stop?".
-public struct ReleaseDecision: Sendable, Hashable {
+public struct ReleaseDecision: Sendable, Hashable, Codable {
     /// What was decided.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
         case started, advanced, holding, approvalNeeded = "approval_needed", approved, paused, resumed, promoted
         case rolledBack = "rolled_back", aborted, failed, webhook
     }

@@ -10,7 +10,7 @@ public enum Allowance: Sendable, Hashable {
 }
 
 /// Requests and failed requests (5xx) of one route over the same time as the other's.
-public struct ErrorCounts: Sendable, Hashable {
+public struct ErrorCounts: Sendable, Hashable, Codable {
     /// Requests answered.
     public var requests: Int
     /// Of those, the ones that failed.
@@ -27,7 +27,7 @@ public struct ErrorCounts: Sendable, Hashable {
 }
 
 /// What a check found, with the figures that led to it: an operator reads why a canary was (or was not) failed.
-public struct CheckJudgement: Sendable, Hashable {
+public struct CheckJudgement: Sendable, Hashable, Codable {
     /// Which check this is (`error_rate`, `response_time`), as the caller names it; empty when unnamed.
     public var name: String = ""
     /// Whether the evidence that the canary is worse than allowed is strong enough (at the check's error probability).

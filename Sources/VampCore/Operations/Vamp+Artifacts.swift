@@ -50,9 +50,15 @@ extension Vamp {
             problems.append("If-Match applies to one artifact; this request holds \(documents.count) documents")
         }
         guard problems.isEmpty else { throw OperationError(.invalid, problems.joined(separator: "\n")) }
-        return try await writes.run { () async throws(OperationError) -> [StoredArtifact] in
+        let stored = try await writes.run { () async throws(OperationError) -> [StoredArtifact] in
             try await self.applyLocked(documents, intent: intent, expectedVersion: expectedVersion, validateOnly: validateOnly, requestBody: requestBody)
         }
+        guard !validateOnly else { return stored }
+        // A release stored is a release started: its first step's weights are set before the answer.
+        for release in stored where release.kind == .release {
+            try await startRelease(release.name)
+        }
+        return stored
     }
 
     /// A `kind: deployment` document: what to deploy (as a blueprint) rather than an artifact to store.
@@ -89,6 +95,9 @@ extension Vamp {
             }
             if case .workflow(let workflow) = artifact {
                 try await checkWorkflow(workflow, document: document, in: &workspace)
+            }
+            if case .release(let release) = artifact {
+                try await checkRelease(release, in: &workspace)
             }
             var toStore = artifact
             if case .gateway(let gateway) = artifact {
@@ -162,6 +171,7 @@ extension Vamp {
                 problems.append("gateway '\(name)' is the internal gateway of a deployment's cluster; remove it by removing the cluster from the deployment")
             }
         }
+        for (kind, name) in targets where kind == .release { try await checkReleaseDeletion(name) }
         guard problems.isEmpty else { throw OperationError(.invalid, problems.joined(separator: "\n")) }
         try await writes.run { () async throws(OperationError) in
             var workspace = Workspace(repository: self.repository)
@@ -187,6 +197,8 @@ extension Vamp {
             guard !validateOnly else { return }
             try await self.commit(workspace, events: events, ifMatch: expectedVersion)
         }
+        guard !validateOnly else { return }
+        for (kind, name) in targets where kind == .release { try await releaseRecords.delete(name) }
     }
 }
 

@@ -122,6 +122,16 @@ public actor Pulse {
         return window.figures(seconds(duration)) { $0.frontend == frontend }
     }
 
+    /// The figures of `route` of `gateway` over the given whole seconds (since 1970), or `nil` when the route is not
+    /// served: a reader that keeps its own position (a release) counts every second once.
+    public func figures(gateway: String, route: String, seconds: ClosedRange<Int64>) -> PulseFigures? {
+        guard let frontend = names.frontend(gateway: gateway, route: route) else { return nil }
+        return window.figures(seconds) { $0.frontend == frontend }
+    }
+
+    /// The current second of Pulse's clock (since 1970); the agents are still counting it.
+    public var currentSecond: Int64 { nowSecond }
+
     /// The figures of each instance (by name) of `route` of `gateway` over the last `window`.
     public func instanceFigures(gateway: String, route: String, window duration: Duration) -> [String: PulseFigures] {
         guard let frontend = names.frontend(gateway: gateway, route: route) else { return [:] }

@@ -48,7 +48,8 @@ extension ReadContext {
             if let remove = try rule.take("remove_baseline") { release.removeBaselineOnSuccess = try bool(remove, "on_success.remove_baseline") }
             rule.finish()
         }
-        reader.ignore("kind")
+        // `status` is what the server says of a running release (GET); a document read back and written again keeps it.
+        reader.ignore("kind", "status")
         reader.finish()
         return release
     }

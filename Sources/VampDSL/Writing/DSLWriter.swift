@@ -21,6 +21,16 @@ public enum DSLWriter {
         JSONEmitter.emit(.list(artifacts.map(node)), pretty: pretty)
     }
 
+    /// Canonical YAML or JSON of one artifact followed by a `status` map (what the server says of a release).
+    public static func text(_ artifact: Artifact, status: JSONValue?, json: Bool) -> String {
+        var out = node(artifact)
+        if let status, case .map(var entries) = out {
+            entries.append(("status", .from(status)))
+            out = .map(entries)
+        }
+        return json ? JSONEmitter.emit(out, pretty: false) : YAMLEmitter.emit(out)
+    }
+
     static func node(_ artifact: Artifact) -> OutNode {
         var entries: [(String, OutNode)]
         switch artifact {

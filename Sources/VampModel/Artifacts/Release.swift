@@ -156,7 +156,7 @@ public struct InsufficientDataRule: Sendable, Hashable {
 /// A URL a release posts to (the release, the step and the figures); a non-2xx answer or a timeout halts the release.
 public struct ReleaseWebhook: Sendable, Hashable {
     /// When the hook is called.
-    public enum Moment: String, Sendable, Hashable, CaseIterable {
+    public enum Moment: String, Sendable, Hashable, CaseIterable, Codable {
         /// Before each step's weight is set.
         case beforeStep = "before_step"
         /// When a step passed, before the next: the hook confirms the step.

@@ -141,3 +141,21 @@ public struct TimeValue: Sendable, Hashable, Comparable, CustomStringConvertible
 
     public static func < (lhs: TimeValue, rhs: TimeValue) -> Bool { lhs.seconds < rhs.seconds }
 }
+
+extension Percentage: Codable {
+    /// Decodes the whole number of percent; a number outside 0...100 is an error.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let value = try container.decode(Int.self)
+        guard let percentage = Percentage(value) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "\(value) is not a percentage (0...100)")
+        }
+        self = percentage
+    }
+
+    /// Encodes the whole number of percent.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}

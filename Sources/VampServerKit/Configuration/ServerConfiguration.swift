@@ -33,6 +33,7 @@ enum ServerKeys {
     static let embedded = Setting<Bool?>.automatic("vamp.gateway-agent.embedded")
     static let reconcilePeriod = Setting<Duration>.seconds("vamp.operation.synchronization.period", default: "5")
     static let slaPeriod = Setting<Duration>.seconds("vamp.operation.sla.period", default: "5")
+    static let releasePeriod = Setting<Duration>.seconds("vamp.operation.release.period", default: "1")
     static let workflowTimeout = Setting<Int>.number(
         "vamp.workflows.timeout", default: "120", in: 1...86_400, expected: "seconds (1 to 86400) a workflow run may take")
     static let readyForDeployment = Setting<Duration>.seconds(
@@ -82,6 +83,8 @@ struct ServerConfiguration: Sendable {
     var reconcileInterval: Duration
     /// Time between two passes of the SLA monitor (`vamp.operation.sla.period`).
     var slaPeriod: Duration
+    /// Time between two looks of the release driver (`vamp.operation.release.period`).
+    var releasePeriod: Duration
     /// The timeout of a workflow run whose workflow sets no `VAMP_WORKFLOW_EXECUTION_TIMEOUT` (`vamp.workflows.timeout`).
     var workflowTimeout: Int
     var planner: ReconcilePlanner.Options
@@ -127,6 +130,7 @@ struct ServerConfiguration: Sendable {
         maximumNamespaces = try reader.read(ServerKeys.maximumNamespaces)
         reconcileInterval = try reader.read(ServerKeys.reconcilePeriod)
         slaPeriod = try reader.read(ServerKeys.slaPeriod)
+        releasePeriod = try reader.read(ServerKeys.releasePeriod)
         workflowTimeout = try reader.read(ServerKeys.workflowTimeout)
         let deploying = try reader.read(ServerKeys.readyForDeployment), undeploying = try reader.read(ServerKeys.readyForUndeployment)
         planner = ReconcilePlanner.Options(deploymentTimeout: deploying == .zero ? nil : deploying, undeploymentTimeout: undeploying == .zero ? nil : undeploying)

@@ -94,6 +94,11 @@ struct NamespaceStack: Sendable {
                 await pulse.figures(gateway: gateway, window: window)?.totalTime.mean
             }),
             logger: logger.part("sla"))))
+        // Releases: the canary judged against its baseline on Pulse's figures, step by step; one server drives them.
+        services.append(StartAfter(stores, ReleaseDriver(
+            vamp: vamp,
+            configuration: .init(period: configuration.releasePeriod, holder: WorkflowHost.holder, webhook: ReleaseWebhooks.call),
+            logger: logger.part("releases"))))
         return NamespaceStack(vamp: vamp, stores: stores, services: services)
     }
 

@@ -12,6 +12,8 @@ public final class TestHTTPService: @unchecked Sendable {
     public let name: String
     /// The port it listens on.
     public let port: Int
+    /// The status of every answer (200 unless told; a webhook that refuses answers 500).
+    public let status: Int
     private let listener: Int32
     private let lock = NSLock()
     private var stopped = false
@@ -28,9 +30,10 @@ public final class TestHTTPService: @unchecked Sendable {
     /// Every request received so far.
     public var requests: [Request] { lock.withLock { _requests } }
 
-    /// Starts the service on a free loopback port.
-    public init(name: String) throws {
+    /// Starts the service on a free loopback port; every answer has `status`.
+    public init(name: String, status: Int = 200) throws {
         self.name = name
+        self.status = status
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError("socket() failed: errno \(errno)") }
         var yes: Int32 = 1
@@ -87,7 +90,7 @@ public final class TestHTTPService: @unchecked Sendable {
         let path = String(requestLine[1])
         lock.withLock { _requests.append(Request(path: path, headers: headers)) }
         let body = "\(name) \(path)\n"
-        let response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Served-By: \(name)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        let response = "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Answer")\r\nContent-Type: text/plain\r\nX-Served-By: \(name)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
         _ = response.withCString { write(client, $0, strlen($0)) }
     }
 
