@@ -41,9 +41,10 @@ export function factsView() {
   const dd = {
     gateway: cell('release-gateway'), versions: cell('release-versions'), step: cell('release-step'), weight: cell('release-weight'),
     requests: cell('release-step-requests'), started: cell('release-started'), stepStarted: cell('release-step-started'),
-    updated: cell('release-updated'), waiting: cell('release-waiting'),
+    updated: cell('release-updated'), waiting: cell('release-waiting'), holding: cell('release-holding-since'),
   };
   const waitingLabel = h('dt', {}, 'Waiting for');
+  const holdingLabel = h('dt', {}, 'Holding since');
   const strip = h('ol', { class: 'release-steps', dataset: { test: 'release-steps' }, 'aria-label': 'Steps' });
   const el = h('div', { class: 'card' },
     h('dl', { class: 'facts' },
@@ -51,7 +52,7 @@ export function factsView() {
       h('dt', {}, 'Step'), dd.step, h('dt', {}, 'Canary weight'), dd.weight,
       h('dt', {}, 'This step'), dd.requests,
       h('dt', {}, 'Started'), dd.started, h('dt', {}, 'Step started'), dd.stepStarted, h('dt', {}, 'Last decision'), dd.updated,
-      waitingLabel, dd.waiting),
+      waitingLabel, dd.waiting, holdingLabel, dd.holding),
     strip);
 
   // A link or time is made again only when it changed: a link a user has reached stays the same element.
@@ -77,6 +78,8 @@ export function factsView() {
     if (s.waiting_for_webhook) waits.push(`the ${String(s.waiting_for_webhook).replace(/_/g, ' ')} webhook`);
     dd.waiting.textContent = waits.join(' and ');
     dd.waiting.hidden = waitingLabel.hidden = !waits.length;
+    time(dd.holding, s.holding_since);
+    dd.holding.hidden = holdingLabel.hidden = !s.holding_since;
     const steps = (release.steps || []).map(stepOf);
     const current = Number(s.step) || 0;
     const ended = ['promoted', 'rolled_back', 'aborted', 'failed'].includes(s.state);
