@@ -85,20 +85,21 @@ struct WebUIReleaseTests {
             #expect(try await ui.browser.findElement("[data-test=release-weight]").text() == "10%")
             #expect(try await Self.enabledActions(ui) == ["pause", "approve", "promote", "abort"])
             #expect(try await Self.apiState(ui, "sava-1.1") == "awaiting_approval")
-            // The evidence counts the canary's requests; the decision that passed step 1 carries its checks' figures.
-            try await ui.browser.waitForText("[data-test=release-evidence-row][data-route=canary] [data-figure=requests]", "to count requests") {
-                (Int($0) ?? 0) >= 10
-            }
+            // The evidence keeps counting the canary's requests while the release waits: no decision, so no event; the
+            // page's 5 s reading shows them. The decision that passed step 1 carries its checks' figures.
+            try await ui.browser.waitForText(
+                "[data-test=release-evidence-row][data-route=canary] [data-figure=requests]", "to count 50 requests", timeout: .seconds(30)
+            ) { (Int($0) ?? 0) >= 50 }
             let passed = "[data-test=release-timeline-entry][data-decision=advanced]:has([data-test=release-timeline-checks])"
             try await ui.browser.click("\(passed) summary[data-test=release-timeline-checks]")
             let check = try await ui.browser.waitForElement("\(passed) [data-test=release-check][data-check=error_rate]")
             #expect(try await check.attribute("data-outcome") == "pass")
             #expect(try await ui.browser.findElement("[data-test=release-checks] [data-test=release-check][data-check=error_rate]").isDisplayed())
             #expect(try await ui.browser.findElements("[data-test=release-timeline-entry][data-decision=approval_needed]").count == 1)
+            try await ui.browser.executeScript("window.scrollTo(0, 0)")
             try await ui.screenshot("release")
             try await ui.browser.executeScript("document.querySelector('[data-test=release-timeline]').closest('.card').scrollIntoView()")
             try await ui.screenshot("release-timeline")
-            try await ui.browser.executeScript("window.scrollTo(0, 0)")
 
             // Approve in the page (the same page, no reload): it moves on to step 2 at 50 %, then promotes.
             try await ui.browser.executeScript("window.__vampNoReload = 'still here'")
@@ -215,6 +216,15 @@ struct WebUIReleaseTests {
             try await ui.browser.waitForElement(row)
             #expect(try await ui.browser.findElement("\(row) [data-test=release-state]").attribute("data-state") == "aborted")
             #expect(try await ui.browser.findElements("[data-test=releases-running] [data-test=release-row]").isEmpty)
+
+            // The gateway is free again: a new release of it starts, and the open list shows it running without a reload.
+            try await ui.browser.executeScript("window.__vampNoReload = 'still here'")
+            let (again, againAnswer) = try await CanaryReleaseTests.call(
+                client, .POST, "\(api)/releases", yaml: Self.release("sava-1.1-again", steps: "[10%, {weight: 50%, approval: true}, 100%]"))
+            #expect(again == 201, "\(againAnswer)")
+            try await ui.browser.waitForElement("[data-test=releases-running] [data-test=release-row][data-name='sava-1.1-again']")
+            #expect(try await ui.browser.findElements(row).count == 1, "the aborted one stays among the past")
+            #expect(try await ui.browser.executeScript("return window.__vampNoReload").string == "still here", "no reload")
             try await ui.screenshot("releases")
         }
     }

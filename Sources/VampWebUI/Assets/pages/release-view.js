@@ -1,7 +1,7 @@
 // One release's parts, each built once and updated in place: facts and steps, evidence, the latest checks, timeline.
 // Server text (messages, explanations, names) goes in only as text (dom.js `h`).
 
-import { h, fill, timeEl, statusTag } from '../dom.js';
+import { h, fill, timeEl, statusTag, refreshTimes } from '../dom.js';
 import {
   stepText, gatewayOf, stepOf, share, ms, num, checkFigure, checkBound, checkName, outcomeTone, outcomeWords,
 } from './release-common.js';
@@ -73,6 +73,7 @@ export function factsView() {
     time(dd.started, s.started);
     time(dd.stepStarted, s.step_started);
     time(dd.updated, s.updated);
+    refreshTimes(el);   // kept <time>s say how long ago now, not at their first showing
     const waits = [];
     if (s.awaiting_approval !== undefined && s.awaiting_approval !== null) waits.push(`an approval of step ${s.awaiting_approval}`);
     if (s.waiting_for_webhook) waits.push(`the ${String(s.waiting_for_webhook).replace(/_/g, ' ')} webhook`);
