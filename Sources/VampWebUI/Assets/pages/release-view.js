@@ -72,7 +72,7 @@ export function factsView() {
       : `${s.step_requests} requests to the canary${needs.length ? ` (needs ${needs.join(' and ')})` : ''}`;
     time(dd.started, s.started);
     time(dd.stepStarted, s.step_started);
-    time(dd.updated, s.updated);
+    time(dd.updated, (s.timeline || []).at(-1)?.time);
     refreshTimes(el);   // kept <time>s say how long ago now, not at their first showing
     const waits = [];
     if (s.awaiting_approval !== undefined && s.awaiting_approval !== null) waits.push(`an approval of step ${s.awaiting_approval}`);

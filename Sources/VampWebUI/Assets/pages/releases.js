@@ -22,7 +22,7 @@ export default async function releasesPage(ctx) {
   const pastCount = h('span', { class: 'muted', dataset: { test: 'releases-past-count' } });
   const table = (body, test) => h('div', { class: 'table-wrap' }, h('table', { class: 'cards', dataset: { test } },
     h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Gateway'), h('th', {}, 'Baseline → canary'),
-      h('th', {}, 'State'), h('th', {}, 'Step'), h('th', { class: 'num' }, 'Canary weight'), h('th', {}, 'Changed'))),
+      h('th', {}, 'State'), h('th', {}, 'Step'), h('th', { class: 'num' }, 'Canary weight'), h('th', {}, 'Last decision'))),
     body));
   fill(ctx.view,
     h('div', { class: 'page-head' }, h('h1', {}, 'Releases'), h('span', { class: 'spacer' }),
@@ -41,6 +41,8 @@ export default async function releasesPage(ctx) {
   function row(r) {
     const s = r.status || {};
     const href = `#/releases/${encodeURIComponent(r.name)}`;
+    // `updated` moves with every reading of the figures; the last decision is what changed.
+    const lastDecision = (s.timeline || []).at(-1)?.time;
     return h('tr', { dataset: { test: 'release-row', name: r.name, state: s.state || '' } },
       h('td', {}, h('a', { href, dataset: { test: 'release-link' } }, r.name)),
       h('td', { class: 'mono' }, h('a', { href: `#/gateways/${encodeURIComponent(gatewayOf(r))}` }, gatewayOf(r))),
@@ -48,7 +50,7 @@ export default async function releasesPage(ctx) {
       h('td', {}, stateEl(s.state, { dataset: { test: 'release-state' } })),
       h('td', { dataset: { test: 'release-step' } }, stepText(s)),
       h('td', { class: 'num', dataset: { test: 'release-weight' } }, s.weight ?? '—'),
-      h('td', {}, s.updated ? timeEl(s.updated) : '—'));
+      h('td', {}, lastDecision ? timeEl(lastDecision) : '—'));
   }
 
   function show(body, count, list, empty) {
