@@ -131,7 +131,7 @@ struct WebUIReleaseTests {
         }
     }
 
-    @Test("pause and resume from the page, then abort: the page asks first (Cancel or Escape keep it running), confirmed from the keyboard the canary gets 0 % through HAProxy at once and the timeline shows the abort")
+    @Test("pause and resume from the page, then abort: the page asks first (Cancel or Escape keep it running), confirmed from the keyboard the canary gets 0 % through HAProxy at once and the timeline shows the abort; a new release of the gateway appears in the open list and Promote now (confirmed) puts 100 % on sava 1.1")
     func abortFromThePage() async throws {
         try await UISession.run { ui in
             let client = ui.client, api = ui.server.api
@@ -226,6 +226,24 @@ struct WebUIReleaseTests {
             #expect(try await ui.browser.findElements(row).count == 1, "the aborted one stays among the past")
             #expect(try await ui.browser.executeScript("return window.__vampNoReload").string == "still here", "no reload")
             try await ui.screenshot("releases")
+
+            // Promote now, from its page after the page's confirmation: 100 % on sava 1.1 at once, through HAProxy too.
+            try await ui.browser.click("[data-test=release-row][data-name='sava-1.1-again'] a[data-test=release-link]")
+            try await ui.waitForPage("release")
+            try await ui.browser.waitUntil("the new release running on its page") {
+                ["progressing", "holding", "awaiting_approval"].contains(try await Self.shownState(ui))
+            }
+            try await ui.browser.click("button[data-test=release-action-promote]")
+            try await ui.browser.click("button[data-test=release-confirm]")
+            try await ui.browser.waitUntil("promoted on the page", timeout: .seconds(10)) { try await Self.shownState(ui) == "promoted" }
+            #expect(try await ui.browser.findElement("[data-test=release-weight]").text() == "100%")
+            try await ui.browser.waitForElement("[data-test=release-timeline-entry][data-decision=promoted]")
+            #expect(try await Self.apiState(ui, "sava-1.1-again") == "promoted")
+            #expect(try await ui.browser.executeScript("return window.__vampConfirmCalls").int == 0, "no window.confirm")
+            try await CanaryReleaseTests.eventually("20 requests in a row on sava 1.1", timeout: .seconds(10)) {
+                try await CanaryReleaseTests.sample(client, port: gatewayPort, requests: 20) == ["sava 1.1": 20]
+            }
+            #expect(try await CanaryReleaseTests.sample(client, port: gatewayPort, requests: 50) == ["sava 1.1": 50])
         }
     }
 }
