@@ -18,8 +18,8 @@ const routes = [
   { pattern: /^workflows\/(.+)$/, page: 'workflow', module: './pages/workflow.js', params: ['name'] },
   { pattern: /^events$/, page: 'events', module: './pages/events.js' },
   { pattern: /^system$/, page: 'system', module: './pages/system.js' },
-  // Next issue: the releases page (pages/releases.js holds the placeholder).
-  { pattern: /^releases(?:\/(.+))?$/, page: 'releases', module: './pages/releases.js', params: ['name'] },
+  { pattern: /^releases$/, page: 'releases', module: './pages/releases.js' },
+  { pattern: /^releases\/(.+)$/, page: 'release', module: './pages/release.js', params: ['name'] },
 ];
 
 const main = $('main[data-test=page]');
@@ -111,7 +111,7 @@ async function authIsOff() {
 }
 
 function markNav(page) {
-  const section = { deployment: 'deployments', gateway: 'gateways', artifact: 'artifacts', workflow: 'workflows' }[page] || page;
+  const section = { deployment: 'deployments', gateway: 'gateways', release: 'releases', artifact: 'artifacts', workflow: 'workflows' }[page] || page;
   for (const a of document.querySelectorAll('.sidebar a')) {
     if (a.dataset.section === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

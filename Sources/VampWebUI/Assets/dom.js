@@ -112,16 +112,20 @@ export function clearError(main) {
   main.querySelector(':scope > [data-test=error]')?.remove();
 }
 
-/** A confirmation inside the page (never window.confirm): resolves true on [data-test=confirm]. */
-export function confirmIn(container, question, confirmLabel = 'Confirm') {
+/**
+ * A confirmation inside the page (never window.confirm): resolves true on [data-test=confirm] (or `<prefix>-confirm`),
+ * false on [data-test=cancel] (`<prefix>-cancel`) or Escape.
+ */
+export function confirmIn(container, question, confirmLabel = 'Confirm', prefix = '') {
   container.querySelector('.confirm-box')?.remove();
+  const test = (word) => (prefix ? `${prefix}-${word}` : word);
   return new Promise((resolve) => {
     const done = (answer) => { box.remove(); resolve(answer); };
-    const yes = h('button', { type: 'button', class: 'btn btn-danger', dataset: { test: 'confirm' }, onclick: () => done(true) }, confirmLabel);
+    const yes = h('button', { type: 'button', class: 'btn btn-danger', dataset: { test: test('confirm') }, onclick: () => done(true) }, confirmLabel);
     const box = h('div', { class: 'confirm-box', role: 'alertdialog', 'aria-label': question },
       h('span', {}, question),
       yes,
-      h('button', { type: 'button', class: 'btn', dataset: { test: 'cancel' }, onclick: () => done(false) }, 'Cancel'));
+      h('button', { type: 'button', class: 'btn', dataset: { test: test('cancel') }, onclick: () => done(false) }, 'Cancel'));
     box.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.stopPropagation(); done(false); } });
     container.append(box);
     yes.focus();

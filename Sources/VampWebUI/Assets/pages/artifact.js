@@ -83,7 +83,8 @@ export default async function artifactPage(ctx) {
       clearError(ctx.view);
       const stored = Array.isArray(r.data) ? r.data[0] : r.data;
       if (isNew) {
-        location.hash = `#/artifacts/${kind}/${encodeURIComponent(stored?.name ?? '')}`;
+        // A stored release has started: its own page shows how it goes.
+        location.hash = `#/${kind === 'releases' ? 'releases' : `artifacts/${kind}`}/${encodeURIComponent(stored?.name ?? '')}`;
         return;
       }
       saveStatus.replaceChildren(h('span', { class: 'editor-ok', dataset: { test: 'artifact-saved' } }, `✓ Saved (${r.status})`));
