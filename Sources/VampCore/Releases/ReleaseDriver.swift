@@ -248,7 +248,10 @@ extension Vamp {
                 state = outcome.state
                 actions += outcome.actions
             }
-            let outcome = ReleasePlanner.next(release, state, traffic ? .figures(figures!) : .tick, now: now)
+            // The figures are complete up to `settle` ago: a step's time is counted up to there, so that a step of a
+            // second does not hold for lack of requests its figures have not brought yet (never before the last decision).
+            let counted = max(now.addingTimeInterval(-Double(settle)), state.timeline.last?.time ?? .distantPast)
+            let outcome = ReleasePlanner.next(release, state, traffic ? .figures(figures!) : .tick, now: counted)
             state = outcome.state
             actions += outcome.actions
             // Seconds without traffic are passed over in tens, so that an idle release writes rarely.

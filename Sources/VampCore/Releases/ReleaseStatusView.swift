@@ -53,7 +53,8 @@ public enum ReleaseStatusView {
             "outcome": .string(outcome),
             "canary": number(judgement.canary),
             "baseline": number(judgement.baseline),
-            "statistic": number(judgement.statistic),
+            // A check without the data to judge has no statistic to show.
+            "statistic": judgement.judged ? number(judgement.statistic) : .null,
             "threshold": number(judgement.threshold),
             // What statistic and threshold are: `evidence` (a likelihood ratio against 1/α), `difference` (ms),
             // `ratio` or `ceiling`.

@@ -91,12 +91,21 @@ export function checkFigure(check, x) {
 }
 
 /**
- * A check's statistic or threshold in its unit: a ratio (`1.2×`) when the release's rule for it is a `max_ratio` equal to
- * the threshold; otherwise a share for error_rate (a difference or a ceiling) and milliseconds for response_time.
+ * A check's statistic or threshold in its unit, as the check's `measure` says: `evidence` (a likelihood ratio against
+ * 1/α, no unit: the error rate), `ratio` (`1.2×`), `difference` (ms for a response time) or `ceiling` (the check's
+ * unit). Without a measure (a judgement recorded before it was said): a ratio when the release's rule is a `max_ratio`
+ * equal to the threshold, else the check's unit.
  */
 export function checkBound(check, x, rules) {
+  if (x === null || x === undefined) return '—';
+  switch (check?.measure) {
+    case 'evidence': return `E ${num(x)}`;
+    case 'ratio': return `${num(x)}×`;
+    case 'difference':
+    case 'ceiling': return checkFigure(check, x);
+  }
   const ratio = rules?.[check?.check]?.max_ratio;
-  if (ratio !== undefined && ratio !== null && Number(ratio) === Number(check?.threshold)) return x === null || x === undefined ? '—' : `${num(x)}×`;
+  if (ratio !== undefined && ratio !== null && Number(ratio) === Number(check?.threshold)) return `${num(x)}×`;
   return checkFigure(check, x);
 }
 
