@@ -46,16 +46,7 @@ struct ReleaseEndToEndTests {
 
     /// A release of `canary` against `sava:1.0` on gateway `sava/web/web`, with the given extra lines.
     static func release(_ name: String, canary: String = "sava:1.1", _ lines: String) -> String {
-        """
-        kind: release
-        name: \(name)
-        deployment: sava
-        cluster: web
-        port: web
-        baseline: sava:1.0
-        canary: \(canary)
-        \(lines)
-        """
+        ReleaseDocuments.sava(name, canary: canary, lines)
     }
 
     /// The release's `status`.

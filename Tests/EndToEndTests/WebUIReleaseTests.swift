@@ -13,20 +13,13 @@ import VampTesting
 struct WebUIReleaseTests {
     /// A release of the quick start's `sava:1.1` against `sava:1.0` on the gateway `sava/web/web`.
     static func release(_ name: String, steps: String, minimumRequests: Int = 10) -> String {
-        """
-        name: \(name)
-        deployment: sava
-        cluster: web
-        port: web
-        baseline: sava:1.0
-        canary: sava:1.1
-        steps: \(steps)
-        step: {minimum_duration: 1s, minimum_requests: \(minimumRequests)}
-        checks:
-          error_rate: {max_increase: 5%}
-        insufficient_data: {after: 10m, then: hold}
-
-        """
+        ReleaseDocuments.sava(name, """
+            steps: \(steps)
+            step: {minimum_duration: 1s, minimum_requests: \(minimumRequests)}
+            checks:
+              error_rate: {max_increase: 5%}
+            insufficient_data: {after: 10m, then: hold}
+            """)
     }
 
     /// `status.state` of the release, through the API.

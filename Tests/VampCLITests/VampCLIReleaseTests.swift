@@ -14,17 +14,10 @@ struct VampCLIReleaseTests {
 
     /// A release of the quick start's gateway `sava/web/web` whose first step (20%) waits for approval.
     static func release(_ name: String) -> String {
-        """
-        kind: release
-        name: \(name)
-        deployment: sava
-        cluster: web
-        port: web
-        baseline: sava:1.0
-        canary: sava:1.1
-        steps: [{weight: 20%, approval: true}, 100%]
-        step: {minimum_duration: 1s, minimum_requests: 1}
-        """
+        ReleaseDocuments.sava(name, """
+            steps: [{weight: 20%, approval: true}, 100%]
+            step: {minimum_duration: 1s, minimum_requests: 1}
+            """)
     }
 
     /// The server with `sava` deployed and `sava:1.1` merged at 0%, through the CLI.

@@ -9,17 +9,10 @@ import VampTesting
 @Suite("VampClient releases against a real vamp-server", .serialized)
 struct VampClientReleaseTests {
     static func release(_ name: String) -> String {
-        """
-        kind: release
-        name: \(name)
-        deployment: sava
-        cluster: web
-        port: web
-        baseline: sava:1.0
-        canary: sava:1.1
-        steps: [{weight: 20%, approval: true}, 50%, 100%]
-        step: {minimum_duration: 1s, minimum_requests: 1}
-        """
+        ReleaseDocuments.sava(name, """
+            steps: [{weight: 20%, approval: true}, 50%, 100%]
+            step: {minimum_duration: 1s, minimum_requests: 1}
+            """)
     }
 
     /// Deploys `sava:1.0` and merges `sava:1.1`; returns once both are Done.

@@ -32,19 +32,12 @@ struct ReleaseDriverTests {
         """
 
     static func release(_ name: String = "r", canary: String = "sava:1.1", _ extra: String = "") -> String {
-        """
-        kind: release
-        name: \(name)
-        deployment: sava
-        cluster: web
-        port: web
-        baseline: sava:1.0
-        canary: \(canary)
-        steps: [20%, 100%]
-        step: {minimum_duration: 10s, minimum_requests: 50}
-        checks: {error_rate: {max_increase: 1%}}
-        \(extra)
-        """
+        ReleaseDocuments.sava(name, canary: canary, """
+            steps: [20%, 100%]
+            step: {minimum_duration: 10s, minimum_requests: 50}
+            checks: {error_rate: {max_increase: 1%}}
+            \(extra)
+            """)
     }
 
     /// Webhook calls made, and the answer they get.
