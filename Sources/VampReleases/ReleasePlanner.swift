@@ -262,6 +262,8 @@ public enum ReleasePlanner {
     ) {
         let decision = ReleaseDecision(time: now, kind: kind, step: state.step, weight: state.weight, message: message, checks: checks)
         state.timeline.append(decision)
+        // A release that holds for days says so once per wait: its record stays bounded, the start kept.
+        if state.timeline.count > ReleaseState.timelineLimit { state.timeline.remove(at: 1) }
         actions.append(.publish(decision))
     }
 }

@@ -51,8 +51,11 @@ public struct ReleaseState: Sendable, Hashable, Codable {
     public var approvalFor: Int?
     /// Both routes' figures since the release started, over the same time.
     public var evidence: ReleaseEvidence
-    /// Every decision, oldest first.
+    /// Every decision, oldest first (the first and the newest ``ReleaseState/timelineLimit`` − 1 when there are more).
     public var timeline: [ReleaseDecision]
+
+    /// The most decisions the timeline keeps.
+    public static let timelineLimit = 500
 
     /// A webhook call the release waits on.
     public struct PendingWebhook: Sendable, Hashable, Codable {

@@ -100,5 +100,12 @@ struct ReleaseDSLTests {
         #expect(Validation.validate(same.artifact).contains { $0.path == "canary" })
         let nothing = try #require(try DSLReader.read(base + "steps: [50%]\nchecks: {}\n").first)
         #expect(Validation.validate(nothing.artifact).contains { $0.path == "checks" })
+        // Sizes nobody needs: 101 steps, 17 webhooks.
+        let steps = "steps: [" + (0...100).map { "\(min(100, 1 + $0))%" }.joined(separator: ", ") + "]\n"
+        let many = try #require(try DSLReader.read(base + steps).first)
+        #expect(Validation.validate(many.artifact).contains { $0.path == "steps" && $0.message.contains("at most 100") })
+        let hooks = "webhooks:\n" + String(repeating: "  - {url: \"http://h/\", on: rollback}\n", count: 17)
+        let hooked = try #require(try DSLReader.read(base + "steps: [50%]\n" + hooks).first)
+        #expect(Validation.validate(hooked.artifact).contains { $0.path == "webhooks" && $0.message.contains("at most 16") })
     }
 }

@@ -141,6 +141,15 @@ struct ReleasePlannerTests {
         #expect(holds.first?.contains("of 400 requests") == true && holds.last?.hasPrefix("insufficient data to give the canary all") == true, "\(holds)")
     }
 
+    @Test("a release that holds for long keeps a bounded timeline: its start and the newest decisions")
+    func boundedTimeline() throws {
+        let release = Self.release(insufficient: InsufficientDataRule(after: TimeValue(seconds: 1)!, then: .hold))
+        let (state, _, _) = Self.run(release, seconds: 1200, perSecond: 0)
+        #expect(state.phase == .holding)
+        #expect(state.timeline.count == ReleaseState.timelineLimit)
+        #expect(state.timeline.first?.kind == .started && state.timeline.last?.kind == .holding)
+    }
+
     @Test("a manual gate waits for approve; approve moves on")
     func approval() {
         let release = Self.release(steps: [ReleaseStep(weight: Percentage(10)!), ReleaseStep(weight: Percentage(100)!, approval: true)])

@@ -24,6 +24,10 @@ extension Validation {
         /// Instances of all deployed services together (each is a server line in HAProxy's configuration). The
         /// server's default; `Vamp.Configuration.maximumInstances` sets it.
         public static let instancesInTotal = 10_000
+        /// Steps of one release: its weights are whole percentages that only go up.
+        public static let stepsPerRelease = 100
+        /// Webhooks of one release (each is called, one after the other, at its moment).
+        public static let webhooksPerRelease = 16
     }
 
     /// The errors of a gateway past ``Validation/Limits``: its routes and its virtual hosts. The validation of a gateway

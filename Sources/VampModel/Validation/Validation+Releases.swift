@@ -13,6 +13,12 @@ extension Validation {
             c.add(.invalidValue, "canary", "the canary is the baseline ('\(release.canary)'); name the service traffic moves to")
         }
         if release.steps.isEmpty { c.add(.missingField, "steps", "a release needs at least one step, such as [5%, 25%, 50%, 100%]") }
+        if release.steps.count > Limits.stepsPerRelease {
+            c.add(.limit, "steps", "the release has \(release.steps.count) steps; at most \(Limits.stepsPerRelease) are allowed (its weights are whole percentages that only go up)")
+        }
+        if release.webhooks.count > Limits.webhooksPerRelease {
+            c.add(.limit, "webhooks", "the release has \(release.webhooks.count) webhooks; at most \(Limits.webhooksPerRelease) are allowed")
+        }
         for (index, step) in release.steps.enumerated() {
             let path = "steps[\(index)]"
             if step.weight.value == 0 { c.add(.invalidValue, path, "a step of 0% sends the canary nothing; start at 1% or more") }
