@@ -187,9 +187,12 @@ struct ReleaseEndToEndTests {
         let holding = try await Self.waitFor("holding", client, server, "idle", timeout: .seconds(30))
         let message = Self.timeline(holding).last?["message"] as? String ?? ""
         #expect(message.contains("insufficient data"), "\(message)")
-        // Several more looks: still holding at its first step, never promoted.
-        try await Task.sleep(for: .seconds(4))
-        let later = try await Self.status(client, server, "idle")
+        // Its wait (2 s) runs out and it keeps holding, saying so: many more looks, still at its first step, never promoted.
+        var later: [String: Any] = [:]
+        try await CanaryReleaseTests.eventually("release idle says it still holds", timeout: .seconds(30)) {
+            later = try await Self.status(client, server, "idle")
+            return Self.timeline(later).contains { ($0["message"] as? String ?? "").contains("still holding") }
+        }
         #expect(later["state"] as? String == "holding" && later["step"] as? Int == 1, "\(later)")
         #expect(!Self.timeline(later).contains { $0["decision"] as? String == "promoted" })
         // One release per gateway: a second one is refused while this one runs.

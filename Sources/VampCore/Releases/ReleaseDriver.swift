@@ -109,7 +109,9 @@ public struct ReleaseDriver: ServiceLifecycle.Service, Sendable {
             return
         }
         if !record.notifications.isEmpty { await notify(found.release, record) }
-        if let missing = await vamp.missingRoutes(found.release) {
+        // One read of the gateway per look: whether its routes are there, and whether someone moved its weights.
+        let gateway = await vamp.storedGateway(of: found.release)
+        if let missing = gateway.flatMap({ Vamp.missingRoutes(found.release, $0) }) {
             // Nothing to shift any more (the deployment or a service was removed): a running release fails, and no
             // weight is left to set.
             try await vamp.haltRelease(name, because: missing)
@@ -124,7 +126,7 @@ public struct ReleaseDriver: ServiceLifecycle.Service, Sendable {
         if record.weightsPending {
             try await vamp.reassertRelease(name)
         } else {
-            try await vamp.observeRelease(name, record: record, settle: Int64(configuration.settle.components.seconds))
+            try await vamp.observeRelease(found.release, record: record, gateway: gateway?.gateway, settle: Int64(configuration.settle.components.seconds))
         }
         try await callPendingWebhook(found.release)
     }
@@ -185,16 +187,28 @@ public struct ReleaseDriver: ServiceLifecycle.Service, Sendable {
 }
 
 extension Vamp {
-    /// What of the release's gateway is gone (the gateway, or the baseline's or the canary's route), in words; `nil`
-    /// when both routes are there (or the store cannot be read now).
-    func missingRoutes(_ release: Release) async -> String? {
+    /// A release's gateway as the store has it.
+    enum StoredGateway {
+        case present(Gateway)
+        case gone
+
+        var gateway: Gateway? { if case .present(let gateway) = self { gateway } else { nil } }
+    }
+
+    /// The release's gateway as stored; `nil` when the store cannot be read now (that is no reason to fail a release).
+    func storedGateway(of release: Release) async -> StoredGateway? {
         var workspace = Workspace(repository: repository)
-        let gateway: Gateway
         do {
-            gateway = try await releaseGateway(release, in: &workspace)
+            return .present(try await releaseGateway(release, in: &workspace))
         } catch {
-            return error.code == .notFound ? "its gateway '\(release.gatewayName)' is gone" : nil
+            return error.code == .notFound ? .gone : nil
         }
+    }
+
+    /// What of the release's gateway is gone (the gateway, or the baseline's or the canary's route), in words; `nil`
+    /// when both routes are there.
+    static func missingRoutes(_ release: Release, _ stored: StoredGateway) -> String? {
+        guard let gateway = stored.gateway else { return "its gateway '\(release.gatewayName)' is gone" }
         for service in [release.baseline, release.canary] where !gateway.routes.contains(where: { $0.path == release.routePath(service) }) {
             return "gateway '\(release.gatewayName)' has no route of \(service) any more"
         }
@@ -230,13 +244,13 @@ extension Vamp {
 
     /// One look at a running release: a user's change of its weights, then the figures of the seconds since the last
     /// look (or the passing of time, when there are none).
-    func observeRelease(_ name: String, record: ReleaseRecord, settle: Int64) async throws(OperationError) {
+    func observeRelease(_ release: Release, record: ReleaseRecord, gateway: Gateway?, settle: Int64) async throws(OperationError) {
         let now = self.now
         let second = await pulse.currentSecond
-        guard let found = try await release(named: name) else { return }
-        let manual = record.state.phase == .paused ? nil : await manualWeightChange(found.release, record.state)
+        let name = release.name
+        let manual = record.state.phase == .paused ? nil : gateway.flatMap { Self.manualWeightChange(release, record.state, in: $0) }
         let from = (record.counted ?? second - settle - 1) + 1, upTo = second - settle
-        let figures = from <= upTo ? await releaseFigures(found.release, seconds: from...upTo) : nil
+        let figures = from <= upTo ? await releaseFigures(release, seconds: from...upTo) : nil
         let traffic = (figures?.canary.requests ?? 0) + (figures?.baseline.requests ?? 0) > 0
         try await transitionRelease(name) { release, version, current throws(OperationError) in
             // Anything written since the look (a user's action, its weights) makes this look stale: the next one sees it.

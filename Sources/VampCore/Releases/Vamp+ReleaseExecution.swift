@@ -102,12 +102,10 @@ extension Vamp {
         return gateway
     }
 
-    /// What differs between the gateway's canary route and what the release set, in words; `nil` when they agree (or
-    /// the gateway cannot be read: that is not a user's change).
-    func manualWeightChange(_ release: Release, _ state: ReleaseState) async -> String? {
-        var workspace = Workspace(repository: repository)
-        guard let gateway = try? await releaseGateway(release, in: &workspace),
-              let canary = gateway.routes.first(where: { $0.path == release.routePath(release.canary) }) else { return nil }
+    /// What differs between the canary's route in `gateway` (as stored) and what the release set, in words; `nil` when
+    /// they agree.
+    static func manualWeightChange(_ release: Release, _ state: ReleaseState, in gateway: Gateway) -> String? {
+        guard let canary = gateway.routes.first(where: { $0.path == release.routePath(release.canary) }) else { return nil }
         let expected = Self.expectedWeights(release, state)
         let weight = canary.weight ?? .zero
         if let condition = expected.condition {
