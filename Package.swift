@@ -164,8 +164,9 @@ targets.append(.target(
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Subprocess", package: "swift-subprocess"),
         .product(name: "SystemPackage", package: "swift-system"),
-        // Pulse's buckets to vamp-server (already linked through KVStores).
+        // Pulse's buckets to vamp-server (already linked through KVStores), over HTTPS trusting a CA file.
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
@@ -365,6 +366,8 @@ targets.append(.target(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+        // TLS with a certificate reloaded while the server runs (TLS/).
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         // Converts the OpenAPI document to JSON for /api/v1/openapi.json.
         .product(name: "Yams", package: "Yams"),
@@ -457,6 +460,8 @@ targets.append(.target(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
+        // Trusting the CA file of a server's certificate.
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(

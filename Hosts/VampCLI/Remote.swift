@@ -8,8 +8,8 @@ import VampModel
 import Glibc
 #endif
 
-/// `--host` (or `VAMP_HOST`) and `--token` (or `VAMP_TOKEN`, or `.vamp/admin-token` of the current folder), shared
-/// by every command that talks to a server.
+/// `--host` (or `VAMP_HOST`), `--token` (or `VAMP_TOKEN`, or `.vamp/admin-token` of the current folder) and
+/// `--ca-file` (or `VAMP_CA_FILE`), shared by every command that talks to a server.
 struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("vamp-server's URL (default: $VAMP_HOST, else http://127.0.0.1:8080).", valueName: "url"))
     var host: String?
@@ -19,15 +19,29 @@ struct ServerOptions: ParsableArguments {
         valueName: "token"))
     var token: String?
 
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp(
+        "The CA certificate (PEM) that signed an https:// server's certificate, the only one trusted (default: $VAMP_CA_FILE, else the system's CAs).",
+        valueName: "file"))
+    var caFile: String?
+
     /// The client of the chosen server.
     func client() throws -> VampClient {
         let environment = ProcessInfo.processInfo.environment
+        let caFile = caFile ?? environment["VAMP_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         let text = host ?? environment["VAMP_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
-        let withScheme = text.contains("://") ? text : "http://" + text
-        guard let url = URL(string: withScheme), url.host != nil else {
-            throw ValidationError("--host '\(text)' is not a URL such as http://127.0.0.1:8080")
+        // A CA file says the server speaks TLS.
+        let withScheme = text.contains("://") ? text : (caFile == nil ? "http://" : "https://") + text
+        guard let url = URL(string: withScheme), url.host != nil, ["http", "https"].contains(url.scheme?.lowercased() ?? "") else {
+            throw ValidationError("--host '\(text)' is not a URL such as http://127.0.0.1:8080 or https://vamp.example.com:8080")
         }
-        return VampClient(host: url, token: token ?? environment["VAMP_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.firstStartToken())
+        let token = token ?? environment["VAMP_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.firstStartToken()
+        // Plain HTTP has no certificate to verify: a CA file set for other servers does not matter here.
+        guard let caFile, url.scheme?.lowercased() == "https" else { return VampClient(host: url, token: token) }
+        do {
+            return try VampClient(host: url, token: token, caFile: caFile)
+        } catch {
+            throw ValidationError("--ca-file (VAMP_CA_FILE): \(error.message)")
+        }
     }
 
     /// The admin token `vamp-server` wrote at its first start in this folder, if there is one and it reads.

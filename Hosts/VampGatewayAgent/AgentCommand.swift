@@ -57,6 +57,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Pulse: a file with a vamp-server token of the agent role (env VAMP_TOKEN_FILE).") var vampTokenFile: String?
     @Option(help: "Pulse: a vamp-server token of the agent role (env VAMP_TOKEN); prefer --vamp-token-file, as a flag shows in ps.")
     var vampToken: String?
+    @Option(name: .customLong("vamp-ca-file"), help: "Pulse: the CA certificate (PEM) that signed vamp-server's HTTPS certificate, the only one trusted (env VAMP_CA_FILE; default: the system's CAs).")
+    var vampCAFile: String?
     @Option(help: "host:port of /health and /metrics (empty: none).") var status = "127.0.0.1:19080"
     @Option(help: "KV key to write the agent's status to (empty: none).") var statusKey = ""
     @Option(help: "Seconds an old HAProxy worker may finish its connections (websockets, streams) after a reload (0: no limit).") var hardStopAfter = 30
@@ -88,7 +90,7 @@ struct AgentCommand: AsyncParsableCommand {
         if let note = receiver.note { logger.warning("\(note)") }
         let pulseServer = try Self.pulseServer(
             url: vampURL ?? environment["VAMP_URL"], token: vampToken ?? environment["VAMP_TOKEN"],
-            tokenFile: vampTokenFile ?? environment["VAMP_TOKEN_FILE"])
+            tokenFile: vampTokenFile ?? environment["VAMP_TOKEN_FILE"], caFile: vampCAFile ?? environment["VAMP_CA_FILE"])
 
         var configuration = GatewayAgentConfiguration(
             key: key,

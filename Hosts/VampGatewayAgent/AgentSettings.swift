@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import Foundation
 import GatewayAgent
 import KVStores
 
@@ -36,13 +37,23 @@ extension AgentCommand {
         return (String(parts[0]), port)
     }
 
-    /// Pulse's destination from `--vamp-url` and its token: nil without a URL; a URL that is not http(s) is an error.
-    static func pulseServer(url: String?, token: String?, tokenFile: String?) throws -> GatewayAgentConfiguration.PulseServer? {
+    /// Pulse's destination from `--vamp-url`, its token and the CA file of an HTTPS server: nil without a URL; a URL
+    /// that is not http(s), or a CA file that does not read, is an error.
+    static func pulseServer(url: String?, token: String?, tokenFile: String?, caFile: String? = nil) throws -> GatewayAgentConfiguration.PulseServer? {
         guard let url = url.flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
         guard (url.hasPrefix("http://") && url.count > 7) || (url.hasPrefix("https://") && url.count > 8) else {
             throw ValidationError("--vamp-url (VAMP_URL) must be vamp-server's http:// or https:// URL, not '\(url)'")
         }
-        return .init(url: url, token: token.flatMap { $0.isEmpty ? nil : $0 }, tokenFile: tokenFile.flatMap { $0.isEmpty ? nil : $0 })
+        let caFile = caFile.flatMap { $0.isEmpty ? nil : $0 }
+        if let caFile {
+            guard let text = try? String(contentsOfFile: caFile, encoding: .utf8) else {
+                throw ValidationError("--vamp-ca-file (VAMP_CA_FILE) \(caFile): cannot be read; check that it exists and is readable")
+            }
+            guard text.contains("-----BEGIN CERTIFICATE-----") else {
+                throw ValidationError("--vamp-ca-file (VAMP_CA_FILE) \(caFile): holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+            }
+        }
+        return .init(url: url, token: token.flatMap { $0.isEmpty ? nil : $0 }, tokenFile: tokenFile.flatMap { $0.isEmpty ? nil : $0 }, caFile: caFile)
     }
 }
 

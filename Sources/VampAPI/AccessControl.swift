@@ -15,17 +15,22 @@ public enum APIAccess: Sendable {
 
 /// Decides every request before its handler (``AccessPolicy``), answers 401 and 403 with a message, and runs the
 /// handler with the request's ``VampCore/Caller`` as the current one, so that the facade names the token in its
-/// archive events and refuses new commands to a token that may not run them.
+/// archive events and refuses new commands to a token that may not run them. Counts each request against its
+/// token's rate limit (a request without a valid token against its client address), refusals included: 429.
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = VampRequestContext
     let access: APIAccess
     let defaultNamespace: String
+    let limiter: RateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let caller: Caller
+        // Unix sockets and the like have no address: one count for them all.
+        let address = RateKey.address(context.channel.remoteAddress?.ipAddress ?? "local")
         switch access {
         case .open:
+            try admit(address, &context)
             caller = Caller(name: nil, mayRunCommands: true)
         case .tokens(let registry):
             let target = AccessPolicy.Target(path: request.uri.path)
@@ -38,6 +43,7 @@ struct AccessMiddleware: RouterMiddleware {
                 await registry.ready()
                 token = registry.authenticate(secret, at: Date())
             }
+            try admit(token.map { RateKey.token($0.name) } ?? address, &context)
             switch AccessPolicy.decide(
                 method: request.method.rawValue, target: target, credential: credential, token: token, defaultNamespace: defaultNamespace)
             {
@@ -52,6 +58,14 @@ struct AccessMiddleware: RouterMiddleware {
         }
         context.caller = caller
         return try await Caller.$current.withValue(caller) { try await next(request, context) }
+    }
+
+    /// Counts the request against `key`'s rate; 429 when it is over.
+    func admit(_ key: RateKey, _ context: inout Context) throws(RateLimitRefusal) {
+        context.limits = (limiter, key)
+        if case .refused(let retryAfter) = limiter.admit(key) {
+            throw RateLimitRefusal(key: key, limits: limiter.limits, retryAfter: retryAfter)
+        }
     }
 }
 

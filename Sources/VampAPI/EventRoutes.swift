@@ -67,17 +67,23 @@ struct EventHandlers: Sendable {
     }
 
     /// Server-Sent Events: `event: <type>` and `data: <event JSON>` for every matching event published after the
-    /// request arrived, and a `: heartbeat` comment every `sseKeepAlive` so proxies keep the connection.
-    func stream(_ request: Request) async throws -> Response {
+    /// request arrived, and a `: heartbeat` comment every `sseKeepAlive` so proxies keep the connection. Each stream
+    /// takes one of its token's event stream slots until it ends (a `/websocket`'s was taken at its upgrade).
+    func stream(_ request: Request, _ context: VampRequestContext) async throws -> Response {
         let query = try await query(request)
+        let slot = context.insideWebSocket ? nil : try context.openEventStream()
+        // A client that closes its side ends the stream at once, and so gives its slot back.
+        let notes = context.insideWebSocket ? nil : await context.channel.connectionNotes()
         // Subscribe before answering: an event published once the client has the headers is delivered.
         let events = vamp.subscribe(EventFilter(tags: Set(query.tags), type: query.type))
         let keepAlive = configuration.sseKeepAlive
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-store"]
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { slot?.close() }
             enum Item: Sendable { case event(Event), heartbeat }
             let (items, sink) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(1000))
+            notes?.onDeparture { sink.finish() }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await event in events { sink.yield(.event(event)) }

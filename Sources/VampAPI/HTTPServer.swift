@@ -3,6 +3,7 @@ public import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOSSL
 
 extension VampHTTPAPI {
     /// The HTTP/1.1 server to run ``router(vamp:namespaces:defaultNamespace:access:configuration:)`` on: Hummingbird's
@@ -20,6 +21,9 @@ extension VampHTTPAPI {
     /// upgrades `GET /websocket` (and `/<namespace>/websocket`) to the original's WebSocket API, through the same
     /// router, so that the upgrade request is checked like any other.
     ///
+    /// With `configuration.tls`, every connection is TLS (``APICertificate``), the limits counting from the
+    /// decrypted bytes.
+    ///
     /// Use it as `Application(router: router, server: VampHTTPAPI.server(configuration: configuration, router: router), ...)`.
     public static func server(
         configuration: VampAPIConfiguration = VampAPIConfiguration(), router: Router<VampRequestContext>? = nil
@@ -30,25 +34,55 @@ extension VampHTTPAPI {
         let http1Configuration = HTTP1Channel.Configuration(
             additionalChannelHandlers: [ContentLengthLimitHandler(limit: maximumBodySize)], idleTimeout: TimeAmount(limits.idleTimeout))
         let readTimeout = TimeAmount(limits.readTimeout)
+        let certificate = configuration.tls
         guard let router else {
             return HTTPServerBuilder { responder in
-                GuardedHTTP1Channel(
+                TLSServerChannel(certificate: certificate, child: GuardedHTTP1Channel(
                     http1: HTTP1Channel(responder: responder, configuration: http1Configuration),
-                    counter: counter, readTimeout: readTimeout, maximumBodySize: maximumBodySize)
+                    counter: counter, readTimeout: readTimeout, maximumBodySize: maximumBodySize))
             }
         }
         let webSocketResponder = router.buildResponder()
+        // A refused upgrade is answered with the router's refusal (401, 429, ...), not an empty 400.
+        let upgradingConfiguration = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ContentLengthLimitHandler(limit: maximumBodySize), RefusedUpgradeWriter()],
+            idleTimeout: TimeAmount(limits.idleTimeout))
         return HTTPServerBuilder { responder in
             let upgrading = HTTP1WebSocketUpgradeChannel(
                 responder: responder, webSocketResponder: webSocketResponder,
-                configuration: .init(http1: http1Configuration, ws: WebSocketAPI.serverConfiguration(maximumBodySize: maximumBodySize)))
-            return GuardedHTTP1Channel(http1: upgrading, counter: counter, readTimeout: readTimeout, maximumBodySize: maximumBodySize)
+                configuration: .init(http1: upgradingConfiguration, ws: WebSocketAPI.serverConfiguration(maximumBodySize: maximumBodySize)))
+            return TLSServerChannel(
+                certificate: certificate,
+                child: GuardedHTTP1Channel(http1: upgrading, counter: counter, readTimeout: readTimeout, maximumBodySize: maximumBodySize))
         }
     }
 }
 
-/// Hummingbird's HTTP/1 channel (with or without WebSocket upgrades) with ``ConnectionLimitHandler`` and
-/// ``RequestReadHandler`` in front of its HTTP decoder, where they see the raw bytes.
+/// A connection's channel with TLS in front when the server has a certificate: each connection's handler is made
+/// with the certificate loaded when the connection opens, so that a reload counts for the next connections and
+/// leaves open ones alone.
+struct TLSServerChannel<Child: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Child.Value
+
+    let certificate: APICertificate?
+    let child: Child
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        guard let certificate else { return child.setup(channel: channel, logger: logger) }
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: certificate.context))
+        }.flatMap {
+            child.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await child.handle(value: value, logger: logger)
+    }
+}
+
+/// Hummingbird's HTTP/1 channel (with or without WebSocket upgrades) with ``ConnectionNotesHandler``,
+/// ``ConnectionLimitHandler`` and ``RequestReadHandler`` in front of its HTTP decoder, where they see the raw bytes.
 struct GuardedHTTP1Channel<Child: ServerChildChannel>: ServerChildChannel {
     typealias Value = Child.Value
 
@@ -59,6 +93,7 @@ struct GuardedHTTP1Channel<Child: ServerChildChannel>: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ConnectionNotesHandler())
             try channel.pipeline.syncOperations.addHandler(ConnectionLimitHandler(counter: counter))
             try channel.pipeline.syncOperations.addHandler(RequestReadHandler(readTimeout: readTimeout, maximumBodySize: maximumBodySize))
         }.flatMap {

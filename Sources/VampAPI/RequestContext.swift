@@ -20,6 +20,13 @@ public struct VampRequestContext: RequestContext, WebSocketRequestContext {
     /// The connection of the request: the WebSocket API makes the context of each message's request with its
     /// socket's.
     let channel: any Channel
+    /// Who the request counts as for the rate limits (its token, else its client address), and their counts; set
+    /// by the access middleware.
+    var limits: (limiter: RateLimiter, key: RateKey)?
+    /// A request made from a `/websocket` message: its event stream is the socket's, counted at the upgrade.
+    var insideWebSocket = false
+    /// The event stream slot a `/websocket` upgrade took, given back when the socket closes.
+    let webSocketSlot = SlotHolder()
 
     /// Creates the context of a request Hummingbird received.
     public init(source: ApplicationRequestContextSource) {

@@ -34,6 +34,11 @@ public struct VampAPIConfiguration: Sendable {
     public var allowedHosts: [String] = []
     /// The connection-level limits of ``VampHTTPAPI/server(configuration:router:)``: read and idle timeouts, connections per client.
     public var connections = ConnectionLimits()
+    /// Requests a second and event streams per token (``RateLimits``): by default no rate limit, 64 streams.
+    public var rateLimits = RateLimits()
+    /// The certificate of ``VampHTTPAPI/server(configuration:router:)``'s TLS (`vamp.http-api.tls.*`); `nil` (the
+    /// default): plain HTTP.
+    public var tls: APICertificate?
     /// The web UI served at `/` (`vamp.http-api.ui.*`): the copy compiled into the server by default, a folder for
     /// working on the UI, or `nil` for none.
     public var webUI: WebUIAssets? = .embedded
@@ -65,6 +70,8 @@ public enum VampHTTPAPI {
         access: APIAccess, configuration: VampAPIConfiguration = VampAPIConfiguration()
     ) -> Router<VampRequestContext> {
         let router = Router(context: VampRequestContext.self)
+        // A refused WebSocket upgrade keeps its answer for the connection (hummingbird-websocket's own is an empty 400).
+        router.add(middleware: UpgradeRefusalMiddleware())
         // Request counts and durations by route pattern (swift-metrics; the host picks the backend).
         router.add(middleware: MetricsMiddleware())
         // A foreign Host (DNS rebinding) and a foreign Origin are refused before anything else runs.
@@ -73,8 +80,8 @@ public enum VampHTTPAPI {
         // The UI's page and files need no token: the page asks for one.
         if let webUI = configuration.webUI { router.add(middleware: WebUIMiddleware(assets: webUI)) }
         router.add(middleware: VampHeadersMiddleware())
-        // Before any handler: 401 or 403 with a message, else the caller the facade sees.
-        router.add(middleware: AccessMiddleware(access: access, defaultNamespace: defaultNamespace))
+        // Before any handler: 401 or 403 with a message, 429 over the rate of a token (or client), else the caller the facade sees.
+        router.add(middleware: AccessMiddleware(access: access, defaultNamespace: defaultNamespace, limiter: RateLimiter(limits: configuration.rateLimits)))
         router.add(middleware: QueryParametersMiddleware())
         let resolver = VampResolver(defaultVamp: vamp, defaultNamespace: defaultNamespace, directory: directory)
         for api in [router.group("api/v1"), router.group(":namespace/api/v1")] {
@@ -127,7 +134,7 @@ public enum VampHTTPAPI {
         @Sendable func workflows(_ vamp: Vamp) -> WorkflowHandlers { WorkflowHandlers(vamp: vamp, configuration: configuration) }
         api.get("events", use: on { vamp, request, context in try await events(vamp).list(request) })
         api.post("events", use: on { vamp, request, context in try await events(vamp).publish(request) })
-        api.get("events/stream", use: on { vamp, request, context in try await events(vamp).stream(request) })
+        api.get("events/stream", use: on { vamp, request, context in try await events(vamp).stream(request, context) })
         api.get("health/**", use: on { vamp, request, context in try await system(vamp).health(context) })
         // With `?window=`, the figures of a gateway, route, deployment, cluster or service (Pulse); without, the
         // newest metrics event of Vamp 0.9.5's path (its last segment is the metric's name).

@@ -316,9 +316,11 @@ public struct VampClient: Sendable {
 
     static func connectionError(_ error: any Error, _ url: String) -> VampClientError {
         if let error = error as? VampClientError { return error }
-        let host = URL(string: url).map { "\($0.host ?? "?"):\($0.port.map(String.init) ?? "80")" } ?? url
+        let parsed = URL(string: url)
+        let host = parsed.map { "\($0.host ?? "?"):\($0.port.map(String.init) ?? ($0.scheme == "https" ? "443" : "80"))" } ?? url
         let reason: String = switch error {
         case let error as HTTPClientError where error == .deadlineExceeded: "no answer in time"
+        case _ where tlsProblem(error, scheme: parsed?.scheme) != nil: tlsProblem(error, scheme: parsed?.scheme) ?? ""
         case let error as HTTPClientError: "\(error)"
         default: "\(error)".contains("Connection refused") ? "connection refused (is vamp-server running?)" : "\(error)"
         }

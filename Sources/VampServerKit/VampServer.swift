@@ -19,7 +19,8 @@ import VampModel
 
 /// `vamp-server` as a library: the REST API, the stores, the gateway synchroniser, the reconciler with its
 /// container driver, the embedded gateway agent and the namespaces opened later, in one `ServiceGroup` that stops
-/// on SIGTERM or SIGINT. A host parses its flags into a `ConfigReader` and calls ``run(config:)``.
+/// on SIGTERM or SIGINT (and, serving HTTPS, reads the API's certificate again on SIGHUP). A host parses its flags
+/// into a `ConfigReader` and calls ``run(config:)``.
 public enum VampServer {
     /// Why the server did not start: a setting that does not read, a store that cannot be opened.
     public struct StartError: Error, CustomStringConvertible {
@@ -54,7 +55,15 @@ public enum VampServer {
         let check = configuration.haproxyCheck.map { executable in
             HAProxyTextCheck(executable: executable, base: configuration.haproxyBase, logger: logger.part("haproxy-check")).check
         }
-        let workflows = WorkflowHost(interface: configuration.interface, port: configuration.port, logger: logger.part("workflows"))
+        let certificate: APICertificate?
+        do {
+            certificate = try configuration.tls.map { try APICertificate(certificateFile: $0.certificateFile, keyFile: $0.keyFile) }
+        } catch {
+            throw StartError(description: "the API's TLS: \(error)")
+        }
+        let workflows = WorkflowHost(
+            interface: configuration.interface, port: configuration.port, tls: certificate != nil, caFile: configuration.tls?.caFile,
+            logger: logger.part("workflows"))
         let stack: NamespaceStack
         do {
             stack = try await NamespaceStack.make(
@@ -81,6 +90,7 @@ public enum VampServer {
             haproxyTemplate: configuration.haproxyBase, haproxyVersions: [configuration.haproxyVersion])
         configuration.http.apply(to: &api)
         api.webUI = configuration.webUI
+        api.tls = certificate
         for warning in configuration.http.warnings { logger.warning("\(warning)") }
         if let warning = EphemeralPorts.read()?.warning(gateways: configuration.gatewayPortRange, setting: ServerKeys.portRange.key) {
             logger.warning("\(warning)")
@@ -113,13 +123,19 @@ public enum VampServer {
             configuration: .init(address: .hostname(configuration.interface, port: configuration.port), serverName: "vamp"),
             onServerRunning: { channel in
                 if let port = channel.localAddress?.port { workflows.setAddress(host: configuration.interface, port: port) }
-                logger.notice("serving the API", metadata: ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
-                if configuration.webUI != nil, let port = channel.localAddress?.port {
-                    let host = ["0.0.0.0", "::", ""].contains(configuration.interface) ? "localhost"
-                        : configuration.interface.contains(":") ? "[\(configuration.interface)]" : configuration.interface
+                let host = ["0.0.0.0", "::", ""].contains(configuration.interface) ? "localhost"
+                    : configuration.interface.contains(":") ? "[\(configuration.interface)]" : configuration.interface
+                let url = "\(certificate == nil ? "http" : "https")://\(host):\(channel.localAddress?.port.map(String.init) ?? "?")"
+                var metadata: Logger.Metadata = ["vamp.http.address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "vamp.http.url": "\(url)"]
+                if let certificate { metadata["vamp.tls.served"] = "\(certificate.summary)" }
+                logger.notice("serving the API", metadata: metadata)
+                if let certificate, certificate.isExpired {
+                    logger.warning("the API's certificate has expired: clients refuse it (\(certificate.summary)); replace the files and send SIGHUP")
+                }
+                if configuration.webUI != nil {
                     let signIn = configuration.access.mode == .tokens
                         ? "sign in with a token; the first admin token is in \(configuration.access.firstStartFile.path)" : "authentication is off"
-                    logger.notice("the web UI: http://\(host):\(port)/ (\(signIn))")
+                    logger.notice("the web UI: \(url)/ (\(signIn))")
                 }
             },
             logger: logger.part("http"))
@@ -128,6 +144,7 @@ public enum VampServer {
         app.addServices(stack.services[0], KeyValueStoreService(store: keyValueStore))
         if let tokens { app.addServices(StartAfter(stack.stores, tokens)) }
         if let agent { app.addServices(agent) }
+        if let certificate { app.addServices(CertificateReloader(certificate: certificate, logger: logger.part("tls"))) }
         for service in stack.services.dropFirst() { app.addServices(service) }
         app.addServices(NamespaceServices(directory: directory))
         let group = ServiceGroup(

@@ -51,13 +51,17 @@ extension GatewayAgentConfiguration {
         public var tokenFile: String?
         /// How long one send may take before it counts as failed and its buckets wait for the next.
         public var timeout: Duration
+        /// The PEM file of the CA certificate that signed the server's (an `https://` URL): the only one trusted.
+        /// `nil`: the system's trusted CAs.
+        public var caFile: String?
 
         /// Creates a destination.
-        public init(url: String, token: String? = nil, tokenFile: String? = nil, timeout: Duration = .seconds(5)) {
+        public init(url: String, token: String? = nil, tokenFile: String? = nil, timeout: Duration = .seconds(5), caFile: String? = nil) {
             self.url = url
             self.token = token
             self.tokenFile = tokenFile
             self.timeout = timeout
+            self.caFile = caFile
         }
     }
 

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import ServiceLifecycle
 import VampPulse
 
@@ -35,23 +36,48 @@ struct PulsePusher: Service {
     }
 
     func run() async throws {
+        // With a CA file, a client of its own that trusts that CA only; shut down when the pusher stops.
+        let client: HTTPClient?
+        do {
+            client = try server.caFile.map { try Self.client(trusting: $0) }
+        } catch {
+            logger.error("the Pulse buckets are not sent to vamp-server: \(error)", metadata: ["vamp.pulse.url": "\(server.url)"])
+            throw error
+        }
         await cancelWhenGracefulShutdown { [self] in
             var failing: String?
             for await _ in backlog.wakeUps {
-                failing = await sendWaiting(failing: failing)
+                failing = await sendWaiting(failing: failing, client: client ?? .shared)
                 if Task.isCancelled { return }
             }
         }
+        try? await client?.shutdown()
+    }
+
+    /// An HTTP client that trusts only the CA certificates of `caFile` (PEM).
+    static func client(trusting caFile: String) throws -> HTTPClient {
+        let roots: [NIOSSLCertificate]
+        do {
+            roots = try NIOSSLCertificate.fromPEMFile(caFile)
+        } catch {
+            throw GatewayAgentError("the CA file \(caFile) (--vamp-ca-file, VAMP_CA_FILE) does not read as PEM certificates: \(error)")
+        }
+        guard !roots.isEmpty else { throw GatewayAgentError("the CA file \(caFile) (--vamp-ca-file, VAMP_CA_FILE) holds no certificate") }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(roots)
+        var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = tls
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     /// Sends what waits, batch after batch, until nothing waits or a send fails; returns the failure (nil: all sent).
     /// A new failure is logged once, the recovery once.
-    func sendWaiting(failing: String?) async -> String? {
+    func sendWaiting(failing: String?, client: HTTPClient = .shared) async -> String? {
         while !Task.isCancelled {
             let batch = backlog.batch(limit: Self.batchLimit)
             guard !batch.isEmpty else { return nil }
             do {
-                let answer = try await send(batch)
+                let answer = try await send(batch, client: client)
                 let waiting = backlog.remove(seconds: Set(batch.map(\.second)))
                 metrics.update {
                     $0.pulseBucketsSent += batch.count
@@ -81,7 +107,7 @@ struct PulsePusher: Service {
     }
 
     /// One request; throws with what went wrong and where.
-    func send(_ buckets: [PulseBucket]) async throws -> Answer {
+    func send(_ buckets: [PulseBucket], client: HTTPClient = .shared) async throws -> Answer {
         let url = (server.url.hasSuffix("/") ? String(server.url.dropLast()) : server.url) + "/api/v1/pulse"
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -91,7 +117,7 @@ struct PulsePusher: Service {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(server.timeout.wholeNanoseconds))
+            response = try await client.execute(request, timeout: .nanoseconds(server.timeout.wholeNanoseconds))
             body = try await response.body.collect(upTo: 64 * 1024)
         } catch {
             throw GatewayAgentError("POST \(url): \(error)")

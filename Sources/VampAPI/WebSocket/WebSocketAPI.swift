@@ -34,12 +34,14 @@ final class WebSocketAPI: Sendable {
     /// Adds `GET /websocket` and `GET /:namespace/websocket`.
     func addRoutes(to router: Router<VampRequestContext>) {
         for path in ["websocket", ":namespace/websocket"] {
-            router.ws(RouterPath(path), shouldUpgrade: { request, _ in
+            router.ws(RouterPath(path), shouldUpgrade: { request, context in
                 guard request.headers[.upgrade]?.lowercased().contains("websocket") == true,
                       request.headers[.connection]?.lowercased().contains("upgrade") == true
                 else {
                     throw RequestRefusalError(status: .upgradeRequired, message: "\(request.uri.path) is Vamp's WebSocket API: connect with a WebSocket client (Upgrade: websocket)")
                 }
+                // A socket is an event stream of its token from its upgrade (429 before it, past the limit) until it closes.
+                context.webSocketSlot.keep(try context.openEventStream())
                 return .upgrade([:])
             }, onUpgrade: { [self] inbound, outbound, context in
                 try await self.serve(inbound, outbound, context)
@@ -53,6 +55,7 @@ final class WebSocketAPI: Sendable {
     }
 
     private func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, _ socket: WebSocketRouterContext<VampRequestContext>) async throws {
+        defer { socket.requestContext.webSocketSlot.close() }
         guard let responder = responder.withLock({ $0 }) else { return }
         let connection = WebSocketConnection(responder: responder, upgrade: socket.request, context: socket.requestContext)
         // Pushed events go through a buffer of their own that drops the oldest, so that a slow client cannot hold
@@ -180,7 +183,8 @@ struct WebSocketConnection: Sendable {
             method: HTTPRequest.Method(request.method) ?? .get, scheme: nil, authority: authority,
             path: request.target(under: prefix), headerFields: fields)
         let body = HummingbirdCore.RequestBody(buffer: ByteBuffer(string: request.data ?? ""))
-        let context = VampRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        var context = VampRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        context.insideWebSocket = true
         do {
             return try await responder.respond(to: Request(head: head, body: body), context: context)
         } catch let error as any HTTPResponseError {

@@ -3,7 +3,8 @@ public import VampModel
 
 /// The environment a workflow's run gets: what Vamp 0.9.5's workflow driver handed its workflow agent (reference
 /// §4.2: `VAMP_URL`, `VAMP_NAMESPACE`, `VAMP_KEY_VALUE_STORE_*`, `VAMP_WORKFLOW_EXECUTION_PERIOD` and `_TIMEOUT`),
-/// with `VAMP_WORKFLOW_NAME`, a token of the workflow's own (`VAMP_API_TOKEN`) and, for an event run, the event
+/// with `VAMP_WORKFLOW_NAME`, a token of the workflow's own (`VAMP_API_TOKEN`), the CA file of an HTTPS API
+/// (`VAMP_CA_FILE`) and, for an event run, the event
 /// (`VAMP_WORKFLOW_EVENT`, JSON). The breed's variables with values come first, the workflow's
 /// `environment_variables` override them, and Vamp's own come last, so a workflow cannot point another workflow's
 /// token or name at itself. A pure function.
@@ -16,11 +17,15 @@ public enum WorkflowEnvironment {
         public var namespace: String
         /// `VAMP_KEY_VALUE_STORE_TYPE`, `_CONNECTION`, `_PATH`, when the server has a KV store.
         public var keyValueStore: KeyValueStore?
+        /// `VAMP_CA_FILE`: the CA certificate a workflow verifies the API's TLS certificate with, when the API is
+        /// served over HTTPS with a certificate of a private CA.
+        public var caFile: String?
 
-        public init(url: String, namespace: String, keyValueStore: KeyValueStore? = nil) {
+        public init(url: String, namespace: String, keyValueStore: KeyValueStore? = nil, caFile: String? = nil) {
             self.url = url
             self.namespace = namespace
             self.keyValueStore = keyValueStore
+            self.caFile = caFile
         }
     }
 
@@ -67,6 +72,7 @@ public enum WorkflowEnvironment {
             environment["VAMP_KEY_VALUE_STORE_CONNECTION"] = store.connection
             environment["VAMP_KEY_VALUE_STORE_PATH"] = store.path + "/workflows/" + workflow.name
         }
+        environment["VAMP_CA_FILE"] = server.caFile
         environment["VAMP_API_TOKEN"] = token
         environment["VAMP_WORKFLOW_EVENT"] = event
         return environment

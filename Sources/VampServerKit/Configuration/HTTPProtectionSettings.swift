@@ -16,15 +16,26 @@ extension ServerKeys {
     static let idleTimeout = Setting<Duration>.seconds("vamp.http-api.idle-timeout", default: "75")
     static let maximumConnectionsPerClient = Setting<Int>.number(
         "vamp.http-api.max-connections-per-client", default: "256", in: 1...Int.max, expected: "a number of connections above 0")
+    static let requestsPerSecond = Setting<Double>(
+        "vamp.http-api.rate-limit.requests-per-second", default: "0", expected: "a number of requests a second (0: no limit)"
+    ) { text in
+        Double(text.trimmingCharacters(in: .whitespaces)).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+    }
+    static let burst = Setting<Int>.number(
+        "vamp.http-api.rate-limit.burst", default: "0", in: 0...Int.max, expected: "a number of requests (0: twice the rate)")
+    static let maximumEventStreams = Setting<Int>.number(
+        "vamp.http-api.max-event-streams-per-token", default: "64", in: 0...Int.max, expected: "a number of event streams (0: no limit)")
 }
 
-/// What protects the API from browsers and from clients that hold connections: the origins and host names it
-/// answers, the read and idle timeouts, the connections per client address.
+/// What protects the API from browsers and from clients that hold connections or send too much: the origins and
+/// host names it answers, the read and idle timeouts, the connections per client address, the requests and event
+/// streams per token.
 struct HTTPProtectionSettings: Sendable {
     var allowedOrigins: [String]
     /// `vamp.http-api.allowed-hosts`, with the interface when that is a name.
     var allowedHosts: [String]
     var limits: ConnectionLimits
+    var rateLimits: RateLimits
 
     init(_ reader: inout SettingsReader, interface: String) throws(SettingError) {
         allowedOrigins = try reader.read(ServerKeys.allowedOrigins)
@@ -33,6 +44,9 @@ struct HTTPProtectionSettings: Sendable {
         limits = ConnectionLimits(
             readTimeout: try reader.read(ServerKeys.readTimeout), idleTimeout: try reader.read(ServerKeys.idleTimeout),
             maximumPerClient: try reader.read(ServerKeys.maximumConnectionsPerClient))
+        let rate = try reader.read(ServerKeys.requestsPerSecond), burst = try reader.read(ServerKeys.burst)
+        let streams = try reader.read(ServerKeys.maximumEventStreams)
+        rateLimits = RateLimits(requestsPerSecond: rate > 0 ? rate : nil, burst: burst > 0 ? burst : nil, maximumEventStreams: streams > 0 ? streams : nil)
     }
 
     /// Sets these in the API's configuration.
@@ -40,6 +54,7 @@ struct HTTPProtectionSettings: Sendable {
         api.allowedOrigins = allowedOrigins
         api.allowedHosts = allowedHosts
         api.connections = limits
+        api.rateLimits = rateLimits
     }
 
     /// What the start-up log warns of: settings that turn a protection off.

@@ -64,6 +64,8 @@ struct ServerConfiguration: Sendable {
     var maximumBodySize: Int
     /// Origins, host names, timeouts and connections per client (HTTPProtectionSettings.swift).
     var http: HTTPProtectionSettings
+    /// HTTPS: the certificate's and key's files (TLS/TLSSettings.swift); `nil`: plain HTTP.
+    var tls: TLSSettings?
     /// The web UI at `/` (WebUISettings.swift); `nil`: none.
     var webUI: WebUIAssets?
     var logLevel: Logger.Level
@@ -109,6 +111,7 @@ struct ServerConfiguration: Sendable {
         access = try AccessSettings(&reader, interface: interface)
         maximumBodySize = try reader.read(ServerKeys.maximumBodySize)
         http = try HTTPProtectionSettings(&reader, interface: interface)
+        tls = try TLSSettings.read(&reader)
         webUI = try WebUISettings.read(&reader)
         logLevel = try reader.read(ServerKeys.logLevel)
         namespace = try reader.read(ServerKeys.namespace)

@@ -76,7 +76,8 @@ struct NamespaceStack: Sendable {
                 keyValueStore: .init(
                     type: kv.kind.rawValue,
                     connection: kv.endpoints.isEmpty ? kv.directory : kv.endpoints.map { "\($0)" }.joined(separator: ","),
-                    path: kv.path ?? "/vamp/\(namespace)"))
+                    path: kv.path ?? "/vamp/\(namespace)"),
+                caFile: workflows.caFile)
         }
         services.append(StartAfter(stores, WorkflowScheduler(
             vamp: vamp, driver: driver,

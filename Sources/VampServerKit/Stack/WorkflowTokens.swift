@@ -58,21 +58,28 @@ final class WorkflowTokens: Sendable {
 final class WorkflowHost: Sendable {
     let tokens: WorkflowTokens
     private let address = Mutex<String>("http://127.0.0.1:8080")
+    /// `https` when the API is served over TLS.
+    let scheme: String
+    /// What workflows get as `VAMP_CA_FILE` (`vamp.http-api.tls.ca-file`).
+    let caFile: String?
 
-    init(interface: String, port: Int, logger: Logger) {
+    init(interface: String, port: Int, tls: Bool = false, caFile: String? = nil, logger: Logger) {
         tokens = WorkflowTokens(logger: logger)
+        scheme = tls ? "https" : "http"
+        self.caFile = caFile
         setAddress(host: interface, port: port)
     }
 
     /// This server, as the workflows' lease names it: host, process and a random part (a restarted server is another).
     static let holder = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UInt32.random(in: 0...UInt32.max))"
 
-    /// The API's URL (`http://127.0.0.1:8080`); a wildcard interface is reached on the loopback.
+    /// The API's URL (`http://127.0.0.1:8080`, `https://...` over TLS); a wildcard interface is reached on the loopback.
     var url: String { address.withLock { $0 } }
 
     func setAddress(host: String, port: Int) {
         let reachable = ["0.0.0.0", "::", "", "*"].contains(host) ? "127.0.0.1" : host
         let shown = reachable.contains(":") ? "[\(reachable)]" : reachable
-        address.withLock { $0 = "http://\(shown):\(port)" }
+        let url = "\(scheme)://\(shown):\(port)"
+        address.withLock { $0 = url }
     }
 }

@@ -22,12 +22,17 @@ public final class VampServerFixture: @unchecked Sendable {
     /// its API: `Authorization: Bearer <adminToken>`.
     public static let adminToken = "vamp-test-admin-0123456789abcdef0123456789abcdef"
 
-    /// `http://127.0.0.1:<apiPort>`.
-    public var host: URL { URL(string: "http://127.0.0.1:\(apiPort)")! }
+    /// `http://127.0.0.1:<apiPort>`, or `https://` when the server was started with a certificate.
+    public var host: URL { URL(string: "\(tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)")! }
+    /// The certificate the API is served with (`vamp.http-api.tls.*`), and its CA; `nil`: plain HTTP.
+    public let tls: (certificate: TestCertificateAuthority.Issued, caFile: URL)?
 
     /// Starts `binaries/vamp-server` and waits until its API accepts connections; `extraEnvironment` adds or
-    /// overrides settings (`VAMP_CONTAINER_DRIVER_TYPE`, ...).
-    public init(binaries: URL, extraEnvironment: [String: String] = [:]) async throws {
+    /// overrides settings (`VAMP_CONTAINER_DRIVER_TYPE`, ...). With `tls`, the API is served over HTTPS with that
+    /// certificate, and the environment has `VAMP_HOST=https://...` and `VAMP_CA_FILE` (what the CLI reads).
+    public init(
+        binaries: URL, extraEnvironment: [String: String] = [:], tls: (certificate: TestCertificateAuthority.Issued, caFile: URL)? = nil
+    ) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
             throw FixtureError("HAProxy is not installed; install it: apt-get install -y haproxy (Scripts/test does)")
         }
@@ -40,7 +45,13 @@ public final class VampServerFixture: @unchecked Sendable {
         environment["VAMP_OPERATION_GATEWAY_PORT_RANGE"] = "\(base)-\(base + 39)"
         // Port 80 may be another test's; tests reach gateways by port.
         environment["VAMP_OPERATION_GATEWAY_VIRTUAL_HOSTS_ENABLED"] = "false"
-        environment["VAMP_HOST"] = "http://127.0.0.1:\(apiPort)"
+        environment["VAMP_HOST"] = "\(tls == nil ? "http" : "https")://127.0.0.1:\(apiPort)"
+        if let tls {
+            environment["VAMP_HTTP_API_TLS_CERTIFICATE"] = tls.certificate.certificate.path
+            environment["VAMP_HTTP_API_TLS_KEY"] = tls.certificate.key.path
+            environment["VAMP_CA_FILE"] = tls.caFile.path
+        }
+        self.tls = tls
         // An admin token the tests know (the server hashes it); the CLI reads VAMP_TOKEN.
         environment["VAMP_HTTP_API_TOKENS_ADMIN"] = Self.adminToken
         environment["VAMP_TOKEN"] = Self.adminToken
