@@ -56,6 +56,10 @@ extension Vamp {
         try await checkTotals(gateways: gateways, deployments: deployments, changed: saved.map(\.name))
         let rendered = try await renderServingAll(gateways, deployments: deployments, saved: Set(saved.map(\.name)))
         if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
+            // A certificate HAProxy cannot load: name the gateway and the field, as for any invalid value.
+            if let gateway = saved.first(where: { $0.tls.map { refusal.contains("'\($0.certificate)'") } ?? false }), let tls = gateway.tls {
+                throw OperationError(.invalid, "gateway '\(gateway.name)', field tls.certificate: HAProxy cannot use the certificate \(tls.certificate) (a PEM file with the certificate, its chain and the private key): \(refusal)")
+            }
             let names = changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
             let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
             throw OperationError(.invalid, "\(subject): HAProxy refuses the configuration it would get: \(refusal)")
