@@ -47,7 +47,7 @@ struct HTTPSGatewayServerTests {
         }
     }
 
-    @Test("a certificate HAProxy refuses (garbage, a key of another certificate) is refused with 400 naming the gateway and field; the gateway served before keeps its certificate")
+    @Test("a certificate HAProxy refuses (garbage, a key of another certificate) is refused with 400 naming the gateway and field; the gateway served before keeps its certificate; a served gateway's file rewritten with garbage holds back no other gateway's write")
     func refused() async throws {
         let authority = try TestCertificateAuthority()
         defer { authority.remove() }
@@ -80,6 +80,15 @@ struct HTTPSGatewayServerTests {
             let put = try await ServerExecutableTests.call(client, .PUT, "\(api)/gateways/shop", yaml: Self.gateway("shop", port: port, backend: backend.port, certificate: mismatch.path))
             #expect(put.status == 400 && put.body.contains("gateway 'shop', field tls.certificate"), "\(put.body)")
             #expect(try await Self.subject(port: port, authority: authority) == "CN=shop-v1")
+
+            // The served gateway's file is rewritten with garbage in place: a write of another gateway is not held
+            // back by it; a write of that gateway is refused.
+            try FileManager.default.removeItem(at: good)
+            try FileManager.default.copyItem(at: garbage, to: good)
+            let other = try await ServerExecutableTests.call(client, .POST, "\(api)/gateways", yaml: ServerExecutableTests.gateway("other", port: try FreePort.next(), backend: backend.port))
+            #expect(other.status == 202, "\(other.body)")
+            let again = try await ServerExecutableTests.call(client, .PUT, "\(api)/gateways/shop", yaml: Self.gateway("shop", port: port, backend: backend.port, certificate: good.path) + "sticky: route\n")
+            #expect(again.status == 400 && again.body.contains("gateway 'shop', field tls.certificate"), "\(again.body)")
         }
     }
 
