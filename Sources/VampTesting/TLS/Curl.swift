@@ -1,4 +1,5 @@
 public import Foundation
+import Dispatch
 
 /// The real `curl` command, for tests that need a TLS and HTTP/2 client other than the one under test. A missing
 /// curl fails with the install command.
@@ -33,12 +34,15 @@ public enum Curl {
                     process.standardInput = FileHandle.nullDevice
                     try process.run()
                     // stderr is read on another thread so that neither pipe fills while the other is read.
-                    let errorText = LockedText()
-                    let reader = Thread { errorText.set(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)) }
+                    let errorText = LockedText(), errorRead = DispatchSemaphore(value: 0)
+                    let reader = Thread {
+                        errorText.set(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+                        errorRead.signal()
+                    }
                     reader.start()
                     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                     process.waitUntilExit()
-                    while !errorText.isSet { usleep(1000) }
+                    errorRead.wait()
                     done.resume(returning: Result(status: process.terminationStatus, output: text, errors: errorText.value))
                 } catch {
                     done.resume(throwing: error)
@@ -52,6 +56,5 @@ final class LockedText: @unchecked Sendable {
     private let lock = NSLock()
     private var text: String?
     func set(_ value: String) { lock.withLock { text = value } }
-    var isSet: Bool { lock.withLock { text != nil } }
     var value: String { lock.withLock { text ?? "" } }
 }
