@@ -57,6 +57,12 @@ struct ConditionParserTests {
         ("cookie", "expected a cookie name", 7),
         ("has cookie", "expected a cookie name", 11),
         ("has banana x", "expected 'cookie' or 'header'", 5),
+        // Found by fuzzing (Fuzz/, fuzz-condition): a verb with nothing after it read past the last token and trapped.
+        ("contains", "expected 'cookie' or 'header'", 9),
+        ("has", "expected 'cookie' or 'header'", 4),
+        ("not misses", "expected 'cookie' or 'header'", 11),
+        ("cookie c", "expected 'has', 'contains' or 'misses'", 9),
+        ("header h x", "expected 'has', 'contains' or 'misses'", 10),
         ("user-agent == Firefox and", "ends where an operand", 26),
         ("(host == a", "missing ')'", 11),
         ("host == a)", "unexpected ')'", 10),
