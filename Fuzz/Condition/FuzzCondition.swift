@@ -16,7 +16,9 @@ public func fuzzCondition(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         expression = try ConditionParser.parse(text)
     } catch {
         check(!error.message.isEmpty, "an error without a message", text)
-        check(error.column >= 1 && error.column <= text.count + 1, "error column \(error.column) outside 1...\(text.count + 1)", text)
+        // Columns count Unicode scalars.
+        let scalars = text.unicodeScalars.count
+        check(error.column >= 1 && error.column <= scalars + 1, "error column \(error.column) outside 1...\(scalars + 1)", text)
         return 0
     }
     let canonical = expression.description

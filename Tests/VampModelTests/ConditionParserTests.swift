@@ -63,6 +63,8 @@ struct ConditionParserTests {
         ("not misses", "expected 'cookie' or 'header'", 11),
         ("cookie c", "expected 'has', 'contains' or 'misses'", 9),
         ("header h x", "expected 'has', 'contains' or 'misses'", 10),
+        // Found by fuzzing: columns count Unicode scalars, and so does the end of the text (e and a combining accent: 2).
+        ("host == e\u{301} and", "ends where an operand", 15),
         ("user-agent == Firefox and", "ends where an operand", 26),
         ("(host == a", "missing ')'", 11),
         ("host == a)", "unexpected ')'", 10),

@@ -31,7 +31,9 @@ public enum ConditionParser {
         if text.count > maximumLength {
             throw ConditionSyntaxError(message: "the condition is longer than \(maximumLength) characters", column: 1)
         }
-        var parser = Parser(tokens: try ConditionLexer.tokenize(text), end: text.count + 1)
+        // Columns count Unicode scalars (the lexer's), so the end does too: with a combining mark, characters were fewer
+        // and an error at the end named a column inside the text (found by fuzzing).
+        var parser = Parser(tokens: try ConditionLexer.tokenize(text), end: text.unicodeScalars.count + 1)
         if parser.tokens.isEmpty { throw ConditionSyntaxError(message: "the condition is empty", column: 1) }
         let expression = try parser.parseOr()
         if let token = parser.peek {
