@@ -57,9 +57,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         // WebSocketMessage.requests(in:): the frames of the `/websocket` API. The reader is internal to VampAPI, whose
         // sanitizer build would be the whole server (Hummingbird, NIO, GRDB, PostgresNIO: as long as the root's build)
-        // and whose web UI plugin SwiftPM cannot build with `--sanitize=fuzzer`; its one file (Foundation and Yams only)
-        // is compiled here through a symbolic link, WebSocketMessage/WebSocketMessage.swift, so the fuzzed code is the
-        // shipped code.
+        // and whose web UI plugin SwiftPM cannot build with `--sanitize=fuzzer`; its two files (Foundation and Yams only)
+        // are compiled here through symbolic links, WebSocketMessage/WebSocketMessage.swift and YAMLValues.swift, so the
+        // fuzzed code is the shipped code.
         .executableTarget(
             name: "fuzz-websocket-message",
             dependencies: [.product(name: "Yams", package: "Yams")],

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// One request of Vamp 0.9.5's `/websocket` API, read from a frame: `{"api":"v1","path":"/deployments/sava",
 /// "action":"PEEK","accept":"JSON","content":"JSON","transaction":"17","data":"<body>","parameters":{...}}`.
@@ -113,7 +112,7 @@ enum WebSocketMessage {
             }
         }
         do {
-            guard let value = try Yams.load(yaml: text) else { throw WebSocketMessageError(message: "the frame is empty: send a request object") }
+            guard let value = try YAMLValues.load(text) else { throw WebSocketMessageError(message: "the frame is empty: send a request object") }
             return value
         } catch let error as WebSocketMessageError {
             throw error
