@@ -116,6 +116,16 @@ struct ValueReferenceTests {
         #expect(try ValueExpression.parse("plain text").hasReferences == false)
     }
 
+    /// Found by fuzzing (Fuzz/, fuzz-value-reference): a `$` followed by a combining mark is one character, and the
+    /// written form doubled dollars by character, so it stayed single and read back as a reference.
+    @Test("a dollar before a combining mark is written doubled and reads back as text")
+    func dollarBeforeCombiningMark() throws {
+        let value = try ValueExpression.parse(" $$ $$\u{0711}a fBt$$u")
+        #expect(value.parts == [.literal(" $ $\u{0711}a fBt$u")])
+        #expect(value.description == " $$ $$\u{0711}a fBt$$u")
+        #expect(try ValueExpression.parse(value.description) == value)
+    }
+
     @Test("bad references say what is wrong", arguments: [
         ("${unclosed", "not closed"), ("cost: $", "'$$'"), ("$api.nothing", "not a valid reference"),
         ("${api.things.x}", "unknown trait group"), ("${}", "not a valid reference"),
