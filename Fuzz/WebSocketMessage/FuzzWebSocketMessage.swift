@@ -18,9 +18,13 @@ public func fuzzWebSocketMessage(_ data: UnsafePointer<UInt8>?, _ size: Int) -> 
             check(!error.message.isEmpty, "an error without a message", text)
             isObject(WebSocketMessage.error(error), "the error answer", text)
         case .success(let request):
-            check(request.path.hasPrefix("/") && !request.path.contains("?"), "the path \(request.path.debugDescription)", text)
+            // Bytes, as the REST API reads them (a '/' and a combining mark after it are one character).
+            let path = request.path.unicodeScalars
+            check(path.first == "/" && !path.contains("?"), "the path \(request.path.debugDescription)", text)
             check(WebSocketMessage.pathProblem(request.path) == nil, "a path with a problem: \(request.path.debugDescription)", text)
-            check(request.target(under: "/api/v1").hasPrefix("/api/v1/"), "the target \(request.target(under: "/api/v1"))", text)
+            let segments = request.path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
+            check(!segments.contains { $0.elementsEqual("..".utf8) || $0.elementsEqual(".".utf8) }, "a dot segment in \(request.path.debugDescription)", text)
+            check(request.target(under: "/api/v1").utf8.starts(with: "/api/v1/".utf8), "the target \(request.target(under: "/api/v1"))", text)
             check(request.parameters.map(\.name) == request.parameters.map(\.name).sorted(), "parameters not sorted", text)
             isObject(WebSocketMessage.answer(to: request, status: 200, body: request.data ?? "", headers: ["X": "y"]), "the answer", text)
             isObject(WebSocketMessage.event("{}", for: request), "the event", text)

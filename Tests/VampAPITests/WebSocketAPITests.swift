@@ -266,6 +266,15 @@ struct WebSocketAPITests {
         let results = WebSocketMessage.requests(in: bomb)
         guard results.count == 1, case .failure(let error) = results[0] else { Issue.record("\(results.count) results"); return }
         #expect(error.message.contains("more than \(YAMLValues.maximumValues) values"), "\(error.message)")
+        // Found by fuzzing: paths are split on the '/' and '?' scalars, as the REST API reads them; a '/' followed by a
+        // combining mark is one character with it, and a character-wise split hid a '..' segment.
+        for path in ["/../\u{301}", "/a/../\u{301}b", "/\u{301}/..", "/a//\u{301}b"] {
+            #expect(WebSocketMessage.pathProblem(path) != nil, "\(path.debugDescription)")
+        }
+        let marked = try #require(WebSocketMessage.requests(in: #"{"api":"v1","path":"\#u{065A}x?type=x","action":"PUT"}"#).first).get()
+        #expect(marked.path == "/\u{065A}x")
+        #expect(marked.parameters.map(\.name) == ["type"])
+        #expect(marked.method == "POST")
         // The same loader reads a cluster's scale or SLA sent as YAML (DeploymentHandlers.named).
         #expect(throws: OperationError.self) { try DeploymentHandlers.named("? [a]\n: b\n", "scale") }
         #expect(try DeploymentHandlers.named("cpu: 1\n", "scale").contains(#""name":"scale""#))
