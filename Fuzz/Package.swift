@@ -9,8 +9,13 @@ import PackageDescription
 //
 // or by hand (Documentation/fuzzing.md):
 //
-//   swift build --package-path Fuzz --scratch-path /var/tmp/vamp-swift-build-fuzz --sanitize=fuzzer
-//   /var/tmp/vamp-swift-build-fuzz/debug/fuzz-condition -dict=Fuzz/Dictionaries/fuzz-condition.dict CORPUS_COPY
+//   swift build --package-path Fuzz --scratch-path /var/tmp/vamp-swift-build-fuzz \
+//       --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=address
+//   SWIFT_BACKTRACE=enable=no /var/tmp/vamp-swift-build-fuzz/debug/fuzz-condition \
+//       -dict=Fuzz/Dictionaries/fuzz-condition.dict CORPUS_COPY
+//
+// (`--sanitize=fuzzer --sanitize=address` is not the same: swiftc keeps the last -sanitize= flag, and the code gets
+// no coverage counters.)
 
 /// The root package's settings, plus `-parse-as-library`: the targets have no top-level code and no `@main`.
 let swiftSettings: [SwiftSetting] = [
