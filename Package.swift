@@ -99,6 +99,7 @@ targets.append(.target(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Configuration", package: "swift-configuration"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
@@ -209,6 +210,7 @@ targets.append(.target(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ],
     swiftSettings: swiftSettings))
 targets.append(.testTarget(
@@ -224,6 +226,7 @@ targets.append(.testTarget(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ],
     swiftSettings: swiftSettings))
 // A child process for the SQLite crash-safety test: writes in a loop until SIGKILLed.

@@ -154,7 +154,7 @@ public struct HAProxyConfigurationGenerator: Sendable {
         out += "\n# gateway \(HAProxyText.comment(gateway.name)) (\(gateway.port))\n"
         // Public frontend.
         out += "frontend \(g)\n"
-        out += "  bind \(BindAddress.endpoint(options.bindAddress(of: gateway), port: gateway.port.number))\n"
+        out += "  bind \(BindAddress.endpoint(options.bindAddress(of: gateway), port: gateway.port.number))\(try tlsBindOptions(of: gateway))\n"
         out += "  mode \(mode)\n"
         out += logLines(http: http)
         var declared = Set<ACL>()

@@ -22,7 +22,7 @@ extension HAProxyConfigurationGenerator {
             out += "  mode http\n"
             out += "  option forwardfor\n"
             out += "  http-request set-header X-Forwarded-Port %[dst_port]\n"
-            out += "  server \(gateway.lookupName) \(BindAddress.endpoint(address, port: gateway.port.number))\n"
+            out += "  server \(gateway.lookupName) \(BindAddress.endpoint(address, port: gateway.port.number))\(Self.virtualHostServerOptions(of: gateway))\n"
         }
         return out
     }

@@ -4,7 +4,6 @@ import Persistence
 import VampCore
 import VampDSL
 import VampModel
-import Yams
 
 /// `/deployments` (§3.3, §4): create and merge (`POST`, `PUT`), slice (`DELETE` with a body), read (`as_blueprint`),
 /// and a cluster's scale and SLA. Every rule is the facade's.
@@ -133,7 +132,7 @@ struct DeploymentHandlers: Sendable {
     static func named(_ text: String, _ name: String) throws(OperationError) -> String {
         let loaded: Any?
         do {
-            loaded = try Yams.load(yaml: text)
+            loaded = try YAMLValues.load(text)
         } catch {
             throw OperationError(.invalid, "the body is neither JSON nor YAML: \(error)", cause: error)
         }

@@ -17,12 +17,19 @@ public enum ReleasePlanner {
     /// What a decision leaves.
     public typealias Outcome = (state: ReleaseState, actions: [ReleaseAction])
 
-    /// Starts a release at its first step (after its approval or webhooks, when it has them).
-    public static func start(_ release: Release, now: Date) -> Outcome {
+    /// Starts a release at its first step (after its approval or webhooks, when it has them). A canary the release
+    /// merged that does not run yet (`canaryRunning` false) is waited for, at 0%: its first step comes with
+    /// ``ReleaseInput/canaryDeployed(_:)``.
+    public static func start(_ release: Release, now: Date, canaryRunning: Bool = true) -> Outcome {
         var state = ReleaseState(
             phase: .progressing, step: 0, weight: .zero, started: now, stepStarted: now, stepRequests: 0, holdingSince: nil,
             pausedFrom: nil, pendingWebhook: nil, approvalFor: nil, evidence: ReleaseEvidence(), timeline: [])
         var actions: [ReleaseAction] = []
+        guard canaryRunning else {
+            state.waitingForCanarySince = now
+            decide(&state, &actions, .started, now: now, "release of \(release.canary) against \(release.baseline) started: \(release.canary) is merged into cluster '\(release.cluster)' at 0%; the first step comes when it runs")
+            return (state, actions)
+        }
         decide(&state, &actions, .started, now: now, "release of \(release.canary) against \(release.baseline) started")
         enter(step: 0, release, &state, &actions, now: now)
         return (state, actions)
@@ -33,6 +40,9 @@ public enum ReleasePlanner {
         var state = state
         var actions: [ReleaseAction] = []
         guard !state.phase.isFinal else { return (state, []) }
+        if let since = state.waitingForCanarySince, waitForCanary(release, &state, &actions, input, since: since, now: now) {
+            return (state, actions)
+        }
         switch input {
         case .figures(let figures):
             state.evidence.add(figures)
@@ -58,6 +68,9 @@ public enum ReleasePlanner {
             }
         case .halt(let reason):
             finish(.failed, release, &state, &actions, now: now, "failed: \(reason)")
+        case .canaryDeployed:
+            // Only a release that waits for its canary cares.
+            break
         case .manualWeightChange(let description):
             guard state.phase != .paused else { break }
             state.pausedFrom = state.phase
@@ -172,7 +185,7 @@ public enum ReleasePlanner {
     }
 
     /// Before a step: its approval, then its webhooks, then its weight.
-    private static func enter(step: Int, _ release: Release, _ state: inout ReleaseState, _ actions: inout [ReleaseAction], now: Date, approved: Bool = false) {
+    static func enter(step: Int, _ release: Release, _ state: inout ReleaseState, _ actions: inout [ReleaseAction], now: Date, approved: Bool = false) {
         if release.steps[step].approval, !approved {
             // The weight stays the previous step's until someone approves.
             state.phase = .awaitingApproval
@@ -228,7 +241,7 @@ public enum ReleasePlanner {
         }
     }
 
-    private static func finish(
+    static func finish(
         _ phase: ReleaseState.Phase, _ release: Release, _ state: inout ReleaseState, _ actions: inout [ReleaseAction], now: Date, _ message: String,
         checks: [CheckJudgement]? = nil
     ) {
@@ -256,7 +269,7 @@ public enum ReleasePlanner {
         }
     }
 
-    private static func decide(
+    static func decide(
         _ state: inout ReleaseState, _ actions: inout [ReleaseAction], _ kind: ReleaseDecision.Kind, now: Date, _ message: String,
         checks: [CheckJudgement] = []
     ) {

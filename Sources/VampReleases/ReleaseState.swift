@@ -43,6 +43,9 @@ public struct ReleaseState: Sendable, Hashable, Codable {
     public var holdingSince: Date?
     /// Why it holds (`requests`, `worse`, `unjudged`): a new reason is a new decision in the timeline.
     public var holdingReason: String? = nil
+    /// Since when the release waits for the canary it merged to run (`nil`: it does not wait); its first step comes
+    /// after.
+    public var waitingForCanarySince: Date? = nil
     /// The phase to go back to on `resume`.
     public var pausedFrom: Phase?
     /// The webhook the release waits for, and the step it leads to.
@@ -128,6 +131,8 @@ public struct ReleaseDecision: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
         case started, advanced, holding, approvalNeeded = "approval_needed", approved, paused, resumed, promoted
         case rolledBack = "rolled_back", aborted, failed, webhook
+        /// The canary the release merged runs: its first step comes next.
+        case canaryDeployed = "canary_deployed"
     }
 
     /// When.
@@ -170,6 +175,8 @@ public enum ReleaseInput: Sendable, Hashable {
     case tick
     /// The release cannot go on (its gateway or a route of it is gone): it fails, saying why.
     case halt(String)
+    /// The canary the release merged runs (what of it, in words): the first step comes.
+    case canaryDeployed(String)
 }
 
 /// The actions of a release's user.

@@ -196,6 +196,12 @@ public enum VampServer {
 }
 
 /// `haproxy -c` of the base sections plus the generated text: what an agent with default settings would load.
+///
+/// An HTTPS gateway's certificate is a file on the gateway agents' machines. When this machine holds it (readable by
+/// the server: the embedded agent's case, or the same path on every machine), HAProxy loads it in the check, so a
+/// garbage PEM or a key that does not match its certificate is refused; when it does not, the check leaves that
+/// gateway's TLS options out (the path's form was checked by the generator) and the agents' own `haproxy -c` is
+/// the one that loads the file.
 struct HAProxyTextCheck: Sendable {
     let executable: String
     let base: String
@@ -205,7 +211,8 @@ struct HAProxyTextCheck: Sendable {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-check-\(UUID().uuidString).cfg")
         defer { try? FileManager.default.removeItem(at: file) }
         do {
-            try Data((base + "\n" + generated).utf8).write(to: file)
+            let checkable = HAProxyConfigurationGenerator.withoutCertificates(in: generated) { FileManager.default.isReadableFile(atPath: $0) }
+            try Data((base + "\n" + checkable).utf8).write(to: file)
             return try await HAProxyControl.check(file, executable: executable)
         } catch {
             // Not checked is not refused: the generator has checked the text already. But the operator turned the

@@ -22,20 +22,24 @@ struct ReleaseEndToEndTests {
 
     /// A server with `sava:1.0` deployed (one instance) behind a fresh gateway port and `canary` merged at 0%; the
     /// gateway port.
-    static func deploy(_ client: HTTPClient, _ server: Server, canary: String = "sava:1.1", flags: String = "") async throws -> Int {
+    /// With `merged` false, the canary's breed is only stored, for a release with `merge: true` to merge it.
+    static func deploy(_ client: HTTPClient, _ server: Server, canary: String = "sava:1.1", flags: String = "", merged: Bool = true) async throws -> Int {
         let port = try FreePort.next()
+        func breed(_ name: String, _ flags: String) -> String {
+            "name: \(name)\ndeployable: {type: command, definition: \"sava --text \(name) \(flags)\"}\nports: {web: 8080/http}"
+        }
         func service(_ name: String, _ flags: String) -> String {
-            """
-                  - breed:
-                      name: \(name)
-                      deployable: {type: command, definition: "sava --text \(name) \(flags)"}
-                      ports: {web: 8080/http}
-                    scale: {cpu: 0.1, memory: 64MB, instances: 1}
-            """
+            "      - breed: {\(breed(name, flags).replacingOccurrences(of: "\n", with: ", "))}\n        scale: {cpu: 0.1, memory: 64MB, instances: 1}"
         }
         let baseline = "name: sava\ngateways:\n  \(port)/http: web/web\nclusters:\n  web:\n    services:\n" + service("sava:1.0", "") + "\n"
         #expect(try await CanaryReleaseTests.call(client, .PUT, "\(server.api)/deployments/sava", yaml: baseline).0 == 202)
         try await CanaryReleaseTests.eventually("sava:1.0 Done") { try await CanaryReleaseTests.allDone(client, server, "sava", ["sava:1.0"]) }
+        guard merged else {
+            let (code, body) = try await CanaryReleaseTests.call(client, .POST, "\(server.api)/breeds", yaml: breed(canary, flags))
+            #expect(code == 201, "\(body)")
+            try await CanaryReleaseTests.eventually("the gateway answers") { try await CanaryReleaseTests.get(client, "http://127.0.0.1:\(port)/").0 == 200 }
+            return port
+        }
         let merge = "name: sava\nclusters:\n  web:\n    services:\n" + service(canary, flags) + "\n"
         #expect(try await CanaryReleaseTests.call(client, .PUT, "\(server.api)/deployments/sava", yaml: merge).0 == 202)
         try await CanaryReleaseTests.eventually("\(canary) Done") { try await CanaryReleaseTests.allDone(client, server, "sava", ["sava:1.0", canary]) }
@@ -95,13 +99,14 @@ struct ReleaseEndToEndTests {
 
     // MARK: Tests
 
-    @Test("a good canary goes through every step and is promoted; the baseline is removed; no request fails")
+    @Test("a good canary, merged by the release, runs before its first step, goes through every step and is promoted; the baseline is removed; no request fails")
     func goodCanaryPromoted() async throws {
         let server = try await Server.start()
         defer { server.tearDown() }
-        let port = try await Self.deploy(client, server)
+        let port = try await Self.deploy(client, server, merged: false)
         let load = CanaryReleaseTests.Load(client: client, port: port)
         let (code, body) = try await CanaryReleaseTests.call(client, .POST, "\(server.api)/releases", yaml: Self.release("good", """
+            merge: true
             steps: [20%, 50%, 100%]
             step: {minimum_duration: 2s, minimum_requests: 20}
             checks:
@@ -113,7 +118,7 @@ struct ReleaseEndToEndTests {
         #expect(body.contains("\"status\""), "the answer carries the started release's status: \(body)")
         let promoted = try await Self.waitFor("promoted", client, server, "good", timeout: .seconds(120))
         let decisions = Self.timeline(promoted).compactMap { $0["decision"] as? String }
-        #expect(decisions.first == "started" && decisions.last == "promoted", "\(decisions)")
+        #expect(Array(decisions.prefix(3)) == ["started", "canary_deployed", "advanced"] && decisions.last == "promoted", "\(decisions)")
         #expect(decisions.filter { $0 == "advanced" }.count >= 3, "every step was entered and passed: \(decisions)")
         #expect(promoted["weight"] as? String == "100%")
         try await CanaryReleaseTests.eventually("sava:1.0 removed") { try await CanaryReleaseTests.allDone(client, server, "sava", ["sava:1.1"]) }

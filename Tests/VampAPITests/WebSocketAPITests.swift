@@ -251,4 +251,35 @@ struct WebSocketAPITests {
             #expect(WebSocketMessage.pathProblem(path.hasPrefix("/") ? path : "/" + path) != nil, "\(path)")
         }
     }
+
+    /// Found by fuzzing (Fuzz/, fuzz-websocket-message): Yams takes every key as text, force-unwrapped, so a YAML frame
+    /// whose key is a map or a list stopped the server; and aliases expand without a bound. Both are errors now.
+    @Test("a YAML frame with a map or list as a key, or aliases that expand too far, is an error, not a crash")
+    func yamlFramesYamsTrapsOn() throws {
+        for frame in ["? \u{FFFD}\u{FFFD}eters:\n  expand_references: truoCP#KEKS", "? [a]\n: b\n", "a: 1\n[1]: y\n", "api: v1\n? {a: b}\n: c\n"] {
+            let results = WebSocketMessage.requests(in: frame)
+            guard results.count == 1, case .failure(let error) = results[0] else {
+                Issue.record("\(frame.debugDescription): \(results)")
+                continue
+            }
+            #expect(error.message.contains("keys are text"), "\(error.message)")
+        }
+        var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...8 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        let results = WebSocketMessage.requests(in: bomb)
+        guard results.count == 1, case .failure(let error) = results[0] else { Issue.record("\(results.count) results"); return }
+        #expect(error.message.contains("more than \(YAMLValues.maximumValues) values"), "\(error.message)")
+        // Found by fuzzing: paths are split on the '/' and '?' scalars, as the REST API reads them; a '/' followed by a
+        // combining mark is one character with it, and a character-wise split hid a '..' segment.
+        for path in ["/../\u{301}", "/a/../\u{301}b", "/\u{301}/..", "/a//\u{301}b"] {
+            #expect(WebSocketMessage.pathProblem(path) != nil, "\(path.debugDescription)")
+        }
+        let marked = try #require(WebSocketMessage.requests(in: #"{"api":"v1","path":"\#u{065A}x?type=x","action":"PUT"}"#).first).get()
+        #expect(marked.path == "/\u{065A}x")
+        #expect(marked.parameters.map(\.name) == ["type"])
+        #expect(marked.method == "POST")
+        // The same loader reads a cluster's scale or SLA sent as YAML (DeploymentHandlers.named).
+        #expect(throws: OperationError.self) { try DeploymentHandlers.named("? [a]\n: b\n", "scale") }
+        #expect(try DeploymentHandlers.named("cpu: 1\n", "scale").contains(#""name":"scale""#))
+    }
 }

@@ -45,6 +45,8 @@ struct ConditionParserTests {
         "not (host == a.test or header X has \"y z\")",
         "(cookie c misses v or < src 10.0.0.0/8 >) and not true",
         "header 'say \"hi\"' has x",
+        // Found by fuzzing: a raw ACL starting with a combining mark (the canonical text puts a space before it).
+        "<\u{0616}dr_beg(host) -i api >",
     ])
     func canonicalRoundTrip(text: String) throws {
         let expression = try ConditionParser.parse(text)
@@ -57,6 +59,14 @@ struct ConditionParserTests {
         ("cookie", "expected a cookie name", 7),
         ("has cookie", "expected a cookie name", 11),
         ("has banana x", "expected 'cookie' or 'header'", 5),
+        // Found by fuzzing (Fuzz/, fuzz-condition): a verb with nothing after it read past the last token and trapped.
+        ("contains", "expected 'cookie' or 'header'", 9),
+        ("has", "expected 'cookie' or 'header'", 4),
+        ("not misses", "expected 'cookie' or 'header'", 11),
+        ("cookie c", "expected 'has', 'contains' or 'misses'", 9),
+        ("header h x", "expected 'has', 'contains' or 'misses'", 10),
+        // Found by fuzzing: columns count Unicode scalars, and so does the end of the text (e and a combining accent: 2).
+        ("host == e\u{301} and", "ends where an operand", 15),
         ("user-agent == Firefox and", "ends where an operand", 26),
         ("(host == a", "missing ')'", 11),
         ("host == a)", "unexpected ')'", 10),
@@ -104,6 +114,16 @@ struct ValueReferenceTests {
         ])
         #expect(try ValueExpression.parse(value.description) == value)
         #expect(try ValueExpression.parse("plain text").hasReferences == false)
+    }
+
+    /// Found by fuzzing (Fuzz/, fuzz-value-reference): a `$` followed by a combining mark is one character, and the
+    /// written form doubled dollars by character, so it stayed single and read back as a reference.
+    @Test("a dollar before a combining mark is written doubled and reads back as text")
+    func dollarBeforeCombiningMark() throws {
+        let value = try ValueExpression.parse(" $$ $$\u{0711}a fBt$$u")
+        #expect(value.parts == [.literal(" $ $\u{0711}a fBt$u")])
+        #expect(value.description == " $$ $$\u{0711}a fBt$$u")
+        #expect(try ValueExpression.parse(value.description) == value)
     }
 
     @Test("bad references say what is wrong", arguments: [

@@ -12,6 +12,9 @@ extension KeyValueStoreConfiguration {
     /// - `vamp.key-value-store.path` (`VAMP_KEY_VALUE_STORE_PATH`): the key the host works under.
     /// - `vamp.key-value-store.token` (`VAMP_KEY_VALUE_STORE_TOKEN`, secret): the Consul ACL token.
     /// - `vamp.key-value-store.datacenter`: the Consul datacenter.
+    /// - `vamp.key-value-store.tls.ca-file`, `.certificate-file`, `.key-file` (`VAMP_KEY_VALUE_STORE_TLS_CA_FILE`, ...):
+    ///   for an `https://` connection to etcd or Consul, the CA that signs the server's certificate and the client's
+    ///   certificate and key (etcd's `--client-cert-auth`).
     /// - `vamp.key-value-store.timeout.request`, `.connect`, `.session`, `.watch-wait`,
     ///   `.reconnect-limit` (seconds, decimals allowed): see ``Timeouts``.
     ///
@@ -50,6 +53,9 @@ extension KeyValueStoreConfiguration {
             kind: kind, connection: connection, path: scope.string(forKey: "path"),
             token: scope.string(forKey: "token", isSecret: true), datacenter: scope.string(forKey: "datacenter"),
             timeouts: timeouts)
+        tlsFiles = TLSFiles(
+            caFile: scope.string(forKey: "tls.ca-file"), certificateFile: scope.string(forKey: "tls.certificate-file"),
+            keyFile: scope.string(forKey: "tls.key-file"))
         try validate()
     }
 }

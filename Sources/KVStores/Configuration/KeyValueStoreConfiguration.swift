@@ -69,6 +69,8 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
     public var endpoints: [Endpoint]
     /// Whether etcd and Consul are reached over HTTPS (set when the connection was an `https://` URL).
     public var tls: Bool
+    /// The CA, client certificate and key files of an HTTPS connection to etcd or Consul.
+    public var tlsFiles = TLSFiles()
     /// The directory of the file store.
     public var directory: String
     /// The key or key prefix the host works under: the agent watches this key
@@ -133,6 +135,15 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
             throw fail("the port of \(endpoint.host) must be from 1 to 65535, not \(endpoint.port)")
         }
         if kind == .file, directory.isEmpty { throw fail("the file store needs a directory") }
+        if !tlsFiles.isEmpty {
+            guard [.etcd, .consul].contains(kind) else {
+                throw fail("TLS files (vamp.key-value-store.tls.*) are for etcd and Consul; \(kind.rawValue) over TLS is not supported")
+            }
+            guard tls else { throw fail("TLS files (vamp.key-value-store.tls.*) need an https:// connection") }
+            if (tlsFiles.certificateFile == nil) != (tlsFiles.keyFile == nil) {
+                throw fail("a client certificate needs both vamp.key-value-store.tls.certificate-file and .key-file")
+            }
+        }
         let all = [timeouts.request, timeouts.connect, timeouts.session, timeouts.watchWait, timeouts.maximumReconnectDelay]
         if all.contains(where: { $0 <= .zero }) { throw fail("every timeout must be longer than zero") }
     }
@@ -150,7 +161,7 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
                 configuration: .init(
                     endpoint: first.url(tls: tls), requestTimeout: timeouts.request,
                     maximumReconnectDelay: timeouts.maximumReconnectDelay),
-                logger: logger)
+                httpClient: try tlsHTTPClient(), logger: logger)
         case .zookeeper:
             return ZooKeeperKeyValueStore(
                 configuration: .init(
@@ -162,7 +173,7 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
                 configuration: .init(
                     address: first.url(tls: tls), token: token, datacenter: datacenter, watchWait: timeouts.watchWait,
                     requestTimeout: timeouts.request, maximumReconnectDelay: timeouts.maximumReconnectDelay),
-                logger: logger)
+                httpClient: try tlsHTTPClient(), logger: logger)
         case .file:
             return try FileKeyValueStore(root: URL(fileURLWithPath: directory))
         case .memory:

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import NIOSSL
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -9,13 +10,17 @@ import NIOCore
 /// The HTTP client the etcd and Consul stores use unless given one: one per process, never shut
 /// down, with room for many long-lived watch streams per server.
 enum SharedHTTPClient {
-    static let client: HTTPClient = {
+    static let client = make(tls: nil)
+
+    /// A client with the stores' pool and timeouts (and `tls` for HTTPS, when given).
+    static func make(tls: TLSConfiguration?) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
+        if let tls { configuration.tlsConfiguration = tls }
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         configuration.timeout = .init(connect: .seconds(5))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    }
 }
 
 /// A JSON integer that etcd's gateway sends as a string ("42") and others as a number.

@@ -12,6 +12,9 @@ extension PersistenceConfiguration {
     /// - `vamp.persistence.events.type`: the event store, `sqlite`, `postgres`, `elasticsearch`
     ///   or `memory`; defaults to the artifact store's type.
     /// - `vamp.persistence.database.sqlite.path`: the SQLite file (default `.vamp/vamp.sqlite`).
+    /// - `vamp.persistence.database.postgres.sslmode` (`disable`, `require`, `verify-full`) and
+    ///   `.sslrootcert` (the CA file for `verify-full`), as libpq names them; also `?sslmode=...&sslrootcert=...` in
+    ///   the URL.
     /// - `vamp.persistence.database.postgres.url`: `postgres://user:password@host:5432/database`;
     ///   `.host`, `.port`, `.username`, `.password` (secret), `.database` and `.table-prefix`
     ///   set or override single parts.
@@ -63,6 +66,10 @@ extension PersistenceConfiguration {
         }
         if let database = scope.string(forKey: "database.postgres.database") { postgres.database = database }
         if let prefix = scope.string(forKey: "database.postgres.table-prefix") { postgres.tablePrefix = prefix }
+        if let mode = scope.string(forKey: "database.postgres.sslmode") {
+            postgres.tls = try Postgres.tlsMode(mode, key: "vamp.persistence.database.postgres.sslmode")
+        }
+        if let caFile = scope.string(forKey: "database.postgres.sslrootcert") { postgres.caFile = caFile }
 
         var elasticsearchArtifacts = ElasticsearchArtifactStore.Configuration()
         if let url = scope.string(forKey: "database.elasticsearch.url") { elasticsearchArtifacts.url = url }

@@ -32,6 +32,22 @@ public struct PersistenceConfiguration: Sendable {
         public var database: String
         /// Prepended to every table name (one prefix per Vamp namespace).
         public var tablePrefix: String
+        /// Whether and how the connection is encrypted (libpq's `sslmode`).
+        public var tls: TLSMode = .disable
+        /// The CA certificates (PEM) that sign the server's certificate, for ``TLSMode/verifyFull`` (libpq's
+        /// `sslrootcert`); `nil`: the system's.
+        public var caFile: String?
+
+        /// How the connection to PostgreSQL is encrypted, by libpq's `sslmode` names.
+        public enum TLSMode: String, Sendable, Hashable, CaseIterable {
+            /// Plain TCP.
+            case disable
+            /// Encrypted, the server's certificate not checked (protects against listening, not against a server
+            /// pretending to be yours).
+            case require
+            /// Encrypted, the server's certificate checked against the CA and its name against the host.
+            case verifyFull = "verify-full"
+        }
 
         /// Creates PostgreSQL settings.
         public init(
@@ -64,6 +80,25 @@ public struct PersistenceConfiguration: Sendable {
             if let password = components.password { self.password = password }
             let path = components.path.drop(while: { $0 == "/" })
             if !path.isEmpty { database = String(path) }
+            for item in components.queryItems ?? [] {
+                switch item.name {
+                case "sslmode": tls = try Self.tlsMode(item.value ?? "", key: "sslmode")
+                case "sslrootcert": caFile = item.value
+                default:
+                    throw PersistenceError(
+                        code: .invalidConfiguration, message: "the PostgreSQL URL's parameter '\(item.name)' is not known; use sslmode or sslrootcert")
+                }
+            }
+        }
+
+        /// Reads an `sslmode` value.
+        static func tlsMode(_ text: String, key: String) throws(PersistenceError) -> TLSMode {
+            guard let mode = TLSMode(rawValue: text) else {
+                throw PersistenceError(
+                    code: .invalidConfiguration,
+                    message: "\(key) '\(text)' is not one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return mode
         }
     }
 
@@ -131,7 +166,7 @@ public struct PersistenceConfiguration: Sendable {
             let made = PostgresClient(
                 configuration: .init(
                     host: postgres.host, port: postgres.port, username: postgres.username, password: postgres.password,
-                    database: postgres.database, tls: .disable),
+                    database: postgres.database, tls: try postgres.clientTLS()),
                 backgroundLogger: logger)
             do {
                 let store = try PostgresStore(

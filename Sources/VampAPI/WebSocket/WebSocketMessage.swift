@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// One request of Vamp 0.9.5's `/websocket` API, read from a frame: `{"api":"v1","path":"/deployments/sava",
 /// "action":"PEEK","accept":"JSON","content":"JSON","transaction":"17","data":"<body>","parameters":{...}}`.
@@ -51,7 +50,7 @@ struct WebSocketRequest: Sendable, Equatable {
         switch action {
         case .peek: "GET"
         case .remove: "DELETE"
-        case .put: path.split(separator: "/").count == 1 ? "POST" : "PUT"
+        case .put: path.unicodeScalars.split(separator: "/").count == 1 ? "POST" : "PUT"
         }
     }
 
@@ -113,7 +112,7 @@ enum WebSocketMessage {
             }
         }
         do {
-            guard let value = try Yams.load(yaml: text) else { throw WebSocketMessageError(message: "the frame is empty: send a request object") }
+            guard let value = try YAMLValues.load(text) else { throw WebSocketMessageError(message: "the frame is empty: send a request object") }
             return value
         } catch let error as WebSocketMessageError {
             throw error
@@ -150,16 +149,18 @@ enum WebSocketMessage {
             }
             formats.append(format)
         }
+        // Scalar by scalar, as the REST API reads the bytes: a '/' or '?' followed by a combining mark is one character
+        // with it, so a character-wise split missed it (found by fuzzing).
         var path = rawPath
         var parameters: [String: [String]] = [:]
-        if let mark = path.firstIndex(of: "?") {
-            for pair in path[path.index(after: mark)...].split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+        if let mark = path.unicodeScalars.firstIndex(of: "?") {
+            for pair in split(String(path.unicodeScalars[path.unicodeScalars.index(after: mark)...]), "&") where !pair.isEmpty {
+                let parts = split(pair, "=", maxSplits: 1).map { $0.removingPercentEncoding ?? $0 }
                 parameters[parts[0], default: []].append(parts.count > 1 ? parts[1] : "")
             }
-            path = String(path[..<mark])
+            path = String(path.unicodeScalars[..<mark])
         }
-        if !path.hasPrefix("/") { path = "/" + path }
+        if path.unicodeScalars.first != "/" { path = "/" + path }
         if let problem = pathProblem(path) { return failure("path '\(shown(rawPath))' \(problem)") }
         if let given = object["parameters"] {
             guard let map = given as? [String: Any] else { return failure("parameters is an object of names and values, not \(kind(of: given))") }
@@ -198,10 +199,17 @@ enum WebSocketMessage {
         if path.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f || $0 == "#" || $0 == "\\" }) {
             return "holds a space, a control character, '#' or '\\'"
         }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        // Segments as the REST API sees them: split on the '/' scalar, not on characters ('/' and a combining mark after
+        // it are one character, so "/../\u{301}" hid its '..' segment; found by fuzzing).
+        let segments = split(path, "/").dropFirst()
         if segments.contains(where: { $0 == ".." || $0 == "." }) { return "holds '.' or '..' segments" }
         if segments.dropLast().contains(where: \.isEmpty) { return "holds an empty segment ('//')" }
         return nil
+    }
+
+    /// `text` split on a scalar (not on characters), empty parts kept.
+    static func split(_ text: String, _ separator: Unicode.Scalar, maxSplits: Int = .max) -> [String] {
+        text.unicodeScalars.split(separator: separator, maxSplits: maxSplits, omittingEmptySubsequences: false).map { String($0) }
     }
 
     /// The answer to a request: `status` from the HTTP status (OK, ACCEPTED, NOCONTENT, ERROR), `content` the

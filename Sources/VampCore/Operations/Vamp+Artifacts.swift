@@ -98,6 +98,7 @@ extension Vamp {
             }
             if case .release(let release) = artifact {
                 try await checkRelease(release, in: &workspace)
+                try await stageCanaryMerge(release, in: &workspace, allocator: &allocator, events: &events)
             }
             var toStore = artifact
             if case .gateway(let gateway) = artifact {

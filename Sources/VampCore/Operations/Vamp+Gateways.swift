@@ -1,4 +1,5 @@
 import Foundation
+import HAProxyConfigGen
 public import VampModel
 
 extension Vamp {
@@ -55,7 +56,30 @@ extension Vamp {
         let gateways = try await workspace.gateways(), deployments = try await workspace.deployments()
         try await checkTotals(gateways: gateways, deployments: deployments, changed: saved.map(\.name))
         let rendered = try await renderServingAll(gateways, deployments: deployments, saved: Set(saved.map(\.name)))
-        if let check = configuration.configurationCheck, let refusal = await check(rendered.text) {
+        if let check = configuration.configurationCheck {
+            try await checkText(rendered.text, with: check, saved: saved, gateways: gateways, changed: changed)
+        }
+    }
+
+    /// Runs the configured check (`haproxy -c`) on `text`. A certificate HAProxy cannot load is named with its
+    /// gateway and field when this write saves that gateway. When it is the certificate of a gateway this write does
+    /// not change (its file was rewritten since it was stored), the agents leave that gateway out as they leave out
+    /// any part HAProxy refuses; it does not hold back this write, and the check goes on without its certificate.
+    func checkText(_ text: String, with check: ConfigurationCheck, saved: [Gateway], gateways: [Gateway], changed: [String]) async throws(OperationError) {
+        var text = text
+        var skipped = Set<String>()
+        while let refusal = await check(text) {
+            let refused: (Gateway) -> Bool = { gateway in
+                gateway.tls.map { refusal.contains("'\($0.certificate)'") && !skipped.contains($0.certificate) } ?? false
+            }
+            if let gateway = saved.first(where: refused), let tls = gateway.tls {
+                throw OperationError(.invalid, "gateway '\(gateway.name)', field tls.certificate: HAProxy cannot use the certificate \(tls.certificate) (a PEM file with the certificate, its chain and the private key): \(refusal)")
+            }
+            if let stale = gateways.first(where: refused)?.tls?.certificate {
+                skipped.insert(stale)
+                text = HAProxyConfigurationGenerator.withoutCertificates(in: text) { $0 != stale }
+                continue
+            }
             let names = changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
             let subject = names.isEmpty ? "the remaining gateways" : "gateway \(names)"
             throw OperationError(.invalid, "\(subject): HAProxy refuses the configuration it would get: \(refusal)")

@@ -207,6 +207,7 @@ public enum DeploymentOperations {
         current.routes = DeploymentPlanning.rebalanced(routes)
         current.sticky = gateway.sticky
         current.virtualHosts = gateway.virtualHosts
+        current.tls = gateway.tls
         let total = current.routes.reduce(0) { $0 + ($1.weight?.value ?? 0) }
         guard total == 100 || total == 0 else {
             throw OperationError(.invalid, "gateway '\(gateway.name)': the route weights add up to \(total)%; they must add up to 100%")

@@ -122,6 +122,7 @@ public enum DeploymentPlanning {
                     ?? Gateway(name: portName, port: GatewayPort(number: deployment.ports["\(cluster.name).\(portName)"] ?? 0, type: portType))
                 if let requested {
                     gateway.sticky = requested.sticky
+                    gateway.tls = requested.tls
                     if !requested.virtualHosts.isEmpty { gateway.virtualHosts = requested.virtualHosts }
                     for route in requested.routes where !live.contains(where: { $0.breed.name == route.path && $0.breed.ports.contains { $0.name == portName } }) {
                         problem("the gateway of port '\(portName)' has a route '\(route.path)', but no service of the cluster with that breed exposes the port", path)

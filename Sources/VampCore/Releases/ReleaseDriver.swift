@@ -126,6 +126,9 @@ public struct ReleaseDriver: ServiceLifecycle.Service, Sendable {
         if record.weightsPending {
             try await vamp.reassertRelease(name)
         } else {
+            // A canary the release merged that runs now brings the first step (the look below then sees a record it did
+            // not read, and leaves it to the next look).
+            _ = try await vamp.lookAtMergedCanary(found.release, record: record)
             try await vamp.observeRelease(found.release, record: record, gateway: gateway?.gateway, settle: Int64(configuration.settle.components.seconds))
         }
         try await callPendingWebhook(found.release)

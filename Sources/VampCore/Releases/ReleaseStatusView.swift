@@ -29,6 +29,8 @@ public enum ReleaseStatusView {
         if let step = state.approvalFor { status["awaiting_approval"] = .number(Double(step + 1)) }
         if let pending = state.pendingWebhook { status["waiting_for_webhook"] = .string(pending.moment.rawValue) }
         if let since = state.holdingSince { status["holding_since"] = time(since) }
+        // A canary the release merged, not running yet: since when the first step waits for it.
+        if let since = state.waitingForCanarySince { status["waiting_for_canary_since"] = time(since) }
         return .object(status)
     }
 

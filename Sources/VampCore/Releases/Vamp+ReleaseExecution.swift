@@ -58,7 +58,7 @@ extension Vamp {
     /// The weights the release's state asks for: the canary's weight (or, in a step with a condition, 0% and the
     /// condition at that strength).
     static func expectedWeights(_ release: Release, _ state: ReleaseState) -> (weight: Percentage, condition: String?) {
-        if state.phase.isFinal { return (state.weight, nil) }
+        if state.phase.isFinal || state.waitingForCanarySince != nil { return (state.weight, nil) }
         return (state.weight, release.steps.indices.contains(state.step) ? release.steps[state.step].condition : nil)
     }
 

@@ -55,7 +55,9 @@ extension Vamp {
         }
         let services = cluster.services.filter { $0.status.intention == .deployment }.map(\.breed.name)
         for (field, service) in [("baseline", release.baseline), ("canary", release.canary)] where !services.contains(service) {
-            throw OperationError(.invalid, "\(subject), field \(field): cluster '\(release.cluster)' of deployment '\(release.deployment)' has no service '\(service)' (it has \(services.sorted().joined(separator: ", "))); merge it into the deployment first")
+            if field == "canary", release.mergeCanary { continue }
+            let merge = field == "canary" ? "; merge it into the deployment first, or set `merge: true` to have the release merge the stored breed '\(service)'" : ""
+            throw OperationError(.invalid, "\(subject), field \(field): cluster '\(release.cluster)' of deployment '\(release.deployment)' has no service '\(service)' (it has \(services.sorted().joined(separator: ", ")))\(merge)")
         }
         for other in try await releaseNames() where other != release.name {
             guard let found = try await self.release(named: other), let record = found.record, !record.state.phase.isFinal,
@@ -79,9 +81,14 @@ extension Vamp {
     public func startRelease(_ name: String) async throws(OperationError) -> ReleaseRecord {
         let now = self.now
         let second = await pulse.currentSecond
-        let record = try await transitionRelease(name) { release, version, record throws(OperationError) in
+        // A canary the release merged is waited for until it runs.
+        var running = true
+        if let found = try await release(named: name), found.release.mergeCanary, case .waiting = try await canaryProgress(found.release) {
+            running = false
+        }
+        let record = try await transitionRelease(name) { [running] release, version, record throws(OperationError) in
             if let record, record.releaseVersion == version { return nil }
-            let (state, actions) = ReleasePlanner.start(release, now: now)
+            let (state, actions) = ReleasePlanner.start(release, now: now, canaryRunning: running)
             return (ReleaseRecord(releaseVersion: version, state: state, counted: second, notifications: [], updated: now), actions)
         }
         guard let record else { throw OperationError(.conflict, "release '\(name)' did not start; try again") }
@@ -102,12 +109,15 @@ extension Vamp {
             case .resume where state.phase != .paused: throw OperationError(.conflict, "\(subject), not paused: there is nothing to resume")
             case .approve where state.phase != .awaitingApproval:
                 throw OperationError(.conflict, "release '\(name)' waits for no approval (it is \(state.phase.rawValue))")
+            case .promote where state.waitingForCanarySince != nil:
+                throw OperationError(.conflict, "release '\(name)' waits for \(release.canary), which it merged, to run: it cannot be \(Self.done(command)) before its first step")
             default: break
             }
             var (next, actions) = ReleasePlanner.next(release, state, .command(command), now: now)
             if command == .resume, !actions.contains(where: { if case .setWeights = $0 { true } else { false } }) {
                 // Weights moved by hand while it was paused go back to the step's.
-                actions.insert(.setWeights(canary: next.weight, condition: release.steps[next.step].condition), at: 0)
+                let expected = Self.expectedWeights(release, next)
+                actions.insert(.setWeights(canary: expected.weight, condition: expected.condition), at: 0)
             }
             var updated = record
             updated.state = next

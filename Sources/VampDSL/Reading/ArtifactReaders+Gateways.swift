@@ -60,6 +60,18 @@ extension ReadContext {
         return try gatewayBody(name: key, port: port, node, path, standalone: false, external: true)
     }
 
+    /// `tls: {certificate: /etc/vamp/certs/shop.pem}`: a PEM file (chain and key) on the gateway agents' machines.
+    func gatewayTLS(_ node: DSLNode, _ path: String) throws -> GatewayTLS {
+        let reader = try map(node, path)
+        let certificateNode = try reader.require("certificate")
+        let certificate = try string(certificateNode, join(path, "certificate"))
+        if let problem = GatewayTLS.certificatePathProblem(certificate) {
+            throw error(.invalidValue, problem, path: join(path, "certificate"), at: certificateNode)
+        }
+        reader.finish()
+        return GatewayTLS(certificate: certificate)
+    }
+
     /// A standalone gateway artifact (`/api/v1/gateways`).
     func gateway(_ node: DSLNode, _ path: String) throws -> Gateway {
         let reader = try map(node, path)
@@ -115,6 +127,9 @@ extension ReadContext {
         }
         if let hosts = try reader.take("virtual_hosts") {
             gateway.virtualHosts = recover { try listOrSingle(hosts, join(path, "virtual_hosts")).enumerated().map { try string($1, "\(path).virtual_hosts[\($0)]") } } ?? []
+        }
+        if let tls = try reader.take("tls"), !tls.isNull {
+            gateway.tls = recover { try gatewayTLS(tls, join(path, "tls")) }
         }
         if let routes = try reader.take("routes") { gateway.routes = recover { try self.routes(routes, join(path, "routes")) } ?? [] }
         gateway.metadata = recover { try object(try reader.take("metadata"), join(path, "metadata")) } ?? [:]

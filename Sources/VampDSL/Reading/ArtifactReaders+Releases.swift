@@ -1,7 +1,7 @@
 import VampModel
 
 extension ReadContext {
-    /// `kind: release`: the deployment, cluster and port; baseline and canary; steps (`[5%, 25%]` or
+    /// `kind: release`: the deployment, cluster and port; baseline and canary (`merge: true`: merged by the release); steps (`[5%, 25%]` or
     /// `{weight, condition, approval}` each); `step: {minimum_duration, minimum_requests}`; `checks`; the false-rollback
     /// probability; `insufficient_data: {after, then}`; `webhooks`; `on_success: {remove_baseline}`.
     func release(_ node: DSLNode, _ path: String) throws -> Release {
@@ -16,6 +16,7 @@ extension ReadContext {
             each(items) { index, item in try releaseStep(item, "steps[\(index)]") }
         } ?? []
         var release = Release(name: name!, deployment: deployment, cluster: cluster, port: port, baseline: baseline, canary: canary, steps: steps)
+        if let merge = try reader.take("merge") { release.mergeCanary = try bool(merge, "merge") }
         if let step = try reader.take("step") {
             let step = try map(step, "step")
             if let duration = try step.take("minimum_duration") { release.minimumDuration = try time(duration, "step.minimum_duration") }

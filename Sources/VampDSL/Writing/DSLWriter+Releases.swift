@@ -11,6 +11,7 @@ extension DSLWriter {
             ("port", .string(release.port)),
             ("baseline", .string(release.baseline)),
             ("canary", .string(release.canary)),
+            ("merge", .bool(release.mergeCanary)),
             ("steps", .list(release.steps.map { step in
                 var entries: [(String, OutNode)] = [("weight", .string(step.weight.description))]
                 if let condition = step.condition { entries.append(("condition", .string(condition))) }

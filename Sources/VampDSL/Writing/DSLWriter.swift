@@ -171,6 +171,7 @@ public enum DSLWriter {
         if port { out.append(("port", .string(gateway.port.description))) }
         out.append(("sticky", gateway.sticky.map { .string($0.rawValue) } ?? .null))
         out.append(("virtual_hosts", .list(gateway.virtualHosts.map(OutNode.string))))
+        if let tls = gateway.tls { out.append(("tls", .map([("certificate", .string(tls.certificate))]))) }
         out.append(("routes", .map(gateway.routes.map { ($0.path, .map(route($0))) })))
         if let service = gateway.service {
             out.append(("service", .map([("host", .string(service.host)), ("port", .number(String(service.port)))])))

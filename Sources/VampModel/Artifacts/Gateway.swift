@@ -20,6 +20,8 @@ public struct Gateway: Sendable, Hashable {
     public var sticky: Sticky?
     /// Host names that route to this gateway.
     public var virtualHosts: [String]
+    /// HTTPS: the certificate HAProxy terminates TLS with on the gateway's port; `nil` for plain HTTP or TCP.
+    public var tls: GatewayTLS?
     /// Routes, in document order.
     public var routes: [Route]
     /// Free metadata.
@@ -32,8 +34,9 @@ public struct Gateway: Sendable, Hashable {
     /// Creates a gateway.
     public init(
         name: String, port: GatewayPort, sticky: Sticky? = nil, virtualHosts: [String] = [], routes: [Route] = [],
-        metadata: [String: JSONValue] = [:], service: GatewayService? = nil, deployed: Bool? = nil
+        metadata: [String: JSONValue] = [:], service: GatewayService? = nil, deployed: Bool? = nil, tls: GatewayTLS? = nil
     ) {
+        self.tls = tls
         self.name = name
         self.port = port
         self.sticky = sticky

@@ -32,13 +32,17 @@ public struct Release: Sendable, Hashable {
     public var webhooks: [ReleaseWebhook]
     /// Whether a promoted release removes the baseline service from the deployment.
     public var removeBaselineOnSuccess: Bool
+    /// Whether the release merges the canary (a stored breed of that name) into the cluster, with the baseline's
+    /// scale and no traffic, and waits for its instances before its first step (`merge: true`).
+    public var mergeCanary: Bool
 
     /// A release with Vamp's defaults for what is not given.
     public init(
         name: String, deployment: String, cluster: String, port: String, baseline: String, canary: String,
         steps: [ReleaseStep], minimumDuration: TimeValue = TimeValue(seconds: 30)!, minimumRequests: Int = 100,
         checks: ReleaseChecks = ReleaseChecks(), falseRollbackProbability: Double = 0.01,
-        insufficientData: InsufficientDataRule = InsufficientDataRule(), webhooks: [ReleaseWebhook] = [], removeBaselineOnSuccess: Bool = false
+        insufficientData: InsufficientDataRule = InsufficientDataRule(), webhooks: [ReleaseWebhook] = [], removeBaselineOnSuccess: Bool = false,
+        mergeCanary: Bool = false
     ) {
         self.name = name
         self.deployment = deployment
@@ -54,6 +58,7 @@ public struct Release: Sendable, Hashable {
         self.insufficientData = insufficientData
         self.webhooks = webhooks
         self.removeBaselineOnSuccess = removeBaselineOnSuccess
+        self.mergeCanary = mergeCanary
     }
 }
 

@@ -31,7 +31,9 @@ public enum ConditionParser {
         if text.count > maximumLength {
             throw ConditionSyntaxError(message: "the condition is longer than \(maximumLength) characters", column: 1)
         }
-        var parser = Parser(tokens: try ConditionLexer.tokenize(text), end: text.count + 1)
+        // Columns count Unicode scalars (the lexer's), so the end does too: with a combining mark, characters were fewer
+        // and an error at the end named a column inside the text (found by fuzzing).
+        var parser = Parser(tokens: try ConditionLexer.tokenize(text), end: text.unicodeScalars.count + 1)
         if parser.tokens.isEmpty { throw ConditionSyntaxError(message: "the condition is empty", column: 1) }
         let expression = try parser.parseOr()
         if let token = parser.peek {
@@ -139,17 +141,20 @@ public enum ConditionParser {
                 let operand: ConditionExpression = word == "host" ? .host(value) : .userAgent(value)
                 return negated ? .not(operand) : operand
             case "has", "contains", "misses":
-                guard let target = next(), target.kind == .word, ["cookie", "header"].contains(target.text.lowercased()) else {
-                    throw ConditionSyntaxError(message: "expected 'cookie' or 'header' after '\(token.text)'", column: tokens[index - 1].column)
+                let afterVerb = next()
+                guard let target = afterVerb, target.kind == .word, ["cookie", "header"].contains(target.text.lowercased()) else {
+                    // Nothing after `has`: the column just past the text (found by fuzzing: `contains` alone read past the tokens).
+                    throw ConditionSyntaxError(message: "expected 'cookie' or 'header' after '\(token.text)'", column: afterVerb?.column ?? end)
                 }
                 let name = try parseValue(what: "a \(target.text.lowercased()) name after '\(token.text) \(target.text)'")
                 let operand: ConditionExpression = target.text.lowercased() == "cookie" ? .cookieExists(name) : .headerExists(name)
                 return word == "misses" ? .not(operand) : operand
             case "cookie", "header":
                 let name = try parseValue(what: "a \(word) name after '\(token.text)'")
-                guard let verb = next(), verb.kind == .word, ["has", "contains", "misses"].contains(verb.text.lowercased()) else {
+                let afterName = next()
+                guard let verb = afterName, verb.kind == .word, ["has", "contains", "misses"].contains(verb.text.lowercased()) else {
                     throw ConditionSyntaxError(
-                        message: "expected 'has', 'contains' or 'misses' after '\(token.text) \(name)'", column: tokens[min(index, tokens.count) - 1].column)
+                        message: "expected 'has', 'contains' or 'misses' after '\(token.text) \(name)'", column: afterName?.column ?? end)
                 }
                 let value = try parseValue(what: "a value after '\(token.text) \(name) \(verb.text)'")
                 let operand: ConditionExpression =

@@ -37,13 +37,25 @@ public struct ValueExpression: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         parts.map { part in
             switch part {
-            case .literal(let text): text.replacingOccurrences(of: "$", with: "$$")
+            case .literal(let text): Self.escaped(text)
             case .local(let name): "${\(name)}"
             case .host(let cluster): "${\(cluster).host}"
             case .trait(let cluster, let group, let name): "${\(cluster).\(group.rawValue).\(name)}"
             case .global(let scheme, let path): "${\(scheme)://\(path)}"
             }
         }.joined()
+    }
+
+    /// A literal with each `$` doubled, scalar by scalar: `replacingOccurrences` compares characters, and a `$`
+    /// followed by a combining mark is one character, so it stayed single and read back as a reference (found by
+    /// fuzzing).
+    static func escaped(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            scalars.append(scalar)
+            if scalar == "$" { scalars.append(scalar) }
+        }
+        return String(scalars)
     }
 
     /// Parses a value. Throws a message for an unclosed `${`, an empty reference, or an unknown

@@ -53,6 +53,9 @@ extension Validation {
         if gateway.sticky != nil, portType != .http {
             c.add(.invalidArtifact, p + "sticky", "sticky sessions need an http port; this gateway's port is \(portType.rawValue)")
         }
+        if let tls = gateway.tls, let problem = GatewayTLS.certificatePathProblem(tls.certificate) {
+            c.add(.invalidValue, p + "tls.certificate", problem)
+        }
         for (index, host) in gateway.virtualHosts.enumerated() where !isHostName(host) {
             c.add(.invalidValue, p + "virtual_hosts[\(index)]", "'\(Names.printable(host))' is not a host name (letters, digits, '-' and '.', labels of 1-63 characters, at most 253 in all)")
         }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A real etcd (Debian `etcd-server`) on free loopback ports with its data in a temporary
 /// folder. ``stop()`` and ``start()-swift.method`` keep the ports and the data, for outage tests.
@@ -12,15 +12,37 @@ public final class EtcdServer: @unchecked Sendable {
     private let lock = NSLock()
     private var process: ExternalProcess?
 
-    /// The client URL, `http://127.0.0.1:<clientPort>`.
-    public var endpoint: String { "http://127.0.0.1:\(clientPort)" }
+    /// The server's TLS files, when it serves clients over TLS.
+    public let tls: TLS?
+
+    /// The client URL, `http://127.0.0.1:<clientPort>` (`https://` with ``tls``).
+    public var endpoint: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(clientPort)" }
+
+    /// TLS for etcd's clients: its certificate and key, and the CA whose client certificates it takes (etcd's
+    /// `--client-cert-auth`): a client without one is refused.
+    public struct TLS: Sendable {
+        public var certificate: URL
+        public var key: URL
+        public var clientCA: URL
+        /// A client certificate and key signed by `clientCA`, for the health check.
+        public var clientCertificate: URL
+        public var clientKey: URL
+
+        public init(certificate: URL, key: URL, clientCA: URL, clientCertificate: URL, clientKey: URL) {
+            self.certificate = certificate
+            self.key = key
+            self.clientCA = clientCA
+            self.clientCertificate = clientCertificate
+            self.clientKey = clientKey
+        }
+    }
 
     /// Where etcd is looked for.
     public static let executable = "/usr/bin/etcd"
 
     /// Starts etcd and waits until `/health` says true. Fails (never skips) when etcd is missing.
-    public static func start() async throws -> EtcdServer {
-        let server = try EtcdServer(clientPort: FreePort.next(), peerPort: FreePort.next())
+    public static func start(tls: TLS? = nil) async throws -> EtcdServer {
+        let server = try EtcdServer(clientPort: FreePort.next(), peerPort: FreePort.next(), tls: tls)
         do {
             try await server.start()
         } catch {
@@ -30,7 +52,8 @@ public final class EtcdServer: @unchecked Sendable {
         return server
     }
 
-    private init(clientPort: Int, peerPort: Int) throws {
+    private init(clientPort: Int, peerPort: Int, tls: TLS?) throws {
+        self.tls = tls
         self.clientPort = clientPort
         self.peerPort = peerPort
         self.directory = try TemporaryDirectory(prefix: "vamp-etcd")
@@ -38,8 +61,11 @@ public final class EtcdServer: @unchecked Sendable {
 
     /// (Re)starts etcd on the same ports and data folder and waits until it is healthy.
     public func start() async throws {
-        let client = "http://127.0.0.1:\(clientPort)"
+        let client = endpoint
         let peer = "http://127.0.0.1:\(peerPort)"
+        let secure = tls.map {
+            ["--cert-file", $0.certificate.path, "--key-file", $0.key.path, "--client-cert-auth", "--trusted-ca-file", $0.clientCA.path]
+        } ?? []
         let process = try ExternalProcess(
             executable: Self.executable,
             arguments: [
@@ -47,7 +73,7 @@ public final class EtcdServer: @unchecked Sendable {
                 "--listen-client-urls", client, "--advertise-client-urls", client,
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "vamp-test=\(peer)",
-            ],
+            ] + secure,
             logFile: directory.url.appendingPathComponent("etcd-\(UUID().uuidString.prefix(4)).log"),
             installHint: "Install it with: apt-get install -y etcd-server")
         lock.withLock { self.process = process }
@@ -57,6 +83,7 @@ public final class EtcdServer: @unchecked Sendable {
                 guard process.isRunning else {
                     throw FixtureError("etcd exited: \(process.logTail())")
                 }
+                if let tls = self.tls { return Self.healthyOverTLS(port: port, tls) }
                 let answer = LoopbackProbe.exchange(
                     port: port, request: "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
                 return answer?.contains("\"health\":\"true\"") == true
@@ -64,6 +91,23 @@ public final class EtcdServer: @unchecked Sendable {
         } catch {
             throw FixtureError("\(error). etcd log: \(process.logTail())")
         }
+    }
+
+    /// `/health` over TLS with the client certificate, by the real `curl`.
+    static func healthyOverTLS(port: Int, _ tls: TLS) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = [
+            "-s", "--max-time", "2", "--cacert", tls.clientCA.path, "--cert", tls.clientCertificate.path, "--key", tls.clientKey.path,
+            "https://127.0.0.1:\(port)/health",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).contains("\"health\":\"true\"")
     }
 
     /// Stops etcd (SIGTERM, then SIGKILL after 10 s); the ports and data stay for ``start()-swift.method``.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -36,22 +36,25 @@ public final class PostgresServer: Sendable {
     /// `durable: true` for PostgreSQL's default, e.g. to measure write throughput.
     /// `binaryDirectory` overrides where `initdb` and `postgres` are looked for (by default the
     /// newest `/usr/lib/postgresql/*/bin`).
+    /// `tls` (a certificate and its key, PEM) turns on TLS (`ssl=on`): clients may then ask for it (`sslmode`).
     public static func start(
-        durable: Bool = false, binaryDirectory: String? = nil, timeout: Duration = .seconds(60)
+        durable: Bool = false, binaryDirectory: String? = nil, timeout: Duration = .seconds(60), tls: (certificate: URL, key: URL)? = nil
     ) async throws -> PostgresServer {
         // Another process can take the free port before postgres binds it: try a new port then.
         var attempt = 1
         while true {
             do {
-                return try await startOnce(durable: durable, binaryDirectory: binaryDirectory, timeout: timeout)
+                return try await startOnce(durable: durable, binaryDirectory: binaryDirectory, timeout: timeout, tls: tls)
             } catch let error as FixtureError where attempt < 3 && error.message.contains("postgres exited") {
                 attempt += 1
             }
         }
     }
 
-    private static func startOnce(durable: Bool, binaryDirectory: String?, timeout: Duration) async throws -> PostgresServer {
-        let server = try PostgresServer(durable: durable, binaryDirectory: binaryDirectory)
+    private static func startOnce(
+        durable: Bool, binaryDirectory: String?, timeout: Duration, tls: (certificate: URL, key: URL)?
+    ) async throws -> PostgresServer {
+        let server = try PostgresServer(durable: durable, binaryDirectory: binaryDirectory, tls: tls)
         do {
             try await waitUntil(timeout: timeout, "PostgreSQL on port \(server.port) (log: \(server.process.logFile.path))") {
                 // Accepting TCP is not enough: during start-up the server refuses sessions
@@ -71,7 +74,7 @@ public final class PostgresServer: Sendable {
         return server
     }
 
-    private init(durable: Bool, binaryDirectory: String?) throws {
+    private init(durable: Bool, binaryDirectory: String?, tls: (certificate: URL, key: URL)?) throws {
         guard let binaries = binaryDirectory ?? Self.findBinaries(),
             FileManager.default.isExecutableFile(atPath: binaries + "/initdb"),
             FileManager.default.isExecutableFile(atPath: binaries + "/postgres")
@@ -95,10 +98,11 @@ public final class PostgresServer: Sendable {
                 ["-D", data, "-U", "vamp", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
                 asPostgres: runAsPostgres, log: directory.appendingPathComponent("initdb.log"))
             port = try FreePort.next()
+            let folder = directory, owner = runAsPostgres ? "postgres" : nil
             let arguments = [
                 "-D", data, "-p", String(port), "-k", directory.path, "-c", "listen_addresses=127.0.0.1",
                 "-c", "max_connections=200",
-            ] + (durable ? [] : ["-c", "fsync=off"])
+            ] + (durable ? [] : ["-c", "fsync=off"]) + (try tls.map { try Self.tlsSettings($0, in: folder, owner: owner) } ?? [])
             let executable = binaries + "/postgres"
             process = try ExternalProcess(
                 executable: runAsPostgres ? "/usr/sbin/runuser" : executable,
@@ -110,6 +114,19 @@ public final class PostgresServer: Sendable {
             throw error
         }
         PostgresServerRegistry.add(self)
+    }
+
+    /// Copies the certificate and key where the server's user owns them (PostgreSQL refuses a key others can read)
+    /// and returns the settings that turn TLS on.
+    private static func tlsSettings(_ files: (certificate: URL, key: URL), in directory: URL, owner: String?) throws -> [String] {
+        let certificate = directory.appendingPathComponent("server.crt"), key = directory.appendingPathComponent("server.key")
+        try FileManager.default.copyItem(at: files.certificate, to: certificate)
+        try FileManager.default.copyItem(at: files.key, to: key)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key.path)
+        if let owner {
+            for file in [certificate, key] { try FileManager.default.setAttributes([.ownerAccountName: owner], ofItemAtPath: file.path) }
+        }
+        return ["-c", "ssl=on", "-c", "ssl_cert_file=\(certificate.path)", "-c", "ssl_key_file=\(key.path)"]
     }
 
     /// Creates another empty database on this server, e.g. one per test.

@@ -11,6 +11,7 @@ const DECISIONS = {
   approval_needed: ['approval needed', 'warn'], approved: ['approved', 'ok'], paused: ['paused', 'muted'],
   resumed: ['resumed', 'info'], promoted: ['promoted', 'ok'], rolled_back: ['rolled back', 'error'],
   aborted: ['aborted', 'error'], failed: ['failed', 'error'], webhook: ['webhook', 'info'],
+  canary_deployed: ['canary deployed', 'info'],
 };
 
 /** Decisions whose figures are the answer to "why did it stop?": their checks are shown open. */

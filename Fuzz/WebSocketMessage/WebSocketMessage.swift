@@ -1,0 +1,1 @@
+../../Sources/VampAPI/WebSocket/WebSocketMessage.swift

@@ -1,0 +1,1 @@
+../../Sources/VampAPI/YAMLValues.swift

@@ -1,0 +1,80 @@
+import Foundation
+import KVStores
+import Testing
+import VampTesting
+
+/// etcd serving its clients over TLS and asking them for a certificate (`--client-cert-auth`), as a production etcd
+/// does: the store reaches it with the CA and a client certificate; without them, or trusting another CA, it is
+/// refused with an error that says so; settings that cannot work are refused when the store is made.
+@Suite("etcd over TLS with client certificates", .serialized)
+struct EtcdTLSTests {
+    @Test("https:// with the CA and a client certificate: set, get, list and a watch work; without the client certificate, or trusting another CA, every call fails with a clear error")
+    func clientCertificates() async throws {
+        let folder = try TemporaryDirectory(prefix: "etcd-tls")
+        defer { folder.remove() }
+        let ca = try TestCertificateAuthority(in: folder.url)
+        let server = try ca.issue("etcd", serial: "E7C0")
+        let client = try ca.issue("vamp", serial: "C11E")
+        let etcd = try await EtcdServer.start(tls: .init(
+            certificate: server.certificate, key: server.key, clientCA: ca.caFile, clientCertificate: client.certificate, clientKey: client.key))
+        do {
+            #expect(etcd.endpoint.hasPrefix("https://"))
+            var configuration = try KeyValueStoreConfiguration(kind: .etcd, connection: etcd.endpoint)
+            configuration.tlsFiles = .init(caFile: ca.caFile.path, certificateFile: client.certificate.path, keyFile: client.key.path)
+            let store = try configuration.makeStore()
+            try await store.set("/vamp/tls/one", string: "hello")
+            #expect(try await store.get("/vamp/tls/one")?.string == "hello")
+            #expect(try await store.children(of: "/vamp/tls").count == 1)
+            // A watch over TLS sees a change made after it started.
+            var changes = store.watch("/vamp/tls/one").makeAsyncIterator()
+            #expect(try await changes.next()?.string == "hello")
+            try await store.set("/vamp/tls/one", string: "again")
+            #expect(try await changes.next()?.string == "again")
+
+            // Without the client certificate: etcd ends the handshake.
+            var anonymous = configuration
+            anonymous.tlsFiles.certificateFile = nil
+            anonymous.tlsFiles.keyFile = nil
+            let refused = try anonymous.makeStore()
+            let noCertificate = await #expect(throws: KeyValueStoreError.self) { try await refused.get("/vamp/tls/one") }
+            #expect(noCertificate?.message.isEmpty == false)
+
+            // Trusting another CA: the server's certificate is not believed.
+            let otherFolder = folder.url.appendingPathComponent("other")
+            try FileManager.default.createDirectory(at: otherFolder, withIntermediateDirectories: true)
+            let other = try TestCertificateAuthority(in: otherFolder, name: "Another CA")
+            var distrusting = configuration
+            distrusting.tlsFiles.caFile = other.caFile.path
+            let wrongCA = await #expect(throws: KeyValueStoreError.self) { try await distrusting.makeStore().get("/vamp/tls/one") }
+            #expect("\(wrongCA.map { "\($0)" } ?? "")".lowercased().contains("certificate"), "\(wrongCA.map { "\($0)" } ?? "")")
+        } catch {
+            await etcd.remove()
+            throw error
+        }
+        await etcd.remove()
+    }
+
+    @Test("TLS files are refused when they cannot work: over http://, for ZooKeeper, a certificate without its key, a file that is not there (named)")
+    func refusedSettings() throws {
+        func refusal(_ configuration: KeyValueStoreConfiguration) -> String {
+            do {
+                _ = try configuration.makeStore()
+                return "made"
+            } catch {
+                return error.message
+            }
+        }
+        var plain = try KeyValueStoreConfiguration(kind: .etcd, connection: "http://127.0.0.1:2379")
+        plain.tlsFiles.caFile = "/etc/ssl/certs/ca-certificates.crt"
+        #expect(refusal(plain).contains("need an https:// connection"), "\(refusal(plain))")
+        var zookeeper = try KeyValueStoreConfiguration(kind: .zookeeper, connection: "127.0.0.1:2181")
+        zookeeper.tlsFiles.caFile = "/etc/ssl/certs/ca-certificates.crt"
+        #expect(refusal(zookeeper).contains("zookeeper over TLS is not supported"), "\(refusal(zookeeper))")
+        var halfClient = try KeyValueStoreConfiguration(kind: .etcd, connection: "https://127.0.0.1:2379")
+        halfClient.tlsFiles.certificateFile = "/tmp/client.pem"
+        #expect(refusal(halfClient).contains("needs both"), "\(refusal(halfClient))")
+        var missing = try KeyValueStoreConfiguration(kind: .etcd, connection: "https://127.0.0.1:2379")
+        missing.tlsFiles.caFile = "/nonexistent/ca.pem"
+        #expect(refusal(missing).contains("vamp.key-value-store.tls.ca-file '/nonexistent/ca.pem'"), "\(refusal(missing))")
+    }
+}
