@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VampModel
 
@@ -124,6 +125,18 @@ struct ValueReferenceTests {
         #expect(value.parts == [.literal(" $ $\u{0711}a fBt$u")])
         #expect(value.description == " $$ $$\u{0711}a fBt$$u")
         #expect(try ValueExpression.parse(value.description) == value)
+    }
+
+    /// Found by fuzzing in CI (fuzz-value-reference, 2026-12-07): a braced reference was split into segments by
+    /// character, and a dot followed by a combining mark is one character, so `${api.ports.<U+06DB>x}` (the written form
+    /// of a reference read unbraced, by scalar) did not read back.
+    @Test("a value with combining marks, replacement characters and control characters in and after references reads back from its written form")
+    func fuzzedRoundTrip() throws {
+        let bytes = [UInt8](Data(base64Encoded: "aGh0OiRhcE4ucG9ydHMuQ0gucHQ6JGFwc3Q6cnRzLkNILnB0eiRpLnBvcnRzLnBuICQkLy8kYXBpLmhvc3Q6JGFwaS5wb3J0cy5DSGxwdDokYXAkYXBpLmhvc3Q6JGFwTi5wb3J0cy5DSC5wdDokYXBpLnBvcnRzLnBuJGFwTi5wb3J0cy5DSC5wdDokYXBpLnBvcnRzLnBuICQkLy8kYXBpLmhvc3Q6JGFwaS5wb3J0cy5DSC5wdHokaS5wb3J0cy5wbiAkJC8vJGFwaS5ob3N0OiRhcGkucG9ydHMuQ0hscHQ6JGFwJGFwaS5ob3N0OiRhcE4ucG9ydHMuQ0gucHQ6JGFwaS5wb3J0cy5wbiAkJC8vJGFwaS5ob3N0OiRhcGkucG9ydHMu25vvv3R6JGkucG9ydHMucG4gJCQvLyRhcGkuaG9zdDokYXDpLnBvcnRzLkNIAQAAAAAAACZwcG9ydHMucG4gJCQx")!)
+        let text = String(decoding: bytes, as: UTF8.self)
+        let value = try ValueExpression.parse(text)
+        let again = try ValueExpression.parse(value.description)
+        #expect(again == value, "written \(value.description.debugDescription): \(again.parts) against \(value.parts)")
     }
 
     @Test("bad references say what is wrong", arguments: [

@@ -95,7 +95,9 @@ public struct ValueExpression: Sendable, Hashable, CustomStringConvertible {
                     }
                     parts.append(.global(scheme: scheme, path: path))
                 } else {
-                    parts.append(try reference(body.split(separator: ".", omittingEmptySubsequences: false).map(String.init), column: column, original: body))
+                    // Split on the scalar: a dot followed by a combining mark is one character, not a dot.
+                    let segments = body.unicodeScalars.split(separator: ".", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+                    parts.append(try reference(segments, column: column, original: body))
                 }
                 i = close + 1
                 continue
