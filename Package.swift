@@ -369,8 +369,10 @@ targets.append(.target(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-        // TLS with a certificate reloaded while the server runs (TLS/).
+        // TLS with a certificate reloaded while the server runs (TLS/); a secret's certificate read and checked.
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        // The SHA-256 fingerprint of a secret's certificate.
+        .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         // Converts the OpenAPI document to JSON for /api/v1/openapi.json.
         .product(name: "Yams", package: "Yams"),

@@ -167,7 +167,7 @@ enum Columns {
         case .rewrite: ["NAME", "REWRITE"]
         case .route: ["NAME", "WEIGHT", "CONDITION"]
         case .event: ["TIMESTAMP", "TYPE", "TAGS", "VALUE"]
-        case .workflow, .template: ["NAME"]
+        case .workflow, .template, .secret: ["NAME"]
         case .release: ["NAME", "DEPLOYMENT", "BASELINE", "CANARY", "STEPS"]
         }
     }
@@ -189,6 +189,7 @@ enum Columns {
         case .event(let e): [timestamp(e.timestamp), e.type, e.tags.joined(separator: ","), e.value.map(compactJSON) ?? "-"]
         case .workflow(let w): [w.name]
         case .template(let t): [t.name]
+        case .secret(let s): [s.name]
         case .release(let r): [r.name, "\(r.deployment)/\(r.cluster)/\(r.port)", r.baseline, r.canary, r.steps.map(\.weight.description).joined(separator: ",")]
         }
     }

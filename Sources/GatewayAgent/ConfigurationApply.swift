@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import HAProxyConfigGen
 import HAProxyControl
 import Logging
 import Synchronization
@@ -33,7 +34,15 @@ extension GatewayAgent {
         } catch {
             return .applyFailed(kv, reason: "cannot read the user fragments: \(error)")
         }
-        let sections = GatewaySections(kv)
+        // The certificates of stored secrets come before the HAProxy text; they are written before HAProxy sees it.
+        let (text, certificates, problems) = GatewayCertificates.unbundle(kv)
+        if let problem = problems.first { return .applyFailed(kv, reason: problem, retryable: false) }
+        do {
+            try writeCertificates(certificates)
+        } catch {
+            return .applyFailed(kv, reason: "\(error)")
+        }
+        let sections = GatewaySections(text)
         let current = (try? String(contentsOf: configurationFile, encoding: .utf8)) ?? ""
         let running = Set(TCPAddress.binds(in: current))
         var leftOut: [String: LeftOut] = [:]
@@ -52,6 +61,7 @@ extension GatewayAgent {
             let candidate = sections.candidate(prefix: prefix, leavingOut: Set(leftOut.keys))
             switch await bringUp(candidate.text, current: current, started: started) {
             case .applied(let path):
+                removeCertificates(keeping: Set(certificates.keys))
                 // A gateway left out on suspicion is confirmed now that the others went through without it: the same
                 // part is left out at once next time, without a refused reload.
                 for name in suspects {

@@ -276,7 +276,7 @@ final class HAProxyMaster: Sendable {
 
     /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts.
     func validate(_ file: URL) async throws -> String? {
-        try await HAProxyControl.check(file, executable: executable)
+        try await HAProxyControl.check(file, executable: executable, workingDirectory: workDirectory.path)
     }
 }
 

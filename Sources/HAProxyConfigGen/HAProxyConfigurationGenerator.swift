@@ -29,6 +29,10 @@ public struct HAProxyConfigurationGenerator: Sendable {
         public static let defaultSocketDirectory = "run"
         /// Port of the shared virtual-hosts frontend.
         public var virtualHostsPort: Int
+        /// The certificate file of each stored secret a gateway may name (`tls: {secret: shop}`), by the secret's
+        /// name: ``GatewayCertificates/file(secret:pem:)``, relative to the folder HAProxy runs in, where the agent
+        /// writes it. A gateway naming a secret not here is refused.
+        public var secretFiles: [String: String] = [:]
 
         /// Creates options.
         public init(

@@ -6,12 +6,29 @@ extension HAProxyConfigurationGenerator {
     /// offers HTTP/2 by ALPN, which needs `mode http`); `ssl crt <file>` for a tcp gateway (TLS is terminated and
     /// the plain stream goes to the routes). The path is checked again here (absolute, `[A-Za-z0-9/._-]`), so it
     /// is one word on the line whatever reached the generator.
+    /// A gateway with `tls: {secret: name}` gets the secret's file of ``Options/secretFiles`` (relative to the folder
+    /// HAProxy runs in); checked the same way.
     func tlsBindOptions(of gateway: Gateway) throws(HAProxyConfigError) -> String {
         guard let tls = gateway.tls else { return "" }
-        if let problem = GatewayTLS.certificatePathProblem(tls.certificate) {
-            throw HAProxyConfigError(code: .unsafeValue, message: "tls.certificate: \(HAProxyText.comment(problem))", gateway: gateway.name)
+        let file: String
+        if let secret = tls.secret {
+            guard let known = options.secretFiles[secret] else {
+                throw HAProxyConfigError(
+                    code: .unresolvedReference, message: "tls.secret: there is no secret '\(HAProxyText.comment(secret))'; store it with PUT /api/v1/secrets/\(HAProxyText.comment(secret))",
+                    gateway: gateway.name)
+            }
+            guard GatewayCertificates.isFileName(known) else {
+                throw HAProxyConfigError(code: .unsafeValue, message: "tls.secret: the file of secret '\(HAProxyText.comment(secret))' is not a certificate file name", gateway: gateway.name)
+            }
+            file = known
+        } else {
+            let path = tls.certificate ?? ""
+            if let problem = GatewayTLS.certificatePathProblem(path) {
+                throw HAProxyConfigError(code: .unsafeValue, message: "tls.certificate: \(HAProxyText.comment(problem))", gateway: gateway.name)
+            }
+            file = path
         }
-        return gateway.port.type == .http ? " ssl crt \(tls.certificate) alpn h2,http/1.1" : " ssl crt \(tls.certificate)"
+        return gateway.port.type == .http ? " ssl crt \(file) alpn h2,http/1.1" : " ssl crt \(file)"
     }
 
     /// The options of the server line by which the virtual-hosts frontend reaches a gateway: TLS for an HTTPS

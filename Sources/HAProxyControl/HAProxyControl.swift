@@ -16,12 +16,13 @@ public enum HAProxyControl {
     /// Runs `haproxy -c -f file`: nil when valid, else HAProxy's alerts (or, when it printed none, the head and tail of
     /// its output). Decided by the exit status alone; the output is read as it comes and kept within a fixed size
     /// (``BoundedOutput``), so a configuration that makes HAProxy print megabytes of warnings is checked like any other.
-    /// Throws when haproxy cannot run or is killed, so "not checked" is never "refused".
-    public static func check(_ file: URL, executable: String = defaultExecutable) async throws -> String? {
+    /// Throws when haproxy cannot run or is killed, so "not checked" is never "refused". HAProxy runs in
+    /// `workingDirectory` (relative paths of the file, such as certificates, are found from there).
+    public static func check(_ file: URL, executable: String = defaultExecutable, workingDirectory: String? = nil) async throws -> String? {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw HAProxyControlError("HAProxy not found at \(executable); install it with: apt-get install haproxy")
         }
-        let (status, output) = try await runCollectingOutput(executable, arguments: ["-c", "-f", file.path])
+        let (status, output) = try await runCollectingOutput(executable, arguments: ["-c", "-f", file.path], workingDirectory: workingDirectory)
         switch status {
         case .exited(0):
             return nil

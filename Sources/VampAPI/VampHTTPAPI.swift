@@ -150,6 +150,14 @@ public enum VampHTTPAPI {
         api.get("vga/:type/:version/template", use: on { vamp, request, context in system(vamp).vgaTemplate(context) })
         api.post("docker-compose", use: on { vamp, request, context in try await system(vamp).dockerCompose(request) })
 
+        // Secrets before `:kind`: they are written and shown by their own handlers, never as stored JSON.
+        @Sendable func secrets(_ vamp: Vamp) -> SecretHandlers { SecretHandlers(vamp: vamp, configuration: configuration) }
+        api.get("secrets", use: on { vamp, request, context in try await secrets(vamp).list(request) })
+        api.post("secrets", use: on { vamp, request, context in try await secrets(vamp).write(request, name: nil) })
+        api.get("secrets/:name", use: on { vamp, request, context in try await secrets(vamp).read(context.parameters.get("name") ?? "") })
+        api.put("secrets/:name", use: on { vamp, request, context in try await secrets(vamp).write(request, name: context.parameters.get("name") ?? "") })
+        api.delete("secrets/:name", use: on { vamp, request, context in try await secrets(vamp).delete(request, name: context.parameters.get("name") ?? "") })
+
         api.post(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .post) })
         api.put(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .put) })
         api.delete(use: on { vamp, request, context in try await artifacts(vamp).multiple(request, context, .delete) })

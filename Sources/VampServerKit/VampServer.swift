@@ -208,12 +208,27 @@ struct HAProxyTextCheck: Sendable {
     let logger: Logger
 
     func check(_ generated: String) async -> String? {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-check-\(UUID().uuidString).cfg")
-        defer { try? FileManager.default.removeItem(at: file) }
+        // The certificates of stored secrets travel with the text (GatewayCertificates); HAProxy finds them relative to
+        // the folder it runs in, as on the agents: a folder only this user may enter, removed after the check.
+        let (text, certificates, _) = GatewayCertificates.unbundle(generated)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vamp-check-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("haproxy.cfg")
         do {
-            let checkable = HAProxyConfigurationGenerator.withoutCertificates(in: generated) { FileManager.default.isReadableFile(atPath: $0) }
+            try FileManager.default.createDirectory(
+                at: folder.appendingPathComponent(GatewayCertificates.directory), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder.path)
+            for (name, pem) in certificates {
+                let path = folder.appendingPathComponent(name).path
+                guard FileManager.default.createFile(atPath: path, contents: Data(pem.utf8), attributes: [.posixPermissions: 0o600]) else {
+                    throw CocoaError(.fileWriteUnknown)
+                }
+            }
+            let checkable = HAProxyConfigurationGenerator.withoutCertificates(in: text) { path in
+                FileManager.default.isReadableFile(atPath: path.hasPrefix("/") ? path : folder.appendingPathComponent(path).path)
+            }
             try Data((base + "\n" + checkable).utf8).write(to: file)
-            return try await HAProxyControl.check(file, executable: executable)
+            return try await HAProxyControl.check(file, executable: executable, workingDirectory: folder.path)
         } catch {
             // Not checked is not refused: the generator has checked the text already. But the operator turned the
             // check on (or has HAProxy installed) and must know it did not run.

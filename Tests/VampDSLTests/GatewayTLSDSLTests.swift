@@ -26,6 +26,23 @@ struct GatewayTLSDSLTests {
         #expect(!DSLWriter.yaml(.gateway(plain)).contains("tls"))
     }
 
+    @Test("a gateway naming a secret is read and written back to the same gateway; a secret reads and writes its PEM text")
+    func secretRoundTrip() throws {
+        let yaml = "kind: gateway\nname: shop\nport: 9443/http\ntls: {secret: shop-cert}\nroutes:\n  shop/web/web: {weight: 100%}\n"
+        guard case .gateway(let gateway) = try #require(try DSLReader.read(yaml).first).artifact else {
+            Issue.record("not a gateway")
+            return
+        }
+        #expect(gateway.tls == GatewayTLS(secret: "shop-cert"))
+        #expect(DSLWriter.json(.gateway(gateway), pretty: false).contains("\"tls\":{\"secret\":\"shop-cert\"}"))
+        #expect(try DSLReader.read(DSLWriter.yaml(.gateway(gateway))).map(\.artifact) == [.gateway(gateway)])
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n"
+        let secret = Artifact.secret(Secret(name: "shop-cert", certificate: pem))
+        #expect(try DSLReader.read(DSLWriter.json(secret)).map(\.artifact) == [secret])
+        #expect(Validation.validate(secret).isEmpty)
+        #expect(Validation.validate(.secret(Secret(name: "x", certificate: "-----BEGIN CERTIFICATE-----\n"))).first?.message.contains("no private key") == true)
+    }
+
     @Test("a blueprint's external gateway takes a certificate")
     func blueprintGateway() throws {
         let yaml = """
@@ -54,7 +71,10 @@ struct GatewayTLSDSLTests {
         ("tls: {certificate: \"/etc/vamp/'x'.pem\"}", "only letters, digits"),
         ("tls: {certificate: /etc/vamp/}", "not a folder"),
         ("tls: {certificate: /etc/vamp/shop.pem, key: /etc/vamp/shop.key}", "'key' is not a field here"),
-        ("tls: {secret: shop}", "'certificate' is required"),
+        ("tls: {}", "give certificate"),
+        ("tls: {secret: shop, certificate: /etc/vamp/shop.pem}", "not both"),
+        ("tls: {secret: ../shop}", "may hold only letters"),
+        ("tls: {secret: .shop}", "may not start with '.'"),
         ("tls: /etc/vamp/shop.pem", "expected a map"),
     ])
     func refused(line: String, fragment: String) throws {

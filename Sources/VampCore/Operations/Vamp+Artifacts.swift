@@ -35,7 +35,9 @@ extension Vamp {
         for document in documents where !Self.isDeploymentDocument(document) {
             let kind = document.artifact.kind
             guard Self.storedKinds.contains(kind) else {
-                problems.append("document \(document.index): \(kind.plural) cannot be stored through this endpoint")
+                problems.append(kind == .secret
+                    ? "document \(document.index): a secret is stored on its own, with PUT /api/v1/secrets/{name}"
+                    : "document \(document.index): \(kind.plural) cannot be stored through this endpoint")
                 continue
             }
             if let expectedName, let name = document.artifact.name, name != expectedName {

@@ -15,7 +15,8 @@ extension Vamp {
         let position = try? await changes.position()
         if let position, let rendered, rendered.position == position { return rendered.configuration }
         var workspace = Workspace(repository: repository)
-        let configuration = try render(try await workspace.gateways(), deployments: try await workspace.deployments())
+        let configuration = try render(
+            try await workspace.gateways(), deployments: try await workspace.deployments(), secrets: try await workspace.secretCertificates())
         if let position { rendered = (position, configuration) }
         await pulse.update(names: configuration.names)
         return configuration
@@ -48,16 +49,24 @@ extension Vamp {
     /// gateway served, also the clusters' gateways whose services do not run yet: they are rendered once their
     /// instances are up, and what cannot be rendered then must be refused now. The message names the gateway where
     /// the generator says which one it is.
-    func checkGateways(in workspace: inout Workspace, changed: [String]) async throws(OperationError) {
+    ///
+    /// `secret` is the secret a write changes: the gateways naming it are checked with its new certificate as if
+    /// they were written, and a certificate HAProxy refuses is named with the secret.
+    func checkGateways(in workspace: inout Workspace, changed: [String], secret: String? = nil) async throws(OperationError) {
         let saved = workspace.savedGateways
         try ReservedPorts.check(saved, reserved: configuration.reservedPorts)
         let sizes = saved.flatMap(Validation.sizeErrors(of:))
         if !sizes.isEmpty { throw OperationError(.invalid, sizes.map(\.description).joined(separator: "\n")) }
         let gateways = try await workspace.gateways(), deployments = try await workspace.deployments()
+        let secrets = try await workspace.secretCertificates()
         try await checkTotals(gateways: gateways, deployments: deployments, changed: saved.map(\.name))
-        let rendered = try await renderServingAll(gateways, deployments: deployments, saved: Set(saved.map(\.name)))
+        let checked = saved + gateways.filter { secret != nil && $0.tls?.secret == secret }
+        let rendered = try await renderServingAll(gateways, deployments: deployments, secrets: secrets, saved: Set(checked.map(\.name)))
         if let check = configuration.configurationCheck {
-            try await checkText(rendered.text, with: check, saved: saved, gateways: gateways, changed: changed)
+            let file: (Gateway) -> String? = { gateway in
+                gateway.tls.flatMap { tls in tls.secret.flatMap { name in secrets[name].map { GatewayCertificates.file(secret: name, pem: $0) } } ?? tls.certificate }
+            }
+            try await checkText(rendered.stored, with: check, saved: checked, gateways: gateways, changed: changed, file: file)
         }
     }
 
@@ -65,17 +74,22 @@ extension Vamp {
     /// gateway and field when this write saves that gateway. When it is the certificate of a gateway this write does
     /// not change (its file was rewritten since it was stored), the agents leave that gateway out as they leave out
     /// any part HAProxy refuses; it does not hold back this write, and the check goes on without its certificate.
-    func checkText(_ text: String, with check: ConfigurationCheck, saved: [Gateway], gateways: [Gateway], changed: [String]) async throws(OperationError) {
+    func checkText(
+        _ text: String, with check: ConfigurationCheck, saved: [Gateway], gateways: [Gateway], changed: [String], file: (Gateway) -> String?
+    ) async throws(OperationError) {
         var text = text
         var skipped = Set<String>()
         while let refusal = await check(text) {
             let refused: (Gateway) -> Bool = { gateway in
-                gateway.tls.map { refusal.contains("'\($0.certificate)'") && !skipped.contains($0.certificate) } ?? false
+                file(gateway).map { refusal.contains("'\($0)'") && !skipped.contains($0) } ?? false
             }
             if let gateway = saved.first(where: refused), let tls = gateway.tls {
-                throw OperationError(.invalid, "gateway '\(gateway.name)', field tls.certificate: HAProxy cannot use the certificate \(tls.certificate) (a PEM file with the certificate, its chain and the private key): \(refusal)")
+                if let secret = tls.secret {
+                    throw OperationError(.invalid, "gateway '\(gateway.name)', field tls.secret: HAProxy cannot use the certificate of secret '\(secret)' (the certificate, its chain and the private key): \(refusal)")
+                }
+                throw OperationError(.invalid, "gateway '\(gateway.name)', field tls.certificate: HAProxy cannot use the certificate \(tls.certificate ?? "") (a PEM file with the certificate, its chain and the private key): \(refusal)")
             }
-            if let stale = gateways.first(where: refused)?.tls?.certificate {
+            if let stale = gateways.first(where: refused).flatMap(file) {
                 skipped.insert(stale)
                 text = HAProxyConfigurationGenerator.withoutCertificates(in: text) { $0 != stale }
                 continue
@@ -121,7 +135,9 @@ extension Vamp {
     /// (`saved`) and that was stored before the rules that refuse it (it cannot be rendered even on its own, or the
     /// synchroniser already leaves it out of what is served) stays left out of the check, as it stays left out of
     /// HAProxy, so that it does not hold back every other write. Any other gateway left out is refused.
-    func renderServingAll(_ gateways: [Gateway], deployments: [Deployment], saved: Set<String>) async throws(OperationError) -> GatewayConfiguration {
+    func renderServingAll(
+        _ gateways: [Gateway], deployments: [Deployment], secrets: [String: String], saved: Set<String>
+    ) async throws(OperationError) -> GatewayConfiguration {
         var scratch = configuration.portAllocator
         var resolved: [Gateway]
         do {
@@ -130,18 +146,18 @@ extension Vamp {
             throw OperationError(.invalid, error.description, cause: error)
         }
         for index in resolved.indices { resolved[index].deployed = true }
-        let rendered = GatewayConfiguration.render(resolved, generator: configuration.generator)
+        let rendered = GatewayConfiguration.render(resolved, generator: configuration.generator, secrets: secrets)
         guard !rendered.excluded.isEmpty else { return rendered }
         let excludedNow = (try? await gatewayConfiguration())?.excluded ?? [:]
         for (name, reason) in rendered.excluded.sorted(by: { $0.key < $1.key }) {
             let stale = !saved.contains(name) && (excludedNow[name] != nil
-                || !GatewayConfiguration.render(resolved.filter { $0.name == name }, generator: configuration.generator).excluded.isEmpty)
+                || !GatewayConfiguration.render(resolved.filter { $0.name == name }, generator: configuration.generator, secrets: secrets).excluded.isEmpty)
             if !stale { throw OperationError(.invalid, "gateway '\(name)': \(reason)") }
         }
         return rendered
     }
 
-    func render(_ gateways: [Gateway], deployments: [Deployment]) throws(OperationError) -> GatewayConfiguration {
+    func render(_ gateways: [Gateway], deployments: [Deployment], secrets: [String: String]) throws(OperationError) -> GatewayConfiguration {
         var scratch = configuration.portAllocator
         let resolved: [Gateway]
         do {
@@ -149,7 +165,7 @@ extension Vamp {
         } catch {
             throw OperationError(.invalid, error.description, cause: error)
         }
-        return GatewayConfiguration.render(resolved, generator: configuration.generator)
+        return GatewayConfiguration.render(resolved, generator: configuration.generator, secrets: secrets)
     }
 }
 

@@ -16,30 +16,52 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var excluded: [String: String]
     /// HAProxy's names of the served gateways, routes and instances, as Pulse reads them in the log lines.
     public var names: PulseNames
+    /// The certificates of the stored secrets the served gateways name, by file (``GatewayCertificates``): they travel
+    /// with the text in the KV store (``stored``), never in ``text``.
+    public var certificates: [String: String]
 
     /// Creates a configuration.
-    public init(text: String, servedGateways: [String], excluded: [String: String] = [:], names: PulseNames = PulseNames()) {
+    public init(
+        text: String, servedGateways: [String], excluded: [String: String] = [:], names: PulseNames = PulseNames(),
+        certificates: [String: String] = [:]
+    ) {
         self.text = text
         self.servedGateways = servedGateways
         self.excluded = excluded
         self.names = names
+        self.certificates = certificates
     }
+
+    /// What the KV store gets: ``text`` with the certificates it names before it (``GatewayCertificates/bundle(_:with:)``).
+    public var stored: String { GatewayCertificates.bundle(certificates, with: text) }
 
     /// Renders the deployable gateways among `resolved` (the output of ``GatewayResolution/resolve(_:deployments:allocator:options:)``).
     ///
     /// A gateway the generator refuses is left out, with the reason in ``excluded``, and the others are rendered: one
     /// bad gateway never keeps the rest from HAProxy. The gateway is found from the generator's error, or, when it
     /// names none, by rendering each gateway alone (only on this failure path).
+    ///
+    /// `secrets` are the stored secrets' PEM texts by name: a gateway naming one gets its file on the `bind` line, and
+    /// the certificates of the served gateways go into ``certificates``; a gateway naming another is left out.
     public static func render(
-        _ resolved: [Gateway], generator: HAProxyConfigurationGenerator = HAProxyConfigurationGenerator()
+        _ resolved: [Gateway], generator: HAProxyConfigurationGenerator = HAProxyConfigurationGenerator(), secrets: [String: String] = [:]
     ) -> GatewayConfiguration {
+        var generator = generator
+        let files = secrets.reduce(into: [String: String]()) { $0[$1.key] = GatewayCertificates.file(secret: $1.key, pem: $1.value) }
+        generator.options.secretFiles = files
+        func certificates(_ served: [Gateway]) -> [String: String] {
+            served.reduce(into: [String: String]()) { out, gateway in
+                if let secret = gateway.tls?.secret, let file = files[secret], let pem = secrets[secret] { out[file] = pem }
+            }
+        }
         var served = resolved.filter { $0.deployed ?? true }
         var excluded: [String: String] = [:]
         // Each round leaves out at least one gateway, so there are at most as many rounds as gateways.
         for _ in 0...served.count {
             do {
                 return GatewayConfiguration(
-                    text: try generator.render(served), servedGateways: served.map(\.name), excluded: excluded, names: PulseNames(served))
+                    text: try generator.render(served), servedGateways: served.map(\.name), excluded: excluded, names: PulseNames(served),
+                    certificates: certificates(served))
             } catch {
                 let named = error.gateway.flatMap { name in served.contains { $0.name == name } ? name : nil }
                 let culprits: [(String, String)] = if let named {
@@ -67,6 +89,6 @@ public struct GatewayConfiguration: Sendable, Hashable {
         error.route.map { "route '\($0)': \(error.message)" } ?? error.message
     }
 
-    /// True when `stored` (the KV value now, `nil` when the key is missing) is not this text byte for byte.
-    public func needsWrite(over stored: String?) -> Bool { stored != text }
+    /// True when `stored` (the KV value now, `nil` when the key is missing) is not ``stored`` byte for byte.
+    public func needsWrite(over stored: String?) -> Bool { stored != self.stored }
 }

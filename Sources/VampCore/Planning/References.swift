@@ -67,7 +67,7 @@ public enum References {
                 workflow.scale = workflow.scale.map { mapping.map($0) }
                 return .workflow(workflow)
             }()
-        case .scale, .condition, .rewrite, .escalation, .deployment, .template, .event, .release: artifact
+        case .scale, .condition, .rewrite, .escalation, .deployment, .template, .event, .release, .secret: artifact
         }
     }
 

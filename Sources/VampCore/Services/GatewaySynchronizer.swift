@@ -83,8 +83,8 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
     func loop(vamp: Vamp, interval: Duration) async throws {
         let clock = vamp.clock
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        // Gateways render from the gateways and from the deployments' instances: a change of either wakes a pass.
-        let changes = vamp.changes.changes(after: try? await vamp.changes.position(), of: [.gateway, .deployment])
+        // Gateways render from the gateways, the deployments' instances and the secrets: a change of any wakes a pass.
+        let changes = vamp.changes.changes(after: try? await vamp.changes.position(), of: [.gateway, .deployment, .secret])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for try await _ in changes { wake.yield() }
@@ -163,13 +163,13 @@ public struct GatewaySynchronizer: ServiceLifecycle.Service, Sendable {
             return .failed(error.message)
         }
         do {
-            let written = try await store.setIfChanged(configuration.configurationKey, string: rendered.text)
+            let written = try await store.setIfChanged(configuration.configurationKey, string: rendered.stored)
             await publishExcluded(rendered.excluded)
             await publishDeployedChanges(rendered.servedGateways)
             guard written else { return .unchanged }
             logger.info("wrote the HAProxy configuration", metadata: [
                 "vamp.kv.key": "\(configuration.configurationKey)", "vamp.gateways": "\(rendered.servedGateways.count)",
-                "vamp.bytes": "\(rendered.text.utf8.count)",
+                "vamp.bytes": "\(rendered.text.utf8.count)", "vamp.certificates": "\(rendered.certificates.count)",
             ])
             let event = Event(tags: ["marshaller:configuration", "type:haproxy", "name:\(configuration.haproxyVersion)"])
             _ = try? await vamp.publish([event])

@@ -60,16 +60,47 @@ extension ReadContext {
         return try gatewayBody(name: key, port: port, node, path, standalone: false, external: true)
     }
 
-    /// `tls: {certificate: /etc/vamp/certs/shop.pem}`: a PEM file (chain and key) on the gateway agents' machines.
+    /// `tls: {certificate: /etc/vamp/certs/shop.pem}`: a PEM file (chain and key) on the gateway agents' machines; or
+    /// `tls: {secret: shop}`: a secret stored with `PUT /api/v1/secrets/shop`, which the server hands to the agents.
     func gatewayTLS(_ node: DSLNode, _ path: String) throws -> GatewayTLS {
         let reader = try map(node, path)
+        let certificateNode = try reader.take("certificate"), secretNode = try reader.take("secret")
+        reader.finish()
+        switch (certificateNode, secretNode) {
+        case (let certificateNode?, nil):
+            let certificate = try string(certificateNode, join(path, "certificate"))
+            if let problem = GatewayTLS.certificatePathProblem(certificate) {
+                throw error(.invalidValue, problem, path: join(path, "certificate"), at: certificateNode)
+            }
+            return GatewayTLS(certificate: certificate)
+        case (nil, let secretNode?):
+            let secret = try string(secretNode, join(path, "secret"))
+            if let problem = Secret.nameProblem(secret) {
+                throw error(.invalidValue, problem, path: join(path, "secret"), at: secretNode)
+            }
+            return GatewayTLS(secret: secret)
+        case (_?, let secretNode?):
+            throw error(.invalidArtifact, "give either certificate (a PEM file on the agents) or secret (a stored secret), not both", path: path, at: secretNode)
+        case (nil, nil):
+            throw error(.missingField, "give certificate (a PEM file on the agents) or secret (the name of a stored secret)", path: path, at: node)
+        }
+    }
+
+    /// A secret (`kind: secret`): its name and the PEM text of its certificate and key.
+    func secret(_ node: DSLNode, _ path: String) throws -> Secret {
+        let reader = try map(node, path)
+        let nameNode = try reader.require("name")
+        let secretName = try string(nameNode, join(path, "name"))
+        name = secretName
+        if let problem = Secret.nameProblem(secretName) { throw error(.illegalName, problem, path: join(path, "name"), at: nameNode) }
         let certificateNode = try reader.require("certificate")
         let certificate = try string(certificateNode, join(path, "certificate"))
-        if let problem = GatewayTLS.certificatePathProblem(certificate) {
+        if let problem = Secret.certificateProblem(certificate) {
             throw error(.invalidValue, problem, path: join(path, "certificate"), at: certificateNode)
         }
+        reader.ignore("kind")
         reader.finish()
-        return GatewayTLS(certificate: certificate)
+        return Secret(name: secretName, certificate: certificate)
     }
 
     /// A standalone gateway artifact (`/api/v1/gateways`).

@@ -227,6 +227,7 @@ public enum DSLReader {
             case .template: .template(try context.template(node, ""))
             case .event: .event(try context.event(node, ""))
             case .release: .release(try context.release(node, ""))
+            case .secret: .secret(try context.secret(node, ""))
             }
         }
         var document = artifact.map { DSLDocument(artifact: $0, index: index, sourceMap: SourceMap(root: node)) }

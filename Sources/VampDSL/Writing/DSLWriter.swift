@@ -48,6 +48,7 @@ public enum DSLWriter {
         case .template(let a): entries = [("name", .string(a.name)), ("definition", .from(.object(a.definition)))]
         case .event(let a): entries = event(a)
         case .release(let a): entries = release(a)
+        case .secret(let a): entries = [("name", .string(a.name)), ("certificate", .string(a.certificate))]
         }
         if let index = entries.firstIndex(where: { $0.0 == "name" }) {
             entries.insert(("kind", .string(artifact.kind.rawValue)), at: index + 1)
@@ -171,7 +172,9 @@ public enum DSLWriter {
         if port { out.append(("port", .string(gateway.port.description))) }
         out.append(("sticky", gateway.sticky.map { .string($0.rawValue) } ?? .null))
         out.append(("virtual_hosts", .list(gateway.virtualHosts.map(OutNode.string))))
-        if let tls = gateway.tls { out.append(("tls", .map([("certificate", .string(tls.certificate))]))) }
+        if let tls = gateway.tls {
+            out.append(("tls", .map(tls.secret.map { [("secret", .string($0))] } ?? [("certificate", .string(tls.certificate ?? ""))])))
+        }
         out.append(("routes", .map(gateway.routes.map { ($0.path, .map(route($0))) })))
         if let service = gateway.service {
             out.append(("service", .map([("host", .string(service.host)), ("port", .number(String(service.port)))])))

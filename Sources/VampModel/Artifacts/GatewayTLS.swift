@@ -1,13 +1,28 @@
 /// HTTPS on a gateway: HAProxy terminates TLS on the gateway's port with a certificate, and an http gateway offers
-/// HTTP/2 and HTTP/1.1 by ALPN. Written `tls: {certificate: /etc/vamp/certs/shop.pem}` on a gateway.
+/// HTTP/2 and HTTP/1.1 by ALPN. Written `tls: {certificate: /etc/vamp/certs/shop.pem}` (a file on the agents'
+/// machines) or `tls: {secret: shop}` (a ``Secret`` the server keeps and hands to the agents) on a gateway: one of
+/// the two.
 public struct GatewayTLS: Sendable, Hashable {
     /// The certificate: a PEM file on every gateway agent's machine holding the certificate, its chain and the
-    /// private key (HAProxy's `crt`), as an absolute path.
-    public var certificate: String
+    /// private key (HAProxy's `crt`), as an absolute path; `nil` when ``secret`` names it.
+    public var certificate: String?
+    /// The name of the stored ``Secret`` holding the certificate; `nil` when ``certificate`` names a file.
+    public var secret: String?
 
-    /// Creates the TLS settings of a gateway.
+    /// Creates the TLS settings of a gateway served with the certificate file at `certificate`.
     public init(certificate: String) {
         self.certificate = certificate
+    }
+
+    /// Creates the TLS settings of a gateway served with the stored secret `secret`.
+    public init(secret: String) {
+        self.secret = secret
+    }
+
+    /// What names the certificate, for messages: the file's path or `secret <name>`.
+    public var source: String {
+        if let secret { return "secret '\(secret)'" }
+        return certificate ?? "nothing"
     }
 
     /// The longest certificate path taken.

@@ -21,7 +21,7 @@ public enum ArtifactReference<Artifact: Sendable & Hashable>: Sendable, Hashable
 
 /// The kinds of artifact Vamp stores and serves.
 public enum ArtifactKind: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    case breed, blueprint, scale, gateway, route, condition, rewrite, sla, escalation, deployment, workflow, template, event, release
+    case breed, blueprint, scale, gateway, route, condition, rewrite, sla, escalation, deployment, workflow, template, event, release, secret
 
     /// The plural used in URLs and archive tags (`breeds`, `slas`, …).
     public var plural: String { rawValue + "s" }
@@ -57,6 +57,7 @@ public enum Artifact: Sendable, Hashable {
     case template(Template)
     case event(Event)
     case release(Release)
+    case secret(Secret)
 
     /// The artifact's kind.
     public var kind: ArtifactKind {
@@ -75,6 +76,7 @@ public enum Artifact: Sendable, Hashable {
         case .template: .template
         case .event: .event
         case .release: .release
+        case .secret: .secret
         }
     }
 
@@ -95,6 +97,7 @@ public enum Artifact: Sendable, Hashable {
         case .template(let a): a.name
         case .event(let a): a.id
         case .release(let a): a.name
+        case .secret(let a): a.name
         }
     }
 }

@@ -53,8 +53,17 @@ extension Validation {
         if gateway.sticky != nil, portType != .http {
             c.add(.invalidArtifact, p + "sticky", "sticky sessions need an http port; this gateway's port is \(portType.rawValue)")
         }
-        if let tls = gateway.tls, let problem = GatewayTLS.certificatePathProblem(tls.certificate) {
-            c.add(.invalidValue, p + "tls.certificate", problem)
+        if let tls = gateway.tls {
+            switch (tls.certificate, tls.secret) {
+            case (let file?, nil):
+                if let problem = GatewayTLS.certificatePathProblem(file) { c.add(.invalidValue, p + "tls.certificate", problem) }
+            case (nil, let secret?):
+                if let problem = Secret.nameProblem(secret) { c.add(.invalidValue, p + "tls.secret", problem) }
+            case (_?, _?):
+                c.add(.invalidArtifact, p + "tls", "give either certificate (a file on the agents) or secret (a stored secret), not both")
+            case (nil, nil):
+                c.add(.missingField, p + "tls", "give certificate (a PEM file on the agents) or secret (the name of a stored secret)")
+            }
         }
         for (index, host) in gateway.virtualHosts.enumerated() where !isHostName(host) {
             c.add(.invalidValue, p + "virtual_hosts[\(index)]", "'\(Names.printable(host))' is not a host name (letters, digits, '-' and '.', labels of 1-63 characters, at most 253 in all)")

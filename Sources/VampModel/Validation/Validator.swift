@@ -60,7 +60,16 @@ public enum Validation {
         case .template(let a): nameOnly(kind: "template", name: a.name)
         case .event(let a): validate(a)
         case .release(let a): validate(a)
+        case .secret(let a): validate(a)
         }
+    }
+
+    /// Validates a secret: its name and the shape of its PEM text.
+    public static func validate(_ secret: Secret) -> [VampError] {
+        var c = ErrorCollector(kind: "secret", name: secret.name)
+        if let problem = Secret.nameProblem(secret.name) { c.add(.illegalName, "name", problem) }
+        if let problem = Secret.certificateProblem(secret.certificate) { c.add(.invalidValue, "certificate", problem) }
+        return c.errors
     }
 
     static func nameOnly(kind: String, name: String) -> [VampError] {

@@ -77,7 +77,7 @@ final class EmbeddedGatewayAgent: ServiceLifecycle.Service, Sendable {
         if !snapshot.failedServices.isEmpty { object["failed_services"] = .object(snapshot.failedServices.mapValues(JSONValue.string)) }
         if !snapshot.leftOutGateways.isEmpty { object["left_out"] = .object(snapshot.leftOutGateways.mapValues(JSONValue.string)) }
         object["healthy"] = .bool(snapshot.haproxyRunning && snapshot.lastError == nil && snapshot.storeReachable != false && failure == nil)
-        if let rendered = try? await vamp.gatewayConfiguration().text {
+        if let rendered = try? await vamp.gatewayConfiguration().stored {
             object["configuration"] = .string(
                 snapshot.appliedConfiguration != rendered ? "pending" : snapshot.leftOutGateways.isEmpty ? "applied" : "partial")
         }
