@@ -15,12 +15,13 @@ struct List: AsyncParsableCommand {
                      vamp list gateways -o json
             """)
 
-    @Argument(help: "The kind: deployments, gateways, blueprints, breeds, scales, slas, escalations, conditions, rewrites, routes, workflows, templates, events.")
+    @Argument(help: "The kind: deployments, gateways, blueprints, breeds, scales, slas, escalations, conditions, rewrites, routes, workflows, templates, events, secrets.")
     var kind: ArtifactKind
     @OptionGroup var server: ServerOptions
     @OptionGroup var format: FormatOptions
 
     func run() async throws {
+        if kind == .secret { return printSecrets(try await server.client().secrets(), format: format.output) }
         let artifacts = try await server.client().list(kind)
         printArtifacts(artifacts, kind: kind, format: format.output)
     }

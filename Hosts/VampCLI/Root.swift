@@ -21,7 +21,7 @@ struct Vamp: AsyncParsableCommand {
             List.self, Describe.self, Create.self, Update.self, Delete.self,
             Deploy.self, Merge.self, Undeploy.self, UpdateGateway.self,
             Emit.self, Events.self, Info.self, VersionCommand.self, Diff.self,
-            ReleaseCommands.self, Validate.self, Convert.self, Generate.self,
+            ReleaseCommands.self, StoreSecret.self, Validate.self, Convert.self, Generate.self,
         ])
 
     /// Runs the command; errors are one line on stderr (`vamp: …`) and exit 1 (the user's) or 2 (the server's).

@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOSSL
 import VampCore
 
@@ -54,13 +57,17 @@ struct SecretCertificate: Sendable {
         chainLength = chain.count
     }
 
-    /// An IP address of a subject alternative name: 4 bytes dotted, 16 bytes as eight hex groups.
+    /// An IP address of a subject alternative name, as `inet_ntop` writes it (`127.0.0.1`, `::1`).
     static func address(_ bytes: [UInt8]) -> String? {
+        let family: Int32
         switch bytes.count {
-        case 4: return bytes.map(String.init).joined(separator: ".")
-        case 16: return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")
+        case 4: family = AF_INET
+        case 16: family = AF_INET6
         default: return nil
         }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let written = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) }
+        return written == nil ? nil : String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The JSON object of the API's answers.

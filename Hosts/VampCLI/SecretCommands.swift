@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import VampClient
+import VampModel
+
+/// `vamp store-secret NAME FILE`: a certificate, its chain and key as a secret HTTPS gateways name
+/// (`tls: {secret: NAME}`).
+struct StoreSecret: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store-secret",
+        abstract: "Store a PEM file (certificate, chain, unencrypted key) as a secret for HTTPS gateways.",
+        discussion: """
+            A gateway then names it: tls: {secret: NAME}. Storing it again replaces the certificate on every gateway \
+            that names it. The server never shows the PEM text again: vamp list secrets shows what the certificate says.
+            Example: vamp store-secret shop-cert shop.pem
+            """)
+
+    @Argument(help: "The secret's name: letters, digits, '.', '_' and '-'.") var name: String
+    @Argument(help: "The PEM file, or - for standard input.") var file: String
+    @OptionGroup var server: ServerOptions
+    @Flag(name: .long, help: "Check only; store nothing.") var validateOnly = false
+
+    func run() async throws {
+        let pem: String
+        if file == "-" {
+            pem = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            pem = String(decoding: data, as: UTF8.self)
+        }
+        let stored = try await server.client().storeSecret(name, certificate: pem, validateOnly: validateOnly)
+        let names = stored.certificate?.names.joined(separator: ",") ?? "-"
+        print("\(validateOnly ? "valid" : "stored") secret \(stored.name) (for \(names), until \(stored.certificate?.notAfter ?? "-"))")
+    }
+}
+
+/// `vamp list secrets`: what each certificate says, never its text.
+func printSecrets(_ secrets: [SecretSummary], format: OutputFormat) {
+    let rows = secrets.map { secret in
+        [
+            secret.name, secret.certificate?.names.joined(separator: ",") ?? "-",
+            secret.certificate.map { $0.expired ? "\($0.notAfter) (expired)" : $0.notAfter } ?? (secret.error ?? "-"),
+            secret.gateways.isEmpty ? "-" : secret.gateways.joined(separator: ","),
+        ]
+    }
+    switch format {
+    case .table: print(table(["NAME", "NAMES", "NOT AFTER", "GATEWAYS"], rows), terminator: "")
+    case .json, .yaml:
+        // JSON is YAML too; the PEM text is not in it (the server never sends it).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: (try? encoder.encode(secrets)) ?? Data("[]".utf8), as: UTF8.self))
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+import VampTesting
+
+/// `vamp store-secret` and `vamp list secrets` against a real vamp-server (issue 28).
+@Suite("vamp CLI: secrets", .serialized)
+struct VampCLISecretTests {
+    @Test("store-secret stores a PEM file and says what it is for; list secrets shows it without the key; a bad file is refused with exit 1 naming the field")
+    func storeAndList() async throws {
+        let authority = try TestCertificateAuthority()
+        defer { authority.remove() }
+        let file = try authority.serverCertificate(fileName: "shop.pem", commonName: "shop", serial: 7)
+        let server = try await VampServerFixture(binaries: VampCLIServerTests.bin)
+        defer { server.tearDown() }
+        func vamp(_ arguments: String..., stdin: String? = nil) throws -> VampCLIServerTests.Output {
+            try VampCLIServerTests.run(arguments, environment: server.environment, stdin: stdin)
+        }
+        let stored = try vamp("store-secret", "shop", file.path)
+        #expect(stored.status == 0, "\(stored.stderr)")
+        #expect(stored.stdout.hasPrefix("stored secret shop (for 127.0.0.1,::1,shop.test, until 20"), "\(stored.stdout)")
+        let listed = try vamp("list", "secrets")
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.hasPrefix("NAME   NAMES") && listed.stdout.contains("\nshop   127.0.0.1,"), "\(listed.stdout)")
+        let json = try vamp("list", "secrets", "-o", "json")
+        #expect(json.stdout.contains("\"serial\" : \"07\"") && !json.stdout.contains("PRIVATE KEY"), "\(json.stdout)")
+        let refused = try vamp("store-secret", "bad", "-", stdin: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        #expect(refused.status == 1 && refused.stderr.contains("certificate"), "\(refused.status) \(refused.stderr)")
+        #expect(try vamp("delete", "secret", "shop").status == 0)
+        #expect(try vamp("list", "secrets").stdout == "NAME   NAMES   NOT AFTER   GATEWAYS\n")
+    }
+}
