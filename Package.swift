@@ -369,8 +369,9 @@ targets.append(.target(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-        // TLS with a certificate reloaded while the server runs (TLS/).
+        // TLS with a certificate reloaded while the server runs, and a bound on the handshake (TLS/).
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "NIOTLS", package: "swift-nio"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         // Converts the OpenAPI document to JSON for /api/v1/openapi.json.
         .product(name: "Yams", package: "Yams"),
