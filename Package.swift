@@ -369,8 +369,10 @@ targets.append(.target(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-        // TLS with a certificate reloaded while the server runs (TLS/); a secret's certificate read and checked.
+        // TLS with a certificate reloaded while the server runs, and a bound on the handshake (TLS/); a secret's
+        // certificate read and checked.
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "NIOTLS", package: "swift-nio"),
         // The SHA-256 fingerprint of a secret's certificate.
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

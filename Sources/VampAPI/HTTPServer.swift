@@ -22,7 +22,8 @@ extension VampHTTPAPI {
     /// router, so that the upgrade request is checked like any other.
     ///
     /// With `configuration.tls`, every connection is TLS (``APICertificate``), the limits counting from the
-    /// decrypted bytes.
+    /// decrypted bytes; a connection whose TLS handshake has not completed within `readTimeout` of its start is
+    /// closed.
     ///
     /// Use it as `Application(router: router, server: VampHTTPAPI.server(configuration: configuration, router: router), ...)`.
     public static func server(
@@ -37,7 +38,7 @@ extension VampHTTPAPI {
         let certificate = configuration.tls
         guard let router else {
             return HTTPServerBuilder { responder in
-                TLSServerChannel(certificate: certificate, child: GuardedHTTP1Channel(
+                TLSServerChannel(certificate: certificate, handshakeTimeout: readTimeout, child: GuardedHTTP1Channel(
                     http1: HTTP1Channel(responder: responder, configuration: http1Configuration),
                     counter: counter, readTimeout: readTimeout, maximumBodySize: maximumBodySize))
             }
@@ -52,7 +53,7 @@ extension VampHTTPAPI {
                 responder: responder, webSocketResponder: webSocketResponder,
                 configuration: .init(http1: upgradingConfiguration, ws: WebSocketAPI.serverConfiguration(maximumBodySize: maximumBodySize)))
             return TLSServerChannel(
-                certificate: certificate,
+                certificate: certificate, handshakeTimeout: readTimeout,
                 child: GuardedHTTP1Channel(http1: upgrading, counter: counter, readTimeout: readTimeout, maximumBodySize: maximumBodySize))
         }
     }
@@ -60,17 +61,20 @@ extension VampHTTPAPI {
 
 /// A connection's channel with TLS in front when the server has a certificate: each connection's handler is made
 /// with the certificate loaded when the connection opens, so that a reload counts for the next connections and
-/// leaves open ones alone.
+/// leaves open ones alone. A handshake not completed within `handshakeTimeout` closes the connection
+/// (``TLSHandshakeTimeoutHandler``).
 struct TLSServerChannel<Child: ServerChildChannel>: ServerChildChannel {
     typealias Value = Child.Value
 
     let certificate: APICertificate?
+    let handshakeTimeout: TimeAmount
     let child: Child
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         guard let certificate else { return child.setup(channel: channel, logger: logger) }
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: certificate.context))
+            try channel.pipeline.syncOperations.addHandler(TLSHandshakeTimeoutHandler(timeout: handshakeTimeout, logger: logger))
         }.flatMap {
             child.setup(channel: channel, logger: logger)
         }

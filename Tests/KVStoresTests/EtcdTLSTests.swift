@@ -54,27 +54,31 @@ struct EtcdTLSTests {
         await etcd.remove()
     }
 
-    @Test("TLS files are refused when they cannot work: over http://, for ZooKeeper, a certificate without its key, a file that is not there (named)")
-    func refusedSettings() throws {
-        func refusal(_ configuration: KeyValueStoreConfiguration) -> String {
-            do {
-                _ = try configuration.makeStore()
-                return "made"
-            } catch {
-                return error.message
-            }
-        }
-        var plain = try KeyValueStoreConfiguration(kind: .etcd, connection: "http://127.0.0.1:2379")
-        plain.tlsFiles.caFile = "/etc/ssl/certs/ca-certificates.crt"
-        #expect(refusal(plain).contains("need an https:// connection"), "\(refusal(plain))")
-        var zookeeper = try KeyValueStoreConfiguration(kind: .zookeeper, connection: "127.0.0.1:2181")
-        zookeeper.tlsFiles.caFile = "/etc/ssl/certs/ca-certificates.crt"
-        #expect(refusal(zookeeper).contains("zookeeper over TLS is not supported"), "\(refusal(zookeeper))")
-        var halfClient = try KeyValueStoreConfiguration(kind: .etcd, connection: "https://127.0.0.1:2379")
-        halfClient.tlsFiles.certificateFile = "/tmp/client.pem"
-        #expect(refusal(halfClient).contains("needs both"), "\(refusal(halfClient))")
-        var missing = try KeyValueStoreConfiguration(kind: .etcd, connection: "https://127.0.0.1:2379")
-        missing.tlsFiles.caFile = "/nonexistent/ca.pem"
-        #expect(refusal(missing).contains("vamp.key-value-store.tls.ca-file '/nonexistent/ca.pem'"), "\(refusal(missing))")
+    /// A store with TLS files that cannot work, and what its refusal says.
+    struct Refused: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let kind: KeyValueStoreConfiguration.Kind
+        let connection: String
+        let files: KeyValueStoreConfiguration.TLSFiles
+        let says: String
+    }
+
+    static let refused = [
+        Refused(testDescription: "over http://", kind: .etcd, connection: "http://127.0.0.1:2379",
+                files: .init(caFile: "/etc/ssl/certs/ca-certificates.crt"), says: "need an https:// connection"),
+        Refused(testDescription: "for ZooKeeper", kind: .zookeeper, connection: "127.0.0.1:2181",
+                files: .init(caFile: "/etc/ssl/certs/ca-certificates.crt"), says: "zookeeper over TLS is not supported"),
+        Refused(testDescription: "a certificate without its key", kind: .etcd, connection: "https://127.0.0.1:2379",
+                files: .init(certificateFile: "/tmp/client.pem"), says: "needs both"),
+        Refused(testDescription: "a file that is not there (named)", kind: .etcd, connection: "https://127.0.0.1:2379",
+                files: .init(caFile: "/nonexistent/ca.pem"), says: "vamp.key-value-store.tls.ca-file '/nonexistent/ca.pem'"),
+    ]
+
+    @Test("TLS files are refused when the store is made, when they cannot work", arguments: refused)
+    func refusedSettings(_ refused: Refused) throws {
+        var configuration = try KeyValueStoreConfiguration(kind: refused.kind, connection: refused.connection)
+        configuration.tlsFiles = refused.files
+        let error = #expect(throws: KeyValueStoreError.self) { _ = try configuration.makeStore() }
+        #expect(error?.message.contains(refused.says) == true, "\(error?.message ?? "made")")
     }
 }

@@ -44,10 +44,13 @@ struct TLSServerTests {
         }
     }
 
-    /// Starts the server with `certificates` and waits for its log line saying it serves HTTPS.
-    static func started(_ folder: TemporaryDirectory, _ certificates: Certificates) async throws -> (ExternalProcess, Int) {
+    /// Starts the server with `certificates` (and `settings`) and waits for its log line saying it serves HTTPS.
+    static func started(
+        _ folder: TemporaryDirectory, _ certificates: Certificates, settings: [String: String] = [:]
+    ) async throws -> (ExternalProcess, Int) {
         let port = try FreePort.next()
-        let server = try ServerExecutableTests.start(folder, arguments: ["--port", "\(port)"], environment: certificates.environment)
+        let environment = certificates.environment.merging(settings) { _, new in new }
+        let server = try ServerExecutableTests.start(folder, arguments: ["--port", "\(port)"], environment: environment)
         try await waitUntil(timeout: .seconds(30), "the API over HTTPS\n\(server.logTail())") {
             server.logTail().contains("serving the API") && FreePort.isAccepting(port)
         }
@@ -106,6 +109,41 @@ struct TLSServerTests {
         let plain = try Self.curl("http://127.0.0.1:\(port)/api/v1/info")
         #expect(plain.status != 0 && plain.status != 28, "plain HTTP is refused, not left to time out: \(plain)")
         #expect(try TestCertificateAuthority.served(port: port).contains("serial=\(certificates.first.serial)"))
+    }
+
+    @Test("a client that connects and sends nothing, or half a ClientHello, is closed within vamp.http-api.read-timeout (1 s here), not the idle timeout; a connection whose handshake completed is not",
+          .timeLimit(.minutes(2)))
+    func handshakeTimeout() async throws {
+        let folder = try TemporaryDirectory(prefix: "vamp-tls-handshake")
+        defer { folder.remove() }
+        let certificates = try Certificates(folder)
+        let (server, port) = try await Self.started(folder, certificates, settings: ["VAMP_HTTP_API_READ_TIMEOUT": "1"])
+        defer { server.stop() }
+        // Handshake done before the silent clients connect: it lives past the bound below.
+        let kept = try await TestConnection.open(port: port, caFile: certificates.authority.caFile)
+        try await kept.send(Self.infoRequest())
+        #expect(try await kept.read { $0.contains("\r\n\r\n") && $0.hasSuffix("}") }.hasPrefix("HTTP/1.1 200"))
+
+        let opened = ContinuousClock.now
+        let silent = try await TestConnection.open(port: port)
+        let partial = try await TestConnection.open(port: port)
+        // A TLS record header announcing 64 bytes of handshake, then the start of a ClientHello (type 1, TLS 1.2):
+        // the server waits for the rest.
+        try await partial.send("\u{16}\u{03}\u{01}\u{00}\u{40}\u{01}\u{00}\u{00}\u{3C}\u{03}\u{03}" + String(repeating: "A", count: 16))
+        for (name, connection) in [("silent", silent), ("partial ClientHello", partial)] {
+            try await connection.read(timeout: .seconds(10)) { _ in false }
+            let after = ContinuousClock.now - opened
+            #expect(connection.isClosed, "\(name)")
+            #expect(after >= .milliseconds(900) && after < .seconds(4), "\(name) closed after \(after), the bound is 1 s")
+            #expect(!connection.received.contains("HTTP/1.1"), "\(name): no answer in clear: \(connection.received.prefix(100))")
+        }
+        // The completed handshake's connection is still served, more than the bound after it opened.
+        kept.clear()
+        try await kept.send(Self.infoRequest())
+        #expect(try await kept.read { $0.contains("\r\n\r\n") && $0.hasSuffix("}") }.hasPrefix("HTTP/1.1 200"))
+        #expect(!kept.isClosed)
+        await kept.close()
+        #expect(server.isRunning, "\(server.logTail())")
     }
 
     @Test("SIGHUP reads the files again: a connection open across the reload keeps working on the old certificate, a new one gets the new certificate; the log says so",

@@ -120,6 +120,11 @@ struct PulsePusher: Service {
             response = try await client.execute(request, timeout: .nanoseconds(server.timeout.wholeNanoseconds))
             body = try await response.body.collect(upTo: 64 * 1024)
         } catch {
+            let text = String(reflecting: error)
+            if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                throw GatewayAgentError(
+                    "POST \(url): vamp-server's TLS certificate is not trusted (\(text)): give the CA certificate that signed it (--vamp-ca-file, VAMP_CA_FILE)")
+            }
             throw GatewayAgentError("POST \(url): \(error)")
         }
         guard (200..<300).contains(response.status.code) else {

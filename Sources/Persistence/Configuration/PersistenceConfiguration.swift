@@ -167,7 +167,7 @@ public struct PersistenceConfiguration: Sendable {
                 configuration: .init(
                     host: postgres.host, port: postgres.port, username: postgres.username, password: postgres.password,
                     database: postgres.database, tls: try postgres.clientTLS()),
-                backgroundLogger: logger)
+                backgroundLogger: PostgresConnectionLogHandler.logger(writingTo: logger))
             do {
                 let store = try PostgresStore(
                     client: made, configuration: .init(tablePrefix: postgres.tablePrefix), logger: logger)

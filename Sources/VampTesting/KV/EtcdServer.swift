@@ -83,7 +83,7 @@ public final class EtcdServer: @unchecked Sendable {
                 guard process.isRunning else {
                     throw FixtureError("etcd exited: \(process.logTail())")
                 }
-                if let tls = self.tls { return Self.healthyOverTLS(port: port, tls) }
+                if let tls = self.tls { return await Self.healthyOverTLS(port: port, tls) }
                 let answer = LoopbackProbe.exchange(
                     port: port, request: "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
                 return answer?.contains("\"health\":\"true\"") == true
@@ -93,21 +93,12 @@ public final class EtcdServer: @unchecked Sendable {
         }
     }
 
-    /// `/health` over TLS with the client certificate, by the real `curl`.
-    static func healthyOverTLS(port: Int, _ tls: TLS) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = [
-            "-s", "--max-time", "2", "--cacert", tls.clientCA.path, "--cert", tls.clientCertificate.path, "--key", tls.clientKey.path,
-            "https://127.0.0.1:\(port)/health",
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).contains("\"health\":\"true\"")
+    /// `/health` over TLS with the client certificate, by the real `curl` (on a thread of its own).
+    static func healthyOverTLS(port: Int, _ tls: TLS) async -> Bool {
+        let answer = try? await Curl.run([
+            "--cacert", tls.clientCA.path, "--cert", tls.clientCertificate.path, "--key", tls.clientKey.path, "https://127.0.0.1:\(port)/health",
+        ], timeoutSeconds: 2)
+        return answer?.output.contains("\"health\":\"true\"") == true
     }
 
     /// Stops etcd (SIGTERM, then SIGKILL after 10 s); the ports and data stay for ``start()-swift.method``.

@@ -1,4 +1,5 @@
 public import Foundation
+import Dispatch
 
 /// A real server process started by a test fixture: its output goes to a log file in a
 /// temporary folder, and `stop()` (or deinit) terminates it.
@@ -125,4 +126,78 @@ extension ExternalProcess {
 
     /// Lets a frozen process run again (SIGCONT).
     public func resume() { if isRunning { kill(pid, SIGCONT) } }
+}
+
+extension ExternalProcess {
+    /// What a command run to its end by ``run(_:_:installHint:)`` printed, and how it ended.
+    public struct Finished: Sendable {
+        /// The exit status (the signal number if a signal ended it).
+        public var status: Int32
+        /// Standard output.
+        public var output: String
+        /// Standard error.
+        public var errors: String
+    }
+
+    /// Runs `executable` with `arguments` to its end on a thread of its own, so that waiting for it and reading its
+    /// pipes never blocks the cooperative thread pool; throws a ``FixtureError`` naming `installHint` when the
+    /// executable does not exist.
+    public static func run(_ executable: String, _ arguments: [String], installHint: String) async throws -> Finished {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Finished, any Error>) in
+            Thread.detachNewThread {
+                done.resume(with: Result { try runHere(executable, arguments, installHint: installHint) })
+            }
+        }
+    }
+
+    /// ``run(_:_:installHint:)`` for a synchronous caller: the command runs and is read on a thread of its own while
+    /// the caller waits for it. A caller on the cooperative pool still holds its thread until the command ends: from
+    /// async code, use ``run(_:_:installHint:)``.
+    public static func runWaiting(_ executable: String, _ arguments: [String], installHint: String) throws -> Finished {
+        let result = LockedResult<Finished>(), finished = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            result.set(Result { try runHere(executable, arguments, installHint: installHint) })
+            finished.signal()
+        }
+        finished.wait()
+        return try result.get()
+    }
+
+    /// Runs the command on the calling thread: stderr is read on another thread, so that neither pipe fills while
+    /// the other is read.
+    private static func runHere(_ executable: String, _ arguments: [String], installHint: String) throws -> Finished {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw FixtureError("\(executable) not found. \(installHint)")
+        }
+        let output = Pipe(), errors = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let errorText = LockedResult<String>(), errorRead = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            errorText.set(.success(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)))
+            errorRead.signal()
+        }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        errorRead.wait()
+        return Finished(status: process.terminationStatus, output: text, errors: (try? errorText.get()) ?? "")
+    }
+}
+
+/// A value handed from one thread to another.
+final class LockedResult<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<Value, any Error>?
+
+    func set(_ value: Result<Value, any Error>) { lock.withLock { result = value } }
+
+    func get() throws -> Value {
+        guard let result = lock.withLock({ result }) else { throw FixtureError("no result") }
+        return try result.get()
+    }
 }

@@ -96,26 +96,17 @@ public final class TestCertificateAuthority: Sendable {
         _ = try run(openssl, arguments)
     }
 
-    /// Runs `executable`; its output, or an error with it when it fails.
+    /// Runs `executable` on a thread of its own (``ExternalProcess/runWaiting(_:_:installHint:)``: these signatures are
+    /// synchronous, so the caller waits for it); its output, or an error with it when it fails.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
         guard FileManager.default.isExecutableFile(atPath: openssl) else {
             throw FixtureError("openssl is not installed; install it: apt-get install -y openssl (Scripts/test does)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw FixtureError("\(executable) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
+        let finished = try ExternalProcess.runWaiting(executable, arguments, installHint: "install it: apt-get install -y openssl (Scripts/test does)")
+        guard finished.status == 0 else {
+            throw FixtureError("\(executable) \(arguments.joined(separator: " ")) failed (\(finished.status)): \(finished.output)\(finished.errors)")
         }
-        return text
+        return finished.output
     }
 }
