@@ -32,6 +32,8 @@ enum MethodNotAllowed {
         ("docker-compose", [.post]),
         ("tokens", [.get, .post]),
         ("tokens/:name", [.get, .delete]),
+        ("secrets", [.get, .post]),
+        ("secrets/:name", [.get, .put, .delete]),
         ("", [.post, .put, .delete]),
         (":kind", [.get, .post]),
         (":kind/**", [.get, .put, .delete]),
