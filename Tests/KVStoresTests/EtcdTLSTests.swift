@@ -66,8 +66,8 @@ struct EtcdTLSTests {
     static let refused = [
         Refused(testDescription: "over http://", kind: .etcd, connection: "http://127.0.0.1:2379",
                 files: .init(caFile: "/etc/ssl/certs/ca-certificates.crt"), says: "need an https:// connection"),
-        Refused(testDescription: "for ZooKeeper", kind: .zookeeper, connection: "127.0.0.1:2181",
-                files: .init(caFile: "/etc/ssl/certs/ca-certificates.crt"), says: "zookeeper over TLS is not supported"),
+        Refused(testDescription: "for the file store", kind: .file, connection: "/tmp/vamp-kv",
+                files: .init(caFile: "/etc/ssl/certs/ca-certificates.crt"), says: "file over TLS is not supported"),
         Refused(testDescription: "a certificate without its key", kind: .etcd, connection: "https://127.0.0.1:2379",
                 files: .init(certificateFile: "/tmp/client.pem"), says: "needs both"),
         Refused(testDescription: "a file that is not there (named)", kind: .etcd, connection: "https://127.0.0.1:2379",

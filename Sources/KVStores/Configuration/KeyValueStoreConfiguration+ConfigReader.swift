@@ -14,7 +14,8 @@ extension KeyValueStoreConfiguration {
     /// - `vamp.key-value-store.datacenter`: the Consul datacenter.
     /// - `vamp.key-value-store.tls.ca-file`, `.certificate-file`, `.key-file` (`VAMP_KEY_VALUE_STORE_TLS_CA_FILE`, ...):
     ///   for an `https://` connection to etcd or Consul, the CA that signs the server's certificate and the client's
-    ///   certificate and key (etcd's `--client-cert-auth`).
+    ///   certificate and key (etcd's `--client-cert-auth`). For ZooKeeper a CA file turns TLS on (ZooKeeper's
+    ///   addresses have no scheme); the client's certificate and key are for `ssl.clientAuth=need`.
     /// - `vamp.key-value-store.timeout.request`, `.connect`, `.session`, `.watch-wait`,
     ///   `.reconnect-limit` (seconds, decimals allowed): see ``Timeouts``.
     ///

@@ -67,9 +67,10 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
     /// The servers (etcd, ZooKeeper, Consul). etcd and Consul talk to the first one; ZooKeeper
     /// tries them in order.
     public var endpoints: [Endpoint]
-    /// Whether etcd and Consul are reached over HTTPS (set when the connection was an `https://` URL).
+    /// Whether etcd and Consul are reached over HTTPS (set when the connection was an `https://` URL). ZooKeeper
+    /// talks TLS when ``tlsFiles`` has a CA file (see ``usesTLS``).
     public var tls: Bool
-    /// The CA, client certificate and key files of an HTTPS connection to etcd or Consul.
+    /// The CA, client certificate and key files of a TLS connection: etcd and Consul over HTTPS, ZooKeeper.
     public var tlsFiles = TLSFiles()
     /// The directory of the file store.
     public var directory: String
@@ -135,11 +136,20 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
             throw fail("the port of \(endpoint.host) must be from 1 to 65535, not \(endpoint.port)")
         }
         if kind == .file, directory.isEmpty { throw fail("the file store needs a directory") }
-        if !tlsFiles.isEmpty {
-            guard [.etcd, .consul].contains(kind) else {
-                throw fail("TLS files (vamp.key-value-store.tls.*) are for etcd and Consul; \(kind.rawValue) over TLS is not supported")
+        if !tlsFiles.isEmpty || (kind == .zookeeper && tls) {
+            switch kind {
+            case .etcd, .consul:
+                guard tls else { throw fail("TLS files (vamp.key-value-store.tls.*) need an https:// connection") }
+            case .zookeeper:
+                // ZooKeeper's addresses are host:port: the CA file is what turns TLS on, never a scheme alone.
+                guard tlsFiles.caFile != nil else {
+                    throw fail(
+                        "ZooKeeper over TLS needs vamp.key-value-store.tls.ca-file, the CA that signs the servers' certificates "
+                            + "(ZooKeeper talks TLS when it is set, whatever the connection's scheme)")
+                }
+            case .file, .memory:
+                throw fail("TLS files (vamp.key-value-store.tls.*) are for etcd, ZooKeeper and Consul; \(kind.rawValue) over TLS is not supported")
             }
-            guard tls else { throw fail("TLS files (vamp.key-value-store.tls.*) need an https:// connection") }
             if (tlsFiles.certificateFile == nil) != (tlsFiles.keyFile == nil) {
                 throw fail("a client certificate needs both vamp.key-value-store.tls.certificate-file and .key-file")
             }
@@ -166,7 +176,8 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
             return ZooKeeperKeyValueStore(
                 configuration: .init(
                     servers: effectiveEndpoints.map(\.description), sessionTimeout: timeouts.session,
-                    connectTimeout: timeouts.connect, maximumReconnectDelay: timeouts.maximumReconnectDelay),
+                    connectTimeout: timeouts.connect, maximumReconnectDelay: timeouts.maximumReconnectDelay,
+                    tls: try zooKeeperTLSContext()),
                 logger: logger)
         case .consul:
             return ConsulKeyValueStore(

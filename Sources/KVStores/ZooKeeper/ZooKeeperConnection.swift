@@ -5,6 +5,7 @@ import Foundation
 #endif
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A watch notification: event type (1 created, 2 deleted, 3 data changed, 4 children changed)
@@ -37,6 +38,9 @@ final class ZKConnectionState: Sendable {
         var closed = false
         var lastZxid: Int64
         var lastReceived = ContinuousClock.now
+        /// Why the channel is closing, when it says (a TLS failure): what the waiters get instead of
+        /// ``ZKConnectionLost``.
+        var failure: (any Error)?
     }
 
     let inner: Mutex<Inner>
@@ -127,11 +131,14 @@ final class ZKClientHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let failure = ZKTLSFailure(error) {
+            state.inner.withLock { if $0.failure == nil { $0.failure = failure } }
+        }
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        state.close(ZKConnectionLost())
+        state.close(state.inner.withLock { $0.failure } ?? ZKConnectionLost())
         context.fireChannelInactive()
     }
 }
@@ -149,11 +156,11 @@ final class ZooKeeperConnection: Sendable {
     var isOpen: Bool { !state.inner.withLock { $0.closed } }
     var lastZxid: Int64 { state.inner.withLock { $0.lastZxid } }
 
-    /// Connects to `host:port`, sends the ConnectRequest (resuming `sessionId` when not 0) and
-    /// waits for the ConnectResponse. Starts pings every T/3 and closes the connection when
-    /// nothing arrived for 2T/3.
+    /// Connects to `host:port` (over TLS with `tls`), sends the ConnectRequest (resuming `sessionId`
+    /// when not 0) and waits for the ConnectResponse. Starts pings every T/3 and closes the
+    /// connection when nothing arrived for 2T/3.
     static func open(
-        host: String, port: Int, connectTimeout: Duration, sessionTimeout: Int32,
+        host: String, port: Int, tls: NIOSSLContext?, connectTimeout: Duration, sessionTimeout: Int32,
         sessionId: Int64, password: [UInt8], lastZxid: Int64,
         onWatchEvent: @escaping @Sendable (ZKWatchEvent) -> Void,
         onClose: @escaping @Sendable () -> Void
@@ -164,6 +171,10 @@ final class ZooKeeperConnection: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // Frames go through TLS; the ConnectRequest waits in it until the handshake is done.
+                        try channel.pipeline.syncOperations.addHandler(try ZKTLSFailure.clientHandler(tls, host: host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ZKFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(ZKClientHandler(state: state))
                 }
@@ -172,7 +183,7 @@ final class ZooKeeperConnection: Sendable {
         let request = connectRequest(
             channel.allocator, lastZxid: lastZxid, sessionTimeout: sessionTimeout, sessionId: sessionId,
             password: password)
-        // A server that accepts TCP but never answers (frozen, overloaded) must not hang us.
+        // A server that accepts TCP but never answers (frozen, overloaded, a TLS handshake that stalls) must not hang us.
         let handshakeTimeout = channel.eventLoop.scheduleTask(
             in: .nanoseconds(connectTimeout.nanoseconds)
         ) { channel.close(promise: nil) }
@@ -180,17 +191,21 @@ final class ZooKeeperConnection: Sendable {
         let response: ZKConnectResponse
         do {
             response = try await withCheckedThrowingContinuation { continuation in
-                let closed = state.inner.withLock { inner -> Bool in
-                    if inner.closed { return true }
+                let closed = state.inner.withLock { inner -> (any Error)? in
+                    if inner.closed { return inner.failure ?? ZKConnectionLost() }
                     inner.handshake = continuation
-                    return false
+                    return nil
                 }
-                if closed {
-                    continuation.resume(throwing: ZKConnectionLost())
+                if let closed {
+                    continuation.resume(throwing: closed)
                     return
                 }
                 channel.writeAndFlush(request, promise: nil)
             }
+        } catch var failure as ZKTLSFailure {
+            channel.close(promise: nil)
+            failure.host = host
+            throw failure
         } catch {
             channel.close(promise: nil)
             throw error

@@ -1,5 +1,6 @@
 public import Logging
 import NIOCore
+public import NIOSSL
 import Synchronization
 
 /// A key-value store on Apache ZooKeeper, speaking ZooKeeper's wire protocol over SwiftNIO.
@@ -17,22 +18,28 @@ public struct ZooKeeperKeyValueStore: KeyValueStore {
         public var servers: [String]
         /// The session timeout to ask for (the server clamps it to 2–20 ticks).
         public var sessionTimeout: Duration
-        /// How long one TCP connect may take.
+        /// How long one TCP connect may take, and then how long the handshake may (TLS with ``tls``, then the session's).
         public var connectTimeout: Duration
         /// Backoff limit between reconnect attempts of a watch.
         public var maximumReconnectDelay: Duration
+        /// TLS to a server's `secureClientPort`: each connection verifies the server's certificate with this
+        /// context and checks it names the server's host (an IP address against the certificate's IP addresses),
+        /// and shows the context's client certificate, if any. `nil`: plain TCP.
+        public var tls: NIOSSLContext?
 
         /// Creates a configuration.
         public init(
             servers: [String] = ["127.0.0.1:2181"],
             sessionTimeout: Duration = .seconds(10),
             connectTimeout: Duration = .seconds(2),
-            maximumReconnectDelay: Duration = .seconds(1)
+            maximumReconnectDelay: Duration = .seconds(1),
+            tls: NIOSSLContext? = nil
         ) {
             self.servers = servers
             self.sessionTimeout = sessionTimeout
             self.connectTimeout = connectTimeout
             self.maximumReconnectDelay = maximumReconnectDelay
+            self.tls = tls
         }
     }
 

@@ -59,6 +59,7 @@ actor ZooKeeperSession {
     private func connect() async throws -> ZooKeeperConnection {
         if let previous = connection { lastZxid = max(lastZxid, previous.lastZxid) }
         var failures: [String] = []
+        var tlsFailed = false
         for _ in configuration.servers.indices {
             let address = configuration.servers[nextServer % configuration.servers.count]
             nextServer += 1
@@ -98,7 +99,9 @@ actor ZooKeeperSession {
                 // when our last zxid is ahead of its own (its data was reset). Twice in a row,
                 // forget the old session and history and start afresh.
                 silentRejections += 1
-                failures.append("\(address): closed the connection during the handshake")
+                failures.append(
+                    "\(address): closed the connection during the handshake"
+                        + (configuration.tls == nil ? " (a port that wants TLS does so too: see vamp.key-value-store.tls.ca-file)" : ""))
                 if silentRejections >= 2 {
                     logger.info(
                         "ZooKeeper rejected the session handshake; starting a new session",
@@ -112,17 +115,19 @@ actor ZooKeeperSession {
                 }
             } catch {
                 failures.append("\(address): \(error)")
+                if error is ZKTLSFailure { tlsFailed = true }
             }
         }
+        let hint = tlsFailed
+            ? "check vamp.key-value-store.tls.* against the servers' certificates, and whether they want a client certificate"
+            : "is the server running?"
         throw KeyValueStoreError(
-            .unavailable,
-            "cannot connect to ZooKeeper (\(failures.joined(separator: "; "))); is the server running?",
-            server: server)
+            .unavailable, "cannot connect to ZooKeeper (\(failures.joined(separator: "; "))); \(hint)", server: server)
     }
 
     private func open(host: String, port: Int) async throws -> ZooKeeperConnection {
         return try await ZooKeeperConnection.open(
-            host: host, port: port, connectTimeout: configuration.connectTimeout,
+            host: host, port: port, tls: configuration.tls, connectTimeout: configuration.connectTimeout,
             sessionTimeout: Int32(configuration.sessionTimeout.nanoseconds / 1_000_000),
             sessionId: sessionId, password: password, lastZxid: lastZxid,
             onWatchEvent: { [weak self] event in self?.wakeWatchers(of: event.path) },

@@ -1,11 +1,13 @@
 import Foundation
 
 /// A real ZooKeeper (Debian `zookeeper`, run with `java` directly) standalone on a free loopback
-/// port with its data in a temporary folder. ``stop()`` and ``start()-swift.method`` keep the port and data,
-/// for outage tests.
+/// port with its data in a temporary folder, serving plain TCP or, with ``TLS``, TLS only. ``stop()`` and
+/// ``start()-swift.method`` keep the port and data, for outage tests.
 public final class ZooKeeperServer: @unchecked Sendable {
-    /// The client port.
+    /// The client port: with ``tls``, the `secureClientPort` (and there is no plain one).
     public let port: Int
+    /// The server's TLS files, when it serves its clients over TLS.
+    public let tls: TLS?
     /// The folder with `zoo.cfg`, the data and the log (removed by ``remove()``).
     public let directory: TemporaryDirectory
     private let lock = NSLock()
@@ -18,10 +20,10 @@ public final class ZooKeeperServer: @unchecked Sendable {
     public static let jar = "/usr/share/java/zookeeper.jar"
     static let installHint = "Install it with: apt-get install -y zookeeper"
 
-    /// Starts ZooKeeper and waits until it answers `srvr` with `Mode: standalone`. Fails (never skips) when
-    /// ZooKeeper or Java is missing.
-    public static func start() async throws -> ZooKeeperServer {
-        let server = try ZooKeeperServer(port: FreePort.next())
+    /// Starts ZooKeeper and waits until it answers `srvr` with `Mode: standalone` (over TLS with `tls`, with the
+    /// client certificate). Fails (never skips) when ZooKeeper or Java is missing.
+    public static func start(tls: TLS? = nil) async throws -> ZooKeeperServer {
+        let server = try ZooKeeperServer(port: FreePort.next(), tls: tls)
         do {
             try await server.start()
         } catch {
@@ -31,14 +33,18 @@ public final class ZooKeeperServer: @unchecked Sendable {
         return server
     }
 
-    private init(port: Int) throws {
+    private init(port: Int, tls: TLS?) throws {
         self.port = port
+        self.tls = tls
         self.directory = try TemporaryDirectory(prefix: "vamp-zk")
+        let listen = try tls.map { try $0.configuration(port: port, directory: directory.url) } ?? """
+            clientPort=\(port)
+            clientPortAddress=127.0.0.1
+            """
         let config = """
             tickTime=2000
             dataDir=\(directory.url.appendingPathComponent("data").path)
-            clientPort=\(port)
-            clientPortAddress=127.0.0.1
+            \(listen)
             admin.enableServer=false
             4lw.commands.whitelist=ruok,srvr
             maxSessionTimeout=60000
@@ -58,17 +64,18 @@ public final class ZooKeeperServer: @unchecked Sendable {
         let process = try ExternalProcess(
             executable: java,
             arguments: [
-                "-Xmx256m", "-cp", Self.jar, "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                "-Xmx256m", "-cp", tls == nil ? Self.jar : TLS.classPath, "org.apache.zookeeper.server.quorum.QuorumPeerMain",
                 directory.url.appendingPathComponent("zoo.cfg").path,
             ],
             logFile: directory.url.appendingPathComponent("zk-\(UUID().uuidString.prefix(4)).log"),
             installHint: Self.installHint + " (it brings a Java runtime)")
         lock.withLock { self.process = process }
-        let port = port
+        let port = port, tls = tls, folder = directory.url
         do {
             try await waitUntil(timeout: .seconds(30), "ZooKeeper on 127.0.0.1:\(port) to serve (srvr says Mode: standalone)") {
                 guard process.isRunning else { throw FixtureError("ZooKeeper exited: \(process.logTail())") }
-                return LoopbackProbe.exchange(port: port, request: "srvr")?.contains("Mode: standalone") == true
+                let answer = if let tls { await tls.srvr(port: port, directory: folder) } else { LoopbackProbe.exchange(port: port, request: "srvr") }
+                return answer?.contains("Mode: standalone") == true
             }
         } catch {
             throw FixtureError("\(error). ZooKeeper log: \(process.logTail())")
