@@ -64,11 +64,11 @@ struct AgentTLSPulseTests {
     func caFile() async throws {
         let pki = try TemporaryDirectory(prefix: "agent-tls-pki")
         defer { pki.remove() }
-        let authority = try TestCertificateAuthority(in: pki.url)
-        let issued = try authority.issue("vamp", serial: "A6E47001")
+        let authority = try await TestCertificateAuthority(in: pki.url)
+        let issued = try await authority.issue("vamp", serial: "A6E47001")
         let otherFolder = pki.url.appendingPathComponent("other")
         try FileManager.default.createDirectory(at: otherFolder, withIntermediateDirectories: true)
-        let other = try TestCertificateAuthority(in: otherFolder, name: "Another CA")
+        let other = try await TestCertificateAuthority(in: otherFolder, name: "Another CA")
         let tokens = pki.url.appendingPathComponent("tokens.yaml")
         try "- {name: edge, role: agent, secret: \(Self.secret)}\n".write(to: tokens, atomically: true, encoding: .utf8)
         let server = try await VampServerFixture(

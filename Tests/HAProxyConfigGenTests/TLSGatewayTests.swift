@@ -70,10 +70,10 @@ struct TLSGatewayTests {
 
     @Test("haproxy -c takes a good certificate and refuses garbage, a key of another certificate and a missing file, naming the file")
     func haproxyChecks() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let good = try authority.serverCertificate(fileName: "good.pem", commonName: "shop.test", serial: 1)
-        let other = try authority.serverCertificate(fileName: "other.pem", commonName: "other.test", serial: 2)
+        let good = try await authority.serverCertificate(fileName: "good.pem", commonName: "shop.test", serial: 1)
+        let other = try await authority.serverCertificate(fileName: "other.pem", commonName: "other.test", serial: 2)
         let goodText = try String(contentsOf: good, encoding: .utf8), otherText = try String(contentsOf: other, encoding: .utf8)
         // The certificate and chain of one, the key of the other.
         let mismatch = authority.folder.appendingPathComponent("mismatch.pem")
@@ -82,7 +82,7 @@ struct TLSGatewayTests {
         try Data((String(goodText[..<goodKeyStart.lowerBound]) + String(otherText[keyStart.lowerBound...])).utf8).write(to: mismatch)
         let garbage = authority.folder.appendingPathComponent("garbage.pem")
         try Data("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n".utf8).write(to: garbage)
-        let rsa = try authority.serverCertificate(fileName: "rsa.pem", commonName: "shop.test", serial: 3, keyType: .rsa2048)
+        let rsa = try await authority.serverCertificate(fileName: "rsa.pem", commonName: "shop.test", serial: 3, keyType: .rsa2048)
 
         for (file, valid) in [(good.path, true), (rsa.path, true), (mismatch.path, false), (garbage.path, false), (authority.folder.path + "/missing.pem", false)] {
             let text = try Fixtures.base() + HAProxyConfigurationGenerator(options: .init(socketDirectory: "/tmp/vamp-sockets"))
@@ -95,9 +95,9 @@ struct TLSGatewayTests {
 
     @Test("real HAProxy and curl: HTTP/2 by ALPN over TLS to the backend, verified with the CA; HTTP/1.1 when the client asks for it; a tcp gateway terminates TLS")
     func liveTLS() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let certificate = try authority.serverCertificate(fileName: "shop.pem", commonName: "shop.test", serial: 7)
+        let certificate = try await authority.serverCertificate(fileName: "shop.pem", commonName: "shop.test", serial: 7)
         let service = try TestHTTPService(name: "catalog")
         let (httpsPort, tcpPort) = try (FreePort.next(), FreePort.next())
         let directory = try HAProxyServer.makeDirectory()

@@ -12,9 +12,9 @@ struct EtcdTLSTests {
     func clientCertificates() async throws {
         let folder = try TemporaryDirectory(prefix: "etcd-tls")
         defer { folder.remove() }
-        let ca = try TestCertificateAuthority(in: folder.url)
-        let server = try ca.issue("etcd", serial: "E7C0")
-        let client = try ca.issue("vamp", serial: "C11E")
+        let ca = try await TestCertificateAuthority(in: folder.url)
+        let server = try await ca.issue("etcd", serial: "E7C0")
+        let client = try await ca.issue("vamp", serial: "C11E")
         let etcd = try await EtcdServer.start(tls: .init(
             certificate: server.certificate, key: server.key, clientCA: ca.caFile, clientCertificate: client.certificate, clientKey: client.key))
         do {
@@ -42,7 +42,7 @@ struct EtcdTLSTests {
             // Trusting another CA: the server's certificate is not believed.
             let otherFolder = folder.url.appendingPathComponent("other")
             try FileManager.default.createDirectory(at: otherFolder, withIntermediateDirectories: true)
-            let other = try TestCertificateAuthority(in: otherFolder, name: "Another CA")
+            let other = try await TestCertificateAuthority(in: otherFolder, name: "Another CA")
             var distrusting = configuration
             distrusting.tlsFiles.caFile = other.caFile.path
             let wrongCA = await #expect(throws: KeyValueStoreError.self) { try await distrusting.makeStore().get("/vamp/tls/one") }

@@ -15,10 +15,10 @@ struct ZooKeeperTLSTests {
     func clientCertificates() async throws {
         let folder = try TemporaryDirectory(prefix: "zk-tls")
         defer { folder.remove() }
-        let ca = try TestCertificateAuthority(in: folder.url)
+        let ca = try await TestCertificateAuthority(in: folder.url)
         // The server's certificate names localhost only, no address: the store connects to localhost:<port>.
         let server = try await ca.issue("zookeeper", serial: "2C00", subjectAltNames: ["DNS:localhost"])
-        let client = try ca.issue("vamp", serial: "C11E")
+        let client = try await ca.issue("vamp", serial: "C11E")
         let zk = try await ZooKeeperServer.start(tls: .init(
             certificate: server.certificate, key: server.key, clientCA: ca.caFile, clientCertificate: client.certificate, clientKey: client.key))
         var stores: [any KeyValueStore] = []
@@ -63,7 +63,7 @@ struct ZooKeeperTLSTests {
             // Trusting another CA: the server's certificate is not believed.
             let otherFolder = folder.url.appendingPathComponent("other")
             try FileManager.default.createDirectory(at: otherFolder, withIntermediateDirectories: true)
-            let other = try TestCertificateAuthority(in: otherFolder, name: "Another CA")
+            let other = try await TestCertificateAuthority(in: otherFolder, name: "Another CA")
             var distrusting = configuration
             distrusting.tlsFiles.caFile = other.caFile.path
             try await expectRefused(make(distrusting), saying: "CERTIFICATE_VERIFY_FAILED")
@@ -101,7 +101,7 @@ struct ZooKeeperTLSTests {
     }
 
     @Test("ZooKeeper TLS settings that cannot work are refused when the store is made: no CA file (with client files or an https:// address), a certificate without its key, a file that is not there (named), a key that is not the certificate's")
-    func refusedSettings() throws {
+    func refusedSettings() async throws {
         func refusal(_ configuration: KeyValueStoreConfiguration) -> String {
             do {
                 _ = try configuration.makeStore()
@@ -112,8 +112,8 @@ struct ZooKeeperTLSTests {
         }
         let folder = try TemporaryDirectory(prefix: "zk-tls-settings")
         defer { folder.remove() }
-        let ca = try TestCertificateAuthority(in: folder.url)
-        let one = try ca.issue("one", serial: "1"), two = try ca.issue("two", serial: "2")
+        let ca = try await TestCertificateAuthority(in: folder.url)
+        let one = try await ca.issue("one", serial: "1"), two = try await ca.issue("two", serial: "2")
         let base = try KeyValueStoreConfiguration(kind: .zookeeper, connection: "127.0.0.1:2281")
         #expect(!base.usesTLS)
 

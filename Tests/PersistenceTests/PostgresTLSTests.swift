@@ -79,11 +79,11 @@ struct PostgresTLSTests {
     func verifyFull() async throws {
         let folder = try TemporaryDirectory(prefix: "postgres-tls")
         defer { folder.remove() }
-        let ca = try TestCertificateAuthority(in: folder.url)
-        let certificate = try ca.issue("postgres", serial: "9051")
+        let ca = try await TestCertificateAuthority(in: folder.url)
+        let certificate = try await ca.issue("postgres", serial: "9051")
         let otherFolder = folder.url.appendingPathComponent("other")
         try FileManager.default.createDirectory(at: otherFolder, withIntermediateDirectories: true)
-        let other = try TestCertificateAuthority(in: otherFolder, name: "Another CA")
+        let other = try await TestCertificateAuthority(in: otherFolder, name: "Another CA")
         let server = try await PostgresServer.start(tls: (certificate.certificate, certificate.key))
         defer { server.stop() }
         let base = "postgres://\(server.username)@\(server.host):\(server.port)/\(server.database)"

@@ -7,9 +7,9 @@ import VampTesting
 struct VampCLISecretTests {
     @Test("store-secret stores a PEM file and says what it is for; list secrets shows it without the key; a bad file is refused with exit 1 naming the field")
     func storeAndList() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let file = try authority.serverCertificate(fileName: "shop.pem", commonName: "shop", serial: 7)
+        let file = try await authority.serverCertificate(fileName: "shop.pem", commonName: "shop", serial: 7)
         let server = try await VampServerFixture(binaries: VampCLIServerTests.bin)
         defer { server.tearDown() }
         func vamp(_ arguments: String..., stdin: String? = nil) throws -> VampCLIServerTests.Output {

@@ -11,8 +11,8 @@ struct VampCLITLSTests {
     func caFile() async throws {
         let pki = try TemporaryDirectory(prefix: "vamp-cli-pki")
         defer { pki.remove() }
-        let authority = try TestCertificateAuthority(in: pki.url)
-        let issued = try authority.issue("api", serial: "C1170001")
+        let authority = try await TestCertificateAuthority(in: pki.url)
+        let issued = try await authority.issue("api", serial: "C1170001")
         let server = try await VampServerFixture(binaries: VampCLIServerTests.bin, tls: (issued, authority.caFile))
         defer { server.tearDown() }
         var environment = server.environment

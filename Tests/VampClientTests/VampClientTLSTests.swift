@@ -14,8 +14,8 @@ struct VampClientTLSTests {
     func caFile() async throws {
         let pki = try TemporaryDirectory(prefix: "vamp-client-pki")
         defer { pki.remove() }
-        let authority = try TestCertificateAuthority(in: pki.url)
-        let issued = try authority.issue("api", serial: "C11E07")
+        let authority = try await TestCertificateAuthority(in: pki.url)
+        let issued = try await authority.issue("api", serial: "C11E07")
         let server = try await VampServerFixture(binaries: VampClientServerTests.bin, tls: (issued, authority.caFile))
         defer { server.tearDown() }
         #expect(server.host.absoluteString.hasPrefix("https://"))

@@ -25,9 +25,9 @@ struct HTTPSGatewayServerTests {
 
     @Test("curl --http2 over TLS reaches the backend through a gateway with a certificate: ALPN h2, verified with the CA")
     func http2() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let certificate = try authority.serverCertificate(fileName: "shop.pem", commonName: "shop-v1", serial: 1)
+        let certificate = try await authority.serverCertificate(fileName: "shop.pem", commonName: "shop-v1", serial: 1)
         let server = try await VampServerFixture(binaries: Self.bin)
         defer { server.tearDown() }
         let backend = try TestHTTPService(name: "catalog")
@@ -49,10 +49,10 @@ struct HTTPSGatewayServerTests {
 
     @Test("a certificate HAProxy refuses (garbage, a key of another certificate) is refused with 400 naming the gateway and field; the gateway served before keeps its certificate; a served gateway's file rewritten with garbage holds back no other gateway's write")
     func refused() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let good = try authority.serverCertificate(fileName: "shop.pem", commonName: "shop-v1", serial: 1)
-        let other = try authority.serverCertificate(fileName: "other.pem", commonName: "other", serial: 2)
+        let good = try await authority.serverCertificate(fileName: "shop.pem", commonName: "shop-v1", serial: 1)
+        let other = try await authority.serverCertificate(fileName: "other.pem", commonName: "other", serial: 2)
         let garbage = authority.folder.appendingPathComponent("garbage.pem")
         try Data("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n".utf8).write(to: garbage)
         let goodText = try String(contentsOf: good, encoding: .utf8), otherText = try String(contentsOf: other, encoding: .utf8)
@@ -94,9 +94,9 @@ struct HTTPSGatewayServerTests {
 
     @Test("a certificate path the server does not hold is taken (it names a file on the agents' machines); an agent without the file leaves that gateway out, named in /info, and serves the others")
     func missingOnTheAgent() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let good = try authority.serverCertificate(fileName: "shop.pem", commonName: "shop-v1", serial: 1)
+        let good = try await authority.serverCertificate(fileName: "shop.pem", commonName: "shop-v1", serial: 1)
         let server = try await VampServerFixture(binaries: Self.bin)
         defer { server.tearDown() }
         let backend = try TestHTTPService(name: "catalog")
@@ -117,10 +117,10 @@ struct HTTPSGatewayServerTests {
 
     @Test("a certificate change under load (two curl loops, a new TLS connection per request): no failed request, and the new certificate is presented afterwards")
     func changeUnderLoad() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let first = try authority.serverCertificate(fileName: "shop-v1.pem", commonName: "shop-v1", serial: 1)
-        let second = try authority.serverCertificate(fileName: "shop-v2.pem", commonName: "shop-v2", serial: 2)
+        let first = try await authority.serverCertificate(fileName: "shop-v1.pem", commonName: "shop-v1", serial: 1)
+        let second = try await authority.serverCertificate(fileName: "shop-v2.pem", commonName: "shop-v2", serial: 2)
         let server = try await VampServerFixture(binaries: Self.bin)
         defer { server.tearDown() }
         let backend = try TestHTTPService(name: "catalog")

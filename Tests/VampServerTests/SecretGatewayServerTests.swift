@@ -34,10 +34,10 @@ struct SecretGatewayServerTests {
 
     @Test("a stored secret serves an HTTPS gateway: curl --http2 verifies it, no answer, event or HAProxy file shows the key, the agent's file is its user's alone; a new certificate is served under load with no failed request and the old file is removed")
     func servedAndRotated() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let first = try String(contentsOf: try authority.serverCertificate(fileName: "v1.pem", commonName: "shop-v1", serial: 1), encoding: .utf8)
-        let second = try String(contentsOf: try authority.serverCertificate(fileName: "v2.pem", commonName: "shop-v2", serial: 2), encoding: .utf8)
+        let first = try String(contentsOf: try await authority.serverCertificate(fileName: "v1.pem", commonName: "shop-v1", serial: 1), encoding: .utf8)
+        let second = try String(contentsOf: try await authority.serverCertificate(fileName: "v2.pem", commonName: "shop-v2", serial: 2), encoding: .utf8)
         let server = try await VampServerFixture(binaries: Self.bin)
         defer { server.tearDown() }
         let backend = try TestHTTPService(name: "catalog")
@@ -108,10 +108,10 @@ struct SecretGatewayServerTests {
 
     @Test("what cannot be a gateway's certificate is refused with 400 naming the field, and nothing is stored: garbage, a key of another certificate, an encrypted key, a name with a slash or a dot first, a body named otherwise, a secret in a multi-document body, a gateway naming a secret that is not stored")
     func refused() async throws {
-        let authority = try TestCertificateAuthority()
+        let authority = try await TestCertificateAuthority()
         defer { authority.remove() }
-        let good = try String(contentsOf: try authority.serverCertificate(fileName: "good.pem", commonName: "good", serial: 1), encoding: .utf8)
-        let other = try String(contentsOf: try authority.serverCertificate(fileName: "other.pem", commonName: "other", serial: 2), encoding: .utf8)
+        let good = try String(contentsOf: try await authority.serverCertificate(fileName: "good.pem", commonName: "good", serial: 1), encoding: .utf8)
+        let other = try String(contentsOf: try await authority.serverCertificate(fileName: "other.pem", commonName: "other", serial: 2), encoding: .utf8)
         let cut = try #require(good.range(of: "-----BEGIN PRIVATE KEY-----")), otherKey = try #require(other.range(of: "-----BEGIN PRIVATE KEY-----"))
         let mismatch = String(good[..<cut.lowerBound]) + String(other[otherKey.lowerBound...])
         let garbage = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n" + String(good[cut.lowerBound...])

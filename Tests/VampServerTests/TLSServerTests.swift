@@ -19,12 +19,12 @@ struct TLSServerTests {
         let certificate: URL
         let key: URL
 
-        init(_ folder: TemporaryDirectory) throws {
+        init(_ folder: TemporaryDirectory) async throws {
             let pki = folder.url.appendingPathComponent("pki")
             try FileManager.default.createDirectory(at: pki, withIntermediateDirectories: true)
-            authority = try TestCertificateAuthority(in: pki)
-            first = try authority.issue("first", serial: "0A11CE01")
-            second = try authority.issue("second", serial: "0B0B0002")
+            authority = try await TestCertificateAuthority(in: pki)
+            first = try await authority.issue("first", serial: "0A11CE01")
+            second = try await authority.issue("second", serial: "0B0B0002")
             certificate = folder.url.appendingPathComponent("api.pem")
             key = folder.url.appendingPathComponent("api.key")
             try serve(first)
@@ -97,7 +97,7 @@ struct TLSServerTests {
     func servesHTTPS() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-tls")
         defer { folder.remove() }
-        let certificates = try Certificates(folder)
+        let certificates = try await Certificates(folder)
         let (server, port) = try await Self.started(folder, certificates)
         defer { server.stop() }
         #expect(server.logTail().contains("https://127.0.0.1:\(port)"), "\(server.logTail())")
@@ -108,7 +108,7 @@ struct TLSServerTests {
         #expect(untrusted.status == 60, "curl's 'peer certificate cannot be authenticated': \(untrusted.output)")
         let plain = try Self.curl("http://127.0.0.1:\(port)/api/v1/info")
         #expect(plain.status != 0 && plain.status != 28, "plain HTTP is refused, not left to time out: \(plain)")
-        #expect(try TestCertificateAuthority.served(port: port).contains("serial=\(certificates.first.serial)"))
+        #expect(try await TestCertificateAuthority.served(port: port).contains("serial=\(certificates.first.serial)"))
     }
 
     @Test("a client that connects and sends nothing, or half a ClientHello, is closed within vamp.http-api.read-timeout (1 s here), not the idle timeout; a connection whose handshake completed is not",
@@ -116,7 +116,7 @@ struct TLSServerTests {
     func handshakeTimeout() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-tls-handshake")
         defer { folder.remove() }
-        let certificates = try Certificates(folder)
+        let certificates = try await Certificates(folder)
         let (server, port) = try await Self.started(folder, certificates, settings: ["VAMP_HTTP_API_READ_TIMEOUT": "1"])
         defer { server.stop() }
         // Handshake done before the silent clients connect: it lives past the bound below.
@@ -151,7 +151,7 @@ struct TLSServerTests {
     func reloadsOnSIGHUP() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-tls-reload")
         defer { folder.remove() }
-        let certificates = try Certificates(folder)
+        let certificates = try await Certificates(folder)
         let (server, port) = try await Self.started(folder, certificates)
         defer { server.stop() }
         let kept = try await TestConnection.open(port: port, caFile: certificates.authority.caFile)
@@ -162,7 +162,7 @@ struct TLSServerTests {
         try certificates.serve(certificates.second)
         kill(server.pid, SIGHUP)
         try await waitUntil(timeout: .seconds(10), "a new connection gets the second certificate\n\(server.logTail())") {
-            let served = (try? TestCertificateAuthority.served(port: port)) ?? ""
+            let served = (try? await TestCertificateAuthority.served(port: port)) ?? ""
             return served.contains("serial=\(certificates.second.serial)") && served.contains("CN = second")
         }
         #expect(server.isRunning, "SIGHUP does not stop the server")
@@ -184,7 +184,7 @@ struct TLSServerTests {
     func badFilesAtReload() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-tls-bad-reload")
         defer { folder.remove() }
-        let certificates = try Certificates(folder)
+        let certificates = try await Certificates(folder)
         let (server, port) = try await Self.started(folder, certificates)
         defer { server.stop() }
         try "not a certificate\n".write(to: certificates.certificate, atomically: true, encoding: .utf8)
@@ -193,7 +193,7 @@ struct TLSServerTests {
             server.logTail().contains("the API's certificate was not replaced")
         }
         #expect(server.logTail().contains("vamp.http-api.tls.certificate \(certificates.certificate.path)"), "\(server.logTail())")
-        #expect(try TestCertificateAuthority.served(port: port).contains("serial=\(certificates.first.serial)"))
+        #expect(try await TestCertificateAuthority.served(port: port).contains("serial=\(certificates.first.serial)"))
 
         // The second certificate with the first's key: refused the same way.
         try Data(contentsOf: certificates.second.certificate).write(to: certificates.certificate)
@@ -202,7 +202,7 @@ struct TLSServerTests {
             server.logTail().components(separatedBy: "the API's certificate was not replaced").count == 3
         }
         #expect(server.logTail().contains("is not the private key of"), "\(server.logTail())")
-        #expect(try TestCertificateAuthority.served(port: port).contains("serial=\(certificates.first.serial)"))
+        #expect(try await TestCertificateAuthority.served(port: port).contains("serial=\(certificates.first.serial)"))
         #expect(try Self.curl("https://127.0.0.1:\(port)/api/v1/info", ["--cacert", certificates.authority.caFile.path]).output == "200")
     }
 
@@ -210,7 +210,7 @@ struct TLSServerTests {
     func badFilesAtStart() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-tls-bad-start")
         defer { folder.remove() }
-        let certificates = try Certificates(folder)
+        let certificates = try await Certificates(folder)
         let garbage = folder.url.appendingPathComponent("garbage.pem")
         try "-----BEGIN CERTIFICATE-----\nnonsense\n-----END CERTIFICATE-----\n".write(to: garbage, atomically: true, encoding: .utf8)
         let cases: [([String: String], String)] = [
@@ -235,7 +235,7 @@ struct TLSServerTests {
     func workflowVerifiesTheAPI() async throws {
         let folder = try TemporaryDirectory(prefix: "vamp-tls-workflow")
         defer { folder.remove() }
-        let certificates = try Certificates(folder)
+        let certificates = try await Certificates(folder)
         let server = try await VampServerFixture(
             binaries: URL(fileURLWithPath: ServerExecutableTests.executable("vamp-server")).deletingLastPathComponent(),
             extraEnvironment: ["VAMP_HTTP_API_TLS_CA_FILE": certificates.authority.caFile.path],

@@ -150,19 +150,6 @@ extension ExternalProcess {
         }
     }
 
-    /// ``run(_:_:installHint:)`` for a synchronous caller: the command runs and is read on a thread of its own while
-    /// the caller waits for it. A caller on the cooperative pool still holds its thread until the command ends: from
-    /// async code, use ``run(_:_:installHint:)``.
-    public static func runWaiting(_ executable: String, _ arguments: [String], installHint: String) throws -> Finished {
-        let result = LockedResult<Finished>(), finished = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            result.set(Result { try runHere(executable, arguments, installHint: installHint) })
-            finished.signal()
-        }
-        finished.wait()
-        return try result.get()
-    }
-
     /// Runs the command on the calling thread: stderr is read on another thread, so that neither pipe fills while
     /// the other is read.
     private static func runHere(_ executable: String, _ arguments: [String], installHint: String) throws -> Finished {

@@ -10,39 +10,14 @@ extension TestCertificateAuthority {
         let request = folder.appendingPathComponent("\(name).csr"), extensions = folder.appendingPathComponent("\(name).ext")
         try "subjectAltName=\(subjectAltNames.joined(separator: ","))\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n"
             .write(to: extensions, atomically: true, encoding: .utf8)
-        try await Self.runOpenSSL([
+        try await Self.openssl([
             "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.path,
             "-out", request.path, "-subj", "/CN=\(name)",
         ])
-        try await Self.runOpenSSL([
+        try await Self.openssl([
             "x509", "-req", "-in", request.path, "-CA", caFile.path, "-CAkey", caKey.path, "-set_serial", "0x\(serial)",
             "-days", "2", "-extfile", extensions.path, "-out", certificate.path,
         ])
         return Issued(certificate: certificate, key: key, serial: serial.uppercased(), commonName: name)
-    }
-
-    /// Runs `openssl arguments` on a thread of its own; fails with its output when it fails.
-    private static func runOpenSSL(_ arguments: [String]) async throws {
-        guard FileManager.default.isExecutableFile(atPath: openssl) else {
-            throw FixtureError("openssl is not installed; install it: apt-get install -y openssl (Scripts/test does)")
-        }
-        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            Thread.detachNewThread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: openssl)
-                process.arguments = arguments
-                let output = Pipe()
-                process.standardOutput = output
-                process.standardError = output
-                process.standardInput = FileHandle.nullDevice
-                do { try process.run() } catch { return done.resume(throwing: error) }
-                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else {
-                    return done.resume(throwing: FixtureError("openssl \(arguments.joined(separator: " ")) failed: \(text)"))
-                }
-                done.resume()
-            }
-        }
     }
 }

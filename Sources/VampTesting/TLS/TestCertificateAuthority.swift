@@ -36,12 +36,12 @@ public final class TestCertificateAuthority: Sendable {
     }
 
     /// Makes a CA named `name` in `folder` (`ca.pem` and `ca.key`), or in a temporary folder of its own.
-    public init(in folder: URL? = nil, name: String = "Vamp Test CA") throws {
+    public init(in folder: URL? = nil, name: String = "Vamp Test CA") async throws {
         made = folder == nil ? try TemporaryDirectory(prefix: "vamp-ca") : nil
         self.folder = folder ?? made!.url
         caFile = self.folder.appendingPathComponent("ca.pem")
         caKey = self.folder.appendingPathComponent("ca.key")
-        try Self.openssl([
+        try await Self.openssl([
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", caKey.path, "-out", caFile.path,
             "-days", "2", "-subj", "/CN=\(name)", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         ])
@@ -51,7 +51,7 @@ public final class TestCertificateAuthority: Sendable {
     /// CA, as `<name>.pem` and `<name>.key`; `serial` in hex.
     public func issue(
         _ name: String, serial: String, commonName: String? = nil, hosts: [String] = ["localhost"], keyType: KeyType = .ec
-    ) throws -> Issued {
+    ) async throws -> Issued {
         let certificate = folder.appendingPathComponent("\(name).pem"), key = folder.appendingPathComponent("\(name).key")
         let request = folder.appendingPathComponent("\(name).csr"), extensions = folder.appendingPathComponent("\(name).ext")
         let commonName = commonName ?? name
@@ -62,8 +62,8 @@ public final class TestCertificateAuthority: Sendable {
         case .ec: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
         case .rsa2048: ["-newkey", "rsa:2048"]
         }
-        try Self.openssl(["req", "-new"] + newKey + ["-nodes", "-keyout", key.path, "-out", request.path, "-subj", "/CN=\(commonName)"])
-        try Self.openssl([
+        try await Self.openssl(["req", "-new"] + newKey + ["-nodes", "-keyout", key.path, "-out", request.path, "-subj", "/CN=\(commonName)"])
+        try await Self.openssl([
             "x509", "-req", "-in", request.path, "-CA", caFile.path, "-CAkey", caKey.path, "-set_serial", "0x\(serial)", "-days", "2",
             "-extfile", extensions.path, "-out", certificate.path,
         ])
@@ -74,9 +74,9 @@ public final class TestCertificateAuthority: Sendable {
     /// `crt` takes it, `<folder>/<fileName>`; returns its path.
     public func serverCertificate(
         fileName: String, commonName: String, serial: Int, hosts: [String] = ["shop.test"], keyType: KeyType = .ec
-    ) throws -> URL {
+    ) async throws -> URL {
         let base = URL(fileURLWithPath: fileName).deletingPathExtension().lastPathComponent
-        let issued = try issue(base + "-parts", serial: String(serial, radix: 16), commonName: commonName, hosts: hosts, keyType: keyType)
+        let issued = try await issue(base + "-parts", serial: String(serial, radix: 16), commonName: commonName, hosts: hosts, keyType: keyType)
         let pem = try [issued.certificate, caFile, issued.key].map { try String(contentsOf: $0, encoding: .utf8) }.joined()
         let file = folder.appendingPathComponent(fileName)
         try Data(pem.utf8).write(to: file)
@@ -88,22 +88,22 @@ public final class TestCertificateAuthority: Sendable {
 
     /// The serial number and subject of the certificate a TLS server on `127.0.0.1:port` serves to a new
     /// connection, as `openssl s_client` sees it: `serial=...` and `subject=CN = ...` lines.
-    public static func served(port: Int) throws -> String {
-        try run("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(port) -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -serial -subject"])
+    public static func served(port: Int) async throws -> String {
+        try await run("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(port) -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -serial -subject"])
     }
 
-    static func openssl(_ arguments: [String]) throws {
-        _ = try run(openssl, arguments)
+    static func openssl(_ arguments: [String]) async throws {
+        _ = try await run(openssl, arguments)
     }
 
-    /// Runs `executable` on a thread of its own (``ExternalProcess/runWaiting(_:_:installHint:)``: these signatures are
-    /// synchronous, so the caller waits for it); its output, or an error with it when it fails.
+    /// Runs `executable` on a thread of its own (``ExternalProcess/run(_:_:installHint:)``), never on the cooperative
+    /// pool; its output, or an error with it when it fails.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+    static func run(_ executable: String, _ arguments: [String]) async throws -> String {
         guard FileManager.default.isExecutableFile(atPath: openssl) else {
             throw FixtureError("openssl is not installed; install it: apt-get install -y openssl (Scripts/test does)")
         }
-        let finished = try ExternalProcess.runWaiting(executable, arguments, installHint: "install it: apt-get install -y openssl (Scripts/test does)")
+        let finished = try await ExternalProcess.run(executable, arguments, installHint: "install it: apt-get install -y openssl (Scripts/test does)")
         guard finished.status == 0 else {
             throw FixtureError("\(executable) \(arguments.joined(separator: " ")) failed (\(finished.status)): \(finished.output)\(finished.errors)")
         }
