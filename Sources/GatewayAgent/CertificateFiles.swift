@@ -5,7 +5,7 @@ import Foundation
 #endif
 import HAProxyConfigGen
 
-/// The certificates of stored secrets that come with a configuration (``GatewayCertificates``): written into the work
+/// The certificates of stored secrets that come with a configuration (`GatewayCertificates`): written into the work
 /// directory's `certificates` folder (0700, each file 0600: only the agent's user, as whom HAProxy runs, reads them)
 /// before HAProxy sees a `bind` line naming them, and removed once a configuration that no longer names them runs.
 extension GatewayAgent {

@@ -16,7 +16,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var excluded: [String: String]
     /// HAProxy's names of the served gateways, routes and instances, as Pulse reads them in the log lines.
     public var names: PulseNames
-    /// The certificates of the stored secrets the served gateways name, by file (``GatewayCertificates``): they travel
+    /// The certificates of the stored secrets the served gateways name, by file (`GatewayCertificates`): they travel
     /// with the text in the KV store (``stored``), never in ``text``.
     public var certificates: [String: String]
 
@@ -32,7 +32,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
         self.certificates = certificates
     }
 
-    /// What the KV store gets: ``text`` with the certificates it names before it (``GatewayCertificates/bundle(_:with:)``).
+    /// What the KV store gets: ``text`` with the certificates it names before it (`GatewayCertificates.bundle(_:with:)`).
     public var stored: String { GatewayCertificates.bundle(certificates, with: text) }
 
     /// Renders the deployable gateways among `resolved` (the output of ``GatewayResolution/resolve(_:deployments:allocator:options:)``).
