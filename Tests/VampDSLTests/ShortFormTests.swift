@@ -81,6 +81,16 @@ struct ShortFormTests {
               web: {routes: {catalog:2.1: {weight: 100%}}}
         ports: {web.web: 40001}
         hosts: {web: 10.0.0.2}
+        ---
+        kind: secret
+        name: shop-cert
+        certificate: |
+          -----BEGIN CERTIFICATE-----
+          MIIB
+          -----END CERTIFICATE-----
+          -----BEGIN PRIVATE KEY-----
+          MIGH
+          -----END PRIVATE KEY-----
         """
         for document in try DSLReader.read(extra) { kinds.insert(document.artifact.kind) }
         #expect(kinds == Set(ArtifactKind.allCases))
