@@ -45,6 +45,12 @@ struct Describe: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Output format: yaml (default), json or table.") var output: OutputFormat = .yaml
 
     func run() async throws {
+        if kind == .secret {
+            guard let secret = try await server.client().secret(named: name) else {
+                throw VampClientError(.notFound, status: 404, message: "secret '\(name)' not found")
+            }
+            return printSecrets([secret], format: output == .table ? .table : .json)
+        }
         guard let artifact = try await server.client().read(kind, name: name, asBlueprint: asBlueprint) else {
             throw VampClientError(.notFound, status: 404, message: "\(kind) '\(name)' not found")
         }
@@ -81,6 +87,13 @@ struct Create: AsyncParsableCommand {
             }
             return
         }
+        if kind == .secret {
+            for secret in try secrets(in: text) {
+                try await client.storeSecret(secret.name, certificate: secret.certificate, validateOnly: validateOnly)
+                print("\(validateOnly ? "valid" : "created") secret \(secret.name)")
+            }
+            return
+        }
         let written = try await client.create(kind, document: text, validateOnly: validateOnly)
         for artifact in written { print("\(validateOnly ? "valid" : "created") \(artifact.kind) \(artifact.name ?? "")") }
     }
@@ -98,6 +111,12 @@ struct Update: AsyncParsableCommand {
     @Flag(name: .long, help: "Check only; store nothing.") var validateOnly = false
 
     func run() async throws {
+        if kind == .secret {
+            let found = try secrets(in: try input.text())
+            guard found.count == 1, found[0].name == name else { throw ValidationError("the document must hold one secret named '\(name)'") }
+            try await server.client().storeSecret(name, certificate: found[0].certificate, validateOnly: validateOnly)
+            return print("\(validateOnly ? "valid" : "updated") secret \(name)")
+        }
         let written = try await server.client().update(kind, name: name, document: try input.text(), validateOnly: validateOnly)
         for artifact in written { print("\(validateOnly ? "valid" : "updated") \(artifact.kind) \(artifact.name ?? "")") }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VampClient
+import VampDSL
 import VampModel
 
 /// `vamp store-secret NAME FILE`: a certificate, its chain and key as a secret HTTPS gateways name
@@ -32,6 +33,16 @@ struct StoreSecret: AsyncParsableCommand {
         let names = stored.certificate?.names.joined(separator: ",") ?? "-"
         print("\(validateOnly ? "valid" : "stored") secret \(stored.name) (for \(names), until \(stored.certificate?.notAfter ?? "-"))")
     }
+}
+
+/// The secrets of a `kind: secret` document (`vamp create secret -f`, `vamp update secret`): sent through
+/// `PUT /secrets/{name}`, since the server answers a secret with what its certificate says, not as an artifact.
+func secrets(in text: String) throws -> [Secret] {
+    let documents: [DSLDocument]
+    do { documents = try DSLReader.read(text, kind: .secret) } catch {
+        throw ValidationError(error.errors.first.map { "\($0)" } ?? "the document does not read")
+    }
+    return documents.compactMap { if case .secret(let secret) = $0.artifact { secret } else { nil } }
 }
 
 /// `vamp list secrets`: what each certificate says, never its text.

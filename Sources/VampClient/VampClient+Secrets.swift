@@ -45,6 +45,17 @@ extension VampClient {
         try Self.decodeSecrets(try await send(.GET, "secrets").text, as: [SecretSummary].self)
     }
 
+    /// The stored secret `name`, or `nil` when there is none (`GET /api/v1/secrets/{name}`).
+    public func secret(named name: String) async throws(VampClientError) -> SecretSummary? {
+        let answer: Answer
+        do {
+            answer = try await send(.GET, "secrets/\(Self.path(name))")
+        } catch where error.code == .notFound {
+            return nil
+        }
+        return try Self.decodeSecrets(answer.text, as: SecretSummary.self)
+    }
+
     /// Stores `pem` (the certificate, its chain and the unencrypted private key) as the secret `name`, creating or
     /// replacing it (`PUT /api/v1/secrets/{name}`); with `validateOnly` it is checked and nothing is stored.
     @discardableResult

@@ -25,6 +25,16 @@ struct VampCLISecretTests {
         #expect(json.stdout.contains("\"serial\" : \"07\"") && !json.stdout.contains("PRIVATE KEY"), "\(json.stdout)")
         let refused = try vamp("store-secret", "bad", "-", stdin: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
         #expect(refused.status == 1 && refused.stderr.contains("certificate"), "\(refused.status) \(refused.stderr)")
+        let described = try vamp("describe", "secret", "shop")
+        #expect(described.status == 0 && described.stdout.contains("\"name\" : \"shop\"") && !described.stdout.contains("PRIVATE KEY"), "\(described.stdout)")
+        // A kind: secret document through create and update, as for other kinds.
+        let pem = try String(contentsOf: file, encoding: .utf8)
+        let document = "kind: secret\nname: other\ncertificate: |\n" + pem.split(separator: "\n").map { "  \($0)\n" }.joined()
+        let created = try vamp("create", "secret", "--stdin", stdin: document)
+        #expect(created.status == 0 && created.stdout == "created secret other\n", "\(created.stdout)\(created.stderr)")
+        let updated = try vamp("update", "secret", "other", "--stdin", stdin: document)
+        #expect(updated.status == 0 && updated.stdout == "updated secret other\n", "\(updated.stdout)\(updated.stderr)")
+        #expect(try vamp("delete", "secret", "other").status == 0)
         #expect(try vamp("delete", "secret", "shop").status == 0)
         #expect(try vamp("list", "secrets").stdout == "NAME   NAMES   NOT AFTER   GATEWAYS\n")
     }
