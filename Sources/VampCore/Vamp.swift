@@ -56,6 +56,10 @@ public actor Vamp {
         /// The most instances all deployed services may ask for together (their scales): a write that would take
         /// them past it is refused (`Validation.Limits.instancesInTotal`, 10,000, by default).
         public var maximumInstances: Int = Validation.Limits.instancesInTotal
+        /// The largest value the KV store takes under the gateways' configuration key (`nil`: no limit, as for the
+        /// file store): a write that would make the configuration larger (the HAProxy text and the certificates of
+        /// the stored secrets it names) is refused, since the agents would never get it.
+        public var maximumConfigurationBytes: Int?
 
         /// Creates a configuration with Vamp's defaults.
         public init(

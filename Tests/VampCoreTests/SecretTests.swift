@@ -80,4 +80,30 @@ struct SecretTests {
         try await vamp.deleteSecret("nothing")
         #expect(try await vamp.allSecrets().map(\.secret.name) == ["shop"])
     }
+
+    @Test("a secret or gateway write that makes the agents' configuration larger than the KV store takes is refused, naming the sizes; the stored secret stays as it was")
+    func tooLargeForTheStore() async throws {
+        var configuration = Vamp.Configuration()
+        configuration.maximumConfigurationBytes = 3000
+        let vamp = Vamp(artifacts: InMemoryArtifactStore(), configuration: configuration)
+        try await vamp.storeSecret(Secret(name: "shop", certificate: Self.pem))
+        _ = try await vamp.apply(try Self.gateway("shop", port: 9443, secret: "shop"))
+        let large = Self.pem.replacingOccurrences(of: "MIIB\n", with: String(repeating: String(repeating: "A", count: 64) + "\n", count: 40))
+        do {
+            try await vamp.storeSecret(Secret(name: "shop", certificate: large))
+            Issue.record("a certificate too large for the KV store was stored")
+        } catch {
+            #expect(error.code == .invalid && error.message.contains("secret 'shop': the gateways' configuration would be") && error.message.contains("at most 3000"), "\(error.message)")
+        }
+        #expect(try await vamp.secret(named: "shop")?.secret.certificate == Self.pem)
+        // Not named by a gateway, it does not travel: stored.
+        try await vamp.storeSecret(Secret(name: "spare", certificate: large))
+        let other = try Self.gateway("other", port: 9444, secret: "spare")
+        do {
+            _ = try await vamp.apply(other)
+            Issue.record("a gateway taking the configuration past the store's limit was stored")
+        } catch {
+            #expect(error.message.contains("gateway 'other': the gateways' configuration would be"), "\(error.message)")
+        }
+    }
 }

@@ -192,3 +192,16 @@ public struct KeyValueStoreConfiguration: Sendable, Hashable {
         }
     }
 }
+
+extension KeyValueStoreConfiguration {
+    /// The largest value the store takes under `key` with its server's default settings (etcd 1.5 MiB, ZooKeeper
+    /// 1 MiB, less room for the key and framing; Consul 512 KiB), or `nil` when it has no limit (file, memory).
+    public func valueLimit(key: String) -> Int? {
+        switch kind {
+        case .etcd: ValueLimit.etcd(key: key)
+        case .zookeeper: ValueLimit.zooKeeper(key: key)
+        case .consul: ValueLimit.consul
+        case .file, .memory: nil
+        }
+    }
+}

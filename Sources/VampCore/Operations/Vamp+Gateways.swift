@@ -62,6 +62,7 @@ extension Vamp {
         try await checkTotals(gateways: gateways, deployments: deployments, changed: saved.map(\.name))
         let checked = saved + gateways.filter { secret != nil && $0.tls?.secret == secret }
         let rendered = try await renderServingAll(gateways, deployments: deployments, secrets: secrets, saved: Set(checked.map(\.name)))
+        try await checkSize(rendered, changed: secret.map { "secret '\($0)'" } ?? Self.subject(changed))
         if let check = configuration.configurationCheck {
             let file: (Gateway) -> String? = { gateway in
                 gateway.tls.flatMap { tls in tls.secret.flatMap { name in secrets[name].map { GatewayCertificates.file(secret: name, pem: $0) } } ?? tls.certificate }
@@ -119,6 +120,23 @@ extension Vamp {
                 throw OperationError(.invalid, "deployment \(names.isEmpty ? "change" : names), field scale.instances: the deployed services would ask for \(instances) instances in total; at most \(configuration.maximumInstances) are allowed (each is a server in HAProxy's configuration)")
             }
         }
+    }
+
+    /// Refuses a write that makes the agents' configuration (the text and its certificates) larger than the KV store
+    /// takes (`Configuration.maximumConfigurationBytes`). A configuration already past it still takes writes that do
+    /// not make it larger.
+    func checkSize(_ rendered: GatewayConfiguration, changed subject: String) async throws(OperationError) {
+        guard let limit = configuration.maximumConfigurationBytes else { return }
+        let size = rendered.stored.utf8.count
+        guard size > limit else { return }
+        let before = (try? await gatewayConfiguration())?.stored.utf8.count ?? 0
+        guard size > before else { return }
+        let certificates = rendered.certificates.values.reduce(0) { $0 + $1.utf8.count }
+        throw OperationError(.invalid, "\(subject): the gateways' configuration would be \(size) bytes (\(certificates) of them the PEM text of \(rendered.certificates.count) certificates, base64 in the KV value); the KV store takes at most \(limit) under its key, so the agents would never get it. Fewer or smaller certificates, or fewer gateways")
+    }
+
+    static func subject(_ changed: [String]) -> String {
+        changed.isEmpty ? "this change" : "gateway " + changed.sorted().map { "'\($0)'" }.joined(separator: ", ")
     }
 
     static func routeCount(_ gateways: [Gateway]) -> Int { gateways.reduce(0) { $0 + $1.routes.count } }

@@ -36,6 +36,8 @@ struct NamespaceStack: Sendable {
             healthWindow: configuration.pulse.pulse.healthWindow, metricsWindow: configuration.pulse.pulse.metricsWindow,
             cacheReads: configuration.cacheReads)
         core.pulse = configuration.pulse.pulse
+        core.maximumConfigurationBytes = configuration.keyValueStore.valueLimit(
+            key: KeyPath.haproxyConfiguration(namespace: namespace, version: configuration.haproxyVersion))
         let driver: (any ContainerDriver)?
         do {
             driver = try configuration.drivers.makeDriver(
