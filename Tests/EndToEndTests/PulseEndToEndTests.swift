@@ -100,7 +100,7 @@ struct PulseEndToEndTests {
         return nil
     }
 
-    @Test("an 80/20 split under known traffic: counts per route exact, the 5xx share, p50/p99 within 10% or 2 ms of the client's, HAProxy's counters equal")
+    @Test("an 80/20 split under known traffic: counts per route exact, the 5xx share, p50/p99 within 15% or 2 ms of the client's, HAProxy's counters equal")
     func figuresMatchTheClient() async throws {
         let server = try await VampServerFixture.start()
         defer { server.tearDown() }
@@ -176,7 +176,9 @@ struct PulseEndToEndTests {
             // HAProxy's times are whole milliseconds, cut down: a reported 7 is 7.0-7.99 ms, read here as its middle.
             let reported = try #require(times[name]) + 0.5
             print("e2e pulse: \(name) client \(clientSide) ms, gateway \(reported) ms")
-            #expect(abs(reported - clientSide) <= max(2, clientSide * 0.1), "\(name): gateway \(reported) ms, client \(clientSide) ms")
+            // The client's clock also holds its own side of each request (its HTTP stack, the scheduler), which grows
+            // when the machine is busy: 15% or 2 ms. A wrong percentile (p50 for p99, a mean) is off by far more.
+            #expect(abs(reported - clientSide) <= max(2, clientSide * 0.15), "\(name): gateway \(reported) ms, client \(clientSide) ms")
         }
 
         // HAProxy's own counters and the lines the agent read grew alike over the traffic: four lines a request (the
