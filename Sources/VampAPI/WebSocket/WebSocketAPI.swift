@@ -68,6 +68,9 @@ final class WebSocketAPI: Sendable {
                 for await text in pushes { try await outbound.write(.text(text)) }
             }
             var stopCurrent: AsyncStream<Void>.Continuation?
+            // A replaced subscription may still be reading an event when the next one starts: the gate drops what it
+            // pushes from then on, so no event of the old filter arrives after the new subscription's answer.
+            let gate = SubscriptionGate()
             defer {
                 stopCurrent?.finish()
                 pushSink.finish()
@@ -83,13 +86,15 @@ final class WebSocketAPI: Sendable {
                         try await outbound.write(.text(WebSocketMessage.error(error)))
                     case .success(let request) where request.isEventSubscription:
                         stopCurrent?.finish()
+                        let id = gate.open()
                         let (stop, stopper) = AsyncStream.makeStream(of: Void.self)
                         stopCurrent = stopper
                         // The next frame is read once the subscription is in place, so that an event published by a
                         // later request is pushed.
                         let (subscribed, signal) = AsyncStream.makeStream(of: Void.self)
                         group.addTask {
-                            await connection.subscribe(request, to: pushSink, until: stop, whenSubscribed: { signal.finish() })
+                            await connection.subscribe(
+                                request, push: { gate.push($0, from: id, to: pushSink) }, until: stop, whenSubscribed: { signal.finish() })
                         }
                         for await _ in subscribed {}
                     case .success(let request):
@@ -145,10 +150,11 @@ struct WebSocketConnection: Sendable {
     /// Runs the REST event stream of `request` and pushes each of its events, until cancelled or the stream ends;
     /// a refused subscription (no token, a bad filter) is answered once with its error.
     func subscribe(
-        _ request: WebSocketRequest, to sink: AsyncStream<String>.Continuation, until stop: AsyncStream<Void>, whenSubscribed: @escaping @Sendable () -> Void
+        _ request: WebSocketRequest, push: @escaping @Sendable (String) -> Void, until stop: AsyncStream<Void>,
+        whenSubscribed: @escaping @Sendable () -> Void
     ) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.stream(request, to: sink, whenSubscribed: whenSubscribed) }
+            group.addTask { await self.stream(request, push: push, whenSubscribed: whenSubscribed) }
             group.addTask { for await _ in stop {} }
             // Whichever ends first (the stream, or the replacement) ends the other.
             await group.next()
@@ -156,7 +162,7 @@ struct WebSocketConnection: Sendable {
         }
     }
 
-    private func stream(_ request: WebSocketRequest, to sink: AsyncStream<String>.Continuation, whenSubscribed: @Sendable () -> Void) async {
+    private func stream(_ request: WebSocketRequest, push: @escaping @Sendable (String) -> Void, whenSubscribed: @Sendable () -> Void) async {
         defer { whenSubscribed() }
         do {
             let response = try await respond(request)
@@ -164,11 +170,11 @@ struct WebSocketConnection: Sendable {
             guard response.status == .ok else {
                 let collector = BodyCollector(limit: 1 << 20)
                 try await response.body.write(collector)
-                sink.yield(WebSocketMessage.answer(
+                push(WebSocketMessage.answer(
                     to: request, status: Int(response.status.code), body: String(buffer: collector.buffer), headers: Self.parameters(response.headers)))
                 return
             }
-            let reader = ServerSentEventReader { data in sink.yield(WebSocketMessage.event(data, for: request)) }
+            let reader = ServerSentEventReader { data in push(WebSocketMessage.event(data, for: request)) }
             try await response.body.write(reader)
         } catch {
             // Cancelled (replaced, or the connection closed): nothing more to send.
@@ -261,5 +267,26 @@ struct RequestRefusalError: HTTPResponseError {
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         APIAnswer.json(["message": message], status: status)
+    }
+}
+
+/// Which of a socket's subscriptions may push: the newest one. Opening a subscription and pushing are one lock apart,
+/// so a push of a replaced subscription either went out before the replacement or never does.
+final class SubscriptionGate: Sendable {
+    private let current = Mutex(0)
+
+    /// Makes a new subscription the one that pushes; returns its number.
+    func open() -> Int {
+        current.withLock { id in
+            id += 1
+            return id
+        }
+    }
+
+    /// Yields `text` to `sink` when subscription `id` is still the newest.
+    func push(_ text: String, from id: Int, to sink: AsyncStream<String>.Continuation) {
+        current.withLock { newest in
+            if newest == id { sink.yield(text) }
+        }
     }
 }
