@@ -53,6 +53,7 @@ public indirect enum ConditionExpression: Sendable, Hashable, CustomStringConver
         let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { ConditionLexer.isWordScalar($0) }
             && !ConditionLexer.keywords.contains(value.lowercased())
         if plain { return value }
-        return value.contains("\"") ? "'" + value + "'" : "\"" + value + "\""
+        // Scalars, as the lexer reads: a `"` followed by a combining mark is one Character that is not `"`.
+        return value.unicodeScalars.contains("\"") ? "'" + value + "'" : "\"" + value + "\""
     }
 }
