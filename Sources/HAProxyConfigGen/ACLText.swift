@@ -104,20 +104,22 @@ enum ACLText {
         func refuse(_ reason: String) -> HAProxyConfigError {
             HAProxyConfigError(code: .unsafeValue, message: "the rewrite path '\(HAProxyText.comment(path))' is not allowed: \(reason)")
         }
-        var rest = Substring(path)
-        while let percent = rest.firstIndex(of: "%") {
-            let after = rest[rest.index(after: percent)...]
-            if after.hasPrefix("%") { rest = after.dropFirst(); continue }
-            guard after.hasPrefix("["), let close = after.firstIndex(of: "]") else {
+        // Bytes, as HAProxy reads them: a `%` followed by a combining mark is one Character that is not `%`.
+        let bytes = Array(path.utf8)
+        var index = 0
+        while let percent = bytes[index...].firstIndex(of: UInt8(ascii: "%")) {
+            let next = percent + 1
+            if next < bytes.count, bytes[next] == UInt8(ascii: "%") { index = next + 1; continue }
+            guard next < bytes.count, bytes[next] == UInt8(ascii: "["), let close = bytes[next...].firstIndex(of: UInt8(ascii: "]")) else {
                 throw refuse("'%' starts a sample expression '%[fetch]'; write '%%' for a percent sign")
             }
-            let expression = String(after[after.index(after: after.startIndex)..<close])
+            let expression = String(decoding: bytes[(next + 1)..<close], as: UTF8.self)
             let (fetch, argument) = splitFetch(expression)
             guard let takesArgument = fetches[fetch], takesArgument == (argument != nil),
                   argument?.utf8.allSatisfy(isArgumentByte) ?? true else {
                 throw refuse("'%[\(HAProxyText.comment(expression))]' is not a sample fetch Vamp allows (for example %[path], %[query], %[hdr(host)])")
             }
-            rest = after[after.index(after: close)...]
+            index = close + 1
         }
     }
 

@@ -251,7 +251,7 @@ public struct HAProxyConfigurationGenerator: Sendable {
             guard case .inline(let value) = rewrite else {
                 throw HAProxyConfigError(code: .unresolvedReference, message: "the rewrite reference '\(rewrite.referenceName ?? "")' must be resolved before rendering", gateway: gateway.name, route: route.path)
             }
-            guard HAProxyText.isSingleLine(value.path), !value.path.contains(" "), !value.path.isEmpty else {
+            guard HAProxyText.isSingleLine(value.path), !value.path.unicodeScalars.contains(" "), !value.path.isEmpty else {
                 throw HAProxyConfigError(code: .unsafeValue, message: "the rewrite '\(HAProxyText.comment(value.definition))' must have a path of one line without spaces", gateway: gateway.name, route: route.path)
             }
             let condition: String

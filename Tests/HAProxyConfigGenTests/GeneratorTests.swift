@@ -277,7 +277,8 @@ struct InjectionTests {
         for path in ["/v2%[path]", "%[hdr(x-prefix)]%[path]", "/100%%", "/plain"] {
             #expect(try await expectSafe { try generator.render([gateway(rewrite: Rewrite(path: path, condition: "path_beg /x"))]) } == .rendered, "\(path)")
         }
-        for path in ["/50%", "%[env(HOME)]", "%[path", "%{+Q}r", "%[hdr]"] {
+        // A `%` or `[` followed by a combining mark is one Character, but HAProxy reads bytes: still refused.
+        for path in ["/50%", "%[env(HOME)]", "%[path", "%{+Q}r", "%[hdr]", "/50%\u{301}", "%\u{301}[path]", "%[\u{301}path]", "/a \u{301}b"] {
             #expect(throws: HAProxyConfigError.self, "\(path)") { try generator.render([gateway(rewrite: Rewrite(path: path, condition: "path_beg /x"))]) }
         }
     }
