@@ -8,13 +8,23 @@ extension ArtifactKind: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }
 
-/// Reads a file, or standard input for `-`.
+/// Reads a file, or standard input for `-` (a blocking read: the CLI is one command, nothing else waits for the
+/// thread); a file that cannot be read is named with why (the system's reason: no such file, permission denied).
 func readInput(_ path: String) throws -> String {
     if path == "-" {
         return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
     }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw ValidationError("cannot read '\(path)': it is a folder, not a file")
+    }
+    let descriptor = open(path, O_RDONLY)
+    guard descriptor >= 0 else {
+        throw ValidationError("cannot read '\(path)': \(String(cString: strerror(errno)).lowercased())")
+    }
+    close(descriptor)
     guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("cannot read '\(path)': no such file or not readable")
+        throw ValidationError("cannot read '\(path)'")
     }
     return String(decoding: data, as: UTF8.self)
 }

@@ -22,13 +22,7 @@ struct StoreSecret: AsyncParsableCommand {
     @Flag(name: .long, help: "Check only; store nothing.") var validateOnly = false
 
     func run() async throws {
-        let pem: String
-        if file == "-" {
-            pem = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        } else {
-            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-            pem = String(decoding: data, as: UTF8.self)
-        }
+        let pem = try readInput(file)
         let stored = try await server.client().storeSecret(name, certificate: pem, validateOnly: validateOnly)
         let names = stored.certificate?.names.joined(separator: ",") ?? "-"
         print("\(validateOnly ? "valid" : "stored") secret \(stored.name) (for \(names), until \(stored.certificate?.notAfter ?? "-"))")

@@ -66,11 +66,14 @@ struct VampCLITests {
         #expect(with.stdout == "ok scale s (-)\n")
     }
 
-    @Test("a missing file is an error, not a crash")
+    @Test("a missing file or a folder is an error saying why, not a crash")
     func missingFile() throws {
         let result = try run(["validate", "Examples/nope.yaml"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("cannot read 'Examples/nope.yaml'"))
+        #expect(result.stderr.contains("cannot read 'Examples/nope.yaml': no such file or directory"), "\(result.stderr)")
+        let folder = try run(["validate", "Examples"])
+        #expect(folder.status == 1)
+        #expect(folder.stderr.contains("cannot read 'Examples': it is a folder, not a file"), "\(folder.stderr)")
     }
 
     @Test("vamp convert prints the canonical form, which reads back to the same model")
