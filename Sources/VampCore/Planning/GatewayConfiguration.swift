@@ -5,7 +5,7 @@ public import VampModel
 /// whether it differs from what is stored (an agent must not reload for nothing).
 public struct GatewayConfiguration: Sendable, Hashable {
     /// The generated frontends and backends (without the agent's base sections).
-    public var text: String
+    public var text: String { didSet { stored = GatewayCertificates.bundle(certificates, with: text) } }
     /// The gateways the text serves, in HAProxy order; gateways with `deployed == false` are left out, and so are
     /// the ``excluded`` ones.
     public var servedGateways: [String]
@@ -18,7 +18,10 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var names: PulseNames
     /// The certificates of the stored secrets the served gateways name, by file (`GatewayCertificates`): they travel
     /// with the text in the KV store (``stored``), never in ``text``.
-    public var certificates: [String: String]
+    public var certificates: [String: String] { didSet { stored = GatewayCertificates.bundle(certificates, with: text) } }
+    /// What the KV store gets: ``text`` with the certificates it names before it (`GatewayCertificates.bundle(_:with:)`),
+    /// encoded once per configuration (the server's `/info` compares it with what the agent applied on every call).
+    public private(set) var stored: String
 
     /// Creates a configuration.
     public init(
@@ -30,10 +33,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
         self.excluded = excluded
         self.names = names
         self.certificates = certificates
+        stored = GatewayCertificates.bundle(certificates, with: text)
     }
-
-    /// What the KV store gets: ``text`` with the certificates it names before it (`GatewayCertificates.bundle(_:with:)`).
-    public var stored: String { GatewayCertificates.bundle(certificates, with: text) }
 
     /// Renders the deployable gateways among `resolved` (the output of ``GatewayResolution/resolve(_:deployments:allocator:options:)``).
     ///
