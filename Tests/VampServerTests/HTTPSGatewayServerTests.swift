@@ -131,25 +131,41 @@ struct HTTPSGatewayServerTests {
             try await waitUntil(timeout: .seconds(30), "the HTTPS gateway on \(port)\n\(server.process.logTail())") { FreePort.isAccepting(port) }
             #expect(try await Self.subject(port: port, authority: authority) == "CN=shop-v1")
 
-            let load = try CurlLoad(folder: authority.folder, loops: 2, arguments: Self.curlTrusting(authority, port: port) + ["https://shop.test:\(port)/"])
-            defer { load.stop() }
-            try await waitUntil(timeout: .seconds(30), "requests before the change") { load.results().count >= 40 }
-            let changed = try await ServerExecutableTests.call(client, .PUT, "\(api)/gateways/shop", yaml: Self.gateway("shop", port: port, backend: backend.port, certificate: second.path))
-            #expect(changed.status == 202, "\(changed.body)")
-            try await waitUntil(timeout: .seconds(30), "the new certificate\n\(server.process.logTail())") { try await Self.subject(port: port, authority: authority) == "CN=shop-v2" }
-            let atChange = load.results().count
-            try await waitUntil(timeout: .seconds(30), "requests after the change") { load.results().count >= atChange + 40 }
-            load.stop()
-            let results = load.results()
-            let failed = results.filter { $0 != "200" }
-            #expect(failed.isEmpty, "\(failed.count) of \(results.count) requests failed: \(Set(failed))")
-            #expect(results.count >= 80)
+            try await Self.expectNoFailedRequest(port: port, authority: authority, presenting: "CN=shop-v2", log: server) {
+                let changed = try await ServerExecutableTests.call(client, .PUT, "\(api)/gateways/shop", yaml: Self.gateway("shop", port: port, backend: backend.port, certificate: second.path))
+                #expect(changed.status == 202, "\(changed.body)")
+            }
         }
     }
 }
 
+extension HTTPSGatewayServerTests {
+    /// Two curl loops (a new TLS connection per request) run against the HTTPS gateway on `port` while `change` is
+    /// made: at least 40 requests before it, the gateway then presents `expected`, at least 40 requests after; every
+    /// one of them must have been answered with 200.
+    static func expectNoFailedRequest(
+        port: Int, authority: TestCertificateAuthority, presenting expected: String, log server: VampServerFixture,
+        during change: () async throws -> Void
+    ) async throws {
+        let load = try CurlLoad(folder: authority.folder, loops: 2, arguments: curlTrusting(authority, port: port) + ["https://shop.test:\(port)/"])
+        try await waitUntil(timeout: .seconds(30), "requests before the change") { load.results().count >= 40 }
+        try await change()
+        try await waitUntil(timeout: .seconds(30), "the new certificate \(expected)\n\(server.process.logTail())") {
+            try await subject(port: port, authority: authority) == expected
+        }
+        let atChange = load.results().count
+        try await waitUntil(timeout: .seconds(30), "requests after the change") { load.results().count >= atChange + 40 }
+        await load.stop()
+        let results = load.results()
+        let failed = results.filter { $0 != "200" }
+        #expect(failed.isEmpty, "\(failed.count) of \(results.count) requests failed: \(Set(failed))")
+        #expect(results.count >= 80)
+    }
+}
+
 /// `loops` shell loops running `curl -w '%{http_code}' arguments` one request after another (a new connection each
-/// time), each writing one status per line to its own file, until ``stop()``.
+/// time), each writing one status per line to its own file, until ``stop()`` (or until it is released: the loops
+/// then end after their current request, so a test that fails half-way leaves none running).
 final class CurlLoad: @unchecked Sendable {
     let files: [URL]
     let stopFile: URL
@@ -172,6 +188,8 @@ final class CurlLoad: @unchecked Sendable {
         }
     }
 
+    deinit { FileManager.default.createFile(atPath: stopFile.path, contents: nil) }
+
     /// Every status written so far (a line per finished request).
     func results() -> [String] {
         files.flatMap { file in
@@ -179,9 +197,15 @@ final class CurlLoad: @unchecked Sendable {
         }
     }
 
-    /// Asks the loops to stop after their current request and waits for them.
-    func stop() {
+    /// Asks the loops to stop after their current request and waits for them, on a thread of its own (waiting for a
+    /// process blocks; the cooperative pool other tests run on must not).
+    func stop() async {
         FileManager.default.createFile(atPath: stopFile.path, contents: nil)
-        for process in processes { process.waitUntilExit() }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                for process in self.processes { process.waitUntilExit() }
+                done.resume()
+            }
+        }
     }
 }
