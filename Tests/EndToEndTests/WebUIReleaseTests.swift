@@ -12,8 +12,8 @@ import VampTesting
 @Suite("End to end: releases in the web UI in Chromium", .serialized)
 struct WebUIReleaseTests {
     /// A release of the quick start's `sava:1.1` against `sava:1.0` on the gateway `sava/web/web`.
-    static func release(_ name: String, steps: String, minimumRequests: Int = 10) -> String {
-        ReleaseDocuments.sava(name, """
+    static func release(_ name: String, steps: String, minimumRequests: Int = 10, merge: Bool = false) -> String {
+        ReleaseDocuments.sava(name, (merge ? "merge: true\n" : "") + """
             steps: \(steps)
             step: {minimum_duration: 1s, minimum_requests: \(minimumRequests)}
             checks:
@@ -124,18 +124,19 @@ struct WebUIReleaseTests {
         }
     }
 
-    @Test("pause and resume from the page, then abort: the page asks first (Cancel or Escape keep it running), confirmed from the keyboard the canary gets 0 % through HAProxy at once and the timeline shows the abort; a new release of the gateway appears in the open list and Promote now (confirmed) puts 100 % on sava 1.1")
+    @Test("a release that merges its canary (merge: true) shows canary deployed in its timeline; pause and resume from the page, then abort: the page asks first (Cancel or Escape keep it running), confirmed from the keyboard the canary gets 0 % through HAProxy at once and the timeline shows the abort; a new release of the gateway appears in the open list and Promote now (confirmed) puts 100 % on sava 1.1")
     func abortFromThePage() async throws {
         try await UISession.run { ui in
             let client = ui.client, api = ui.server.api
-            let gatewayPort = try await ui.deployQuickStartWithCanary()
+            let gatewayPort = try await ui.deployQuickStart()
+            // The release merges sava:1.1 itself and goes to 50 % once it runs; no traffic, so it holds there.
+            let (created, answer) = try await CanaryReleaseTests.call(
+                client, .POST, "\(api)/releases",
+                yaml: Self.release("sava-1.1", steps: "[50%, {weight: 100%, approval: true}]", minimumRequests: 1000, merge: true))
+            #expect(created == 201, "\(answer)")
             try await CanaryReleaseTests.eventually("sava:1.0 and sava:1.1 Done", timeout: .seconds(60)) {
                 try await CanaryReleaseTests.allDone(client, ui.server, "sava", ["sava:1.0", "sava:1.1"])
             }
-            // 50 % from the start (written before the POST answers); no traffic, so it holds there.
-            let (created, answer) = try await CanaryReleaseTests.call(
-                client, .POST, "\(api)/releases", yaml: Self.release("sava-1.1", steps: "[50%, {weight: 100%, approval: true}]", minimumRequests: 1000))
-            #expect(created == 201, "\(answer)")
             try await CanaryReleaseTests.eventually("both versions answer through HAProxy") {
                 let split = try await CanaryReleaseTests.sample(client, port: gatewayPort, requests: 40)
                 return split["sava 1.0", default: 0] > 0 && split["sava 1.1", default: 0] > 0
@@ -149,6 +150,15 @@ struct WebUIReleaseTests {
                 ["progressing", "holding"].contains(try await Self.shownState(ui))
             }
             #expect(try await ui.browser.findElement("[data-test=release-weight]").text() == "50%")
+            // The timeline: started at 0 %, the canary deployed, then the first step.
+            let deployed = try await ui.browser.waitForElement("[data-test=release-timeline-entry][data-decision=canary_deployed]")
+            #expect(try await deployed.findElement("[data-test=release-decision]").text() == "canary deployed")
+            let decisions = try await ui.browser.executeScript("""
+                return [...document.querySelectorAll('[data-test=release-timeline-entry]')].map(e => e.dataset.decision).reverse()
+                """).array?.compactMap(\.string) ?? []
+            #expect(Array(decisions.prefix(3)) == ["started", "canary_deployed", "advanced"], "\(decisions)")
+            try await ui.browser.executeScript("document.querySelector('[data-test=release-timeline]').closest('.card').scrollIntoView()")
+            try await ui.screenshot("release-merged-timeline")
 
             // Pause: the page and the API say paused; only resume, promote and abort apply. Resume: running again.
             try await ui.browser.click("button[data-test=release-action-pause]")

@@ -309,13 +309,19 @@ final class UISession: Sendable {
     /// The quick start through the API: stored (``storeQuickStart(gatewayPort:)``, on a free port), `sava` deployed
     /// until `sava:1.0` is `Done`, then `sava-canary` merged. Answers the gateway's port.
     func deployQuickStartWithCanary() async throws -> Int {
+        let gatewayPort = try await deployQuickStart()
+        #expect(try await CanaryReleaseTests.call(client, .PUT, "\(server.api)/deployments/sava", yaml: "sava-canary").0 == 202)
+        return gatewayPort
+    }
+
+    /// Stores the quick start (``storeQuickStart(gatewayPort:)``) and deploys `sava:1.0` alone; returns the gateway's port.
+    func deployQuickStart() async throws -> Int {
         let gatewayPort = try FreePort.next()
         try await storeQuickStart(gatewayPort: gatewayPort)
         #expect(try await CanaryReleaseTests.call(client, .PUT, "\(server.api)/deployments/sava", yaml: "sava").0 == 202)
         try await CanaryReleaseTests.eventually("sava:1.0 Done") {
             try await CanaryReleaseTests.allDone(client, server, "sava", ["sava:1.0"])
         }
-        #expect(try await CanaryReleaseTests.call(client, .PUT, "\(server.api)/deployments/sava", yaml: "sava-canary").0 == 202)
         return gatewayPort
     }
 
