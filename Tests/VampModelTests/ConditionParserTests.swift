@@ -51,6 +51,11 @@ struct ConditionParserTests {
         // Found by fuzzing (CI): a `"` followed by a combining mark is one Character, so the canonical text quoted the
         // value with `"` and it did not read back.
         "header '.a`\"\u{074A}seh &' has X",
+        // Found by fuzzing: a right operand of the same operator lost its parentheses and read back nested the
+        // other way (the same truth, another tree).
+        "has cookie a or (has cookie b or has cookie c)",
+        "has cookie a and (has cookie b and has cookie c) and not (true or false)",
+        "(has cookie a or has cookie b) and (has cookie c or (has cookie d and has cookie e))",
     ])
     func canonicalRoundTrip(text: String) throws {
         let expression = try ConditionParser.parse(text)

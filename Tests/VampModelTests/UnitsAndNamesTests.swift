@@ -75,6 +75,8 @@ struct NamesTests {
     func traitNames() {
         #expect(Names.traitNameProblem("web") == nil)
         #expect(Names.traitNameProblem("web.port")?.contains("'.'") == true)
+        // A dot followed by a combining mark is one character, but a reference splits on the dot.
+        #expect(Names.traitNameProblem("web.\u{301}port")?.contains("'.'") == true)
     }
 
     @Test("gateway names have 1 to 4 segments")

@@ -39,11 +39,13 @@ public indirect enum ConditionExpression: Sendable, Hashable, CustomStringConver
         case .headerContains(let name, let value): return "header \(Self.quote(name)) has \(Self.quote(value))"
         case .raw(let acl): return "< \(acl) >"
         case .not(let inner): return "not " + inner.render(precedence: 3)
+        // `and` and `or` read left to right (`a or b or c` is `(a or b) or c`), so a right operand of the same
+        // operator keeps its parentheses: the text reads back as the same tree, not only the same truth.
         case .and(let lhs, let rhs):
-            let text = lhs.render(precedence: 2) + " and " + rhs.render(precedence: 2)
+            let text = lhs.render(precedence: 2) + " and " + rhs.render(precedence: 3)
             return precedence > 2 ? "(\(text))" : text
         case .or(let lhs, let rhs):
-            let text = lhs.render(precedence: 1) + " or " + rhs.render(precedence: 1)
+            let text = lhs.render(precedence: 1) + " or " + rhs.render(precedence: 2)
             return precedence > 1 ? "(\(text))" : text
         }
     }

@@ -32,7 +32,8 @@ public enum Names {
     /// Trait names follow the artifact rules and may not contain `.` either.
     public static func traitNameProblem(_ name: String) -> String? {
         if let problem = artifactNameProblem(name) { return problem }
-        if name.contains(".") { return "the name '\(name)' contains '.', which trait names may not" }
+        // Scalars, as references split on them: a `.` followed by a combining mark is one Character that is not `.`.
+        if name.unicodeScalars.contains(".") { return "the name '\(printable(name))' contains '.', which trait names may not" }
         return nil
     }
 
