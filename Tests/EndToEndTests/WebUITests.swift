@@ -147,7 +147,7 @@ struct WebUITests {
         try await UISession.run { ui in
             try await ui.signIn()
             for (link, page) in [
-                ("gateways", "gateways"), ("releases", "releases"), ("artifacts", "artifacts"), ("workflows", "workflows"), ("system", "system"),
+                ("gateways", "gateways"), ("secrets", "secrets"), ("releases", "releases"), ("artifacts", "artifacts"), ("workflows", "workflows"), ("system", "system"),
                 ("deployments", "deployments"), ("events", "events"),
             ] {
                 try await ui.browser.click("a[data-test=nav-\(link)]")
@@ -221,7 +221,7 @@ struct WebUITests {
             try await ui.open("#/deployments", page: "deployments")
             try await ui.browser.executeScript("document.activeElement && document.activeElement.blur(); document.body.focus()")
             var reached: [String: String] = [:]   // nav link → its focus outline or shadow
-            for _ in 0..<40 where reached.count < 7 {
+            for _ in 0..<40 where reached.count < 8 {
                 let focused = try await ui.browser.activeElement()
                 try await focused.sendKeys(ChromeBrowser.Key.tab)
                 let now = try await ui.browser.executeScript("""
@@ -231,7 +231,7 @@ struct WebUITests {
                     """)
                 if let test = now["test"].string, test.hasPrefix("nav-") { reached[test] = now["focus"].string ?? "" }
             }
-            for link in ["nav-deployments", "nav-gateways", "nav-releases", "nav-artifacts", "nav-workflows", "nav-events", "nav-system"] {
+            for link in ["nav-deployments", "nav-gateways", "nav-secrets", "nav-releases", "nav-artifacts", "nav-workflows", "nav-events", "nav-system"] {
                 #expect(reached[link] != nil, "Tab reaches \(link): \(reached)")
                 #expect(!(reached[link] ?? "").isEmpty, "\(link) shows where the focus is: \(reached)")
             }

@@ -19,16 +19,10 @@ struct SecretGatewayServerTests {
         ServerExecutableTests.gateway(name, port: port, backend: backend) + "tls: {secret: \(secret)}\n"
     }
 
-    /// The base64 lines of the private key in `pem`: none of them may appear in an answer.
-    static func keyLines(_ pem: String) -> [String] {
-        guard let start = pem.range(of: "-----BEGIN PRIVATE KEY-----"), let end = pem.range(of: "-----END PRIVATE KEY-----") else { return [] }
-        return pem[start.upperBound..<end.lowerBound].split(separator: "\n").map(String.init).filter { $0.count >= 16 }
-    }
-
     /// Whether `text` shows anything of the key: its PEM header or one of its lines, plainly or as a JSON string.
     static func showsKey(_ text: String, _ pem: String) -> Bool {
         let unescaped = text.replacingOccurrences(of: "\\/", with: "/")
-        return unescaped.contains("PRIVATE KEY") || keyLines(pem).contains { unescaped.contains($0) }
+        return unescaped.contains("PRIVATE KEY") || TestCertificateAuthority.keyLines(pem).contains { unescaped.contains($0) }
             || unescaped.contains(Data(pem.utf8).base64EncodedString().prefix(40))
     }
 

@@ -110,3 +110,12 @@ public final class TestCertificateAuthority: Sendable {
         return finished.output
     }
 }
+
+extension TestCertificateAuthority {
+    /// The base64 lines of the private key in a PEM text (16 characters or more): what a test looks for in an answer,
+    /// a file or a page that must not show the key.
+    public static func keyLines(_ pem: String) -> [String] {
+        guard let start = pem.range(of: "-----BEGIN PRIVATE KEY-----"), let end = pem.range(of: "-----END PRIVATE KEY-----") else { return [] }
+        return pem[start.upperBound..<end.lowerBound].split(separator: "\n").map(String.init).filter { $0.count >= 16 }
+    }
+}

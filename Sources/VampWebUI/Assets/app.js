@@ -10,6 +10,7 @@ const routes = [
   { pattern: /^deployments\/(.+)$/, page: 'deployment', module: './pages/deployment.js', params: ['name'] },
   { pattern: /^gateways$/, page: 'gateways', module: './pages/gateways.js' },
   { pattern: /^gateways\/(.+)$/, page: 'gateway', module: './pages/gateway.js', params: ['name'] },
+  { pattern: /^secrets$/, page: 'secrets', module: './pages/secrets.js' },
   { pattern: /^artifacts$/, redirect: 'artifacts/breeds' },
   { pattern: /^artifacts\/([^/]+)$/, page: 'artifacts', module: './pages/artifacts.js', params: ['kind'] },
   { pattern: /^artifacts\/([^/]+)\/new$/, page: 'artifact', module: './pages/artifact.js', params: ['kind'], extra: { isNew: true } },

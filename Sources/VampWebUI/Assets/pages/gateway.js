@@ -105,8 +105,11 @@ export default async function gatewayPage(ctx) {
   }
 
   function render() {
+    const tls = gateway.tls;
     fill(kindTag, gateway.internal ? statusTag('internal', 'muted') : statusTag('external', 'info'),
-      ' ', h('span', { class: 'mono muted' }, gateway.port || ''));
+      ' ', h('span', { class: 'mono muted' }, gateway.port || ''),
+      tls ? [' ', h('span', { dataset: { test: 'gateway-tls' } }, statusTag('HTTPS', 'ok'), ' ',
+        tls.secret ? h('a', { href: '#/secrets', class: 'mono' }, `secret ${tls.secret}`) : h('span', { class: 'mono muted' }, tls.certificate ?? ''))] : null);
     sticky.value = gateway.sticky || '';
     fill(hosts, (gateway.virtual_hosts || []).length
       ? gateway.virtual_hosts.map((v) => h('li', { dataset: { test: 'virtual-host' } }, v)) : h('li', {}, 'none'));
