@@ -4,7 +4,7 @@ import VampModel
 /// One input: a route condition as a user writes it (`user-agent == Firefox and has cookie beta`).
 ///
 /// Invariants beyond "does not crash": an error's column lies in the text (or just after it); a parsed condition's
-/// canonical text (`description`) parses back to the same expression; and a gateway routing on it renders either to
+/// canonical text (`description`) parses back to the same expression (when within the parser's length limit); and a gateway routing on it renders either to
 /// a refusal with a condition/unsafe-value error, or to a configuration whose every line is one of the directives a
 /// gateway has, in one of its two sections, with at most the two `use_backend` lines of a conditional route: the
 /// condition cannot add an HAProxy directive.
@@ -22,6 +22,12 @@ public func fuzzCondition(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         return 0
     }
     let canonical = expression.description
+    // The canonical text spells out what was abbreviated (`1&1` is `true and true`), so it can pass the parser's
+    // length limit when the input did not: such a text is not read back (found by fuzzing, 2026-12-07).
+    guard canonical.count <= ConditionParser.maximumLength else {
+        rendersSafely(text)
+        return 0
+    }
     do {
         let again = try ConditionParser.parse(canonical)
         check(again == expression, "the canonical text \(canonical.debugDescription) reads as \(again), not \(expression)", text)

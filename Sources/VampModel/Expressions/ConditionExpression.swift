@@ -25,7 +25,8 @@ public indirect enum ConditionExpression: Sendable, Hashable, CustomStringConver
     /// Either holds.
     case or(ConditionExpression, ConditionExpression)
 
-    /// A canonical text that parses back to the same expression.
+    /// A canonical text that parses back to the same expression when it is within ``ConditionParser/maximumLength``
+    /// (it spells out abbreviations, `1&1` as `true and true`, so it can be longer than what was written).
     public var description: String { render(precedence: 0) }
 
     private func render(precedence: Int) -> String {
