@@ -59,6 +59,9 @@ struct CanaryReleaseTests {
             await task?.value
         }
 
+        /// Cancels the requests without waiting for the last one (for a `defer`, which cannot wait).
+        func cancel() { task.withLock { $0 }?.cancel() }
+
         var snapshot: Counts { counts.withLock { $0 } }
     }
 

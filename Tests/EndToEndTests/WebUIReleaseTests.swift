@@ -56,7 +56,7 @@ struct WebUIReleaseTests {
             #expect(created == 201, "\(answer)")
             // Traffic through HAProxy for the rest of the test: step 1 gathers its requests to the canary.
             let load = CanaryReleaseTests.Load(client: client, port: gatewayPort)
-            defer { Task { await load.stop() } }
+            defer { load.cancel() }
 
             // The list: the release runs, at step 1 of 3; its link opens its page.
             try await ui.browser.emulateViewport(width: 1280, height: 800)

@@ -23,7 +23,7 @@ struct WebUIScreenshotTests {
             let split = CanaryReleaseTests.split(90, 10, port: internalPort)
             #expect(try await CanaryReleaseTests.call(client, .PUT, "\(api)/gateways/sava/web/web", yaml: split).0 == 202)
             let load = CanaryReleaseTests.Load(client: client, port: gatewayPort)
-            defer { Task { await load.stop() } }
+            defer { load.cancel() }
 
             // A workflow with runs, and a few events of one's own.
             let workflow = """
