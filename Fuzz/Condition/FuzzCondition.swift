@@ -4,10 +4,10 @@ import VampModel
 /// One input: a route condition as a user writes it (`user-agent == Firefox and has cookie beta`).
 ///
 /// Invariants beyond "does not crash": an error's column lies in the text (or just after it); a parsed condition's
-/// canonical text (`description`) parses back to the same expression (when within the parser's length limit); and a gateway routing on it renders either to
-/// a refusal with a condition/unsafe-value error, or to a configuration whose every line is one of the directives a
-/// gateway has, in one of its two sections, with at most the two `use_backend` lines of a conditional route: the
-/// condition cannot add an HAProxy directive.
+/// canonical text (`description`) parses back to the same expression (when within the parser's length limit); and a
+/// gateway routing on it renders either to a refusal with a condition/unsafe-value error, or to a configuration whose
+/// every line is one of the directives a gateway has, in one of its two sections, with at most the two `use_backend`
+/// lines of a conditional route: the condition cannot add an HAProxy directive.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCondition(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
