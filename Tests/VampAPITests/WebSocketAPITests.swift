@@ -254,7 +254,7 @@ struct WebSocketAPITests {
 
     /// Found by fuzzing (Fuzz/, fuzz-websocket-message): Yams takes every key as text, force-unwrapped, so a YAML frame
     /// whose key is a map or a list stopped the server; and aliases expand without a bound. Both are errors now.
-    @Test("a YAML frame with a map or list as a key, or aliases that expand too far, is an error, not a crash")
+    @Test("a YAML frame with a map or list as a key, aliases that expand too far, or a base-60 integer past Int is an error, not a crash")
     func yamlFramesYamsTrapsOn() throws {
         for frame in ["? \u{FFFD}\u{FFFD}eters:\n  expand_references: truoCP#KEKS", "? [a]\n: b\n", "a: 1\n[1]: y\n", "api: v1\n? {a: b}\n: c\n"] {
             let results = WebSocketMessage.requests(in: frame)
@@ -278,6 +278,16 @@ struct WebSocketAPITests {
         #expect(marked.path == "/\u{065A}x")
         #expect(marked.parameters.map(\.name) == ["type"])
         #expect(marked.method == "POST")
+        // Found by fuzzing: Yams reads a plain `4:2:22:…` as a base-60 integer and multiplied past Int.max (a trap);
+        // refused before Yams constructs it, as a frame, a value in a frame, and a scale body. A small one still reads.
+        for frame in ["4:2:22:2:2:4:2:22:2:2:2 ", "api: v1\npath: /info\ndata: 1:0:0:0:0:0:0:0:0:0:0\n", "-9223372036854775807:59"] {
+            let results = WebSocketMessage.requests(in: frame)
+            guard results.count == 1, case .failure(let error) = results[0] else { Issue.record("\(frame.debugDescription): \(results)"); continue }
+            #expect(error.message.contains("base-60"), "\(error.message)")
+        }
+        #expect(throws: OperationError.self) { try DeploymentHandlers.named("cpu: 1:0:0:0:0:0:0:0:0:0:0\n", "scale") }
+        #expect(YAMLValues.sexagesimalProblem("1:30") == nil && YAMLValues.sexagesimalProblem("1:0:0:0:0:0:0:0:0:0") == nil)
+        #expect(YAMLValues.sexagesimalProblem("1:0:0:0:0:0:0:0:0:0:0") != nil)
         // The same loader reads a cluster's scale or SLA sent as YAML (DeploymentHandlers.named).
         #expect(throws: OperationError.self) { try DeploymentHandlers.named("? [a]\n: b\n", "scale") }
         #expect(try DeploymentHandlers.named("cpu: 1\n", "scale").contains(#""name":"scale""#))
