@@ -45,12 +45,7 @@ extension VampClient {
 
     /// A release with its status, or `nil` when there is none by that name.
     public func release(_ name: String) async throws(VampClientError) -> ReleaseReport? {
-        let answer: Answer
-        do {
-            answer = try await send(.GET, "releases/\(Self.path(name))")
-        } catch where error.code == .notFound {
-            return nil
-        }
+        guard let answer = try await getIfFound("releases/\(Self.path(name))") else { return nil }
         return try Self.releaseReports(answer.text).first
     }
 

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import NIOHTTP1
 import VampDSL
 import VampModel
@@ -47,12 +47,7 @@ extension VampClient {
 
     /// The stored secret `name`, or `nil` when there is none (`GET /api/v1/secrets/{name}`).
     public func secret(named name: String) async throws(VampClientError) -> SecretSummary? {
-        let answer: Answer
-        do {
-            answer = try await send(.GET, "secrets/\(Self.path(name))")
-        } catch where error.code == .notFound {
-            return nil
-        }
+        guard let answer = try await getIfFound("secrets/\(Self.path(name))") else { return nil }
         return try Self.decodeSecrets(answer.text, as: SecretSummary.self)
     }
 

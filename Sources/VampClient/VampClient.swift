@@ -58,10 +58,7 @@ public struct VampClient: Sendable {
     /// One artifact, or `nil` when there is none by that name. `asBlueprint` reads a deployment as the blueprint
     /// it makes.
     public func read(_ kind: ArtifactKind, name: String, asBlueprint: Bool = false) async throws(VampClientError) -> Artifact? {
-        let answer: Answer
-        do {
-            answer = try await send(.GET, "\(kind.plural)/\(Self.path(name))", query: asBlueprint ? [("as_blueprint", "true")] : [])
-        } catch where error.code == .notFound {
+        guard let answer = try await getIfFound("\(kind.plural)/\(Self.path(name))", query: asBlueprint ? [("as_blueprint", "true")] : []) else {
             return nil
         }
         return try Self.decode(answer.text, kind: asBlueprint ? .blueprint : kind).first
@@ -298,6 +295,15 @@ public struct VampClient: Sendable {
             request.body = .bytes(ByteBuffer(string: body))
         }
         return request
+    }
+
+    /// `GET path`, or `nil` when the server answers 404 (a read by name of something that may not exist).
+    func getIfFound(_ path: String, query: [(String, String)] = []) async throws(VampClientError) -> Answer? {
+        do {
+            return try await send(.GET, path, query: query)
+        } catch where error.code == .notFound {
+            return nil
+        }
     }
 
     func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: String? = nil) async throws(VampClientError) -> Answer {
