@@ -133,6 +133,8 @@ struct DeploymentHandlers: Sendable {
         let loaded: Any?
         do {
             loaded = try YAMLValues.load(text)
+        } catch let refusal as YAMLValues.Refusal {
+            throw OperationError(.invalid, "the \(name): \(refusal)", cause: refusal)
         } catch {
             throw OperationError(.invalid, "the body is neither JSON nor YAML: \(error)", cause: error)
         }

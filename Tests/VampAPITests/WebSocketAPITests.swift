@@ -285,7 +285,9 @@ struct WebSocketAPITests {
             guard results.count == 1, case .failure(let error) = results[0] else { Issue.record("\(frame.debugDescription): \(results)"); continue }
             #expect(error.message.contains("base-60"), "\(error.message)")
         }
-        #expect(throws: OperationError.self) { try DeploymentHandlers.named("cpu: 1:0:0:0:0:0:0:0:0:0:0\n", "scale") }
+        #expect { try DeploymentHandlers.named("cpu: 1:0:0:0:0:0:0:0:0:0:0\n", "scale") } throws: { error in
+            "\(error)".contains("the scale: the value '1:0:0:0:0:0:0:0:0:0:0' at line 1 is a base-60 number")
+        }
         #expect(YAMLValues.sexagesimalProblem("1:30") == nil && YAMLValues.sexagesimalProblem("1:0:0:0:0:0:0:0:0:0") == nil)
         #expect(YAMLValues.sexagesimalProblem("1:0:0:0:0:0:0:0:0:0:0") != nil)
         // The same loader reads a cluster's scale or SLA sent as YAML (DeploymentHandlers.named).
